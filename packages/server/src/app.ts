@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import formbody from '@fastify/formbody';
+import Ajv from 'ajv';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from './config.js';
+import { openContext, type ServerContext } from './context.js';
+import { discoveryEndpoints } from './http/discovery.js';
+import { healthEndpoint } from './http/health.js';
+import { managementApi } from './http/management/plugin.js';
+import { tokenEndpoint } from './http/token.js';
+import { bootstrapTenant, type BootstrapResult } from './model/bootstrap.js';
+
+/**
+ * Bodies are validated without coercion (a number is not a string) and without silently dropping
+ * unknown properties; query strings and path parameters are text, so those may be coerced.
+ */
+function validatorCompilers() {
+  const body = new Ajv.default({ coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false, strict: false });
+  const text = new Ajv.default({ coerceTypes: 'array', removeAdditional: false, useDefaults: true, allErrors: false, strict: false });
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
+    (httpPart === 'body' ? body : text).compile(schema);
+}
+
+export interface AppOptions {
+  logger?: FastifyServerOptions['logger'];
+}
+
+export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Promise<FastifyInstance> {
+  const { config } = ctx;
+  const https = config.tlsCert && config.tlsKey
+    ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
+    : null;
+  const app = Fastify({
+    ...(https ? { https } : {}),
+    logger: options.logger ?? {
+      level: config.logLevel,
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'client_secret', 'password'],
+    },
+    // Each request is logged once, when it ends (see the onResponse hook), not twice.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 256 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+  }) as unknown as FastifyInstance;
+  app.setValidatorCompiler(validatorCompilers());
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug(
+      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
+  });
+  app.setNotFoundHandler((_request, reply) =>
+    reply.status(404).send({ error: 'not_found', error_description: 'Not Found' }),
+  );
+  // Errors outside any endpoint's own handler (e.g. a body that cannot be parsed on an unknown route).
+  app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) request.log.error({ err: error }, 'unhandled error');
+    return reply.status(status).send({ error: status === 500 ? 'server_error' : 'invalid_request', error_description: status === 500 ? 'Internal error' : error.message });
+  });
+
+  await app.register(formbody, { bodyLimit: 64 * 1024 });
+  await app.register(async (scope) => healthEndpoint(scope, ctx));
+  await app.register(async (scope) => discoveryEndpoints(scope, ctx));
+  await app.register(async (scope) => tokenEndpoint(scope, ctx));
+  await app.register(async (scope) => managementApi(scope, ctx), { prefix: '/api/v2' });
+  return app;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  ctx: ServerContext;
+  bootstrap: BootstrapResult;
+  masterKeyCreatedAt?: string;
+  /** The bound address, e.g. `http://127.0.0.1:3000`. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Opens storage, bootstraps the tenant, and listens. Used by the CLI and by the tests. */
+export async function startServer(config: Config, options: AppOptions & { now?: () => number } = {}): Promise<RunningServer> {
+  const { ctx, masterKeyCreatedAt } = await openContext(config, options.now);
+  try {
+    const bootstrap = await bootstrapTenant(ctx.storage, ctx.digester, ctx.keys, {
+      issuer: ctx.issuer,
+      ...(config.adminClientId ? { adminClientId: config.adminClientId } : {}),
+      ...(config.adminClientSecret ? { adminClientSecret: config.adminClientSecret } : {}),
+    });
+    await ctx.keys.current(); // fail at start, not at the first request, if the master key is wrong
+    const app = await buildApp(ctx, options);
+    const url = await app.listen({ port: config.port, host: config.host });
+    let closing: Promise<void> | undefined;
+    return {
+      app,
+      ctx,
+      bootstrap,
+      ...(masterKeyCreatedAt ? { masterKeyCreatedAt } : {}),
+      url,
+      close: () => (closing ??= app.close().then(() => ctx.storage.close())),
+    };
+  } catch (err) {
+    await ctx.storage.close();
+    throw err;
+  }
+}

@@ -1,0 +1,118 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { ServerContext } from '../../context.js';
+import { createClient, deleteClient, getClient, rotateClientSecret, updateClient } from '../../model/clients.js';
+import type { Client } from '../../storage/types.js';
+import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
+import { IdParam, Name, Strict, StringEnum, StringMap, Url, UrlList, OptionalFields } from './schemas.js';
+
+const AuthMethod = Type.Union([Type.Literal('none'), Type.Literal('client_secret_post'), Type.Literal('client_secret_basic')]);
+const GrantType = StringEnum([
+    'authorization_code',
+    'implicit',
+    'refresh_token',
+    'client_credentials',
+    'password',
+    'http://auth0.com/oauth/grant-type/password-realm',
+    'urn:ietf:params:oauth:grant-type:device_code',
+  ] as const);
+
+const ClientFields = {
+  name: Name,
+  description: Type.String({ maxLength: 140 }),
+  app_type: StringEnum(['native', 'spa', 'regular_web', 'non_interactive'] as const),
+  logo_uri: Url,
+  callbacks: UrlList,
+  allowed_logout_urls: UrlList,
+  web_origins: UrlList,
+  allowed_origins: UrlList,
+  grant_types: Type.Array(GrantType, { maxItems: 10, uniqueItems: true }),
+  token_endpoint_auth_method: AuthMethod,
+  is_first_party: Type.Boolean(),
+  oidc_conformant: Type.Boolean(),
+  client_secret: Type.String({ minLength: 1, maxLength: 256 }),
+  client_metadata: StringMap,
+  jwt_configuration: Strict(OptionalFields({
+      lifetime_in_seconds: Type.Integer({ minimum: 1, maximum: 2592000 }),
+      alg: Type.Literal('RS256'),
+      secret_encoded: Type.Boolean(),
+    }),
+  ),
+  refresh_token: Strict(OptionalFields({
+      rotation_type: Type.Union([Type.Literal('rotating'), Type.Literal('non-rotating')]),
+      expiration_type: Type.Union([Type.Literal('expiring'), Type.Literal('non-expiring')]),
+      leeway: Type.Integer({ minimum: 0, maximum: 60 }),
+      token_lifetime: Type.Integer({ minimum: 1, maximum: 157680000 }),
+      idle_token_lifetime: Type.Integer({ minimum: 1, maximum: 157680000 }),
+      infinite_token_lifetime: Type.Boolean(),
+      infinite_idle_token_lifetime: Type.Boolean(),
+    }),
+  ),
+};
+
+const CreateBody = Strict({ ...OptionalFields(ClientFields), name: Name });
+const UpdateBody = Strict(OptionalFields(ClientFields));
+
+/**
+ * The secret appears only in the create, update-with-secret and rotate responses: only its digest
+ * is stored. Public clients (`none`) are never shown one, since they must not use it; a client moved
+ * to a confidential method gets its secret from rotate-secret.
+ */
+const present = (client: Client, secret?: string) => ({
+  ...client,
+  ...(secret !== undefined && client.token_endpoint_auth_method !== 'none' ? { client_secret: secret } : {}),
+});
+
+export async function clientRoutes(app: ManagementApp, ctx: ServerContext): Promise<void> {
+  const { storage, digester } = ctx;
+
+  app.get(
+    '/clients',
+    { config: { scope: 'read:clients' }, schema: { querystring: Strict({ ...PagingQuery, ...FieldsQuery }) } },
+    async (request) => {
+      const pageReq = pageRequest(request.query);
+      return listBody('clients', await storage.listClients(pageReq), pageReq, request.query, (c) => present(c));
+    },
+  );
+
+  app.post('/clients', { config: { scope: 'create:clients' }, schema: { body: CreateBody } }, async (request, reply) => {
+    const { jwt_configuration, ...input } = request.body as Static<typeof CreateBody>;
+    const { secret_encoded: _ignored, ...jwt } = jwt_configuration ?? {};
+    const { client, secret } = await createClient(storage, digester, { ...input, jwt_configuration: jwt });
+    return reply.status(201).send(present(client, secret));
+  });
+
+  app.get(
+    '/clients/:id',
+    { config: { scope: 'read:clients' }, schema: { params: IdParam, querystring: Strict(FieldsQuery) } },
+    async (request) => project(present(await getClient(storage, request.params.id)), request.query),
+  );
+
+  app.patch(
+    '/clients/:id',
+    { config: { scope: 'update:clients' }, schema: { params: IdParam, body: UpdateBody } },
+    async (request) => {
+      const { jwt_configuration, ...patch } = request.body;
+      const { secret_encoded: _ignored, ...jwt } = jwt_configuration ?? {};
+      const client = await updateClient(storage, digester, request.params.id, { ...patch, jwt_configuration: jwt });
+      return present(client, patch.client_secret);
+    },
+  );
+
+  app.delete(
+    '/clients/:id',
+    { config: { scope: 'delete:clients' }, schema: { params: IdParam } },
+    async (request, reply) => {
+      await deleteClient(storage, request.params.id);
+      return reply.status(204).send();
+    },
+  );
+
+  app.post(
+    '/clients/:id/rotate-secret',
+    { config: { scope: 'update:clients' }, schema: { params: IdParam } },
+    async (request) => {
+      const { client, secret } = await rotateClientSecret(storage, digester, request.params.id);
+      return present(client, secret);
+    },
+  );
+}

@@ -1,0 +1,72 @@
+import { Type } from '@sinclair/typebox';
+import type { ServerContext } from '../../context.js';
+import { createConnection, deleteConnection, getConnection, updateConnection } from '../../model/connections.js';
+import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
+import { IdParam, Name, Strict, StringMap, OptionalFields } from './schemas.js';
+
+const Fields = {
+  display_name: Type.String({ maxLength: 128 }),
+  // Options are strategy-specific and free-form, as in Auth0.
+  options: Type.Record(Type.String({ maxLength: 255 }), Type.Unknown(), { maxProperties: 100 }),
+  enabled_clients: Type.Array(Type.String({ minLength: 1, maxLength: 300 }), { maxItems: 1000 }),
+  is_domain_connection: Type.Boolean(),
+  realms: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { maxItems: 10 }),
+  metadata: StringMap,
+};
+
+const ConnectionName = Type.String({ minLength: 1, maxLength: 128, pattern: '^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$' });
+
+const CreateBody = Strict({ name: ConnectionName, strategy: Type.Literal('auth0'), ...OptionalFields(Fields) });
+const UpdateBody = Strict(OptionalFields(Fields));
+
+export async function connectionRoutes(app: ManagementApp, ctx: ServerContext): Promise<void> {
+  const { storage } = ctx;
+
+  app.get(
+    '/connections',
+    {
+      config: { scope: 'read:connections' },
+      schema: {
+        querystring: Strict({
+          ...PagingQuery,
+          ...FieldsQuery,
+          strategy: Type.Optional(Type.String({ maxLength: 64 })),
+          name: Type.Optional(Name),
+        }),
+      },
+    },
+    async (request) => {
+      const { strategy, name } = request.query;
+      const pageReq = pageRequest(request.query);
+      const page = await storage.listConnections({ strategy, name }, pageReq);
+      return listBody('connections', page, pageReq, request.query);
+    },
+  );
+
+  app.post(
+    '/connections',
+    { config: { scope: 'create:connections' }, schema: { body: CreateBody } },
+    async (request, reply) => reply.status(201).send(await createConnection(storage, request.body)),
+  );
+
+  app.get(
+    '/connections/:id',
+    { config: { scope: 'read:connections' }, schema: { params: IdParam, querystring: Strict(FieldsQuery) } },
+    async (request) => project(await getConnection(storage, request.params.id), request.query),
+  );
+
+  app.patch(
+    '/connections/:id',
+    { config: { scope: 'update:connections' }, schema: { params: IdParam, body: UpdateBody } },
+    async (request) => updateConnection(storage, request.params.id, request.body),
+  );
+
+  app.delete(
+    '/connections/:id',
+    { config: { scope: 'delete:connections' }, schema: { params: IdParam } },
+    async (request, reply) => {
+      await deleteConnection(storage, request.params.id);
+      return reply.status(204).send();
+    },
+  );
+}

@@ -1,0 +1,20 @@
+import { Type, type TLiteral, type TOptional, type TSchema, type TUnion } from '@sinclair/typebox';
+
+/** Request bodies reject properties they do not know (Auth0 answers 400 too). */
+export const Strict = <T extends Record<string, TSchema>>(properties: T) =>
+  Type.Object(properties, { additionalProperties: false });
+
+export const Url = Type.String({ minLength: 1, maxLength: 2048 });
+export const UrlList = Type.Array(Url, { maxItems: 100 });
+export const Name = Type.String({ minLength: 1, maxLength: 128 });
+export const Metadata = Type.Record(Type.String({ maxLength: 255 }), Type.Unknown(), { maxProperties: 100 });
+export const StringMap = Type.Record(Type.String({ maxLength: 255 }), Type.String({ maxLength: 255 }), { maxProperties: 10 });
+export const IdParam = Strict({ id: Type.String({ minLength: 1, maxLength: 300 }) });
+
+/** One of a fixed set of strings, typed as their union. */
+export const StringEnum = <const T extends readonly string[]>(values: T): TUnion<TLiteral<T[number]>[]> =>
+  Type.Union(values.map((v) => Type.Literal(v)));
+
+/** Every field optional: PATCH bodies, and the optional part of POST bodies. */
+export const OptionalFields = <T extends Record<string, TSchema>>(fields: T) =>
+  Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, Type.Optional(v)])) as { [K in keyof T]: TOptional<T[K]> };

@@ -1,0 +1,33 @@
+import { Type } from '@sinclair/typebox';
+import type { ServerContext } from '../../context.js';
+import { updateTenantSettings } from '../../model/tenant.js';
+import { FieldsQuery, project, type ManagementApp } from './plugin.js';
+import { Strict, Url, UrlList, OptionalFields } from './schemas.js';
+
+const UpdateBody = Strict(OptionalFields({
+    friendly_name: Type.String({ minLength: 1, maxLength: 255 }),
+    picture_url: Url,
+    support_email: Type.String({ minLength: 3, maxLength: 254 }),
+    support_url: Url,
+    allowed_logout_urls: UrlList,
+    default_audience: Type.String({ maxLength: 600 }),
+    default_directory: Type.String({ maxLength: 128 }),
+    session_lifetime: Type.Number({ minimum: 1, maximum: 8760 }),
+    idle_session_lifetime: Type.Number({ minimum: 1, maximum: 8760 }),
+    flags: Type.Record(Type.String({ pattern: '^[a-z0-9_]{1,64}$' }), Type.Boolean(), { maxProperties: 50 }),
+  }),
+);
+
+export async function tenantRoutes(app: ManagementApp, ctx: ServerContext): Promise<void> {
+  app.get(
+    '/tenants/settings',
+    { config: { scope: 'read:tenant_settings' }, schema: { querystring: Strict(FieldsQuery) } },
+    async (request) => project(await ctx.lookups.tenantSettings(), request.query),
+  );
+
+  app.patch(
+    '/tenants/settings',
+    { config: { scope: 'update:tenant_settings' }, schema: { body: UpdateBody } },
+    async (request) => updateTenantSettings(ctx.storage, request.body),
+  );
+}

@@ -1,0 +1,68 @@
+import { Type } from '@sinclair/typebox';
+import type { ServerContext } from '../../context.js';
+import { createUser, getUser, updateUser } from '../../model/users.js';
+import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
+import { IdParam, Metadata, Name, Strict, Url, OptionalFields } from './schemas.js';
+
+const Profile = {
+  email: Type.String({ minLength: 3, maxLength: 254 }),
+  email_verified: Type.Boolean(),
+  verify_email: Type.Boolean(),
+  username: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_+\\-.!#$\'^`~@]+$' }),
+  phone_number: Type.String({ minLength: 1, maxLength: 32 }),
+  name: Type.String({ minLength: 1, maxLength: 300 }),
+  nickname: Type.String({ minLength: 1, maxLength: 300 }),
+  picture: Url,
+  given_name: Type.String({ minLength: 1, maxLength: 150 }),
+  family_name: Type.String({ minLength: 1, maxLength: 150 }),
+  blocked: Type.Boolean(),
+  app_metadata: Metadata,
+  user_metadata: Metadata,
+  password: Type.String({ minLength: 1, maxLength: 1024 }),
+  connection: Name,
+};
+
+const CreateBody = Strict({
+  ...OptionalFields({ ...Profile, user_id: Type.String({ minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9_-]+$' }) }),
+  connection: Name,
+});
+const UpdateBody = Strict(OptionalFields(Profile));
+
+export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promise<void> {
+  const { storage } = ctx;
+  const now = () => new Date(ctx.now());
+
+  app.get(
+    '/users',
+    { config: { scope: 'read:users' }, schema: { querystring: Strict({ ...PagingQuery, ...FieldsQuery }) } },
+    async (request) => {
+      const pageReq = pageRequest(request.query);
+      return listBody('users', await storage.listUsers(pageReq), pageReq, request.query);
+    },
+  );
+
+  app.post('/users', { config: { scope: 'create:users' }, schema: { body: CreateBody } }, async (request, reply) =>
+    reply.status(201).send(await createUser(storage, request.body, now())),
+  );
+
+  app.get(
+    '/users/:id',
+    { config: { scope: 'read:users' }, schema: { params: IdParam, querystring: Strict(FieldsQuery) } },
+    async (request) => project((await getUser(storage, request.params.id)).user, request.query),
+  );
+
+  app.patch(
+    '/users/:id',
+    { config: { scope: 'update:users' }, schema: { params: IdParam, body: UpdateBody } },
+    async (request) => updateUser(storage, request.params.id, request.body, now()),
+  );
+
+  app.delete(
+    '/users/:id',
+    { config: { scope: 'delete:users' }, schema: { params: IdParam } },
+    async (request, reply) => {
+      await storage.deleteUser(request.params.id);
+      return reply.status(204).send();
+    },
+  );
+}

@@ -1,0 +1,102 @@
+import type { KeyRing } from '../crypto/keys.js';
+import type { SecretDigester } from '../crypto/secrets.js';
+import type { Storage } from '../storage/types.js';
+import { createClient } from './clients.js';
+import { DEFAULT_DATABASE_CONNECTION, createConnection } from './connections.js';
+import { newClientGrantId } from './ids.js';
+import { everyItem } from './paging.js';
+import { MANAGEMENT_SCOPES, createResourceServer, managementAudience } from './resource-servers.js';
+import { defaultTenantSettings } from './tenant.js';
+
+export interface BootstrapOptions {
+  issuer: string;
+  adminClientId?: string;
+  adminClientSecret?: string;
+}
+
+export interface BootstrapResult {
+  tenantCreated: boolean;
+  /** Set only when latchkey generated the admin credentials now: print them once. */
+  generatedAdmin?: { clientId: string; clientSecret: string };
+}
+
+/** The longest any token can live, so a retired signing key stays published long enough. */
+export async function maxTokenLifetimeSeconds(storage: Storage): Promise<number> {
+  let max = 86400; // Auth0's default access token lifetime
+  for await (const rs of everyItem((page) => storage.listResourceServers(page))) max = Math.max(max, rs.token_lifetime);
+  for await (const c of everyItem((page) => storage.listClients(page))) max = Math.max(max, c.jwt_configuration.lifetime_in_seconds);
+  return max;
+}
+
+/**
+ * Makes a database a working tenant, idempotently: settings, the default database connection,
+ * the Management API, an admin machine-to-machine client allowed every Management scope, and a
+ * signing key. Runs on every start; only the first start (or a changed issuer) creates anything.
+ */
+export async function bootstrapTenant(
+  storage: Storage,
+  digester: SecretDigester,
+  keys: KeyRing,
+  options: BootstrapOptions,
+): Promise<BootstrapResult> {
+  const result: BootstrapResult = { tenantCreated: false };
+  result.tenantCreated = await storage.createTenantSettings(defaultTenantSettings('latchkey dev'));
+  if (result.tenantCreated) {
+    await createConnection(storage, { name: DEFAULT_DATABASE_CONNECTION, strategy: 'auth0' });
+  }
+
+  const audience = managementAudience(options.issuer);
+  if (!(await storage.getResourceServerByIdentifier(audience))) {
+    await createResourceServer(
+      storage,
+      {
+        name: 'latchkey Management API',
+        identifier: audience,
+        scopes: MANAGEMENT_SCOPES.map((value) => ({ value, description: value.replace(':', ' ') })),
+      },
+      { isSystem: true },
+    ).catch((err) => {
+      // Another node starting at the same moment created it first.
+      if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+    });
+  }
+
+  let adminId = options.adminClientId;
+  if (adminId && options.adminClientSecret) {
+    const existing = await storage.getClient(adminId);
+    const digest = digester.digest(options.adminClientSecret);
+    if (!existing) {
+      await createClient(storage, digester, adminInput(options.adminClientSecret), { clientId: adminId, isSystem: true });
+    } else if (!digester.verify(options.adminClientSecret, existing.secretDigest)) {
+      await storage.updateClient(existing.client, digest);
+    }
+  } else if (result.tenantCreated) {
+    const { client, secret } = await createClient(storage, digester, adminInput(undefined), { isSystem: true });
+    adminId = client.client_id;
+    result.generatedAdmin = { clientId: client.client_id, clientSecret: secret };
+  }
+  // Every admin client reaches the Management API of the current issuer, even after it changed.
+  const adminIds = new Set(adminId ? [adminId] : []);
+  for await (const c of everyItem((page) => storage.listClients(page))) if (c.is_system) adminIds.add(c.client_id);
+  for (const clientId of adminIds) {
+    if (!(await storage.findClientGrant(clientId, audience))) {
+      await storage.insertClientGrant({ id: newClientGrantId(), client_id: clientId, audience, scope: [...MANAGEMENT_SCOPES] });
+    }
+  }
+
+  if (!(await storage.listSigningKeys()).some((k) => k.retiredAt === null)) {
+    await keys.rotate(await maxTokenLifetimeSeconds(storage));
+  }
+  return result;
+}
+
+function adminInput(secret: string | undefined) {
+  return {
+    name: 'latchkey admin (bootstrap)',
+    description: 'Machine-to-machine client for the Management API, created at first start',
+    app_type: 'non_interactive' as const,
+    grant_types: ['client_credentials'],
+    token_endpoint_auth_method: 'client_secret_post' as const,
+    ...(secret !== undefined ? { client_secret: secret } : {}),
+  };
+}

@@ -1,0 +1,55 @@
+import type { ClientGrant, Storage } from '../storage/types.js';
+import { badRequest, conflict, forbidden, notFound } from './errors.js';
+import { newClientGrantId } from './ids.js';
+
+async function assertScopesExist(storage: Storage, audience: string, scope: string[]): Promise<void> {
+  const api = await storage.getResourceServerByIdentifier(audience);
+  if (!api) throw notFound(`No resource server found by audience ${audience}`, 'inexistent_resource_server');
+  const known = new Set(api.scopes.map((s) => s.value));
+  const unknown = scope.filter((s) => !known.has(s));
+  if (unknown.length > 0) {
+    throw badRequest(`Payload validation error: scopes not defined by the API ${audience}: ${unknown.join(', ')}`);
+  }
+}
+
+export async function createClientGrant(
+  storage: Storage,
+  input: { client_id: string; audience: string; scope: string[] },
+): Promise<ClientGrant> {
+  if (!(await storage.getClient(input.client_id))) throw notFound('The client does not exist', 'inexistent_client');
+  await assertScopesExist(storage, input.audience, input.scope);
+  const grant: ClientGrant = { id: newClientGrantId(), ...input, scope: [...new Set(input.scope)] };
+  if (!(await storage.insertClientGrant(grant))) {
+    throw conflict('A client grant for this client and audience already exists', 'conflict');
+  }
+  return grant;
+}
+
+async function existingGrant(storage: Storage, id: string): Promise<ClientGrant> {
+  const grant = await storage.getClientGrant(id);
+  if (!grant) throw notFound('The client grant does not exist', 'inexistent_client_grant');
+  return grant;
+}
+
+/** The bootstrap admin must keep its way into the Management API, or the tenant is locked. */
+async function assertNotSystemGrant(storage: Storage, grant: ClientGrant): Promise<void> {
+  if ((await storage.getClient(grant.client_id))?.client.is_system) {
+    throw forbidden("The bootstrap admin client's grant cannot be changed or deleted");
+  }
+}
+
+export async function updateClientGrant(storage: Storage, id: string, patch: { scope?: string[] }): Promise<ClientGrant> {
+  const existing = await existingGrant(storage, id);
+  await assertNotSystemGrant(storage, existing);
+  const grant = { ...existing, ...(patch.scope ? { scope: [...new Set(patch.scope)] } : {}) };
+  await assertScopesExist(storage, grant.audience, grant.scope);
+  await storage.updateClientGrant(grant);
+  return grant;
+}
+
+export async function deleteClientGrant(storage: Storage, id: string): Promise<void> {
+  const grant = await storage.getClientGrant(id);
+  if (!grant) return;
+  await assertNotSystemGrant(storage, grant);
+  await storage.deleteClientGrant(id);
+}

@@ -1,0 +1,148 @@
+import { generateClientSecret, MIN_CLIENT_SECRET_LENGTH, type SecretDigester } from '../crypto/secrets.js';
+import type { AppType, Client, Storage, TokenEndpointAuthMethod } from '../storage/types.js';
+import { badRequest, forbidden, notFound } from './errors.js';
+import { newClientId } from './ids.js';
+import { everyItem } from './paging.js';
+import { assertUrls } from './urls.js';
+
+export type ClientInput = Partial<Omit<Client, 'client_id' | 'is_system' | 'jwt_configuration' | 'refresh_token'>> & {
+  client_secret?: string;
+  jwt_configuration?: Partial<Client['jwt_configuration']>;
+  refresh_token?: Partial<Client['refresh_token']>;
+};
+
+const PUBLIC_APP_TYPES: ReadonlySet<AppType | null> = new Set(['native', 'spa']);
+
+/**
+ * Grant types a client gets when the admin names none. Public apps (native, SPA) cannot keep a
+ * secret, so they never get client_credentials; machine-to-machine apps get only that.
+ */
+function defaultGrantTypes(appType: AppType | null): string[] {
+  if (appType === 'non_interactive') return ['client_credentials'];
+  if (PUBLIC_APP_TYPES.has(appType)) return ['authorization_code', 'implicit', 'refresh_token'];
+  return ['authorization_code', 'implicit', 'refresh_token', 'client_credentials'];
+}
+
+function defaultAuthMethod(appType: AppType | null): TokenEndpointAuthMethod {
+  return PUBLIC_APP_TYPES.has(appType) ? 'none' : 'client_secret_post';
+}
+
+function validate(client: Client): void {
+  assertUrls('callbacks', client.callbacks);
+  assertUrls('allowed_logout_urls', client.allowed_logout_urls);
+  assertUrls('web_origins', client.web_origins, { origins: true });
+  assertUrls('allowed_origins', client.allowed_origins, { origins: true });
+  if (client.token_endpoint_auth_method === 'none' && client.grant_types.includes('client_credentials')) {
+    throw badRequest(
+      "Payload validation error: the 'client_credentials' grant requires a confidential client (token_endpoint_auth_method other than 'none')",
+    );
+  }
+}
+
+function checkedSecret(secret: string | undefined): string {
+  if (secret === undefined) return generateClientSecret();
+  if (secret.length < MIN_CLIENT_SECRET_LENGTH) {
+    throw badRequest(`Payload validation error: 'client_secret' must be at least ${MIN_CLIENT_SECRET_LENGTH} characters (256 bits)`);
+  }
+  return secret;
+}
+
+/** Creates a client; the secret is returned here and on rotation only, and never stored. */
+export async function createClient(
+  storage: Storage,
+  digester: SecretDigester,
+  input: ClientInput,
+  options: { clientId?: string; isSystem?: boolean } = {},
+): Promise<{ client: Client; secret: string }> {
+  const appType = input.app_type ?? null;
+  const client: Client = {
+    client_id: options.clientId ?? newClientId(),
+    name: input.name ?? '',
+    description: input.description ?? '',
+    app_type: appType,
+    ...(input.logo_uri !== undefined ? { logo_uri: input.logo_uri } : {}),
+    callbacks: input.callbacks ?? [],
+    allowed_logout_urls: input.allowed_logout_urls ?? [],
+    web_origins: input.web_origins ?? [],
+    allowed_origins: input.allowed_origins ?? [],
+    grant_types: input.grant_types ?? defaultGrantTypes(appType),
+    token_endpoint_auth_method: input.token_endpoint_auth_method ?? defaultAuthMethod(appType),
+    is_first_party: input.is_first_party ?? true,
+    oidc_conformant: input.oidc_conformant ?? true,
+    jwt_configuration: { lifetime_in_seconds: 36000, alg: 'RS256', ...input.jwt_configuration },
+    refresh_token: {
+      // Rotation is the safe default for apps that cannot keep a secret (RFC 9700 §4.14.2).
+      rotation_type: PUBLIC_APP_TYPES.has(appType) ? 'rotating' : 'non-rotating',
+      expiration_type: PUBLIC_APP_TYPES.has(appType) ? 'expiring' : 'non-expiring',
+      leeway: 0,
+      token_lifetime: 2592000,
+      idle_token_lifetime: 1296000,
+      infinite_token_lifetime: !PUBLIC_APP_TYPES.has(appType),
+      infinite_idle_token_lifetime: !PUBLIC_APP_TYPES.has(appType),
+      ...input.refresh_token,
+    },
+    client_metadata: input.client_metadata ?? {},
+    ...(options.isSystem ? { is_system: true } : {}),
+  };
+  validate(client);
+  const secret = checkedSecret(input.client_secret);
+  await storage.insertClient({ client, secretDigest: digester.digest(secret) });
+  return { client, secret };
+}
+
+export async function getClient(storage: Storage, clientId: string): Promise<Client> {
+  const record = await storage.getClient(clientId);
+  if (!record) throw notFound('The client does not exist', 'inexistent_client');
+  return record.client;
+}
+
+/** PATCH semantics as Auth0's: top-level fields replace, the two settings objects merge. */
+export async function updateClient(
+  storage: Storage,
+  digester: SecretDigester,
+  clientId: string,
+  patch: ClientInput,
+): Promise<Client> {
+  const existing = await getClient(storage, clientId);
+  const { client_secret: secret, jwt_configuration, refresh_token, ...rest } = patch;
+  if (existing.is_system && (rest.grant_types || rest.token_endpoint_auth_method)) {
+    throw forbidden('The bootstrap admin client cannot change how it authenticates');
+  }
+  const client: Client = {
+    ...existing,
+    ...rest,
+    jwt_configuration: { ...existing.jwt_configuration, ...jwt_configuration },
+    refresh_token: { ...existing.refresh_token, ...refresh_token },
+  };
+  validate(client);
+  await storage.updateClient(client, secret !== undefined ? digester.digest(checkedSecret(secret)) : undefined);
+  return client;
+}
+
+export async function rotateClientSecret(
+  storage: Storage,
+  digester: SecretDigester,
+  clientId: string,
+): Promise<{ client: Client; secret: string }> {
+  const client = await getClient(storage, clientId);
+  const secret = generateClientSecret();
+  await storage.updateClient(client, digester.digest(secret));
+  return { client, secret };
+}
+
+/** Deleting a client also removes its client grants and its place in connections. Absent is fine (204). */
+export async function deleteClient(storage: Storage, clientId: string): Promise<void> {
+  const record = await storage.getClient(clientId);
+  if (!record) return;
+  if (record.client.is_system) throw forbidden('The bootstrap admin client cannot be deleted');
+  await storage.deleteClient(clientId);
+  await storage.deleteClientGrantsWhere({ client_id: clientId });
+  for await (const connection of everyItem((page) => storage.listConnections({}, page))) {
+    if (connection.enabled_clients.includes(clientId)) {
+      await storage.updateConnection({
+        ...connection,
+        enabled_clients: connection.enabled_clients.filter((id) => id !== clientId),
+      });
+    }
+  }
+}

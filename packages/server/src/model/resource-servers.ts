@@ -1,0 +1,107 @@
+import type { ResourceServer, Storage } from '../storage/types.js';
+import { badRequest, conflict, forbidden, notFound } from './errors.js';
+import { newResourceServerId } from './ids.js';
+
+export type ResourceServerInput = Partial<Omit<ResourceServer, 'id' | 'is_system'>>;
+
+/** Scopes of the Management API itself (audience `${issuer}api/v2/`). */
+export const MANAGEMENT_SCOPES = [
+  'read:clients',
+  'create:clients',
+  'update:clients',
+  'delete:clients',
+  'read:resource_servers',
+  'create:resource_servers',
+  'update:resource_servers',
+  'delete:resource_servers',
+  'read:client_grants',
+  'create:client_grants',
+  'update:client_grants',
+  'delete:client_grants',
+  'read:connections',
+  'create:connections',
+  'update:connections',
+  'delete:connections',
+  'read:users',
+  'create:users',
+  'update:users',
+  'delete:users',
+  'read:tenant_settings',
+  'update:tenant_settings',
+] as const;
+
+export const managementAudience = (issuer: string) => `${issuer}api/v2/`;
+
+function assertScopes(rs: ResourceServer): void {
+  const seen = new Set<string>();
+  for (const { value } of rs.scopes) {
+    // Scope tokens are space separated on the wire (RFC 6749 §3.3), so a space would split one in two.
+    if (!/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(value)) {
+      throw badRequest(`Payload validation error: invalid scope value ${JSON.stringify(value)}`);
+    }
+    if (seen.has(value)) throw badRequest(`Payload validation error: duplicate scope ${JSON.stringify(value)}`);
+    seen.add(value);
+  }
+}
+
+export async function createResourceServer(
+  storage: Storage,
+  input: ResourceServerInput & { identifier: string },
+  options: { isSystem?: boolean } = {},
+): Promise<ResourceServer> {
+  const rs: ResourceServer = {
+    id: newResourceServerId(),
+    name: input.name ?? input.identifier,
+    identifier: input.identifier,
+    scopes: input.scopes ?? [],
+    signing_alg: 'RS256',
+    allow_offline_access: input.allow_offline_access ?? false,
+    skip_consent_for_verifiable_first_party_clients: input.skip_consent_for_verifiable_first_party_clients ?? true,
+    token_lifetime: input.token_lifetime ?? 86400,
+    token_lifetime_for_web: input.token_lifetime_for_web ?? 7200,
+    token_dialect: input.token_dialect ?? 'access_token',
+    enforce_policies: input.enforce_policies ?? false,
+    ...(options.isSystem ? { is_system: true } : {}),
+  };
+  assertScopes(rs);
+  if (!(await storage.insertResourceServer(rs))) {
+    throw conflict('A resource server with the same identifier already exists', 'operation_not_supported');
+  }
+  return rs;
+}
+
+/** Auth0 addresses resource servers by id or by identifier. */
+export async function getResourceServer(storage: Storage, idOrIdentifier: string): Promise<ResourceServer> {
+  const rs =
+    (await storage.getResourceServer(idOrIdentifier)) ??
+    (await storage.getResourceServerByIdentifier(idOrIdentifier));
+  if (!rs) throw notFound('The resource server does not exist', 'inexistent_resource_server');
+  return rs;
+}
+
+export async function updateResourceServer(
+  storage: Storage,
+  idOrIdentifier: string,
+  patch: ResourceServerInput,
+): Promise<ResourceServer> {
+  const existing = await getResourceServer(storage, idOrIdentifier);
+  if (existing.is_system) throw forbidden('You cannot update the Management API resource server');
+  if (patch.identifier !== undefined && patch.identifier !== existing.identifier) {
+    throw badRequest("Payload validation error: 'identifier' cannot be changed");
+  }
+  const rs: ResourceServer = { ...existing, ...patch };
+  assertScopes(rs);
+  await storage.updateResourceServer(rs);
+  return rs;
+}
+
+/** Also removes the client grants for the API, whose audience no longer exists. */
+export async function deleteResourceServer(storage: Storage, idOrIdentifier: string): Promise<void> {
+  const rs =
+    (await storage.getResourceServer(idOrIdentifier)) ??
+    (await storage.getResourceServerByIdentifier(idOrIdentifier));
+  if (!rs) return;
+  if (rs.is_system) throw forbidden('You cannot delete the Management API resource server');
+  await storage.deleteResourceServer(rs.id);
+  await storage.deleteClientGrantsWhere({ audience: rs.identifier });
+}

@@ -1,0 +1,25 @@
+import type { Storage, TenantSettings } from '../storage/types.js';
+import { assertUrls } from './urls.js';
+
+export function defaultTenantSettings(friendlyName: string): TenantSettings {
+  return {
+    friendly_name: friendlyName,
+    allowed_logout_urls: [],
+    default_audience: '',
+    default_directory: '',
+    session_lifetime: 168,
+    idle_session_lifetime: 72,
+    flags: { enable_dynamic_client_registration: false },
+  };
+}
+
+export type TenantSettingsInput = Partial<Omit<TenantSettings, 'flags'>> & { flags?: Record<string, boolean> };
+
+/** Top-level fields replace; `flags` merges, so toggling one flag leaves the others alone. */
+export async function updateTenantSettings(storage: Storage, patch: TenantSettingsInput): Promise<TenantSettings> {
+  const existing = (await storage.getTenantSettings()) ?? defaultTenantSettings('latchkey');
+  assertUrls('allowed_logout_urls', patch.allowed_logout_urls);
+  const settings: TenantSettings = { ...existing, ...patch, flags: { ...existing.flags, ...patch.flags } };
+  await storage.putTenantSettings(settings);
+  return settings;
+}

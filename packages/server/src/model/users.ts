@@ -1,0 +1,101 @@
+import { hashPassword } from '../crypto/passwords.js';
+import type { Storage, User, UserRecord } from '../storage/types.js';
+import { badRequest, conflict, notFound } from './errors.js';
+import { newDatabaseUserId } from './ids.js';
+import { assertPasswordAllowed } from './password-policy.js';
+
+type Profile = Partial<
+  Pick<User, 'email' | 'email_verified' | 'username' | 'phone_number' | 'name' | 'nickname' | 'picture' | 'given_name' | 'family_name' | 'blocked' | 'app_metadata' | 'user_metadata'>
+>;
+
+export type UserCreateInput = Profile & { connection: string; password?: string; user_id?: string; verify_email?: boolean };
+export type UserUpdateInput = Omit<Profile, 'app_metadata' | 'user_metadata'> & {
+  password?: string;
+  connection?: string;
+  verify_email?: boolean;
+  app_metadata?: Record<string, unknown>;
+  user_metadata?: Record<string, unknown>;
+};
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+const userExists = () => conflict('The user already exists.', 'auth0_idp_error');
+
+/** Auth0 merges metadata one level deep on PATCH; a null value removes the key. */
+function mergeMetadata(existing: Record<string, unknown>, patch: Record<string, unknown> | undefined) {
+  if (!patch) return existing;
+  const merged: Record<string, unknown> = { ...existing };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete merged[key];
+    else merged[key] = value;
+  }
+  return merged;
+}
+
+export async function createUser(storage: Storage, input: UserCreateInput, now: Date): Promise<User> {
+  const connection = await storage.getConnectionByName(input.connection);
+  if (!connection) throw badRequest('The connection does not exist.', 'inexistent_connection');
+  if (input.email !== undefined && !EMAIL.test(input.email)) throw badRequest("Payload validation error: 'email' is not a valid email address");
+  const requiresUsername = connection.options.requires_username === true;
+  if (!input.email) throw badRequest("Payload validation error: Missing required property: 'email'");
+  if (requiresUsername && !input.username) throw badRequest("Payload validation error: Missing required property: 'username'");
+  if (input.password === undefined) throw badRequest("Payload validation error: Missing required property: 'password'");
+  assertPasswordAllowed(input.password, connection.options);
+
+  const userId = input.user_id ? `auth0|${input.user_id}` : newDatabaseUserId();
+  const timestamp = now.toISOString();
+  const user: User = {
+    user_id: userId,
+    email: input.email,
+    email_verified: input.email_verified ?? false,
+    ...(input.username !== undefined ? { username: input.username } : {}),
+    ...(input.phone_number !== undefined ? { phone_number: input.phone_number } : {}),
+    // Auth0 fills name and nickname from the email when they are not given.
+    name: input.name ?? input.email,
+    nickname: input.nickname ?? input.email.split('@')[0]!,
+    ...(input.picture !== undefined ? { picture: input.picture } : {}),
+    ...(input.given_name !== undefined ? { given_name: input.given_name } : {}),
+    ...(input.family_name !== undefined ? { family_name: input.family_name } : {}),
+    identities: [{ connection: connection.name, user_id: userId.slice('auth0|'.length), provider: 'auth0', isSocial: false }],
+    app_metadata: input.app_metadata ?? {},
+    user_metadata: input.user_metadata ?? {},
+    created_at: timestamp,
+    updated_at: timestamp,
+    logins_count: 0,
+    blocked: input.blocked ?? false,
+  };
+  const record: UserRecord = { user, connection: connection.name, passwordHash: await hashPassword(input.password) };
+  if (!(await storage.insertUser(record))) throw userExists();
+  return user;
+}
+
+export async function getUser(storage: Storage, userId: string): Promise<UserRecord> {
+  const record = await storage.getUser(userId);
+  if (!record) throw notFound('The user does not exist.', 'inexistent_user');
+  return record;
+}
+
+export async function updateUser(storage: Storage, userId: string, patch: UserUpdateInput, now: Date): Promise<User> {
+  const record = await getUser(storage, userId);
+  const { password, connection: _connection, verify_email: _verify, app_metadata, user_metadata, ...profile } = patch;
+  if (profile.email !== undefined && !EMAIL.test(profile.email)) {
+    throw badRequest("Payload validation error: 'email' is not a valid email address");
+  }
+  let passwordHash = record.passwordHash;
+  if (password !== undefined) {
+    const connection = await storage.getConnectionByName(record.connection);
+    assertPasswordAllowed(password, connection?.options ?? {});
+    passwordHash = await hashPassword(password);
+  }
+  const user: User = {
+    ...record.user,
+    ...profile,
+    app_metadata: mergeMetadata(record.user.app_metadata, app_metadata),
+    user_metadata: mergeMetadata(record.user.user_metadata, user_metadata),
+    updated_at: now.toISOString(),
+  };
+  const result = await storage.updateUser({ ...record, user, passwordHash });
+  if (result === 'conflict') throw userExists();
+  if (!result) throw notFound('The user does not exist.', 'inexistent_user');
+  return user;
+}

@@ -1,0 +1,51 @@
+import { OAuthError } from '../errors.js';
+import { signAccessToken } from '../tokens.js';
+import type { GrantHandler } from './types.js';
+
+/** Scopes a client asks for, space separated (RFC 6749 §3.3); duplicates dropped, order kept. */
+export function parseScope(scope: string | undefined): string[] {
+  return [...new Set((scope ?? '').split(' ').filter(Boolean))];
+}
+
+/**
+ * Machine-to-machine tokens (RFC 6749 §4.4) as Auth0 issues them: the audience must be an API the
+ * client has a client grant for; the token carries the grant's scopes, narrowed to those requested.
+ */
+export const clientCredentialsGrant: GrantHandler = {
+  grantType: 'client_credentials',
+  confidentialOnly: true,
+
+  async handle(ctx, { client }, params) {
+    const audience = params.audience || (await ctx.lookups.tenantSettings()).default_audience;
+    if (!audience) {
+      throw new OAuthError('access_denied', 'No audience parameter was provided, and no default audience has been configured');
+    }
+    const api = await ctx.lookups.resourceServer(audience);
+    if (!api) throw new OAuthError('access_denied', `Service not enabled within domain: ${audience}`);
+    const grant = await ctx.lookups.clientGrant(client.client_id, audience);
+    if (!grant) {
+      throw new OAuthError(
+        'access_denied',
+        `Client is not authorized to access "${audience}". You need to create a "client-grant" associated to this API.`,
+      );
+    }
+
+    let scopes = grant.scope;
+    if (params.scope !== undefined) {
+      const requested = parseScope(params.scope);
+      const missing = requested.filter((s) => !grant.scope.includes(s));
+      if (missing.length > 0) throw new OAuthError('access_denied', `Client has not been granted scopes: ${missing.join(', ')}`);
+      scopes = requested;
+    }
+    const scope = scopes.join(' ');
+    const nowSeconds = Math.floor(ctx.now() / 1000);
+    const { token, expiresIn } = await signAccessToken(
+      ctx.keys,
+      ctx.issuer,
+      api,
+      { sub: `${client.client_id}@clients`, audience, azp: client.client_id, scope, gty: 'client-credentials' },
+      nowSeconds,
+    );
+    return { access_token: token, token_type: 'Bearer', expires_in: expiresIn, ...(scope ? { scope } : {}) };
+  },
+};

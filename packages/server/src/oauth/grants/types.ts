@@ -1,0 +1,35 @@
+import type { KeyRing } from '../../crypto/keys.js';
+import type { Lookups } from '../../storage/cache.js';
+import type { ClientRecord, Storage } from '../../storage/types.js';
+
+/** What every grant needs from the server, passed in so tests can fix the clock. */
+export interface GrantContext {
+  issuer: string;
+  storage: Storage;
+  lookups: Lookups;
+  keys: KeyRing;
+  now: () => number;
+}
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope?: string;
+  id_token?: string;
+  refresh_token?: string;
+}
+
+/** Request parameters after client authentication; values are strings, unknown ones ignored. */
+export type TokenParams = Record<string, string | undefined>;
+
+/**
+ * One handler per grant type, as in fosite: validate the request for this grant, then issue. The
+ * token endpoint has already authenticated the client and checked it may use the grant type.
+ */
+export interface GrantHandler {
+  readonly grantType: string;
+  /** Auth0 refuses some grants to public clients (client_credentials) outright. */
+  readonly confidentialOnly: boolean;
+  handle(ctx: GrantContext, client: ClientRecord, params: TokenParams): Promise<TokenResponse>;
+}

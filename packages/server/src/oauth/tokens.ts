@@ -1,0 +1,46 @@
+import { randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { KeyRing } from '../crypto/keys.js';
+import type { ResourceServer } from '../storage/types.js';
+
+export interface AccessTokenClaims {
+  sub: string;
+  /** The API identifier, plus `${issuer}userinfo` when openid was asked for. */
+  audience: string | string[];
+  azp: string;
+  scope: string;
+  /** Auth0's grant type marker, e.g. `client-credentials`, `password`. */
+  gty?: string;
+  permissions?: string[];
+}
+
+/**
+ * Signs a JWT access token for an API. The `rfc9068_profile` dialects use the RFC 9068 header type
+ * `at+jwt` and carry `client_id` and `jti`; Auth0's default dialect uses `JWT`.
+ */
+export async function signAccessToken(
+  keys: KeyRing,
+  issuer: string,
+  api: Pick<ResourceServer, 'token_lifetime' | 'token_dialect'>,
+  claims: AccessTokenClaims,
+  nowSeconds: number,
+): Promise<{ token: string; expiresIn: number }> {
+  const key = await keys.current();
+  const rfc9068 = api.token_dialect.startsWith('rfc9068');
+  const payload: Record<string, unknown> = {
+    iss: issuer,
+    sub: claims.sub,
+    aud: claims.audience,
+    iat: nowSeconds,
+    exp: nowSeconds + api.token_lifetime,
+    ...(rfc9068 ? { client_id: claims.azp, jti: randomBytes(16).toString('base64url') } : {}),
+    ...(claims.scope ? { scope: claims.scope } : {}),
+    ...(claims.gty ? { gty: claims.gty } : {}),
+    azp: claims.azp,
+    ...(claims.permissions ? { permissions: claims.permissions } : {}),
+  };
+  const token = await new SignJWT(payload)
+    .setProtectedHeader({ alg: key.alg, typ: rfc9068 ? 'at+jwt' : 'JWT', kid: key.kid })
+    .sign(key.privateKey);
+  return { token, expiresIn: api.token_lifetime };
+}

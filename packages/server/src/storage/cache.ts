@@ -1,0 +1,104 @@
+import type { ChangeKind, ClientGrant, ClientRecord, Connection, ResourceServer, Storage, TenantSettings } from './types.js';
+
+/**
+ * A bounded map of in-flight or settled lookups. The promise itself is cached, so concurrent misses
+ * share one query, and an invalidation that lands while a query runs wins: the stale result is
+ * never stored. Misses (undefined) are not kept, so unknown ids cannot fill memory.
+ */
+class LookupCache<V> {
+  private readonly entries = new Map<string, { value: Promise<V | undefined>; expires: number }>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly clock: () => number,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  get(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
+    const hit = this.entries.get(key);
+    if (hit && hit.expires > this.clock()) return hit.value;
+    const value = load();
+    const entry = { value, expires: this.clock() + this.ttlMs };
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, entry);
+    value.then(
+      (v) => {
+        if (v === undefined && this.entries.get(key) === entry) this.entries.delete(key);
+      },
+      () => {
+        if (this.entries.get(key) === entry) this.entries.delete(key);
+      },
+    );
+    return value;
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
+/**
+ * Hot-path reads of the token endpoint and the Management API guard, served from memory. Writes go
+ * through Storage, which announces them on the change feed; every node (PostgreSQL NOTIFY) drops the
+ * affected entry. The TTL bounds staleness should a notification ever be lost.
+ */
+export class Lookups {
+  private readonly clients: LookupCache<ClientRecord>;
+  private readonly resourceServers: LookupCache<ResourceServer>;
+  private readonly clientGrants: LookupCache<ClientGrant>;
+  private readonly connections: LookupCache<Connection>;
+  private readonly tenant: LookupCache<TenantSettings>;
+
+  constructor(
+    private readonly storage: Storage,
+    ttlMs: number,
+    clock: () => number = Date.now,
+  ) {
+    this.clients = new LookupCache(ttlMs, clock);
+    this.resourceServers = new LookupCache(ttlMs, clock);
+    this.clientGrants = new LookupCache(ttlMs, clock);
+    this.connections = new LookupCache(ttlMs, clock);
+    this.tenant = new LookupCache(ttlMs, clock);
+    const byKind: Record<ChangeKind, LookupCache<unknown> | undefined> = {
+      client: this.clients,
+      resource_server: this.resourceServers,
+      client_grant: this.clientGrants,
+      connection: this.connections,
+      tenant: this.tenant,
+      signing_key: undefined, // the KeyRing listens for these itself
+    };
+    storage.changes.subscribe((kind, key) => {
+      if (kind === '*') {
+        for (const cache of Object.values(byKind)) cache?.clear();
+      } else {
+        byKind[kind]?.delete(key);
+      }
+    });
+  }
+
+  client(clientId: string): Promise<ClientRecord | undefined> {
+    return this.clients.get(clientId, () => this.storage.getClient(clientId));
+  }
+
+  resourceServer(identifier: string): Promise<ResourceServer | undefined> {
+    return this.resourceServers.get(identifier, () => this.storage.getResourceServerByIdentifier(identifier));
+  }
+
+  clientGrant(clientId: string, audience: string): Promise<ClientGrant | undefined> {
+    return this.clientGrants.get(`${clientId} ${audience}`, () => this.storage.findClientGrant(clientId, audience));
+  }
+
+  connection(name: string): Promise<Connection | undefined> {
+    return this.connections.get(name, () => this.storage.getConnectionByName(name));
+  }
+
+  async tenantSettings(): Promise<TenantSettings> {
+    const settings = await this.tenant.get('default', () => this.storage.getTenantSettings());
+    if (!settings) throw new Error('Tenant settings missing: the tenant was not bootstrapped');
+    return settings;
+  }
+}

@@ -1,0 +1,481 @@
+import { Migrator, sql, type Kysely } from 'kysely';
+import { migrationProvider } from './migrations/index.js';
+import type { Database } from './schema.js';
+import type {
+  ChangeFeed,
+  Client,
+  ClientGrant,
+  ClientGrantFilter,
+  ClientRecord,
+  Connection,
+  Page,
+  PageRequest,
+  ResourceServer,
+  SigningKeyRecord,
+  Storage,
+  TenantSettings,
+  User,
+  UserRecord,
+} from './types.js';
+
+type Dialect = 'sqlite' | 'postgres';
+
+/** SQLite and PostgreSQL both report unique violations, each in its own words. */
+function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+async function insertUnlessTaken(insert: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await insert();
+    return true;
+  } catch (err) {
+    if (isUniqueViolation(err)) return false;
+    throw err;
+  }
+}
+
+function encodeCheckpoint(createdAt: string, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
+}
+
+/** Resolves undefined for a checkpoint this server did not hand out, which callers treat as a 400. */
+export function decodeCheckpoint(from: string): [string, string] | undefined {
+  try {
+    const value = JSON.parse(Buffer.from(from, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string')) {
+      return value as [string, string];
+    }
+  } catch {
+    // fall through
+  }
+  return undefined;
+}
+
+/**
+ * Every list is ordered by (created_at, id): creation order, stable across pages, and the same in
+ * both databases. `where` narrows the rows; the table's `data` column holds the document.
+ */
+async function listPage<T>(
+  db: Kysely<Database>,
+  table: 'clients' | 'resource_servers' | 'client_grants' | 'connections' | 'users',
+  idColumn: 'client_id' | 'id' | 'user_id',
+  where: Record<string, string | undefined>,
+  page: PageRequest,
+): Promise<Page<T>> {
+  // Kysely cannot type a query over a table chosen at run time; the shape is fixed by the callers.
+  const anyDb = db as unknown as Kysely<Record<string, Record<string, string>>>;
+  let query = anyDb.selectFrom(table).select(['data', 'created_at', idColumn]);
+  let count = anyDb.selectFrom(table).select(sql<string | number>`count(*)`.as('n'));
+  for (const [column, value] of Object.entries(where)) {
+    if (value === undefined) continue;
+    query = query.where(column, '=', value);
+    count = count.where(column, '=', value);
+  }
+  const parse = (rows: Array<Record<string, string>>) => rows.map((r) => JSON.parse(r.data!) as T);
+
+  if (page.kind === 'checkpoint') {
+    if (page.from !== undefined) {
+      const [createdAt, id] = decodeCheckpoint(page.from) ?? ['', ''];
+      query = query.where((eb) =>
+        eb.or([
+          eb('created_at', '>', createdAt),
+          eb.and([eb('created_at', '=', createdAt), eb(idColumn, '>', id)]),
+        ]),
+      );
+    }
+    const rows = await query.orderBy('created_at').orderBy(idColumn).limit(page.take + 1).execute();
+    const more = rows.length > page.take;
+    const kept = rows.slice(0, page.take);
+    const last = kept[kept.length - 1];
+    return {
+      items: parse(kept),
+      ...(more && last ? { next: encodeCheckpoint(last.created_at!, last[idColumn]!) } : {}),
+    };
+  }
+
+  const rows = await query.orderBy('created_at').orderBy(idColumn).limit(page.limit).offset(page.offset).execute();
+  if (!page.includeTotal) return { items: parse(rows) };
+  const total = await count.executeTakeFirstOrThrow();
+  return { items: parse(rows), total: Number(total.n) };
+}
+
+const now = () => new Date().toISOString();
+
+export class KyselyStorage implements Storage {
+  constructor(
+    readonly db: Kysely<Database>,
+    readonly dialect: Dialect,
+    readonly changes: ChangeFeed,
+    private readonly onClose: () => Promise<void> = async () => {},
+  ) {}
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({
+      db: this.db,
+      provider: migrationProvider,
+      migrationTableName: 'latchkey_migrations',
+      migrationLockTableName: 'latchkey_migrations_lock',
+    });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) {
+      const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+      throw new Error(`Migration ${failed} failed: ${(error as Error).message}`);
+    }
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
+  async close(): Promise<void> {
+    await this.onClose();
+    await this.db.destroy();
+  }
+
+  // --- clients -------------------------------------------------------------------------------
+
+  async getClient(clientId: string): Promise<ClientRecord | undefined> {
+    const row = await this.db
+      .selectFrom('clients')
+      .select(['data', 'secret_digest'])
+      .where('client_id', '=', clientId)
+      .executeTakeFirst();
+    return row && { client: JSON.parse(row.data) as Client, secretDigest: row.secret_digest };
+  }
+
+  listClients(page: PageRequest): Promise<Page<Client>> {
+    return listPage(this.db, 'clients', 'client_id', {}, page);
+  }
+
+  async insertClient({ client, secretDigest }: ClientRecord): Promise<void> {
+    await this.db
+      .insertInto('clients')
+      .values({
+        client_id: client.client_id,
+        secret_digest: secretDigest,
+        data: JSON.stringify(client),
+        created_at: now(),
+      })
+      .execute();
+    await this.changes.publish('client', client.client_id);
+  }
+
+  async updateClient(client: Client, secretDigest?: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('clients')
+      .set({ data: JSON.stringify(client), ...(secretDigest ? { secret_digest: secretDigest } : {}) })
+      .where('client_id', '=', client.client_id)
+      .executeTakeFirst();
+    await this.changes.publish('client', client.client_id);
+    return result.numUpdatedRows > 0n;
+  }
+
+  async deleteClient(clientId: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
+    await this.changes.publish('client', clientId);
+    return result.numDeletedRows > 0n;
+  }
+
+  // --- resource servers ----------------------------------------------------------------------
+
+  async getResourceServer(id: string): Promise<ResourceServer | undefined> {
+    const row = await this.db.selectFrom('resource_servers').select('data').where('id', '=', id).executeTakeFirst();
+    return row && (JSON.parse(row.data) as ResourceServer);
+  }
+
+  async getResourceServerByIdentifier(identifier: string): Promise<ResourceServer | undefined> {
+    const row = await this.db
+      .selectFrom('resource_servers')
+      .select('data')
+      .where('identifier', '=', identifier)
+      .executeTakeFirst();
+    return row && (JSON.parse(row.data) as ResourceServer);
+  }
+
+  listResourceServers(page: PageRequest): Promise<Page<ResourceServer>> {
+    return listPage(this.db, 'resource_servers', 'id', {}, page);
+  }
+
+  async insertResourceServer(rs: ResourceServer): Promise<boolean> {
+    const inserted = await insertUnlessTaken(() =>
+      this.db
+        .insertInto('resource_servers')
+        .values({ id: rs.id, identifier: rs.identifier, data: JSON.stringify(rs), created_at: now() })
+        .execute(),
+    );
+    if (inserted) await this.changes.publish('resource_server', rs.identifier);
+    return inserted;
+  }
+
+  async updateResourceServer(rs: ResourceServer): Promise<boolean> {
+    const result = await this.db
+      .updateTable('resource_servers')
+      .set({ data: JSON.stringify(rs) })
+      .where('id', '=', rs.id)
+      .executeTakeFirst();
+    await this.changes.publish('resource_server', rs.identifier);
+    return result.numUpdatedRows > 0n;
+  }
+
+  async deleteResourceServer(id: string): Promise<boolean> {
+    const row = await this.db
+      .deleteFrom('resource_servers')
+      .where('id', '=', id)
+      .returning('identifier')
+      .executeTakeFirst();
+    if (row) await this.changes.publish('resource_server', row.identifier);
+    return row !== undefined;
+  }
+
+  // --- client grants -------------------------------------------------------------------------
+
+  async getClientGrant(id: string): Promise<ClientGrant | undefined> {
+    const row = await this.db.selectFrom('client_grants').select('data').where('id', '=', id).executeTakeFirst();
+    return row && (JSON.parse(row.data) as ClientGrant);
+  }
+
+  async findClientGrant(clientId: string, audience: string): Promise<ClientGrant | undefined> {
+    const row = await this.db
+      .selectFrom('client_grants')
+      .select('data')
+      .where('client_id', '=', clientId)
+      .where('audience', '=', audience)
+      .executeTakeFirst();
+    return row && (JSON.parse(row.data) as ClientGrant);
+  }
+
+  listClientGrants(filter: ClientGrantFilter, page: PageRequest): Promise<Page<ClientGrant>> {
+    return listPage(this.db, 'client_grants', 'id', { ...filter }, page);
+  }
+
+  async insertClientGrant(grant: ClientGrant): Promise<boolean> {
+    const inserted = await insertUnlessTaken(() =>
+      this.db
+        .insertInto('client_grants')
+        .values({
+          id: grant.id,
+          client_id: grant.client_id,
+          audience: grant.audience,
+          data: JSON.stringify(grant),
+          created_at: now(),
+        })
+        .execute(),
+    );
+    if (inserted) await this.changes.publish('client_grant', `${grant.client_id} ${grant.audience}`);
+    return inserted;
+  }
+
+  async updateClientGrant(grant: ClientGrant): Promise<boolean> {
+    const result = await this.db
+      .updateTable('client_grants')
+      .set({ data: JSON.stringify(grant) })
+      .where('id', '=', grant.id)
+      .executeTakeFirst();
+    await this.changes.publish('client_grant', `${grant.client_id} ${grant.audience}`);
+    return result.numUpdatedRows > 0n;
+  }
+
+  async deleteClientGrant(id: string): Promise<boolean> {
+    const row = await this.db
+      .deleteFrom('client_grants')
+      .where('id', '=', id)
+      .returning(['client_id', 'audience'])
+      .executeTakeFirst();
+    if (row) await this.changes.publish('client_grant', `${row.client_id} ${row.audience}`);
+    return row !== undefined;
+  }
+
+  async deleteClientGrantsWhere(filter: ClientGrantFilter): Promise<void> {
+    if (filter.client_id === undefined && filter.audience === undefined) return;
+    let query = this.db.deleteFrom('client_grants');
+    if (filter.client_id !== undefined) query = query.where('client_id', '=', filter.client_id);
+    if (filter.audience !== undefined) query = query.where('audience', '=', filter.audience);
+    const rows = await query.returning(['client_id', 'audience']).execute();
+    for (const row of rows) await this.changes.publish('client_grant', `${row.client_id} ${row.audience}`);
+  }
+
+  // --- connections ---------------------------------------------------------------------------
+
+  async getConnection(id: string): Promise<Connection | undefined> {
+    const row = await this.db.selectFrom('connections').select('data').where('id', '=', id).executeTakeFirst();
+    return row && (JSON.parse(row.data) as Connection);
+  }
+
+  async getConnectionByName(name: string): Promise<Connection | undefined> {
+    const row = await this.db.selectFrom('connections').select('data').where('name', '=', name).executeTakeFirst();
+    return row && (JSON.parse(row.data) as Connection);
+  }
+
+  listConnections(filter: { strategy?: string; name?: string }, page: PageRequest): Promise<Page<Connection>> {
+    return listPage(this.db, 'connections', 'id', { ...filter }, page);
+  }
+
+  async insertConnection(connection: Connection): Promise<boolean> {
+    const inserted = await insertUnlessTaken(() =>
+      this.db
+        .insertInto('connections')
+        .values({
+          id: connection.id,
+          name: connection.name,
+          strategy: connection.strategy,
+          data: JSON.stringify(connection),
+          created_at: now(),
+        })
+        .execute(),
+    );
+    if (inserted) await this.changes.publish('connection', connection.name);
+    return inserted;
+  }
+
+  async updateConnection(connection: Connection): Promise<boolean> {
+    const result = await this.db
+      .updateTable('connections')
+      .set({ data: JSON.stringify(connection) })
+      .where('id', '=', connection.id)
+      .executeTakeFirst();
+    await this.changes.publish('connection', connection.name);
+    return result.numUpdatedRows > 0n;
+  }
+
+  async deleteConnection(id: string): Promise<boolean> {
+    const row = await this.db.deleteFrom('connections').where('id', '=', id).returning('name').executeTakeFirst();
+    if (row) await this.changes.publish('connection', row.name);
+    return row !== undefined;
+  }
+
+  // --- users ---------------------------------------------------------------------------------
+
+  private userRow(record: UserRecord) {
+    return {
+      connection: record.connection,
+      email_lc: record.user.email?.toLowerCase() ?? null,
+      username_lc: record.user.username?.toLowerCase() ?? null,
+      password_hash: record.passwordHash,
+      data: JSON.stringify(record.user),
+    };
+  }
+
+  private userQuery() {
+    return this.db.selectFrom('users').select(['data', 'connection', 'password_hash']);
+  }
+
+  private static toUserRecord(row: { data: string; connection: string; password_hash: string | null } | undefined) {
+    return row && { user: JSON.parse(row.data) as User, connection: row.connection, passwordHash: row.password_hash };
+  }
+
+  async getUser(userId: string): Promise<UserRecord | undefined> {
+    return KyselyStorage.toUserRecord(await this.userQuery().where('user_id', '=', userId).executeTakeFirst());
+  }
+
+  async findUserByEmail(connection: string, email: string): Promise<UserRecord | undefined> {
+    const row = await this.userQuery()
+      .where('connection', '=', connection)
+      .where('email_lc', '=', email.toLowerCase())
+      .executeTakeFirst();
+    return KyselyStorage.toUserRecord(row);
+  }
+
+  async findUserByUsername(connection: string, username: string): Promise<UserRecord | undefined> {
+    const row = await this.userQuery()
+      .where('connection', '=', connection)
+      .where('username_lc', '=', username.toLowerCase())
+      .executeTakeFirst();
+    return KyselyStorage.toUserRecord(row);
+  }
+
+  listUsers(page: PageRequest): Promise<Page<User>> {
+    return listPage(this.db, 'users', 'user_id', {}, page);
+  }
+
+  insertUser(record: UserRecord): Promise<boolean> {
+    return insertUnlessTaken(() =>
+      this.db
+        .insertInto('users')
+        .values({ user_id: record.user.user_id, created_at: record.user.created_at, ...this.userRow(record) })
+        .execute(),
+    );
+  }
+
+  async updateUser(record: UserRecord): Promise<boolean | 'conflict'> {
+    let updated = false;
+    const ok = await insertUnlessTaken(async () => {
+      const result = await this.db
+        .updateTable('users')
+        .set(this.userRow(record))
+        .where('user_id', '=', record.user.user_id)
+        .executeTakeFirst();
+      updated = result.numUpdatedRows > 0n;
+    });
+    return ok ? updated : 'conflict';
+  }
+
+  async deleteUser(userId: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('users').where('user_id', '=', userId).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  // --- tenant --------------------------------------------------------------------------------
+
+  async getTenantSettings(): Promise<TenantSettings | undefined> {
+    const row = await this.db.selectFrom('tenant_settings').select('data').where('id', '=', 'default').executeTakeFirst();
+    return row && (JSON.parse(row.data) as TenantSettings);
+  }
+
+  async createTenantSettings(settings: TenantSettings): Promise<boolean> {
+    const inserted = await insertUnlessTaken(() =>
+      this.db.insertInto('tenant_settings').values({ id: 'default', data: JSON.stringify(settings) }).execute(),
+    );
+    if (inserted) await this.changes.publish('tenant', 'default');
+    return inserted;
+  }
+
+  async putTenantSettings(settings: TenantSettings): Promise<void> {
+    const data = JSON.stringify(settings);
+    await this.db
+      .insertInto('tenant_settings')
+      .values({ id: 'default', data })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ data }))
+      .execute();
+    await this.changes.publish('tenant', 'default');
+  }
+
+  // --- signing keys --------------------------------------------------------------------------
+
+  async listSigningKeys(): Promise<SigningKeyRecord[]> {
+    const rows = await this.db.selectFrom('signing_keys').selectAll().orderBy('created_at').orderBy('kid').execute();
+    return rows.map((r) => ({
+      kid: r.kid,
+      alg: r.alg as 'RS256',
+      publicJwk: JSON.parse(r.public_jwk) as Record<string, string>,
+      privateKeyEncrypted: r.private_key_encrypted,
+      createdAt: r.created_at,
+      retiredAt: r.retired_at,
+      publishUntil: r.publish_until,
+    }));
+  }
+
+  async rotateSigningKey(next: SigningKeyRecord, publishPreviousUntil: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('signing_keys')
+        .set({ retired_at: next.createdAt, publish_until: publishPreviousUntil })
+        .where('retired_at', 'is', null)
+        .execute();
+      await trx
+        .insertInto('signing_keys')
+        .values({
+          kid: next.kid,
+          alg: next.alg,
+          public_jwk: JSON.stringify(next.publicJwk),
+          private_key_encrypted: next.privateKeyEncrypted,
+          created_at: next.createdAt,
+          retired_at: null,
+          publish_until: null,
+        })
+        .execute();
+    });
+    await this.changes.publish('signing_key', next.kid);
+  }
+}

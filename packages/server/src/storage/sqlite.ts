@@ -1,0 +1,35 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { LocalChangeFeed } from './change-feed.js';
+import { KyselyStorage } from './kysely-storage.js';
+import type { Database } from './schema.js';
+
+/**
+ * SQLite is the embedded, single-node default. Another process may still write to the file (the
+ * `latchkey keys rotate` CLI does), so the feed watches `PRAGMA data_version`, which changes only
+ * when a different connection commits, and then drops every cached lookup.
+ */
+export function openSqlite(path: string, pollMs = 1000): KyselyStorage {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const raw = new BetterSqlite3(path);
+  raw.pragma('journal_mode = WAL');
+  raw.pragma('synchronous = NORMAL');
+  raw.pragma('busy_timeout = 5000');
+  raw.pragma('foreign_keys = ON');
+
+  const feed = new LocalChangeFeed();
+  let version = raw.pragma('data_version', { simple: true });
+  const timer = setInterval(() => {
+    const current = raw.pragma('data_version', { simple: true });
+    if (current !== version) {
+      version = current;
+      feed.emit('*', '');
+    }
+  }, pollMs);
+  timer.unref();
+
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  return new KyselyStorage(db, 'sqlite', feed, async () => clearInterval(timer));
+}

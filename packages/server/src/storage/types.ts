@@ -1,0 +1,252 @@
+/**
+ * What latchkey persists, as narrow interfaces (one per concern, as fosite does), so the protocol
+ * code depends on what it needs and both SQL backends pass one conformance suite.
+ */
+
+export type AppType = 'native' | 'spa' | 'regular_web' | 'non_interactive';
+export type TokenEndpointAuthMethod = 'none' | 'client_secret_post' | 'client_secret_basic';
+
+export interface RefreshTokenSettings {
+  rotation_type: 'rotating' | 'non-rotating';
+  expiration_type: 'expiring' | 'non-expiring';
+  leeway: number;
+  token_lifetime: number;
+  idle_token_lifetime: number;
+  infinite_token_lifetime: boolean;
+  infinite_idle_token_lifetime: boolean;
+}
+
+/** A client (application) in the Management API's shape, minus the secret, which is never stored. */
+export interface Client {
+  client_id: string;
+  name: string;
+  description: string;
+  app_type: AppType | null;
+  logo_uri?: string;
+  callbacks: string[];
+  allowed_logout_urls: string[];
+  web_origins: string[];
+  allowed_origins: string[];
+  grant_types: string[];
+  token_endpoint_auth_method: TokenEndpointAuthMethod;
+  is_first_party: boolean;
+  oidc_conformant: boolean;
+  jwt_configuration: { lifetime_in_seconds: number; alg: 'RS256' };
+  refresh_token: RefreshTokenSettings;
+  client_metadata: Record<string, string>;
+  /** The bootstrap admin client: cannot be deleted through the API, so the tenant stays reachable. */
+  is_system?: boolean;
+}
+
+export interface ClientRecord {
+  client: Client;
+  /** Keyed SHA-256 of the client secret (see crypto/secrets.ts). */
+  secretDigest: string;
+}
+
+export interface ResourceServerScope {
+  value: string;
+  description?: string;
+}
+
+export interface ResourceServer {
+  id: string;
+  name: string;
+  identifier: string;
+  scopes: ResourceServerScope[];
+  signing_alg: 'RS256';
+  allow_offline_access: boolean;
+  skip_consent_for_verifiable_first_party_clients: boolean;
+  token_lifetime: number;
+  token_lifetime_for_web: number;
+  token_dialect: 'access_token' | 'access_token_authz' | 'rfc9068_profile' | 'rfc9068_profile_authz';
+  enforce_policies: boolean;
+  /** The Management API itself: listed, but not editable. */
+  is_system?: boolean;
+}
+
+export interface ClientGrant {
+  id: string;
+  client_id: string;
+  audience: string;
+  scope: string[];
+}
+
+export interface Connection {
+  id: string;
+  name: string;
+  display_name?: string;
+  strategy: 'auth0';
+  options: Record<string, unknown>;
+  enabled_clients: string[];
+  is_domain_connection: boolean;
+  realms: string[];
+  metadata?: Record<string, string>;
+}
+
+export interface Identity {
+  connection: string;
+  user_id: string;
+  provider: string;
+  isSocial: boolean;
+}
+
+export interface User {
+  user_id: string;
+  email?: string;
+  email_verified: boolean;
+  username?: string;
+  phone_number?: string;
+  name?: string;
+  nickname?: string;
+  picture?: string;
+  given_name?: string;
+  family_name?: string;
+  identities: Identity[];
+  app_metadata: Record<string, unknown>;
+  user_metadata: Record<string, unknown>;
+  created_at: string;
+  updated_at: string;
+  last_login?: string;
+  logins_count: number;
+  blocked: boolean;
+}
+
+export interface UserRecord {
+  user: User;
+  connection: string;
+  /** PHC string: argon2id for users created here, bcrypt for imported ones until their next login. */
+  passwordHash: string | null;
+}
+
+export interface TenantSettings {
+  friendly_name: string;
+  picture_url?: string;
+  support_email?: string;
+  support_url?: string;
+  allowed_logout_urls: string[];
+  default_audience: string;
+  default_directory: string;
+  session_lifetime: number;
+  idle_session_lifetime: number;
+  flags: Record<string, boolean>;
+}
+
+export interface SigningKeyRecord {
+  kid: string;
+  alg: 'RS256';
+  /** Public JWK (kty, n, e). */
+  publicJwk: Record<string, string>;
+  /** PKCS#8 PEM, encrypted with the master key (crypto/encryption.ts). */
+  privateKeyEncrypted: string;
+  createdAt: string;
+  /** Set when another key became current; the key then only verifies. */
+  retiredAt: string | null;
+  /** A retired key stays in the JWKS until every token it signed has expired. */
+  publishUntil: string | null;
+}
+
+/** Offset paging (page/per_page) or checkpoint paging (from/take), as the Management API offers. */
+export type PageRequest =
+  | { kind: 'offset'; offset: number; limit: number; includeTotal: boolean }
+  | { kind: 'checkpoint'; from: string | undefined; take: number };
+
+export interface Page<T> {
+  items: T[];
+  total?: number;
+  /** Checkpoint for the next page, when checkpoint paging was asked for and more remain. */
+  next?: string;
+}
+
+export interface ClientStore {
+  getClient(clientId: string): Promise<ClientRecord | undefined>;
+  listClients(page: PageRequest): Promise<Page<Client>>;
+  insertClient(record: ClientRecord): Promise<void>;
+  updateClient(client: Client, secretDigest?: string): Promise<boolean>;
+  deleteClient(clientId: string): Promise<boolean>;
+}
+
+export interface ResourceServerStore {
+  getResourceServer(id: string): Promise<ResourceServer | undefined>;
+  getResourceServerByIdentifier(identifier: string): Promise<ResourceServer | undefined>;
+  listResourceServers(page: PageRequest): Promise<Page<ResourceServer>>;
+  /** Resolves false when the identifier is taken. */
+  insertResourceServer(rs: ResourceServer): Promise<boolean>;
+  updateResourceServer(rs: ResourceServer): Promise<boolean>;
+  deleteResourceServer(id: string): Promise<boolean>;
+}
+
+export interface ClientGrantFilter {
+  client_id?: string;
+  audience?: string;
+}
+
+export interface ClientGrantStore {
+  getClientGrant(id: string): Promise<ClientGrant | undefined>;
+  findClientGrant(clientId: string, audience: string): Promise<ClientGrant | undefined>;
+  listClientGrants(filter: ClientGrantFilter, page: PageRequest): Promise<Page<ClientGrant>>;
+  /** Resolves false when the client already has a grant for that audience. */
+  insertClientGrant(grant: ClientGrant): Promise<boolean>;
+  updateClientGrant(grant: ClientGrant): Promise<boolean>;
+  deleteClientGrant(id: string): Promise<boolean>;
+  deleteClientGrantsWhere(filter: ClientGrantFilter): Promise<void>;
+}
+
+export interface ConnectionStore {
+  getConnection(id: string): Promise<Connection | undefined>;
+  getConnectionByName(name: string): Promise<Connection | undefined>;
+  listConnections(filter: { strategy?: string; name?: string }, page: PageRequest): Promise<Page<Connection>>;
+  /** Resolves false when the name is taken. */
+  insertConnection(connection: Connection): Promise<boolean>;
+  updateConnection(connection: Connection): Promise<boolean>;
+  deleteConnection(id: string): Promise<boolean>;
+}
+
+export interface UserStore {
+  getUser(userId: string): Promise<UserRecord | undefined>;
+  findUserByEmail(connection: string, email: string): Promise<UserRecord | undefined>;
+  findUserByUsername(connection: string, username: string): Promise<UserRecord | undefined>;
+  listUsers(page: PageRequest): Promise<Page<User>>;
+  /** Resolves false when the email or username is taken on that connection. */
+  insertUser(record: UserRecord): Promise<boolean>;
+  /** Resolves 'conflict' when a changed email or username is taken. */
+  updateUser(record: UserRecord): Promise<boolean | 'conflict'>;
+  deleteUser(userId: string): Promise<boolean>;
+}
+
+export interface TenantStore {
+  getTenantSettings(): Promise<TenantSettings | undefined>;
+  /** Resolves false when the tenant already exists: the one node that gets true bootstraps it. */
+  createTenantSettings(settings: TenantSettings): Promise<boolean>;
+  putTenantSettings(settings: TenantSettings): Promise<void>;
+}
+
+export interface SigningKeyStore {
+  listSigningKeys(): Promise<SigningKeyRecord[]>;
+  /** Adds a new current key and retires the previous current one, in one transaction. */
+  rotateSigningKey(next: SigningKeyRecord, publishPreviousUntil: string): Promise<void>;
+}
+
+/** What changed, so every node can drop what it cached (see storage/cache.ts). */
+export type ChangeKind = 'client' | 'resource_server' | 'client_grant' | 'connection' | 'tenant' | 'signing_key';
+
+export interface ChangeFeed {
+  publish(kind: ChangeKind, key: string): Promise<void>;
+  /** Called for every change, local or from another node; `kind` '*' means "drop everything". */
+  subscribe(listener: (kind: ChangeKind | '*', key: string) => void): void;
+}
+
+export interface Storage
+  extends ClientStore,
+    ResourceServerStore,
+    ClientGrantStore,
+    ConnectionStore,
+    UserStore,
+    TenantStore,
+    SigningKeyStore {
+  readonly dialect: 'sqlite' | 'postgres';
+  readonly changes: ChangeFeed;
+  migrate(): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
