@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Client, ClientGrant, Connection, PageRequest, ResourceServer, Storage, User } from '../src/storage/types.js';
+import { backend } from './helpers/server.js';
+import { testDatabase, type TestDatabase } from './helpers/storage.js';
+
+/**
+ * One conformance suite for every storage backend (run once per `LATCHKEY_TEST_DB`), in the manner
+ * of better-auth's adapter tests: the protocol code may rely on exactly what is asserted here.
+ */
+describe(`storage conformance (${backend})`, () => {
+  let database: TestDatabase;
+  let storage: Storage;
+  const changes: string[] = [];
+
+  before(async () => {
+    database = testDatabase();
+    storage = await database.open();
+    await storage.migrate();
+    await storage.migrate(); // idempotent
+    storage.changes.subscribe((kind, key) => changes.push(`${kind}:${key}`));
+  });
+  after(async () => {
+    await storage.close();
+    await database.drop();
+  });
+
+  const client = (id: string, name = id): Client => ({
+    client_id: id,
+    name,
+    description: '',
+    app_type: 'regular_web',
+    callbacks: [],
+    allowed_logout_urls: [],
+    web_origins: [],
+    allowed_origins: [],
+    grant_types: ['client_credentials'],
+    token_endpoint_auth_method: 'client_secret_post',
+    is_first_party: true,
+    oidc_conformant: true,
+    jwt_configuration: { lifetime_in_seconds: 36000, alg: 'RS256' },
+    refresh_token: {
+      rotation_type: 'rotating',
+      expiration_type: 'expiring',
+      leeway: 0,
+      token_lifetime: 1,
+      idle_token_lifetime: 1,
+      infinite_token_lifetime: false,
+      infinite_idle_token_lifetime: false,
+    },
+    client_metadata: { team: 'α' },
+  });
+
+  test('clients round-trip, keep their secret digest apart, and announce changes', async () => {
+    await storage.insertClient({ client: client('c1'), secretDigest: 'digest-1' });
+    const read = await storage.getClient('c1');
+    assert.deepEqual(read, { client: client('c1'), secretDigest: 'digest-1' });
+    assert.ok(changes.includes('client:c1'));
+
+    assert.equal(await storage.updateClient({ ...client('c1'), name: 'renamed' }), true);
+    assert.equal((await storage.getClient('c1'))?.secretDigest, 'digest-1', 'update without a digest keeps it');
+    assert.equal(await storage.updateClient(client('c1'), 'digest-2'), true);
+    assert.equal((await storage.getClient('c1'))?.secretDigest, 'digest-2');
+    assert.equal(await storage.updateClient(client('absent')), false);
+
+    assert.equal(await storage.deleteClient('c1'), true);
+    assert.equal(await storage.deleteClient('c1'), false);
+    assert.equal(await storage.getClient('c1'), undefined);
+  });
+
+  test('offset paging with totals and checkpoint paging both see every item once, in creation order', async () => {
+    const ids = Array.from({ length: 7 }, (_, i) => `page-${i}`);
+    for (const id of ids) await storage.insertClient({ client: client(id), secretDigest: 'd' });
+
+    const offsetPage = (offset: number, limit: number): PageRequest => ({ kind: 'offset', offset, limit, includeTotal: true });
+    const first = await storage.listClients(offsetPage(0, 3));
+    assert.equal(first.total, 7);
+    assert.deepEqual(first.items.map((c) => c.client_id), ids.slice(0, 3));
+    const last = await storage.listClients(offsetPage(6, 3));
+    assert.deepEqual(last.items.map((c) => c.client_id), ids.slice(6));
+    const noTotal = await storage.listClients({ kind: 'offset', offset: 0, limit: 2, includeTotal: false });
+    assert.equal(noTotal.total, undefined);
+
+    const seen: string[] = [];
+    let from: string | undefined;
+    let pages = 0;
+    do {
+      const page = await storage.listClients({ kind: 'checkpoint', from, take: 3 });
+      seen.push(...page.items.map((c) => c.client_id));
+      from = page.next;
+      pages++;
+    } while (from);
+    assert.deepEqual(seen, ids);
+    assert.equal(pages, 3);
+  });
+
+  test('resource server identifiers are unique and resolvable both ways', async () => {
+    const rs: ResourceServer = {
+      id: 'rs1',
+      name: 'API',
+      identifier: 'https://api.example/',
+      scopes: [{ value: 'read:x' }],
+      signing_alg: 'RS256',
+      allow_offline_access: true,
+      skip_consent_for_verifiable_first_party_clients: true,
+      token_lifetime: 600,
+      token_lifetime_for_web: 600,
+      token_dialect: 'access_token',
+      enforce_policies: false,
+    };
+    assert.equal(await storage.insertResourceServer(rs), true);
+    assert.equal(await storage.insertResourceServer({ ...rs, id: 'rs2' }), false, 'identifier taken');
+    assert.deepEqual(await storage.getResourceServerByIdentifier('https://api.example/'), rs);
+    assert.deepEqual(await storage.getResourceServer('rs1'), rs);
+    assert.equal(await storage.deleteResourceServer('rs1'), true);
+    assert.ok(changes.includes('resource_server:https://api.example/'));
+    assert.equal(await storage.getResourceServer('rs1'), undefined);
+  });
+
+  test('one client grant per client and audience; filters and bulk deletes', async () => {
+    const grant = (id: string, clientId: string, audience: string): ClientGrant => ({ id, client_id: clientId, audience, scope: ['a'] });
+    assert.equal(await storage.insertClientGrant(grant('g1', 'x', 'https://a/')), true);
+    assert.equal(await storage.insertClientGrant(grant('g2', 'x', 'https://a/')), false);
+    assert.equal(await storage.insertClientGrant(grant('g3', 'x', 'https://b/')), true);
+    assert.equal(await storage.insertClientGrant(grant('g4', 'y', 'https://a/')), true);
+    assert.deepEqual((await storage.findClientGrant('x', 'https://b/'))?.id, 'g3');
+
+    const byAudience = await storage.listClientGrants({ audience: 'https://a/' }, { kind: 'offset', offset: 0, limit: 10, includeTotal: true });
+    assert.deepEqual(byAudience.items.map((g) => g.id), ['g1', 'g4']);
+    assert.equal(byAudience.total, 2);
+
+    await storage.deleteClientGrantsWhere({ client_id: 'x' });
+    assert.equal(await storage.findClientGrant('x', 'https://a/'), undefined);
+    assert.equal((await storage.getClientGrant('g4'))?.client_id, 'y');
+    assert.ok(changes.includes('client_grant:x https://b/'));
+  });
+
+  test('connection names are unique', async () => {
+    const connection: Connection = {
+      id: 'con_1',
+      name: 'db',
+      strategy: 'auth0',
+      options: { passwordPolicy: 'good' },
+      enabled_clients: [],
+      is_domain_connection: false,
+      realms: ['db'],
+    };
+    assert.equal(await storage.insertConnection(connection), true);
+    assert.equal(await storage.insertConnection({ ...connection, id: 'con_2' }), false);
+    assert.deepEqual(await storage.getConnectionByName('db'), connection);
+    const filtered = await storage.listConnections({ strategy: 'oauth2' }, { kind: 'offset', offset: 0, limit: 10, includeTotal: true });
+    assert.equal(filtered.total, 0);
+  });
+
+  test('user emails and usernames are unique per connection, case-insensitively', async () => {
+    const user = (id: string, email: string, username?: string): User => ({
+      user_id: id,
+      email,
+      email_verified: false,
+      ...(username ? { username } : {}),
+      identities: [],
+      app_metadata: {},
+      user_metadata: {},
+      created_at: new Date().toISOString(),
+      updated_at: new Date().toISOString(),
+      logins_count: 0,
+      blocked: false,
+    });
+    assert.equal(await storage.insertUser({ user: user('auth0|1', 'Ada@Example.com', 'ada'), connection: 'db', passwordHash: 'h' }), true);
+    assert.equal(await storage.insertUser({ user: user('auth0|2', 'ada@example.COM'), connection: 'db', passwordHash: 'h' }), false);
+    assert.equal(await storage.insertUser({ user: user('auth0|3', 'ada@example.com'), connection: 'other', passwordHash: null }), true);
+    assert.equal(await storage.insertUser({ user: user('auth0|4', 'bob@example.com', 'ADA'), connection: 'db', passwordHash: 'h' }), false);
+
+    assert.equal((await storage.findUserByEmail('db', 'ADA@example.com'))?.user.user_id, 'auth0|1');
+    assert.equal((await storage.findUserByUsername('db', 'Ada'))?.user.user_id, 'auth0|1');
+    assert.equal((await storage.getUser('auth0|3'))?.passwordHash, null);
+
+    assert.equal(await storage.insertUser({ user: user('auth0|5', 'eve@example.com'), connection: 'db', passwordHash: 'h' }), true);
+    assert.equal(await storage.updateUser({ user: user('auth0|5', 'ADA@example.com'), connection: 'db', passwordHash: 'h' }), 'conflict');
+    assert.equal(await storage.updateUser({ user: user('auth0|5', 'eve2@example.com'), connection: 'db', passwordHash: 'h2' }), true);
+    assert.equal((await storage.findUserByEmail('db', 'eve2@example.com'))?.passwordHash, 'h2');
+    assert.equal(await storage.updateUser({ user: user('auth0|nobody', 'n@example.com'), connection: 'db', passwordHash: null }), false);
+    assert.equal(await storage.deleteUser('auth0|5'), true);
+    assert.equal(await storage.deleteUser('auth0|5'), false);
+  });
+
+  test('the tenant is created once; later writes replace it', async () => {
+    const settings = {
+      friendly_name: 'one',
+      allowed_logout_urls: [],
+      default_audience: '',
+      default_directory: '',
+      session_lifetime: 1,
+      idle_session_lifetime: 1,
+      flags: {},
+    };
+    assert.equal(await storage.createTenantSettings(settings), true);
+    assert.equal(await storage.createTenantSettings({ ...settings, friendly_name: 'two' }), false);
+    assert.equal((await storage.getTenantSettings())?.friendly_name, 'one');
+    await storage.putTenantSettings({ ...settings, friendly_name: 'three' });
+    assert.equal((await storage.getTenantSettings())?.friendly_name, 'three');
+  });
+
+  test('rotating a signing key retires the current one with a publish window, atomically', async () => {
+    const key = (kid: string, createdAt: string) => ({
+      kid,
+      alg: 'RS256' as const,
+      publicJwk: { kty: 'RSA', n: kid, e: 'AQAB' },
+      privateKeyEncrypted: `sealed-${kid}`,
+      createdAt,
+      retiredAt: null,
+      publishUntil: null,
+    });
+    await storage.rotateSigningKey(key('k1', '2026-01-01T00:00:00.000Z'), '2026-01-01T00:00:00.000Z');
+    await storage.rotateSigningKey(key('k2', '2026-01-02T00:00:00.000Z'), '2026-01-03T00:00:00.000Z');
+    const keys = await storage.listSigningKeys();
+    assert.deepEqual(
+      keys.map((k) => [k.kid, k.retiredAt, k.publishUntil]),
+      [
+        ['k1', '2026-01-02T00:00:00.000Z', '2026-01-03T00:00:00.000Z'],
+        ['k2', null, null],
+      ],
+    );
+    assert.ok(changes.includes('signing_key:k2'));
+  });
+});
