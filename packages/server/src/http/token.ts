@@ -62,7 +62,7 @@ export async function tokenEndpoint(app: FastifyInstance, ctx: ServerContext): P
     if (handler.confidentialOnly && record.client.token_endpoint_auth_method === 'none') {
       throw new OAuthError('unauthorized_client', `Grant type '${grantType}' requires a confidential client.`);
     }
-    const response = await handler.handle(grantCtx, record, params);
+    const response = await handler.handle(grantCtx, record, params, { ip: request.ip });
     return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
   });
 }

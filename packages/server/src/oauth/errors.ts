@@ -8,7 +8,8 @@ export type OAuthErrorCode =
   | 'invalid_scope'
   | 'access_denied'
   | 'server_error'
-  | 'too_many_requests';
+  | 'too_many_requests'
+  | 'too_many_attempts';
 
 const DEFAULT_STATUS: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -20,6 +21,7 @@ const DEFAULT_STATUS: Record<OAuthErrorCode, number> = {
   access_denied: 403,
   server_error: 500,
   too_many_requests: 429,
+  too_many_attempts: 429,
 };
 
 /**

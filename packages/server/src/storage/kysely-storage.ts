@@ -1,4 +1,5 @@
 import { Migrator, sql, type Kysely } from 'kysely';
+import { KyselySignInStorage } from './kysely-sign-in.js';
 import { migrationProvider } from './migrations/index.js';
 import type { Database } from './schema.js';
 import type {
@@ -103,13 +104,15 @@ async function listPage<T>(
 
 const now = () => new Date().toISOString();
 
-export class KyselyStorage implements Storage {
+export class KyselyStorage extends KyselySignInStorage implements Storage {
   constructor(
-    readonly db: Kysely<Database>,
+    db: Kysely<Database>,
     readonly dialect: Dialect,
     readonly changes: ChangeFeed,
     private readonly onClose: () => Promise<void> = async () => {},
-  ) {}
+  ) {
+    super(db);
+  }
 
   async migrate(): Promise<void> {
     const migrator = new Migrator({

@@ -28,4 +28,28 @@ export interface Database {
     retired_at: string | null;
     publish_until: string | null;
   };
+  login_transactions: { id: string; data: string; expires_at: string };
+  sessions: {
+    id_hash: string;
+    sid: string;
+    user_id: string;
+    auth_time: string;
+    last_seen_at: string;
+    expires_at: string;
+    ended_at: string | null;
+  };
+  authorization_codes: { code_hash: string; data: string; expires_at: string; consumed_at: string | null; family_id: string | null };
+  refresh_tokens: {
+    token_hash: string;
+    family_id: string;
+    sid: string | null;
+    data: string;
+    created_at: string;
+    expires_at: string | null;
+    rotated_at: string | null;
+    revoked_at: string | null;
+  };
+  opaque_access_tokens: { token_hash: string; data: string; expires_at: string };
+  consents: { user_id: string; client_id: string; audience: string; scope: string; updated_at: string };
+  login_throttle: { key: string; failures: number; window_started_at: string; locked_until: string | null };
 }

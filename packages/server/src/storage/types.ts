@@ -227,6 +227,137 @@ export interface SigningKeyStore {
   rotateSigningKey(next: SigningKeyRecord, publishPreviousUntil: string): Promise<void>;
 }
 
+/** A validated /authorize request, kept while the user signs in or consents. */
+export interface AuthorizationRequest {
+  clientId: string;
+  redirectUri: string;
+  responseType: string;
+  responseMode: 'query' | 'fragment' | 'form_post' | 'web_message';
+  scope: string[];
+  audience?: string;
+  state?: string;
+  nonce?: string;
+  codeChallenge?: string;
+  prompt: string[];
+  maxAge?: number;
+  connection?: string;
+  loginHint?: string;
+  screenHint?: string;
+}
+
+export interface LoginTransaction {
+  id: string;
+  /** Bound to the browser by a cookie and echoed by every form: login CSRF protection. */
+  csrf: string;
+  request: AuthorizationRequest;
+  createdAt: string;
+  expiresAt: string;
+  /** Set once the user has signed in, while consent is still pending. */
+  userId?: string;
+}
+
+export interface Session {
+  /** Public session id: the id_token's `sid`. The cookie holds a different, secret value. */
+  sid: string;
+  userId: string;
+  authTime: string;
+  lastSeenAt: string;
+  expiresAt: string;
+  endedAt: string | null;
+}
+
+/** What a code or refresh token stands for: who, for which client, API and scopes. */
+export interface Grant {
+  clientId: string;
+  userId: string;
+  scope: string[];
+  audience?: string;
+  sid?: string;
+  authTime: string;
+}
+
+export interface AuthorizationCodeData extends Grant {
+  redirectUri: string;
+  nonce?: string;
+  codeChallenge?: string;
+}
+
+export interface AuthorizationCodeRecord {
+  data: AuthorizationCodeData;
+  expiresAt: string;
+  consumedAt: string | null;
+  /** The refresh token family issued for the code, revoked if the code is ever replayed. */
+  familyId: string | null;
+}
+
+export interface RefreshTokenRecord {
+  familyId: string;
+  grant: Grant;
+  /** End of the family's absolute lifetime; null when non-expiring. */
+  familyExpiresAt: string | null;
+  createdAt: string;
+  /** When this token stops working: the earlier of the absolute and the idle expiry. */
+  expiresAt: string | null;
+  rotatedAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface OpaqueAccessTokenData {
+  clientId: string;
+  userId: string;
+  scope: string[];
+  expiresAt: string;
+}
+
+export interface ConsentRecord {
+  clientId: string;
+  audience: string;
+  scope: string[];
+  updatedAt: string;
+}
+
+export interface SignInStore {
+  putLoginTransaction(tx: LoginTransaction): Promise<void>;
+  getLoginTransaction(id: string): Promise<LoginTransaction | undefined>;
+  deleteLoginTransaction(id: string): Promise<void>;
+
+  createSession(idHash: string, session: Session): Promise<void>;
+  getSession(idHash: string): Promise<Session | undefined>;
+  touchSession(idHash: string, lastSeenAt: string): Promise<void>;
+  endSession(idHash: string, endedAt: string): Promise<void>;
+
+  insertAuthorizationCode(codeHash: string, data: AuthorizationCodeData, expiresAt: string): Promise<void>;
+  getAuthorizationCode(codeHash: string): Promise<AuthorizationCodeRecord | undefined>;
+  /** Marks a code used, atomically: true for exactly one caller. */
+  claimAuthorizationCode(codeHash: string, now: string): Promise<boolean>;
+  setAuthorizationCodeFamily(codeHash: string, familyId: string): Promise<void>;
+
+  insertRefreshToken(tokenHash: string, record: RefreshTokenRecord): Promise<void>;
+  getRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | undefined>;
+  /** Compare-and-set: true for the one caller that rotated the token first. */
+  markRefreshTokenRotated(tokenHash: string, now: string): Promise<boolean>;
+  /** Slides the idle expiry of a non-rotating token. */
+  extendRefreshToken(tokenHash: string, expiresAt: string | null): Promise<void>;
+  revokeRefreshTokenFamily(familyId: string, now: string): Promise<void>;
+
+  insertOpaqueAccessToken(tokenHash: string, data: OpaqueAccessTokenData): Promise<void>;
+  getOpaqueAccessToken(tokenHash: string): Promise<OpaqueAccessTokenData | undefined>;
+
+  getConsent(userId: string, clientId: string, audience: string): Promise<ConsentRecord | undefined>;
+  putConsent(userId: string, consent: ConsentRecord): Promise<void>;
+  listConsents(userId: string): Promise<ConsentRecord[]>;
+  deleteConsents(userId: string, clientId?: string): Promise<void>;
+
+  /** Counts a failure in a fixed window and returns the count so far and any lock in force. */
+  recordLoginFailure(key: string, now: string, windowStartedBefore: string): Promise<{ failures: number; lockedUntil: string | null }>;
+  getLoginThrottle(key: string): Promise<{ failures: number; windowStartedAt: string; lockedUntil: string | null } | undefined>;
+  lockLogin(key: string, until: string): Promise<void>;
+  clearLoginThrottle(key: string): Promise<void>;
+
+  /** Deletes expired transactions, codes, opaque tokens, throttles and long-dead sessions and tokens. */
+  sweepExpired(now: string): Promise<void>;
+}
+
 /** What changed, so every node can drop what it cached (see storage/cache.ts). */
 export type ChangeKind = 'client' | 'resource_server' | 'client_grant' | 'connection' | 'tenant' | 'signing_key';
 
@@ -243,7 +374,8 @@ export interface Storage
     ConnectionStore,
     UserStore,
     TenantStore,
-    SigningKeyStore {
+    SigningKeyStore,
+    SignInStore {
   readonly dialect: 'sqlite' | 'postgres';
   readonly changes: ChangeFeed;
   migrate(): Promise<void>;

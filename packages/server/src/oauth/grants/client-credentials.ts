@@ -1,11 +1,7 @@
 import { OAuthError } from '../errors.js';
+import { parseScope } from '../scope.js';
 import { signAccessToken } from '../tokens.js';
 import type { GrantHandler } from './types.js';
-
-/** Scopes a client asks for, space separated (RFC 6749 §3.3); duplicates dropped, order kept. */
-export function parseScope(scope: string | undefined): string[] {
-  return [...new Set((scope ?? '').split(' ').filter(Boolean))];
-}
 
 /**
  * Machine-to-machine tokens (RFC 6749 §4.4) as Auth0 issues them: the audience must be an API the

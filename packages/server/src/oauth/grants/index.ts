@@ -1,9 +1,14 @@
+import { authorizationCodeGrant } from './authorization-code.js';
 import { clientCredentialsGrant } from './client-credentials.js';
+import { passwordGrantHandler, passwordRealmGrantHandler } from './password.js';
+import { refreshTokenGrant } from './refresh-token.js';
 import type { GrantHandler } from './types.js';
 
-/** Every grant the token endpoint serves, keyed by grant_type. Later grants register here. */
+/** Every grant the token endpoint serves, keyed by grant_type. */
 export const grantHandlers: ReadonlyMap<string, GrantHandler> = new Map(
-  [clientCredentialsGrant].map((handler) => [handler.grantType, handler]),
+  [authorizationCodeGrant, refreshTokenGrant, clientCredentialsGrant, passwordGrantHandler, passwordRealmGrantHandler].map(
+    (handler) => [handler.grantType, handler],
+  ),
 );
 
-export type { GrantContext, GrantHandler, TokenParams, TokenResponse } from './types.js';
+export type { GrantContext, GrantHandler, TokenParams, TokenRequestMeta, TokenResponse } from './types.js';

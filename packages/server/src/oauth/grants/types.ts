@@ -23,6 +23,11 @@ export interface TokenResponse {
 /** Request parameters after client authentication; values are strings, unknown ones ignored. */
 export type TokenParams = Record<string, string | undefined>;
 
+/** Facts about the HTTP request that a grant may need, never taken from the parameters. */
+export interface TokenRequestMeta {
+  ip: string;
+}
+
 /**
  * One handler per grant type, as in fosite: validate the request for this grant, then issue. The
  * token endpoint has already authenticated the client and checked it may use the grant type.
@@ -31,5 +36,5 @@ export interface GrantHandler {
   readonly grantType: string;
   /** Auth0 refuses some grants to public clients (client_credentials) outright. */
   readonly confidentialOnly: boolean;
-  handle(ctx: GrantContext, client: ClientRecord, params: TokenParams): Promise<TokenResponse>;
+  handle(ctx: GrantContext, client: ClientRecord, params: TokenParams, request: TokenRequestMeta): Promise<TokenResponse>;
 }

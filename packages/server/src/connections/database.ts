@@ -1,0 +1,60 @@
+import { hashPassword, verifyPassword } from '../crypto/passwords.js';
+import { lockedUntil, recordFailure, recordSuccess, throttleKeys } from '../login/throttle.js';
+import type { Connection, Storage, User } from '../storage/types.js';
+
+export type DatabaseLoginFailure = 'wrong_credentials' | 'blocked' | 'too_many_attempts';
+
+export class DatabaseLoginError extends Error {
+  override name = 'DatabaseLoginError';
+  constructor(
+    readonly reason: DatabaseLoginFailure,
+    message: string,
+    readonly lockedUntil?: Date,
+  ) {
+    super(message);
+  }
+}
+
+/** Checked against when the user does not exist, so a miss costs as much time as a wrong password. */
+let decoyHash: Promise<string> | undefined;
+
+/**
+ * Email (or username) and password against a database connection, behind the brute-force limits.
+ * A blocked user is only told so after the right password, so blocking does not reveal accounts.
+ */
+export async function authenticateDatabaseUser(
+  storage: Storage,
+  connection: Connection,
+  identifier: string,
+  password: string,
+  ip: string,
+  now: number,
+): Promise<User> {
+  const keys = throttleKeys(connection.name, identifier, ip);
+  const bruteForceProtection = connection.options.brute_force_protection !== false;
+  if (bruteForceProtection) {
+    const until = await lockedUntil(storage, keys, now);
+    if (until) {
+      throw new DatabaseLoginError(
+        'too_many_attempts',
+        'Your account has been blocked after multiple consecutive login attempts. Try again later.',
+        until,
+      );
+    }
+  }
+  const record = identifier.includes('@')
+    ? await storage.findUserByEmail(connection.name, identifier.trim())
+    : await storage.findUserByUsername(connection.name, identifier.trim());
+  const hash = record?.passwordHash ?? (await (decoyHash ??= hashPassword('decoy password, never matches')));
+  const ok = (await verifyPassword(password, hash)) && record !== undefined && record.passwordHash !== null;
+  if (!ok || !record) {
+    if (bruteForceProtection) await recordFailure(storage, keys, now);
+    throw new DatabaseLoginError('wrong_credentials', 'Wrong email or password.');
+  }
+  if (record.user.blocked) throw new DatabaseLoginError('blocked', 'user is blocked');
+  if (bruteForceProtection) await recordSuccess(storage, keys);
+  const iso = new Date(now).toISOString();
+  const user: User = { ...record.user, last_login: iso, logins_count: record.user.logins_count + 1 };
+  await storage.updateUser({ ...record, user });
+  return user;
+}

@@ -1,0 +1,159 @@
+import { html } from './html.js';
+import { page, type Branding } from './layout.js';
+
+export interface FormContext {
+  branding: Branding;
+  clientName: string;
+  /** The login transaction id, posted back with every form. */
+  state: string;
+  csrf: string;
+  error?: string;
+}
+
+const hidden = (ctx: FormContext) =>
+  html`<input type="hidden" name="state" value="${ctx.state}"><input type="hidden" name="csrf" value="${ctx.csrf}">`;
+
+const alert = (message: string | undefined) =>
+  message ? html`<div class="alert error" role="alert" id="form-error">${message}</div>` : '';
+
+export function loginPage(ctx: FormContext & { email?: string; signupAllowed: boolean }): string {
+  const invalid = ctx.error ? html` aria-invalid="true" aria-describedby="form-error"` : '';
+  return page({
+    title: 'Log in',
+    branding: ctx.branding,
+    body: html`
+  <h1>Welcome</h1>
+  <p class="lead">Log in to <strong>${ctx.branding.tenantName}</strong> to continue to <strong>${ctx.clientName}</strong>.</p>
+  ${alert(ctx.error)}
+  <form method="post" action="/u/login" novalidate>
+    ${hidden(ctx)}
+    <div class="field">
+      <label for="username">Email</label>
+      <input id="username" name="username" type="email" value="${ctx.email ?? ''}" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus${invalid}>
+    </div>
+    <div class="field">
+      <label for="password">Password</label>
+      <input id="password" name="password" type="password" autocomplete="current-password" required${invalid}>
+    </div>
+    <div class="actions"><button type="submit">Continue</button></div>
+  </form>
+  ${ctx.signupAllowed ? html`<p class="switch">Don't have an account? <a href="/u/signup?state=${encodeURIComponent(ctx.state)}">Sign up</a></p>` : ''}`,
+  });
+}
+
+export function signupPage(ctx: FormContext & { email?: string; passwordHint: string }): string {
+  const invalid = ctx.error ? html` aria-invalid="true" aria-describedby="form-error"` : '';
+  return page({
+    title: 'Sign up',
+    branding: ctx.branding,
+    body: html`
+  <h1>Create your account</h1>
+  <p class="lead">Sign up to <strong>${ctx.branding.tenantName}</strong> to continue to <strong>${ctx.clientName}</strong>.</p>
+  ${alert(ctx.error)}
+  <form method="post" action="/u/signup" novalidate>
+    ${hidden(ctx)}
+    <div class="field">
+      <label for="email">Email</label>
+      <input id="email" name="email" type="email" value="${ctx.email ?? ''}" autocomplete="email" autocapitalize="none" spellcheck="false" required autofocus${invalid}>
+    </div>
+    <div class="field">
+      <label for="password">Password</label>
+      <input id="password" name="password" type="password" autocomplete="new-password" required aria-describedby="password-hint">
+      <div class="hint" id="password-hint">${ctx.passwordHint}</div>
+    </div>
+    <div class="actions"><button type="submit">Continue</button></div>
+  </form>
+  <p class="switch">Already have an account? <a href="/u/login?state=${encodeURIComponent(ctx.state)}">Log in</a></p>`,
+  });
+}
+
+export interface ConsentScope {
+  name: string;
+  description: string;
+}
+
+export function consentPage(
+  ctx: FormContext & { userName: string; scopes: ConsentScope[]; clientLinks: Array<{ label: string; href: string }> },
+): string {
+  return page({
+    title: 'Authorize application',
+    branding: ctx.branding,
+    body: html`
+  <h1>Authorize ${ctx.clientName}</h1>
+  <p class="lead"><strong>${ctx.clientName}</strong> is requesting access to your <strong>${ctx.branding.tenantName}</strong> account (${ctx.userName}).</p>
+  ${ctx.clientLinks.length > 0 ? html`<p class="client-links">${ctx.clientLinks.map((l) => html`<a href="${l.href}" rel="noopener noreferrer" target="_blank">${l.label}</a>`)}</p>` : ''}
+  <p>It will be able to:</p>
+  <ul class="scopes">
+    ${ctx.scopes.map((s) => html`<li><span class="scope-name">${s.name}</span><span class="scope-desc">${s.description}</span></li>`)}
+  </ul>
+  <form method="post" action="/u/consent">
+    ${hidden(ctx)}
+    <div class="actions row">
+      <button type="submit" name="action" value="accept">Accept</button>
+      <button type="submit" name="action" value="deny" class="secondary">Decline</button>
+    </div>
+  </form>`,
+  });
+}
+
+export function errorPage(branding: Branding, title: string, description: string, code?: string): string {
+  return page({
+    title,
+    branding,
+    body: html`
+  <h1>${title}</h1>
+  <p class="lead">${description}</p>
+  ${code ? html`<p class="code">Error: ${code}</p>` : ''}`,
+  });
+}
+
+export function loggedOutPage(branding: Branding): string {
+  return page({
+    title: 'Logged out',
+    branding,
+    body: html`
+  <h1>You are logged out</h1>
+  <p class="lead">You have been signed out of <strong>${branding.tenantName}</strong>. You may close this window.</p>`,
+  });
+}
+
+export function logoutConfirmPage(branding: Branding, fields: Record<string, string>): string {
+  return page({
+    title: 'Log out',
+    branding,
+    body: html`
+  <h1>Log out?</h1>
+  <p class="lead">Do you want to sign out of <strong>${branding.tenantName}</strong>?</p>
+  <form method="post" action="/oidc/logout">
+    ${Object.entries(fields).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
+    <div class="actions row">
+      <button type="submit" name="action" value="confirm">Log out</button>
+    </div>
+  </form>`,
+  });
+}
+
+/** response_mode=form_post: a form the script submits at once (and a button without scripts). */
+export function formPostPage(branding: Branding, action: string, params: Record<string, string>): string {
+  return page({
+    title: 'Continue',
+    branding,
+    script: 'formPost',
+    body: html`
+  <h1>Continue to the application</h1>
+  <form method="post" action="${action}">
+    ${Object.entries(params).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
+    <div class="actions"><button type="submit">Continue</button></div>
+  </form>`,
+  });
+}
+
+export function webMessagePage(branding: Branding, origin: string, response: Record<string, string>): string {
+  return page({
+    title: 'Signing in',
+    branding,
+    script: 'webMessage',
+    bodyData: { origin, response: JSON.stringify(response) },
+    body: html`<p class="lead">Signing in…</p>`,
+  });
+}

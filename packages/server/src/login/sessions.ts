@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import { digestToken } from '../oauth/user-tokens.js';
+import type { Session, Storage, TenantSettings } from '../storage/types.js';
+
+export const SESSION_COOKIE = 'latchkey_session';
+
+const HOUR_MS = 3600 * 1000;
+
+/**
+ * The SSO session behind the cookie. The cookie carries a 256-bit secret; the database keeps its
+ * digest, and the public `sid` (for id_tokens) is a separate random value.
+ */
+export async function createSession(
+  storage: Storage,
+  userId: string,
+  settings: TenantSettings,
+  now: number,
+): Promise<{ cookieValue: string; session: Session }> {
+  const cookieValue = randomBytes(32).toString('base64url');
+  const iso = new Date(now).toISOString();
+  const session: Session = {
+    sid: randomBytes(16).toString('base64url'),
+    userId,
+    authTime: iso,
+    lastSeenAt: iso,
+    expiresAt: new Date(now + settings.session_lifetime * HOUR_MS).toISOString(),
+    endedAt: null,
+  };
+  await storage.createSession(digestToken(cookieValue), session);
+  return { cookieValue, session };
+}
+
+/** The live session for a cookie value: not ended, within its absolute and idle lifetimes. */
+export async function readSession(
+  storage: Storage,
+  cookieValue: string | undefined,
+  settings: TenantSettings,
+  now: number,
+): Promise<Session | undefined> {
+  if (!cookieValue || cookieValue.length > 100) return undefined;
+  const idHash = digestToken(cookieValue);
+  const session = await storage.getSession(idHash);
+  if (!session || session.endedAt !== null) return undefined;
+  if (Date.parse(session.expiresAt) <= now) return undefined;
+  if (Date.parse(session.lastSeenAt) + settings.idle_session_lifetime * HOUR_MS <= now) return undefined;
+  // Writing on every request would make each /authorize a write; a minute of precision is plenty.
+  if (now - Date.parse(session.lastSeenAt) > 60_000) await storage.touchSession(idHash, new Date(now).toISOString());
+  return session;
+}
+
+export async function endSession(storage: Storage, cookieValue: string | undefined, now: number): Promise<void> {
+  if (!cookieValue || cookieValue.length > 100) return;
+  await storage.endSession(digestToken(cookieValue), new Date(now).toISOString());
+}

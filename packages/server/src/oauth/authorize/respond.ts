@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto';
+import type { GrantContext } from '../grants/types.js';
+import { digestToken, issueUserTokens } from '../user-tokens.js';
+import type { AuthorizationRequest, Client, Session, User } from '../../storage/types.js';
+
+/** RFC 6749 §4.1.2 recommends at most ten minutes; Auth0 uses sixty seconds, and so does latchkey. */
+export const AUTHORIZATION_CODE_LIFETIME_MS = 60_000;
+
+/**
+ * The parameters of a successful authorization response: a code bound to everything the token
+ * endpoint must check later, or (implicit) the tokens themselves. `iss` per RFC 9207.
+ */
+export async function authorizationResponse(
+  ctx: GrantContext,
+  request: AuthorizationRequest,
+  client: Client,
+  user: User,
+  session: Session,
+): Promise<Record<string, string>> {
+  const grant = {
+    clientId: client.client_id,
+    userId: user.user_id,
+    scope: request.scope,
+    ...(request.audience ? { audience: request.audience } : {}),
+    sid: session.sid,
+    authTime: session.authTime,
+  };
+  const params: Record<string, string> = {};
+  if (request.responseType === 'code') {
+    const code = randomBytes(32).toString('base64url');
+    await ctx.storage.insertAuthorizationCode(
+      digestToken(code),
+      {
+        ...grant,
+        redirectUri: request.redirectUri,
+        ...(request.nonce !== undefined ? { nonce: request.nonce } : {}),
+        ...(request.codeChallenge !== undefined ? { codeChallenge: request.codeChallenge } : {}),
+      },
+      new Date(ctx.now() + AUTHORIZATION_CODE_LIFETIME_MS).toISOString(),
+    );
+    params.code = code;
+  } else {
+    const wantsIdToken = request.responseType.split(' ').includes('id_token');
+    const wantsAccessToken = request.responseType.split(' ').includes('token');
+    const { tokens } = await issueUserTokens(ctx, {
+      client,
+      user,
+      // Implicit responses carry an id_token only when asked by response_type, whatever the scope.
+      grant: { ...grant, scope: wantsIdToken && !grant.scope.includes('openid') ? ['openid', ...grant.scope] : grant.scope },
+      ...(request.nonce !== undefined ? { nonce: request.nonce } : {}),
+      withAtHash: wantsAccessToken,
+      includeIdToken: wantsIdToken,
+    });
+    if (wantsAccessToken) {
+      params.access_token = tokens.access_token;
+      params.token_type = 'Bearer';
+      params.expires_in = String(tokens.expires_in);
+      if (tokens.scope) params.scope = tokens.scope;
+    }
+    if (tokens.id_token) params.id_token = tokens.id_token;
+  }
+  if (request.state !== undefined) params.state = request.state;
+  params.iss = ctx.issuer;
+  return params;
+}

@@ -1,0 +1,75 @@
+import { authenticateDatabaseUser, DatabaseLoginError } from '../../connections/database.js';
+import { OAuthError } from '../errors.js';
+import { grantedScopes, parseScope } from '../scope.js';
+import { issueUserTokens } from '../user-tokens.js';
+import { offersRefreshToken } from './refresh-policy.js';
+import type { GrantContext, GrantHandler, TokenParams, TokenRequestMeta } from './types.js';
+import type { ClientRecord } from '../../storage/types.js';
+
+export const PASSWORD_REALM_GRANT = 'http://auth0.com/oauth/grant-type/password-realm';
+
+/**
+ * Resource owner password grant (RFC 6749 §4.3) and Auth0's password-realm variant, for
+ * first-party clients that enable them. Same brute-force limits as the login page.
+ */
+async function passwordGrant(
+  ctx: GrantContext,
+  { client }: ClientRecord,
+  params: TokenParams,
+  meta: TokenRequestMeta,
+  realm: string | undefined,
+) {
+  if (!client.is_first_party) throw new OAuthError('unauthorized_client', 'The password grant is for first-party clients only.');
+  if (!params.username) throw new OAuthError('invalid_request', 'Missing required parameter: username');
+  if (!params.password) throw new OAuthError('invalid_request', 'Missing required parameter: password');
+  const connectionName = realm ?? (await ctx.lookups.tenantSettings()).default_directory;
+  if (!connectionName) {
+    throw new OAuthError('invalid_request', 'Authorization server not configured with default connection.');
+  }
+  const connection = await ctx.lookups.connection(connectionName);
+  if (!connection || connection.strategy !== 'auth0' || !connection.enabled_clients.includes(client.client_id)) {
+    throw new OAuthError('unauthorized_client', `The connection is not enabled for this client: ${connectionName}`);
+  }
+  const audience = params.audience || (await ctx.lookups.tenantSettings()).default_audience || undefined;
+  const api = audience ? await ctx.lookups.resourceServer(audience) : undefined;
+  if (audience && (!api || api.is_system)) throw new OAuthError('access_denied', `Service not found: ${audience}`);
+
+  let user;
+  try {
+    user = await authenticateDatabaseUser(ctx.storage, connection, params.username, params.password, meta.ip, ctx.now());
+  } catch (err) {
+    if (!(err instanceof DatabaseLoginError)) throw err;
+    if (err.reason === 'too_many_attempts') throw new OAuthError('too_many_attempts', err.message, 429);
+    throw new OAuthError('invalid_grant', err.message);
+  }
+  const grant = {
+    clientId: client.client_id,
+    userId: user.user_id,
+    scope: grantedScopes(parseScope(params.scope), api),
+    ...(audience ? { audience } : {}),
+    authTime: new Date(ctx.now()).toISOString(),
+  };
+  const { tokens } = await issueUserTokens(ctx, {
+    client,
+    user,
+    grant,
+    gty: 'password',
+    ...((await offersRefreshToken(ctx, client, grant)) ? { refresh: 'new' as const } : {}),
+  });
+  return tokens;
+}
+
+export const passwordGrantHandler: GrantHandler = {
+  grantType: 'password',
+  confidentialOnly: false,
+  handle: (ctx, client, params, meta) => passwordGrant(ctx, client, params, meta, undefined),
+};
+
+export const passwordRealmGrantHandler: GrantHandler = {
+  grantType: PASSWORD_REALM_GRANT,
+  confidentialOnly: false,
+  handle: (ctx, client, params, meta) => {
+    if (!params.realm) throw new OAuthError('invalid_request', 'Missing required parameter: realm');
+    return passwordGrant(ctx, client, params, meta, params.realm);
+  },
+};

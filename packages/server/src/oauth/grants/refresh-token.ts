@@ -1,0 +1,64 @@
+import { OAuthError } from '../errors.js';
+import { parseScope } from '../scope.js';
+import { digestToken, issueUserTokens, refreshTokenExpiry } from '../user-tokens.js';
+import type { GrantHandler } from './types.js';
+
+const invalidToken = () => new OAuthError('invalid_grant', 'Unknown or invalid refresh token.');
+
+/**
+ * RFC 6749 §6, with rotation and reuse detection (RFC 9700 §4.14.2): a rotating token works once;
+ * presenting it again after the client's leeway revokes its whole family, the thief's copy included.
+ */
+export const refreshTokenGrant: GrantHandler = {
+  grantType: 'refresh_token',
+  confidentialOnly: false,
+
+  async handle(ctx, { client }, params) {
+    if (!params.refresh_token) throw new OAuthError('invalid_request', 'Missing required parameter: refresh_token');
+    const tokenHash = digestToken(params.refresh_token);
+    const record = await ctx.storage.getRefreshToken(tokenHash);
+    const now = ctx.now();
+    const nowIso = new Date(now).toISOString();
+    if (!record || record.revokedAt !== null || record.grant.clientId !== client.client_id) throw invalidToken();
+    if (record.expiresAt !== null && Date.parse(record.expiresAt) <= now) throw invalidToken();
+
+    const rotating = client.refresh_token.rotation_type === 'rotating';
+    if (rotating) {
+      const leewayMs = client.refresh_token.leeway * 1000;
+      const reusedLate = (rotatedAt: string) => now - Date.parse(rotatedAt) > leewayMs;
+      if (record.rotatedAt !== null && reusedLate(record.rotatedAt)) {
+        await ctx.storage.revokeRefreshTokenFamily(record.familyId, nowIso);
+        throw invalidToken();
+      }
+      if (record.rotatedAt === null && !(await ctx.storage.markRefreshTokenRotated(tokenHash, nowIso))) {
+        // Another request rotated it a moment ago: within the leeway that is a lost response, not theft.
+        const current = await ctx.storage.getRefreshToken(tokenHash);
+        if (!current?.rotatedAt || current.revokedAt !== null || reusedLate(current.rotatedAt)) {
+          await ctx.storage.revokeRefreshTokenFamily(record.familyId, nowIso);
+          throw invalidToken();
+        }
+      }
+    }
+
+    const user = (await ctx.storage.getUser(record.grant.userId))?.user;
+    if (!user || user.blocked) throw invalidToken();
+
+    let scope = record.grant.scope;
+    if (params.scope !== undefined) {
+      const requested = parseScope(params.scope);
+      const widened = requested.filter((s) => !record.grant.scope.includes(s));
+      if (widened.length > 0) throw new OAuthError('invalid_scope', `Scopes not granted by this refresh token: ${widened.join(' ')}`, 403);
+      scope = requested;
+    }
+
+    const { tokens } = await issueUserTokens(ctx, {
+      client,
+      user,
+      grant: record.grant,
+      scope,
+      ...(rotating ? { refresh: { familyId: record.familyId, familyExpiresAt: record.familyExpiresAt } } : {}),
+    });
+    if (!rotating) await ctx.storage.extendRefreshToken(tokenHash, refreshTokenExpiry(client, record.familyExpiresAt, now));
+    return tokens;
+  },
+};

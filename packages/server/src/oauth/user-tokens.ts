@@ -1,0 +1,174 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { GrantContext, TokenResponse } from './grants/types.js';
+import { signAccessToken } from './tokens.js';
+import type { Client, Grant, RefreshTokenRecord, User } from '../storage/types.js';
+
+/** Opaque access tokens (no API asked for) reach /userinfo only; Auth0 gives them a day. */
+export const OPAQUE_ACCESS_TOKEN_LIFETIME = 86400;
+
+export const digestToken = (token: string) => createHash('sha256').update(token).digest('base64url');
+export const newOpaqueToken = () => randomBytes(32).toString('base64url');
+
+/** Profile claims by scope (OIDC Core §5.4), from the stored user. */
+export function profileClaims(user: User, scope: readonly string[]): Record<string, unknown> {
+  const claims: Record<string, unknown> = {};
+  if (scope.includes('profile')) {
+    for (const key of ['name', 'nickname', 'picture', 'given_name', 'family_name'] as const) {
+      if (user[key] !== undefined) claims[key] = user[key];
+    }
+    claims.updated_at = user.updated_at;
+  }
+  if (scope.includes('email') && user.email !== undefined) {
+    claims.email = user.email;
+    claims.email_verified = user.email_verified;
+  }
+  if (scope.includes('phone') && user.phone_number !== undefined) claims.phone_number = user.phone_number;
+  return claims;
+}
+
+/** OIDC Core §3.2.2.9: the left half of the SHA-256 of the access token. */
+function accessTokenHash(accessToken: string): string {
+  const digest = createHash('sha256').update(accessToken).digest();
+  return digest.subarray(0, digest.length / 2).toString('base64url');
+}
+
+export interface IdTokenInput {
+  client: Client;
+  user: User;
+  grant: Grant;
+  nonce?: string;
+  /** Set when the id_token travels with an access token from the authorization endpoint. */
+  accessToken?: string;
+}
+
+export async function signIdToken(ctx: GrantContext, input: IdTokenInput, nowSeconds: number): Promise<string> {
+  const key = await ctx.keys.current();
+  const { client, user, grant } = input;
+  const payload: Record<string, unknown> = {
+    ...profileClaims(user, grant.scope),
+    iss: ctx.issuer,
+    sub: user.user_id,
+    aud: client.client_id,
+    iat: nowSeconds,
+    exp: nowSeconds + client.jwt_configuration.lifetime_in_seconds,
+    auth_time: Math.floor(Date.parse(grant.authTime) / 1000),
+    ...(grant.sid ? { sid: grant.sid } : {}),
+    ...(input.nonce !== undefined ? { nonce: input.nonce } : {}),
+    ...(input.accessToken ? { at_hash: accessTokenHash(input.accessToken) } : {}),
+  };
+  return new SignJWT(payload).setProtectedHeader({ alg: key.alg, typ: 'JWT', kid: key.kid }).sign(key.privateKey);
+}
+
+export interface UserTokenRequest {
+  client: Client;
+  user: User;
+  grant: Grant;
+  nonce?: string;
+  /** Issue a refresh token: a new family, or the next token of an existing family. */
+  refresh?: { familyId: string; familyExpiresAt: string | null } | 'new';
+  /** Scopes for this access token when narrower than the grant (refresh with `scope`). */
+  scope?: string[];
+  gty?: string;
+  /** id_token with `at_hash`, as the authorization endpoint returns it next to an access token. */
+  withAtHash?: boolean;
+  includeIdToken?: boolean;
+}
+
+export interface IssuedUserTokens {
+  tokens: TokenResponse;
+  /** The refresh token family, when one was issued (recorded on the code, to revoke on replay). */
+  familyId?: string;
+}
+
+/**
+ * Access token (JWT for an API, opaque for /userinfo only), id_token when `openid` is granted, and a
+ * refresh token when asked for. Shared by the code, refresh, password and implicit paths.
+ */
+export async function issueUserTokens(ctx: GrantContext, request: UserTokenRequest): Promise<IssuedUserTokens> {
+  const now = ctx.now();
+  const nowSeconds = Math.floor(now / 1000);
+  const { client, user, grant } = request;
+  const scope = request.scope ?? grant.scope;
+
+  let accessToken: string;
+  let expiresIn: number;
+  const api = grant.audience ? await ctx.lookups.resourceServer(grant.audience) : undefined;
+  if (api) {
+    const audience = scope.includes('openid') ? [api.identifier, `${ctx.issuer}userinfo`] : api.identifier;
+    ({ token: accessToken, expiresIn } = await signAccessToken(
+      ctx.keys,
+      ctx.issuer,
+      api,
+      { sub: user.user_id, audience, azp: client.client_id, scope: scope.join(' '), ...(request.gty ? { gty: request.gty } : {}) },
+      nowSeconds,
+    ));
+  } else {
+    accessToken = newOpaqueToken();
+    expiresIn = OPAQUE_ACCESS_TOKEN_LIFETIME;
+    await ctx.storage.insertOpaqueAccessToken(digestToken(accessToken), {
+      clientId: client.client_id,
+      userId: user.user_id,
+      scope,
+      expiresAt: new Date(now + expiresIn * 1000).toISOString(),
+    });
+  }
+
+  const response: TokenResponse = {
+    access_token: accessToken,
+    token_type: 'Bearer',
+    expires_in: expiresIn,
+    scope: scope.join(' '),
+  };
+  if ((request.includeIdToken ?? true) && scope.includes('openid')) {
+    response.id_token = await signIdToken(
+      ctx,
+      {
+        client,
+        user,
+        grant: { ...grant, scope },
+        ...(request.nonce !== undefined ? { nonce: request.nonce } : {}),
+        ...(request.withAtHash ? { accessToken } : {}),
+      },
+      nowSeconds,
+    );
+  }
+  if (request.refresh) {
+    const settings = client.refresh_token;
+    const family =
+      request.refresh === 'new'
+        ? {
+            familyId: randomBytes(16).toString('base64url'),
+            familyExpiresAt:
+              settings.expiration_type === 'expiring' && !settings.infinite_token_lifetime
+                ? new Date(now + settings.token_lifetime * 1000).toISOString()
+                : null,
+          }
+        : request.refresh;
+    const refreshToken = newOpaqueToken();
+    const record: RefreshTokenRecord = {
+      ...family,
+      grant,
+      createdAt: new Date(now).toISOString(),
+      expiresAt: refreshTokenExpiry(client, family.familyExpiresAt, now),
+      rotatedAt: null,
+      revokedAt: null,
+    };
+    await ctx.storage.insertRefreshToken(digestToken(refreshToken), record);
+    response.refresh_token = refreshToken;
+    return { tokens: response, familyId: family.familyId };
+  }
+  return { tokens: response };
+}
+
+/** The earlier of the family's absolute end and the idle window from now. */
+export function refreshTokenExpiry(client: Client, familyExpiresAt: string | null, now: number): string | null {
+  const settings = client.refresh_token;
+  const idle =
+    settings.expiration_type === 'expiring' && !settings.infinite_idle_token_lifetime
+      ? now + settings.idle_token_lifetime * 1000
+      : undefined;
+  const absolute = familyExpiresAt ? Date.parse(familyExpiresAt) : undefined;
+  const end = idle !== undefined && absolute !== undefined ? Math.min(idle, absolute) : (idle ?? absolute);
+  return end === undefined ? null : new Date(end).toISOString();
+}

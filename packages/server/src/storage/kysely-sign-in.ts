@@ -1,0 +1,263 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './schema.js';
+import type {
+  AuthorizationCodeData,
+  AuthorizationCodeRecord,
+  ConsentRecord,
+  LoginTransaction,
+  OpaqueAccessTokenData,
+  RefreshTokenRecord,
+  Session,
+  SignInStore,
+} from './types.js';
+
+/** Refresh tokens and sessions that ended this long ago are deleted by the sweep. */
+const KEEP_ENDED_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * The sign-in half of the storage: short-lived, write-heavy rows keyed by digests. Every
+ * check-then-write that an attacker could race (code use, token rotation) is one conditional UPDATE.
+ */
+export class KyselySignInStorage implements SignInStore {
+  constructor(readonly db: Kysely<Database>) {}
+
+  async putLoginTransaction(tx: LoginTransaction): Promise<void> {
+    const data = JSON.stringify(tx);
+    await this.db
+      .insertInto('login_transactions')
+      .values({ id: tx.id, data, expires_at: tx.expiresAt })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ data, expires_at: tx.expiresAt }))
+      .execute();
+  }
+
+  async getLoginTransaction(id: string): Promise<LoginTransaction | undefined> {
+    const row = await this.db.selectFrom('login_transactions').select('data').where('id', '=', id).executeTakeFirst();
+    return row && (JSON.parse(row.data) as LoginTransaction);
+  }
+
+  async deleteLoginTransaction(id: string): Promise<void> {
+    await this.db.deleteFrom('login_transactions').where('id', '=', id).execute();
+  }
+
+  async createSession(idHash: string, session: Session): Promise<void> {
+    await this.db
+      .insertInto('sessions')
+      .values({
+        id_hash: idHash,
+        sid: session.sid,
+        user_id: session.userId,
+        auth_time: session.authTime,
+        last_seen_at: session.lastSeenAt,
+        expires_at: session.expiresAt,
+        ended_at: session.endedAt,
+      })
+      .execute();
+  }
+
+  async getSession(idHash: string): Promise<Session | undefined> {
+    const row = await this.db.selectFrom('sessions').selectAll().where('id_hash', '=', idHash).executeTakeFirst();
+    return (
+      row && {
+        sid: row.sid,
+        userId: row.user_id,
+        authTime: row.auth_time,
+        lastSeenAt: row.last_seen_at,
+        expiresAt: row.expires_at,
+        endedAt: row.ended_at,
+      }
+    );
+  }
+
+  async touchSession(idHash: string, lastSeenAt: string): Promise<void> {
+    await this.db.updateTable('sessions').set({ last_seen_at: lastSeenAt }).where('id_hash', '=', idHash).execute();
+  }
+
+  async endSession(idHash: string, endedAt: string): Promise<void> {
+    await this.db
+      .updateTable('sessions')
+      .set({ ended_at: endedAt })
+      .where('id_hash', '=', idHash)
+      .where('ended_at', 'is', null)
+      .execute();
+  }
+
+  async insertAuthorizationCode(codeHash: string, data: AuthorizationCodeData, expiresAt: string): Promise<void> {
+    await this.db
+      .insertInto('authorization_codes')
+      .values({ code_hash: codeHash, data: JSON.stringify(data), expires_at: expiresAt, consumed_at: null, family_id: null })
+      .execute();
+  }
+
+  async getAuthorizationCode(codeHash: string): Promise<AuthorizationCodeRecord | undefined> {
+    const row = await this.db.selectFrom('authorization_codes').selectAll().where('code_hash', '=', codeHash).executeTakeFirst();
+    return (
+      row && {
+        data: JSON.parse(row.data) as AuthorizationCodeData,
+        expiresAt: row.expires_at,
+        consumedAt: row.consumed_at,
+        familyId: row.family_id,
+      }
+    );
+  }
+
+  async claimAuthorizationCode(codeHash: string, now: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('authorization_codes')
+      .set({ consumed_at: now })
+      .where('code_hash', '=', codeHash)
+      .where('consumed_at', 'is', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async setAuthorizationCodeFamily(codeHash: string, familyId: string): Promise<void> {
+    await this.db.updateTable('authorization_codes').set({ family_id: familyId }).where('code_hash', '=', codeHash).execute();
+  }
+
+  async insertRefreshToken(tokenHash: string, record: RefreshTokenRecord): Promise<void> {
+    await this.db
+      .insertInto('refresh_tokens')
+      .values({
+        token_hash: tokenHash,
+        family_id: record.familyId,
+        sid: record.grant.sid ?? null,
+        data: JSON.stringify({ grant: record.grant, familyExpiresAt: record.familyExpiresAt }),
+        created_at: record.createdAt,
+        expires_at: record.expiresAt,
+        rotated_at: record.rotatedAt,
+        revoked_at: record.revokedAt,
+      })
+      .execute();
+  }
+
+  async getRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | undefined> {
+    const row = await this.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+    if (!row) return undefined;
+    const data = JSON.parse(row.data) as Pick<RefreshTokenRecord, 'grant' | 'familyExpiresAt'>;
+    return {
+      familyId: row.family_id,
+      grant: data.grant,
+      familyExpiresAt: data.familyExpiresAt,
+      createdAt: row.created_at,
+      expiresAt: row.expires_at,
+      rotatedAt: row.rotated_at,
+      revokedAt: row.revoked_at,
+    };
+  }
+
+  async markRefreshTokenRotated(tokenHash: string, now: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('refresh_tokens')
+      .set({ rotated_at: now })
+      .where('token_hash', '=', tokenHash)
+      .where('rotated_at', 'is', null)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async extendRefreshToken(tokenHash: string, expiresAt: string | null): Promise<void> {
+    await this.db.updateTable('refresh_tokens').set({ expires_at: expiresAt }).where('token_hash', '=', tokenHash).execute();
+  }
+
+  async revokeRefreshTokenFamily(familyId: string, now: string): Promise<void> {
+    await this.db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: now })
+      .where('family_id', '=', familyId)
+      .where('revoked_at', 'is', null)
+      .execute();
+  }
+
+  async insertOpaqueAccessToken(tokenHash: string, data: OpaqueAccessTokenData): Promise<void> {
+    await this.db
+      .insertInto('opaque_access_tokens')
+      .values({ token_hash: tokenHash, data: JSON.stringify(data), expires_at: data.expiresAt })
+      .execute();
+  }
+
+  async getOpaqueAccessToken(tokenHash: string): Promise<OpaqueAccessTokenData | undefined> {
+    const row = await this.db
+      .selectFrom('opaque_access_tokens')
+      .select('data')
+      .where('token_hash', '=', tokenHash)
+      .executeTakeFirst();
+    return row && (JSON.parse(row.data) as OpaqueAccessTokenData);
+  }
+
+  async getConsent(userId: string, clientId: string, audience: string): Promise<ConsentRecord | undefined> {
+    const row = await this.db
+      .selectFrom('consents')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('client_id', '=', clientId)
+      .where('audience', '=', audience)
+      .executeTakeFirst();
+    return row && { clientId: row.client_id, audience: row.audience, scope: JSON.parse(row.scope) as string[], updatedAt: row.updated_at };
+  }
+
+  async putConsent(userId: string, consent: ConsentRecord): Promise<void> {
+    const scope = JSON.stringify(consent.scope);
+    await this.db
+      .insertInto('consents')
+      .values({ user_id: userId, client_id: consent.clientId, audience: consent.audience, scope, updated_at: consent.updatedAt })
+      .onConflict((oc) => oc.columns(['user_id', 'client_id', 'audience']).doUpdateSet({ scope, updated_at: consent.updatedAt }))
+      .execute();
+  }
+
+  async listConsents(userId: string): Promise<ConsentRecord[]> {
+    const rows = await this.db.selectFrom('consents').selectAll().where('user_id', '=', userId).orderBy('client_id').execute();
+    return rows.map((r) => ({ clientId: r.client_id, audience: r.audience, scope: JSON.parse(r.scope) as string[], updatedAt: r.updated_at }));
+  }
+
+  async deleteConsents(userId: string, clientId?: string): Promise<void> {
+    let query = this.db.deleteFrom('consents').where('user_id', '=', userId);
+    if (clientId !== undefined) query = query.where('client_id', '=', clientId);
+    await query.execute();
+  }
+
+  async recordLoginFailure(key: string, now: string, windowStartedBefore: string) {
+    // One statement, so concurrent failures from many requests all count.
+    const row = await this.db
+      .insertInto('login_throttle')
+      .values({ key, failures: 1, window_started_at: now, locked_until: null })
+      .onConflict((oc) =>
+        oc.column('key').doUpdateSet({
+          failures: sql<number>`case when login_throttle.window_started_at < ${windowStartedBefore} then 1 else login_throttle.failures + 1 end`,
+          window_started_at: sql<string>`case when login_throttle.window_started_at < ${windowStartedBefore} then ${now} else login_throttle.window_started_at end`,
+        }),
+      )
+      .returning(['failures', 'locked_until'])
+      .executeTakeFirstOrThrow();
+    return { failures: Number(row.failures), lockedUntil: row.locked_until };
+  }
+
+  async getLoginThrottle(key: string) {
+    const row = await this.db.selectFrom('login_throttle').selectAll().where('key', '=', key).executeTakeFirst();
+    return row && { failures: Number(row.failures), windowStartedAt: row.window_started_at, lockedUntil: row.locked_until };
+  }
+
+  async lockLogin(key: string, until: string): Promise<void> {
+    await this.db.updateTable('login_throttle').set({ locked_until: until }).where('key', '=', key).execute();
+  }
+
+  async clearLoginThrottle(key: string): Promise<void> {
+    await this.db.deleteFrom('login_throttle').where('key', '=', key).execute();
+  }
+
+  async sweepExpired(now: string): Promise<void> {
+    const longAgo = new Date(Date.parse(now) - KEEP_ENDED_MS).toISOString();
+    await this.db.deleteFrom('login_transactions').where('expires_at', '<', now).execute();
+    // Used codes are kept past expiry for a while, so a late replay still revokes what they issued.
+    await this.db.deleteFrom('authorization_codes').where('expires_at', '<', longAgo).execute();
+    await this.db.deleteFrom('opaque_access_tokens').where('expires_at', '<', now).execute();
+    await this.db
+      .deleteFrom('login_throttle')
+      .where('window_started_at', '<', longAgo)
+      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+      .execute();
+    await this.db.deleteFrom('sessions').where('expires_at', '<', longAgo).execute();
+    await this.db.deleteFrom('refresh_tokens').where('expires_at', '<', longAgo).execute();
+    await this.db.deleteFrom('refresh_tokens').where('revoked_at', '<', longAgo).execute();
+  }
+}
