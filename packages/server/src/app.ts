@@ -1,10 +1,18 @@
 import { readFileSync } from 'node:fs';
+import cookie from '@fastify/cookie';
+import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
 import Ajv from 'ajv';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import { openContext, type ServerContext } from './context.js';
+import { authorizeEndpoint } from './http/authorize.js';
+import { dbConnectionsEndpoints } from './http/dbconnections.js';
 import { discoveryEndpoints } from './http/discovery.js';
+import { hostedPages } from './http/login/routes.js';
+import { logoutEndpoints } from './http/logout.js';
+import { revocationEndpoint } from './http/revoke.js';
+import { userinfoEndpoint } from './http/userinfo.js';
 import { healthEndpoint } from './http/health.js';
 import { managementApi } from './http/management/plugin.js';
 import { tokenEndpoint } from './http/token.js';
@@ -62,9 +70,31 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
   });
 
   await app.register(formbody, { bodyLimit: 64 * 1024 });
+  await app.register(cookie);
   await app.register(async (scope) => healthEndpoint(scope, ctx));
-  await app.register(async (scope) => discoveryEndpoints(scope, ctx));
-  await app.register(async (scope) => tokenEndpoint(scope, ctx));
+  // What browser apps (auth0-spa-js) call across origins; the login pages themselves never need CORS.
+  await app.register(async (scope) => {
+    await scope.register(cors, {
+      origin: (origin, callback) => {
+        if (!origin) return callback(null, false);
+        ctx.lookups.browserOrigins().then((origins) => callback(null, origins.has(origin)), (err: Error) => callback(err, false));
+      },
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['Content-Type', 'Auth0-Client', 'Authorization', 'DPoP'],
+      exposedHeaders: ['DPoP-Nonce', 'WWW-Authenticate'],
+      maxAge: 600,
+    });
+    await scope.register(async (inner) => discoveryEndpoints(inner, ctx));
+    await scope.register(async (inner) => {
+      await tokenEndpoint(inner, ctx);
+      await revocationEndpoint(inner, ctx);
+    });
+    await scope.register(async (inner) => userinfoEndpoint(inner, ctx));
+    await scope.register(async (inner) => dbConnectionsEndpoints(inner, ctx));
+  });
+  await app.register(async (scope) => authorizeEndpoint(scope, ctx));
+  await app.register(async (scope) => hostedPages(scope, ctx));
+  await app.register(async (scope) => logoutEndpoints(scope, ctx));
   await app.register(async (scope) => managementApi(scope, ctx), { prefix: '/api/v2' });
   return app;
 }

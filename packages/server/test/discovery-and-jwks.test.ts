@@ -19,7 +19,8 @@ test('discovery names the issuer with a trailing slash and only endpoints that e
     assert.equal(metadata.jwks_uri, `${server.issuer}.well-known/jwks.json`);
     assert.deepEqual(metadata.id_token_signing_alg_values_supported, ['RS256']);
     assert.deepEqual(metadata.subject_types_supported, ['public']);
-    assert.equal(metadata.authorization_endpoint, undefined, 'no /authorize yet, so not advertised');
+    assert.equal(metadata.authorization_endpoint, `${server.issuer}authorize`);
+    assert.deepEqual(metadata.code_challenge_methods_supported, ['S256']);
     assert.equal(metadata.registration_endpoint, undefined);
   }
 });

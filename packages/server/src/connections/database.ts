@@ -1,5 +1,7 @@
 import { hashPassword, verifyPassword } from '../crypto/passwords.js';
 import { lockedUntil, recordFailure, recordSuccess, throttleKeys } from '../login/throttle.js';
+import { DEFAULT_DATABASE_CONNECTION } from '../model/connections.js';
+import type { Lookups } from '../storage/cache.js';
 import type { Connection, Storage, User } from '../storage/types.js';
 
 export type DatabaseLoginFailure = 'wrong_credentials' | 'blocked' | 'too_many_attempts';
@@ -57,4 +59,19 @@ export async function authenticateDatabaseUser(
   const user: User = { ...record.user, last_login: iso, logins_count: record.user.logins_count + 1 };
   await storage.updateUser({ ...record, user });
   return user;
+}
+
+/**
+ * The database connection a sign-in uses: the one the request names, else the tenant's default
+ * directory, else Username-Password-Authentication; it must be enabled for the client.
+ */
+export async function databaseConnectionFor(
+  lookups: Lookups,
+  clientId: string,
+  requested: string | undefined,
+): Promise<Connection | undefined> {
+  const name = requested ?? ((await lookups.tenantSettings()).default_directory || DEFAULT_DATABASE_CONNECTION);
+  const connection = await lookups.connection(name);
+  if (!connection || connection.strategy !== 'auth0' || !connection.enabled_clients.includes(clientId)) return undefined;
+  return connection;
 }

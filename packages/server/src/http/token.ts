@@ -5,7 +5,7 @@ import { OAuthError } from '../oauth/errors.js';
 import { grantHandlers, type GrantContext, type TokenParams } from '../oauth/grants/index.js';
 
 /** RFC 6749 §3.2: parameters must not repeat; every value is a string. */
-function tokenParams(body: unknown): TokenParams {
+export function tokenParams(body: unknown): TokenParams {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new OAuthError('invalid_request', 'The request body must be a form or a JSON object');
   }

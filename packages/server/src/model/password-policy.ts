@@ -17,13 +17,19 @@ type PolicyName = keyof typeof POLICIES;
 /** argon2 hashes any length, but an unbounded input is a cheap way to burn CPU. */
 export const MAX_PASSWORD_LENGTH = 128;
 
-export function passwordProblem(password: string, options: Record<string, unknown>): string | undefined {
+/** The connection's policy (Auth0's default is "good") and its effective minimum length. */
+function resolvePolicy(options: Record<string, unknown>) {
   const name = (typeof options.passwordPolicy === 'string' && options.passwordPolicy in POLICIES
     ? options.passwordPolicy
     : 'good') as PolicyName;
   const policy = POLICIES[name];
   const complexity = options.password_complexity_options as { min_length?: unknown } | undefined;
   const minLength = Math.max(policy.minLength, typeof complexity?.min_length === 'number' ? complexity.min_length : 0);
+  return { policy, minLength };
+}
+
+export function passwordProblem(password: string, options: Record<string, unknown>): string | undefined {
+  const { policy, minLength } = resolvePolicy(options);
   if (password.length < minLength) return `Password is too short (at least ${minLength} characters)`;
   if (password.length > MAX_PASSWORD_LENGTH) return `Password is too long (at most ${MAX_PASSWORD_LENGTH} characters)`;
   const present = {
@@ -45,4 +51,14 @@ export function passwordProblem(password: string, options: Record<string, unknow
 export function assertPasswordAllowed(password: string, options: Record<string, unknown>): void {
   const problem = passwordProblem(password, options);
   if (problem) throw badRequest(`PasswordStrengthError: ${problem}`, 'password_strength_error');
+}
+
+/** The policy in words, shown under the sign-up form's password field. */
+export function passwordPolicyHint(options: Record<string, unknown>): string {
+  const { policy, minLength } = resolvePolicy(options);
+  const parts = [`At least ${minLength} characters`];
+  if ('required' in policy) parts.push('with lower case and upper case letters and numbers');
+  else if (policy.kinds > 0) parts.push('with 3 of: lower case, upper case, numbers, special characters');
+  if (policy.noTriples) parts.push('and no character 3 times in a row');
+  return `${parts.join(', ')}.`;
 }

@@ -52,6 +52,7 @@ export class Lookups {
   private readonly clientGrants: LookupCache<ClientGrant>;
   private readonly connections: LookupCache<Connection>;
   private readonly tenant: LookupCache<TenantSettings>;
+  private readonly origins: LookupCache<Set<string>>;
 
   constructor(
     private readonly storage: Storage,
@@ -63,6 +64,7 @@ export class Lookups {
     this.clientGrants = new LookupCache(ttlMs, clock);
     this.connections = new LookupCache(ttlMs, clock);
     this.tenant = new LookupCache(ttlMs, clock);
+    this.origins = new LookupCache(ttlMs, clock);
     const byKind: Record<ChangeKind, LookupCache<unknown> | undefined> = {
       client: this.clients,
       resource_server: this.resourceServers,
@@ -74,8 +76,10 @@ export class Lookups {
     storage.changes.subscribe((kind, key) => {
       if (kind === '*') {
         for (const cache of Object.values(byKind)) cache?.clear();
+        this.origins.clear();
       } else {
         byKind[kind]?.delete(key);
+        if (kind === 'client') this.origins.clear();
       }
     });
   }
@@ -100,5 +104,36 @@ export class Lookups {
     const settings = await this.tenant.get('default', () => this.storage.getTenantSettings());
     if (!settings) throw new Error('Tenant settings missing: the tenant was not bootstrapped');
     return settings;
+  }
+
+  /**
+   * Origins that browsers may call the token, userinfo and revocation endpoints from (CORS): every
+   * client's web origins and allowed origins, and the origins of its http(s) callbacks.
+   */
+  browserOrigins(): Promise<Set<string>> {
+    return this.origins.get('all', async () => {
+      const origins = new Set<string>();
+      let from: string | undefined;
+      do {
+        const page = await this.storage.listClients({ kind: 'checkpoint', from, take: 100 });
+        for (const client of page.items) {
+          for (const url of [...client.web_origins, ...client.allowed_origins, ...client.callbacks]) {
+            const origin = httpOrigin(url);
+            if (origin) origins.add(origin);
+          }
+        }
+        from = page.next;
+      } while (from);
+      return origins;
+    }) as Promise<Set<string>>;
+  }
+}
+
+function httpOrigin(url: string): string | undefined {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.origin : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -1,9 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { errors as joseErrors } from 'jose';
 import type { ServerContext } from '../../context.js';
 import { ManagementApiError } from '../../model/errors.js';
+import { verifyOwnJwt } from '../../oauth/own-jwt.js';
 import { managementAudience } from '../../model/resource-servers.js';
 import { decodeCheckpoint } from '../../storage/kysely-storage.js';
 import type { Page, PageRequest } from '../../storage/types.js';
@@ -81,11 +82,6 @@ const unauthorized = (message: string) => new ManagementApiError(401, 'invalid_t
  */
 function guard(ctx: ServerContext) {
   const audience = managementAudience(ctx.issuer);
-  const getKey: JWTVerifyGetKey = async (header) => {
-    const key = header.kid ? await ctx.keys.verificationKey(header.kid) : undefined;
-    if (!key) throw unauthorized('Invalid token');
-    return key.publicKey;
-  };
   return async (request: FastifyRequest) => {
     const header = request.headers.authorization;
     if (!header) throw unauthorized('Missing authentication');
@@ -93,12 +89,7 @@ function guard(ctx: ServerContext) {
     if (!match) throw unauthorized('Bad HTTP authentication header format');
     let scopes: string[];
     try {
-      const { payload } = await jwtVerify(match[1]!, getKey, {
-        issuer: ctx.issuer,
-        audience,
-        algorithms: ['RS256'],
-        currentDate: new Date(ctx.now()),
-      });
+      const payload = await verifyOwnJwt(ctx.keys, ctx.issuer, match[1]!, { audience, currentDate: new Date(ctx.now()) });
       scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
     } catch (err) {
       if (err instanceof ManagementApiError) throw err;

@@ -1,0 +1,118 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../../context.js';
+import type { FlowInput, NextStep, SignedIn } from '../../login/authorization-flow.js';
+import { readSession, SESSION_COOKIE } from '../../login/sessions.js';
+import { AuthorizeError } from '../../oauth/authorize/index.js';
+import type { AuthorizationRequest, LoginTransaction, Session } from '../../storage/types.js';
+import { sendPage, tenantBranding } from './html-response.js';
+import { errorPage, formPostPage, webMessagePage } from './views/pages.js';
+
+/** Cookies are Secure (and SameSite=None, for silent sign-in in a frame) whenever the issuer is https. */
+export function cookieOptions(ctx: ServerContext, maxAgeSeconds: number, path = '/') {
+  const secure = ctx.issuer.startsWith('https:');
+  return { path, httpOnly: true, secure, sameSite: secure ? ('none' as const) : ('lax' as const), maxAge: maxAgeSeconds };
+}
+
+/** One cookie per transaction, so sign-ins in two tabs do not trample each other. */
+export const transactionCookie = (txId: string) => `latchkey_tx_${txId.slice(0, 12)}`;
+
+export function setSessionCookie(reply: FastifyReply, ctx: ServerContext, value: string, lifetimeHours: number): void {
+  reply.setCookie(SESSION_COOKIE, value, cookieOptions(ctx, lifetimeHours * 3600));
+}
+
+/** The signed-in user behind the SSO cookie, if the session is alive and the user still exists. */
+export async function signedInFrom(request: FastifyRequest, ctx: ServerContext): Promise<SignedIn | undefined> {
+  const settings = await ctx.lookups.tenantSettings();
+  const session: Session | undefined = await readSession(ctx.storage, request.cookies[SESSION_COOKIE], settings, ctx.now());
+  if (!session) return undefined;
+  const user = (await ctx.storage.getUser(session.userId))?.user;
+  return user ? { user, session } : undefined;
+}
+
+/** The client and API a stored request refers to, looked up again: either may have changed meanwhile. */
+export async function flowInputFor(ctx: ServerContext, request: AuthorizationRequest): Promise<FlowInput | undefined> {
+  const client = (await ctx.lookups.client(request.clientId))?.client;
+  if (!client) return undefined;
+  const api = request.audience ? await ctx.lookups.resourceServer(request.audience) : undefined;
+  if (request.audience && !api) return undefined;
+  return { request, client, api };
+}
+
+const sameSecret = (a: string | undefined, b: string) =>
+  a !== undefined && a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+/** The login transaction of a hosted-page request, or a reason why there is none. */
+export async function loadTransaction(
+  request: FastifyRequest,
+  ctx: ServerContext,
+  state: string | undefined,
+  submittedCsrf?: string,
+): Promise<{ tx: LoginTransaction; input: FlowInput } | { problem: 'expired' | 'csrf' }> {
+  if (!state || state.length > 64) return { problem: 'expired' };
+  const tx = await ctx.storage.getLoginTransaction(state);
+  if (!tx || Date.parse(tx.expiresAt) <= ctx.now()) return { problem: 'expired' };
+  // Double submit: the cookie binds the transaction to this browser, the form field to this page.
+  if (!sameSecret(request.cookies[transactionCookie(tx.id)], tx.csrf)) return { problem: 'csrf' };
+  if (submittedCsrf !== undefined && !sameSecret(submittedCsrf, tx.csrf)) return { problem: 'csrf' };
+  const input = await flowInputFor(ctx, tx.request);
+  return input ? { tx, input } : { problem: 'expired' };
+}
+
+export async function sendTransactionProblem(reply: FastifyReply, ctx: ServerContext, problem: 'expired' | 'csrf') {
+  const branding = await tenantBranding(ctx.lookups);
+  return problem === 'expired'
+    ? sendPage(reply, errorPage(branding, 'Sign-in expired', 'This sign-in link is no longer valid. Go back to the application and try again.', 'invalid_transaction'), 400)
+    : sendPage(reply, errorPage(branding, 'Something went wrong', 'The form could not be verified. Go back to the application and try again.', 'invalid_csrf_token'), 403);
+}
+
+/** The authorization response (or error) travels back by the request's response mode. */
+export async function sendAuthorizationResult(
+  reply: FastifyReply,
+  ctx: ServerContext,
+  request: Pick<AuthorizationRequest, 'redirectUri' | 'responseMode'>,
+  params: Record<string, string>,
+): Promise<FastifyReply> {
+  const { redirectUri, responseMode } = request;
+  switch (responseMode) {
+    case 'form_post':
+      return sendPage(reply, formPostPage(await tenantBranding(ctx.lookups), redirectUri, params), 200, { formTargets: [redirectUri] });
+    case 'web_message': {
+      const origin = new URL(redirectUri).origin;
+      return sendPage(reply, webMessagePage(await tenantBranding(ctx.lookups), origin, params), 200, { frameAncestor: origin });
+    }
+    case 'fragment':
+      return reply.header('cache-control', 'no-store').redirect(`${redirectUri.split('#')[0]}#${new URLSearchParams(params)}`, 302);
+    default: {
+      const separator = redirectUri.includes('?') ? '&' : '?';
+      return reply.header('cache-control', 'no-store').redirect(`${redirectUri}${separator}${new URLSearchParams(params)}`, 302);
+    }
+  }
+}
+
+export function errorParams(error: AuthorizeError, request: Partial<AuthorizationRequest>, issuer: string): Record<string, string> {
+  return {
+    error: error.error,
+    error_description: error.description,
+    ...(request.state !== undefined ? { state: request.state } : {}),
+    iss: issuer,
+  };
+}
+
+/** Carries out what the sign-in flow decided. */
+export async function sendNextStep(reply: FastifyReply, ctx: ServerContext, step: NextStep, request: AuthorizationRequest) {
+  switch (step.kind) {
+    case 'respond':
+      return sendAuthorizationResult(reply, ctx, request, step.params);
+    case 'error':
+      return sendAuthorizationResult(reply, ctx, request, errorParams(step.error, request, ctx.issuer));
+    case 'login':
+    case 'consent': {
+      const maxAge = Math.max(1, Math.floor((Date.parse(step.tx.expiresAt) - ctx.now()) / 1000));
+      // Lax even on https: the hosted pages are top-level and same-origin.
+      reply.setCookie(transactionCookie(step.tx.id), step.tx.csrf, { ...cookieOptions(ctx, maxAge, '/u'), sameSite: 'lax' });
+      const page = step.kind === 'consent' ? 'consent' : step.tx.request.screenHint === 'signup' ? 'signup' : 'login';
+      return reply.header('cache-control', 'no-store').redirect(`/u/${page}?state=${encodeURIComponent(step.tx.id)}`, 302);
+    }
+  }
+}

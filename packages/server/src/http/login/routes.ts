@@ -1,0 +1,202 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../../context.js';
+import { authenticateDatabaseUser, databaseConnectionFor, DatabaseLoginError } from '../../connections/database.js';
+import { afterConsent, afterSignIn, type FlowInput } from '../../login/authorization-flow.js';
+import { createSession, endSession, SESSION_COOKIE } from '../../login/sessions.js';
+import { ManagementApiError } from '../../model/errors.js';
+import { passwordPolicyHint } from '../../model/password-policy.js';
+import { createUser } from '../../model/users.js';
+import { OIDC_SCOPES } from '../../oauth/scope.js';
+import type { Connection, LoginTransaction, User } from '../../storage/types.js';
+import { sendPage, tenantBranding } from './html-response.js';
+import { loadTransaction, sendNextStep, sendTransactionProblem, setSessionCookie, signedInFrom } from './next-step.js';
+import { ASSETS } from './views/assets.js';
+import { consentPage, errorPage, loginPage, signupPage, type ConsentScope, type FormContext } from './views/pages.js';
+
+/** Form fields as single strings; anything else (repeated, missing) reads as absent. */
+function field(body: unknown, name: string, maxLength = 1024): string | undefined {
+  const value = body && typeof body === 'object' ? (body as Record<string, unknown>)[name] : undefined;
+  return typeof value === 'string' && value.length <= maxLength ? value : undefined;
+}
+
+const OIDC_SCOPE_DESCRIPTIONS: Record<string, string> = {
+  openid: 'Confirm your identity',
+  profile: 'See your name, nickname and picture',
+  email: 'See your email address',
+  phone: 'See your phone number',
+  address: 'See your address',
+  offline_access: 'Stay signed in when you are not using it',
+};
+
+/** Universal Login: the login, sign-up and consent pages of a login transaction. */
+export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+  const assets = new Map([ASSETS.stylesheet, ...Object.values(ASSETS.scripts)].map((a) => [a.path, a]));
+  app.get<{ Params: { file: string } }>('/u/assets/:file', async (request, reply) => {
+    const asset = assets.get(`/u/assets/${request.params.file}`);
+    if (!asset) return reply.status(404).send({ error: 'not_found', error_description: 'Not Found' });
+    return reply
+      .headers({ 'content-type': asset.contentType, 'cache-control': 'public, max-age=31536000, immutable', 'x-content-type-options': 'nosniff' })
+      .send(asset.content);
+  });
+
+  async function formContext(tx: LoginTransaction, input: FlowInput, error?: string): Promise<FormContext> {
+    return {
+      branding: await tenantBranding(ctx.lookups),
+      clientName: input.client.name || 'the application',
+      state: tx.id,
+      csrf: tx.csrf,
+      ...(error ? { error } : {}),
+    };
+  }
+
+  const security = (tx: LoginTransaction) => ({ formTargets: [tx.request.redirectUri] });
+
+  async function noConnection(reply: FastifyReply) {
+    const branding = await tenantBranding(ctx.lookups);
+    return sendPage(reply, errorPage(branding, 'Sign-in unavailable', 'No database connection is enabled for this application.', 'invalid_connection'), 400);
+  }
+
+  async function showLogin(reply: FastifyReply, tx: LoginTransaction, input: FlowInput, connection: Connection, status = 200, error?: string, email?: string) {
+    const page = loginPage({
+      ...(await formContext(tx, input, error)),
+      signupAllowed: connection.options.disable_signup !== true,
+      ...((email ?? tx.request.loginHint) !== undefined ? { email: email ?? tx.request.loginHint } : {}),
+    });
+    return sendPage(reply, page, status, security(tx));
+  }
+
+  async function showSignup(reply: FastifyReply, tx: LoginTransaction, input: FlowInput, connection: Connection, status = 200, error?: string, email?: string) {
+    const page = signupPage({ ...(await formContext(tx, input, error)), passwordHint: passwordPolicyHint(connection.options), ...(email ? { email } : {}) });
+    return sendPage(reply, page, status, security(tx));
+  }
+
+  /** A new SSO session for the user (replacing any other), then consent or the response. */
+  async function signIn(request: FastifyRequest, reply: FastifyReply, tx: LoginTransaction, input: FlowInput, user: User) {
+    const settings = await ctx.lookups.tenantSettings();
+    await endSession(ctx.storage, request.cookies[SESSION_COOKIE], ctx.now());
+    const { cookieValue, session } = await createSession(ctx.storage, user.user_id, settings, ctx.now());
+    setSessionCookie(reply, ctx, cookieValue, settings.session_lifetime);
+    return sendNextStep(reply, ctx, await afterSignIn(ctx, input, { user, session }, tx), tx.request);
+  }
+
+  /** Loads the transaction and its database connection, or answers with the reason there is none. */
+  async function begin(request: FastifyRequest, reply: FastifyReply, state: string | undefined, csrf?: string) {
+    const loaded = await loadTransaction(request, ctx, state, csrf);
+    if ('problem' in loaded) {
+      await sendTransactionProblem(reply, ctx, loaded.problem);
+      return undefined;
+    }
+    const connection = await databaseConnectionFor(ctx.lookups, loaded.input.client.client_id, loaded.tx.request.connection);
+    if (!connection) {
+      await noConnection(reply);
+      return undefined;
+    }
+    return { ...loaded, connection };
+  }
+
+  app.get<{ Querystring: { state?: string } }>('/u/login', async (request, reply) => {
+    const loaded = await begin(request, reply, field(request.query, 'state'));
+    return loaded && showLogin(reply, loaded.tx, loaded.input, loaded.connection);
+  });
+
+  app.post('/u/login', async (request, reply) => {
+    const body = request.body;
+    const loaded = await begin(request, reply, field(body, 'state'), field(body, 'csrf') ?? '');
+    if (!loaded) return reply;
+    const { tx, input, connection } = loaded;
+    const username = field(body, 'username', 254)?.trim();
+    const password = field(body, 'password', 1024);
+    if (!username || !password) return showLogin(reply, tx, input, connection, 400, 'Enter your email and password.', username);
+    try {
+      const user = await authenticateDatabaseUser(ctx.storage, connection, username, password, request.ip, ctx.now());
+      return await signIn(request, reply, tx, input, user);
+    } catch (err) {
+      if (!(err instanceof DatabaseLoginError)) throw err;
+      const [status, message] =
+        err.reason === 'too_many_attempts'
+          ? [429, `Too many failed attempts. Your account is locked until ${err.lockedUntil?.toUTCString() ?? 'later'}; try again then, or reset your password.`]
+          : err.reason === 'blocked'
+            ? [401, 'Your account has been blocked. Contact your administrator.']
+            : [400, 'Wrong email or password.'];
+      return showLogin(reply, tx, input, connection, status, message, username);
+    }
+  });
+
+  app.get<{ Querystring: { state?: string } }>('/u/signup', async (request, reply) => {
+    const loaded = await begin(request, reply, field(request.query, 'state'));
+    if (!loaded) return reply;
+    if (loaded.connection.options.disable_signup === true) return showLogin(reply, loaded.tx, loaded.input, loaded.connection, 403, 'Sign-up is disabled for this application.');
+    return showSignup(reply, loaded.tx, loaded.input, loaded.connection);
+  });
+
+  app.post('/u/signup', async (request, reply) => {
+    const body = request.body;
+    const loaded = await begin(request, reply, field(body, 'state'), field(body, 'csrf') ?? '');
+    if (!loaded) return reply;
+    const { tx, input, connection } = loaded;
+    if (connection.options.disable_signup === true) return showLogin(reply, tx, input, connection, 403, 'Sign-up is disabled for this application.');
+    const email = field(body, 'email', 254)?.trim();
+    const password = field(body, 'password', 1024);
+    if (!email || !password) return showSignup(reply, tx, input, connection, 400, 'Enter an email address and a password.', email);
+    let user: User;
+    try {
+      const now = new Date(ctx.now());
+      user = await createUser(ctx.storage, { connection: connection.name, email, password }, now);
+      // Signing up signs in: count it as the first login, as Auth0 does.
+      const record = await ctx.storage.getUser(user.user_id);
+      if (record) {
+        user = { ...user, logins_count: 1, last_login: now.toISOString() };
+        await ctx.storage.updateUser({ ...record, user });
+      }
+    } catch (err) {
+      if (!(err instanceof ManagementApiError)) throw err;
+      const message = err.errorCode === 'auth0_idp_error' ? 'Something went wrong, please try again later.' : err.message.replace(/^(Payload validation error|PasswordStrengthError): /, '');
+      return showSignup(reply, tx, input, connection, 400, message, email);
+    }
+    return signIn(request, reply, tx, input, user);
+  });
+
+  /** The consent step belongs to the user who signed in for this transaction, in this browser. */
+  async function beginConsent(request: FastifyRequest, reply: FastifyReply, state: string | undefined, csrf?: string) {
+    const loaded = await loadTransaction(request, ctx, state, csrf);
+    if ('problem' in loaded) return void (await sendTransactionProblem(reply, ctx, loaded.problem));
+    const signedIn = await signedInFrom(request, ctx);
+    if (!loaded.tx.userId || !signedIn || signedIn.user.user_id !== loaded.tx.userId) {
+      return void (await sendTransactionProblem(reply, ctx, 'expired'));
+    }
+    return { ...loaded, signedIn };
+  }
+
+  app.get<{ Querystring: { state?: string } }>('/u/consent', async (request, reply) => {
+    const loaded = await beginConsent(request, reply, field(request.query, 'state'));
+    if (!loaded) return reply;
+    const { tx, input, signedIn } = loaded;
+    const apiScopes = new Map(input.api?.scopes.map((s) => [s.value, s.description ?? s.value]));
+    const scopes: ConsentScope[] = tx.request.scope.map((scope) => ({
+      name: OIDC_SCOPES.has(scope) ? scope : `${scope}${input.api ? ` (${input.api.name})` : ''}`,
+      description: OIDC_SCOPE_DESCRIPTIONS[scope] ?? apiScopes.get(scope) ?? scope,
+    }));
+    const links = input.client.client_metadata;
+    const clientLinks = [
+      { label: 'Website', href: links.client_uri },
+      { label: 'Privacy policy', href: links.policy_uri },
+      { label: 'Terms of service', href: links.tos_uri },
+    ].filter((l): l is { label: string; href: string } => typeof l.href === 'string' && l.href.startsWith('https://'));
+    const page = consentPage({
+      ...(await formContext(tx, input)),
+      userName: signedIn.user.email ?? signedIn.user.name ?? signedIn.user.user_id,
+      scopes,
+      clientLinks,
+    });
+    return sendPage(reply, page, 200, security(tx));
+  });
+
+  app.post('/u/consent', async (request, reply) => {
+    const body = request.body;
+    const loaded = await beginConsent(request, reply, field(body, 'state'), field(body, 'csrf') ?? '');
+    if (!loaded) return reply;
+    const accepted = field(body, 'action') === 'accept';
+    const step = await afterConsent(ctx, loaded.input, loaded.signedIn, loaded.tx, accepted);
+    return sendNextStep(reply, ctx, step, loaded.tx.request);
+  });
+}

@@ -1,0 +1,99 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../context.js';
+import { logoutUrlAllowed, readIdTokenHint } from '../login/logout.js';
+import { endSession, SESSION_COOKIE } from '../login/sessions.js';
+import { sendPage, tenantBranding } from './login/html-response.js';
+import { cookieOptions, signedInFrom } from './login/next-step.js';
+import { errorPage, loggedOutPage, logoutConfirmPage } from './login/views/pages.js';
+
+const LOGOUT_CSRF_COOKIE = 'latchkey_logout';
+
+function stringParams(source: unknown): Record<string, string> {
+  const params: Record<string, string> = {};
+  if (source === null || typeof source !== 'object') return params;
+  for (const [key, value] of Object.entries(source)) if (typeof value === 'string' && value.length <= 8192) params[key] = value;
+  return params;
+}
+
+/** `/v2/logout` (Auth0) and `/oidc/logout` (OIDC RP-Initiated Logout 1.0). Both end the SSO session. */
+export async function logoutEndpoints(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+  async function invalid(reply: FastifyReply, description: string) {
+    return sendPage(reply, errorPage(await tenantBranding(ctx.lookups), 'Invalid logout request', description, 'invalid_request'), 400);
+  }
+
+  async function logOut(request: FastifyRequest, reply: FastifyReply) {
+    await endSession(ctx.storage, request.cookies[SESSION_COOKIE], ctx.now());
+    reply.clearCookie(SESSION_COOKIE, cookieOptions(ctx, 0));
+  }
+
+  async function finish(reply: FastifyReply, target: string | undefined) {
+    if (target) return reply.header('cache-control', 'no-store').redirect(target, 302);
+    return sendPage(reply, loggedOutPage(await tenantBranding(ctx.lookups)));
+  }
+
+  app.get('/v2/logout', async (request, reply) => {
+    const { client_id: clientId, returnTo } = stringParams(request.query);
+    let allowed: string[];
+    if (clientId !== undefined) {
+      const client = (await ctx.lookups.client(clientId))?.client;
+      if (!client) return invalid(reply, 'Unknown client.');
+      allowed = client.allowed_logout_urls;
+    } else {
+      allowed = (await ctx.lookups.tenantSettings()).allowed_logout_urls;
+    }
+    if (returnTo !== undefined && !logoutUrlAllowed(allowed, returnTo)) {
+      return invalid(reply, `The "returnTo" URL is not in the list of allowed logout URLs. Add ${returnTo} to the application's (or the tenant's) Allowed Logout URLs.`);
+    }
+    await logOut(request, reply);
+    // `federated` would also end the upstream provider's session; no upstream connections yet.
+    return finish(reply, returnTo ?? (clientId !== undefined ? allowed[0] : undefined));
+  });
+
+  async function oidcLogout(request: FastifyRequest, reply: FastifyReply, source: unknown) {
+    const params = stringParams(source);
+    const hint = params.id_token_hint ? await readIdTokenHint(ctx.keys, ctx.issuer, params.id_token_hint) : undefined;
+    if (params.id_token_hint && !hint) return invalid(reply, 'The id_token_hint is not a valid id_token of this tenant.');
+    if (hint && params.client_id && params.client_id !== hint.clientId) return invalid(reply, 'client_id does not match the id_token_hint.');
+    const clientId = hint?.clientId ?? params.client_id;
+    const client = clientId !== undefined ? (await ctx.lookups.client(clientId))?.client : undefined;
+    if (clientId !== undefined && !client) return invalid(reply, 'Unknown client.');
+
+    let target: string | undefined;
+    const redirect = params.post_logout_redirect_uri;
+    if (redirect !== undefined) {
+      if (!client) return invalid(reply, 'post_logout_redirect_uri needs an id_token_hint or a client_id.');
+      if (!client.allowed_logout_urls.includes(redirect)) {
+        return invalid(reply, `The post_logout_redirect_uri is not in the application's Allowed Logout URLs: ${redirect}`);
+      }
+      const url = new URL(redirect);
+      if (params.state !== undefined) url.searchParams.set('state', params.state);
+      target = url.toString();
+    }
+
+    const signedIn = await signedInFrom(request, ctx);
+    // Without a hint for this very session, logout could be forced on the user by any page: ask first.
+    const hinted = hint !== undefined && signedIn !== undefined && hint.userId === signedIn.user.user_id && (!hint.sid || hint.sid === signedIn.session.sid);
+    if (signedIn && !hinted) {
+      const cookie = request.cookies[LOGOUT_CSRF_COOKIE];
+      const submitted = params.csrf;
+      const confirmed =
+        request.method === 'POST' && params.action === 'confirm' && cookie !== undefined && submitted !== undefined &&
+        cookie.length === submitted.length && timingSafeEqual(Buffer.from(cookie), Buffer.from(submitted));
+      if (!confirmed) {
+        const csrf = randomBytes(24).toString('base64url');
+        reply.setCookie(LOGOUT_CSRF_COOKIE, csrf, { ...cookieOptions(ctx, 600, '/oidc/logout'), sameSite: 'lax' });
+        const fields: Record<string, string> = { ...params, csrf };
+        delete fields.action;
+        const branding = await tenantBranding(ctx.lookups);
+        return sendPage(reply, logoutConfirmPage(branding, fields), 200, { formTargets: target ? [target] : [] });
+      }
+      reply.clearCookie(LOGOUT_CSRF_COOKIE, cookieOptions(ctx, 0, '/oidc/logout'));
+    }
+    await logOut(request, reply);
+    return finish(reply, target);
+  }
+
+  app.get('/oidc/logout', (request, reply) => oidcLogout(request, reply, request.query));
+  app.post('/oidc/logout', (request, reply) => oidcLogout(request, reply, request.body));
+}

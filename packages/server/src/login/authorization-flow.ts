@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { AuthorizeError } from '../oauth/authorize/index.js';
+import { authorizationResponse } from '../oauth/authorize/respond.js';
+import type { GrantContext } from '../oauth/grants/types.js';
+import type { AuthorizationRequest, Client, LoginTransaction, ResourceServer, Session, User } from '../storage/types.js';
+import { consentNeeded, recordConsent } from './consent.js';
+
+/** A sign-in in progress may wait this long for the user (Auth0 allows about as much). */
+export const LOGIN_TRANSACTION_LIFETIME_MS = 60 * 60_000;
+
+/**
+ * What /authorize does next, decided without HTTP: answer the client (success or error), or keep
+ * the request in a login transaction and ask the user to sign in or to consent.
+ */
+export type NextStep =
+  | { kind: 'respond'; params: Record<string, string> }
+  | { kind: 'error'; error: AuthorizeError }
+  | { kind: 'login'; tx: LoginTransaction }
+  | { kind: 'consent'; tx: LoginTransaction };
+
+export interface SignedIn {
+  user: User;
+  session: Session;
+}
+
+export interface FlowInput {
+  request: AuthorizationRequest;
+  client: Client;
+  api: ResourceServer | undefined;
+}
+
+/** Whether the SSO session may answer this request without asking for a password. */
+function sessionSatisfies(request: AuthorizationRequest, signedIn: SignedIn | undefined, now: number): signedIn is SignedIn {
+  if (!signedIn || signedIn.user.blocked) return false;
+  if (request.prompt.includes('login')) return false;
+  if (request.maxAge !== undefined && now - Date.parse(signedIn.session.authTime) > request.maxAge * 1000) return false;
+  return true;
+}
+
+function newTransaction(request: AuthorizationRequest, now: number, userId?: string): LoginTransaction {
+  return {
+    id: randomBytes(24).toString('base64url'),
+    csrf: randomBytes(24).toString('base64url'),
+    request,
+    createdAt: new Date(now).toISOString(),
+    expiresAt: new Date(now + LOGIN_TRANSACTION_LIFETIME_MS).toISOString(),
+    ...(userId ? { userId } : {}),
+  };
+}
+
+export async function startAuthorization(ctx: GrantContext, input: FlowInput, signedIn: SignedIn | undefined): Promise<NextStep> {
+  const now = ctx.now();
+  const { request } = input;
+  if (!sessionSatisfies(request, signedIn, now)) {
+    if (request.prompt.includes('none')) return { kind: 'error', error: new AuthorizeError('login_required', 'Login required') };
+    const tx = newTransaction(request, now);
+    await ctx.storage.putLoginTransaction(tx);
+    return { kind: 'login', tx };
+  }
+  return afterSignIn(ctx, input, signedIn, undefined);
+}
+
+/** After the password (or the SSO session): consent if needed, else the authorization response. */
+export async function afterSignIn(
+  ctx: GrantContext,
+  input: FlowInput,
+  signedIn: SignedIn,
+  tx: LoginTransaction | undefined,
+): Promise<NextStep> {
+  const { request, client, api } = input;
+  if (await consentNeeded(ctx.storage, client, api, signedIn.user.user_id, request.scope, request.prompt)) {
+    if (request.prompt.includes('none')) {
+      if (tx) await ctx.storage.deleteLoginTransaction(tx.id);
+      return { kind: 'error', error: new AuthorizeError('consent_required', 'Consent required') };
+    }
+    const pending = { ...(tx ?? newTransaction(request, ctx.now())), userId: signedIn.user.user_id };
+    await ctx.storage.putLoginTransaction(pending);
+    return { kind: 'consent', tx: pending };
+  }
+  if (tx) await ctx.storage.deleteLoginTransaction(tx.id);
+  return { kind: 'respond', params: await authorizationResponse(ctx, request, client, signedIn.user, signedIn.session) };
+}
+
+export async function afterConsent(
+  ctx: GrantContext,
+  input: FlowInput,
+  signedIn: SignedIn,
+  tx: LoginTransaction,
+  accepted: boolean,
+): Promise<NextStep> {
+  await ctx.storage.deleteLoginTransaction(tx.id);
+  if (!accepted) return { kind: 'error', error: new AuthorizeError('access_denied', 'User did not authorize the request') };
+  await recordConsent(ctx.storage, input.client, input.api, signedIn.user.user_id, input.request.scope, ctx.now());
+  return { kind: 'respond', params: await authorizationResponse(ctx, input.request, input.client, signedIn.user, signedIn.session) };
+}

@@ -1,0 +1,13 @@
+import type { GrantContext } from './grants/types.js';
+import { digestToken } from './user-tokens.js';
+import type { Client } from '../storage/types.js';
+
+/**
+ * RFC 7009: revoking a refresh token revokes its whole family (every rotation of the grant).
+ * A token that is unknown, already revoked or another client's is silently ignored (§2.2).
+ */
+export async function revokeRefreshToken(ctx: GrantContext, client: Client, token: string): Promise<void> {
+  const record = await ctx.storage.getRefreshToken(digestToken(token));
+  if (!record || record.grant.clientId !== client.client_id || record.revokedAt !== null) return;
+  await ctx.storage.revokeRefreshTokenFamily(record.familyId, new Date(ctx.now()).toISOString());
+}
