@@ -14,6 +14,7 @@ import { logoutEndpoints } from './http/logout.js';
 import { revocationEndpoint } from './http/revoke.js';
 import { userinfoEndpoint } from './http/userinfo.js';
 import { healthEndpoint } from './http/health.js';
+import { rejectUnstorableInput } from './http/input-limits.js';
 import { managementApi } from './http/management/plugin.js';
 import { tokenEndpoint } from './http/token.js';
 import { bootstrapTenant, type BootstrapResult } from './model/bootstrap.js';
@@ -53,6 +54,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
     onConstructorPoisoning: 'error',
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompilers());
+  app.addHook('preValidation', rejectUnstorableInput);
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug(
       { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
@@ -99,6 +101,8 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
   return app;
 }
 
+const SWEEP_INTERVAL_MS = 10 * 60_000;
+
 export interface RunningServer {
   app: FastifyInstance;
   ctx: ServerContext;
@@ -121,6 +125,11 @@ export async function startServer(config: Config, options: AppOptions & { now?: 
     await ctx.keys.current(); // fail at start, not at the first request, if the master key is wrong
     const app = await buildApp(ctx, options);
     const url = await app.listen({ port: config.port, host: config.host });
+    // Expired codes, transactions, throttles and long-dead tokens are deleted in the background.
+    const sweep = setInterval(() => {
+      ctx.storage.sweepExpired(new Date(ctx.now()).toISOString()).catch((err: unknown) => app.log.warn({ err }, 'sweep failed'));
+    }, SWEEP_INTERVAL_MS);
+    sweep.unref();
     let closing: Promise<void> | undefined;
     return {
       app,
@@ -128,7 +137,10 @@ export async function startServer(config: Config, options: AppOptions & { now?: 
       bootstrap,
       ...(masterKeyCreatedAt ? { masterKeyCreatedAt } : {}),
       url,
-      close: () => (closing ??= app.close().then(() => ctx.storage.close())),
+      close: () => {
+        clearInterval(sweep);
+        return (closing ??= app.close().then(() => ctx.storage.close()));
+      },
     };
   } catch (err) {
     await ctx.storage.close();
