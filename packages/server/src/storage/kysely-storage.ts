@@ -45,7 +45,8 @@ function encodeCheckpoint(createdAt: string, id: string): string {
 export function decodeCheckpoint(from: string): [string, string] | undefined {
   try {
     const value = JSON.parse(Buffer.from(from, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string')) {
+    // No NUL: PostgreSQL refuses it in a text comparison, so a crafted checkpoint would be a 500.
+    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string' && !v.includes('\u0000'))) {
       return value as [string, string];
     }
   } catch {
@@ -110,6 +111,11 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
     readonly dialect: Dialect,
     readonly changes: ChangeFeed,
     private readonly onClose: () => Promise<void> = async () => {},
+    /**
+     * PostgreSQL schema of the migration tables. Kysely looks for them in every schema unless told,
+     * so a second latchkey schema in the same database would find the first one's and skip creating its own.
+     */
+    private readonly migrationSchema?: string,
   ) {
     super(db);
   }
@@ -120,6 +126,7 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
       provider: migrationProvider,
       migrationTableName: 'latchkey_migrations',
       migrationLockTableName: 'latchkey_migrations_lock',
+      ...(this.migrationSchema ? { migrationTableSchema: this.migrationSchema } : {}),
     });
     const { error, results } = await migrator.migrateToLatest();
     if (error) {

@@ -80,6 +80,6 @@ export async function openPostgres(url: string): Promise<KyselyStorage> {
   const feed = new PostgresChangeFeed(pool, clientConfig, schema ? `latchkey_changes_${schema}` : 'latchkey_changes');
   await feed.start();
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  await sql`select 1`.execute(db);
-  return new KyselyStorage(db, 'postgres', feed, () => feed.stop());
+  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+  return new KyselyStorage(db, 'postgres', feed, () => feed.stop(), rows[0]!.schema);
 }
