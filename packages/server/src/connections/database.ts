@@ -1,4 +1,4 @@
-import { hashPassword, verifyPassword } from '../crypto/passwords.js';
+import { hashPassword, needsRehash, verifyPassword } from '../crypto/passwords.js';
 import { lockedUntil, recordFailure, recordSuccess, throttleKeys } from '../login/throttle.js';
 import { DEFAULT_DATABASE_CONNECTION } from '../model/connections.js';
 import type { Lookups } from '../storage/cache.js';
@@ -57,7 +57,8 @@ export async function authenticateDatabaseUser(
   if (bruteForceProtection) await recordSuccess(storage, keys);
   const iso = new Date(now).toISOString();
   const user: User = { ...record.user, last_login: iso, logins_count: record.user.logins_count + 1 };
-  await storage.updateUser({ ...record, user });
+  const passwordHash = needsRehash(record.passwordHash!) ? await hashPassword(password) : record.passwordHash;
+  await storage.updateUser({ ...record, user, passwordHash });
   return user;
 }
 

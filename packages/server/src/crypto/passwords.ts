@@ -1,4 +1,5 @@
 import { hash, verify } from '@node-rs/argon2';
+import { verify as verifyBcrypt } from '@node-rs/bcrypt';
 
 /** `Algorithm.Argon2id`; the package declares it as a const enum, which isolated modules cannot import. */
 const ARGON2ID = 2;
@@ -6,14 +7,28 @@ const ARGON2ID = 2;
 /** OWASP's argon2id baseline (19 MiB, 2 passes): about 20 ms a hash on this class of machine. */
 const ARGON2_OPTIONS = { algorithm: ARGON2ID, memoryCost: 19456, timeCost: 2, parallelism: 1 };
 
+/** bcrypt in modular crypt format, as other systems (and Auth0's user import) export it. */
+const BCRYPT_HASH = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
+
 export function hashPassword(password: string): Promise<string> {
   return hash(password, ARGON2_OPTIONS);
 }
 
-export async function verifyPassword(password: string, phc: string): Promise<boolean> {
-  if (!phc.startsWith('$argon2')) return false;
+/** Whether an imported hash is one latchkey can verify (bcrypt); it is replaced at the next login. */
+export function isImportableHash(encoded: string): boolean {
+  return BCRYPT_HASH.test(encoded);
+}
+
+/** A stored hash that is not argon2id is upgraded once the password is known to be right. */
+export function needsRehash(encoded: string): boolean {
+  return !encoded.startsWith('$argon2id$');
+}
+
+export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
   try {
-    return await verify(phc, password);
+    if (encoded.startsWith('$argon2')) return await verify(encoded, password);
+    if (BCRYPT_HASH.test(encoded)) return await verifyBcrypt(password, encoded);
+    return false;
   } catch {
     return false;
   }

@@ -1,4 +1,4 @@
-import { hashPassword } from '../crypto/passwords.js';
+import { hashPassword, isImportableHash } from '../crypto/passwords.js';
 import type { Storage, User, UserRecord } from '../storage/types.js';
 import { badRequest, conflict, notFound } from './errors.js';
 import { newDatabaseUserId } from './ids.js';
@@ -8,7 +8,14 @@ type Profile = Partial<
   Pick<User, 'email' | 'email_verified' | 'username' | 'phone_number' | 'name' | 'nickname' | 'picture' | 'given_name' | 'family_name' | 'blocked' | 'app_metadata' | 'user_metadata'>
 >;
 
-export type UserCreateInput = Profile & { connection: string; password?: string; user_id?: string; verify_email?: boolean };
+export type UserCreateInput = Profile & {
+  connection: string;
+  password?: string;
+  /** An imported bcrypt hash instead of a password; rehashed with argon2id at the first login. */
+  password_hash?: string;
+  user_id?: string;
+  verify_email?: boolean;
+};
 export type UserUpdateInput = Omit<Profile, 'app_metadata' | 'user_metadata'> & {
   password?: string;
   connection?: string;
@@ -39,8 +46,15 @@ export async function createUser(storage: Storage, input: UserCreateInput, now: 
   const requiresUsername = connection.options.requires_username === true;
   if (!input.email) throw badRequest("Payload validation error: Missing required property: 'email'");
   if (requiresUsername && !input.username) throw badRequest("Payload validation error: Missing required property: 'username'");
-  if (input.password === undefined) throw badRequest("Payload validation error: Missing required property: 'password'");
-  assertPasswordAllowed(input.password, connection.options);
+  if (input.password !== undefined && input.password_hash !== undefined) {
+    throw badRequest("Payload validation error: send either 'password' or 'password_hash', not both");
+  }
+  if (input.password_hash !== undefined) {
+    if (!isImportableHash(input.password_hash)) throw badRequest("Payload validation error: 'password_hash' must be a bcrypt hash ($2a$, $2b$ or $2y$)");
+  } else {
+    if (input.password === undefined) throw badRequest("Payload validation error: Missing required property: 'password'");
+    assertPasswordAllowed(input.password, connection.options);
+  }
 
   const userId = input.user_id ? `auth0|${input.user_id}` : newDatabaseUserId();
   const timestamp = now.toISOString();
@@ -64,7 +78,8 @@ export async function createUser(storage: Storage, input: UserCreateInput, now: 
     logins_count: 0,
     blocked: input.blocked ?? false,
   };
-  const record: UserRecord = { user, connection: connection.name, passwordHash: await hashPassword(input.password) };
+  const passwordHash = input.password_hash ?? (await hashPassword(input.password!));
+  const record: UserRecord = { user, connection: connection.name, passwordHash };
   if (!(await storage.insertUser(record))) throw userExists();
   return user;
 }

@@ -23,7 +23,11 @@ const Profile = {
 };
 
 const CreateBody = Strict({
-  ...OptionalFields({ ...Profile, user_id: Type.String({ minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9_-]+$' }) }),
+  ...OptionalFields({
+    ...Profile,
+    user_id: Type.String({ minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9_-]+$' }),
+    password_hash: Type.String({ minLength: 1, maxLength: 100 }),
+  }),
   connection: Name,
 });
 const UpdateBody = Strict(OptionalFields(Profile));
