@@ -22,10 +22,20 @@ export const refreshTokenGrant: GrantHandler = {
     if (!record || record.revokedAt !== null || record.grant.clientId !== client.client_id) throw invalidToken();
     if (record.expiresAt !== null && Date.parse(record.expiresAt) <= now) throw invalidToken();
 
+    // Checked before rotating: a refused request must not cost the client its refresh token.
+    let scope = record.grant.scope;
+    if (params.scope !== undefined) {
+      const requested = parseScope(params.scope);
+      const widened = requested.filter((s) => !record.grant.scope.includes(s));
+      if (widened.length > 0) throw new OAuthError('invalid_scope', `Scopes not granted by this refresh token: ${widened.join(' ')}`, 403);
+      scope = requested;
+    }
+
     const rotating = client.refresh_token.rotation_type === 'rotating';
     if (rotating) {
       const leewayMs = client.refresh_token.leeway * 1000;
-      const reusedLate = (rotatedAt: string) => now - Date.parse(rotatedAt) > leewayMs;
+      // `>=`: with no leeway, any second presentation is reuse, even within the same millisecond.
+      const reusedLate = (rotatedAt: string) => now - Date.parse(rotatedAt) >= leewayMs;
       if (record.rotatedAt !== null && reusedLate(record.rotatedAt)) {
         await ctx.storage.revokeRefreshTokenFamily(record.familyId, nowIso);
         throw invalidToken();
@@ -42,14 +52,6 @@ export const refreshTokenGrant: GrantHandler = {
 
     const user = (await ctx.storage.getUser(record.grant.userId))?.user;
     if (!user || user.blocked) throw invalidToken();
-
-    let scope = record.grant.scope;
-    if (params.scope !== undefined) {
-      const requested = parseScope(params.scope);
-      const widened = requested.filter((s) => !record.grant.scope.includes(s));
-      if (widened.length > 0) throw new OAuthError('invalid_scope', `Scopes not granted by this refresh token: ${widened.join(' ')}`, 403);
-      scope = requested;
-    }
 
     const { tokens } = await issueUserTokens(ctx, {
       client,
