@@ -8,7 +8,9 @@ import type { Config } from './config.js';
 import { openContext, type ServerContext } from './context.js';
 import { authorizeEndpoint } from './http/authorize.js';
 import { dbConnectionsEndpoints } from './http/dbconnections.js';
+import { deviceAuthorizationEndpoint } from './http/device-code.js';
 import { discoveryEndpoints } from './http/discovery.js';
+import { deviceActivationPages } from './http/login/device.js';
 import { hostedPages } from './http/login/routes.js';
 import { logoutEndpoints } from './http/logout.js';
 import { revocationEndpoint } from './http/revoke.js';
@@ -90,12 +92,14 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
     await scope.register(async (inner) => {
       await tokenEndpoint(inner, ctx);
       await revocationEndpoint(inner, ctx);
+      await deviceAuthorizationEndpoint(inner, ctx);
     });
     await scope.register(async (inner) => userinfoEndpoint(inner, ctx));
     await scope.register(async (inner) => dbConnectionsEndpoints(inner, ctx));
   });
   await app.register(async (scope) => authorizeEndpoint(scope, ctx));
   await app.register(async (scope) => hostedPages(scope, ctx));
+  await app.register(async (scope) => deviceActivationPages(scope, ctx));
   await app.register(async (scope) => logoutEndpoints(scope, ctx));
   await app.register(async (scope) => managementApi(scope, ctx), { prefix: '/api/v2' });
   return app;

@@ -16,10 +16,11 @@ export function parseBasicAuthorization(header: string | undefined): { id: strin
   const colon = decoded.indexOf(':');
   if (colon < 0) return undefined;
   try {
-    return {
-      id: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')),
-      secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
-    };
+    const id = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
+    const secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
+    // A NUL (`%00`) can name no client, and PostgreSQL refuses it in a lookup: malformed, not a 500.
+    if (`${id}${secret}`.includes('\u0000')) return undefined;
+    return { id, secret };
   } catch {
     return undefined;
   }

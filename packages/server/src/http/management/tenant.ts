@@ -14,7 +14,8 @@ const UpdateBody = Strict(OptionalFields({
     default_directory: Type.String({ maxLength: 128 }),
     session_lifetime: Type.Number({ minimum: 1, maximum: 8760 }),
     idle_session_lifetime: Type.Number({ minimum: 1, maximum: 8760 }),
-    flags: Type.Record(Type.String({ pattern: '^[a-z0-9_]{1,64}$' }), Type.Boolean(), { maxProperties: 50 }),
+    // A pattern key becomes patternProperties, which lets any other name through unless told not to.
+    flags: Type.Record(Type.String({ pattern: '^[a-z0-9_]{1,64}$' }), Type.Boolean(), { maxProperties: 50, additionalProperties: false }),
   }),
 );
 
