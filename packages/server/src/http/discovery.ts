@@ -16,6 +16,7 @@ export function providerMetadata(issuer: string): Record<string, unknown> {
     jwks_uri: `${issuer}.well-known/jwks.json`,
     revocation_endpoint: `${issuer}oauth/revoke`,
     end_session_endpoint: `${issuer}oidc/logout`,
+    device_authorization_endpoint: `${issuer}oauth/device/code`,
     scopes_supported: ['openid', 'profile', 'email', 'phone', 'offline_access'],
     response_types_supported: ['code', 'token', 'id_token', 'id_token token'],
     response_modes_supported: ['query', 'fragment', 'form_post', 'web_message'],

@@ -1,3 +1,4 @@
+import { OIDC_SCOPES } from '../oauth/scope.js';
 import type { Client, ResourceServer, Storage } from '../storage/types.js';
 
 /**
@@ -35,4 +36,22 @@ export async function recordConsent(
     scope: [...new Set([...(existing?.scope ?? []), ...scope])],
     updatedAt: new Date(now).toISOString(),
   });
+}
+
+const OIDC_SCOPE_DESCRIPTIONS: Record<string, string> = {
+  openid: 'Confirm your identity',
+  profile: 'See your name, nickname and picture',
+  email: 'See your email address',
+  phone: 'See your phone number',
+  address: 'See your address',
+  offline_access: 'Stay signed in when you are not using it',
+};
+
+/** Scopes in words, for the consent and device confirmation pages; API scopes name their API. */
+export function describeScopes(scope: readonly string[], api: ResourceServer | undefined): Array<{ name: string; description: string }> {
+  const apiScopes = new Map(api?.scopes.map((s) => [s.value, s.description ?? s.value]));
+  return scope.map((value) => ({
+    name: OIDC_SCOPES.has(value) || !api ? value : `${value} (${api.name})`,
+    description: OIDC_SCOPE_DESCRIPTIONS[value] ?? apiScopes.get(value) ?? value,
+  }));
 }

@@ -9,7 +9,10 @@ export type OAuthErrorCode =
   | 'access_denied'
   | 'server_error'
   | 'too_many_requests'
-  | 'too_many_attempts';
+  | 'too_many_attempts'
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'expired_token';
 
 const DEFAULT_STATUS: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -22,6 +25,10 @@ const DEFAULT_STATUS: Record<OAuthErrorCode, number> = {
   server_error: 500,
   too_many_requests: 429,
   too_many_attempts: 429,
+  // RFC 8628 §3.5 polling answers, with Auth0's status codes.
+  authorization_pending: 403,
+  slow_down: 429,
+  expired_token: 403,
 };
 
 /**

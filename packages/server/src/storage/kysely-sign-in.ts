@@ -2,6 +2,8 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type {
   AuthorizationCodeData,
+  DeviceCodeRecord,
+  DeviceCodeStore,
   AuthorizationCodeRecord,
   ConsentRecord,
   LoginTransaction,
@@ -18,7 +20,7 @@ const KEEP_ENDED_MS = 7 * 24 * 3600 * 1000;
  * The sign-in half of the storage: short-lived, write-heavy rows keyed by digests. Every
  * check-then-write that an attacker could race (code use, token rotation) is one conditional UPDATE.
  */
-export class KyselySignInStorage implements SignInStore {
+export class KyselySignInStorage implements SignInStore, DeviceCodeStore {
   constructor(readonly db: Kysely<Database>) {}
 
   async putLoginTransaction(tx: LoginTransaction): Promise<void> {
@@ -245,9 +247,69 @@ export class KyselySignInStorage implements SignInStore {
     await this.db.deleteFrom('login_throttle').where('key', '=', key).execute();
   }
 
+  async insertDeviceCode(deviceCodeHash: string, record: DeviceCodeRecord): Promise<boolean> {
+    const result = await this.db
+      .insertInto('device_codes')
+      .values({
+        device_code_hash: deviceCodeHash,
+        user_code: record.userCode,
+        status: record.status,
+        data: JSON.stringify(record),
+        expires_at: record.expiresAt,
+        last_polled_at: null,
+      })
+      .onConflict((oc) => oc.column('user_code').doNothing())
+      .executeTakeFirst();
+    return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
+  }
+
+  private static deviceRecord(row: { status: string; data: string; last_polled_at: string | null }): DeviceCodeRecord {
+    return { ...(JSON.parse(row.data) as DeviceCodeRecord), status: row.status as DeviceCodeRecord['status'], lastPolledAt: row.last_polled_at };
+  }
+
+  async getDeviceCode(deviceCodeHash: string): Promise<DeviceCodeRecord | undefined> {
+    const row = await this.db.selectFrom('device_codes').selectAll().where('device_code_hash', '=', deviceCodeHash).executeTakeFirst();
+    return row && KyselySignInStorage.deviceRecord(row);
+  }
+
+  async findDeviceCodeByUserCode(userCode: string): Promise<{ deviceCodeHash: string; record: DeviceCodeRecord } | undefined> {
+    const row = await this.db.selectFrom('device_codes').selectAll().where('user_code', '=', userCode).executeTakeFirst();
+    return row && { deviceCodeHash: row.device_code_hash, record: KyselySignInStorage.deviceRecord(row) };
+  }
+
+  async decideDeviceCode(deviceCodeHash: string, decision: 'approved' | 'denied', approval?: DeviceCodeRecord['approval']): Promise<boolean> {
+    const current = await this.getDeviceCode(deviceCodeHash);
+    if (!current) return false;
+    const data = JSON.stringify({ ...current, status: decision, ...(approval ? { approval } : {}) });
+    const result = await this.db
+      .updateTable('device_codes')
+      .set({ status: decision, data })
+      .where('device_code_hash', '=', deviceCodeHash)
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async recordDevicePoll(deviceCodeHash: string, now: string): Promise<string | null> {
+    const row = await this.db.selectFrom('device_codes').select('last_polled_at').where('device_code_hash', '=', deviceCodeHash).executeTakeFirst();
+    await this.db.updateTable('device_codes').set({ last_polled_at: now }).where('device_code_hash', '=', deviceCodeHash).execute();
+    return row?.last_polled_at ?? null;
+  }
+
+  async consumeDeviceCode(deviceCodeHash: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('device_codes')
+      .set({ status: 'consumed' })
+      .where('device_code_hash', '=', deviceCodeHash)
+      .where('status', '=', 'approved')
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
   async sweepExpired(now: string): Promise<void> {
     const longAgo = new Date(Date.parse(now) - KEEP_ENDED_MS).toISOString();
     await this.db.deleteFrom('login_transactions').where('expires_at', '<', now).execute();
+    await this.db.deleteFrom('device_codes').where('expires_at', '<', now).execute();
     // Used codes are kept past expiry for a while, so a late replay still revokes what they issued.
     await this.db.deleteFrom('authorization_codes').where('expires_at', '<', longAgo).execute();
     await this.db.deleteFrom('opaque_access_tokens').where('expires_at', '<', now).execute();

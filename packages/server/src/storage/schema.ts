@@ -29,6 +29,14 @@ export interface Database {
     publish_until: string | null;
   };
   login_transactions: { id: string; data: string; expires_at: string };
+  device_codes: {
+    device_code_hash: string;
+    user_code: string;
+    status: string;
+    data: string;
+    expires_at: string;
+    last_polled_at: string | null;
+  };
   sessions: {
     id_hash: string;
     sid: string;

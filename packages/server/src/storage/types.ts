@@ -254,6 +254,8 @@ export interface LoginTransaction {
   expiresAt: string;
   /** Set once the user has signed in, while consent is still pending. */
   userId?: string;
+  /** A sign-in for the device flow: after it, the user confirms this user code instead. */
+  device?: { userCode: string };
 }
 
 export interface Session {
@@ -358,6 +360,33 @@ export interface SignInStore {
   sweepExpired(now: string): Promise<void>;
 }
 
+export type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'consumed';
+
+/** A device authorization request (RFC 8628) and, once the user approved it, who approved it. */
+export interface DeviceCodeRecord {
+  userCode: string;
+  status: DeviceCodeStatus;
+  clientId: string;
+  scope: string[];
+  audience?: string;
+  expiresAt: string;
+  lastPolledAt: string | null;
+  /** Set on approval: the grant the device receives. */
+  approval?: { userId: string; sid: string; authTime: string };
+}
+
+export interface DeviceCodeStore {
+  insertDeviceCode(deviceCodeHash: string, record: DeviceCodeRecord): Promise<boolean>;
+  getDeviceCode(deviceCodeHash: string): Promise<DeviceCodeRecord | undefined>;
+  findDeviceCodeByUserCode(userCode: string): Promise<{ deviceCodeHash: string; record: DeviceCodeRecord } | undefined>;
+  /** Moves a pending request to approved or denied: true for exactly one caller. */
+  decideDeviceCode(deviceCodeHash: string, decision: 'approved' | 'denied', approval?: DeviceCodeRecord['approval']): Promise<boolean>;
+  /** Records a poll and returns the previous poll time, for slow_down (RFC 8628 §3.5). */
+  recordDevicePoll(deviceCodeHash: string, now: string): Promise<string | null>;
+  /** Moves an approved request to consumed: true for exactly one caller. */
+  consumeDeviceCode(deviceCodeHash: string): Promise<boolean>;
+}
+
 /** What changed, so every node can drop what it cached (see storage/cache.ts). */
 export type ChangeKind = 'client' | 'resource_server' | 'client_grant' | 'connection' | 'tenant' | 'signing_key';
 
@@ -375,7 +404,8 @@ export interface Storage
     UserStore,
     TenantStore,
     SigningKeyStore,
-    SignInStore {
+    SignInStore,
+    DeviceCodeStore {
   readonly dialect: 'sqlite' | 'postgres';
   readonly changes: ChangeFeed;
   migrate(): Promise<void>;

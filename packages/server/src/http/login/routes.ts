@@ -2,31 +2,22 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
 import { authenticateDatabaseUser, databaseConnectionFor, DatabaseLoginError } from '../../connections/database.js';
 import { afterConsent, afterSignIn, type FlowInput } from '../../login/authorization-flow.js';
+import { describeScopes } from '../../login/consent.js';
 import { createSession, endSession, SESSION_COOKIE } from '../../login/sessions.js';
 import { ManagementApiError } from '../../model/errors.js';
 import { passwordPolicyHint } from '../../model/password-policy.js';
 import { createUser } from '../../model/users.js';
-import { OIDC_SCOPES } from '../../oauth/scope.js';
 import type { Connection, LoginTransaction, User } from '../../storage/types.js';
 import { sendPage, tenantBranding } from './html-response.js';
 import { loadTransaction, sendNextStep, sendTransactionProblem, setSessionCookie, signedInFrom } from './next-step.js';
 import { ASSETS } from './views/assets.js';
-import { consentPage, errorPage, loginPage, signupPage, type ConsentScope, type FormContext } from './views/pages.js';
+import { consentPage, errorPage, loginPage, signupPage, type FormContext } from './views/pages.js';
 
 /** Form fields as single strings; anything else (repeated, missing) reads as absent. */
 function field(body: unknown, name: string, maxLength = 1024): string | undefined {
   const value = body && typeof body === 'object' ? (body as Record<string, unknown>)[name] : undefined;
   return typeof value === 'string' && value.length <= maxLength ? value : undefined;
 }
-
-const OIDC_SCOPE_DESCRIPTIONS: Record<string, string> = {
-  openid: 'Confirm your identity',
-  profile: 'See your name, nickname and picture',
-  email: 'See your email address',
-  phone: 'See your phone number',
-  address: 'See your address',
-  offline_access: 'Stay signed in when you are not using it',
-};
 
 /** Universal Login: the login, sign-up and consent pages of a login transaction. */
 export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Promise<void> {
@@ -76,6 +67,10 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
     await endSession(ctx.storage, request.cookies[SESSION_COOKIE], ctx.now());
     const { cookieValue, session } = await createSession(ctx.storage, user.user_id, settings, ctx.now());
     setSessionCookie(reply, ctx, cookieValue, settings.session_lifetime);
+    if (tx.device) {
+      await ctx.storage.deleteLoginTransaction(tx.id);
+      return reply.redirect(`/activate/confirm?user_code=${encodeURIComponent(tx.device.userCode)}`, 302);
+    }
     return sendNextStep(reply, ctx, await afterSignIn(ctx, input, { user, session }, tx), tx.request);
   }
 
@@ -171,11 +166,7 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
     const loaded = await beginConsent(request, reply, field(request.query, 'state'));
     if (!loaded) return reply;
     const { tx, input, signedIn } = loaded;
-    const apiScopes = new Map(input.api?.scopes.map((s) => [s.value, s.description ?? s.value]));
-    const scopes: ConsentScope[] = tx.request.scope.map((scope) => ({
-      name: OIDC_SCOPES.has(scope) ? scope : `${scope}${input.api ? ` (${input.api.name})` : ''}`,
-      description: OIDC_SCOPE_DESCRIPTIONS[scope] ?? apiScopes.get(scope) ?? scope,
-    }));
+    const scopes = describeScopes(tx.request.scope, input.api);
     const links = input.client.client_metadata;
     const clientLinks = [
       { label: 'Website', href: links.client_uri },

@@ -66,6 +66,8 @@ a:hover { text-decoration: underline; }
 .scopes .scope-desc { color: var(--muted); font-size: 13px; }
 .client-links { text-align: center; font-size: 13px; margin: -12px 0 20px; }
 .client-links a { margin: 0 6px; }
+.device-code { font: 600 28px/1.2 ui-monospace, SFMono-Regular, Menlo, monospace; letter-spacing: .12em; text-align: center; margin: 4px 0 20px; padding: 12px; border: 1px dashed var(--line); border-radius: var(--radius); }
+input#user_code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 20px; letter-spacing: .12em; text-align: center; text-transform: uppercase; }
 .code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 13px; color: var(--muted); text-align: center; margin-top: 16px; }
 .footer { margin-top: 20px; font-size: 12px; color: var(--muted); }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }

@@ -157,3 +157,72 @@ export function webMessagePage(branding: Branding, origin: string, response: Rec
     body: html`<p class="lead">Signing in…</p>`,
   });
 }
+
+export interface DevicePageContext {
+  branding: Branding;
+  csrf: string;
+  error?: string;
+}
+
+/** RFC 8628 §3.3: where the user types the code the device shows. */
+export function activatePage(ctx: DevicePageContext & { userCode?: string }): string {
+  const invalid = ctx.error ? html` aria-invalid="true" aria-describedby="form-error"` : '';
+  return page({
+    title: 'Activate a device',
+    branding: ctx.branding,
+    body: html`
+  <h1>Activate a device</h1>
+  <p class="lead">Enter the code shown on your device to connect it to <strong>${ctx.branding.tenantName}</strong>.</p>
+  ${alert(ctx.error)}
+  <form method="post" action="/activate" novalidate>
+    <input type="hidden" name="csrf" value="${ctx.csrf}">
+    <div class="field">
+      <label for="user_code">Code</label>
+      <input id="user_code" name="user_code" type="text" value="${ctx.userCode ?? ''}" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" placeholder="XXXX-XXXX" required autofocus${invalid}>
+    </div>
+    <div class="actions"><button type="submit">Continue</button></div>
+  </form>`,
+  });
+}
+
+/** RFC 8628 §5.4: the user confirms the code matches the device before anything is granted. */
+export function deviceConfirmPage(
+  ctx: DevicePageContext & { clientName: string; userCode: string; userName: string; scopes: ConsentScope[] },
+): string {
+  return page({
+    title: 'Confirm device',
+    branding: ctx.branding,
+    body: html`
+  <h1>Connect ${ctx.clientName}?</h1>
+  <p class="lead">Signed in as <strong>${ctx.userName}</strong>. Check that your device shows this code:</p>
+  <p class="device-code">${ctx.userCode}</p>
+  ${ctx.scopes.length > 0
+    ? html`<p>It will be able to:</p>
+  <ul class="scopes">
+    ${ctx.scopes.map((s) => html`<li><span class="scope-name">${s.name}</span><span class="scope-desc">${s.description}</span></li>`)}
+  </ul>`
+    : ''}
+  <form method="post" action="/activate/confirm">
+    <input type="hidden" name="csrf" value="${ctx.csrf}">
+    <input type="hidden" name="user_code" value="${ctx.userCode}">
+    <div class="actions row">
+      <button type="submit" name="action" value="confirm">Confirm</button>
+      <button type="submit" name="action" value="cancel" class="secondary">Cancel</button>
+    </div>
+  </form>`,
+  });
+}
+
+export function deviceDonePage(branding: Branding, approved: boolean): string {
+  return page({
+    title: approved ? 'Device connected' : 'Device not connected',
+    branding,
+    body: approved
+      ? html`
+  <h1>Device connected</h1>
+  <p class="lead">You can return to your device now; it will finish signing in by itself.</p>`
+      : html`
+  <h1>Request cancelled</h1>
+  <p class="lead">The device was not connected. You can close this window.</p>`,
+  });
+}

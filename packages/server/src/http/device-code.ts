@@ -1,0 +1,18 @@
+import type { FastifyInstance } from 'fastify';
+import type { ServerContext } from '../context.js';
+import { authenticateClient, clientCredentialsFrom } from '../oauth/client-auth.js';
+import { startDeviceAuthorization } from '../oauth/device.js';
+import { tokenParams } from './token.js';
+
+/** `POST /oauth/device/code` (RFC 8628 §3.1); shares the token endpoint's error handling. */
+export async function deviceAuthorizationEndpoint(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+  app.post('/oauth/device/code', { bodyLimit: 64 * 1024 }, async (request, reply) => {
+    const params = tokenParams(request.body);
+    const { client } = await authenticateClient(clientCredentialsFrom(params, request.headers.authorization), ctx.lookups, ctx.digester);
+    const response = await startDeviceAuthorization(ctx, client, {
+      ...(params.scope !== undefined ? { scope: params.scope } : {}),
+      ...(params.audience !== undefined ? { audience: params.audience } : {}),
+    });
+    return reply.headers({ 'cache-control': 'no-store' }).send(response);
+  });
+}
