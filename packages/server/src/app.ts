@@ -79,14 +79,16 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
   // What browser apps (auth0-spa-js) call across origins; the login pages themselves never need CORS.
   await app.register(async (scope) => {
     await scope.register(cors, {
-      origin: (origin, callback) => {
-        if (!origin) return callback(null, false);
-        ctx.lookups.browserOrigins().then((origins) => callback(null, origins.has(origin)), (err: Error) => callback(err, false));
+      // The plugin answers preflights for every path; only these endpoints name any origin.
+      delegator: (request, callback) => {
+        const origin = request.headers.origin;
+        const path = request.url.split('?')[0]!;
+        if (!origin || !CORS_PATHS.has(path)) return callback(null, { origin: false });
+        ctx.lookups.browserOrigins().then(
+          (origins) => callback(null, { ...CORS_OPTIONS, origin: origins.has(origin) ? origin : false }),
+          (err: Error) => callback(err),
+        );
       },
-      methods: ['GET', 'POST'],
-      allowedHeaders: ['Content-Type', 'Auth0-Client', 'Authorization', 'DPoP'],
-      exposedHeaders: ['DPoP-Nonce', 'WWW-Authenticate'],
-      maxAge: 600,
     });
     await scope.register(async (inner) => discoveryEndpoints(inner, ctx));
     await scope.register(async (inner) => {
@@ -106,6 +108,24 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
 }
 
 const SWEEP_INTERVAL_MS = 10 * 60_000;
+
+/** Endpoints that browser apps (auth0-spa-js) call across origins. */
+const CORS_PATHS = new Set([
+  '/oauth/token',
+  '/oauth/revoke',
+  '/oauth/device/code',
+  '/userinfo',
+  '/dbconnections/signup',
+  '/.well-known/openid-configuration',
+  '/.well-known/oauth-authorization-server',
+  '/.well-known/jwks.json',
+]);
+const CORS_OPTIONS = {
+  methods: ['GET', 'POST'],
+  allowedHeaders: ['Content-Type', 'Auth0-Client', 'Authorization', 'DPoP'],
+  exposedHeaders: ['DPoP-Nonce', 'WWW-Authenticate'],
+  maxAge: 600,
+};
 
 export interface RunningServer {
   app: FastifyInstance;

@@ -139,10 +139,11 @@ test('an unregistered callback URL gets the error page, never a redirect', async
 
 test('logout without an id_token_hint asks first, then shows the logged-out page', async () => {
   const { context, page, problems } = await newContext(browser);
+  // Stands in for the app's callback, so the browser settles there before the next navigation.
+  await context.route('http://127.0.0.1:4000/**', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<p>app</p>' }));
   await page.goto(authorizeUrl());
-  const back = page.waitForResponse((r) => r.url().endsWith('/u/login') && r.status() === 302);
   await submitLogin(page, 'pat@acme.test', TEST_PASSWORD);
-  await back;
+  await page.waitForURL('http://127.0.0.1:4000/**');
   await page.goto(`${server.issuer}oidc/logout`);
   await page.getByRole('heading', { name: 'Log out?' }).waitFor();
   await shoot(page, 'logout-confirm');

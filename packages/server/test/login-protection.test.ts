@@ -460,6 +460,10 @@ describe('CORS', () => {
     const browser = new Browser(server.issuer);
     const start = await browser.request(nativeAuthorize(), { headers: { origin: spaOrigin } });
     assert.equal(start.headers.get('access-control-allow-origin'), null);
+    for (const path of ['/u/login', '/authorize', '/api/v2/clients']) {
+      const preflightResponse = await preflight(spaOrigin, path);
+      assert.equal(preflightResponse.headers.get('access-control-allow-origin'), null, `no CORS preflight grant on ${path}`);
+    }
     const page = await browser.request(start.headers.get('location')!, { headers: { origin: spaOrigin } });
     assert.equal(page.status, 200);
     assert.equal(page.headers.get('access-control-allow-origin'), null);
