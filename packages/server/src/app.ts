@@ -13,6 +13,7 @@ import { discoveryEndpoints } from './http/discovery.js';
 import { deviceActivationPages } from './http/login/device.js';
 import { hostedPages } from './http/login/routes.js';
 import { logoutEndpoints } from './http/logout.js';
+import { registrationEndpoint } from './http/register.js';
 import { revocationEndpoint } from './http/revoke.js';
 import { userinfoEndpoint } from './http/userinfo.js';
 import { healthEndpoint } from './http/health.js';
@@ -103,6 +104,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
   await app.register(async (scope) => hostedPages(scope, ctx));
   await app.register(async (scope) => deviceActivationPages(scope, ctx));
   await app.register(async (scope) => logoutEndpoints(scope, ctx));
+  await app.register(async (scope) => registrationEndpoint(scope, ctx));
   await app.register(async (scope) => managementApi(scope, ctx), { prefix: '/api/v2' });
   return app;
 }

@@ -26,6 +26,12 @@ export const ConfigSchema = Type.Object(
     ),
     /** Upper bound on how long a cached lookup may be served if a change notification is lost. */
     cacheTtlSeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 300 }),
+    /** Dynamic client registrations allowed per IP and second, per node (RFC 7591 endpoint). */
+    registrationRateLimit: Type.Integer({ minimum: 1, maximum: 10000, default: 5 }),
+    /** When set, /oidc/register requires it as a Bearer initial access token (RFC 7591 §3). */
+    registrationInitialAccessToken: Type.Optional(Type.String({ minLength: 32, maxLength: 512 })),
+    /** Prefix of dynamically registered client ids, so they stand out in logs and lists. */
+    registrationClientIdPrefix: Type.String({ pattern: '^[A-Za-z0-9_-]{0,16}$', default: 'tpc_' }),
   },
   { additionalProperties: false },
 );
@@ -45,13 +51,16 @@ const ENV_NAMES: Record<keyof Static<typeof ConfigSchema>, string> = {
   masterKey: 'LATCHKEY_MASTER_KEY',
   logLevel: 'LATCHKEY_LOG_LEVEL',
   cacheTtlSeconds: 'LATCHKEY_CACHE_TTL_SECONDS',
+  registrationRateLimit: 'LATCHKEY_REGISTRATION_RATE_LIMIT',
+  registrationInitialAccessToken: 'LATCHKEY_REGISTRATION_INITIAL_ACCESS_TOKEN',
+  registrationClientIdPrefix: 'LATCHKEY_REGISTRATION_CLIENT_ID_PREFIX',
 };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const NUMERIC = new Set(['port', 'cacheTtlSeconds']);
+const NUMERIC = new Set(['port', 'cacheTtlSeconds', 'registrationRateLimit']);
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   let fromFile: Record<string, unknown> = {};

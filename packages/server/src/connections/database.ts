@@ -2,7 +2,7 @@ import { hashPassword, needsRehash, verifyPassword } from '../crypto/passwords.j
 import { lockedUntil, recordFailure, recordSuccess, throttleKeys } from '../login/throttle.js';
 import { DEFAULT_DATABASE_CONNECTION } from '../model/connections.js';
 import type { Lookups } from '../storage/cache.js';
-import type { Connection, Storage, User } from '../storage/types.js';
+import type { Client, Connection, Storage, User } from '../storage/types.js';
 
 export type DatabaseLoginFailure = 'wrong_credentials' | 'blocked' | 'too_many_attempts';
 
@@ -63,16 +63,21 @@ export async function authenticateDatabaseUser(
 }
 
 /**
- * The database connection a sign-in uses: the one the request names, else the tenant's default
- * directory, else Username-Password-Authentication; it must be enabled for the client.
+ * Whether a client may sign users in through a connection. First-party clients need to be listed in
+ * its enabled_clients; third-party clients (dynamically registered ones) may only use connections
+ * promoted to domain connections, which every third-party client shares (as in Auth0).
  */
-export async function databaseConnectionFor(
-  lookups: Lookups,
-  clientId: string,
-  requested: string | undefined,
-): Promise<Connection | undefined> {
+export function connectionUsableBy(connection: Connection, client: Client): boolean {
+  return client.is_first_party ? connection.enabled_clients.includes(client.client_id) : connection.is_domain_connection;
+}
+
+/**
+ * The database connection a sign-in uses: the one the request names, else the tenant's default
+ * directory, else Username-Password-Authentication; the client must be allowed to use it.
+ */
+export async function databaseConnectionFor(lookups: Lookups, client: Client, requested: string | undefined): Promise<Connection | undefined> {
   const name = requested ?? ((await lookups.tenantSettings()).default_directory || DEFAULT_DATABASE_CONNECTION);
   const connection = await lookups.connection(name);
-  if (!connection || connection.strategy !== 'auth0' || !connection.enabled_clients.includes(clientId)) return undefined;
+  if (!connection || connection.strategy !== 'auth0' || !connectionUsableBy(connection, client)) return undefined;
   return connection;
 }

@@ -56,7 +56,7 @@ export async function dbConnectionsEndpoints(app: FastifyInstance, ctx: ServerCo
     const body = request.body;
     const client = (await ctx.lookups.client(body.client_id))?.client;
     if (!client) return signupError(reply, 400, 'invalid_signup', 'Unknown client');
-    const connection = await databaseConnectionFor(ctx.lookups, client.client_id, body.connection);
+    const connection = await databaseConnectionFor(ctx.lookups, client, body.connection);
     if (!connection) return signupError(reply, 400, 'invalid_signup', 'The connection does not exist or is not enabled for this client');
     if (connection.options.disable_signup === true) return signupError(reply, 403, 'operation_not_allowed', 'Public signup is disabled');
     const { client_id: _c, connection: _n, ...profile } = body;

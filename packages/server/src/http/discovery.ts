@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { grantHandlers } from '../oauth/grants/index.js';
+import { DCR_FLAG } from './register.js';
 
 /**
  * OpenID Provider metadata (OIDC Discovery 1.0 / RFC 8414). Only endpoints that exist are listed, so
@@ -34,8 +35,12 @@ export function providerMetadata(issuer: string): Record<string, unknown> {
 
 export async function discoveryEndpoints(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const metadata = providerMetadata(ctx.issuer);
-  const sendMetadata = async (_: unknown, reply: import('fastify').FastifyReply) =>
-    reply.header('cache-control', 'public, max-age=300').send(metadata);
+  const withRegistration = { ...metadata, registration_endpoint: `${ctx.issuer}oidc/register` };
+  // Registration is advertised only while the tenant allows it, so the answer is kept briefly.
+  const sendMetadata = async (_: unknown, reply: import('fastify').FastifyReply) => {
+    const { flags } = await ctx.lookups.tenantSettings();
+    return reply.header('cache-control', 'public, max-age=60').send(flags[DCR_FLAG] === true ? withRegistration : metadata);
+  };
   app.get('/.well-known/openid-configuration', sendMetadata);
   app.get('/.well-known/oauth-authorization-server', sendMetadata);
 

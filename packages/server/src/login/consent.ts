@@ -30,7 +30,8 @@ export async function recordConsent(
 ): Promise<void> {
   const audience = api?.identifier ?? '';
   const existing = await storage.getConsent(userId, client.client_id, audience);
-  await storage.putConsent(userId, {
+  await storage.putConsent({
+    userId,
     clientId: client.client_id,
     audience,
     scope: [...new Set([...(existing?.scope ?? []), ...scope])],

@@ -46,7 +46,14 @@ export async function bootstrapTenant(
   }
 
   const audience = managementAudience(options.issuer);
-  if (!(await storage.getResourceServerByIdentifier(audience))) {
+  const managementApi = await storage.getResourceServerByIdentifier(audience);
+  const missingScopes = (have: string[]) => MANAGEMENT_SCOPES.filter((s) => !have.includes(s));
+  if (managementApi && missingScopes(managementApi.scopes.map((s) => s.value)).length > 0) {
+    // A newer latchkey added Management API scopes: the system API and admin grants gain them.
+    const added = missingScopes(managementApi.scopes.map((s) => s.value)).map((value) => ({ value, description: value.replace(':', ' ') }));
+    await storage.updateResourceServer({ ...managementApi, scopes: [...managementApi.scopes, ...added] });
+  }
+  if (!managementApi) {
     await createResourceServer(
       storage,
       {
@@ -79,8 +86,11 @@ export async function bootstrapTenant(
   const adminIds = new Set(adminId ? [adminId] : []);
   for await (const c of everyItem((page) => storage.listClients(page))) if (c.is_system) adminIds.add(c.client_id);
   for (const clientId of adminIds) {
-    if (!(await storage.findClientGrant(clientId, audience))) {
+    const grant = await storage.findClientGrant(clientId, audience);
+    if (!grant) {
       await storage.insertClientGrant({ id: newClientGrantId(), client_id: clientId, audience, scope: [...MANAGEMENT_SCOPES] });
+    } else if (missingScopes(grant.scope).length > 0) {
+      await storage.updateClientGrant({ ...grant, scope: [...grant.scope, ...missingScopes(grant.scope)] });
     }
   }
 

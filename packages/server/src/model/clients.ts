@@ -52,7 +52,7 @@ export async function createClient(
   storage: Storage,
   digester: SecretDigester,
   input: ClientInput,
-  options: { clientId?: string; isSystem?: boolean } = {},
+  options: { clientId?: string; isSystem?: boolean; dynamic?: boolean } = {},
 ): Promise<{ client: Client; secret: string }> {
   const appType = input.app_type ?? null;
   const client: Client = {
@@ -83,6 +83,7 @@ export async function createClient(
     },
     client_metadata: input.client_metadata ?? {},
     ...(options.isSystem ? { is_system: true } : {}),
+    registration_source: options.dynamic ? 'dynamic_registration' : 'management_api',
   };
   validate(client);
   const secret = checkedSecret(input.client_secret);

@@ -28,6 +28,8 @@ export const MANAGEMENT_SCOPES = [
   'delete:users',
   'read:tenant_settings',
   'update:tenant_settings',
+  'read:grants',
+  'delete:grants',
 ] as const;
 
 export const managementAudience = (issuer: string) => `${issuer}api/v2/`;

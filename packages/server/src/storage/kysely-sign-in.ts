@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type {
@@ -12,6 +13,21 @@ import type {
   Session,
   SignInStore,
 } from './types.js';
+
+/** Deterministic, so re-consenting keeps the id; hashed, so it does not spell out the user. */
+const consentId = (userId: string, clientId: string, audience: string) =>
+  `cgt_${createHash('sha256').update(`${userId}\n${clientId}\n${audience}`).digest('base64url').slice(0, 22)}`;
+
+function consentFromRow(row: { id: string | null; user_id: string; client_id: string; audience: string; scope: string; updated_at: string }): ConsentRecord {
+  return {
+    id: row.id ?? consentId(row.user_id, row.client_id, row.audience),
+    userId: row.user_id,
+    clientId: row.client_id,
+    audience: row.audience,
+    scope: JSON.parse(row.scope) as string[],
+    updatedAt: row.updated_at,
+  };
+}
 
 /** Refresh tokens and sessions that ended this long ago are deleted by the sweep. */
 const KEEP_ENDED_MS = 7 * 24 * 3600 * 1000;
@@ -195,27 +211,37 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore {
       .where('client_id', '=', clientId)
       .where('audience', '=', audience)
       .executeTakeFirst();
-    return row && { clientId: row.client_id, audience: row.audience, scope: JSON.parse(row.scope) as string[], updatedAt: row.updated_at };
+    return row && consentFromRow(row);
   }
 
-  async putConsent(userId: string, consent: ConsentRecord): Promise<void> {
+  async putConsent(consent: Omit<ConsentRecord, 'id'>): Promise<void> {
     const scope = JSON.stringify(consent.scope);
+    const id = consentId(consent.userId, consent.clientId, consent.audience);
     await this.db
       .insertInto('consents')
-      .values({ user_id: userId, client_id: consent.clientId, audience: consent.audience, scope, updated_at: consent.updatedAt })
-      .onConflict((oc) => oc.columns(['user_id', 'client_id', 'audience']).doUpdateSet({ scope, updated_at: consent.updatedAt }))
+      .values({ id, user_id: consent.userId, client_id: consent.clientId, audience: consent.audience, scope, updated_at: consent.updatedAt })
+      .onConflict((oc) => oc.columns(['user_id', 'client_id', 'audience']).doUpdateSet({ id, scope, updated_at: consent.updatedAt }))
       .execute();
   }
 
-  async listConsents(userId: string): Promise<ConsentRecord[]> {
-    const rows = await this.db.selectFrom('consents').selectAll().where('user_id', '=', userId).orderBy('client_id').execute();
-    return rows.map((r) => ({ clientId: r.client_id, audience: r.audience, scope: JSON.parse(r.scope) as string[], updatedAt: r.updated_at }));
+  async listConsents(filter: { userId?: string; clientId?: string; audience?: string }): Promise<ConsentRecord[]> {
+    let query = this.db.selectFrom('consents').selectAll();
+    if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
+    if (filter.clientId !== undefined) query = query.where('client_id', '=', filter.clientId);
+    if (filter.audience !== undefined) query = query.where('audience', '=', filter.audience);
+    const rows = await query.orderBy('updated_at').orderBy('client_id').limit(1000).execute();
+    return rows.map(consentFromRow);
   }
 
   async deleteConsents(userId: string, clientId?: string): Promise<void> {
     let query = this.db.deleteFrom('consents').where('user_id', '=', userId);
     if (clientId !== undefined) query = query.where('client_id', '=', clientId);
     await query.execute();
+  }
+
+  async deleteConsent(id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('consents').where('id', '=', id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
   }
 
   async recordLoginFailure(key: string, now: string, windowStartedBefore: string) {

@@ -36,6 +36,8 @@ export interface Client {
   client_metadata: Record<string, string>;
   /** The bootstrap admin client: cannot be deleted through the API, so the tenant stays reachable. */
   is_system?: boolean;
+  /** How the client came to be: by an admin (Management API) or by itself (RFC 7591). */
+  registration_source?: 'management_api' | 'dynamic_registration';
 }
 
 export interface ClientRecord {
@@ -312,6 +314,9 @@ export interface OpaqueAccessTokenData {
 }
 
 export interface ConsentRecord {
+  /** Stable per user, client and API: the Management API's grant id. */
+  id: string;
+  userId: string;
   clientId: string;
   audience: string;
   scope: string[];
@@ -346,9 +351,10 @@ export interface SignInStore {
   getOpaqueAccessToken(tokenHash: string): Promise<OpaqueAccessTokenData | undefined>;
 
   getConsent(userId: string, clientId: string, audience: string): Promise<ConsentRecord | undefined>;
-  putConsent(userId: string, consent: ConsentRecord): Promise<void>;
-  listConsents(userId: string): Promise<ConsentRecord[]>;
+  putConsent(consent: Omit<ConsentRecord, 'id'>): Promise<void>;
+  listConsents(filter: { userId?: string; clientId?: string; audience?: string }): Promise<ConsentRecord[]>;
   deleteConsents(userId: string, clientId?: string): Promise<void>;
+  deleteConsent(id: string): Promise<boolean>;
 
   /** Counts a failure in a fixed window and returns the count so far and any lock in force. */
   recordLoginFailure(key: string, now: string, windowStartedBefore: string): Promise<{ failures: number; lockedUntil: string | null }>;

@@ -42,9 +42,12 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
 
   const security = (tx: LoginTransaction) => ({ formTargets: [tx.request.redirectUri] });
 
-  async function noConnection(reply: FastifyReply) {
+  async function noConnection(reply: FastifyReply, firstParty: boolean) {
     const branding = await tenantBranding(ctx.lookups);
-    return sendPage(reply, errorPage(branding, 'Sign-in unavailable', 'No database connection is enabled for this application.', 'invalid_connection'), 400);
+    const description = firstParty
+      ? 'No database connection is enabled for this application.'
+      : 'Third-party applications can only sign in through domain connections, and this connection is not one.';
+    return sendPage(reply, errorPage(branding, 'Sign-in unavailable', description, 'invalid_connection'), 400);
   }
 
   async function showLogin(reply: FastifyReply, tx: LoginTransaction, input: FlowInput, connection: Connection, status = 200, error?: string, email?: string) {
@@ -81,9 +84,9 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
       await sendTransactionProblem(reply, ctx, loaded.problem);
       return undefined;
     }
-    const connection = await databaseConnectionFor(ctx.lookups, loaded.input.client.client_id, loaded.tx.request.connection);
+    const connection = await databaseConnectionFor(ctx.lookups, loaded.input.client, loaded.tx.request.connection);
     if (!connection) {
-      await noConnection(reply);
+      await noConnection(reply, loaded.input.client.is_first_party);
       return undefined;
     }
     return { ...loaded, connection };

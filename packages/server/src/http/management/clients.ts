@@ -59,6 +59,7 @@ const UpdateBody = Strict(OptionalFields(ClientFields));
  */
 const present = (client: Client, secret?: string) => ({
   ...client,
+  registration_source: client.registration_source ?? 'management_api',
   ...(secret !== undefined && client.token_endpoint_auth_method !== 'none' ? { client_secret: secret } : {}),
 });
 

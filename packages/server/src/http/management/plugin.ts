@@ -9,6 +9,7 @@ import { managementAudience } from '../../model/resource-servers.js';
 import { decodeCheckpoint } from '../../storage/kysely-storage.js';
 import type { Page, PageRequest } from '../../storage/types.js';
 import { clientGrantRoutes } from './client-grants.js';
+import { grantRoutes } from './grants.js';
 import { clientRoutes } from './clients.js';
 import { connectionRoutes } from './connections.js';
 import { resourceServerRoutes } from './resource-servers.js';
@@ -148,4 +149,5 @@ export async function managementApi(app: FastifyInstance, ctx: ServerContext): P
   await api.register(async (scoped) => connectionRoutes(scoped, ctx));
   await api.register(async (scoped) => userRoutes(scoped, ctx));
   await api.register(async (scoped) => tenantRoutes(scoped, ctx));
+  await api.register(async (scoped) => grantRoutes(scoped, ctx));
 }

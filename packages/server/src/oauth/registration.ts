@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto';
+import type { SecretDigester } from '../crypto/secrets.js';
+import { createClient } from '../model/clients.js';
+import type { Client, Storage } from '../storage/types.js';
+import { isLoopbackIp } from './redirect-uri.js';
+
+/** RFC 7591 §3.2.2 errors: a 400 with `{error, error_description}`. */
+export class RegistrationError extends Error {
+  override name = 'RegistrationError';
+  constructor(
+    readonly error: 'invalid_redirect_uri' | 'invalid_client_metadata',
+    readonly description: string,
+  ) {
+    super(description);
+  }
+
+  toJSON() {
+    return { error: this.error, error_description: this.description };
+  }
+}
+
+const AUTH_METHODS = ['none', 'client_secret_post', 'client_secret_basic'] as const;
+const GRANT_TYPES = ['authorization_code', 'refresh_token'];
+const LINK_FIELDS = ['client_uri', 'policy_uri', 'tos_uri'] as const;
+const MAX_REDIRECT_URIS = 20;
+
+export interface RegistrationRequest {
+  client_name?: string;
+  redirect_uris: string[];
+  token_endpoint_auth_method: (typeof AUTH_METHODS)[number];
+  grant_types: string[];
+  response_types: string[];
+  logo_uri?: string;
+  client_uri?: string;
+  policy_uri?: string;
+  tos_uri?: string;
+  contacts?: string[];
+}
+
+const invalidMetadata = (description: string) => new RegistrationError('invalid_client_metadata', description);
+
+function optionalString(body: Record<string, unknown>, field: string, maxLength: number): string | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength) {
+    throw invalidMetadata(`${field} must be a string of 1 to ${maxLength} characters`);
+  }
+  return value;
+}
+
+function stringArray(body: Record<string, unknown>, field: string, maxItems: number): string[] | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.length > maxItems || !value.every((v) => typeof v === 'string' && v.length > 0 && v.length <= 2048)) {
+    throw invalidMetadata(`${field} must be an array of at most ${maxItems} non-empty strings`);
+  }
+  return value as string[];
+}
+
+function httpsUrl(field: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    if (new URL(value).protocol === 'https:') return value;
+  } catch {
+    // falls through
+  }
+  throw invalidMetadata(`${field} must be an https URL`);
+}
+
+/**
+ * Redirect URIs a self-registered client may use (RFC 8252 §8.4, RFC 9700 §4.1): https, a loopback
+ * IP literal over http, or a private-use scheme in reverse domain form (it contains a period), and
+ * never a fragment. Anything else would let one app register another's callback.
+ */
+export function redirectUriProblem(uri: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return 'is not a valid URL';
+  }
+  if (uri.includes('#')) return 'must not contain a fragment';
+  if (url.protocol === 'https:') return url.hostname ? undefined : 'must name a host';
+  if (url.protocol === 'http:') {
+    return isLoopbackIp(url.hostname) ? undefined : 'may use http only with a loopback IP literal (127.0.0.1 or [::1])';
+  }
+  const scheme = url.protocol.slice(0, -1);
+  if (['javascript', 'data', 'file', 'vbscript', 'blob', 'about', 'ws', 'wss', 'ftp'].includes(scheme)) return `must not use the ${scheme}: scheme`;
+  return scheme.includes('.') ? undefined : 'must use https, a loopback IP literal, or a private-use scheme in reverse domain form (com.example.app:/callback)';
+}
+
+/** Reads an RFC 7591 registration request; unknown metadata is ignored, as §2 requires. */
+export function parseRegistration(body: unknown): RegistrationRequest {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidMetadata('The request body must be a JSON object');
+  const input = body as Record<string, unknown>;
+  const redirectUris = stringArray(input, 'redirect_uris', MAX_REDIRECT_URIS);
+  if (!redirectUris || redirectUris.length === 0) throw new RegistrationError('invalid_redirect_uri', 'redirect_uris is required');
+  for (const uri of redirectUris) {
+    const problem = redirectUriProblem(uri);
+    if (problem) throw new RegistrationError('invalid_redirect_uri', `redirect_uri ${uri} ${problem}`);
+  }
+  const method = input.token_endpoint_auth_method ?? 'client_secret_post';
+  if (!AUTH_METHODS.includes(method as never)) {
+    throw invalidMetadata(`token_endpoint_auth_method must be one of ${AUTH_METHODS.join(', ')}`);
+  }
+  const grantTypes = stringArray(input, 'grant_types', 5) ?? ['authorization_code'];
+  const disallowed = grantTypes.filter((g) => !GRANT_TYPES.includes(g));
+  if (disallowed.length > 0) throw invalidMetadata(`grant_types not allowed for registered clients: ${disallowed.join(', ')}`);
+  if (!grantTypes.includes('authorization_code')) throw invalidMetadata('grant_types must include authorization_code');
+  const responseTypes = stringArray(input, 'response_types', 5) ?? ['code'];
+  if (responseTypes.some((r) => r !== 'code')) throw invalidMetadata('response_types may only contain code');
+  const contacts = stringArray(input, 'contacts', 10);
+  const request: RegistrationRequest = {
+    redirect_uris: [...new Set(redirectUris)],
+    token_endpoint_auth_method: method as RegistrationRequest['token_endpoint_auth_method'],
+    grant_types: [...new Set(grantTypes)],
+    response_types: ['code'],
+    ...(contacts ? { contacts } : {}),
+  };
+  const name = optionalString(input, 'client_name', 128);
+  if (name !== undefined) request.client_name = name;
+  const logo = httpsUrl('logo_uri', optionalString(input, 'logo_uri', 2048));
+  if (logo !== undefined) request.logo_uri = logo;
+  for (const field of LINK_FIELDS) {
+    const value = httpsUrl(field, optionalString(input, field, 2048));
+    if (value !== undefined) request[field] = value;
+  }
+  return request;
+}
+
+/** The registration response (RFC 7591 §3.2.1): the stored metadata, and the secret this once. */
+export function registrationResponse(client: Client, request: RegistrationRequest, secret: string | undefined, issuedAt: number) {
+  return {
+    client_id: client.client_id,
+    ...(secret !== undefined ? { client_secret: secret, client_secret_expires_at: 0 } : { client_secret_expires_at: 0 }),
+    client_id_issued_at: Math.floor(issuedAt / 1000),
+    client_name: client.name,
+    redirect_uris: client.callbacks,
+    token_endpoint_auth_method: client.token_endpoint_auth_method,
+    grant_types: client.grant_types,
+    response_types: request.response_types,
+    ...(request.logo_uri ? { logo_uri: request.logo_uri } : {}),
+    ...Object.fromEntries(LINK_FIELDS.filter((f) => request[f]).map((f) => [f, request[f]])),
+    ...(request.contacts ? { contacts: request.contacts } : {}),
+  };
+}
+
+/** Creates the third-party client a registration asks for. */
+export async function registerClient(storage: Storage, digester: SecretDigester, request: RegistrationRequest, clientIdPrefix: string) {
+  const { client, secret } = await createClient(
+    storage,
+    digester,
+    {
+      name: request.client_name ?? 'Unnamed application',
+      app_type: request.token_endpoint_auth_method === 'none' ? 'native' : 'regular_web',
+      ...(request.logo_uri ? { logo_uri: request.logo_uri } : {}),
+      callbacks: request.redirect_uris,
+      grant_types: request.grant_types,
+      token_endpoint_auth_method: request.token_endpoint_auth_method,
+      is_first_party: false,
+      client_metadata: {
+        ...Object.fromEntries(LINK_FIELDS.filter((f) => request[f]).map((f) => [f, request[f]!])),
+        ...(request.contacts ? { contacts: request.contacts.join(', ') } : {}),
+      },
+    },
+    { clientId: `${clientIdPrefix}${randomBytes(18).toString('base64url')}`, dynamic: true },
+  );
+  return { client, secret: request.token_endpoint_auth_method === 'none' ? undefined : secret };
+}
