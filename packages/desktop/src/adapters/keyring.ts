@@ -1,0 +1,80 @@
+import { KeychainUnavailable } from '../errors.js';
+import type { TokenStore } from '../storage.js';
+
+export interface KeychainStoreOptions {
+  /** The keychain item's service, e.g. your app id (`com.example.notes`). */
+  service: string;
+  /** The item's account; one per signed-in app/tenant. */
+  account: string;
+}
+
+/** The slice of @napi-rs/keyring's AsyncEntry (or its synchronous Entry) used here. */
+interface KeyringEntry {
+  getPassword(): Promise<string | null | undefined> | string | null | undefined;
+  setPassword(password: string): Promise<void> | void;
+  deleteCredential(): Promise<boolean> | boolean;
+}
+
+interface KeyringModule {
+  AsyncEntry?: new (service: string, account: string) => KeyringEntry;
+  Entry: new (service: string, account: string) => KeyringEntry;
+}
+
+// A variable, so TypeScript and bundlers do not require the optional native module to be present.
+const KEYRING_MODULE = '@napi-rs/keyring';
+
+/**
+ * The OS keychain through @napi-rs/keyring (an optional peer dependency): macOS Keychain, Windows
+ * Credential Manager, the Secret Service on Linux (GNOME Keyring, KWallet, KeePassXC).
+ *
+ * Headless Linux: without a session bus, keyring-rs would quietly fall back to the kernel keyring,
+ * which forgets everything at logout. This store refuses instead, with KeychainUnavailable.
+ */
+export function keychainStore(options: KeychainStoreOptions, environment: { platform: NodeJS.Platform; env: NodeJS.ProcessEnv } = process): TokenStore {
+  let entry: Promise<KeyringEntry> | undefined;
+  const open = () => (entry ??= openEntry(options, environment));
+
+  async function call<T>(what: string, operation: (entry: KeyringEntry) => Promise<T> | T): Promise<T> {
+    const opened = await open();
+    try {
+      return await operation(opened);
+    } catch (cause) {
+      throw new KeychainUnavailable(`The OS keychain refused to ${what}: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  return {
+    load: () => call('read the token', async (e) => (await e.getPassword()) ?? null),
+    save: (value) => call('store the token', (e) => e.setPassword(value)),
+    clear: () =>
+      call('delete the token', async (e) => {
+        try {
+          await e.deleteCredential();
+        } catch (error) {
+          // keyring-rs reports deleting a missing item as NoEntry; clearing an empty store is fine.
+          if (!/no matching entry|not found|NoEntry/i.test((error as Error).message)) throw error;
+        }
+      }),
+  };
+}
+
+async function openEntry(options: KeychainStoreOptions, environment: { platform: NodeJS.Platform; env: NodeJS.ProcessEnv }): Promise<KeyringEntry> {
+  if (environment.platform === 'linux' && !environment.env.DBUS_SESSION_BUS_ADDRESS) throw noSecretService();
+  let keyring: KeyringModule;
+  try {
+    keyring = (await import(KEYRING_MODULE)) as KeyringModule;
+  } catch (cause) {
+    throw new KeychainUnavailable('The OS keychain needs the @napi-rs/keyring package: npm install @napi-rs/keyring', { cause });
+  }
+  const Entry = keyring.AsyncEntry ?? keyring.Entry;
+  return new Entry(options.service, options.account);
+}
+
+export function noSecretService(): KeychainUnavailable {
+  return new KeychainUnavailable(
+    'No Secret Service (OS keychain) is reachable: DBUS_SESSION_BUS_ADDRESS is not set. ' +
+      'On a desktop, start GNOME Keyring or KWallet; on a server, run the app inside `dbus-run-session` with ' +
+      '`gnome-keyring-daemon --unlock`, use the device flow on a machine that has one, or opt in to ' +
+      'encryptedFileStore() with a passphrase. Tokens are never written in plain text.',
+  );
+}

@@ -1,0 +1,479 @@
+import { decodeJwt } from 'jose';
+import { linkedSignal, sleep, untilAborted } from './abort.js';
+import { buildAuthorizationRequest, isCallbackFor, parseAuthorizationResponse, type AuthorizationParams, type PendingAuthorization } from './authorization.js';
+import { DEFAULT_SCOPE, normaliseIssuer, withOpenid, type DesktopAuthOptions, type FetchLike } from './config.js';
+import { pollForDeviceTokens, requestDeviceAuthorization, type DeviceCodePrompt } from './device-flow.js';
+import { discover, type ServerMetadata } from './discovery.js';
+import {
+  AudienceNotGranted,
+  DesktopAuthError,
+  IdTokenInvalid,
+  LoginCancelled,
+  LoginRequired,
+  LoginTimeout,
+  OAuthRequestFailed,
+  StateMismatch,
+  TokenRefreshFailed,
+} from './errors.js';
+import { Emitter, type AuthEvents, type AuthStatus } from './events.js';
+import { idTokenVerifier, type IdTokenExpectations, type IdTokenVerifier, type UserProfile } from './id-token.js';
+import type { DeliverCallback, LoginOutcome, OpenRedirect } from './redirect.js';
+import { parseSession, serialiseSession, type Session } from './session.js';
+import { memoryStore, type TokenStore } from './storage.js';
+import { revokeRefreshToken, tokenRequest, type TokenResponse } from './token-endpoint.js';
+
+export interface LoginOptions extends Partial<Pick<AuthorizationParams, 'audience' | 'scope' | 'maxAge' | 'prompt' | 'connection' | 'loginHint' | 'extraParams'>> {
+  /** Aborting rejects login() with LoginCancelled and closes the loopback listener. */
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface DeviceLoginOptions {
+  /** Show the user the code and the URL (or a QR code of verificationUriComplete). */
+  onPrompt: (prompt: DeviceCodePrompt) => void | Promise<void>;
+  signal?: AbortSignal;
+  audience?: string;
+  scope?: string;
+}
+
+export interface GetAccessTokenOptions {
+  /** Another API than the login's audience (needs multi-resource refresh tokens on Auth0). */
+  audience?: string;
+  /** Refresh even though the cached token is still valid. */
+  forceRefresh?: boolean;
+}
+
+export interface LogoutOptions {
+  /** Where /v2/logout sends the browser afterwards; must be in the app's Allowed Logout URLs. */
+  returnTo?: string;
+  /** Also end the upstream identity provider's session (Auth0 `federated`). */
+  federated?: boolean;
+}
+
+export interface LogoutResult {
+  /** Open it in the system browser to end the browser's session at the server as well. */
+  logoutUrl: string;
+  /** False when the revocation request failed (offline): the local session is gone regardless. */
+  revoked: boolean;
+}
+
+interface PendingLogin {
+  redirectUri: string | undefined;
+  deliver: DeliverCallback;
+  cancel(reason: Error): void;
+}
+
+interface RedeemedRefreshToken {
+  tokens: TokenResponse;
+  user: UserProfile;
+}
+
+interface Discovery {
+  metadata: ServerMetadata;
+  verify: IdTokenVerifier;
+}
+
+const DEFAULT_LOGIN_TIMEOUT_MS = 300_000;
+
+/**
+ * Sign-in for one app (client_id) at one issuer: system browser + PKCE login, device flow, silent
+ * restore from the stored refresh token, access tokens refreshed one request at a time, logout.
+ */
+export class DesktopAuth {
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly #options: DesktopAuthOptions;
+  readonly #fetch: FetchLike;
+  readonly #now: () => number;
+  readonly #store: TokenStore;
+  readonly #leeway: number;
+  readonly #events = new Emitter<AuthEvents>();
+  #status: AuthStatus = 'signed-out';
+  #discovery: Promise<Discovery> | undefined;
+  #session: Session | undefined;
+  #pendingLogin: PendingLogin | undefined;
+  /** Refreshes, restore and logout run one after another: with rotation, two refreshes racing on one refresh token look like theft. */
+  #queue: Promise<unknown> = Promise.resolve();
+  readonly #inflight = new Map<string, Promise<string>>();
+
+  constructor(options: DesktopAuthOptions) {
+    this.issuer = normaliseIssuer(options);
+    this.clientId = options.clientId;
+    this.#options = options;
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.#now = options.now ?? Date.now;
+    this.#store = options.store ?? memoryStore();
+    this.#leeway = options.leewaySeconds ?? 60;
+  }
+
+  get status(): AuthStatus {
+    return this.#status;
+  }
+
+  on<K extends keyof AuthEvents>(event: K, listener: (value: AuthEvents[K]) => void): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  /** The signed-in user's id_token claims, or undefined when signed out. */
+  getProfile(): UserProfile | undefined {
+    return this.#session?.user;
+  }
+
+  /**
+   * Interactive sign-in in the system browser (RFC 8252): authorization code + PKCE S256, state and
+   * nonce. A newer login() cancels an older one still waiting (the user closed that tab).
+   */
+  async login(options: LoginOptions = {}): Promise<UserProfile> {
+    const { redirect, openUrl } = this.#options;
+    if (!redirect || !openUrl) throw new TypeError('login() needs the `redirect` and `openUrl` options (the node adapter provides both).');
+    this.#pendingLogin?.cancel(new LoginCancelled('A newer sign-in replaced this one.'));
+    const timeoutMs = options.timeoutMs ?? this.#options.loginTimeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS;
+    const link = linkedSignal({
+      ...(options.signal ? { parent: options.signal } : {}),
+      timeoutMs,
+      onTimeout: () => new LoginTimeout(timeoutMs),
+      onParentAbort: () => new LoginCancelled(),
+    });
+    let request: PendingAuthorization | undefined;
+    let discovery: Discovery | undefined;
+    let completion: Promise<UserProfile> | undefined;
+    let resolveCallback!: (completion: Promise<UserProfile>) => void;
+    // Settles as the first callback's completion does (a promise resolved with a promise adopts it).
+    const callback = new Promise<UserProfile>((resolve) => (resolveCallback = resolve));
+    const deliver: DeliverCallback = async (url) => {
+      if (completion) return { ok: false, error: new DesktopAuthError('duplicate_callback', 'This sign-in already received its response.') };
+      // A callback before the request exists cannot be ours; it does not end the login.
+      if (!request || !discovery || link.signal.aborted) return { ok: false, error: new StateMismatch() };
+      completion = this.#completeAuthorization(url, request, discovery, options.audience ?? this.#options.audience, link.signal);
+      resolveCallback(completion);
+      return completion.then(
+        (user): LoginOutcome => ({ ok: true, user }),
+        (error: Error): LoginOutcome => ({ ok: false, error }),
+      );
+    };
+    const pending: PendingLogin = { redirectUri: undefined, deliver, cancel: (reason) => link.controller.abort(reason) };
+    this.#pendingLogin = pending;
+    this.#setStatus('signing-in');
+    let opened: OpenRedirect | undefined;
+    try {
+      discovery = await untilAborted(this.#discover(), link.signal);
+      opened = await redirect.open(deliver);
+      pending.redirectUri = opened.redirectUri;
+      request = await buildAuthorizationRequest(discovery.metadata, {
+        ...options,
+        clientId: this.clientId,
+        redirectUri: opened.redirectUri,
+        scope: withOpenid(options.scope ?? this.#options.scope ?? DEFAULT_SCOPE),
+        ...this.#audienceParam(options.audience),
+      });
+      await untilAborted(Promise.resolve(openUrl(request.url)), link.signal);
+      return await untilAborted(callback, link.signal);
+    } catch (error) {
+      if (this.#pendingLogin === pending || !this.#pendingLogin) this.#setStatus(this.#session ? 'signed-in' : 'signed-out');
+      throw error;
+    } finally {
+      link.dispose();
+      if (this.#pendingLogin === pending) this.#pendingLogin = undefined;
+      await opened?.close();
+    }
+  }
+
+  /**
+   * Hands a deep-link / custom-scheme callback to the login in progress. Returns false for a URL
+   * that is not this app's redirect URI or when no login is waiting (a stale link): ignore those.
+   */
+  handleRedirect(url: string): boolean {
+    const pending = this.#pendingLogin;
+    if (!pending?.redirectUri || !isCallbackFor(pending.redirectUri, url)) return false;
+    void pending.deliver(url);
+    return true;
+  }
+
+  /** RFC 8628 device authorization grant, for machines without a browser (SSH, headless). */
+  async loginWithDeviceCode(options: DeviceLoginOptions): Promise<UserProfile> {
+    const link = linkedSignal({ ...(options.signal ? { parent: options.signal } : {}), onParentAbort: () => new LoginCancelled() });
+    this.#setStatus('signing-in');
+    try {
+      const discovery = await untilAborted(this.#discover(), link.signal);
+      const endpoint = discovery.metadata.device_authorization_endpoint ?? `${this.issuer}oauth/device/code`;
+      const audience = options.audience ?? this.#options.audience;
+      const startedAt = this.#now();
+      const authorization = await requestDeviceAuthorization(
+        this.#fetch,
+        endpoint,
+        { clientId: this.clientId, scope: withOpenid(options.scope ?? this.#options.scope ?? DEFAULT_SCOPE), ...this.#audienceParam(options.audience) },
+        link.signal,
+      );
+      const { deviceCode: _secret, interval: _interval, ...prompt } = authorization;
+      await options.onPrompt(prompt);
+      const tokens = await pollForDeviceTokens({
+        fetch: this.#fetch,
+        tokenEndpoint: discovery.metadata.token_endpoint,
+        clientId: this.clientId,
+        authorization,
+        startedAt,
+        now: this.#now,
+        sleep: this.#options.sleep ?? sleep,
+        signal: link.signal,
+      });
+      return await this.#establish(tokens, discovery, {}, audience, link.signal);
+    } catch (error) {
+      this.#setStatus(this.#session ? 'signed-in' : 'signed-out');
+      throw link.signal.aborted ? link.signal.reason : error;
+    } finally {
+      link.dispose();
+    }
+  }
+
+  /**
+   * Silent sign-in at start-up: redeems the stored refresh token. Resolves with the user, or with
+   * undefined when there is nothing stored or the server no longer accepts it (storage is then
+   * cleared). A network failure rejects with TokenRefreshFailed and keeps the stored token.
+   */
+  restore(): Promise<UserProfile | undefined> {
+    return this.#serial(async () => {
+      if (this.#session) return this.#session.user;
+      const stored = parseSession(await this.#store.load(), this.issuer, this.clientId);
+      if (!stored) return undefined;
+      this.#setStatus('signing-in');
+      try {
+        const discovery = await this.#discover();
+        const { tokens, user } = await this.#redeemRefreshToken(discovery, stored.refreshToken, { persistAudience: stored.audience });
+        this.#session = {
+          user,
+          idToken: tokens.id_token!,
+          refreshToken: tokens.refresh_token ?? stored.refreshToken,
+          accessTokens: new Map([[stored.audience ?? '', this.#accessTokenFrom(tokens)]]),
+          ...(stored.audience !== undefined ? { audience: stored.audience } : {}),
+        };
+        this.#setStatus('signed-in');
+        return user;
+      } catch (error) {
+        this.#setStatus('signed-out');
+        if (error instanceof TokenRefreshFailed && error.loginRequired) return undefined;
+        throw error;
+      }
+    });
+  }
+
+  /**
+   * An access token for the login's audience (or `audience`): the cached one while it is valid,
+   * else a refreshed one. Concurrent callers share one refresh request.
+   */
+  async getAccessToken(options: GetAccessTokenOptions = {}): Promise<string> {
+    const session = this.#session;
+    if (!session) throw new LoginRequired();
+    const key = options.audience ?? session.audience ?? '';
+    const cached = this.#validCached(session, key);
+    if (cached && !options.forceRefresh) return cached;
+    const inflight = this.#inflight.get(key);
+    if (inflight) return inflight;
+    const refresh = this.#serial(async () => {
+      if (this.#session !== session) throw new LoginRequired('The session ended while waiting for a token.');
+      // A refresh queued behind another one for the same audience may find a fresh token already.
+      const fresh = this.#validCached(session, key);
+      if (fresh && !options.forceRefresh) return fresh;
+      return this.#refreshInto(session, key);
+    }).finally(() => this.#inflight.delete(key));
+    this.#inflight.set(key, refresh);
+    return refresh;
+  }
+
+  /**
+   * Revokes the refresh token (its whole rotation family) at the server, clears storage and memory,
+   * and returns the /v2/logout URL that ends the browser's session too.
+   */
+  logout(options: LogoutOptions = {}): Promise<LogoutResult> {
+    return this.#serial(async () => {
+      const refreshToken = this.#session?.refreshToken ?? parseSession(await this.#store.load(), this.issuer, this.clientId)?.refreshToken;
+      this.#session = undefined;
+      let revoked = false;
+      if (refreshToken) {
+        try {
+          const { metadata } = await this.#discover();
+          await revokeRefreshToken(this.#fetch, metadata.revocation_endpoint ?? `${this.issuer}oauth/revoke`, this.clientId, refreshToken);
+          revoked = true;
+        } catch {
+          // Offline or the server refused: signing out locally must still work.
+        }
+      }
+      await this.#store.clear();
+      this.#setStatus('signed-out');
+      return { logoutUrl: this.logoutUrl(options), revoked };
+    });
+  }
+
+  /** Auth0's `/v2/logout` URL for this app. */
+  logoutUrl(options: LogoutOptions = {}): string {
+    const url = new URL(`${this.issuer}v2/logout`);
+    url.searchParams.set('client_id', this.clientId);
+    if (options.returnTo) url.searchParams.set('returnTo', options.returnTo);
+    // Auth0 reads `federated` by its presence, without a value.
+    return options.federated ? `${url.href}&federated` : url.href;
+  }
+
+  async #completeAuthorization(callbackUrl: string, request: PendingAuthorization, discovery: Discovery, audience: string | undefined, signal: AbortSignal): Promise<UserProfile> {
+    const code = parseAuthorizationResponse(callbackUrl, {
+      state: request.state,
+      issuer: this.issuer,
+      issRequired: discovery.metadata.authorization_response_iss_parameter_supported === true,
+    });
+    const tokens = await tokenRequest(
+      this.#fetch,
+      discovery.metadata.token_endpoint,
+      { grant_type: 'authorization_code', client_id: this.clientId, code, code_verifier: request.codeVerifier, redirect_uri: request.redirectUri },
+      signal,
+    );
+    return this.#establish(tokens, discovery, { nonce: request.nonce, ...(request.maxAge !== undefined ? { maxAge: request.maxAge } : {}) }, audience, signal);
+  }
+
+  /** A new session from a login's token response: the id_token is checked before anything is kept. */
+  async #establish(tokens: TokenResponse, discovery: Discovery, expected: Partial<IdTokenExpectations>, audience: string | undefined, signal: AbortSignal): Promise<UserProfile> {
+    if (!tokens.id_token) throw new IdTokenInvalid('the token response has no id_token');
+    const user = await discovery.verify(tokens.id_token, this.#expectations(expected));
+    // Cancelled while the code was being redeemed: the caller was told it failed, so keep nothing.
+    if (signal.aborted) throw signal.reason;
+    this.#session = {
+      user,
+      idToken: tokens.id_token,
+      ...(tokens.refresh_token ? { refreshToken: tokens.refresh_token } : {}),
+      accessTokens: new Map([[audience ?? '', this.#accessTokenFrom(tokens)]]),
+      ...(audience !== undefined ? { audience } : {}),
+    };
+    if (tokens.refresh_token) await this.#persist(tokens.refresh_token, audience);
+    else await this.#store.clear();
+    this.#setStatus('signed-in');
+    return user;
+  }
+
+  async #refreshInto(session: Session, key: string): Promise<string> {
+    if (!session.refreshToken) throw new LoginRequired('The access token expired and there is no refresh token (ask for offline_access).');
+    const discovery = await this.#discover();
+    const audience = key === '' ? undefined : key;
+    let result: RedeemedRefreshToken;
+    try {
+      result = await this.#redeemRefreshToken(discovery, session.refreshToken, {
+        session,
+        persistAudience: session.audience,
+        // Only another API's token needs the audience sent (Auth0 multi-resource refresh tokens).
+        ...(key !== (session.audience ?? '') ? { requestAudience: key } : {}),
+      });
+    } catch (error) {
+      if (error instanceof TokenRefreshFailed && error.loginRequired && this.#session === session) {
+        this.#session = undefined;
+        this.#setStatus('signed-out');
+      }
+      throw error;
+    }
+    const { tokens, user } = result;
+    if (this.#session !== session) throw new LoginRequired('The session ended during the refresh.');
+    session.user = user;
+    session.idToken = tokens.id_token ?? session.idToken;
+    if (key !== (session.audience ?? '') && !grantsAudience(tokens.access_token, key)) throw new AudienceNotGranted(key);
+    const accessToken = this.#accessTokenFrom(tokens);
+    session.accessTokens.set(key, accessToken);
+    this.#events.emit('refreshed', { audience });
+    return accessToken.token;
+  }
+
+  /**
+   * One refresh_token grant. With rotation, the new refresh token is written to memory and storage
+   * before the response is looked at further: the old one is already dead at the server, and a crash
+   * or a failed check after this point must not lose the only token that still works.
+   */
+  async #redeemRefreshToken(
+    discovery: Discovery,
+    refreshToken: string,
+    context: { session?: Session; requestAudience?: string; persistAudience: string | undefined },
+  ): Promise<RedeemedRefreshToken> {
+    const { session } = context;
+    let tokens: TokenResponse;
+    try {
+      tokens = await tokenRequest(this.#fetch, discovery.metadata.token_endpoint, {
+        grant_type: 'refresh_token',
+        client_id: this.clientId,
+        refresh_token: refreshToken,
+        ...(context.requestAudience !== undefined ? { audience: context.requestAudience } : {}),
+      });
+    } catch (cause) {
+      if (cause instanceof OAuthRequestFailed && cause.error === 'invalid_grant') {
+        if (!session || this.#session === session) await this.#store.clear();
+        throw new TokenRefreshFailed('The refresh token was refused; sign in again.', cause.error, true, { cause });
+      }
+      const error = cause instanceof OAuthRequestFailed ? cause.error : undefined;
+      throw new TokenRefreshFailed(`The token refresh failed: ${(cause as Error).message}`, error, false, { cause });
+    }
+    const stillCurrent = !session || this.#session === session;
+    if (tokens.refresh_token && tokens.refresh_token !== refreshToken && stillCurrent) {
+      if (session) session.refreshToken = tokens.refresh_token;
+      await this.#persist(tokens.refresh_token, context.persistAudience);
+    }
+    if (!tokens.id_token) throw new IdTokenInvalid('the refresh response has no id_token');
+    const user = await discovery.verify(tokens.id_token, this.#expectations(session ? { sub: session.user.sub } : {}));
+    return { tokens, user };
+  }
+
+  #expectations(extra: Partial<IdTokenExpectations>): IdTokenExpectations {
+    return { issuer: this.issuer, clientId: this.clientId, leewaySeconds: this.#leeway, now: this.#now(), ...extra };
+  }
+
+  #accessTokenFrom(tokens: TokenResponse) {
+    // Without expires_in the lifetime is unknown: use the token once, refresh the next time.
+    const expiresAt = this.#now() + (tokens.expires_in ?? 0) * 1000;
+    return { token: tokens.access_token, expiresAt, ...(tokens.scope !== undefined ? { scope: tokens.scope } : {}) };
+  }
+
+  #validCached(session: Session, key: string): string | undefined {
+    const cached = session.accessTokens.get(key);
+    return cached && cached.expiresAt - this.#leeway * 1000 > this.#now() ? cached.token : undefined;
+  }
+
+  #audienceParam(audience: string | undefined): { audience?: string } {
+    const value = audience ?? this.#options.audience;
+    return value !== undefined ? { audience: value } : {};
+  }
+
+  async #persist(refreshToken: string, audience: string | undefined): Promise<void> {
+    await this.#store.save(
+      serialiseSession({ v: 1, issuer: this.issuer, clientId: this.clientId, refreshToken, ...(audience !== undefined ? { audience } : {}) }),
+    );
+  }
+
+  #discover(): Promise<Discovery> {
+    if (!this.#discovery) {
+      const pending = discover(this.issuer, this.#fetch).then((metadata) => ({ metadata, verify: idTokenVerifier(metadata, this.#fetch) }));
+      // A failed discovery (offline at start-up) is retried by the next call instead of being cached.
+      pending.catch(() => {
+        if (this.#discovery === pending) this.#discovery = undefined;
+      });
+      this.#discovery = pending;
+    }
+    return this.#discovery;
+  }
+
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(task, task);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  #setStatus(status: AuthStatus): void {
+    if (this.#status === status) return;
+    this.#status = status;
+    this.#events.emit('status', status);
+  }
+}
+
+/**
+ * Whether an access token is for `audience`. Access tokens are the API's business, but an Auth0 API
+ * token is a JWT, and reading its `aud` is the only way to notice that the server ignored the
+ * audience of a refresh request. Opaque tokens are taken on trust.
+ */
+function grantsAudience(accessToken: string, audience: string): boolean {
+  try {
+    const { aud } = decodeJwt(accessToken);
+    return aud === undefined || (Array.isArray(aud) ? aud.includes(audience) : aud === audience);
+  } catch {
+    return true;
+  }
+}

@@ -1,0 +1,37 @@
+import type { FetchLike } from './config.js';
+import { DiscoveryFailed } from './errors.js';
+
+/** The part of the OpenID Provider metadata the SDK uses. */
+export interface ServerMetadata {
+  issuer: string;
+  authorization_endpoint: string;
+  token_endpoint: string;
+  jwks_uri: string;
+  revocation_endpoint?: string;
+  device_authorization_endpoint?: string;
+  id_token_signing_alg_values_supported?: string[];
+  authorization_response_iss_parameter_supported?: boolean;
+}
+
+/**
+ * Reads `/.well-known/openid-configuration`. Its `issuer` must equal ours exactly (OIDC Discovery
+ * §4.3): otherwise a look-alike server could hand out endpoints for tokens it then checks against itself.
+ */
+export async function discover(issuer: string, fetchImpl: FetchLike, signal?: AbortSignal): Promise<ServerMetadata> {
+  const url = `${issuer}.well-known/openid-configuration`;
+  let response: Response;
+  try {
+    response = await fetchImpl(url, { headers: { accept: 'application/json' }, ...(signal ? { signal } : {}) });
+  } catch (cause) {
+    if (signal?.aborted) throw cause;
+    throw new DiscoveryFailed(`Could not reach ${url}`, { cause });
+  }
+  if (!response.ok) throw new DiscoveryFailed(`${url} answered ${response.status}`);
+  const metadata = (await response.json().catch(() => undefined)) as Partial<ServerMetadata> | undefined;
+  if (!metadata || typeof metadata !== 'object') throw new DiscoveryFailed(`${url} is not JSON`);
+  if (metadata.issuer !== issuer) throw new DiscoveryFailed(`The discovery document names issuer ${String(metadata.issuer)}, expected ${issuer}`);
+  for (const field of ['authorization_endpoint', 'token_endpoint', 'jwks_uri'] as const) {
+    if (typeof metadata[field] !== 'string') throw new DiscoveryFailed(`The discovery document has no ${field}`);
+  }
+  return metadata as ServerMetadata;
+}

@@ -1,0 +1,26 @@
+/**
+ * Where the session (refresh token) is kept between runs. One store holds one value for one app;
+ * the SDK writes a small JSON string. Adapters: the OS keychain (`keychainStore`, node adapter),
+ * an encrypted file (`encryptedFileStore`), and this memory store.
+ */
+export interface TokenStore {
+  /** The stored value, or null when nothing is stored. */
+  load(): Promise<string | null>;
+  save(value: string): Promise<void>;
+  /** Removes the value; clearing an empty store is not an error. */
+  clear(): Promise<void>;
+}
+
+/** Keeps the session for the life of the process only: nothing survives a restart. */
+export function memoryStore(): TokenStore {
+  let value: string | null = null;
+  return {
+    load: async () => value,
+    save: async (next) => {
+      value = next;
+    },
+    clear: async () => {
+      value = null;
+    },
+  };
+}
