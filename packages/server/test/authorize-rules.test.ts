@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { authorizeUrl, Browser, callbackParams, formFields, pkcePair, signInWithPassword } from './helpers/http-login.js';
 import { assertStrictPage, claimsOf, cspDirective, decodeHtml, TestClock, tokenRequest } from './helpers/protocol.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { createAppClient, createNativeApp, createUser, TEST_PASSWORD } from './helpers/tenant.js';
+import { createAppClient, createNativeApp, createUser, TEST_PASSWORD, makeDatabaseConnectionDomainWide } from './helpers/tenant.js';
 
 /**
  * /authorize rules at the protocol level: which redirect URIs get a redirect at all, how errors
@@ -33,6 +33,7 @@ before(async () => {
     web_origins: [spaOrigin],
   });
   thirdParty = await createNativeApp(server, ['http://127.0.0.1/third'], { name: 'Third Party Tool', is_first_party: false });
+  await makeDatabaseConnectionDomainWide(server);
   await createUser(server, email);
 });
 

@@ -6,7 +6,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium, newContext, submitLogin } from './helpers/chromium.js';
 import { pkcePair } from './helpers/http-login.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { createApi, createNativeApp, createUser, TEST_PASSWORD } from './helpers/tenant.js';
+import { createApi, createNativeApp, createUser, makeDatabaseConnectionDomainWide, TEST_PASSWORD } from './helpers/tenant.js';
 
 /** Screenshots land here for people to look at (CI keeps them as artifacts); nothing compares pixels. */
 const SCREENSHOTS = join(import.meta.dirname, '..', '..', '..', 'test-artifacts', 'screenshots');
@@ -108,6 +108,7 @@ test('the consent page names the app, its links and what it asks for; declining 
     is_first_party: false,
     client_metadata: { client_uri: 'https://partner.example/', policy_uri: 'https://partner.example/privacy' },
   });
+  await makeDatabaseConnectionDomainWide(server);
   const { context, page, problems } = await newContext(browser);
   await page.goto(authorizeUrl({ client_id: thirdParty.client_id, audience: 'https://api.acme.test/', scope: 'openid profile read:messages offline_access' }));
   await submitLogin(page, 'pat@acme.test', TEST_PASSWORD);

@@ -58,3 +58,10 @@ export async function createUser(server: TestServer, email: string, extra: Recor
   assert.equal(created.status, 201, JSON.stringify(created.body));
   return created.body;
 }
+
+/** Third-party clients may only use domain connections: makes the database connection one. */
+export async function makeDatabaseConnectionDomainWide(server: TestServer): Promise<void> {
+  const { body: connections } = await server.management('GET', '/connections?name=Username-Password-Authentication');
+  const patched = await server.management('PATCH', `/connections/${connections[0].id}`, { is_domain_connection: true });
+  assert.equal(patched.status, 200, JSON.stringify(patched.body));
+}
