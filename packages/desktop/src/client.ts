@@ -140,6 +140,8 @@ export class DesktopAuth {
     let resolveCallback!: (completion: Promise<UserProfile>) => void;
     // Settles as the first callback's completion does (a promise resolved with a promise adopts it).
     const callback = new Promise<UserProfile>((resolve) => (resolveCallback = resolve));
+    // A callback can fail before login() awaits it (a forged one while the browser is still opening).
+    callback.catch(() => undefined);
     const deliver: DeliverCallback = async (url) => {
       if (completion) return { ok: false, error: new DesktopAuthError('duplicate_callback', 'This sign-in already received its response.') };
       // A callback before the request exists cannot be ours; it does not end the login.
