@@ -1,0 +1,312 @@
+/**
+ * Worker thread that runs one `fetchUserProfile` script at a time in QuickJS (WebAssembly).
+ *
+ * Why a worker and not the server thread: QuickJS only polls its interrupt handler every ~10,000
+ * bytecode branches, so a loop whose body is one slow builtin (`'x'.repeat(1e6)` takes ~10 ms
+ * in this build) would run for minutes before the CPU limit could stop it, with the server's
+ * event loop blocked the whole time. Here the interrupt handler stops ordinary loops at the CPU
+ * limit, and the server thread watches this thread's event-loop time and terminates it when the
+ * handler could not (see profile-script.ts). A WebAssembly trap also dies with the worker.
+ *
+ * Why the synchronous build driven from the host rather than asyncify: the VM never waits for
+ * I/O. `request` posts the request to the server thread and returns; when the answer comes back
+ * the worker calls the VM's `deliver(id, json)` and then drains QuickJS's job queue. Exceptions
+ * from the script's callbacks come straight back out of that call (a promise reaction would
+ * swallow them), any number of requests can be in flight, and the release-sync build is smaller
+ * and faster than the asyncify one.
+ *
+ * Memory: `runtime.setMemoryLimit` does not see every allocation in this QuickJS release
+ * (`new Array(1e5).fill(1)` in a loop grows past a 4 MB limit to the 2 GB WebAssembly maximum),
+ * so the worker's WebAssembly memory gets its own hard maximum; running out of either ends the
+ * run with QuickJS's "out of memory" error. Typed arrays are left out of the context: profile
+ * scripts do not need them and their buffers escape the limit entirely.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import {
+  DefaultIntrinsics,
+  newQuickJSWASMModuleFromVariant,
+  newVariant,
+  RELEASE_SYNC,
+  shouldInterruptAfterDeadline,
+  type QuickJSContext,
+  type QuickJSHandle,
+  type QuickJSRuntime,
+  type QuickJSWASMModule,
+} from 'quickjs-emscripten';
+import type { FromWorker, ProfileScriptFailure, RunOutcome, SandboxWorkerData, ToWorker, VmLimits } from './protocol.js';
+import { VM_PRELUDE } from './vm-prelude.js';
+
+const MAX_LOG_LINES = 50;
+const MAX_LOG_LINE_CHARS = 2000;
+
+const port = parentPort;
+if (!port) throw new Error('profile-script-worker must run in a worker thread');
+const post = (message: FromWorker) => port.postMessage(message);
+
+interface Description {
+  message: string;
+  memory: boolean;
+  request: boolean;
+}
+
+class SandboxRun {
+  private readonly runtime: QuickJSRuntime;
+  private readonly vm: QuickJSContext;
+  /** Every handle this run holds; all are disposed before the context and runtime. */
+  private readonly handles: QuickJSHandle[] = [];
+  private deliverFn: QuickJSHandle | undefined;
+  private describeFn: QuickJSHandle | undefined;
+  private cpuUsedMs = 0;
+  private cpuExhausted = false;
+  /** Set once the outcome is known: the interrupt handler then stops whatever the script still runs. */
+  private stopRequested = false;
+  private outcome: RunOutcome | undefined;
+  private readonly inFlight = new Set<number>();
+  private requestCount = 0;
+  private logLines = 0;
+  private disposed = false;
+
+  constructor(
+    quickjs: QuickJSWASMModule,
+    readonly runId: number,
+    private readonly limits: VmLimits,
+  ) {
+    this.runtime = quickjs.newRuntime();
+    this.runtime.setMemoryLimit(limits.memoryBytes);
+    this.runtime.setMaxStackSize(limits.stackBytes);
+    this.vm = this.runtime.newContext({ intrinsics: { ...DefaultIntrinsics, TypedArrays: false } });
+  }
+
+  start(script: string, accessToken: string, contextJson: string): void {
+    this.slice(() => {
+      const api = this.evaluate(VM_PRELUDE, 'prelude.js');
+      if (!api) return this.settle({ ok: false, reason: 'script_error', message: 'the sandbox could not start' });
+      const hostRequest = this.own(this.vm.newFunction('hostRequest', (id, spec) => this.onRequest(id, spec)));
+      const hostDone = this.own(this.vm.newFunction('hostDone', (kind, payload) => this.onDone(kind, payload)));
+      const hostLog = this.own(this.vm.newFunction('hostLog', (line) => this.onLog(line)));
+      const exports = this.call(api, hostRequest, hostDone, hostLog);
+      if (!exports) return;
+      const run = this.own(this.vm.getProp(exports, 'run'));
+      this.deliverFn = this.own(this.vm.getProp(exports, 'deliver'));
+      this.describeFn = this.own(this.vm.getProp(exports, 'describe'));
+
+      const fetchUserProfile = this.compile(script);
+      if (!fetchUserProfile) return;
+      const token = this.own(this.vm.newString(accessToken));
+      const context = this.own(this.vm.newString(contextJson));
+      this.call(run, fetchUserProfile, token, context);
+    });
+  }
+
+  onResponse(requestId: number, resultJson: string): void {
+    if (this.outcome || !this.inFlight.delete(requestId)) return;
+    this.slice(() => {
+      if (!this.deliverFn) return;
+      const id = this.own(this.vm.newNumber(requestId));
+      const result = this.own(this.vm.newString(resultJson));
+      this.call(this.deliverFn, id, result);
+    });
+  }
+
+  /**
+   * Admins paste either a function declaration (`function fetchUserProfile(...) {...}`) or the
+   * bare function expression Auth0 stores in `scripts.fetchUserProfile`. Parenthesised, both are
+   * expressions; source that is not one expression (helpers declared next to it, a trailing `;`)
+   * is run as a program that declares `fetchUserProfile`.
+   */
+  private compile(script: string): QuickJSHandle | undefined {
+    const asExpression = this.vm.evalCode(`(\n${script}\n)`, 'fetchUserProfile.js', { type: 'global' });
+    if (!asExpression.error) return this.own(asExpression.value);
+    const error = this.own(asExpression.error);
+    if (!this.describe(error).message.startsWith('SyntaxError')) {
+      this.uncaught(error);
+      return undefined;
+    }
+    return this.evaluate(`${script}\n;typeof fetchUserProfile === 'function' ? fetchUserProfile : undefined`, 'fetchUserProfile.js');
+  }
+
+  /**
+   * Runs VM code under what is left of the CPU budget, then the jobs it queued (promise
+   * reactions), then decides whether the run is over. Time is measured around the whole slice,
+   * so host work done on the script's behalf (JSON of a response) counts against it too.
+   */
+  private slice(body: () => void): void {
+    const remaining = this.limits.cpuTimeMs - this.cpuUsedMs;
+    if (remaining <= 0) this.cpuExhausted = true;
+    const pastDeadline = shouldInterruptAfterDeadline(Date.now() + Math.max(0, remaining));
+    this.runtime.setInterruptHandler(() => {
+      if (this.stopRequested) return true;
+      if (pastDeadline(this.runtime)) this.cpuExhausted = true;
+      return this.cpuExhausted;
+    });
+    const started = performance.now();
+    try {
+      if (!this.cpuExhausted) {
+        body();
+        while (!this.outcome && !this.cpuExhausted && this.runtime.hasPendingJob()) {
+          const jobs = this.runtime.executePendingJobs();
+          if (jobs.error) this.uncaught(this.own(jobs.error));
+        }
+      }
+    } finally {
+      this.cpuUsedMs += performance.now() - started;
+    }
+    if (this.cpuExhausted) {
+      this.settle({ ok: false, reason: 'timeout', message: `the profile script used more than its ${this.limits.cpuTimeMs} ms of CPU time` });
+    }
+    // Nothing left that could call back: no request in flight and no queued job.
+    if (!this.outcome && this.inFlight.size === 0 && !this.runtime.hasPendingJob()) {
+      this.settle({
+        ok: false,
+        reason: 'callback_not_called',
+        message: this.requestCount === 0
+          ? 'the profile script returned without calling callback'
+          : 'the profile script never called callback (its requests have all completed)',
+      });
+    }
+    if (this.outcome) this.finish();
+  }
+
+  private evaluate(code: string, filename: string): QuickJSHandle | undefined {
+    const result = this.vm.evalCode(code, filename, { type: 'global' });
+    if (result.error) {
+      this.uncaught(this.own(result.error));
+      return undefined;
+    }
+    return this.own(result.value);
+  }
+
+  private call(fn: QuickJSHandle, ...args: QuickJSHandle[]): QuickJSHandle | undefined {
+    const result = this.vm.callFunction(fn, this.vm.undefined, ...args);
+    if (result.error) {
+      this.uncaught(this.own(result.error));
+      return undefined;
+    }
+    return this.own(result.value);
+  }
+
+  /** Something the script threw and did not catch (or QuickJS's own interrupt / out-of-memory). */
+  private uncaught(error: QuickJSHandle): void {
+    if (this.outcome || this.stopRequested || this.cpuExhausted) return;
+    const description = this.describe(error);
+    if (this.cpuExhausted) return; // reading the error ran out the clock (a getter, a proxy)
+    this.settle(
+      description.memory
+        ? { ok: false, reason: 'memory', message: this.outOfMemory(description) }
+        : { ok: false, reason: 'script_error', message: `the profile script failed: ${description.message}` },
+    );
+  }
+
+  private describe(error: QuickJSHandle): Description {
+    const fallback: Description = { message: 'an error that could not be read', memory: false, request: false };
+    if (!this.describeFn) return fallback;
+    const result = this.vm.callFunction(this.describeFn, this.vm.undefined, error);
+    if (result.error) {
+      this.own(result.error);
+      return fallback;
+    }
+    return parseDescription(this.readString(this.own(result.value))) ?? fallback;
+  }
+
+  private onRequest(idHandle: QuickJSHandle, specHandle: QuickJSHandle): void {
+    if (this.outcome) return;
+    this.requestCount++;
+    if (this.requestCount > this.limits.maxRequests) {
+      this.settle({ ok: false, reason: 'request_failed', message: `the profile script made more than ${this.limits.maxRequests} requests` });
+      return;
+    }
+    const requestId = this.vm.typeof(idHandle) === 'number' ? this.vm.getNumber(idHandle) : Number.NaN;
+    const specJson = this.readString(specHandle);
+    if (!Number.isSafeInteger(requestId) || specJson === undefined) return;
+    this.inFlight.add(requestId);
+    post({ type: 'request', runId: this.runId, requestId, specJson });
+  }
+
+  private onDone(kindHandle: QuickJSHandle, payloadHandle: QuickJSHandle): void {
+    if (this.outcome) return;
+    const kind = this.readString(kindHandle);
+    const payload = this.readString(payloadHandle) ?? '';
+    if (kind === 'profile') return this.settle({ ok: true, profileJson: payload });
+    if (kind === 'invalid') return this.settle({ ok: false, reason: 'invalid_profile', message: payload });
+    // 'error': callback(err); 'thrown': an async fetchUserProfile rejected.
+    const description = parseDescription(payload) ?? { message: 'an unreadable error', memory: false, request: false };
+    const reason: ProfileScriptFailure = description.memory ? 'memory' : description.request ? 'request_failed' : 'script_error';
+    const prefix =
+      reason === 'request_failed' ? 'a request made by the profile script failed'
+      : kind === 'thrown' ? 'the profile script failed'
+      : 'the profile script called back with an error';
+    this.settle({ ok: false, reason, message: reason === 'memory' ? this.outOfMemory(description) : `${prefix}: ${description.message}` });
+  }
+
+  private onLog(lineHandle: QuickJSHandle): void {
+    if (this.outcome || this.logLines >= MAX_LOG_LINES) return;
+    this.logLines++;
+    const line = this.readString(lineHandle) ?? '';
+    post({ type: 'log', runId: this.runId, line: line.length > MAX_LOG_LINE_CHARS ? `${line.slice(0, MAX_LOG_LINE_CHARS)}…` : line });
+  }
+
+  private outOfMemory(description: Description): string {
+    const limit = formatBytes(this.limits.memoryBytes);
+    return `the profile script ran out of memory (limit ${limit})${description.message === 'null' ? ' or threw null' : ''}`;
+  }
+
+  private settle(outcome: RunOutcome): void {
+    if (this.outcome) return;
+    this.outcome = outcome;
+    this.stopRequested = true;
+  }
+
+  private finish(): void {
+    // Only called at the end of a slice: never while the VM is on the stack.
+    if (this.disposed || !this.outcome) return;
+    this.disposed = true;
+    for (const handle of this.handles.reverse()) if (handle.alive) handle.dispose();
+    this.vm.dispose();
+    this.runtime.dispose();
+    if (current === this) current = undefined;
+    post({ type: 'done', runId: this.runId, outcome: this.outcome });
+  }
+
+  private readString(handle: QuickJSHandle): string | undefined {
+    return this.vm.typeof(handle) === 'string' ? this.vm.getString(handle) : undefined;
+  }
+
+  private own(handle: QuickJSHandle): QuickJSHandle {
+    this.handles.push(handle);
+    return handle;
+  }
+}
+
+function parseDescription(json: string | undefined): Description | undefined {
+  if (json === undefined) return undefined;
+  try {
+    const value = JSON.parse(json) as Partial<Description>;
+    if (typeof value.message !== 'string') return undefined;
+    return { message: value.message, memory: value.memory === true, request: value.request === true };
+  } catch {
+    return undefined;
+  }
+}
+
+function formatBytes(bytes: number): string {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MB` : `${bytes} bytes`;
+}
+
+const WASM_PAGE_BYTES = 64 * 1024;
+const { wasmMemoryBytes } = workerData as SandboxWorkerData;
+const wasmMemory = new WebAssembly.Memory({
+  initial: 256, // the 16 MiB the release-sync build declares
+  maximum: Math.max(256, Math.floor(wasmMemoryBytes / WASM_PAGE_BYTES)),
+});
+const quickjs = await newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmMemory }));
+let current: SandboxRun | undefined;
+
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'run') {
+    current = new SandboxRun(quickjs, message.runId, message.limits);
+    current.start(message.script, message.accessToken, message.contextJson);
+  } else if (message.type === 'response' && current?.runId === message.runId) {
+    current.onResponse(message.requestId, JSON.stringify(message.result));
+  }
+});
+post({ type: 'ready' });
