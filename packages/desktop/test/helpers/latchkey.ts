@@ -12,6 +12,7 @@ export { newContext, submitLogin };
 
 export const API = 'https://api.example.test/';
 export const EMAIL = 'ada@example.com';
+export const PICTURE = 'https://images.example.test/ada.png';
 /** Short, so a test can move the SDK's clock past an access token's expiry without touching the id_token's. */
 export const ACCESS_TOKEN_LIFETIME = 300;
 
@@ -36,7 +37,7 @@ export async function startLatchkey(): Promise<Latchkey> {
     scopes: [{ value: 'read:messages', description: 'Read your messages' }],
   });
   assert.equal(created.status, 201, JSON.stringify(created.body));
-  await createUser(server, EMAIL);
+  await createUser(server, EMAIL, { picture: PICTURE });
   const api: Server = createExampleApi({ issuerBaseURL: server.issuer, audience: API }).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => api.once('listening', resolve));
   const browser = await launchChromium();

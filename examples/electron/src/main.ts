@@ -1,0 +1,59 @@
+import { join } from 'node:path';
+import { app, BrowserWindow, ipcMain, safeStorage, shell } from 'electron';
+import { deepLinkRedirect, DesktopAuth, type TokenStore } from '@latchkey/desktop';
+import { forwardDeepLinks, safeStorageCipher } from '@latchkey/desktop/electron';
+import { encryptedFileStore, keychainStore, loopbackRedirect } from '@latchkey/desktop/node';
+import { createAuthService } from './auth-service.js';
+import { readConfig } from './config.js';
+import { CHANNELS } from './ipc.js';
+
+const config = readConfig(process.env);
+const scheme = new URL(config.customSchemeRedirectUri).protocol.slice(0, -1);
+
+// Windows and Linux deliver a custom-scheme URL by starting a second instance: keep one.
+if (!app.requestSingleInstanceLock()) app.quit();
+if (config.redirect === 'custom-scheme') app.setAsDefaultProtocolClient(scheme);
+
+function tokenStore(): TokenStore {
+  if (config.store === 'safe-storage') {
+    return encryptedFileStore({ path: join(app.getPath('userData'), 'session.bin'), cipher: safeStorageCipher(safeStorage) });
+  }
+  return keychainStore({ service: 'latchkey-electron-example', account: config.clientId });
+}
+
+const auth = new DesktopAuth({
+  ...(config.issuer ? { issuer: config.issuer } : { domain: config.domain! }),
+  clientId: config.clientId,
+  audience: config.audience,
+  // The system browser, never a BrowserWindow: Google and others block embedded sign-in (RFC 8252 §8.12).
+  openUrl: (url) => shell.openExternal(url),
+  redirect: config.redirect === 'custom-scheme' ? deepLinkRedirect(config.customSchemeRedirectUri) : loopbackRedirect(),
+  store: tokenStore(),
+});
+forwardDeepLinks(app, auth);
+
+const service = createAuthService({ auth, apiUrl: config.apiUrl, openExternal: (url) => shell.openExternal(url) });
+
+async function createWindow(): Promise<void> {
+  const window = new BrowserWindow({
+    width: 800,
+    height: 600,
+    webPreferences: { preload: join(import.meta.dirname, 'preload.cjs'), contextIsolation: true, sandbox: true, nodeIntegration: false },
+  });
+  service.onStatus((status) => window.webContents.send(CHANNELS.status, status));
+  await window.loadFile(join(import.meta.dirname, 'renderer', 'index.html'));
+}
+
+ipcMain.handle(CHANNELS.login, () => service.login());
+ipcMain.handle(CHANNELS.logout, () => service.logout());
+ipcMain.handle(CHANNELS.profile, () => service.profile());
+ipcMain.handle(CHANNELS.privateMessage, () => service.privateMessage());
+
+app.whenReady().then(async () => {
+  await service.start();
+  await createWindow();
+});
+
+app.on('window-all-closed', () => {
+  if (process.platform !== 'darwin') app.quit();
+});
