@@ -5,6 +5,7 @@ import formbody from '@fastify/formbody';
 import Ajv from 'ajv';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
+import { closeProfileScriptSandbox } from './connections/sandbox/index.js';
 import { openContext, type ServerContext } from './context.js';
 import { authorizeEndpoint } from './http/authorize.js';
 import { dbConnectionsEndpoints } from './http/dbconnections.js';
@@ -12,6 +13,7 @@ import { deviceAuthorizationEndpoint } from './http/device-code.js';
 import { discoveryEndpoints } from './http/discovery.js';
 import { deviceActivationPages } from './http/login/device.js';
 import { hostedPages } from './http/login/routes.js';
+import { upstreamRoutes } from './http/login/upstream.js';
 import { logoutEndpoints } from './http/logout.js';
 import { registrationEndpoint } from './http/register.js';
 import { revocationEndpoint } from './http/revoke.js';
@@ -102,6 +104,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
   });
   await app.register(async (scope) => authorizeEndpoint(scope, ctx));
   await app.register(async (scope) => hostedPages(scope, ctx));
+  await app.register(async (scope) => upstreamRoutes(scope, ctx));
   await app.register(async (scope) => deviceActivationPages(scope, ctx));
   await app.register(async (scope) => logoutEndpoints(scope, ctx));
   await app.register(async (scope) => registrationEndpoint(scope, ctx));
@@ -165,6 +168,7 @@ export async function startServer(config: Config, options: AppOptions & { now?: 
       url,
       close: () => {
         clearInterval(sweep);
+        closeProfileScriptSandbox();
         return (closing ??= app.close().then(() => ctx.storage.close()));
       },
     };

@@ -14,6 +14,8 @@ export interface ServerContext {
   lookups: Lookups;
   keys: KeyRing;
   digester: SecretDigester;
+  /** Encrypts upstream secrets at rest: connection client secrets, identity provider tokens. */
+  secrets: Encrypter;
   now: () => number;
 }
 
@@ -45,6 +47,7 @@ export async function openContext(config: Config, now: () => number = Date.now):
     lookups: new Lookups(storage, config.cacheTtlSeconds * 1000, now),
     keys: new KeyRing(storage, new Encrypter(key, 'signing keys'), storage.changes, now, config.cacheTtlSeconds * 1000),
     digester: new SecretDigester(key),
+    secrets: new Encrypter(key, 'upstream secrets'),
     now,
   };
   return createdAt ? { ctx, masterKeyCreatedAt: createdAt } : { ctx };

@@ -1,6 +1,8 @@
+import type { Encrypter } from '../crypto/encryption.js';
 import type { Connection, Storage } from '../storage/types.js';
 import { badRequest, conflict, notFound } from './errors.js';
 import { newConnectionId } from './ids.js';
+import { assertUpstreamOptions, sealOptions } from './upstream-options.js';
 
 export const DEFAULT_DATABASE_CONNECTION = 'Username-Password-Authentication';
 
@@ -12,18 +14,28 @@ async function assertClientsExist(storage: Storage, clientIds: string[]): Promis
   }
 }
 
+/** Upstream options are checked and their secret sealed; database options are kept as given. */
+function storedOptions(secrets: Encrypter | undefined, connection: Pick<Connection, 'name' | 'strategy'>, options: Record<string, unknown>, previous?: Record<string, unknown>) {
+  assertUpstreamOptions(connection.strategy, options);
+  if (connection.strategy === 'auth0') return options;
+  if (!secrets) throw new Error('An encrypter is needed to store upstream connection secrets');
+  return sealOptions(secrets, connection.name, options, previous);
+}
+
 export async function createConnection(
   storage: Storage,
   input: ConnectionInput & { name: string; strategy: Connection['strategy'] },
+  secrets?: Encrypter,
 ): Promise<Connection> {
   await assertClientsExist(storage, input.enabled_clients ?? []);
+  // Auth0's defaults for a new database connection: "good" passwords, brute-force protection on.
+  const defaults = input.strategy === 'auth0' ? { passwordPolicy: 'good', brute_force_protection: true } : {};
   const connection: Connection = {
     id: newConnectionId(),
     name: input.name,
     ...(input.display_name !== undefined ? { display_name: input.display_name } : {}),
     strategy: input.strategy,
-    // Auth0's defaults for a new database connection: "good" passwords, brute-force protection on.
-    options: { passwordPolicy: 'good', brute_force_protection: true, ...input.options },
+    options: storedOptions(secrets, input, { ...defaults, ...input.options }),
     enabled_clients: [...new Set(input.enabled_clients ?? [])],
     is_domain_connection: input.is_domain_connection ?? false,
     realms: input.realms ?? [input.name],
@@ -42,7 +54,7 @@ export async function getConnection(storage: Storage, id: string): Promise<Conne
 }
 
 /** `options` is replaced as a whole, as Auth0 does: send the complete object. */
-export async function updateConnection(storage: Storage, id: string, patch: ConnectionInput): Promise<Connection> {
+export async function updateConnection(storage: Storage, id: string, patch: ConnectionInput, secrets?: Encrypter): Promise<Connection> {
   const existing = await getConnection(storage, id);
   if (patch.name !== undefined && patch.name !== existing.name) {
     throw badRequest("Payload validation error: a connection's 'name' cannot be changed");
@@ -54,6 +66,7 @@ export async function updateConnection(storage: Storage, id: string, patch: Conn
   const connection: Connection = {
     ...existing,
     ...patch,
+    ...(patch.options ? { options: storedOptions(secrets, existing, patch.options, existing.options) } : {}),
     ...(patch.enabled_clients ? { enabled_clients: [...new Set(patch.enabled_clients)] } : {}),
   };
   await storage.updateConnection(connection);

@@ -30,6 +30,8 @@ export const MANAGEMENT_SCOPES = [
   'update:tenant_settings',
   'read:grants',
   'delete:grants',
+  'read:connections_options',
+  'read:user_idp_tokens',
 ] as const;
 
 export const managementAudience = (issuer: string) => `${issuer}api/v2/`;

@@ -1,3 +1,4 @@
+import type { Encrypter } from '../crypto/encryption.js';
 import { hashPassword, isImportableHash } from '../crypto/passwords.js';
 import type { Storage, User, UserRecord } from '../storage/types.js';
 import { badRequest, conflict, notFound } from './errors.js';
@@ -113,4 +114,20 @@ export async function updateUser(storage: Storage, userId: string, patch: UserUp
   if (result === 'conflict') throw userExists();
   if (!result) throw notFound('The user does not exist.', 'inexistent_user');
   return user;
+}
+
+/**
+ * A user as the Management API shows it. Upstream tokens in identities are encrypted at rest and
+ * shown (decrypted) only to tokens with `read:user_idp_tokens`, as Auth0 does.
+ */
+export function presentUser(user: User, secrets: Encrypter, withIdpTokens: boolean): User {
+  if (!user.identities.some((i) => i.access_token || i.refresh_token)) return user;
+  const identities = user.identities.map(({ access_token, refresh_token, ...identity }) => {
+    if (!withIdpTokens) return identity;
+    const open = (sealed: string | undefined) => (sealed ? secrets.decrypt(sealed, `identity ${user.user_id}`) : undefined);
+    const accessToken = open(access_token);
+    const refreshToken = open(refresh_token);
+    return { ...identity, ...(accessToken ? { access_token: accessToken } : {}), ...(refreshToken ? { refresh_token: refreshToken } : {}) };
+  });
+  return { ...user, identities };
 }

@@ -74,11 +74,14 @@ export interface ClientGrant {
   scope: string[];
 }
 
+/** `auth0`: the database connection; `oauth2` / `oidc`: an upstream identity provider. */
+export type ConnectionStrategy = 'auth0' | 'oauth2' | 'oidc';
+
 export interface Connection {
   id: string;
   name: string;
   display_name?: string;
-  strategy: 'auth0';
+  strategy: ConnectionStrategy;
   options: Record<string, unknown>;
   enabled_clients: string[];
   is_domain_connection: boolean;
@@ -91,6 +94,9 @@ export interface Identity {
   user_id: string;
   provider: string;
   isSocial: boolean;
+  /** Upstream tokens, encrypted at rest; shown only with `read:user_idp_tokens`. */
+  access_token?: string;
+  refresh_token?: string;
 }
 
 export interface User {
@@ -258,6 +264,8 @@ export interface LoginTransaction {
   userId?: string;
   /** A sign-in for the device flow: after it, the user confirms this user code instead. */
   device?: { userCode: string };
+  /** A sign-in sent to an upstream provider; its `state` is this transaction's id. */
+  upstream?: { connection: string; codeVerifier?: string; nonce?: string };
 }
 
 export interface Session {

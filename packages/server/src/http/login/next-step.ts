@@ -1,10 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
-import type { FlowInput, NextStep, SignedIn } from '../../login/authorization-flow.js';
-import { readSession, SESSION_COOKIE } from '../../login/sessions.js';
+import { afterSignIn, type FlowInput, type NextStep, type SignedIn } from '../../login/authorization-flow.js';
+import { createSession, endSession, readSession, SESSION_COOKIE } from '../../login/sessions.js';
 import { AuthorizeError } from '../../oauth/authorize/index.js';
-import type { AuthorizationRequest, LoginTransaction, Session } from '../../storage/types.js';
+import type { AuthorizationRequest, LoginTransaction, Session, User } from '../../storage/types.js';
 import { sendPage, tenantBranding } from './html-response.js';
 import { errorPage, formPostPage, webMessagePage } from './views/pages.js';
 
@@ -109,10 +109,31 @@ export async function sendNextStep(reply: FastifyReply, ctx: ServerContext, step
     case 'login':
     case 'consent': {
       const maxAge = Math.max(1, Math.floor((Date.parse(step.tx.expiresAt) - ctx.now()) / 1000));
-      // Lax even on https: the hosted pages are top-level and same-origin.
-      reply.setCookie(transactionCookie(step.tx.id), step.tx.csrf, { ...cookieOptions(ctx, maxAge, '/u'), sameSite: 'lax' });
+      // Lax even on https: the hosted pages are top-level, and an upstream provider returns to
+      // /login/callback by a top-level GET, which Lax cookies accompany.
+      reply.setCookie(transactionCookie(step.tx.id), step.tx.csrf, { ...cookieOptions(ctx, maxAge), sameSite: 'lax' });
       const page = step.kind === 'consent' ? 'consent' : step.tx.request.screenHint === 'signup' ? 'signup' : 'login';
       return reply.header('cache-control', 'no-store').redirect(`/u/${page}?state=${encodeURIComponent(step.tx.id)}`, 302);
     }
   }
+}
+
+/** A new SSO session for the user (replacing any other), then what the transaction was for. */
+export async function signInAndContinue(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  ctx: ServerContext,
+  tx: LoginTransaction,
+  input: FlowInput,
+  user: User,
+): Promise<FastifyReply> {
+  const settings = await ctx.lookups.tenantSettings();
+  await endSession(ctx.storage, request.cookies[SESSION_COOKIE], ctx.now());
+  const { cookieValue, session } = await createSession(ctx.storage, user.user_id, settings, ctx.now());
+  setSessionCookie(reply, ctx, cookieValue, settings.session_lifetime);
+  if (tx.device) {
+    await ctx.storage.deleteLoginTransaction(tx.id);
+    return reply.redirect(`/activate/confirm?user_code=${encodeURIComponent(tx.device.userCode)}`, 302);
+  }
+  return sendNextStep(reply, ctx, await afterSignIn(ctx, input, { user, session }, tx), tx.request);
 }

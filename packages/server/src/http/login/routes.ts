@@ -1,15 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
 import { authenticateDatabaseUser, databaseConnectionFor, DatabaseLoginError } from '../../connections/database.js';
-import { afterConsent, afterSignIn, type FlowInput } from '../../login/authorization-flow.js';
+import { afterConsent, type FlowInput } from '../../login/authorization-flow.js';
 import { describeScopes } from '../../login/consent.js';
-import { createSession, endSession, SESSION_COOKIE } from '../../login/sessions.js';
 import { ManagementApiError } from '../../model/errors.js';
 import { passwordPolicyHint } from '../../model/password-policy.js';
 import { createUser } from '../../model/users.js';
 import type { Connection, LoginTransaction, User } from '../../storage/types.js';
 import { sendPage, tenantBranding } from './html-response.js';
-import { loadTransaction, sendNextStep, sendTransactionProblem, setSessionCookie, signedInFrom } from './next-step.js';
+import { loadTransaction, sendNextStep, sendTransactionProblem, signedInFrom, signInAndContinue } from './next-step.js';
+import { redirectUpstream, upstreamConnectionsFor, usableUpstreamConnection } from './upstream.js';
 import { ASSETS } from './views/assets.js';
 import { consentPage, errorPage, loginPage, signupPage, type FormContext } from './views/pages.js';
 
@@ -50,10 +50,24 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
     return sendPage(reply, errorPage(branding, 'Sign-in unavailable', description, 'invalid_connection'), 400);
   }
 
-  async function showLogin(reply: FastifyReply, tx: LoginTransaction, input: FlowInput, connection: Connection, status = 200, error?: string, email?: string) {
+  async function showLogin(
+    reply: FastifyReply,
+    tx: LoginTransaction,
+    input: FlowInput,
+    connection: Connection | undefined,
+    status = 200,
+    error?: string,
+    email?: string,
+    upstream: Connection[] = [],
+  ) {
     const page = loginPage({
       ...(await formContext(tx, input, error)),
-      signupAllowed: connection.options.disable_signup !== true,
+      passwordForm: connection !== undefined,
+      upstream: upstream.map((c) => ({
+        label: c.display_name || c.name,
+        href: `/u/upstream?state=${encodeURIComponent(tx.id)}&connection=${encodeURIComponent(c.name)}`,
+      })),
+      signupAllowed: connection?.options.disable_signup !== true,
       ...((email ?? tx.request.loginHint) !== undefined ? { email: email ?? tx.request.loginHint } : {}),
     });
     return sendPage(reply, page, status, security(tx));
@@ -62,19 +76,6 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
   async function showSignup(reply: FastifyReply, tx: LoginTransaction, input: FlowInput, connection: Connection, status = 200, error?: string, email?: string) {
     const page = signupPage({ ...(await formContext(tx, input, error)), passwordHint: passwordPolicyHint(connection.options), ...(email ? { email } : {}) });
     return sendPage(reply, page, status, security(tx));
-  }
-
-  /** A new SSO session for the user (replacing any other), then consent or the response. */
-  async function signIn(request: FastifyRequest, reply: FastifyReply, tx: LoginTransaction, input: FlowInput, user: User) {
-    const settings = await ctx.lookups.tenantSettings();
-    await endSession(ctx.storage, request.cookies[SESSION_COOKIE], ctx.now());
-    const { cookieValue, session } = await createSession(ctx.storage, user.user_id, settings, ctx.now());
-    setSessionCookie(reply, ctx, cookieValue, settings.session_lifetime);
-    if (tx.device) {
-      await ctx.storage.deleteLoginTransaction(tx.id);
-      return reply.redirect(`/activate/confirm?user_code=${encodeURIComponent(tx.device.userCode)}`, 302);
-    }
-    return sendNextStep(reply, ctx, await afterSignIn(ctx, input, { user, session }, tx), tx.request);
   }
 
   /** Loads the transaction and its database connection, or answers with the reason there is none. */
@@ -93,8 +94,16 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
   }
 
   app.get<{ Querystring: { state?: string } }>('/u/login', async (request, reply) => {
-    const loaded = await begin(request, reply, field(request.query, 'state'));
-    return loaded && showLogin(reply, loaded.tx, loaded.input, loaded.connection);
+    const loaded = await loadTransaction(request, ctx, field(request.query, 'state'));
+    if ('problem' in loaded) return sendTransactionProblem(reply, ctx, loaded.problem);
+    const { tx, input } = loaded;
+    // connection=NAME of an upstream provider skips the page altogether.
+    const named = await usableUpstreamConnection(ctx, input.client, tx.request.connection);
+    if (named) return redirectUpstream(request, reply, ctx, tx, named);
+    const database = await databaseConnectionFor(ctx.lookups, input.client, tx.request.connection);
+    const upstream = tx.request.connection === undefined ? await upstreamConnectionsFor(ctx, input.client) : [];
+    if (!database && upstream.length === 0) return noConnection(reply, input.client.is_first_party);
+    return showLogin(reply, tx, input, database, 200, undefined, undefined, upstream);
   });
 
   app.post('/u/login', async (request, reply) => {
@@ -107,7 +116,7 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
     if (!username || !password) return showLogin(reply, tx, input, connection, 400, 'Enter your email and password.', username);
     try {
       const user = await authenticateDatabaseUser(ctx.storage, connection, username, password, request.ip, ctx.now());
-      return await signIn(request, reply, tx, input, user);
+      return await signInAndContinue(request, reply, ctx, tx, input, user);
     } catch (err) {
       if (!(err instanceof DatabaseLoginError)) throw err;
       const [status, message] =
@@ -151,7 +160,7 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
       const message = err.errorCode === 'auth0_idp_error' ? 'Something went wrong, please try again later.' : err.message.replace(/^(Payload validation error|PasswordStrengthError): /, '');
       return showSignup(reply, tx, input, connection, 400, message, email);
     }
-    return signIn(request, reply, tx, input, user);
+    return signInAndContinue(request, reply, ctx, tx, input, user);
   });
 
   /** The consent step belongs to the user who signed in for this transaction, in this browser. */

@@ -1,6 +1,9 @@
 import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
 import { createConnection, deleteConnection, getConnection, updateConnection } from '../../model/connections.js';
+import { presentOptions } from '../../model/upstream-options.js';
+import type { Connection } from '../../storage/types.js';
 import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
 import { IdParam, Name, Strict, StringMap, OptionalFields } from './schemas.js';
 
@@ -16,11 +19,18 @@ const Fields = {
 
 const ConnectionName = Type.String({ minLength: 1, maxLength: 128, pattern: '^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$' });
 
-const CreateBody = Strict({ name: ConnectionName, strategy: Type.Literal('auth0'), ...OptionalFields(Fields) });
+const CreateBody = Strict({
+  name: ConnectionName,
+  strategy: Type.Union([Type.Literal('auth0'), Type.Literal('oauth2'), Type.Literal('oidc')]),
+  ...OptionalFields(Fields),
+});
 const UpdateBody = Strict(OptionalFields(Fields));
 
 export async function connectionRoutes(app: ManagementApp, ctx: ServerContext): Promise<void> {
   const { storage } = ctx;
+  // Upstream client secrets are shown only to tokens with read:connections_options, as in Auth0.
+  const present = (request: FastifyRequest) => (connection: Connection) =>
+    presentOptions(ctx.secrets, connection, request.managementScopes?.includes('read:connections_options') === true);
 
   app.get(
     '/connections',
@@ -39,26 +49,26 @@ export async function connectionRoutes(app: ManagementApp, ctx: ServerContext): 
       const { strategy, name } = request.query;
       const pageReq = pageRequest(request.query);
       const page = await storage.listConnections({ strategy, name }, pageReq);
-      return listBody('connections', page, pageReq, request.query);
+      return listBody('connections', { ...page, items: page.items.map(present(request)) }, pageReq, request.query);
     },
   );
 
   app.post(
     '/connections',
     { config: { scope: 'create:connections' }, schema: { body: CreateBody } },
-    async (request, reply) => reply.status(201).send(await createConnection(storage, request.body)),
+    async (request, reply) => reply.status(201).send(present(request)(await createConnection(storage, request.body, ctx.secrets))),
   );
 
   app.get(
     '/connections/:id',
     { config: { scope: 'read:connections' }, schema: { params: IdParam, querystring: Strict(FieldsQuery) } },
-    async (request) => project(await getConnection(storage, request.params.id), request.query),
+    async (request) => project(present(request)(await getConnection(storage, request.params.id)), request.query),
   );
 
   app.patch(
     '/connections/:id',
     { config: { scope: 'update:connections' }, schema: { params: IdParam, body: UpdateBody } },
-    async (request) => updateConnection(storage, request.params.id, request.body),
+    async (request) => present(request)(await updateConnection(storage, request.params.id, request.body, ctx.secrets)),
   );
 
   app.delete(

@@ -23,6 +23,10 @@ declare module 'fastify' {
     /** The Management API scope a route requires (any one of them). */
     scope?: string | string[];
   }
+  interface FastifyRequest {
+    /** Scopes of the verified Management API token, for routes whose answer depends on them. */
+    managementScopes?: string[];
+  }
 }
 
 /** Paging as the Management API offers it: page/per_page (offset) or from/take (checkpoint). */
@@ -98,6 +102,7 @@ function guard(ctx: ServerContext) {
       if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'aud') throw unauthorized(`Bad audience: ${audience}`);
       throw unauthorized('Invalid token');
     }
+    request.managementScopes = scopes;
     const required = request.routeOptions.config.scope;
     if (required === undefined) return;
     const anyOf = Array.isArray(required) ? required : [required];

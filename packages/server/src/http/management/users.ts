@@ -1,6 +1,8 @@
 import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
-import { createUser, getUser, updateUser } from '../../model/users.js';
+import { createUser, getUser, presentUser, updateUser } from '../../model/users.js';
+import type { User } from '../../storage/types.js';
 import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
 import { IdParam, Metadata, Name, Strict, Url, OptionalFields } from './schemas.js';
 
@@ -35,13 +37,16 @@ const UpdateBody = Strict(OptionalFields(Profile));
 export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promise<void> {
   const { storage } = ctx;
   const now = () => new Date(ctx.now());
+  const present = (request: FastifyRequest) => (user: User) =>
+    presentUser(user, ctx.secrets, request.managementScopes?.includes('read:user_idp_tokens') === true);
 
   app.get(
     '/users',
     { config: { scope: 'read:users' }, schema: { querystring: Strict({ ...PagingQuery, ...FieldsQuery }) } },
     async (request) => {
       const pageReq = pageRequest(request.query);
-      return listBody('users', await storage.listUsers(pageReq), pageReq, request.query);
+      const page = await storage.listUsers(pageReq);
+      return listBody('users', { ...page, items: page.items.map(present(request)) }, pageReq, request.query);
     },
   );
 
@@ -52,13 +57,13 @@ export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promis
   app.get(
     '/users/:id',
     { config: { scope: 'read:users' }, schema: { params: IdParam, querystring: Strict(FieldsQuery) } },
-    async (request) => project((await getUser(storage, request.params.id)).user, request.query),
+    async (request) => project(present(request)((await getUser(storage, request.params.id)).user), request.query),
   );
 
   app.patch(
     '/users/:id',
     { config: { scope: 'update:users' }, schema: { params: IdParam, body: UpdateBody } },
-    async (request) => updateUser(storage, request.params.id, request.body, now()),
+    async (request) => present(request)(await updateUser(storage, request.params.id, request.body, now())),
   );
 
   app.delete(

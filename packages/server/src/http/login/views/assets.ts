@@ -57,6 +57,7 @@ button.secondary:hover, .button.secondary:hover { background: #f7f8fa; }
 .switch { margin: 20px 0 0; text-align: center; font-size: 14px; color: var(--muted); }
 a { color: var(--accent); font-weight: 550; text-decoration: none; }
 a:hover { text-decoration: underline; }
+.actions.upstream { margin-top: 0; }
 .divider { display: flex; align-items: center; gap: 12px; margin: 20px 0; color: var(--muted); font-size: 13px; }
 .divider::before, .divider::after { content: ""; flex: 1; border-top: 1px solid var(--line); }
 .scopes { list-style: none; padding: 0; margin: 0 0 8px; border: 1px solid var(--line); border-radius: var(--radius); }

@@ -16,8 +16,14 @@ const hidden = (ctx: FormContext) =>
 const alert = (message: string | undefined) =>
   message ? html`<div class="alert error" role="alert" id="form-error">${message}</div>` : '';
 
-export function loginPage(ctx: FormContext & { email?: string; signupAllowed: boolean }): string {
+export interface UpstreamButton {
+  label: string;
+  href: string;
+}
+
+export function loginPage(ctx: FormContext & { email?: string; signupAllowed: boolean; passwordForm: boolean; upstream: UpstreamButton[] }): string {
   const invalid = ctx.error ? html` aria-invalid="true" aria-describedby="form-error"` : '';
+  const buttons = ctx.upstream.map((b) => html`<a class="button secondary" href="${b.href}">Continue with ${b.label}</a>`);
   return page({
     title: 'Log in',
     branding: ctx.branding,
@@ -25,7 +31,8 @@ export function loginPage(ctx: FormContext & { email?: string; signupAllowed: bo
   <h1>Welcome</h1>
   <p class="lead">Log in to <strong>${ctx.branding.tenantName}</strong> to continue to <strong>${ctx.clientName}</strong>.</p>
   ${alert(ctx.error)}
-  <form method="post" action="/u/login" novalidate>
+  ${ctx.passwordForm
+    ? html`<form method="post" action="/u/login" novalidate>
     ${hidden(ctx)}
     <div class="field">
       <label for="username">Email</label>
@@ -36,8 +43,11 @@ export function loginPage(ctx: FormContext & { email?: string; signupAllowed: bo
       <input id="password" name="password" type="password" autocomplete="current-password" required${invalid}>
     </div>
     <div class="actions"><button type="submit">Continue</button></div>
-  </form>
-  ${ctx.signupAllowed ? html`<p class="switch">Don't have an account? <a href="/u/signup?state=${encodeURIComponent(ctx.state)}">Sign up</a></p>` : ''}`,
+  </form>`
+    : ''}
+  ${ctx.passwordForm && buttons.length > 0 ? html`<div class="divider">or</div>` : ''}
+  ${buttons.length > 0 ? html`<div class="actions upstream">${buttons}</div>` : ''}
+  ${ctx.passwordForm && ctx.signupAllowed ? html`<p class="switch">Don't have an account? <a href="/u/signup?state=${encodeURIComponent(ctx.state)}">Sign up</a></p>` : ''}`,
   });
 }
 

@@ -1,0 +1,95 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerContext } from '../../context.js';
+import { connectionUsableBy } from '../../connections/database.js';
+import { completeUpstreamLogin, upstreamAuthorization, UpstreamLoginError, type UpstreamContext } from '../../connections/upstream.js';
+import { everyItem } from '../../model/paging.js';
+import { AuthorizeError } from '../../oauth/authorize/index.js';
+import type { Client, Connection, LoginTransaction } from '../../storage/types.js';
+import { loadTransaction, sendNextStep, sendTransactionProblem, signInAndContinue } from './next-step.js';
+
+const UPSTREAM_STRATEGIES = new Set(['oauth2', 'oidc']);
+
+/** Upstream connections (custom OAuth2, OIDC) this client may sign in with, for the login page. */
+export async function upstreamConnectionsFor(ctx: ServerContext, client: Client): Promise<Connection[]> {
+  const found: Connection[] = [];
+  for (const strategy of UPSTREAM_STRATEGIES) {
+    for await (const connection of everyItem((page) => ctx.storage.listConnections({ strategy }, page))) {
+      if (connectionUsableBy(connection, client)) found.push(connection);
+    }
+  }
+  return found;
+}
+
+export async function usableUpstreamConnection(ctx: ServerContext, client: Client, name: string | undefined): Promise<Connection | undefined> {
+  if (name === undefined) return undefined;
+  const connection = await ctx.lookups.connection(name);
+  return connection && UPSTREAM_STRATEGIES.has(connection.strategy) && connectionUsableBy(connection, client) ? connection : undefined;
+}
+
+function upstreamContext(ctx: ServerContext, request: FastifyRequest): UpstreamContext {
+  return {
+    issuer: ctx.issuer,
+    storage: ctx.storage,
+    secrets: ctx.secrets,
+    now: ctx.now,
+    log: (message, data) => request.log.warn(data, message),
+  };
+}
+
+/** Ends the app's request with the upstream failure, by its response mode, as Auth0 does. */
+async function failToApp(reply: FastifyReply, ctx: ServerContext, tx: LoginTransaction, error: UpstreamLoginError) {
+  await ctx.storage.deleteLoginTransaction(tx.id);
+  return sendNextStep(reply, ctx, { kind: 'error', error: new AuthorizeError(error.error, error.description) }, tx.request);
+}
+
+/** Sends the browser to the provider; the transaction id is the upstream `state`. */
+export async function redirectUpstream(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext, tx: LoginTransaction, connection: Connection) {
+  let authorization;
+  try {
+    authorization = await upstreamAuthorization(upstreamContext(ctx, request), connection, tx.id);
+  } catch (err) {
+    if (err instanceof UpstreamLoginError) return failToApp(reply, ctx, tx, err);
+    throw err;
+  }
+  const { url, ...pending } = authorization;
+  await ctx.storage.putLoginTransaction({ ...tx, upstream: { connection: connection.name, ...pending } });
+  return reply.header('cache-control', 'no-store').redirect(url, 302);
+}
+
+/** `/u/upstream` (a button on the login page) and `/login/callback` (the provider's redirect). */
+export async function upstreamRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+  app.get<{ Querystring: { state?: string; connection?: string } }>('/u/upstream', async (request, reply) => {
+    const loaded = await loadTransaction(request, ctx, request.query.state);
+    if ('problem' in loaded) return sendTransactionProblem(reply, ctx, loaded.problem);
+    const connection = await usableUpstreamConnection(ctx, loaded.input.client, request.query.connection);
+    if (!connection) return sendTransactionProblem(reply, ctx, 'expired');
+    return redirectUpstream(request, reply, ctx, loaded.tx, connection);
+  });
+
+  app.get<{ Querystring: Record<string, string | undefined> }>('/login/callback', async (request, reply) => {
+    const query = request.query;
+    const loaded = await loadTransaction(request, ctx, typeof query.state === 'string' ? query.state : undefined);
+    if ('problem' in loaded) return sendTransactionProblem(reply, ctx, loaded.problem);
+    const { tx, input } = loaded;
+    const pending = tx.upstream;
+    const connection = pending ? await usableUpstreamConnection(ctx, input.client, pending.connection) : undefined;
+    if (!pending || !connection) return sendTransactionProblem(reply, ctx, 'expired');
+    // The transaction is spent whatever happens: an upstream code must not be replayable here.
+    const { upstream: _spent, ...rest } = tx;
+    await ctx.storage.putLoginTransaction(rest);
+    try {
+      const user = await completeUpstreamLogin(upstreamContext(ctx, request), connection, pending, {
+        ...(typeof query.code === 'string' ? { code: query.code } : {}),
+        ...(typeof query.error === 'string' ? { error: query.error } : {}),
+        ...(typeof query.error_description === 'string' ? { error_description: query.error_description } : {}),
+      });
+      return await signInAndContinue(request, reply, ctx, rest, input, user);
+    } catch (err) {
+      if (err instanceof UpstreamLoginError) {
+        request.log.warn({ connection: connection.name, error: err.error, description: err.description }, 'upstream sign-in failed');
+        return failToApp(reply, ctx, tx, err);
+      }
+      throw err;
+    }
+  });
+}
