@@ -292,8 +292,7 @@ export class DesktopAuth {
       let revoked = false;
       if (refreshToken) {
         try {
-          const { metadata } = await this.#discover();
-          await revokeRefreshToken(this.#fetch, metadata.revocation_endpoint ?? `${this.issuer}oauth/revoke`, this.clientId, refreshToken);
+          await this.#revoke(await this.#discover(), refreshToken);
           revoked = true;
         } catch {
           // Offline or the server refused: signing out locally must still work.
@@ -335,6 +334,15 @@ export class DesktopAuth {
     const user = await discovery.verify(tokens.id_token, this.#expectations(expected));
     // Cancelled while the code was being redeemed: the caller was told it failed, so keep nothing.
     if (signal.aborted) throw signal.reason;
+    try {
+      if (tokens.refresh_token) await this.#persist(tokens.refresh_token, audience);
+      else await this.#store.clear();
+    } catch (error) {
+      // Storage refused (no keychain): fail the login rather than hold a session that dies with the
+      // process, and do not leave a live refresh token behind at the server.
+      if (tokens.refresh_token) await this.#revoke(discovery, tokens.refresh_token).catch(() => undefined);
+      throw error;
+    }
     this.#session = {
       user,
       idToken: tokens.id_token,
@@ -342,8 +350,6 @@ export class DesktopAuth {
       accessTokens: new Map([[audience ?? '', this.#accessTokenFrom(tokens)]]),
       ...(audience !== undefined ? { audience } : {}),
     };
-    if (tokens.refresh_token) await this.#persist(tokens.refresh_token, audience);
-    else await this.#store.clear();
     this.#setStatus('signed-in');
     return user;
   }
@@ -413,6 +419,10 @@ export class DesktopAuth {
     if (!tokens.id_token) throw new IdTokenInvalid('the refresh response has no id_token');
     const user = await discovery.verify(tokens.id_token, this.#expectations(session ? { sub: session.user.sub } : {}));
     return { tokens, user };
+  }
+
+  #revoke({ metadata }: Discovery, refreshToken: string): Promise<void> {
+    return revokeRefreshToken(this.#fetch, metadata.revocation_endpoint ?? `${this.issuer}oauth/revoke`, this.clientId, refreshToken);
   }
 
   #expectations(extra: Partial<IdTokenExpectations>): IdTokenExpectations {

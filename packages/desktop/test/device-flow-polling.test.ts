@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AccessDenied, DesktopAuth, DeviceCodeExpired, LoginCancelled, type DeviceCodePrompt } from '../src/index.js';
+import { AccessDenied, DesktopAuth, DeviceCodeExpired, KeychainUnavailable, LoginCancelled, type DeviceCodePrompt } from '../src/index.js';
 import { FAKE_CLIENT, FAKE_ISSUER, fakeIssuer } from './helpers/fake-issuer.js';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -81,4 +81,23 @@ test('aborting while polling ends with LoginCancelled and stops polling', async 
   });
   await assert.rejects(auth.loginWithDeviceCode({ onPrompt: () => {}, signal: controller.signal }), LoginCancelled);
   assert.equal(polls, 2);
+});
+
+test('a store that refuses (no keychain) fails the login with KeychainUnavailable and revokes the unkept refresh token', async () => {
+  const issuer = await fakeIssuer();
+  const idToken = await issuer.idToken({});
+  issuer.onDeviceCode(() => ({ status: 200, body: { device_code: 'dc', user_code: 'ABCD-EFGH', verification_uri: `${FAKE_ISSUER}activate`, expires_in: 900, interval: 5 } }));
+  issuer.onToken(() => ({ status: 200, body: { access_token: 'at', token_type: 'Bearer', expires_in: 3600, refresh_token: 'rt-unkept', id_token: idToken } }));
+  const refusingStore = {
+    load: async () => null,
+    save: async () => {
+      throw new KeychainUnavailable('No Secret Service');
+    },
+    clear: async () => {},
+  };
+  const auth = new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, store: refusingStore, fetch: issuer.fetch, sleep: async () => {} });
+  await assert.rejects(auth.loginWithDeviceCode({ onPrompt: () => {} }), KeychainUnavailable);
+  assert.equal(auth.status, 'signed-out');
+  assert.equal(auth.getProfile(), undefined);
+  assert.equal(issuer.requests.find((r) => r.url.endsWith('/oauth/revoke'))?.params.get('token'), 'rt-unkept');
 });
