@@ -3,7 +3,7 @@ import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
 import Ajv from 'ajv';
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import { closeProfileScriptSandbox } from './connections/sandbox/index.js';
 import { openContext, type ServerContext } from './context.js';
@@ -23,6 +23,7 @@ import { rejectUnstorableInput } from './http/input-limits.js';
 import { managementApi } from './http/management/plugin.js';
 import { tokenEndpoint } from './http/token.js';
 import { bootstrapTenant, type BootstrapResult } from './model/bootstrap.js';
+import { ManagementApiError } from './model/errors.js';
 
 /**
  * Bodies are validated without coercion (a number is not a string) and without silently dropping
@@ -57,6 +58,16 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
     forceCloseConnections: 'idle',
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // Requests Fastify refuses before routing (bad percent-encoding, over-long URLs) still get the
+    // error shape of the API they were aimed at.
+    frameworkErrors: (error, request, reply) => {
+      const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+      const message = status === 414 ? 'URI Too Long' : 'Malformed request URL';
+      const body = request.url.startsWith('/api/v2')
+        ? new ManagementApiError(status, 'invalid_uri', message).toJSON()
+        : { error: 'invalid_request', error_description: message };
+      (reply as unknown as FastifyReply).status(status).send(body);
+    },
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompilers());
   app.addHook('preValidation', rejectUnstorableInput);

@@ -277,9 +277,9 @@ function pathCases(): Case[] {
     const suffix = route.path.endsWith('/rotate-secret') ? '/rotate-secret' : '';
     const base = { method: route.method, ...bodyOf(route) };
     return [
-      { ...base, name: 'id with broken percent-encoding', path: api(`${collection}/%ZZ${suffix}`), status: 400 },
-      { ...base, name: 'id with a truncated UTF-8 sequence', path: api(`${collection}/%E0%A4%A${suffix}`), status: 400 },
-      { ...base, name: 'id longer than the router allows', path: api(`${collection}/${'x'.repeat(400)}${suffix}`), status: 414 },
+      { ...base, name: 'id with broken percent-encoding', path: api(`${collection}/%ZZ${suffix}`), status: 400, code: 'invalid_uri' },
+      { ...base, name: 'id with a truncated UTF-8 sequence', path: api(`${collection}/%E0%A4%A${suffix}`), status: 400, code: 'invalid_uri' },
+      { ...base, name: 'id longer than the router allows', path: api(`${collection}/${'x'.repeat(400)}${suffix}`), status: 414, code: 'invalid_uri' },
     ];
   });
   const noSuchRoute: Array<[string, string]> = [
