@@ -11,7 +11,7 @@ import { loopbackRedirect } from './loopback.js';
 export { openSystemBrowser } from './browser.js';
 export { encryptedFileStore, passphraseCipher, type Cipher, type EncryptedFileStoreOptions } from './file-store.js';
 export { keychainStore, type KeychainStoreOptions } from './keyring.js';
-export { loopbackRedirect, type LoopbackOptions } from './loopback.js';
+export { escapeHtml, loopbackRedirect, type LoopbackOptions } from './loopback.js';
 export { secretToolStore, type SecretToolStoreOptions } from './secret-tool.js';
 
 /**
