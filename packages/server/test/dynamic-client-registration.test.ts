@@ -263,3 +263,56 @@ describe('registration limits', () => {
     assert.equal(((await last!.json()) as { error: string }).error, 'too_many_requests');
   });
 });
+
+describe('registration management (RFC 7592), behind its own flag', () => {
+  const manage = (uri: string, token: string, init: RequestInit = {}) =>
+    fetch(uri, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.body ? { 'content-type': 'application/json' } : {}) } });
+
+  test('off by default: no registration access token, and the management URI is refused', async () => {
+    const body = (await (await register({ redirect_uris: ['https://managed.example/cb'] })).json()) as Record<string, any>;
+    assert.equal(body.registration_access_token, undefined);
+    const response = await manage(`${server.issuer}oidc/register/${body.client_id}`, 'anything');
+    assert.equal(response.status, 403);
+  });
+
+  test('read, replace and delete a registration with its token; a wrong token gets 401', async () => {
+    await server.management('PATCH', '/tenants/settings', { flags: { enable_dynamic_client_registration_management: true } });
+    const created = (await (await register({ client_name: 'Managed', redirect_uris: ['https://managed.example/cb'], token_endpoint_auth_method: 'none' })).json()) as Record<string, any>;
+    assert.ok(created.registration_access_token);
+    assert.equal(created.registration_client_uri, `${server.issuer}oidc/register/${created.client_id}`);
+    const uri = created.registration_client_uri as string;
+    const token = created.registration_access_token as string;
+
+    const read = await manage(uri, token);
+    assert.equal(read.status, 200);
+    const metadata = (await read.json()) as Record<string, any>;
+    assert.deepEqual(metadata.redirect_uris, ['https://managed.example/cb']);
+    assert.equal(metadata.client_name, 'Managed');
+    assert.equal(metadata.registration_access_token, undefined, 'the token is shown once');
+
+    assert.equal((await manage(uri, 'wrong-token')).status, 401);
+    const other = (await (await register({ redirect_uris: ['https://other.example/cb'] })).json()) as Record<string, any>;
+    assert.equal((await manage(other.registration_client_uri, token)).status, 401, "one client's token does not open another");
+    assert.equal((await manage(`${server.issuer}oidc/register/${server.admin.clientId}`, token)).status, 401);
+
+    const replaced = await manage(uri, token, {
+      method: 'PUT',
+      body: JSON.stringify({ client_id: created.client_id, client_name: 'Managed v2', redirect_uris: ['https://managed.example/v2'], token_endpoint_auth_method: 'client_secret_basic' }),
+    });
+    assert.equal(replaced.status, 200);
+    const after = (await replaced.json()) as Record<string, any>;
+    assert.deepEqual(after.redirect_uris, ['https://managed.example/v2']);
+    assert.equal(after.token_endpoint_auth_method, 'client_secret_basic');
+    assert.ok(after.client_secret, 'a client that became confidential gets its secret');
+    const stored = await server.management('GET', `/clients/${created.client_id}`);
+    assert.deepEqual(stored.body.callbacks, ['https://managed.example/v2']);
+    assert.equal(stored.body.is_first_party, false);
+
+    const badUpdate = await manage(uri, token, { method: 'PUT', body: JSON.stringify({ redirect_uris: ['http://evil.example/cb'] }) });
+    assert.equal(((await badUpdate.json()) as { error: string }).error, 'invalid_redirect_uri');
+
+    assert.equal((await manage(uri, token, { method: 'DELETE' })).status, 204);
+    assert.equal((await server.management('GET', `/clients/${created.client_id}`)).status, 404);
+    assert.equal((await manage(uri, token)).status, 401, 'gone, and the token with it');
+  });
+});

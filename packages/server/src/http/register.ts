@@ -1,10 +1,22 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { parseRegistration, registerClient, registrationResponse, RegistrationError } from '../oauth/registration.js';
+import { deleteClient } from '../model/clients.js';
+import {
+  issueRegistrationToken,
+  parseRegistration,
+  registerClient,
+  RegistrationError,
+  registrationResponse,
+  registrationTokenValid,
+  updateRegisteredClient,
+  type RegistrationRequest,
+} from '../oauth/registration.js';
 import { FixedWindowLimiter } from './rate-limit.js';
 
 export const DCR_FLAG = 'enable_dynamic_client_registration';
+/** RFC 7592 management of a registration by the client itself; off by default. */
+export const MANAGEMENT_FLAG = 'enable_dynamic_client_registration_management';
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest();
 
@@ -15,6 +27,26 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest();
 export async function registrationEndpoint(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const limiter = new FixedWindowLimiter(ctx.config.registrationRateLimit, 1000, ctx.now);
   const initialToken = ctx.config.registrationInitialAccessToken;
+  const clientUri = (clientId: string) => `${ctx.issuer}oidc/register/${encodeURIComponent(clientId)}`;
+  const managementFields = async (clientId: string) => ({
+    registration_access_token: await issueRegistrationToken(ctx.storage, ctx.digester, clientId),
+    registration_client_uri: clientUri(clientId),
+  });
+
+  /** The RFC 7591 metadata of a JSON request, or undefined once the 400 is sent. */
+  function parseBody(request: FastifyRequest, reply: FastifyReply): RegistrationRequest | undefined {
+    if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) {
+      reply.status(400).send({ error: 'invalid_client_metadata', error_description: 'Send the metadata as application/json.' });
+      return undefined;
+    }
+    try {
+      return parseRegistration(request.body);
+    } catch (err) {
+      if (!(err instanceof RegistrationError)) throw err;
+      reply.status(400).send(err.toJSON());
+      return undefined;
+    }
+  }
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
@@ -50,18 +82,56 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
           .send({ error: 'invalid_token', error_description: 'A valid initial access token is required to register.' });
       }
     }
-    if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) {
-      return reply.status(400).send({ error: 'invalid_client_metadata', error_description: 'Send the metadata as application/json.' });
-    }
-    let parsed;
-    try {
-      parsed = parseRegistration(request.body);
-    } catch (err) {
-      if (err instanceof RegistrationError) return reply.status(400).send(err.toJSON());
-      throw err;
-    }
+    const parsed = parseBody(request, reply);
+    if (!parsed) return reply;
     const { client, secret } = await registerClient(ctx.storage, ctx.digester, parsed, ctx.config.registrationClientIdPrefix);
     request.log.info({ client_id: client.client_id, ip: request.ip }, 'client registered dynamically');
-    return reply.status(201).send(registrationResponse(client, parsed, secret, ctx.now()));
+    const management = settings.flags[MANAGEMENT_FLAG] === true ? await managementFields(client.client_id) : undefined;
+    return reply.status(201).send(registrationResponse(client, secret, ctx.now(), management));
+  });
+
+  /** RFC 7592: read, replace or delete a registration with its registration access token. */
+  async function registeredClient(request: FastifyRequest<{ Params: { clientId: string } }>, reply: FastifyReply) {
+    reply.header('cache-control', 'no-store');
+    const { flags } = await ctx.lookups.tenantSettings();
+    if (flags[DCR_FLAG] !== true || flags[MANAGEMENT_FLAG] !== true) {
+      reply.status(403).send({ error: 'access_denied', error_description: 'Client registration management is not enabled for this tenant.' });
+      return undefined;
+    }
+    const token = /^Bearer (\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+    const client = (await ctx.lookups.client(request.params.clientId))?.client;
+    // One answer for an unknown client and a wrong token (RFC 7592 §2): nothing to probe.
+    if (!token || !client || client.registration_source !== 'dynamic_registration' || !(await registrationTokenValid(ctx.storage, ctx.digester, client.client_id, token))) {
+      reply.status(401).header('www-authenticate', 'Bearer error="invalid_token"').send({ error: 'invalid_token', error_description: 'Invalid registration access token.' });
+      return undefined;
+    }
+    return client;
+  }
+
+  app.get<{ Params: { clientId: string } }>('/oidc/register/:clientId', async (request, reply) => {
+    const client = await registeredClient(request, reply);
+    if (!client) return reply;
+    return reply.send(registrationResponse(client, undefined, undefined, { registration_client_uri: clientUri(client.client_id) }));
+  });
+
+  app.put<{ Params: { clientId: string } }>('/oidc/register/:clientId', { bodyLimit: 32 * 1024 }, async (request, reply) => {
+    const client = await registeredClient(request, reply);
+    if (!client) return reply;
+    const parsed = parseBody(request, reply);
+    if (!parsed) return reply;
+    const body = request.body as Record<string, unknown>;
+    if (body.client_id !== undefined && body.client_id !== client.client_id) {
+      return reply.status(400).send({ error: 'invalid_client_metadata', error_description: 'client_id does not match the registration' });
+    }
+    const updated = await updateRegisteredClient(ctx.storage, ctx.digester, client, parsed);
+    return reply.send(registrationResponse(updated.client, updated.secret, undefined, { registration_client_uri: clientUri(client.client_id) }));
+  });
+
+  app.delete<{ Params: { clientId: string } }>('/oidc/register/:clientId', async (request, reply) => {
+    const client = await registeredClient(request, reply);
+    if (!client) return reply;
+    await deleteClient(ctx.storage, client.client_id);
+    request.log.info({ client_id: client.client_id }, 'dynamically registered client deleted itself');
+    return reply.status(204).send();
   });
 }

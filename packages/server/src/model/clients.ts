@@ -138,6 +138,7 @@ export async function deleteClient(storage: Storage, clientId: string): Promise<
   if (record.client.is_system) throw forbidden('The bootstrap admin client cannot be deleted');
   await storage.deleteClient(clientId);
   await storage.deleteClientGrantsWhere({ client_id: clientId });
+  await storage.deleteRegistrationToken(clientId);
   for await (const connection of everyItem((page) => storage.listConnections({}, page))) {
     if (connection.enabled_clients.includes(clientId)) {
       await storage.updateConnection({

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { SecretDigester } from '../crypto/secrets.js';
-import { createClient } from '../model/clients.js';
+import { createClient, rotateClientSecret } from '../model/clients.js';
 import type { Client, Storage } from '../storage/types.js';
 import { isLoopbackIp } from './redirect-uri.js';
 
@@ -128,21 +128,84 @@ export function parseRegistration(body: unknown): RegistrationRequest {
   return request;
 }
 
-/** The registration response (RFC 7591 §3.2.1): the stored metadata, and the secret this once. */
-export function registrationResponse(client: Client, request: RegistrationRequest, secret: string | undefined, issuedAt: number) {
+/** What a registered client's metadata reads as, from the stored client (RFC 7591 §3.2.1, RFC 7592 §3). */
+function metadataOf(client: Client) {
+  const links = client.client_metadata;
   return {
-    client_id: client.client_id,
-    ...(secret !== undefined ? { client_secret: secret, client_secret_expires_at: 0 } : { client_secret_expires_at: 0 }),
-    client_id_issued_at: Math.floor(issuedAt / 1000),
     client_name: client.name,
     redirect_uris: client.callbacks,
     token_endpoint_auth_method: client.token_endpoint_auth_method,
     grant_types: client.grant_types,
-    response_types: request.response_types,
-    ...(request.logo_uri ? { logo_uri: request.logo_uri } : {}),
-    ...Object.fromEntries(LINK_FIELDS.filter((f) => request[f]).map((f) => [f, request[f]])),
-    ...(request.contacts ? { contacts: request.contacts } : {}),
+    response_types: ['code'],
+    ...(client.logo_uri ? { logo_uri: client.logo_uri } : {}),
+    ...Object.fromEntries(LINK_FIELDS.filter((f) => links[f]).map((f) => [f, links[f]])),
+    ...(links.contacts ? { contacts: links.contacts.split(', ') } : {}),
   };
+}
+
+/** RFC 7592 fields: the token only in the registration response, the URI in every response. */
+export interface RegistrationManagement {
+  registration_access_token?: string;
+  registration_client_uri: string;
+}
+
+/** The registration response: the stored metadata, and the secret (only when just made). */
+export function registrationResponse(client: Client, secret: string | undefined, issuedAt: number | undefined, management?: RegistrationManagement) {
+  return {
+    client_id: client.client_id,
+    ...(secret !== undefined ? { client_secret: secret } : {}),
+    client_secret_expires_at: 0,
+    ...(issuedAt !== undefined ? { client_id_issued_at: Math.floor(issuedAt / 1000) } : {}),
+    ...metadataOf(client),
+    ...management,
+  };
+}
+
+/** The client fields a registration request sets, on create and on RFC 7592 update alike. */
+function clientFields(request: RegistrationRequest) {
+  return {
+    name: request.client_name ?? 'Unnamed application',
+    app_type: request.token_endpoint_auth_method === 'none' ? ('native' as const) : ('regular_web' as const),
+    ...(request.logo_uri ? { logo_uri: request.logo_uri } : {}),
+    callbacks: request.redirect_uris,
+    grant_types: request.grant_types,
+    token_endpoint_auth_method: request.token_endpoint_auth_method,
+    client_metadata: {
+      ...Object.fromEntries(LINK_FIELDS.filter((f) => request[f]).map((f) => [f, request[f]!])),
+      ...(request.contacts ? { contacts: request.contacts.join(', ') } : {}),
+    },
+  };
+}
+
+/**
+ * RFC 7592 §2.2: the request replaces the metadata; the client stays third-party and dynamic. A
+ * public client that becomes confidential gets a secret, shown in this response only.
+ */
+export async function updateRegisteredClient(
+  storage: Storage,
+  digester: SecretDigester,
+  client: Client,
+  request: RegistrationRequest,
+): Promise<{ client: Client; secret?: string }> {
+  const { logo_uri: _logo, ...withoutLogo } = client;
+  const updated: Client = { ...(request.logo_uri ? client : withoutLogo), ...clientFields(request), is_first_party: false };
+  await storage.updateClient(updated);
+  if (client.token_endpoint_auth_method === 'none' && updated.token_endpoint_auth_method !== 'none') {
+    return rotateClientSecret(storage, digester, client.client_id);
+  }
+  return { client: updated };
+}
+
+/** A fresh registration access token (RFC 7592 §1.1); only its digest is kept. */
+export async function issueRegistrationToken(storage: Storage, digester: SecretDigester, clientId: string): Promise<string> {
+  const token = randomBytes(32).toString('base64url');
+  await storage.putRegistrationTokenDigest(clientId, digester.digest(token));
+  return token;
+}
+
+export async function registrationTokenValid(storage: Storage, digester: SecretDigester, clientId: string, token: string): Promise<boolean> {
+  const digest = await storage.getRegistrationTokenDigest(clientId);
+  return digest !== undefined && digester.verify(token, digest);
 }
 
 /** Creates the third-party client a registration asks for. */
@@ -150,19 +213,7 @@ export async function registerClient(storage: Storage, digester: SecretDigester,
   const { client, secret } = await createClient(
     storage,
     digester,
-    {
-      name: request.client_name ?? 'Unnamed application',
-      app_type: request.token_endpoint_auth_method === 'none' ? 'native' : 'regular_web',
-      ...(request.logo_uri ? { logo_uri: request.logo_uri } : {}),
-      callbacks: request.redirect_uris,
-      grant_types: request.grant_types,
-      token_endpoint_auth_method: request.token_endpoint_auth_method,
-      is_first_party: false,
-      client_metadata: {
-        ...Object.fromEntries(LINK_FIELDS.filter((f) => request[f]).map((f) => [f, request[f]!])),
-        ...(request.contacts ? { contacts: request.contacts.join(', ') } : {}),
-      },
-    },
+    { ...clientFields(request), is_first_party: false },
     { clientId: `${clientIdPrefix}${randomBytes(18).toString('base64url')}`, dynamic: true },
   );
   return { client, secret: request.token_endpoint_auth_method === 'none' ? undefined : secret };

@@ -3,6 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type {
   AuthorizationCodeData,
+  ClientRegistrationStore,
   DeviceCodeRecord,
   DeviceCodeStore,
   AuthorizationCodeRecord,
@@ -36,7 +37,7 @@ const KEEP_ENDED_MS = 7 * 24 * 3600 * 1000;
  * The sign-in half of the storage: short-lived, write-heavy rows keyed by digests. Every
  * check-then-write that an attacker could race (code use, token rotation) is one conditional UPDATE.
  */
-export class KyselySignInStorage implements SignInStore, DeviceCodeStore {
+export class KyselySignInStorage implements SignInStore, DeviceCodeStore, ClientRegistrationStore {
   constructor(readonly db: Kysely<Database>) {}
 
   async putLoginTransaction(tx: LoginTransaction): Promise<void> {
@@ -330,6 +331,23 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore {
       .where('status', '=', 'approved')
       .executeTakeFirst();
     return result.numUpdatedRows > 0n;
+  }
+
+  async putRegistrationTokenDigest(clientId: string, digest: string): Promise<void> {
+    await this.db
+      .insertInto('client_registrations')
+      .values({ client_id: clientId, token_digest: digest })
+      .onConflict((oc) => oc.column('client_id').doUpdateSet({ token_digest: digest }))
+      .execute();
+  }
+
+  async getRegistrationTokenDigest(clientId: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('client_registrations').select('token_digest').where('client_id', '=', clientId).executeTakeFirst();
+    return row?.token_digest;
+  }
+
+  async deleteRegistrationToken(clientId: string): Promise<void> {
+    await this.db.deleteFrom('client_registrations').where('client_id', '=', clientId).execute();
   }
 
   async sweepExpired(now: string): Promise<void> {

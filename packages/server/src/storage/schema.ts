@@ -29,6 +29,7 @@ export interface Database {
     publish_until: string | null;
   };
   login_transactions: { id: string; data: string; expires_at: string };
+  client_registrations: { client_id: string; token_digest: string };
   device_codes: {
     device_code_hash: string;
     user_code: string;

@@ -401,6 +401,13 @@ export interface DeviceCodeStore {
   consumeDeviceCode(deviceCodeHash: string): Promise<boolean>;
 }
 
+/** RFC 7592 registration access tokens, as digests, per dynamically registered client. */
+export interface ClientRegistrationStore {
+  putRegistrationTokenDigest(clientId: string, digest: string): Promise<void>;
+  getRegistrationTokenDigest(clientId: string): Promise<string | undefined>;
+  deleteRegistrationToken(clientId: string): Promise<void>;
+}
+
 /** What changed, so every node can drop what it cached (see storage/cache.ts). */
 export type ChangeKind = 'client' | 'resource_server' | 'client_grant' | 'connection' | 'tenant' | 'signing_key';
 
@@ -419,7 +426,8 @@ export interface Storage
     TenantStore,
     SigningKeyStore,
     SignInStore,
-    DeviceCodeStore {
+    DeviceCodeStore,
+    ClientRegistrationStore {
   readonly dialect: 'sqlite' | 'postgres';
   readonly changes: ChangeFeed;
   migrate(): Promise<void>;
