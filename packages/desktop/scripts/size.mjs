@@ -26,11 +26,10 @@ const rows = [
   ['core, jose external', await measure(['jose'])],
   ['core, jose included', await measure([])],
 ];
-let over = false;
 for (const [label, { bytes, gzip }] of rows) {
-  const flag = bytes > TARGET_BYTES ? `  over the ${kb(TARGET_BYTES)} target` : '';
-  if (bytes > TARGET_BYTES && label.includes('external')) over = true;
-  console.log(`${label.padEnd(22)} ${kb(bytes).padStart(9)} minified  ${kb(gzip).padStart(8)} gzip${flag}`);
+  console.log(`${label.padEnd(22)} ${kb(bytes).padStart(9)} minified  ${kb(gzip).padStart(8)} gzip`);
 }
-// The target applies to the SDK's own code; jose is shared with whatever else the app verifies.
-if (over) process.exitCode = 1;
+// The target is for the SDK's own code; jose is shared with whatever else the app verifies.
+const own = rows[0][1].bytes;
+console.log(`target: core with jose external under ${kb(TARGET_BYTES)}: ${own <= TARGET_BYTES ? 'met' : 'MISSED'}`);
+if (own > TARGET_BYTES) process.exitCode = 1;

@@ -1,23 +1,14 @@
-import { decodeJwt } from 'jose';
 import { linkedSignal, sleep, untilAborted } from './abort.js';
 import { buildAuthorizationRequest, isCallbackFor, parseAuthorizationResponse, type AuthorizationParams, type PendingAuthorization } from './authorization.js';
 import { DEFAULT_SCOPE, normaliseIssuer, withOpenid, type DesktopAuthOptions, type FetchLike } from './config.js';
 import { pollForDeviceTokens, requestDeviceAuthorization, type DeviceCodePrompt } from './device-flow.js';
 import { discover, type ServerMetadata } from './discovery.js';
-import {
-  AudienceNotGranted,
-  DesktopAuthError,
-  IdTokenInvalid,
-  LoginCancelled,
-  LoginRequired,
-  LoginTimeout,
-  OAuthRequestFailed,
-  StateMismatch,
-  TokenRefreshFailed,
-} from './errors.js';
+import { AudienceNotGranted, IdTokenInvalid, LoginCancelled, LoginRequired, LoginTimeout, TokenRefreshFailed } from './errors.js';
 import { Emitter, type AuthEvents, type AuthStatus } from './events.js';
 import { idTokenVerifier, type IdTokenExpectations, type IdTokenVerifier, type UserProfile } from './id-token.js';
-import type { DeliverCallback, LoginOutcome, OpenRedirect } from './redirect.js';
+import { PendingLogin } from './pending-login.js';
+import type { OpenRedirect } from './redirect.js';
+import { grantsAudience, redeemRefreshToken, type RefreshedTokens, type RefreshGrantContext } from './refresh.js';
 import { parseSession, serialiseSession, type Session } from './session.js';
 import { memoryStore, type TokenStore } from './storage.js';
 import { revokeRefreshToken, tokenRequest, type TokenResponse } from './token-endpoint.js';
@@ -55,17 +46,6 @@ export interface LogoutResult {
   logoutUrl: string;
   /** False when the revocation request failed (offline): the local session is gone regardless. */
   revoked: boolean;
-}
-
-interface PendingLogin {
-  redirectUri: string | undefined;
-  deliver: DeliverCallback;
-  cancel(reason: Error): void;
-}
-
-interface RedeemedRefreshToken {
-  tokens: TokenResponse;
-  user: UserProfile;
 }
 
 interface Discovery {
@@ -134,44 +114,26 @@ export class DesktopAuth {
       onTimeout: () => new LoginTimeout(timeoutMs),
       onParentAbort: () => new LoginCancelled(),
     });
-    let request: PendingAuthorization | undefined;
-    let discovery: Discovery | undefined;
-    let completion: Promise<UserProfile> | undefined;
-    let resolveCallback!: (completion: Promise<UserProfile>) => void;
-    // Settles as the first callback's completion does (a promise resolved with a promise adopts it).
-    const callback = new Promise<UserProfile>((resolve) => (resolveCallback = resolve));
-    // A callback can fail before login() awaits it (a forged one while the browser is still opening).
-    callback.catch(() => undefined);
-    const deliver: DeliverCallback = async (url) => {
-      if (completion) return { ok: false, error: new DesktopAuthError('duplicate_callback', 'This sign-in already received its response.') };
-      // A callback before the request exists cannot be ours; it does not end the login.
-      if (!request || !discovery || link.signal.aborted) return { ok: false, error: new StateMismatch() };
-      completion = this.#completeAuthorization(url, request, discovery, options.audience ?? this.#options.audience, link.signal);
-      resolveCallback(completion);
-      return completion.then(
-        (user): LoginOutcome => ({ ok: true, user }),
-        (error: Error): LoginOutcome => ({ ok: false, error }),
-      );
-    };
-    const pending: PendingLogin = { redirectUri: undefined, deliver, cancel: (reason) => link.controller.abort(reason) };
+    const pending = new PendingLogin(link.controller);
     this.#pendingLogin = pending;
     this.#setStatus('signing-in');
     let opened: OpenRedirect | undefined;
     try {
-      discovery = await untilAborted(this.#discover(), link.signal);
-      opened = await redirect.open(deliver);
-      pending.redirectUri = opened.redirectUri;
-      request = await buildAuthorizationRequest(discovery.metadata, {
+      const discovery = await untilAborted(this.#discover(), link.signal);
+      opened = await redirect.open(pending.deliver);
+      const request = await buildAuthorizationRequest(discovery.metadata, {
         ...options,
         clientId: this.clientId,
         redirectUri: opened.redirectUri,
         scope: withOpenid(options.scope ?? this.#options.scope ?? DEFAULT_SCOPE),
         ...this.#audienceParam(options.audience),
       });
+      const audience = options.audience ?? this.#options.audience;
+      pending.arm(opened.redirectUri, (url) => this.#completeAuthorization(url, request, discovery, audience, link.signal));
       await untilAborted(Promise.resolve(openUrl(request.url)), link.signal);
-      return await untilAborted(callback, link.signal);
+      return await untilAborted(pending.result, link.signal);
     } catch (error) {
-      if (this.#pendingLogin === pending || !this.#pendingLogin) this.#setStatus(this.#session ? 'signed-in' : 'signed-out');
+      if (this.#pendingLogin === pending) this.#setStatus(this.#session ? 'signed-in' : 'signed-out');
       throw error;
     } finally {
       link.dispose();
@@ -240,11 +202,18 @@ export class DesktopAuth {
       this.#setStatus('signing-in');
       try {
         const discovery = await this.#discover();
-        const { tokens, user } = await this.#redeemRefreshToken(discovery, stored.refreshToken, { persistAudience: stored.audience });
+        let refreshToken = stored.refreshToken;
+        const { tokens, user } = await redeemRefreshToken(
+          this.#refreshContext(discovery, {}, async (rotated) => {
+            refreshToken = rotated;
+            await this.#persist(rotated, stored.audience);
+          }),
+          refreshToken,
+        );
         this.#session = {
           user,
           idToken: tokens.id_token!,
-          refreshToken: tokens.refresh_token ?? stored.refreshToken,
+          refreshToken,
           accessTokens: new Map([[stored.audience ?? '', this.#accessTokenFrom(tokens)]]),
           ...(stored.audience !== undefined ? { audience: stored.audience } : {}),
         };
@@ -358,14 +327,19 @@ export class DesktopAuth {
     if (!session.refreshToken) throw new LoginRequired('The access token expired and there is no refresh token (ask for offline_access).');
     const discovery = await this.#discover();
     const audience = key === '' ? undefined : key;
-    let result: RedeemedRefreshToken;
+    let result: RefreshedTokens;
     try {
-      result = await this.#redeemRefreshToken(discovery, session.refreshToken, {
-        session,
-        persistAudience: session.audience,
-        // Only another API's token needs the audience sent (Auth0 multi-resource refresh tokens).
-        ...(key !== (session.audience ?? '') ? { requestAudience: key } : {}),
-      });
+      const context = this.#refreshContext(
+        discovery,
+        { sub: session.user.sub },
+        async (rotated) => {
+          session.refreshToken = rotated;
+          await this.#persist(rotated, session.audience);
+        },
+        () => this.#session === session,
+      );
+      // Only another API's token needs the audience sent (Auth0 multi-resource refresh tokens).
+      result = await redeemRefreshToken(context, session.refreshToken, key !== (session.audience ?? '') ? key : undefined);
     } catch (error) {
       if (error instanceof TokenRefreshFailed && error.loginRequired && this.#session === session) {
         this.#session = undefined;
@@ -384,41 +358,25 @@ export class DesktopAuth {
     return accessToken.token;
   }
 
-  /**
-   * One refresh_token grant. With rotation, the new refresh token is written to memory and storage
-   * before the response is looked at further: the old one is already dead at the server, and a crash
-   * or a failed check after this point must not lose the only token that still works.
-   */
-  async #redeemRefreshToken(
+  #refreshContext(
     discovery: Discovery,
-    refreshToken: string,
-    context: { session?: Session; requestAudience?: string; persistAudience: string | undefined },
-  ): Promise<RedeemedRefreshToken> {
-    const { session } = context;
-    let tokens: TokenResponse;
-    try {
-      tokens = await tokenRequest(this.#fetch, discovery.metadata.token_endpoint, {
-        grant_type: 'refresh_token',
-        client_id: this.clientId,
-        refresh_token: refreshToken,
-        ...(context.requestAudience !== undefined ? { audience: context.requestAudience } : {}),
-      });
-    } catch (cause) {
-      if (cause instanceof OAuthRequestFailed && cause.error === 'invalid_grant') {
-        if (!session || this.#session === session) await this.#store.clear();
-        throw new TokenRefreshFailed('The refresh token was refused; sign in again.', cause.error, true, { cause });
-      }
-      const error = cause instanceof OAuthRequestFailed ? cause.error : undefined;
-      throw new TokenRefreshFailed(`The token refresh failed: ${(cause as Error).message}`, error, false, { cause });
-    }
-    const stillCurrent = !session || this.#session === session;
-    if (tokens.refresh_token && tokens.refresh_token !== refreshToken && stillCurrent) {
-      if (session) session.refreshToken = tokens.refresh_token;
-      await this.#persist(tokens.refresh_token, context.persistAudience);
-    }
-    if (!tokens.id_token) throw new IdTokenInvalid('the refresh response has no id_token');
-    const user = await discovery.verify(tokens.id_token, this.#expectations(session ? { sub: session.user.sub } : {}));
-    return { tokens, user };
+    expected: Partial<IdTokenExpectations>,
+    keepRotated: (refreshToken: string) => Promise<void>,
+    isCurrent: () => boolean = () => true,
+  ): RefreshGrantContext {
+    return {
+      fetch: this.#fetch,
+      tokenEndpoint: discovery.metadata.token_endpoint,
+      clientId: this.clientId,
+      keepRotated: async (refreshToken) => {
+        // A session that ended meanwhile (logout, a new login) must not get a token written back.
+        if (isCurrent()) await keepRotated(refreshToken);
+      },
+      forget: async () => {
+        if (isCurrent()) await this.#store.clear();
+      },
+      verifyIdToken: (idToken) => discovery.verify(idToken, this.#expectations(expected)),
+    };
   }
 
   #revoke({ metadata }: Discovery, refreshToken: string): Promise<void> {
@@ -473,19 +431,5 @@ export class DesktopAuth {
     if (this.#status === status) return;
     this.#status = status;
     this.#events.emit('status', status);
-  }
-}
-
-/**
- * Whether an access token is for `audience`. Access tokens are the API's business, but an Auth0 API
- * token is a JWT, and reading its `aud` is the only way to notice that the server ignored the
- * audience of a refresh request. Opaque tokens are taken on trust.
- */
-function grantsAudience(accessToken: string, audience: string): boolean {
-  try {
-    const { aud } = decodeJwt(accessToken);
-    return aud === undefined || (Array.isArray(aud) ? aud.includes(audience) : aud === audience);
-  } catch {
-    return true;
   }
 }

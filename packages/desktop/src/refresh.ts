@@ -1,0 +1,62 @@
+import { decodeJwt } from 'jose';
+import type { FetchLike } from './config.js';
+import { IdTokenInvalid, OAuthRequestFailed, TokenRefreshFailed } from './errors.js';
+import type { UserProfile } from './id-token.js';
+import { tokenRequest, type TokenResponse } from './token-endpoint.js';
+
+export interface RefreshGrantContext {
+  fetch: FetchLike;
+  tokenEndpoint: string;
+  clientId: string;
+  /** Keeps a rotated refresh token (memory and storage). */
+  keepRotated(refreshToken: string): Promise<void>;
+  /** The server refused the refresh token: the stored copy is dead too. */
+  forget(): Promise<void>;
+  verifyIdToken(idToken: string): Promise<UserProfile>;
+}
+
+export interface RefreshedTokens {
+  tokens: TokenResponse;
+  user: UserProfile;
+}
+
+/**
+ * One refresh_token grant (RFC 6749 §6). With rotation, the new refresh token is kept before the
+ * response is looked at further: the old one is already dead at the server, and a crash or a failed
+ * check after this point must not lose the only token that still works.
+ */
+export async function redeemRefreshToken(ctx: RefreshGrantContext, refreshToken: string, audience?: string): Promise<RefreshedTokens> {
+  let tokens: TokenResponse;
+  try {
+    tokens = await tokenRequest(ctx.fetch, ctx.tokenEndpoint, {
+      grant_type: 'refresh_token',
+      client_id: ctx.clientId,
+      refresh_token: refreshToken,
+      ...(audience !== undefined ? { audience } : {}),
+    });
+  } catch (cause) {
+    if (cause instanceof OAuthRequestFailed && cause.error === 'invalid_grant') {
+      await ctx.forget();
+      throw new TokenRefreshFailed('The refresh token was refused; sign in again.', cause.error, true, { cause });
+    }
+    const error = cause instanceof OAuthRequestFailed ? cause.error : undefined;
+    throw new TokenRefreshFailed(`The token refresh failed: ${(cause as Error).message}`, error, false, { cause });
+  }
+  if (tokens.refresh_token && tokens.refresh_token !== refreshToken) await ctx.keepRotated(tokens.refresh_token);
+  if (!tokens.id_token) throw new IdTokenInvalid('the refresh response has no id_token');
+  return { tokens, user: await ctx.verifyIdToken(tokens.id_token) };
+}
+
+/**
+ * Whether an access token is for `audience`. Access tokens are the API's business, but an Auth0 API
+ * token is a JWT, and reading its `aud` is the only way to notice that the server ignored the
+ * audience of a refresh request. Opaque tokens are taken on trust.
+ */
+export function grantsAudience(accessToken: string, audience: string): boolean {
+  try {
+    const { aud } = decodeJwt(accessToken);
+    return aud === undefined || (Array.isArray(aud) ? aud.includes(audience) : aud === audience);
+  } catch {
+    return true;
+  }
+}
