@@ -20,11 +20,12 @@ interface KeyringModule {
   Entry: new (service: string, account: string) => KeyringEntry;
 }
 
-// A variable, so TypeScript and bundlers do not require the optional native module to be present.
+// A variable, so bundlers leave the native module out of bundles that never open the keychain
+// (Electron renderers, Tauri front ends); it loads on first use.
 const KEYRING_MODULE = '@napi-rs/keyring';
 
 /**
- * The OS keychain through @napi-rs/keyring (an optional peer dependency): macOS Keychain, Windows
+ * The OS keychain through @napi-rs/keyring (the default store): macOS Keychain, Windows
  * Credential Manager, the Secret Service on Linux (GNOME Keyring, KWallet, KeePassXC).
  *
  * Headless Linux: without a session bus, keyring-rs would quietly fall back to the kernel keyring,
@@ -64,7 +65,7 @@ async function openEntry(options: KeychainStoreOptions, environment: { platform:
   try {
     keyring = (await import(KEYRING_MODULE)) as KeyringModule;
   } catch (cause) {
-    throw new KeychainUnavailable('The OS keychain needs the @napi-rs/keyring package: npm install @napi-rs/keyring', { cause });
+    throw new KeychainUnavailable('The OS keychain module (@napi-rs/keyring) could not be loaded; reinstall the app\'s dependencies or pass another store', { cause });
   }
   const Entry = keyring.AsyncEntry ?? keyring.Entry;
   return new Entry(options.service, options.account);
