@@ -80,10 +80,7 @@ test('Electron: forwardDeepLinks() routes open-url events to the waiting login',
 
 test('loopback on [::1]: the listener gets an IPv6 ephemeral port and the registered http://[::1]/callback matches', async () => {
   const app = await createNativeApp(latchkey.server, ['http://[::1]/callback']);
-  // latchkey's login page lists the redirect origin in CSP form-action, whose grammar has no IPv6
-  // literals: Chromium drops `http://[::1]:PORT` and blocks the final redirect. Until the server
-  // emits a source Chromium accepts for [::1], the browser here ignores CSP.
-  const { context, page } = await newContext(latchkey.browser, { bypassCSP: true });
+  const { context, page } = await newContext(latchkey.browser);
   let authorizeUrl: URL | undefined;
   const auth = new DesktopAuth({
     issuer: latchkey.server.issuer,

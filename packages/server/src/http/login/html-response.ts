@@ -17,6 +17,8 @@ export interface PageSecurity {
 export function cspSource(uri: string): string | undefined {
   try {
     const url = new URL(uri);
+    // CSP host sources have no syntax for IPv6 literals: an [::1] loopback target needs `http:`.
+    if (url.protocol === 'http:' && url.hostname === '[::1]') return 'http:';
     if (url.protocol === 'http:' || url.protocol === 'https:') return url.origin;
     return /^[a-z][a-z0-9+.-]*:$/i.test(url.protocol) ? url.protocol : undefined;
   } catch {
