@@ -1,3 +1,4 @@
+import { everyItem } from '../model/paging.js';
 import type { ChangeKind, ClientGrant, ClientRecord, Connection, ResourceServer, Storage, TenantSettings } from './types.js';
 
 /**
@@ -53,6 +54,7 @@ export class Lookups {
   private readonly connections: LookupCache<Connection>;
   private readonly tenant: LookupCache<TenantSettings>;
   private readonly origins: LookupCache<Set<string>>;
+  private readonly upstream: LookupCache<Connection[]>;
 
   constructor(
     private readonly storage: Storage,
@@ -65,6 +67,7 @@ export class Lookups {
     this.connections = new LookupCache(ttlMs, clock);
     this.tenant = new LookupCache(ttlMs, clock);
     this.origins = new LookupCache(ttlMs, clock);
+    this.upstream = new LookupCache(ttlMs, clock);
     const byKind: Record<ChangeKind, LookupCache<unknown> | undefined> = {
       client: this.clients,
       resource_server: this.resourceServers,
@@ -77,9 +80,11 @@ export class Lookups {
       if (kind === '*') {
         for (const cache of Object.values(byKind)) cache?.clear();
         this.origins.clear();
+        this.upstream.clear();
       } else {
         byKind[kind]?.delete(key);
         if (kind === 'client') this.origins.clear();
+        if (kind === 'connection') this.upstream.clear();
       }
     });
   }
@@ -106,6 +111,17 @@ export class Lookups {
     return settings;
   }
 
+  /** Every upstream (oauth2, oidc) connection, for the login page's buttons: a handful, read on every page view. */
+  upstreamConnections(): Promise<Connection[]> {
+    return this.upstream.get('all', async () => {
+      const found: Connection[] = [];
+      for (const strategy of ['oauth2', 'oidc']) {
+        for await (const connection of everyItem((page) => this.storage.listConnections({ strategy }, page))) found.push(connection);
+      }
+      return found;
+    }) as Promise<Connection[]>;
+  }
+
   /**
    * Origins that browsers may call the token, userinfo and revocation endpoints from (CORS): every
    * client's web origins and allowed origins, and the origins of its http(s) callbacks.
@@ -113,17 +129,12 @@ export class Lookups {
   browserOrigins(): Promise<Set<string>> {
     return this.origins.get('all', async () => {
       const origins = new Set<string>();
-      let from: string | undefined;
-      do {
-        const page = await this.storage.listClients({ kind: 'checkpoint', from, take: 100 });
-        for (const client of page.items) {
-          for (const url of [...client.web_origins, ...client.allowed_origins, ...client.callbacks]) {
-            const origin = httpOrigin(url);
-            if (origin) origins.add(origin);
-          }
+      for await (const client of everyItem((page) => this.storage.listClients(page))) {
+        for (const url of [...client.web_origins, ...client.allowed_origins, ...client.callbacks]) {
+          const origin = httpOrigin(url);
+          if (origin) origins.add(origin);
         }
-        from = page.next;
-      } while (from);
+      }
       return origins;
     }) as Promise<Set<string>>;
   }

@@ -30,6 +30,29 @@ export function openSqlite(path: string, pollMs = 1000): KyselyStorage {
   }, pollMs);
   timer.unref();
 
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(raw) }) });
   return new KyselyStorage(db, 'sqlite', feed, async () => clearInterval(timer));
+}
+
+/** Distinct SQL texts are few (a few dozen queries), so this bound is never reached in practice. */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely prepares every query anew; compiling the same SQL again costs more than running it on the
+ * hot paths. Statements are reused by their text (SQLite re-prepares them itself after a schema
+ * change). Kysely only runs them to completion (all/run), never as open iterators, so sharing is safe.
+ */
+function cachingStatements(raw: BetterSqlite3.Database): BetterSqlite3.Database {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  const prepare = raw.prepare.bind(raw);
+  raw.prepare = ((sql: string) => {
+    let statement = cache.get(sql);
+    if (!statement) {
+      if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      statement = prepare(sql);
+      cache.set(sql, statement);
+    }
+    return statement;
+  }) as typeof raw.prepare;
+  return raw;
 }

@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
 import { connectionUsableBy } from '../../connections/database.js';
 import { completeUpstreamLogin, upstreamAuthorization, UpstreamLoginError, type UpstreamContext } from '../../connections/upstream.js';
-import { everyItem } from '../../model/paging.js';
 import { AuthorizeError } from '../../oauth/authorize/index.js';
 import type { Client, Connection, LoginTransaction } from '../../storage/types.js';
 import { loadTransaction, sendNextStep, sendTransactionProblem, signInAndContinue } from './next-step.js';
@@ -11,13 +10,7 @@ const UPSTREAM_STRATEGIES = new Set(['oauth2', 'oidc']);
 
 /** Upstream connections (custom OAuth2, OIDC) this client may sign in with, for the login page. */
 export async function upstreamConnectionsFor(ctx: ServerContext, client: Client): Promise<Connection[]> {
-  const found: Connection[] = [];
-  for (const strategy of UPSTREAM_STRATEGIES) {
-    for await (const connection of everyItem((page) => ctx.storage.listConnections({ strategy }, page))) {
-      if (connectionUsableBy(connection, client)) found.push(connection);
-    }
-  }
-  return found;
+  return (await ctx.lookups.upstreamConnections()).filter((connection) => connectionUsableBy(connection, client));
 }
 
 export async function usableUpstreamConnection(ctx: ServerContext, client: Client, name: string | undefined): Promise<Connection | undefined> {
