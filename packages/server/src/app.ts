@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import cookie from '@fastify/cookie';
-import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
 import Ajv from 'ajv';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
@@ -8,6 +7,7 @@ import type { Config } from './config.js';
 import { closeProfileScriptSandbox } from './connections/sandbox/index.js';
 import { openContext, type ServerContext } from './context.js';
 import { authorizeEndpoint } from './http/authorize.js';
+import { corsFor } from './http/cors.js';
 import { dbConnectionsEndpoints } from './http/dbconnections.js';
 import { deviceAuthorizationEndpoint } from './http/device-code.js';
 import { discoveryEndpoints } from './http/discovery.js';
@@ -71,12 +71,15 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompilers());
   app.addHook('preValidation', rejectUnstorableInput);
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.debug(
-      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
-      'request',
-    );
-  });
+  // One line per request at debug level; at the usual levels the hook is not installed at all.
+  if (config.logLevel === 'debug' || config.logLevel === 'trace') {
+    app.addHook('onResponse', async (request, reply) => {
+      request.log.debug(
+        { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+        'request',
+      );
+    });
+  }
   app.setNotFoundHandler((_request, reply) =>
     reply.status(404).send({ error: 'not_found', error_description: 'Not Found' }),
   );
@@ -92,18 +95,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
   await app.register(async (scope) => healthEndpoint(scope, ctx));
   // What browser apps (auth0-spa-js) call across origins; the login pages themselves never need CORS.
   await app.register(async (scope) => {
-    await scope.register(cors, {
-      // The plugin answers preflights for every path; only these endpoints name any origin.
-      delegator: (request, callback) => {
-        const origin = request.headers.origin;
-        const path = request.url.split('?')[0]!;
-        if (!origin || !CORS_PATHS.has(path)) return callback(null, { origin: false });
-        ctx.lookups.browserOrigins().then(
-          (origins) => callback(null, { ...CORS_OPTIONS, origin: origins.has(origin) ? origin : false }),
-          (err: Error) => callback(err),
-        );
-      },
-    });
+    await corsFor(scope, ctx.lookups, CORS_PATHS);
     await scope.register(async (inner) => discoveryEndpoints(inner, ctx));
     await scope.register(async (inner) => {
       await tokenEndpoint(inner, ctx);
@@ -126,7 +118,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
 const SWEEP_INTERVAL_MS = 10 * 60_000;
 
 /** Endpoints that browser apps (auth0-spa-js) call across origins. */
-const CORS_PATHS = new Set([
+const CORS_PATHS = [
   '/oauth/token',
   '/oauth/revoke',
   '/oauth/device/code',
@@ -135,13 +127,7 @@ const CORS_PATHS = new Set([
   '/.well-known/openid-configuration',
   '/.well-known/oauth-authorization-server',
   '/.well-known/jwks.json',
-]);
-const CORS_OPTIONS = {
-  methods: ['GET', 'POST'],
-  allowedHeaders: ['Content-Type', 'Auth0-Client', 'Authorization', 'DPoP'],
-  exposedHeaders: ['DPoP-Nonce', 'WWW-Authenticate'],
-  maxAge: 600,
-};
+];
 
 export interface RunningServer {
   app: FastifyInstance;

@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { SignJWT } from 'jose';
 import type { GrantContext, TokenResponse } from './grants/types.js';
-import { signAccessToken } from './tokens.js';
+import { signAccessToken, signJwt } from './tokens.js';
 import type { Client, Grant, RefreshTokenRecord, User } from '../storage/types.js';
 
 /** Opaque access tokens (no API asked for) reach /userinfo only; Auth0 gives them a day. */
@@ -57,7 +56,7 @@ export async function signIdToken(ctx: GrantContext, input: IdTokenInput, nowSec
     ...(input.nonce !== undefined ? { nonce: input.nonce } : {}),
     ...(input.accessToken ? { at_hash: accessTokenHash(input.accessToken) } : {}),
   };
-  return new SignJWT(payload).setProtectedHeader({ alg: key.alg, typ: 'JWT', kid: key.kid }).sign(key.privateKey);
+  return signJwt(key, 'JWT', payload);
 }
 
 export interface UserTokenRequest {
