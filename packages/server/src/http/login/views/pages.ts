@@ -1,4 +1,4 @@
-import { html } from './html.js';
+import { html, type SafeHtml } from './html.js';
 import { page, type Branding } from './layout.js';
 
 export interface FormContext {
@@ -16,13 +16,22 @@ const hidden = (ctx: FormContext) =>
 const alert = (message: string | undefined) =>
   message ? html`<div class="alert error" role="alert" id="form-error">${message}</div>` : '';
 
+/** Ties the fields to the error message for screen readers, when there is one. */
+const invalidMarker = (ctx: { error?: string }) => (ctx.error ? html` aria-invalid="true" aria-describedby="form-error"` : '');
+
+/** The labelled email field both forms start with; it takes the focus. */
+const emailField = (name: string, value: string | undefined, autocomplete: string, invalid: SafeHtml | '') => html`<div class="field">
+      <label for="${name}">Email</label>
+      <input id="${name}" name="${name}" type="email" value="${value ?? ''}" autocomplete="${autocomplete}" autocapitalize="none" spellcheck="false" required autofocus${invalid}>
+    </div>`;
+
 export interface UpstreamButton {
   label: string;
   href: string;
 }
 
 export function loginPage(ctx: FormContext & { email?: string; signupAllowed: boolean; passwordForm: boolean; upstream: UpstreamButton[] }): string {
-  const invalid = ctx.error ? html` aria-invalid="true" aria-describedby="form-error"` : '';
+  const invalid = invalidMarker(ctx);
   const buttons = ctx.upstream.map((b) => html`<a class="button secondary" href="${b.href}">Continue with ${b.label}</a>`);
   return page({
     title: 'Log in',
@@ -34,10 +43,7 @@ export function loginPage(ctx: FormContext & { email?: string; signupAllowed: bo
   ${ctx.passwordForm
     ? html`<form method="post" action="/u/login" novalidate>
     ${hidden(ctx)}
-    <div class="field">
-      <label for="username">Email</label>
-      <input id="username" name="username" type="email" value="${ctx.email ?? ''}" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus${invalid}>
-    </div>
+    ${emailField('username', ctx.email, 'username', invalid)}
     <div class="field">
       <label for="password">Password</label>
       <input id="password" name="password" type="password" autocomplete="current-password" required${invalid}>
@@ -52,7 +58,7 @@ export function loginPage(ctx: FormContext & { email?: string; signupAllowed: bo
 }
 
 export function signupPage(ctx: FormContext & { email?: string; passwordHint: string }): string {
-  const invalid = ctx.error ? html` aria-invalid="true" aria-describedby="form-error"` : '';
+  const invalid = invalidMarker(ctx);
   return page({
     title: 'Sign up',
     branding: ctx.branding,
@@ -62,10 +68,7 @@ export function signupPage(ctx: FormContext & { email?: string; passwordHint: st
   ${alert(ctx.error)}
   <form method="post" action="/u/signup" novalidate>
     ${hidden(ctx)}
-    <div class="field">
-      <label for="email">Email</label>
-      <input id="email" name="email" type="email" value="${ctx.email ?? ''}" autocomplete="email" autocapitalize="none" spellcheck="false" required autofocus${invalid}>
-    </div>
+    ${emailField('email', ctx.email, 'email', invalid)}
     <div class="field">
       <label for="password">Password</label>
       <input id="password" name="password" type="password" autocomplete="new-password" required aria-describedby="password-hint">
@@ -176,7 +179,7 @@ export interface DevicePageContext {
 
 /** RFC 8628 §3.3: where the user types the code the device shows. */
 export function activatePage(ctx: DevicePageContext & { userCode?: string }): string {
-  const invalid = ctx.error ? html` aria-invalid="true" aria-describedby="form-error"` : '';
+  const invalid = invalidMarker(ctx);
   return page({
     title: 'Activate a device',
     branding: ctx.branding,
