@@ -202,8 +202,15 @@ describe('with dynamic registration enabled', () => {
     assert.equal(grants.body.length, 1);
     assert.equal(grants.body[0].clientID, config.clientMetadata().client_id);
     assert.deepEqual(grants.body[0].scope.sort(), ['offline_access', 'openid', 'profile', 'read:messages']);
+    const beforeRevocation = await client.refreshTokenGrant(config, tokens.refresh_token!);
+    assert.ok(beforeRevocation.refresh_token, 'the refresh token works while consent stands');
     assert.equal((await server.management('DELETE', `/grants/${grants.body[0].id}`)).status, 204);
     assert.equal((await server.management('DELETE', `/grants/${grants.body[0].id}`)).status, 404);
+    await assert.rejects(
+      client.refreshTokenGrant(config, beforeRevocation.refresh_token!),
+      (err: Error & { error?: string }) => err.error === 'invalid_grant',
+      'revoking consent revokes the refresh tokens the client holds for the user',
+    );
 
     await startLogin(page);
     await page.getByRole('heading', { name: 'Authorize Partner Sync' }).waitFor();

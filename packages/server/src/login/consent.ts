@@ -56,3 +56,24 @@ export function describeScopes(scope: readonly string[], api: ResourceServer | u
     description: OIDC_SCOPE_DESCRIPTIONS[value] ?? apiScopes.get(value) ?? value,
   }));
 }
+
+/**
+ * Withdraws consent: the next sign-in asks again, and the refresh tokens the client holds for the
+ * user stop working at once: taking access back must not wait for tokens to expire. By id (one API),
+ * or for a whole user or user and client.
+ */
+export async function revokeConsent(
+  storage: Storage,
+  which: { id: string } | { userId: string; clientId?: string },
+  now: number,
+): Promise<boolean> {
+  const nowIso = new Date(now).toISOString();
+  if ('id' in which) {
+    const removed = await storage.deleteConsent(which.id);
+    if (removed) await storage.revokeRefreshTokensOf(removed.userId, removed.clientId, nowIso);
+    return removed !== undefined;
+  }
+  await storage.deleteConsents(which.userId, which.clientId);
+  await storage.revokeRefreshTokensOf(which.userId, which.clientId, nowIso);
+  return true;
+}

@@ -140,6 +140,8 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
         token_hash: tokenHash,
         family_id: record.familyId,
         sid: record.grant.sid ?? null,
+        user_id: record.grant.userId,
+        client_id: record.grant.clientId,
         data: JSON.stringify({ grant: record.grant, familyExpiresAt: record.familyExpiresAt }),
         created_at: record.createdAt,
         expires_at: record.expiresAt,
@@ -186,6 +188,12 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
       .where('family_id', '=', familyId)
       .where('revoked_at', 'is', null)
       .execute();
+  }
+
+  async revokeRefreshTokensOf(userId: string, clientId: string | undefined, now: string): Promise<void> {
+    let query = this.db.updateTable('refresh_tokens').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null);
+    if (clientId !== undefined) query = query.where('client_id', '=', clientId);
+    await query.execute();
   }
 
   async insertOpaqueAccessToken(tokenHash: string, data: OpaqueAccessTokenData): Promise<void> {
@@ -240,9 +248,11 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
     await query.execute();
   }
 
-  async deleteConsent(id: string): Promise<boolean> {
+  async deleteConsent(id: string): Promise<ConsentRecord | undefined> {
+    const row = await this.db.selectFrom('consents').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return undefined;
     const result = await this.db.deleteFrom('consents').where('id', '=', id).executeTakeFirst();
-    return result.numDeletedRows > 0n;
+    return result.numDeletedRows > 0n ? consentFromRow(row) : undefined;
   }
 
   async recordLoginFailure(key: string, now: string, windowStartedBefore: string) {

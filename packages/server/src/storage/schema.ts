@@ -52,6 +52,8 @@ export interface Database {
     token_hash: string;
     family_id: string;
     sid: string | null;
+    user_id: string | null;
+    client_id: string | null;
     data: string;
     created_at: string;
     expires_at: string | null;

@@ -354,6 +354,8 @@ export interface SignInStore {
   /** Slides the idle expiry of a non-rotating token. */
   extendRefreshToken(tokenHash: string, expiresAt: string | null): Promise<void>;
   revokeRefreshTokenFamily(familyId: string, now: string): Promise<void>;
+  /** Revokes every refresh token the client (or every client) holds for the user. */
+  revokeRefreshTokensOf(userId: string, clientId: string | undefined, now: string): Promise<void>;
 
   insertOpaqueAccessToken(tokenHash: string, data: OpaqueAccessTokenData): Promise<void>;
   getOpaqueAccessToken(tokenHash: string): Promise<OpaqueAccessTokenData | undefined>;
@@ -362,7 +364,8 @@ export interface SignInStore {
   putConsent(consent: Omit<ConsentRecord, 'id'>): Promise<void>;
   listConsents(filter: { userId?: string; clientId?: string; audience?: string }): Promise<ConsentRecord[]>;
   deleteConsents(userId: string, clientId?: string): Promise<void>;
-  deleteConsent(id: string): Promise<boolean>;
+  /** Deletes one consent by id and returns it, if it existed. */
+  deleteConsent(id: string): Promise<ConsentRecord | undefined>;
 
   /** Counts a failure in a fixed window and returns the count so far and any lock in force. */
   recordLoginFailure(key: string, now: string, windowStartedBefore: string): Promise<{ failures: number; lockedUntil: string | null }>;

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { ServerContext } from '../../context.js';
+import { revokeConsent } from '../../login/consent.js';
 import { notFound } from '../../model/errors.js';
 import type { ConsentRecord } from '../../storage/types.js';
 import type { ManagementApp } from './plugin.js';
@@ -35,7 +36,7 @@ export async function grantRoutes(app: ManagementApp, ctx: ServerContext): Promi
   });
 
   app.delete('/grants/:id', { config: { scope: 'delete:grants' }, schema: { params: IdParam } }, async (request, reply) => {
-    if (!(await storage.deleteConsent(request.params.id))) throw notFound('The grant does not exist', 'inexistent_grant');
+    if (!(await revokeConsent(storage, { id: request.params.id }, ctx.now()))) throw notFound('The grant does not exist', 'inexistent_grant');
     return reply.status(204).send();
   });
 
@@ -44,7 +45,7 @@ export async function grantRoutes(app: ManagementApp, ctx: ServerContext): Promi
     { config: { scope: 'delete:grants' }, schema: { querystring: Strict({ user_id: Type.String({ minLength: 1, maxLength: 300 }), client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })) }) } },
     async (request, reply) => {
       const { user_id: userId, client_id: clientId } = request.query;
-      await storage.deleteConsents(userId, clientId);
+      await revokeConsent(storage, { userId, ...(clientId !== undefined ? { clientId } : {}) }, ctx.now());
       return reply.status(204).send();
     },
   );
