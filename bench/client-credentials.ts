@@ -213,11 +213,7 @@ async function benchLatchkey(storage: StorageKind): Promise<Measured> {
     audience: API_IDENTIFIER,
     scope: API_SCOPE,
   }).toString();
-  await expectJwtAccessToken(name, tokenUrl, form);
-  const load = await runLoad(server, tokenUrl, form);
-  expectAlive(server, 'during the load');
-  const loadedRssMb = rssMb(server);
-  await server.stop();
+  const { load, loadedRssMb } = await loadAndStop(name, server, tokenUrl, form);
 
   // A restart on the same data: what an operator waits for on a deploy or a crash.
   const restart = await latchkey.relaunch();
@@ -253,12 +249,18 @@ async function benchOidcProvider(): Promise<Measured> {
     resource: API_IDENTIFIER,
     scope: API_SCOPE,
   }).toString();
+  const { load, loadedRssMb } = await loadAndStop(name, server, tokenUrl, form);
+  return { name, startupMs, idleRssMb, loadedRssMb, load };
+}
+
+/** The same measurement for either server: one checked token, the load, the RSS after it, stop. */
+async function loadAndStop(name: string, server: ServerProcess, tokenUrl: string, form: string) {
   await expectJwtAccessToken(name, tokenUrl, form);
   const load = await runLoad(server, tokenUrl, form);
   expectAlive(server, 'during the load');
   const loadedRssMb = rssMb(server);
   await server.stop();
-  return { name, startupMs, idleRssMb, loadedRssMb, load };
+  return { load, loadedRssMb };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -432,6 +432,30 @@ interface PhaseFigures {
 
 const totalFailures = (f: PhaseFigures) => f.failed + f.timeouts + f.connectionErrors;
 
+/** Both phases report the same figures from their latencies, failures and CPU readings. */
+function phaseFigures(
+  latencies: number[],
+  before: CpuReading,
+  after: CpuReading,
+  result: { timeouts: number; errors: number },
+  failed: number,
+  failureSamples: string[],
+  storage: StorageKind,
+): PhaseFigures {
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    perSecond: (latencies.length * 1000) / (after.at - before.at),
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    completed: latencies.length,
+    failed,
+    timeouts: result.timeouts,
+    connectionErrors: result.errors - result.timeouts,
+    failureSamples,
+    cpu: cpuUse(before, after, latencies.length, storage),
+  };
+}
+
 /** Starts autocannon and resolves with its result; `onInstance` may listen to its events. */
 function autocannonRun(options: autocannon.Options, onInstance?: (instance: autocannon.Instance) => void): Promise<autocannon.Result> {
   return new Promise((resolveRun, reject) => {
@@ -480,19 +504,7 @@ async function runSignIns(tenant: Tenant, server: ServerProcess, storage: Storag
   }));
   const before = readCpu(server, storage);
   const result = await autocannonRun({ url: tenant.issuer, connections: signInConnections, duration: seconds, requests });
-  const after = readCpu(server, storage);
-  const sorted = Float64Array.from(latencies).sort();
-  return {
-    perSecond: (latencies.length * 1000) / (after.at - before.at),
-    p50Ms: percentile(sorted, 50),
-    p99Ms: percentile(sorted, 99),
-    completed: latencies.length,
-    failed,
-    timeouts: result.timeouts,
-    connectionErrors: result.errors - result.timeouts,
-    failureSamples,
-    cpu: cpuUse(before, after, latencies.length, storage),
-  };
+  return phaseFigures(latencies, before, readCpu(server, storage), result, failed, failureSamples, storage);
 }
 
 /**
@@ -553,19 +565,7 @@ async function runRefreshes(
       if (statusCode === 200) latencies.push(responseTime);
     });
   });
-  const after = readCpu(server, storage);
-  const sorted = Float64Array.from(latencies).sort();
-  return {
-    perSecond: (latencies.length * 1000) / (after.at - before.at),
-    p50Ms: percentile(sorted, 50),
-    p99Ms: percentile(sorted, 99),
-    completed: latencies.length,
-    failed,
-    timeouts: result.timeouts,
-    connectionErrors: result.errors - result.timeouts,
-    failureSamples,
-    cpu: cpuUse(before, after, latencies.length, storage),
-  };
+  return phaseFigures(latencies, before, readCpu(server, storage), result, failed, failureSamples, storage);
 }
 
 // ---------------------------------------------------------------------------------------------
