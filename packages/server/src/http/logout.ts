@@ -1,10 +1,10 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { logoutUrlAllowed, readIdTokenHint } from '../login/logout.js';
 import { endSession, SESSION_COOKIE } from '../login/sessions.js';
+import { cookieOptions, issueCsrfCookie, sameSecret } from './login/form.js';
 import { sendPage, tenantBranding } from './login/html-response.js';
-import { cookieOptions, signedInFrom } from './login/next-step.js';
+import { signedInFrom } from './login/next-step.js';
 import { errorPage, loggedOutPage, logoutConfirmPage } from './login/views/pages.js';
 
 const LOGOUT_CSRF_COOKIE = 'latchkey_logout';
@@ -75,14 +75,9 @@ export async function logoutEndpoints(app: FastifyInstance, ctx: ServerContext):
     // Without a hint for this very session, logout could be forced on the user by any page: ask first.
     const hinted = hint !== undefined && signedIn !== undefined && hint.userId === signedIn.user.user_id && (!hint.sid || hint.sid === signedIn.session.sid);
     if (signedIn && !hinted) {
-      const cookie = request.cookies[LOGOUT_CSRF_COOKIE];
-      const submitted = params.csrf;
-      const confirmed =
-        request.method === 'POST' && params.action === 'confirm' && cookie !== undefined && submitted !== undefined &&
-        cookie.length === submitted.length && timingSafeEqual(Buffer.from(cookie), Buffer.from(submitted));
+      const confirmed = request.method === 'POST' && params.action === 'confirm' && sameSecret(params.csrf, request.cookies[LOGOUT_CSRF_COOKIE]);
       if (!confirmed) {
-        const csrf = randomBytes(24).toString('base64url');
-        reply.setCookie(LOGOUT_CSRF_COOKIE, csrf, { ...cookieOptions(ctx, 600, '/oidc/logout'), sameSite: 'lax' });
+        const csrf = issueCsrfCookie(reply, ctx, LOGOUT_CSRF_COOKIE, '/oidc/logout', 600);
         const fields: Record<string, string> = { ...params, csrf };
         delete fields.action;
         const branding = await tenantBranding(ctx.lookups);

@@ -37,7 +37,8 @@ function sessionSatisfies(request: AuthorizationRequest, signedIn: SignedIn | un
   return true;
 }
 
-function newTransaction(request: AuthorizationRequest, now: number, userId?: string): LoginTransaction {
+/** A pending sign-in: its id travels in URLs, its CSRF secret in a cookie and the forms. */
+export function newTransaction(request: AuthorizationRequest, now: number, userId?: string): LoginTransaction {
   return {
     id: randomBytes(24).toString('base64url'),
     csrf: randomBytes(24).toString('base64url'),

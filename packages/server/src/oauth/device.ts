@@ -1,4 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
+import { userFacingApi } from './audience.js';
 import { OAuthError } from './errors.js';
 import type { GrantContext } from './grants/types.js';
 import { grantedScopes, parseScope } from './scope.js';
@@ -46,9 +47,7 @@ export async function startDeviceAuthorization(
   if (!client.grant_types.includes(DEVICE_CODE_GRANT)) {
     throw new OAuthError('unauthorized_client', `Grant type '${DEVICE_CODE_GRANT}' not allowed for the client.`);
   }
-  const audience = params.audience || (await ctx.lookups.tenantSettings()).default_audience || undefined;
-  const api = audience ? await ctx.lookups.resourceServer(audience) : undefined;
-  if (audience && (!api || api.is_system)) throw new OAuthError('access_denied', `Service not found: ${audience}`);
+  const { audience, api } = await userFacingApi(ctx, params.audience);
   const deviceCode = randomBytes(32).toString('base64url');
   const expiresAt = new Date(ctx.now() + DEVICE_CODE_LIFETIME_SECONDS * 1000).toISOString();
   for (let attempt = 0; attempt < 5; attempt++) {

@@ -1,37 +1,25 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
-import { LOGIN_TRANSACTION_LIFETIME_MS } from '../../login/authorization-flow.js';
+import { newTransaction } from '../../login/authorization-flow.js';
 import { describeScopes, recordConsent } from '../../login/consent.js';
 import { formatUserCode, normalizeUserCode } from '../../oauth/device.js';
-import type { DeviceCodeRecord, LoginTransaction } from '../../storage/types.js';
+import type { AuthorizationRequest, DeviceCodeRecord, LoginTransaction } from '../../storage/types.js';
 import { sendPage, tenantBranding } from './html-response.js';
-import { cookieOptions, sendNextStep, signedInFrom } from './next-step.js';
+import { cookieOptions, field, issueCsrfCookie, sameSecret } from './form.js';
+import { sendNextStep, signedInFrom } from './next-step.js';
 import { activatePage, deviceConfirmPage, deviceDonePage } from './views/pages.js';
 
 const CSRF_COOKIE = 'latchkey_activate';
 /** Wrong codes per IP per hour before /activate stops answering: 20^8 codes make guessing hopeless anyway. */
 const WRONG_CODES = { max: 50, windowMs: 60 * 60_000 };
 
-function field(body: unknown, name: string): string | undefined {
-  const value = body && typeof body === 'object' ? (body as Record<string, unknown>)[name] : undefined;
-  return typeof value === 'string' && value.length <= 64 ? value : undefined;
-}
+/** Codes and CSRF tokens are short; anything longer is not one. */
+const shortField = (body: unknown, name: string) => field(body, name, 64);
 
 /** The device flow's pages (RFC 8628 §3.3): enter the code, sign in, confirm. */
 export async function deviceActivationPages(app: FastifyInstance, ctx: ServerContext): Promise<void> {
-  /** A fresh double-submit token for the page's form, bound to this browser by a cookie. */
-  function issueCsrf(reply: FastifyReply): string {
-    const csrf = randomBytes(24).toString('base64url');
-    reply.setCookie(CSRF_COOKIE, csrf, { ...cookieOptions(ctx, 3600, '/activate'), sameSite: 'lax' });
-    return csrf;
-  }
-
-  function csrfValid(request: FastifyRequest): boolean {
-    const cookie = request.cookies[CSRF_COOKIE];
-    const submitted = field(request.body, 'csrf');
-    return cookie !== undefined && submitted !== undefined && cookie.length === submitted.length && timingSafeEqual(Buffer.from(cookie), Buffer.from(submitted));
-  }
+  const issueCsrf = (reply: FastifyReply) => issueCsrfCookie(reply, ctx, CSRF_COOKIE, '/activate', 3600);
+  const csrfValid = (request: FastifyRequest) => sameSecret(shortField(request.body, 'csrf'), request.cookies[CSRF_COOKIE]);
 
   async function showEntry(reply: FastifyReply, status: number, userCode?: string, error?: string) {
     const branding = await tenantBranding(ctx.lookups);
@@ -64,10 +52,10 @@ export async function deviceActivationPages(app: FastifyInstance, ctx: ServerCon
     return sendPage(reply, page);
   }
 
-  app.get('/activate', async (request, reply) => showEntry(reply, 200, field(request.query, 'user_code')));
+  app.get('/activate', async (request, reply) => showEntry(reply, 200, shortField(request.query, 'user_code')));
 
   app.post('/activate', async (request, reply) => {
-    const typed = field(request.body, 'user_code');
+    const typed = shortField(request.body, 'user_code');
     if (!csrfValid(request)) return showEntry(reply, 403, typed, 'The form expired. Enter the code again.');
     const throttleKey = `activate:${request.ip}`;
     const throttle = await ctx.storage.getLoginThrottle(throttleKey);
@@ -84,29 +72,22 @@ export async function deviceActivationPages(app: FastifyInstance, ctx: ServerCon
     if (await signedInFrom(request, ctx)) return showConfirm(request, reply, found.record);
 
     // Not signed in: the ordinary login transaction, which continues at the confirmation instead.
-    const now = ctx.now();
-    const tx: LoginTransaction = {
-      id: randomBytes(24).toString('base64url'),
-      csrf: randomBytes(24).toString('base64url'),
-      request: {
-        clientId: found.record.clientId,
-        redirectUri: `${ctx.issuer}activate`,
-        responseType: 'code',
-        responseMode: 'query',
-        scope: found.record.scope,
-        ...(found.record.audience ? { audience: found.record.audience } : {}),
-        prompt: [],
-      },
-      createdAt: new Date(now).toISOString(),
-      expiresAt: new Date(now + LOGIN_TRANSACTION_LIFETIME_MS).toISOString(),
-      device: { userCode: found.record.userCode },
+    const signInRequest: AuthorizationRequest = {
+      clientId: found.record.clientId,
+      redirectUri: `${ctx.issuer}activate`,
+      responseType: 'code',
+      responseMode: 'query',
+      scope: found.record.scope,
+      ...(found.record.audience ? { audience: found.record.audience } : {}),
+      prompt: [],
     };
+    const tx: LoginTransaction = { ...newTransaction(signInRequest, ctx.now()), device: { userCode: found.record.userCode } };
     await ctx.storage.putLoginTransaction(tx);
     return sendNextStep(reply, ctx, { kind: 'login', tx }, tx.request);
   });
 
   app.get('/activate/confirm', async (request, reply) => {
-    const found = await pendingRequest(field(request.query, 'user_code'));
+    const found = await pendingRequest(shortField(request.query, 'user_code'));
     if (typeof found === 'string') return showEntry(reply, 400, undefined, found);
     if (!(await signedInFrom(request, ctx))) return showEntry(reply, 200, formatUserCode(found.record.userCode));
     return showConfirm(request, reply, found.record);
@@ -115,10 +96,10 @@ export async function deviceActivationPages(app: FastifyInstance, ctx: ServerCon
   app.post('/activate/confirm', async (request, reply) => {
     if (!csrfValid(request)) return showEntry(reply, 403, undefined, 'The form expired. Enter the code again.');
     const signedIn = await signedInFrom(request, ctx);
-    const found = await pendingRequest(field(request.body, 'user_code'));
+    const found = await pendingRequest(shortField(request.body, 'user_code'));
     if (typeof found === 'string') return showEntry(reply, 400, undefined, found);
     if (!signedIn) return showEntry(reply, 200, formatUserCode(found.record.userCode));
-    const approved = field(request.body, 'action') === 'confirm';
+    const approved = shortField(request.body, 'action') === 'confirm';
     const decided = approved
       ? await ctx.storage.decideDeviceCode(found.hash, 'approved', {
           userId: signedIn.user.user_id,

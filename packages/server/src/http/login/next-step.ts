@@ -1,18 +1,12 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
 import { afterSignIn, type FlowInput, type NextStep, type SignedIn } from '../../login/authorization-flow.js';
 import { createSession, endSession, readSession, SESSION_COOKIE } from '../../login/sessions.js';
 import { AuthorizeError } from '../../oauth/authorize/index.js';
 import type { AuthorizationRequest, LoginTransaction, Session, User } from '../../storage/types.js';
+import { cookieOptions, sameSecret } from './form.js';
 import { sendPage, tenantBranding } from './html-response.js';
 import { errorPage, formPostPage, webMessagePage } from './views/pages.js';
-
-/** Cookies are Secure (and SameSite=None, for silent sign-in in a frame) whenever the issuer is https. */
-export function cookieOptions(ctx: ServerContext, maxAgeSeconds: number, path = '/') {
-  const secure = ctx.issuer.startsWith('https:');
-  return { path, httpOnly: true, secure, sameSite: secure ? ('none' as const) : ('lax' as const), maxAge: maxAgeSeconds };
-}
 
 /** One cookie per transaction, so sign-ins in two tabs do not trample each other. */
 export const transactionCookie = (txId: string) => `latchkey_tx_${txId.slice(0, 12)}`;
@@ -38,9 +32,6 @@ export async function flowInputFor(ctx: ServerContext, request: AuthorizationReq
   if (request.audience && !api) return undefined;
   return { request, client, api };
 }
-
-const sameSecret = (a: string | undefined, b: string) =>
-  a !== undefined && a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 /** The login transaction of a hosted-page request, or a reason why there is none. */
 export async function loadTransaction(

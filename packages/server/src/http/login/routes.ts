@@ -7,17 +7,12 @@ import { ManagementApiError } from '../../model/errors.js';
 import { passwordPolicyHint } from '../../model/password-policy.js';
 import { createUser } from '../../model/users.js';
 import type { Connection, LoginTransaction, User } from '../../storage/types.js';
+import { field } from './form.js';
 import { sendPage, tenantBranding } from './html-response.js';
 import { loadTransaction, sendNextStep, sendTransactionProblem, signedInFrom, signInAndContinue } from './next-step.js';
 import { redirectUpstream, upstreamConnectionsFor, usableUpstreamConnection } from './upstream.js';
 import { ASSETS } from './views/assets.js';
 import { consentPage, errorPage, loginPage, signupPage, type FormContext } from './views/pages.js';
-
-/** Form fields as single strings; anything else (repeated, missing) reads as absent. */
-function field(body: unknown, name: string, maxLength = 1024): string | undefined {
-  const value = body && typeof body === 'object' ? (body as Record<string, unknown>)[name] : undefined;
-  return typeof value === 'string' && value.length <= maxLength ? value : undefined;
-}
 
 /** Universal Login: the login, sign-up and consent pages of a login transaction. */
 export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Promise<void> {

@@ -1,14 +1,21 @@
 import { grantedScopes, parseScope } from '../scope.js';
+import { userFacingApi } from '../audience.js';
+import { OAuthError } from '../errors.js';
 import { AuthorizeError, type AuthorizeCheck } from './types.js';
 
 /** The API (audience, or the tenant's default) and the scopes it allows, bound to the code. */
 export const checkScopeAndAudience: AuthorizeCheck = async (params, state, ctx) => {
-  const audience = params.audience || (await ctx.lookups.tenantSettings()).default_audience || undefined;
-  if (audience !== undefined) {
-    const api = await ctx.lookups.resourceServer(audience);
-    if (!api || api.is_system) throw new AuthorizeError('access_denied', `Service not found: ${audience}`);
-    state.api = api;
-    state.request.audience = audience;
+  let found;
+  try {
+    found = await userFacingApi(ctx, params.audience);
+  } catch (err) {
+    // The same refusal, but as an authorization error so it travels back to the client.
+    if (err instanceof OAuthError) throw new AuthorizeError('access_denied', err.description);
+    throw err;
+  }
+  if (found.api) {
+    state.api = found.api;
+    state.request.audience = found.audience!;
   }
   state.request.scope = grantedScopes(parseScope(params.scope), state.api);
 };

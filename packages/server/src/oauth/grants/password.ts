@@ -1,4 +1,5 @@
 import { authenticateDatabaseUser, DatabaseLoginError } from '../../connections/database.js';
+import { userFacingApi } from '../audience.js';
 import { OAuthError } from '../errors.js';
 import { grantedScopes, parseScope } from '../scope.js';
 import { issueUserTokens } from '../user-tokens.js';
@@ -30,9 +31,7 @@ async function passwordGrant(
   if (!connection || connection.strategy !== 'auth0' || !connection.enabled_clients.includes(client.client_id)) {
     throw new OAuthError('unauthorized_client', `The connection is not enabled for this client: ${connectionName}`);
   }
-  const audience = params.audience || (await ctx.lookups.tenantSettings()).default_audience || undefined;
-  const api = audience ? await ctx.lookups.resourceServer(audience) : undefined;
-  if (audience && (!api || api.is_system)) throw new OAuthError('access_denied', `Service not found: ${audience}`);
+  const { audience, api } = await userFacingApi(ctx, params.audience);
 
   let user;
   try {

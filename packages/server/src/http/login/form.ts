@@ -1,0 +1,35 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply } from 'fastify';
+import type { ServerContext } from '../../context.js';
+
+/** A form or query field as one string; anything else (repeated, missing, too long) reads as absent. */
+export function field(body: unknown, name: string, maxLength = 1024): string | undefined {
+  const value = body && typeof body === 'object' ? (body as Record<string, unknown>)[name] : undefined;
+  return typeof value === 'string' && value.length <= maxLength ? value : undefined;
+}
+
+/** Constant-time comparison of a presented secret (cookie, form field) with the expected one. */
+export function sameSecret(presented: string | undefined, expected: string | undefined): boolean {
+  return (
+    presented !== undefined &&
+    expected !== undefined &&
+    presented.length === expected.length &&
+    timingSafeEqual(Buffer.from(presented), Buffer.from(expected))
+  );
+}
+
+/**
+ * A double-submit CSRF token for a page's form outside a login transaction: the cookie (scoped to
+ * the path the form posts to) binds it to this browser, the hidden field to this page.
+ */
+export function issueCsrfCookie(reply: FastifyReply, ctx: ServerContext, name: string, path: string, maxAgeSeconds: number): string {
+  const csrf = randomBytes(24).toString('base64url');
+  reply.setCookie(name, csrf, { ...cookieOptions(ctx, maxAgeSeconds, path), sameSite: 'lax' });
+  return csrf;
+}
+
+/** Cookies are Secure (and SameSite=None, for silent sign-in in a frame) whenever the issuer is https. */
+export function cookieOptions(ctx: ServerContext, maxAgeSeconds: number, path = '/') {
+  const secure = ctx.issuer.startsWith('https:');
+  return { path, httpOnly: true, secure, sameSite: secure ? ('none' as const) : ('lax' as const), maxAge: maxAgeSeconds };
+}
