@@ -1,12 +1,12 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { calculateJwkThumbprint, importJWK, importPKCS8, type CryptoKey, type JWK } from 'jose';
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, importJWK, type CryptoKey, type JWK } from 'jose';
 import type { ChangeFeed, SigningKeyRecord, SigningKeyStore } from '../storage/types.js';
 import type { Encrypter } from './encryption.js';
 
 export interface SigningKey {
   kid: string;
   alg: 'RS256';
-  privateKey: CryptoKey;
+  privateKey: KeyObject;
 }
 
 export interface PublishedKey {
@@ -117,7 +117,7 @@ export class KeyRing {
     } catch {
       throw new Error('Cannot decrypt the signing key: LATCHKEY_MASTER_KEY is not the key it was stored with');
     }
-    const current: SigningKey = { kid: currentRecord.kid, alg: 'RS256', privateKey: await importPKCS8(pem, 'RS256') };
+    const current: SigningKey = { kid: currentRecord.kid, alg: 'RS256', privateKey: createPrivateKey(pem) };
     const published: PublishedKey[] = [];
     let validUntil = this.clock() + this.ttlMs;
     // Newest first: JWKS consumers that take the first key get the current one.
