@@ -28,6 +28,7 @@ import {
   printTable,
   printTargetChecks,
   processCpuMs,
+  rs256SignatureMicros,
   runBenchmark,
   type ServerProcess,
   type TargetCheck,
@@ -676,7 +677,7 @@ function printFailures(runs: Measured[]): boolean {
   return valid;
 }
 
-function printReport(runs: Measured[]): boolean {
+function printReport(runs: Measured[], signatureUs: number): boolean {
   printPhase(
     `Sign-ins (authorize, login page, password post, code exchange), ${signInConnections} connections, server and load on all cores`,
     { plural: 'sign-ins', one: 'sign-in', cpuUnit: 'ms' },
@@ -711,6 +712,11 @@ function printReport(runs: Measured[]): boolean {
         `${run.storage === 'postgres' ? ', PostgreSQL not counted' : ''})`,
     );
   }
+  // A refresh signs two RS256 JWTs (access and ID token): the floor under the refresh rate.
+  console.log(
+    `\nFloor: one RS256 signature costs ${signatureUs.toFixed(0)} µs of CPU here (node:crypto); two per refresh cap one core at ` +
+      `${(1e6 / (2 * signatureUs)).toFixed(0)} refreshes/s before any HTTP or database work.`,
+  );
   return valid;
 }
 
@@ -726,10 +732,11 @@ async function main(): Promise<number> {
   );
   console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} x${cores}, load average ${loadAverage()}\n`);
 
+  const signatureUs = rs256SignatureMicros();
   const runs: Measured[] = [];
   for (const storage of storages) runs.push(await benchBackend(storage));
 
-  const valid = printReport(runs);
+  const valid = printReport(runs, signatureUs);
   if (!valid) {
     console.error('\nbenchmark invalid: some sign-ins or refreshes under load failed (see above)');
     return 1;
