@@ -117,6 +117,16 @@ describe('authorization codes', () => {
     assertOAuthError(await refresh(native.client_id, first.body.refresh_token), 403, 'invalid_grant');
   });
 
+  test('a replayed code also revokes the opaque /userinfo token it issued', async () => {
+    const { code, verifier } = await codeFor(native.client_id, { scope: 'openid profile' });
+    const first = await exchange(native.client_id, code, verifier);
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.equal(first.body.access_token.split('.').length, 1, 'no audience: an opaque token');
+    assert.equal((await userinfo(first.body.access_token)).status, 200);
+    assertOAuthError(await exchange(native.client_id, code, verifier), 403, 'invalid_grant');
+    assert.equal((await userinfo(first.body.access_token)).status, 401);
+  });
+
   test('a replay also revokes the tokens the family rotated to since', async () => {
     const { code, verifier } = await codeFor(native.client_id, { scope: 'openid offline_access' });
     const first = await exchange(native.client_id, code, verifier);

@@ -78,6 +78,8 @@ export interface IssuedUserTokens {
   tokens: TokenResponse;
   /** The refresh token family, when one was issued (recorded on the code, to revoke on replay). */
   familyId?: string;
+  /** The digest of the opaque /userinfo token, when one was issued (likewise recorded on the code). */
+  opaqueTokenHash?: string;
 }
 
 /**
@@ -92,6 +94,7 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
 
   let accessToken: string;
   let expiresIn: number;
+  let opaqueTokenHash: string | undefined;
   const api = grant.audience ? await ctx.lookups.resourceServer(grant.audience) : undefined;
   if (api) {
     const audience = scope.includes('openid') ? [api.identifier, `${ctx.issuer}userinfo`] : api.identifier;
@@ -105,7 +108,8 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
   } else {
     accessToken = newOpaqueToken();
     expiresIn = OPAQUE_ACCESS_TOKEN_LIFETIME;
-    await ctx.storage.insertOpaqueAccessToken(digestToken(accessToken), {
+    opaqueTokenHash = digestToken(accessToken);
+    await ctx.storage.insertOpaqueAccessToken(opaqueTokenHash, {
       clientId: client.client_id,
       userId: user.user_id,
       scope,
@@ -155,9 +159,9 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
     };
     await ctx.storage.insertRefreshToken(digestToken(refreshToken), record);
     response.refresh_token = refreshToken;
-    return { tokens: response, familyId: family.familyId };
+    return { tokens: response, familyId: family.familyId, ...(opaqueTokenHash ? { opaqueTokenHash } : {}) };
   }
-  return { tokens: response };
+  return { tokens: response, ...(opaqueTokenHash ? { opaqueTokenHash } : {}) };
 }
 
 /** The earlier of the family's absolute end and the idle window from now. */

@@ -69,6 +69,8 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
         last_seen_at: session.lastSeenAt,
         expires_at: session.expiresAt,
         ended_at: session.endedAt,
+        connection: session.connection ?? null,
+        upstream_id_token: session.upstreamIdToken ?? null,
       })
       .execute();
   }
@@ -83,6 +85,8 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
         lastSeenAt: row.last_seen_at,
         expiresAt: row.expires_at,
         endedAt: row.ended_at,
+        ...(row.connection !== null ? { connection: row.connection } : {}),
+        ...(row.upstream_id_token !== null ? { upstreamIdToken: row.upstream_id_token } : {}),
       }
     );
   }
@@ -115,6 +119,7 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
         expiresAt: row.expires_at,
         consumedAt: row.consumed_at,
         familyId: row.family_id,
+        accessTokenHash: row.access_token_hash,
       }
     );
   }
@@ -129,8 +134,12 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
     return result.numUpdatedRows > 0n;
   }
 
-  async setAuthorizationCodeFamily(codeHash: string, familyId: string): Promise<void> {
-    await this.db.updateTable('authorization_codes').set({ family_id: familyId }).where('code_hash', '=', codeHash).execute();
+  async recordCodeTokens(codeHash: string, issued: { familyId?: string; accessTokenHash?: string }): Promise<void> {
+    await this.db
+      .updateTable('authorization_codes')
+      .set({ family_id: issued.familyId ?? null, access_token_hash: issued.accessTokenHash ?? null })
+      .where('code_hash', '=', codeHash)
+      .execute();
   }
 
   async insertRefreshToken(tokenHash: string, record: RefreshTokenRecord): Promise<void> {
@@ -211,6 +220,10 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
       .executeTakeFirst();
     return row && (JSON.parse(row.data) as OpaqueAccessTokenData);
   }
+  async deleteOpaqueAccessToken(tokenHash: string): Promise<void> {
+    await this.db.deleteFrom('opaque_access_tokens').where('token_hash', '=', tokenHash).execute();
+  }
+
 
   async getConsent(userId: string, clientId: string, audience: string): Promise<ConsentRecord | undefined> {
     const row = await this.db

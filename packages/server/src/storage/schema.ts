@@ -46,8 +46,17 @@ export interface Database {
     last_seen_at: string;
     expires_at: string;
     ended_at: string | null;
+    connection: string | null;
+    upstream_id_token: string | null;
   };
-  authorization_codes: { code_hash: string; data: string; expires_at: string; consumed_at: string | null; family_id: string | null };
+  authorization_codes: {
+    code_hash: string;
+    data: string;
+    expires_at: string;
+    consumed_at: string | null;
+    family_id: string | null;
+    access_token_hash: string | null;
+  };
   refresh_tokens: {
     token_hash: string;
     family_id: string;

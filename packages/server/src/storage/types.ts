@@ -276,6 +276,10 @@ export interface Session {
   lastSeenAt: string;
   expiresAt: string;
   endedAt: string | null;
+  /** The upstream connection (oauth2, oidc) the user signed in through, if any. */
+  connection?: string;
+  /** That provider's id_token, sealed: the `id_token_hint` of a federated logout. */
+  upstreamIdToken?: string;
 }
 
 /** What a code or refresh token stands for: who, for which client, API and scopes. */
@@ -300,6 +304,8 @@ export interface AuthorizationCodeRecord {
   consumedAt: string | null;
   /** The refresh token family issued for the code, revoked if the code is ever replayed. */
   familyId: string | null;
+  /** The digest of the opaque access token issued for the code, deleted if the code is replayed. */
+  accessTokenHash: string | null;
 }
 
 export interface RefreshTokenRecord {
@@ -345,7 +351,8 @@ export interface SignInStore {
   getAuthorizationCode(codeHash: string): Promise<AuthorizationCodeRecord | undefined>;
   /** Marks a code used, atomically: true for exactly one caller. */
   claimAuthorizationCode(codeHash: string, now: string): Promise<boolean>;
-  setAuthorizationCodeFamily(codeHash: string, familyId: string): Promise<void>;
+  /** Remembers what a redeemed code issued, so that a replay of the code can revoke it. */
+  recordCodeTokens(codeHash: string, issued: { familyId?: string; accessTokenHash?: string }): Promise<void>;
 
   insertRefreshToken(tokenHash: string, record: RefreshTokenRecord): Promise<void>;
   getRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | undefined>;
@@ -359,6 +366,7 @@ export interface SignInStore {
 
   insertOpaqueAccessToken(tokenHash: string, data: OpaqueAccessTokenData): Promise<void>;
   getOpaqueAccessToken(tokenHash: string): Promise<OpaqueAccessTokenData | undefined>;
+  deleteOpaqueAccessToken(tokenHash: string): Promise<void>;
 
   getConsent(userId: string, clientId: string, audience: string): Promise<ConsentRecord | undefined>;
   putConsent(consent: Omit<ConsentRecord, 'id'>): Promise<void>;

@@ -22,6 +22,7 @@ export const authorizationCodeGrant: GrantHandler = {
     const nowIso = new Date(ctx.now()).toISOString();
     if (record.consumedAt !== null) {
       if (record.familyId) await ctx.storage.revokeRefreshTokenFamily(record.familyId, nowIso);
+      if (record.accessTokenHash) await ctx.storage.deleteOpaqueAccessToken(record.accessTokenHash);
       throw invalidCode();
     }
     const code = record.data;
@@ -46,14 +47,16 @@ export const authorizationCodeGrant: GrantHandler = {
     }
 
     const { redirectUri: _r, nonce, codeChallenge: _c, ...grant } = code;
-    const { tokens, familyId } = await issueUserTokens(ctx, {
+    const { tokens, familyId, opaqueTokenHash } = await issueUserTokens(ctx, {
       client,
       user,
       grant,
       ...(nonce !== undefined ? { nonce } : {}),
       ...((await offersRefreshToken(ctx, client, grant)) ? { refresh: 'new' as const } : {}),
     });
-    if (familyId) await ctx.storage.setAuthorizationCodeFamily(codeHash, familyId);
+    if (familyId || opaqueTokenHash) {
+      await ctx.storage.recordCodeTokens(codeHash, { ...(familyId ? { familyId } : {}), ...(opaqueTokenHash ? { accessTokenHash: opaqueTokenHash } : {}) });
+    }
     return tokens;
   },
 };

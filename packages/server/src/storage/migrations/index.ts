@@ -5,6 +5,7 @@ import * as m0003 from './0003-device-authorization.js';
 import * as m0004 from './0004-consent-ids.js';
 import * as m0005 from './0005-client-registrations.js';
 import * as m0006 from './0006-refresh-token-owner.js';
+import * as m0007 from './0007-replay-and-federated-logout.js';
 
 /** Migrations are compiled in rather than read from disk, so the built CLI needs no source tree. */
 export const migrationProvider: MigrationProvider = {
@@ -12,6 +13,7 @@ export const migrationProvider: MigrationProvider = {
     return { '0001-initial': m0001, '0002-interactive-sign-in': m0002, '0003-device-authorization': m0003, '0004-consent-ids': m0004,
       '0005-client-registrations': m0005,
       '0006-refresh-token-owner': m0006,
+      '0007-replay-and-federated-logout': m0007,
     };
   },
 };
