@@ -20,6 +20,10 @@ let browser: Browser;
 let upstream: Server;
 let upstreamUrl: string;
 let clientId: string;
+/** A page of the app, really served, for the tests that follow the browser back to the app. */
+let app: Server;
+let appCallback: string;
+let loggedOut: string;
 
 /** The reference OpenID provider, as an independent upstream: any login name signs in as that user. */
 async function startUpstream(latchkeyIssuer: string): Promise<Server> {
@@ -31,6 +35,7 @@ async function startUpstream(latchkeyIssuer: string): Promise<Server> {
         client_id: UPSTREAM_CLIENT.id,
         client_secret: UPSTREAM_CLIENT.secret,
         redirect_uris: [`${latchkeyIssuer}login/callback`],
+        post_logout_redirect_uris: [loggedOut],
         grant_types: ['authorization_code'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_post',
@@ -63,8 +68,13 @@ const PROFILE_SCRIPT = (userinfo: string) => `function fetchUserProfile(accessTo
 before(async () => {
   server = await startTestServer();
   browser = await launchChromium();
+  const appPort = await freePort();
+  app = createServer((_request, response) => response.end('the app'));
+  await new Promise<void>((resolve) => app.listen(appPort, '127.0.0.1', resolve));
+  appCallback = `http://127.0.0.1:${appPort}/callback`;
+  loggedOut = `http://127.0.0.1:${appPort}/logged-out`;
   upstream = await startUpstream(server.issuer);
-  clientId = (await createNativeApp(server, ['http://127.0.0.1/callback'], { name: 'Upstream Demo' })).client_id;
+  clientId = (await createNativeApp(server, ['http://127.0.0.1/callback'], { name: 'Upstream Demo', allowed_logout_urls: [loggedOut] })).client_id;
   const common = { client_id: UPSTREAM_CLIENT.id, client_secret: UPSTREAM_CLIENT.secret };
   for (const [name, strategy, options] of [
     ['acme-oauth', 'oauth2', { ...common, authorizationURL: `${upstreamUrl}/auth`, tokenURL: `${upstreamUrl}/token`, scope: 'openid email profile', scripts: { fetchUserProfile: PROFILE_SCRIPT(`${upstreamUrl}/me`) } }],
@@ -79,6 +89,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   upstream?.close();
+  app?.close();
   await server?.close();
 });
 
@@ -112,10 +123,10 @@ async function upstreamSignIn(page: Page, login: string, cancel = false): Promis
   return new URL(response.headers().location!);
 }
 
-async function redeem(code: string, verifier: string) {
+async function redeem(code: string, verifier: string, redirectUri = CALLBACK) {
   const response = await fetch(`${server.issuer}oauth/token`, {
     method: 'POST',
-    body: new URLSearchParams({ grant_type: 'authorization_code', client_id: clientId, code, code_verifier: verifier, redirect_uri: CALLBACK }),
+    body: new URLSearchParams({ grant_type: 'authorization_code', client_id: clientId, code, code_verifier: verifier, redirect_uri: redirectUri }),
   });
   assert.equal(response.status, 200);
   return (await response.json()) as { id_token: string };
@@ -192,6 +203,82 @@ test('a denial upstream comes back to the app as access_denied; a failing script
   const failed = await upstreamSignIn(page, 'erin');
   assert.equal(failed.searchParams.get('error'), 'server_error');
   assert.match(failed.searchParams.get('error_description')!, /fetchUserProfile script of connection broken-script failed: .*profile service is down/);
+  await context.close();
+});
+
+/** Signs in through acme-oidc, leaving both sessions (latchkey's, the provider's) open in this context. */
+async function signInKeepingSessions(page: Page, login: string) {
+  const { url, verifier } = authorizeUrl({ connection: 'acme-oidc', redirect_uri: appCallback });
+  await page.goto(url);
+  const back = await upstreamSignIn(page, login);
+  await page.waitForURL(`${appCallback}?**`);
+  return { code: back.searchParams.get('code')!, verifier };
+}
+
+/** Whether latchkey still has a session in this context: prompt=none answers with a code, or login_required. */
+async function latchkeySignedIn(page: Page): Promise<boolean> {
+  await page.goto(authorizeUrl({ prompt: 'none', redirect_uri: appCallback }).url);
+  const answer = new URL(page.url());
+  assert.equal(answer.origin + answer.pathname, appCallback);
+  return answer.searchParams.has('code');
+}
+
+test('federated logout through an OIDC connection ends the provider\'s session too, then returns to the app', async () => {
+  const { context, page } = await newContext(browser);
+  await signInKeepingSessions(page, 'frank');
+  assert.equal(await latchkeySignedIn(page), true);
+
+  const logout = new URL(`${server.issuer}v2/logout`);
+  logout.searchParams.set('client_id', clientId);
+  logout.searchParams.set('returnTo', loggedOut);
+  const answer = page.waitForResponse((r) => r.url().startsWith(`${server.issuer}v2/logout`));
+  await page.goto(`${logout.href}&federated`);
+  const upstreamLogout = new URL((await answer).headers().location!);
+  assert.equal(upstreamLogout.origin + upstreamLogout.pathname, `${upstreamUrl}/session/end`);
+  assert.equal(upstreamLogout.searchParams.get('client_id'), UPSTREAM_CLIENT.id);
+  assert.equal(upstreamLogout.searchParams.get('post_logout_redirect_uri'), loggedOut);
+  assert.equal(decodeJwt(upstreamLogout.searchParams.get('id_token_hint')!).sub, 'frank', "the provider's own id_token is the hint");
+
+  // The provider asks; once confirmed, it returns the browser to the app's logout URL.
+  await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+  await page.waitForURL(loggedOut);
+  assert.equal(await latchkeySignedIn(page), false);
+  // The provider's session is gone too: signing in again shows its login form.
+  await page.goto(authorizeUrl({ connection: 'acme-oidc', redirect_uri: appCallback }).url);
+  await page.locator('input[name=login]').waitFor({ timeout: 5000 });
+  assert.equal(new URL(page.url()).origin, upstreamUrl);
+  await context.close();
+});
+
+test('/oidc/logout with federated and an id_token_hint: the provider gets the app\'s return URL and state', async () => {
+  const { context, page } = await newContext(browser);
+  const { code, verifier } = await signInKeepingSessions(page, 'heidi');
+  const { id_token } = await redeem(code, verifier, appCallback);
+  const logout = new URL(`${server.issuer}oidc/logout`);
+  for (const [k, v] of Object.entries({ id_token_hint: id_token, post_logout_redirect_uri: loggedOut, state: 'app-logout-state', federated: '' })) logout.searchParams.set(k, v);
+  const answer = page.waitForResponse((r) => r.url().startsWith(`${server.issuer}oidc/logout`));
+  await page.goto(logout.href);
+  const upstreamLogout = new URL((await answer).headers().location!);
+  assert.equal(upstreamLogout.origin + upstreamLogout.pathname, `${upstreamUrl}/session/end`);
+  assert.equal(upstreamLogout.searchParams.get('post_logout_redirect_uri'), loggedOut);
+  assert.equal(upstreamLogout.searchParams.get('state'), 'app-logout-state');
+  await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+  await page.waitForURL(`${loggedOut}?state=app-logout-state`);
+  assert.equal(await latchkeySignedIn(page), false);
+  await context.close();
+});
+
+test('without federated, logout leaves the provider\'s session alone', async () => {
+  const { context, page } = await newContext(browser);
+  await signInKeepingSessions(page, 'grace');
+  await page.goto(`${server.issuer}v2/logout?client_id=${clientId}&returnTo=${encodeURIComponent(loggedOut)}`);
+  assert.equal(page.url(), loggedOut);
+  assert.equal(await latchkeySignedIn(page), false);
+  // Still signed in upstream: the provider sends the browser straight back, with no login form.
+  await page.goto(authorizeUrl({ connection: 'acme-oidc', redirect_uri: appCallback }).url);
+  const back = new URL(page.url());
+  assert.equal(back.origin + back.pathname, appCallback);
+  assert.ok(back.searchParams.get('code'));
   await context.close();
 });
 

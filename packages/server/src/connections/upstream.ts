@@ -34,6 +34,8 @@ interface ProviderEndpoints {
   tokenEndpoint: string;
   jwks?: JWTVerifyGetKey;
   userinfoEndpoint?: string;
+  /** OIDC RP-Initiated Logout 1.0: where `federated` logout sends the browser. */
+  endSessionEndpoint?: string;
 }
 
 export const upstreamCallbackUrl = (issuer: string) => `${issuer}login/callback`;
@@ -62,6 +64,7 @@ function discover(url: string, now: number): Promise<ProviderEndpoints> {
       tokenEndpoint: metadata.token_endpoint,
       jwks: createRemoteJWKSet(new URL(metadata.jwks_uri), { timeoutDuration: UPSTREAM_TIMEOUT_MS }),
       ...(metadata.userinfo_endpoint ? { userinfoEndpoint: metadata.userinfo_endpoint } : {}),
+      ...(metadata.end_session_endpoint ? { endSessionEndpoint: metadata.end_session_endpoint } : {}),
     };
   })();
   discoveryCache.set(url, { at: now, endpoints });
@@ -257,13 +260,19 @@ async function upsertUser(ctx: UpstreamContext, connection: Connection, profile:
   return user;
 }
 
+export interface UpstreamSignIn {
+  user: User;
+  /** OIDC connections: the provider's id_token, the hint of a later federated logout. */
+  idToken?: string;
+}
+
 /** The provider's answer at /login/callback, turned into a latchkey user (or an error for the app). */
 export async function completeUpstreamLogin(
   ctx: UpstreamContext,
   connection: Connection,
   pending: { codeVerifier?: string; nonce?: string },
   answer: { code?: string; error?: string; error_description?: string },
-): Promise<User> {
+): Promise<UpstreamSignIn> {
   if (answer.error) {
     const description = answer.error_description ? `${answer.error}: ${answer.error_description}` : answer.error;
     throw new UpstreamLoginError(answer.error === 'access_denied' ? 'access_denied' : 'server_error', `The identity provider answered ${description}`);
@@ -273,5 +282,47 @@ export async function completeUpstreamLogin(
   const tokens = await exchangeCode(ctx, connection, endpoints, answer.code, pending.codeVerifier);
   const profile = await profileOf(ctx, connection, endpoints, tokens, pending.nonce);
   if (!profile.user_id || profile.user_id.length > 255) throw new UpstreamLoginError('server_error', 'The profile has no usable user_id');
-  return upsertUser(ctx, connection, profile, tokens);
+  const user = await upsertUser(ctx, connection, profile, tokens);
+  return { user, ...(connection.strategy === 'oidc' && typeof tokens.id_token === 'string' ? { idToken: tokens.id_token } : {}) };
+}
+
+/** Associated data of a session's sealed upstream id_token: it opens for that user only. */
+export const upstreamIdTokenContext = (userId: string) => `upstream id_token ${userId}`;
+
+/**
+ * Where `federated` logout sends the browser after latchkey's own session has ended: the OIDC
+ * provider's end_session_endpoint (RP-Initiated Logout 1.0 §2), with the id_token it issued as the
+ * hint and the app's return URL, which must also be registered at the provider. OAuth2 connections
+ * have no such endpoint, and a provider that cannot be discovered right now is skipped: neither
+ * may keep the user from being logged out of latchkey.
+ */
+export async function federatedLogoutUrl(
+  ctx: UpstreamContext,
+  connection: Connection,
+  session: { userId: string; upstreamIdToken?: string },
+  back: { postLogoutRedirectUri?: string; state?: string },
+): Promise<string | undefined> {
+  if (connection.strategy !== 'oidc') return undefined;
+  let endpoints: ProviderEndpoints;
+  try {
+    endpoints = await endpointsOf(connection, ctx.now());
+  } catch (err) {
+    ctx.log('federated logout skipped', { connection: connection.name, reason: (err as Error).message });
+    return undefined;
+  }
+  if (!endpoints.endSessionEndpoint) return undefined;
+  const url = new URL(endpoints.endSessionEndpoint);
+  url.searchParams.set('client_id', String(connection.options.client_id));
+  if (session.upstreamIdToken) {
+    try {
+      url.searchParams.set('id_token_hint', ctx.secrets.decrypt(session.upstreamIdToken, upstreamIdTokenContext(session.userId)));
+    } catch {
+      // Sealed under another master key: the provider will ask the user instead.
+    }
+  }
+  if (back.postLogoutRedirectUri) {
+    url.searchParams.set('post_logout_redirect_uri', back.postLogoutRedirectUri);
+    if (back.state !== undefined) url.searchParams.set('state', back.state);
+  }
+  return url.href;
 }

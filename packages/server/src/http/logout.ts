@@ -1,10 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
+import { federatedLogoutUrl } from '../connections/upstream.js';
+import type { SignedIn } from '../login/authorization-flow.js';
 import { logoutUrlAllowed, readIdTokenHint } from '../login/logout.js';
 import { endSession, SESSION_COOKIE } from '../login/sessions.js';
 import { cookieOptions, issueCsrfCookie, sameSecret } from './login/form.js';
 import { sendPage, tenantBranding } from './login/html-response.js';
 import { signedInFrom } from './login/next-step.js';
+import { upstreamContext } from './login/upstream.js';
 import { errorPage, loggedOutPage, logoutConfirmPage } from './login/views/pages.js';
 
 const LOGOUT_CSRF_COOKIE = 'latchkey_logout';
@@ -27,13 +30,30 @@ export async function logoutEndpoints(app: FastifyInstance, ctx: ServerContext):
     reply.clearCookie(SESSION_COOKIE, cookieOptions(ctx, 0));
   }
 
+  /**
+   * `federated` (Auth0): a session that came through an OIDC connection continues to that
+   * provider's logout, which returns the browser to `back` when the provider has it registered.
+   */
+  async function federatedTarget(
+    request: FastifyRequest,
+    params: Record<string, string>,
+    signedIn: SignedIn | undefined,
+    back: { postLogoutRedirectUri?: string; state?: string },
+  ): Promise<string | undefined> {
+    const name = signedIn?.session.connection;
+    if (params.federated === undefined || !signedIn || !name) return undefined;
+    const connection = await ctx.lookups.connection(name);
+    return connection && federatedLogoutUrl(upstreamContext(ctx, request), connection, signedIn.session, back);
+  }
+
   async function finish(reply: FastifyReply, target: string | undefined) {
     if (target) return reply.header('cache-control', 'no-store').redirect(target, 302);
     return sendPage(reply, loggedOutPage(await tenantBranding(ctx.lookups)));
   }
 
   app.get('/v2/logout', async (request, reply) => {
-    const { client_id: clientId, returnTo } = stringParams(request.query);
+    const params = stringParams(request.query);
+    const { client_id: clientId, returnTo } = params;
     let allowed: string[];
     if (clientId !== undefined) {
       const client = (await ctx.lookups.client(clientId))?.client;
@@ -45,9 +65,11 @@ export async function logoutEndpoints(app: FastifyInstance, ctx: ServerContext):
     if (returnTo !== undefined && !logoutUrlAllowed(allowed, returnTo)) {
       return invalid(reply, `The "returnTo" URL is not in the list of allowed logout URLs. Add ${returnTo} to the application's (or the tenant's) Allowed Logout URLs.`);
     }
+    const target = returnTo ?? (clientId !== undefined ? allowed[0] : undefined);
+    const signedIn = params.federated !== undefined ? await signedInFrom(request, ctx) : undefined;
     await logOut(request, reply);
-    // `federated` would also end the upstream provider's session; no upstream connections yet.
-    return finish(reply, returnTo ?? (clientId !== undefined ? allowed[0] : undefined));
+    const upstream = await federatedTarget(request, params, signedIn, target !== undefined ? { postLogoutRedirectUri: target } : {});
+    return finish(reply, upstream ?? target);
   });
 
   async function oidcLogout(request: FastifyRequest, reply: FastifyReply, source: unknown) {
@@ -72,6 +94,7 @@ export async function logoutEndpoints(app: FastifyInstance, ctx: ServerContext):
     }
 
     const signedIn = await signedInFrom(request, ctx);
+    const upstream = await federatedTarget(request, params, signedIn, redirect !== undefined ? { postLogoutRedirectUri: redirect, ...(params.state !== undefined ? { state: params.state } : {}) } : {});
     // Without a hint for this very session, logout could be forced on the user by any page: ask first.
     const hinted = hint !== undefined && signedIn !== undefined && hint.userId === signedIn.user.user_id && (!hint.sid || hint.sid === signedIn.session.sid);
     if (signedIn && !hinted) {
@@ -81,12 +104,12 @@ export async function logoutEndpoints(app: FastifyInstance, ctx: ServerContext):
         const fields: Record<string, string> = { ...params, csrf };
         delete fields.action;
         const branding = await tenantBranding(ctx.lookups);
-        return sendPage(reply, logoutConfirmPage(branding, fields), 200, { formTargets: target ? [target] : [] });
+        return sendPage(reply, logoutConfirmPage(branding, fields), 200, { formTargets: [upstream ?? target].filter((t) => t !== undefined) });
       }
       reply.clearCookie(LOGOUT_CSRF_COOKIE, cookieOptions(ctx, 0, '/oidc/logout'));
     }
     await logOut(request, reply);
-    return finish(reply, target);
+    return finish(reply, upstream ?? target);
   }
 
   app.get('/oidc/logout', (request, reply) => oidcLogout(request, reply, request.query));

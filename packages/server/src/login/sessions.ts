@@ -15,6 +15,7 @@ export async function createSession(
   userId: string,
   settings: TenantSettings,
   now: number,
+  upstream?: Pick<Session, 'connection' | 'upstreamIdToken'>,
 ): Promise<{ cookieValue: string; session: Session }> {
   const cookieValue = randomBytes(32).toString('base64url');
   const iso = new Date(now).toISOString();
@@ -25,6 +26,7 @@ export async function createSession(
     lastSeenAt: iso,
     expiresAt: new Date(now + settings.session_lifetime * HOUR_MS).toISOString(),
     endedAt: null,
+    ...upstream,
   };
   await storage.createSession(digestToken(cookieValue), session);
   return { cookieValue, session };

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
+import { upstreamIdTokenContext } from '../../connections/upstream.js';
 import { afterSignIn, type FlowInput, type NextStep, type SignedIn } from '../../login/authorization-flow.js';
 import { createSession, endSession, readSession, SESSION_COOKIE } from '../../login/sessions.js';
 import { AuthorizeError } from '../../oauth/authorize/index.js';
@@ -109,7 +110,11 @@ export async function sendNextStep(reply: FastifyReply, ctx: ServerContext, step
   }
 }
 
-/** A new SSO session for the user (replacing any other), then what the transaction was for. */
+/**
+ * A new SSO session for the user (replacing any other), then what the transaction was for. A
+ * sign-in through an upstream provider records its connection, and its id_token sealed, for a
+ * later federated logout.
+ */
 export async function signInAndContinue(
   request: FastifyRequest,
   reply: FastifyReply,
@@ -117,10 +122,15 @@ export async function signInAndContinue(
   tx: LoginTransaction,
   input: FlowInput,
   user: User,
+  upstream?: { connection: string; idToken?: string },
 ): Promise<FastifyReply> {
   const settings = await ctx.lookups.tenantSettings();
   await endSession(ctx.storage, request.cookies[SESSION_COOKIE], ctx.now());
-  const { cookieValue, session } = await createSession(ctx.storage, user.user_id, settings, ctx.now());
+  const sessionUpstream = upstream && {
+    connection: upstream.connection,
+    ...(upstream.idToken ? { upstreamIdToken: ctx.secrets.encrypt(upstream.idToken, upstreamIdTokenContext(user.user_id)) } : {}),
+  };
+  const { cookieValue, session } = await createSession(ctx.storage, user.user_id, settings, ctx.now(), sessionUpstream);
   setSessionCookie(reply, ctx, cookieValue, settings.session_lifetime);
   if (tx.device) {
     await ctx.storage.deleteLoginTransaction(tx.id);

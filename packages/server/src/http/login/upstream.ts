@@ -19,7 +19,7 @@ export async function usableUpstreamConnection(ctx: ServerContext, client: Clien
   return connection && UPSTREAM_STRATEGIES.has(connection.strategy) && connectionUsableBy(connection, client) ? connection : undefined;
 }
 
-function upstreamContext(ctx: ServerContext, request: FastifyRequest): UpstreamContext {
+export function upstreamContext(ctx: ServerContext, request: FastifyRequest): UpstreamContext {
   return {
     issuer: ctx.issuer,
     storage: ctx.storage,
@@ -71,12 +71,12 @@ export async function upstreamRoutes(app: FastifyInstance, ctx: ServerContext): 
     const { upstream: _spent, ...rest } = tx;
     await ctx.storage.putLoginTransaction(rest);
     try {
-      const user = await completeUpstreamLogin(upstreamContext(ctx, request), connection, pending, {
+      const { user, idToken } = await completeUpstreamLogin(upstreamContext(ctx, request), connection, pending, {
         ...(typeof query.code === 'string' ? { code: query.code } : {}),
         ...(typeof query.error === 'string' ? { error: query.error } : {}),
         ...(typeof query.error_description === 'string' ? { error_description: query.error_description } : {}),
       });
-      return await signInAndContinue(request, reply, ctx, rest, input, user);
+      return await signInAndContinue(request, reply, ctx, rest, input, user, { connection: connection.name, ...(idToken ? { idToken } : {}) });
     } catch (err) {
       if (err instanceof UpstreamLoginError) {
         request.log.warn({ connection: connection.name, error: err.error, description: err.description }, 'upstream sign-in failed');
