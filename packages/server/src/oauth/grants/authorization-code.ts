@@ -54,9 +54,7 @@ export const authorizationCodeGrant: GrantHandler = {
       ...(nonce !== undefined ? { nonce } : {}),
       ...((await offersRefreshToken(ctx, client, grant)) ? { refresh: 'new' as const } : {}),
     });
-    if (familyId || opaqueTokenHash) {
-      await ctx.storage.recordCodeTokens(codeHash, { ...(familyId ? { familyId } : {}), ...(opaqueTokenHash ? { accessTokenHash: opaqueTokenHash } : {}) });
-    }
+    if (familyId || opaqueTokenHash) await ctx.storage.recordCodeTokens(codeHash, { familyId, accessTokenHash: opaqueTokenHash });
     return tokens;
   },
 };
