@@ -103,6 +103,9 @@ describe('CSRF and the transaction cookie', () => {
     const wrong = { ...fields, csrf: csrf!.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) };
     await assertRefusedPage(await browser.postForm('/u/login', { ...wrong, username: email, password: TEST_PASSWORD }), 403, /could not be verified/);
     await assertRefusedPage(await browser.postForm('/u/login', { ...fields, csrf: '', username: email, password: TEST_PASSWORD }), 403, /could not be verified/);
+    // As many characters as the token but more bytes: refused like any wrong token, not a 500.
+    const wide = { ...fields, csrf: 'é'.repeat(csrf!.length) };
+    await assertRefusedPage(await browser.postForm('/u/login', { ...wide, username: email, password: TEST_PASSWORD }), 403, /could not be verified/);
     assert.equal(browser.cookies.has(SESSION_COOKIE), false);
     // The genuine form still works afterwards.
     const ok = await browser.postForm('/u/login', { ...fields, username: email, password: TEST_PASSWORD });
@@ -163,6 +166,17 @@ describe('CSRF and the transaction cookie', () => {
     await assertRefusedPage(await slow.postForm('/u/login', { ...slowFields, username: email, password: TEST_PASSWORD }), 400, /Sign-in expired/);
   });
 
+  test('repeated state or connection parameters on /u/upstream are a refused sign-in, not a 500', async () => {
+    const browser = new Browser(server.issuer);
+    const { path } = await openPage(browser);
+    const state = new URL(path, server.issuer).searchParams.get('state')!;
+    for (const query of ['state=a&state=b', `state=${state}&state=${state}`, `state=${state}&connection=a&connection=b`]) {
+      const response = await browser.get(`/u/upstream?${query}`);
+      assert.ok(response.status >= 400 && response.status < 500, `${query}: ${response.status}`);
+      assertStrictPage(response, await response.text());
+    }
+  });
+
   test('an unknown or missing transaction is an expired sign-in, not a session', async () => {
     const browser = new Browser(server.issuer);
     await assertRefusedPage(await browser.postForm('/u/login', { state: 'no-such-transaction', csrf: 'x', username: email, password: TEST_PASSWORD }), 400, /Sign-in expired/);
@@ -193,6 +207,52 @@ describe('brute force and blocked users', () => {
     const unlocked = await browser.postForm('/u/login', { ...fields, username: victim, password: TEST_PASSWORD });
     assert.ok(callbackParams(unlocked).get('code'));
     assert.equal(callbackParams(unlocked).get('state'), 'client-state');
+  });
+
+  test('wrong passwords sent all at once still get at most 10 checks before the lock', async () => {
+    const victim = 'concurrent-lockout@example.test';
+    await createUser(server, victim);
+    const browser = new Browser(server.issuer);
+    const { fields } = await openPage(browser);
+    const statuses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => browser.postForm('/u/login', { ...fields, username: victim, password: `Wrong-password-${i}` }).then((r) => r.status)),
+    );
+    const checked = statuses.filter((status) => status === 400).length;
+    assert.equal(checked + statuses.filter((status) => status === 429).length, 30, statuses.join(' '));
+    assert.ok(checked <= 10, `${checked} passwords were checked`);
+    await assertRefusedPage(await browser.postForm('/u/login', { ...fields, username: victim, password: TEST_PASSWORD }), 429, /Too many failed attempts/);
+    clock.advance(15 * 60_000 + 1_000);
+  });
+
+  test('the lock is on the account, whichever of its names (email or username) is typed', async () => {
+    const victim = 'two-names@example.test';
+    await createUser(server, victim, { username: 'two-names' });
+    const browser = new Browser(server.issuer);
+    const { fields } = await openPage(browser);
+    for (let attempt = 1; attempt <= 10; attempt++) {
+      const response = await browser.postForm('/u/login', { ...fields, username: victim, password: `Wrong-password-${attempt}` });
+      assert.equal(response.status, 400, `attempt ${attempt}`);
+    }
+    await assertRefusedPage(await browser.postForm('/u/login', { ...fields, username: 'two-names', password: TEST_PASSWORD }), 429, /Too many failed attempts/);
+    clock.advance(15 * 60_000 + 1_000);
+  });
+
+  test('a user blocked while the consent page is open gets nothing by accepting it', async () => {
+    const blockedEmail = 'blocked-at-consent@example.test';
+    const user = await createUser(server, blockedEmail);
+    const browser = new Browser(server.issuer);
+    const { fields } = await openPage(browser, { prompt: 'consent' });
+    const signedIn = await browser.postForm('/u/login', { ...fields, username: blockedEmail, password: TEST_PASSWORD });
+    assert.equal(signedIn.status, 302);
+    const consentPath = signedIn.headers.get('location')!;
+    assert.match(consentPath, /^\/u\/consent\?state=/);
+    const consent = formFields(await (await browser.get(consentPath)).text());
+    assert.ok(consent.csrf);
+    const patched = await server.management('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { blocked: true });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    const accepted = await browser.postForm('/u/consent', { ...consent, action: 'accept' });
+    assert.ok(accepted.status >= 400 && accepted.status < 500, String(accepted.status));
+    assert.equal(accepted.headers.get('location'), null, 'no redirect, so no code or token');
   });
 
   test('a blocked user is told only after the right password, and gets no session', async () => {

@@ -223,4 +223,20 @@ describe(`storage conformance (${backend})`, () => {
     );
     assert.ok(changes.includes('signing_key:k2'));
   });
+  test('login failures count atomically within a window, can be taken back, and lock', async () => {
+    const key = 'ip:198.51.100.7';
+    const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOString();
+    const counts = await Promise.all(Array.from({ length: 8 }, () => storage.recordLoginFailure(key, at(0), at(-15))));
+    assert.deepEqual(counts.map((c) => c.failures).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8]);
+    await storage.forgiveLoginFailure(key);
+    assert.equal((await storage.getLoginThrottle(key))?.failures, 7);
+    await storage.lockLogin(key, at(30));
+    assert.deepEqual(await storage.recordLoginFailure(key, at(1), at(-14)), { failures: 8, lockedUntil: at(30) });
+    // A window that started before the cut-off starts again at one.
+    assert.equal((await storage.recordLoginFailure(key, at(20), at(5))).failures, 1);
+    await storage.clearLoginThrottle(key);
+    assert.equal(await storage.getLoginThrottle(key), undefined);
+    await storage.forgiveLoginFailure(key); // nothing to take back: no row appears
+    assert.equal(await storage.getLoginThrottle(key), undefined);
+  });
 });

@@ -1,5 +1,5 @@
 import { hashPassword, needsRehash, verifyPassword } from '../crypto/passwords.js';
-import { lockedUntil, recordFailure, recordSuccess, throttleKeys } from '../login/throttle.js';
+import { beginLoginAttempt, loginFailed, loginSucceeded, throttleKeys } from '../login/throttle.js';
 import { DEFAULT_DATABASE_CONNECTION } from '../model/connections.js';
 import type { Lookups } from '../storage/cache.js';
 import type { Client, Connection, Storage, User } from '../storage/types.js';
@@ -32,29 +32,27 @@ export async function authenticateDatabaseUser(
   ip: string,
   now: number,
 ): Promise<User> {
-  const keys = throttleKeys(connection.name, identifier, ip);
-  const bruteForceProtection = connection.options.brute_force_protection !== false;
-  if (bruteForceProtection) {
-    const until = await lockedUntil(storage, keys, now);
-    if (until) {
-      throw new DatabaseLoginError(
-        'too_many_attempts',
-        'Your account has been blocked after multiple consecutive login attempts. Try again later.',
-        until,
-      );
-    }
-  }
   const record = identifier.includes('@')
     ? await storage.findUserByEmail(connection.name, identifier.trim())
     : await storage.findUserByUsername(connection.name, identifier.trim());
+  const keys = throttleKeys(connection.name, record ? { userId: record.user.user_id } : { identifier }, ip);
+  const bruteForceProtection = connection.options.brute_force_protection !== false;
+  const attempt = bruteForceProtection ? await beginLoginAttempt(storage, keys, now) : undefined;
+  if (attempt?.lockedUntil) {
+    throw new DatabaseLoginError(
+      'too_many_attempts',
+      'Your account has been blocked after multiple consecutive login attempts. Try again later.',
+      attempt.lockedUntil,
+    );
+  }
   const hash = record?.passwordHash ?? (await (decoyHash ??= hashPassword('decoy password, never matches')));
   const ok = (await verifyPassword(password, hash)) && record !== undefined && record.passwordHash !== null;
   if (!ok || !record) {
-    if (bruteForceProtection) await recordFailure(storage, keys, now);
+    if (attempt) await loginFailed(storage, keys, attempt, now);
     throw new DatabaseLoginError('wrong_credentials', 'Wrong email or password.');
   }
   if (record.user.blocked) throw new DatabaseLoginError('blocked', 'user is blocked');
-  if (bruteForceProtection) await recordSuccess(storage, keys);
+  if (attempt) await loginSucceeded(storage, keys);
   const iso = new Date(now).toISOString();
   const user: User = { ...record.user, last_login: iso, logins_count: record.user.logins_count + 1 };
   const passwordHash = needsRehash(record.passwordHash!) ? await hashPassword(password) : record.passwordHash;

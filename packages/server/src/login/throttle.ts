@@ -15,29 +15,55 @@ export interface ThrottleKeys {
   ip: string;
 }
 
-export const throttleKeys = (connection: string, identifier: string, ip: string): ThrottleKeys => ({
-  account: `account:${connection}:${identifier.trim().toLowerCase()}`,
+/**
+ * The account key names the account itself when it exists, so its email and its username share one
+ * counter; a name that matches no account is counted by the name.
+ */
+export const throttleKeys = (connection: string, account: { userId: string } | { identifier: string }, ip: string): ThrottleKeys => ({
+  account: 'userId' in account ? `user:${account.userId}` : `account:${connection}:${account.identifier.trim().toLowerCase()}`,
   ip: `ip:${ip}`,
 });
 
-/** The time until which login is locked for these keys, if it is. */
-export async function lockedUntil(storage: Storage, keys: ThrottleKeys, now: number): Promise<Date | undefined> {
-  const locks = await Promise.all([storage.getLoginThrottle(keys.account), storage.getLoginThrottle(keys.ip)]);
-  const until = locks.map((l) => (l?.lockedUntil ? Date.parse(l.lockedUntil) : 0)).reduce((a, b) => Math.max(a, b), 0);
-  return until > now ? new Date(until) : undefined;
-}
-
-export async function recordFailure(storage: Storage, keys: ThrottleKeys, now: number): Promise<void> {
-  const iso = new Date(now).toISOString();
-  for (const [key, limits] of [
+const limitsOf = (keys: ThrottleKeys) =>
+  [
     [keys.account, THROTTLE.account],
     [keys.ip, THROTTLE.ip],
-  ] as const) {
-    const { failures } = await storage.recordLoginFailure(key, iso, new Date(now - limits.windowMs).toISOString());
-    if (failures >= limits.maxFailures) await storage.lockLogin(key, new Date(now + limits.lockMs).toISOString());
+  ] as const;
+
+export type LoginAttempt = { lockedUntil: Date } | { lockedUntil?: undefined; failuresSoFar: { account: number; ip: number } };
+
+/**
+ * Counts an attempt as a failure before its password is checked, in one atomic statement per key:
+ * guesses sent all at once would otherwise all pass the lock check while the first ones are still
+ * hashing. An attempt past the limit locks and is refused; a good password takes its count back.
+ */
+export async function beginLoginAttempt(storage: Storage, keys: ThrottleKeys, now: number): Promise<LoginAttempt> {
+  const iso = new Date(now).toISOString();
+  const counts: number[] = [];
+  for (const [key, limits] of limitsOf(keys)) {
+    const counted = await storage.recordLoginFailure(key, iso, new Date(now - limits.windowMs).toISOString());
+    if (counted.lockedUntil && Date.parse(counted.lockedUntil) > now) return { lockedUntil: new Date(counted.lockedUntil) };
+    if (counted.failures > limits.maxFailures) {
+      const until = new Date(now + limits.lockMs);
+      await storage.lockLogin(key, until.toISOString());
+      return { lockedUntil: until };
+    }
+    counts.push(counted.failures);
+  }
+  return { failuresSoFar: { account: counts[0]!, ip: counts[1]! } };
+}
+
+/** A wrong password: the attempt stays counted, and the one that reaches a limit locks now. */
+export async function loginFailed(storage: Storage, keys: ThrottleKeys, attempt: LoginAttempt, now: number): Promise<void> {
+  if (attempt.lockedUntil) return;
+  const reached = [attempt.failuresSoFar.account, attempt.failuresSoFar.ip];
+  for (const [index, [key, limits]] of limitsOf(keys).entries()) {
+    if (reached[index]! >= limits.maxFailures) await storage.lockLogin(key, new Date(now + limits.lockMs).toISOString());
   }
 }
 
-export async function recordSuccess(storage: Storage, keys: ThrottleKeys): Promise<void> {
+/** The right password: the account starts afresh, and the address gets this attempt back. */
+export async function loginSucceeded(storage: Storage, keys: ThrottleKeys): Promise<void> {
   await storage.clearLoginThrottle(keys.account);
+  await storage.forgiveLoginFailure(keys.ip);
 }

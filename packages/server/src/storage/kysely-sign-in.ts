@@ -297,6 +297,15 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
     await this.db.deleteFrom('login_throttle').where('key', '=', key).execute();
   }
 
+  async forgiveLoginFailure(key: string): Promise<void> {
+    await this.db
+      .updateTable('login_throttle')
+      .set({ failures: sql<number>`failures - 1` })
+      .where('key', '=', key)
+      .where('failures', '>', 0)
+      .execute();
+  }
+
   async insertDeviceCode(deviceCodeHash: string, record: DeviceCodeRecord): Promise<boolean> {
     const result = await this.db
       .insertInto('device_codes')

@@ -380,6 +380,8 @@ export interface SignInStore {
   getLoginThrottle(key: string): Promise<{ failures: number; windowStartedAt: string; lockedUntil: string | null } | undefined>;
   lockLogin(key: string, until: string): Promise<void>;
   clearLoginThrottle(key: string): Promise<void>;
+  /** Takes one counted failure back (an attempt that turned out good). */
+  forgiveLoginFailure(key: string): Promise<void>;
 
   /** Deletes expired transactions, codes, opaque tokens, throttles and long-dead sessions and tokens. */
   sweepExpired(now: string): Promise<void>;

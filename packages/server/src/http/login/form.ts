@@ -10,12 +10,11 @@ export function field(body: unknown, name: string, maxLength = 1024): string | u
 
 /** Constant-time comparison of a presented secret (cookie, form field) with the expected one. */
 export function sameSecret(presented: string | undefined, expected: string | undefined): boolean {
-  return (
-    presented !== undefined &&
-    expected !== undefined &&
-    presented.length === expected.length &&
-    timingSafeEqual(Buffer.from(presented), Buffer.from(expected))
-  );
+  if (presented === undefined || expected === undefined) return false;
+  // Bytes, not characters: timingSafeEqual throws on buffers of different lengths (é is two bytes).
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /**

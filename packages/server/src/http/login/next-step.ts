@@ -22,7 +22,8 @@ export async function signedInFrom(request: FastifyRequest, ctx: ServerContext):
   const session: Session | undefined = await readSession(ctx.storage, request.cookies[SESSION_COOKIE], settings, ctx.now());
   if (!session) return undefined;
   const user = (await ctx.storage.getUser(session.userId))?.user;
-  return user ? { user, session } : undefined;
+  // A blocked user has no usable session: not for SSO, a pending consent page, nor device approval.
+  return user && !user.blocked ? { user, session } : undefined;
 }
 
 /** The client and API a stored request refers to, looked up again: either may have changed meanwhile. */

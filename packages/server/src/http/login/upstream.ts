@@ -4,6 +4,7 @@ import { connectionUsableBy } from '../../connections/database.js';
 import { completeUpstreamLogin, upstreamAuthorization, UpstreamLoginError, type UpstreamContext } from '../../connections/upstream.js';
 import { AuthorizeError } from '../../oauth/authorize/index.js';
 import type { Client, Connection, LoginTransaction } from '../../storage/types.js';
+import { field } from './form.js';
 import { loadTransaction, sendNextStep, sendTransactionProblem, signInAndContinue } from './next-step.js';
 
 const UPSTREAM_STRATEGIES = new Set(['oauth2', 'oidc']);
@@ -51,10 +52,10 @@ export async function redirectUpstream(request: FastifyRequest, reply: FastifyRe
 
 /** `/u/upstream` (a button on the login page) and `/login/callback` (the provider's redirect). */
 export async function upstreamRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
-  app.get<{ Querystring: { state?: string; connection?: string } }>('/u/upstream', async (request, reply) => {
-    const loaded = await loadTransaction(request, ctx, request.query.state);
+  app.get('/u/upstream', async (request, reply) => {
+    const loaded = await loadTransaction(request, ctx, field(request.query, 'state'));
     if ('problem' in loaded) return sendTransactionProblem(reply, ctx, loaded.problem);
-    const connection = await usableUpstreamConnection(ctx, loaded.input.client, request.query.connection);
+    const connection = await usableUpstreamConnection(ctx, loaded.input.client, field(request.query, 'connection'));
     if (!connection) return sendTransactionProblem(reply, ctx, 'expired');
     return redirectUpstream(request, reply, ctx, loaded.tx, connection);
   });
