@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { decodeJwt } from 'jose';
 import { authorizeUrl, Browser, callbackParams, formFields, pkcePair, signInWithPassword } from './helpers/http-login.js';
 import { assertStrictPage, claimsOf, cspDirective, decodeHtml, TestClock, tokenRequest } from './helpers/protocol.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -335,6 +336,17 @@ describe('implicit response types and response modes', () => {
     assert.equal(params.get('id_token'), null);
     assert.equal(params.get('state'), 'spa-state');
     assert.equal(params.get('iss'), server.issuer);
+  });
+
+  test('an implicit access token for an API lives the API\'s token_lifetime_for_web, not token_lifetime', async () => {
+    const identifier = 'https://web-lifetime.example.test/';
+    const created = await server.management('POST', '/resource-servers', { identifier, name: 'Web lifetime', token_lifetime: 86400, token_lifetime_for_web: 3600 });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const response = await signInWithPassword(new Browser(server.issuer), spaAuthorize({ response_type: 'token', audience: identifier }), email, TEST_PASSWORD);
+    const params = callbackParams(response);
+    assert.equal(params.get('expires_in'), '3600');
+    const claims = decodeJwt(params.get('access_token')!);
+    assert.equal(claims.exp! - claims.iat!, 3600);
   });
 
   test('response_type="id_token token" needs a nonce, and echoes it in the id_token', async () => {

@@ -72,6 +72,8 @@ export interface UserTokenRequest {
   /** id_token with `at_hash`, as the authorization endpoint returns it next to an access token. */
   withAtHash?: boolean;
   includeIdToken?: boolean;
+  /** Issued by the authorization endpoint (implicit): the API's `token_lifetime_for_web` applies, as in Auth0. */
+  implicit?: boolean;
 }
 
 export interface IssuedUserTokens {
@@ -101,7 +103,7 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
     ({ token: accessToken, expiresIn } = await signAccessToken(
       ctx.keys,
       ctx.issuer,
-      api,
+      request.implicit ? { ...api, token_lifetime: api.token_lifetime_for_web } : api,
       { sub: user.user_id, audience, azp: client.client_id, scope: scope.join(' '), ...(request.gty ? { gty: request.gty } : {}) },
       nowSeconds,
     ));

@@ -50,6 +50,7 @@ export async function authorizationResponse(
       ...(request.nonce !== undefined ? { nonce: request.nonce } : {}),
       withAtHash: wantsAccessToken,
       includeIdToken: wantsIdToken,
+      implicit: true,
     });
     if (wantsAccessToken) {
       params.access_token = tokens.access_token;
