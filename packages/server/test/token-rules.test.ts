@@ -264,6 +264,16 @@ describe('refresh tokens', () => {
     assert.equal(after.body.scope, 'openid profile offline_access');
   });
 
+  test('on refresh, scopes the API does not define are dropped as at /authorize; defined ones still may not widen', async () => {
+    const initial = await tokensFor(native.client_id, { scope: 'openid offline_access read:messages undefined:scope', audience: apiId });
+    assert.equal(initial.scope, 'openid offline_access read:messages');
+    // What auth0-spa-js sends: the scope it asked for at first, undefined one included.
+    const again = await refresh(native.client_id, initial.refresh_token, { scope: 'openid offline_access read:messages undefined:scope' });
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.equal(again.body.scope, 'openid offline_access read:messages');
+    assertOAuthError(await refresh(native.client_id, again.body.refresh_token, { scope: 'openid profile read:messages' }), 403, 'invalid_scope');
+  });
+
   test('a refresh token needs offline_access, the refresh_token grant, and an API that allows it', async () => {
     assert.equal((await tokensFor(native.client_id, { scope: 'openid profile' })).refresh_token, undefined);
     assert.ok((await tokensFor(native.client_id, { scope: 'openid offline_access', audience: apiId })).refresh_token);

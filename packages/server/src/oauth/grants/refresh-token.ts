@@ -1,5 +1,5 @@
 import { OAuthError } from '../errors.js';
-import { parseScope } from '../scope.js';
+import { grantedScopes, parseScope } from '../scope.js';
 import { digestToken, issueUserTokens, refreshTokenExpiry } from '../user-tokens.js';
 import type { GrantHandler } from './types.js';
 
@@ -25,7 +25,10 @@ export const refreshTokenGrant: GrantHandler = {
     // Checked before rotating: a refused request must not cost the client its refresh token.
     let scope = record.grant.scope;
     if (params.scope !== undefined) {
-      const requested = parseScope(params.scope);
+      // The scopes /authorize dropped (none the API defines) are dropped here too: auth0-spa-js
+      // sends the scope it first asked for with every refresh.
+      const api = record.grant.audience ? await ctx.lookups.resourceServer(record.grant.audience) : undefined;
+      const requested = grantedScopes(parseScope(params.scope), api);
       const widened = requested.filter((s) => !record.grant.scope.includes(s));
       if (widened.length > 0) throw new OAuthError('invalid_scope', `Scopes not granted by this refresh token: ${widened.join(' ')}`, 403);
       scope = requested;
