@@ -200,6 +200,20 @@ describe('authorization codes', () => {
     assert.equal(response.status, 200);
     assert.ok(((await response.json()) as { id_token?: string }).id_token);
   });
+
+  test('parameters the endpoint does not read are ignored whatever their type; its own must be single strings', async () => {
+    const post = (body: Record<string, unknown>) =>
+      fetch(`${server.issuer}oauth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const { code, verifier } = await codeFor(native.client_id);
+    const base = { grant_type: 'authorization_code', client_id: native.client_id, code, code_verifier: verifier, redirect_uri: redirectUri };
+    const repeated = await post({ ...base, code: [code, code] });
+    assert.equal(repeated.status, 400);
+    assert.equal(((await repeated.json()) as { error: string }).error, 'invalid_request');
+    const numeric = await post({ ...base, code_verifier: 42 });
+    assert.equal(numeric.status, 400);
+    const extras = await post({ ...base, auth0Client: { name: 'sdk', version: 2 }, organization: null, extra: [1, 2], flag: true });
+    assert.equal(extras.status, 200, await extras.clone().text());
+  });
 });
 
 describe('refresh tokens', () => {

@@ -4,18 +4,25 @@ import { authenticateClient, clientCredentialsFrom } from '../oauth/client-auth.
 import { OAuthError } from '../oauth/errors.js';
 import { grantHandlers, type GrantContext, type TokenParams } from '../oauth/grants/index.js';
 
-/** RFC 6749 §3.2: parameters must not repeat; every value is a string. */
-export function tokenParams(body: unknown): TokenParams {
+/** The parameters the token endpoint and its grants read; any other is ignored, as in Auth0. */
+const TOKEN_PARAMETERS: ReadonlySet<string> = new Set([
+  'grant_type', 'client_id', 'client_secret', 'code', 'code_verifier', 'redirect_uri', 'refresh_token',
+  'scope', 'audience', 'username', 'password', 'realm', 'device_code',
+]);
+
+/**
+ * The parameters an endpoint reads, from a form or JSON body. RFC 6749 §3.2: they must not repeat,
+ * and each is a string; parameters the endpoint does not read are ignored.
+ */
+export function tokenParams(body: unknown, names: ReadonlySet<string> = TOKEN_PARAMETERS): TokenParams {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new OAuthError('invalid_request', 'The request body must be a form or a JSON object');
   }
   const params: TokenParams = {};
   for (const [key, value] of Object.entries(body)) {
+    if (!names.has(key) || value === undefined || value === null) continue;
     if (Array.isArray(value)) throw new OAuthError('invalid_request', `Parameter ${key} must not be repeated`);
-    if (value === undefined || value === null) continue;
-    if (typeof value !== 'string') {
-      throw new OAuthError('invalid_request', `Parameter ${key} must be a string`);
-    }
+    if (typeof value !== 'string') throw new OAuthError('invalid_request', `Parameter ${key} must be a string`);
     params[key] = value;
   }
   return params;
