@@ -233,6 +233,46 @@ test('users: create with a password, get by an auth0|... id, update (blocked too
   await management.users.delete(userId); // Auth0 answers 204 for an absent user too: no throw
 });
 
+test('user permissions (RBAC): assign, list with names and descriptions, remove; undefined ones refused', async () => {
+  const api = await management.resourceServers.create({
+    name: 'Reports API',
+    identifier: 'https://reports.example/',
+    scopes: [
+      { value: 'read:reports', description: 'Read reports' },
+      { value: 'write:reports', description: 'Write reports' },
+    ],
+    enforce_policies: true,
+    token_dialect: 'access_token_authz',
+  });
+  const user = await management.users.create({ connection: 'Username-Password-Authentication', email: 'rbac@example.com', password: 'Correct-Horse-Battery-9' });
+  const id = user.user_id as string;
+  const permission = (permission_name: string) => ({ resource_server_identifier: api.identifier as string, permission_name });
+
+  await management.users.permissions.create(id, { permissions: [permission('read:reports'), permission('write:reports')] });
+  await management.users.permissions.create(id, { permissions: [permission('read:reports')] }); // already held: no change
+  const listed = await management.users.permissions.list(id);
+  assert.deepEqual(
+    listed.data.map((p) => [p.permission_name, p.description, p.resource_server_name, p.resource_server_identifier]),
+    [
+      ['read:reports', 'Read reports', 'Reports API', 'https://reports.example/'],
+      ['write:reports', 'Write reports', 'Reports API', 'https://reports.example/'],
+    ],
+  );
+  await management.users.permissions.delete(id, { permissions: [permission('write:reports')] });
+  assert.deepEqual((await management.users.permissions.list(id)).data.map((p) => p.permission_name), ['read:reports']);
+
+  const undefinedScope = await rejection(() => management.users.permissions.create(id, { permissions: [permission('delete:everything')] }));
+  assert.equal(undefinedScope.statusCode, 400);
+  const unknownApi = await rejection(() =>
+    management.users.permissions.create(id, { permissions: [{ resource_server_identifier: 'https://nowhere.example/', permission_name: 'read:reports' }] }),
+  );
+  assert.equal(unknownApi.statusCode, 404);
+  const unknownUser = await rejection(() => management.users.permissions.list('auth0|000000000000000000000000'));
+  assert.equal(unknownUser.body.errorCode, 'inexistent_user');
+  await management.users.delete(id);
+  await management.resourceServers.delete(api.id as string);
+});
+
 test('connections: create (strategy auth0), get, update, delete', async () => {
   const client = await management.clients.create({ name: 'Connection user', app_type: 'spa' });
   const created = await management.connections.create({

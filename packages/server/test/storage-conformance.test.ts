@@ -239,4 +239,16 @@ describe(`storage conformance (${backend})`, () => {
     await storage.forgiveLoginFailure(key); // nothing to take back: no row appears
     assert.equal(await storage.getLoginThrottle(key), undefined);
   });
+  test('user permissions: added once however often, listed by API and name, removed exactly', async () => {
+    const now = '2026-01-01T00:00:00.000Z';
+    const p = (audience: string, permission: string) => ({ audience, permission });
+    await storage.addUserPermissions('auth0|perm', [p('https://b/', 'write'), p('https://a/', 'read'), p('https://b/', 'read')], now);
+    await storage.addUserPermissions('auth0|perm', [p('https://a/', 'read')], now);
+    await storage.addUserPermissions('auth0|other', [p('https://a/', 'read')], now);
+    assert.deepEqual(await storage.listUserPermissions('auth0|perm'), [p('https://a/', 'read'), p('https://b/', 'read'), p('https://b/', 'write')]);
+    assert.deepEqual(await storage.listUserPermissions('auth0|perm', 'https://b/'), [p('https://b/', 'read'), p('https://b/', 'write')]);
+    await storage.removeUserPermissions('auth0|perm', [p('https://b/', 'write'), p('https://a/', 'nothing')]);
+    assert.deepEqual(await storage.listUserPermissions('auth0|perm'), [p('https://a/', 'read'), p('https://b/', 'read')]);
+    assert.deepEqual(await storage.listUserPermissions('auth0|other'), [p('https://a/', 'read')]);
+  });
 });

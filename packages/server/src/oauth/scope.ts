@@ -20,3 +20,17 @@ export function grantedScopes(requested: string[], api: ResourceServer | undefin
     return OIDC_SCOPES.has(scope) || apiScopes.has(scope);
   });
 }
+
+/**
+ * RBAC, for an API with `enforce_policies`: its scopes reach the token only as far as the subject
+ * holds them as permissions (OIDC scopes are unaffected), and the `*_authz` dialects also list every
+ * permission held, as Auth0's "Add Permissions in the Access Token" does.
+ */
+export function enforcePolicies(api: ResourceServer, scope: string[], held: string[]): { scope: string[]; permissions?: string[] } {
+  const defined = new Set(api.scopes.map((s) => s.value));
+  const permissions = held.filter((p) => defined.has(p));
+  return {
+    scope: scope.filter((s) => OIDC_SCOPES.has(s) || permissions.includes(s)),
+    ...(api.token_dialect.endsWith('_authz') ? { permissions } : {}),
+  };
+}

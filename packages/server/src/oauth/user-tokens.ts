@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { GrantContext, TokenResponse } from './grants/types.js';
+import { enforcePolicies } from './scope.js';
 import { signAccessToken, signJwt } from './tokens.js';
 import type { Client, Grant, RefreshTokenRecord, User } from '../storage/types.js';
 
@@ -97,14 +98,27 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
   let accessToken: string;
   let expiresIn: number;
   let opaqueTokenHash: string | undefined;
+  let accessScope = scope;
   const api = grant.audience ? await ctx.lookups.resourceServer(grant.audience) : undefined;
   if (api) {
     const audience = scope.includes('openid') ? [api.identifier, `${ctx.issuer}userinfo`] : api.identifier;
+    // Evaluated at every issue, refreshes included: a permission taken away ends with the next token.
+    const policy = api.enforce_policies
+      ? enforcePolicies(api, scope, (await ctx.storage.listUserPermissions(user.user_id, api.identifier)).map((p) => p.permission))
+      : { scope };
+    accessScope = policy.scope;
     ({ token: accessToken, expiresIn } = await signAccessToken(
       ctx.keys,
       ctx.issuer,
       request.implicit ? { ...api, token_lifetime: api.token_lifetime_for_web } : api,
-      { sub: user.user_id, audience, azp: client.client_id, scope: scope.join(' '), ...(request.gty ? { gty: request.gty } : {}) },
+      {
+        sub: user.user_id,
+        audience,
+        azp: client.client_id,
+        scope: accessScope.join(' '),
+        ...(request.gty ? { gty: request.gty } : {}),
+        ...(policy.permissions ? { permissions: policy.permissions } : {}),
+      },
       nowSeconds,
     ));
   } else {
@@ -123,7 +137,7 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
     access_token: accessToken,
     token_type: 'Bearer',
     expires_in: expiresIn,
-    scope: scope.join(' '),
+    scope: accessScope.join(' '),
   };
   if ((request.includeIdToken ?? true) && scope.includes('openid')) {
     response.id_token = await signIdToken(

@@ -16,6 +16,7 @@ import type {
   Storage,
   TenantSettings,
   User,
+  UserPermission,
   UserRecord,
 } from './types.js';
 
@@ -235,6 +236,7 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
       .where('id', '=', id)
       .returning('identifier')
       .executeTakeFirst();
+    if (row) await this.db.deleteFrom('user_permissions').where('audience', '=', row.identifier).execute();
     if (row) await this.changes.publish('resource_server', row.identifier);
     return row !== undefined;
   }
@@ -422,8 +424,33 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
   }
 
   async deleteUser(userId: string): Promise<boolean> {
+    await this.db.deleteFrom('user_permissions').where('user_id', '=', userId).execute();
     const result = await this.db.deleteFrom('users').where('user_id', '=', userId).executeTakeFirst();
     return result.numDeletedRows > 0n;
+  }
+
+  async addUserPermissions(userId: string, permissions: UserPermission[], now: string): Promise<void> {
+    if (permissions.length === 0) return;
+    await this.db
+      .insertInto('user_permissions')
+      .values(permissions.map((p) => ({ user_id: userId, audience: p.audience, permission: p.permission, created_at: now })))
+      .onConflict((oc) => oc.columns(['user_id', 'audience', 'permission']).doNothing())
+      .execute();
+  }
+
+  async removeUserPermissions(userId: string, permissions: UserPermission[]): Promise<void> {
+    if (permissions.length === 0) return;
+    await this.db
+      .deleteFrom('user_permissions')
+      .where('user_id', '=', userId)
+      .where((eb) => eb.or(permissions.map((p) => eb.and([eb('audience', '=', p.audience), eb('permission', '=', p.permission)]))))
+      .execute();
+  }
+
+  async listUserPermissions(userId: string, audience?: string): Promise<UserPermission[]> {
+    let query = this.db.selectFrom('user_permissions').select(['audience', 'permission']).where('user_id', '=', userId);
+    if (audience !== undefined) query = query.where('audience', '=', audience);
+    return query.orderBy('audience').orderBy('permission').execute();
   }
 
   // --- tenant --------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ export interface Database {
   };
   login_transactions: { id: string; data: string; expires_at: string };
   client_registrations: { client_id: string; token_digest: string };
+  user_permissions: { user_id: string; audience: string; permission: string; created_at: string };
   device_codes: {
     device_code_hash: string;
     user_code: string;

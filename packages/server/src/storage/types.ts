@@ -422,6 +422,20 @@ export interface ClientRegistrationStore {
 }
 
 /** What changed, so every node can drop what it cached (see storage/cache.ts). */
+/** One API permission (a scope the API defines) assigned to a user, for RBAC. */
+export interface UserPermission {
+  audience: string;
+  permission: string;
+}
+
+export interface UserPermissionStore {
+  /** Assigns permissions; ones the user already has stay as they are. */
+  addUserPermissions(userId: string, permissions: UserPermission[], now: string): Promise<void>;
+  removeUserPermissions(userId: string, permissions: UserPermission[]): Promise<void>;
+  /** The user's permissions (for one API, when given), by API and name. */
+  listUserPermissions(userId: string, audience?: string): Promise<UserPermission[]>;
+}
+
 export type ChangeKind = 'client' | 'resource_server' | 'client_grant' | 'connection' | 'tenant' | 'signing_key';
 
 export interface ChangeFeed {
@@ -440,7 +454,8 @@ export interface Storage
     SigningKeyStore,
     SignInStore,
     DeviceCodeStore,
-    ClientRegistrationStore {
+    ClientRegistrationStore,
+    UserPermissionStore {
   readonly dialect: 'sqlite' | 'postgres';
   readonly changes: ChangeFeed;
   migrate(): Promise<void>;

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
+import { assignUserPermissions, listUserPermissions, removeUserPermissions } from '../../model/user-permissions.js';
 import { createUser, getUser, presentUser, updateUser } from '../../model/users.js';
 import type { User } from '../../storage/types.js';
 import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
@@ -34,8 +35,17 @@ const CreateBody = Strict({
 });
 const UpdateBody = Strict(OptionalFields(Profile));
 
+const PermissionsBody = Strict({
+  permissions: Type.Array(
+    Strict({ resource_server_identifier: Type.String({ minLength: 1, maxLength: 600 }), permission_name: Type.String({ minLength: 1, maxLength: 280 }) }),
+    { minItems: 1, maxItems: 1000 },
+  ),
+});
+
 export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promise<void> {
   const { storage } = ctx;
+  // Offset paging only, as Auth0 pages this list (built here: plugin.ts imports this module).
+  const PermissionsQuery = Strict({ page: PagingQuery.page, per_page: PagingQuery.per_page, include_totals: PagingQuery.include_totals });
   const now = () => new Date(ctx.now());
   const present = (request: FastifyRequest) => (user: User) =>
     presentUser(user, ctx.secrets, request.managementScopes?.includes('read:user_idp_tokens') === true);
@@ -64,6 +74,36 @@ export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promis
     '/users/:id',
     { config: { scope: 'update:users' }, schema: { params: IdParam, body: UpdateBody } },
     async (request) => present(request)(await updateUser(storage, request.params.id, request.body, now())),
+  );
+
+  // RBAC: permissions assigned to the user directly (roles are not modelled).
+  app.get(
+    '/users/:id/permissions',
+    { config: { scope: 'read:users' }, schema: { params: IdParam, querystring: PermissionsQuery } },
+    async (request) => {
+      const all = await listUserPermissions(storage, request.params.id);
+      const pageReq = pageRequest(request.query);
+      const items = pageReq.kind === 'offset' ? all.slice(pageReq.offset, pageReq.offset + pageReq.limit) : all;
+      return listBody('permissions', { items, total: all.length }, pageReq, {});
+    },
+  );
+
+  app.post(
+    '/users/:id/permissions',
+    { config: { scope: 'update:users' }, schema: { params: IdParam, body: PermissionsBody } },
+    async (request, reply) => {
+      await assignUserPermissions(storage, request.params.id, request.body.permissions, now());
+      return reply.status(201).send();
+    },
+  );
+
+  app.delete(
+    '/users/:id/permissions',
+    { config: { scope: 'update:users' }, schema: { params: IdParam, body: PermissionsBody } },
+    async (request, reply) => {
+      await removeUserPermissions(storage, request.params.id, request.body.permissions);
+      return reply.status(204).send();
+    },
   );
 
   app.delete(

@@ -39,7 +39,15 @@ export const clientCredentialsGrant: GrantHandler = {
       ctx.keys,
       ctx.issuer,
       api,
-      { sub: `${client.client_id}@clients`, audience, azp: client.client_id, scope, gty: 'client-credentials' },
+      {
+        sub: `${client.client_id}@clients`,
+        audience,
+        azp: client.client_id,
+        scope,
+        gty: 'client-credentials',
+        // RBAC for machines: the client grant's scopes are its permissions.
+        ...(api.enforce_policies && api.token_dialect.endsWith('_authz') ? { permissions: scopes } : {}),
+      },
       nowSeconds,
     );
     return { access_token: token, token_type: 'Bearer', expires_in: expiresIn, ...(scope ? { scope } : {}) };

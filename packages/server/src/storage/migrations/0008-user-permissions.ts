@@ -1,0 +1,18 @@
+import type { Kysely } from 'kysely';
+
+/** RBAC: the API permissions assigned to each user directly (Auth0's users/{id}/permissions). */
+export async function up(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('user_permissions')
+    .addColumn('user_id', 'text', (c) => c.notNull())
+    .addColumn('audience', 'text', (c) => c.notNull())
+    .addColumn('permission', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('user_permissions_pk', ['user_id', 'audience', 'permission'])
+    .execute();
+  await db.schema.createIndex('user_permissions_audience').on('user_permissions').column('audience').execute();
+}
+
+export async function down(db: Kysely<unknown>): Promise<void> {
+  await db.schema.dropTable('user_permissions').execute();
+}

@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import express, { type ErrorRequestHandler } from 'express';
+import { auth, claimIncludes, requiredScopes } from 'express-oauth2-jwt-bearer';
+import { Browser } from './helpers/http-login.js';
+import { authorizationCode, claimsOf, tokenRequest } from './helpers/protocol.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { createAppClient, createNativeApp, createUser, TEST_PASSWORD } from './helpers/tenant.js';
+
+/**
+ * RBAC as Auth0's tutorials set it up: an API with `enforce_policies` and "Add Permissions in the
+ * Access Token" (`token_dialect: access_token_authz`), guarded by express-oauth2-jwt-bearer's
+ * `claimIncludes('permissions', ...)` and `requiredScopes(...)`; permissions assigned through
+ * `/api/v2/users/{id}/permissions`.
+ */
+const RBAC_API = 'https://reports.example.test/';
+const OPEN_API = 'https://open.example.test/';
+const redirectUri = 'http://127.0.0.1:50400/callback';
+const email = 'rbac-user@example.test';
+const scopes = [
+  { value: 'read:reports', description: 'Read reports' },
+  { value: 'write:reports', description: 'Write reports' },
+];
+
+let server: TestServer;
+let native: { client_id: string };
+let userId: string;
+let reportsApi: Server;
+let reportsUrl: string;
+
+async function permissions(method: 'POST' | 'DELETE', names: string[]) {
+  const body = { permissions: names.map((permission_name) => ({ resource_server_identifier: RBAC_API, permission_name })) };
+  const response = await server.management(method, `/users/${encodeURIComponent(userId)}/permissions`, body);
+  assert.equal(response.status, method === 'POST' ? 201 : 204, JSON.stringify(response.body));
+}
+
+before(async () => {
+  server = await startTestServer();
+  for (const [identifier, rbac] of [
+    [RBAC_API, { enforce_policies: true, token_dialect: 'access_token_authz' }],
+    [OPEN_API, {}],
+  ] as const) {
+    const created = await server.management('POST', '/resource-servers', {
+      identifier,
+      name: identifier,
+      scopes,
+      allow_offline_access: true,
+      skip_consent_for_verifiable_first_party_clients: true,
+      ...rbac,
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+  }
+  native = await createNativeApp(server, ['http://127.0.0.1/callback']);
+  userId = (await createUser(server, email)).user_id;
+  await permissions('POST', ['read:reports']);
+
+  const app = express();
+  const guard = auth({ issuerBaseURL: server.issuer, audience: RBAC_API });
+  app.get('/reports', guard, claimIncludes('permissions', 'read:reports'), (_req, res) => res.json({ ok: true }));
+  app.post('/reports', guard, requiredScopes('write:reports'), (_req, res) => res.json({ ok: true }));
+  const onError: ErrorRequestHandler = (err: { status?: number }, _req, res, _next) => res.status(err.status ?? 500).end();
+  app.use(onError);
+  reportsApi = await new Promise<Server>((resolve) => {
+    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+  });
+  reportsUrl = `http://127.0.0.1:${(reportsApi.address() as AddressInfo).port}/reports`;
+});
+
+after(async () => {
+  reportsApi?.close();
+  await server?.close();
+});
+
+async function signIn(audience: string, scope: string) {
+  const { code, verifier } = await authorizationCode(
+    server,
+    new Browser(server.issuer),
+    { client_id: native.client_id, redirect_uri: redirectUri, audience, scope },
+    { email, password: TEST_PASSWORD },
+  );
+  const tokens = await tokenRequest(server, { grant_type: 'authorization_code', client_id: native.client_id, code, code_verifier: verifier, redirect_uri: redirectUri });
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+  return tokens.body;
+}
+
+const callReports = async (method: 'GET' | 'POST', token: string) =>
+  (await fetch(reportsUrl, { method, headers: { authorization: `Bearer ${token}` } })).status;
+
+test('an API with enforce_policies grants only the scopes the user holds, and lists them as permissions', async () => {
+  const tokens = await signIn(RBAC_API, 'openid offline_access read:reports write:reports');
+  const claims = claimsOf(tokens.access_token);
+  assert.equal(claims.scope, 'openid offline_access read:reports', 'write:reports is not held');
+  assert.equal(tokens.scope, 'openid offline_access read:reports');
+  assert.deepEqual(claims.permissions, ['read:reports']);
+  assert.equal(await callReports('GET', tokens.access_token), 200);
+  assert.equal(await callReports('POST', tokens.access_token), 403);
+});
+
+test('permissions are read at every issue: a refresh after a change reflects it', async () => {
+  const tokens = await signIn(RBAC_API, 'openid offline_access read:reports write:reports');
+  await permissions('POST', ['write:reports']);
+  const granted = await tokenRequest(server, { grant_type: 'refresh_token', client_id: native.client_id, refresh_token: tokens.refresh_token });
+  assert.equal(granted.status, 200, JSON.stringify(granted.body));
+  assert.deepEqual(claimsOf(granted.body.access_token).permissions, ['read:reports', 'write:reports']);
+  assert.equal(await callReports('POST', granted.body.access_token), 200);
+
+  await permissions('DELETE', ['read:reports', 'write:reports']);
+  const revoked = await tokenRequest(server, { grant_type: 'refresh_token', client_id: native.client_id, refresh_token: granted.body.refresh_token });
+  assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+  const claims = claimsOf(revoked.body.access_token);
+  assert.deepEqual(claims.permissions, []);
+  assert.equal(claims.scope, 'openid offline_access');
+  // claimIncludes reports a claim that does not hold as invalid_token: 401.
+  assert.equal(await callReports('GET', revoked.body.access_token), 401);
+  await permissions('POST', ['read:reports']);
+});
+
+test('without enforce_policies an API grants its scopes as asked, with no permissions claim', async () => {
+  const claims = claimsOf((await signIn(OPEN_API, 'openid read:reports write:reports')).access_token);
+  assert.equal(claims.scope, 'openid read:reports write:reports');
+  assert.equal(claims.permissions, undefined);
+});
+
+test('machine-to-machine: the client grant\'s scopes are the permissions', async () => {
+  const m2m = await createAppClient(server, {
+    name: 'Reports job',
+    app_type: 'non_interactive',
+    grant_types: ['client_credentials'],
+    token_endpoint_auth_method: 'client_secret_post',
+  });
+  const grant = await server.management('POST', '/client-grants', { client_id: m2m.client_id, audience: RBAC_API, scope: ['read:reports'] });
+  assert.equal(grant.status, 201, JSON.stringify(grant.body));
+  const token = await tokenRequest(server, { grant_type: 'client_credentials', client_id: m2m.client_id, client_secret: m2m.client_secret!, audience: RBAC_API });
+  assert.equal(token.status, 200, JSON.stringify(token.body));
+  assert.deepEqual(claimsOf(token.body.access_token).permissions, ['read:reports']);
+  assert.equal(await callReports('GET', token.body.access_token), 200);
+  assert.equal(await callReports('POST', token.body.access_token), 403);
+});
+
+test('deleting the user or the API takes its permissions with it', async () => {
+  const other = (await createUser(server, 'rbac-deleted@example.test')).user_id;
+  const path = `/users/${encodeURIComponent(other)}/permissions`;
+  assert.equal((await server.management('POST', path, { permissions: [{ resource_server_identifier: RBAC_API, permission_name: 'read:reports' }] })).status, 201);
+  assert.equal((await server.management('DELETE', `/users/${encodeURIComponent(other)}`)).status, 204);
+  assert.deepEqual(await server.ctx.storage.listUserPermissions(other), []);
+
+  const doomed = await server.management('POST', '/resource-servers', { identifier: 'https://doomed.example.test/', name: 'Doomed', scopes, enforce_policies: true });
+  assert.equal(doomed.status, 201, JSON.stringify(doomed.body));
+  const assign = { permissions: [{ resource_server_identifier: 'https://doomed.example.test/', permission_name: 'read:reports' }] };
+  assert.equal((await server.management('POST', `/users/${encodeURIComponent(userId)}/permissions`, assign)).status, 201);
+  assert.equal((await server.ctx.storage.listUserPermissions(userId, 'https://doomed.example.test/')).length, 1);
+  assert.equal((await server.management('DELETE', `/resource-servers/${doomed.body.id}`)).status, 204);
+  assert.deepEqual(await server.ctx.storage.listUserPermissions(userId, 'https://doomed.example.test/'), []);
+  assert.deepEqual(await server.ctx.storage.listUserPermissions(userId, RBAC_API), [{ audience: RBAC_API, permission: 'read:reports' }]);
+});
