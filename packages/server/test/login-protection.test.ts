@@ -196,6 +196,7 @@ describe('brute force and blocked users', () => {
       assert.match(await response.text(), /Wrong email or password/);
     }
     const locked = await browser.postForm('/u/login', { ...fields, username: victim, password: TEST_PASSWORD });
+    assert.equal(locked.headers.get('retry-after'), String(15 * 60));
     await assertRefusedPage(locked, 429, /Too many failed attempts/);
     // Another account from the same address is not affected.
     const bystander = await signInWithPassword(new Browser(server.issuer), nativeAuthorize(), email, TEST_PASSWORD);

@@ -11,6 +11,7 @@ import { createApi, createAppClient, createNativeApp, createUser, TEST_PASSWORD 
  * back, /userinfo and /oauth/revoke, and the password grants.
  */
 const clock = new TestClock();
+const lockoutVictim = 'password-grant-lockout@example.test';
 let server: TestServer;
 const apiId = 'https://api.example.test/';
 const closedApiId = 'https://no-offline.example.test/';
@@ -55,6 +56,8 @@ before(async () => {
   const settings = await server.management('PATCH', '/tenants/settings', { default_directory: 'Username-Password-Authentication' });
   assert.equal(settings.status, 200, JSON.stringify(settings.body));
   userId = (await createUser(server, email)).user_id;
+  // Made now: later tests move the clock past the lifetime of the Management API token.
+  await createUser(server, lockoutVictim);
   browser = new Browser(server.issuer);
 });
 
@@ -493,6 +496,19 @@ describe('password grants', () => {
     assert.equal(access.sub, userId);
     assert.equal(access.gty, 'password');
     assert.equal(claimsOf(result.body.id_token).aud, firstParty.client_id);
+  });
+
+  test('wrong passwords lock the account: too_many_attempts, 429, with when to come back', async () => {
+    const victim = lockoutVictim;
+    for (let attempt = 1; attempt <= 10; attempt++) {
+      assertOAuthError(await tokenRequest(server, passwordParams(firstParty, { username: victim, password: `Wrong-${attempt}` })), 403, 'invalid_grant');
+    }
+    const locked = await tokenRequest(server, passwordParams(firstParty, { username: victim }));
+    assertOAuthError(locked, 429, 'too_many_attempts');
+    assert.equal(locked.headers.get('retry-after'), String(15 * 60));
+    assert.equal(locked.headers.get('x-ratelimit-limit'), '10');
+    assert.equal(locked.headers.get('x-ratelimit-remaining'), '0');
+    assert.equal(Number(locked.headers.get('x-ratelimit-reset')), Math.ceil((clock.value + 15 * 60_000) / 1000));
   });
 
   test('password-realm names the connection', async () => {

@@ -11,10 +11,21 @@ export class DatabaseLoginError extends Error {
   constructor(
     readonly reason: DatabaseLoginFailure,
     message: string,
-    readonly lockedUntil?: Date,
+    /** too_many_attempts: when the lock ends, and the limit of failures that set it. */
+    readonly lock?: { until: Date; limit: number },
   ) {
     super(message);
   }
+}
+
+/** A lock's 429 headers: when to come back (RFC 9110 Retry-After) and Auth0's X-RateLimit-* trio. */
+export function lockHeaders(lock: { until: Date; limit: number }, now: number): Record<string, string> {
+  return {
+    'Retry-After': String(Math.max(1, Math.ceil((lock.until.getTime() - now) / 1000))),
+    'X-RateLimit-Limit': String(lock.limit),
+    'X-RateLimit-Remaining': '0',
+    'X-RateLimit-Reset': String(Math.ceil(lock.until.getTime() / 1000)),
+  };
 }
 
 /** Checked against when the user does not exist, so a miss costs as much time as a wrong password. */
@@ -42,7 +53,7 @@ export async function authenticateDatabaseUser(
     throw new DatabaseLoginError(
       'too_many_attempts',
       'Your account has been blocked after multiple consecutive login attempts. Try again later.',
-      attempt.lockedUntil,
+      { until: attempt.lockedUntil, limit: attempt.limit },
     );
   }
   const hash = record?.passwordHash ?? (await (decoyHash ??= hashPassword('decoy password, never matches')));

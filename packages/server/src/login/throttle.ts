@@ -30,7 +30,10 @@ const limitsOf = (keys: ThrottleKeys) =>
     [keys.ip, THROTTLE.ip],
   ] as const;
 
-export type LoginAttempt = { lockedUntil: Date } | { lockedUntil?: undefined; failuresSoFar: { account: number; ip: number } };
+export type LoginAttempt =
+  /** Refused: locked until then, by the limit (failures per window) of the account or the address. */
+  | { lockedUntil: Date; limit: number }
+  | { lockedUntil?: undefined; failuresSoFar: { account: number; ip: number } };
 
 /**
  * Counts an attempt as a failure before its password is checked, in one atomic statement per key:
@@ -42,11 +45,11 @@ export async function beginLoginAttempt(storage: Storage, keys: ThrottleKeys, no
   const counts: number[] = [];
   for (const [key, limits] of limitsOf(keys)) {
     const counted = await storage.recordLoginFailure(key, iso, new Date(now - limits.windowMs).toISOString());
-    if (counted.lockedUntil && Date.parse(counted.lockedUntil) > now) return { lockedUntil: new Date(counted.lockedUntil) };
+    if (counted.lockedUntil && Date.parse(counted.lockedUntil) > now) return { lockedUntil: new Date(counted.lockedUntil), limit: limits.maxFailures };
     if (counted.failures > limits.maxFailures) {
       const until = new Date(now + limits.lockMs);
       await storage.lockLogin(key, until.toISOString());
-      return { lockedUntil: until };
+      return { lockedUntil: until, limit: limits.maxFailures };
     }
     counts.push(counted.failures);
   }

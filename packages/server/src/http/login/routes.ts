@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
-import { authenticateDatabaseUser, databaseConnectionFor, DatabaseLoginError } from '../../connections/database.js';
+import { authenticateDatabaseUser, databaseConnectionFor, DatabaseLoginError, lockHeaders } from '../../connections/database.js';
 import { afterConsent, type FlowInput } from '../../login/authorization-flow.js';
 import { describeScopes } from '../../login/consent.js';
 import { ManagementApiError } from '../../model/errors.js';
@@ -114,9 +114,10 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
       return await signInAndContinue(request, reply, ctx, tx, input, user);
     } catch (err) {
       if (!(err instanceof DatabaseLoginError)) throw err;
+      if (err.lock) reply.headers(lockHeaders(err.lock, ctx.now()));
       const [status, message] =
         err.reason === 'too_many_attempts'
-          ? [429, `Too many failed attempts. Your account is locked until ${err.lockedUntil?.toUTCString() ?? 'later'}; try again then, or reset your password.`]
+          ? [429, `Too many failed attempts. Your account is locked until ${err.lock?.until.toUTCString() ?? 'later'}; try again then.`]
           : err.reason === 'blocked'
             ? [401, 'Your account has been blocked. Contact your administrator.']
             : [400, 'Wrong email or password.'];

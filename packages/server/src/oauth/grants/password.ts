@@ -1,4 +1,4 @@
-import { authenticateDatabaseUser, DatabaseLoginError } from '../../connections/database.js';
+import { authenticateDatabaseUser, DatabaseLoginError, lockHeaders } from '../../connections/database.js';
 import { userFacingApi } from '../audience.js';
 import { OAuthError } from '../errors.js';
 import { grantedScopes, parseScope } from '../scope.js';
@@ -38,7 +38,7 @@ async function passwordGrant(
     user = await authenticateDatabaseUser(ctx.storage, connection, params.username, params.password, meta.ip, ctx.now());
   } catch (err) {
     if (!(err instanceof DatabaseLoginError)) throw err;
-    if (err.reason === 'too_many_attempts') throw new OAuthError('too_many_attempts', err.message, 429);
+    if (err.reason === 'too_many_attempts') throw new OAuthError('too_many_attempts', err.message, 429, err.lock && lockHeaders(err.lock, ctx.now()));
     throw new OAuthError('invalid_grant', err.message);
   }
   const grant = {
