@@ -508,6 +508,15 @@ describe('CORS', () => {
     assert.equal(token.headers.get('access-control-allow-origin'), spaOrigin);
   });
 
+  test('a loopback callback registered without a port allows that loopback origin on any port, and nothing more', async () => {
+    for (const origin of ['http://127.0.0.1:5173', 'http://127.0.0.1:50300']) {
+      assert.equal((await preflight(origin)).headers.get('access-control-allow-origin'), origin);
+    }
+    for (const origin of ['http://localhost:5173', 'https://127.0.0.1:5173', 'http://127.0.0.2:5173', 'http://[::1]:5173', 'http://127.0.0.1.evil.example:5173']) {
+      assert.equal((await preflight(origin)).headers.get('access-control-allow-origin'), null, origin);
+    }
+  });
+
   test('an unknown origin gets no Access-Control-Allow-Origin', async () => {
     for (const origin of ['https://evil.example', 'https://spa.example.test.evil.example', 'null']) {
       const response = await preflight(origin);

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Lookups } from '../storage/cache.js';
+import { originAllowed, type Lookups } from '../storage/cache.js';
 
 const ALLOW_METHODS = 'GET, POST';
 const ALLOW_HEADERS = 'Content-Type, Auth0-Client, Authorization, DPoP';
@@ -14,7 +14,7 @@ const MAX_AGE_SECONDS = '600';
  */
 export async function corsFor(app: FastifyInstance, lookups: Lookups, paths: readonly string[]): Promise<void> {
   const allowedOrigin = async (origin: string | undefined) =>
-    origin !== undefined && (await lookups.browserOrigins()).has(origin) ? origin : undefined;
+    origin !== undefined && originAllowed(await lookups.browserOrigins(), origin) ? origin : undefined;
 
   app.addHook('onRequest', async (request, reply) => {
     const origin = request.headers.origin;

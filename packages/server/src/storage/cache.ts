@@ -1,4 +1,5 @@
 import { everyItem } from '../model/paging.js';
+import { isLoopbackIp } from '../oauth/redirect-uri.js';
 import type { ChangeKind, ClientGrant, ClientRecord, Connection, ResourceServer, Storage, TenantSettings } from './types.js';
 
 /**
@@ -124,20 +125,39 @@ export class Lookups {
 
   /**
    * Origins that browsers may call the token, userinfo and revocation endpoints from (CORS): every
-   * client's web origins and allowed origins, and the origins of its http(s) callbacks.
+   * client's web origins and allowed origins, and the origins of its http(s) callbacks. A loopback
+   * callback registered without a port takes redirects on any port (RFC 8252 §7.3), so its origin
+   * is kept as `http://127.0.0.1:*` and matches any port too (see `originAllowed`).
    */
   browserOrigins(): Promise<Set<string>> {
     return this.origins.get('all', async () => {
       const origins = new Set<string>();
       for await (const client of everyItem((page) => this.storage.listClients(page))) {
-        for (const url of [...client.web_origins, ...client.allowed_origins, ...client.callbacks]) {
+        for (const url of [...client.web_origins, ...client.allowed_origins]) {
           const origin = httpOrigin(url);
           if (origin) origins.add(origin);
+        }
+        for (const url of client.callbacks) {
+          const origin = httpOrigin(url);
+          if (origin) origins.add(anyPortLoopback(url) ?? origin);
         }
       }
       return origins;
     }) as Promise<Set<string>>;
   }
+}
+
+/** `http://127.0.0.1:*` for a portless loopback IP callback, as redirect URI matching treats it. */
+function anyPortLoopback(url: string): string | undefined {
+  const parsed = new URL(url);
+  return parsed.protocol === 'http:' && parsed.port === '' && isLoopbackIp(parsed.hostname) ? `http://${parsed.hostname}:*` : undefined;
+}
+
+/** Whether `origin` is one of `origins`, a loopback origin on any port included. */
+export function originAllowed(origins: ReadonlySet<string>, origin: string): boolean {
+  if (origins.has(origin)) return true;
+  const loopback = /^http:\/\/(127\.0\.0\.1|\[::1\]):\d{1,5}$/.exec(origin);
+  return loopback !== null && origins.has(`http://${loopback[1]}:*`);
 }
 
 function httpOrigin(url: string): string | undefined {
