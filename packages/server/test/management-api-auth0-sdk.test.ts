@@ -233,6 +233,16 @@ test('users: create with a password, get by an auth0|... id, update (blocked too
   await management.users.delete(userId); // Auth0 answers 204 for an absent user too: no throw
 });
 
+test('users by email: an exact, case-insensitive match across connections, with field selection', async () => {
+  const created = await management.users.create({ connection: 'Username-Password-Authentication', email: 'Grace.Hopper@Example.com', password: 'Correct-Horse-Battery-9' });
+  const found = await management.users.listUsersByEmail({ email: 'grace.hopper@example.com' });
+  assert.deepEqual(found.map((u) => u.user_id), [created.user_id]);
+  const projected = await management.users.listUsersByEmail({ email: 'GRACE.HOPPER@example.com', fields: 'user_id,email', include_fields: true });
+  assert.deepEqual(projected, [{ user_id: created.user_id, email: created.email }]);
+  assert.deepEqual(await management.users.listUsersByEmail({ email: 'grace@example.com' }), [], 'no prefix or partial match');
+  await management.users.delete(created.user_id as string);
+});
+
 test('user permissions (RBAC): assign, list with names and descriptions, remove; undefined ones refused', async () => {
   const api = await management.resourceServers.create({
     name: 'Reports API',

@@ -389,6 +389,11 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
     return KyselyStorage.toUserRecord(row);
   }
 
+  async listUsersByEmail(email: string): Promise<User[]> {
+    const rows = await this.userQuery().where('email_lc', '=', email.toLowerCase()).orderBy('created_at').orderBy('user_id').execute();
+    return rows.map((row) => KyselyStorage.toUserRecord(row)!.user);
+  }
+
   async findUserByUsername(connection: string, username: string): Promise<UserRecord | undefined> {
     const row = await this.userQuery()
       .where('connection', '=', connection)

@@ -214,6 +214,8 @@ export interface UserStore {
   getUser(userId: string): Promise<UserRecord | undefined>;
   findUserByEmail(connection: string, email: string): Promise<UserRecord | undefined>;
   findUserByUsername(connection: string, username: string): Promise<UserRecord | undefined>;
+  /** Users with this email (case-insensitively) on any connection, oldest first. */
+  listUsersByEmail(email: string): Promise<User[]>;
   listUsers(page: PageRequest): Promise<Page<User>>;
   /** Resolves false when the email or username is taken on that connection. */
   insertUser(record: UserRecord): Promise<boolean>;

@@ -60,6 +60,16 @@ export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promis
     },
   );
 
+  // Auth0's exact-match lookup across connections (emails compared case-insensitively).
+  app.get(
+    '/users-by-email',
+    {
+      config: { scope: 'read:users' },
+      schema: { querystring: Strict({ email: Type.String({ minLength: 1, maxLength: 254 }), ...FieldsQuery }) },
+    },
+    async (request) => (await storage.listUsersByEmail(request.query.email)).map((user) => project(present(request)(user), request.query)),
+  );
+
   app.post('/users', { config: { scope: 'create:users' }, schema: { body: CreateBody } }, async (request, reply) =>
     reply.status(201).send(await createUser(storage, request.body, now())),
   );
