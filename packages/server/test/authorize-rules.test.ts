@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
+import * as oauth from 'oauth4webapi';
 import { authorizeUrl, Browser, callbackParams, formFields, pkcePair, signInWithPassword } from './helpers/http-login.js';
 import { assertStrictPage, claimsOf, cspDirective, decodeHtml, TestClock, tokenRequest } from './helpers/protocol.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -370,6 +372,56 @@ describe('implicit response types and response modes', () => {
     assert.equal(idToken.nonce, 'n-0S6_WzA2Mj');
     assert.equal(idToken.aud, spa.client_id);
     assert.ok(idToken.at_hash, 'an id_token issued with an access token carries at_hash');
+  });
+
+  test('hybrid response types: a code with the front-channel tokens in the fragment, validated by oauth4webapi', async () => {
+    const issuer = new URL(server.issuer);
+    const as = await oauth.discoveryRequest(issuer, { [oauth.allowInsecureRequests]: true }).then((r) => oauth.processDiscoveryResponse(issuer, r));
+    assert.ok(as.response_types_supported?.includes('code id_token token'));
+    const oauthClient: oauth.Client = { client_id: spa.client_id, token_endpoint_auth_method: 'none' };
+    for (const responseType of ['code id_token', 'code id_token token', 'code token']) {
+      const { verifier, challenge } = pkcePair();
+      const nonce = oauth.generateRandomNonce();
+      const response = await signInWithPassword(
+        new Browser(server.issuer),
+        spaAuthorize({ response_type: responseType, nonce, code_challenge: challenge, code_challenge_method: 'S256' }),
+        email,
+        TEST_PASSWORD,
+      );
+      const location = new URL(response.headers.get('location')!);
+      assert.equal(location.search, '', `${responseType}: nothing in the query`);
+      const fragment = new URLSearchParams(location.hash.slice(1));
+      assert.equal(fragment.has('access_token'), responseType.split(' ').includes('token'), responseType);
+      let params: URLSearchParams;
+      if (responseType.includes('id_token')) {
+        // Checks the id_token's nonce, c_hash against the code, iss, aud and state.
+        params = await oauth.validateCodeIdTokenResponse(as, oauthClient, location, nonce, 'spa-state', undefined, { [oauth.allowInsecureRequests]: true });
+        if (fragment.has('access_token')) {
+          const idToken = claimsOf(fragment.get('id_token')!);
+          const digest = createHash('sha256').update(fragment.get('access_token')!).digest();
+          assert.equal(idToken.at_hash, digest.subarray(0, 16).toString('base64url'));
+        }
+      } else {
+        assert.equal(fragment.has('id_token'), false);
+        params = oauth.validateAuthResponse(as, oauthClient, fragment, 'spa-state');
+      }
+      const redeemed = await oauth.authorizationCodeGrantRequest(as, oauthClient, oauth.None(), params, spaCallback, verifier, {
+        [oauth.allowInsecureRequests]: true,
+      });
+      const tokens = await oauth.processAuthorizationCodeResponse(as, oauthClient, redeemed, { expectedNonce: nonce });
+      assert.ok(tokens.id_token, `${responseType}: the code is redeemable once`);
+    }
+  });
+
+  test('a hybrid request with an id_token needs a nonce; one without the implicit grant is unauthorized_client', async () => {
+    const { challenge } = pkcePair();
+    const pkce = { code_challenge: challenge, code_challenge_method: 'S256' };
+    const noNonce = callbackParams(await fetch(spaAuthorize({ response_type: 'code id_token', ...pkce }), { redirect: 'manual' }));
+    assert.equal(noNonce.get('error'), 'invalid_request');
+    const native = callbackParams(await fetch(nativeAuthorize({ response_type: 'code token', nonce: 'n' }), { redirect: 'manual' }));
+    assert.equal(native.get('error'), 'unauthorized_client');
+    const query = await fetch(spaAuthorize({ response_type: 'code id_token', response_mode: 'query', nonce: 'n', ...pkce }), { redirect: 'manual' });
+    assert.equal(new URL(query.headers.get('location')!).search, '', 'tokens never go in the query string');
   });
 
   test('implicit results never go in the query string', async () => {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
+import { SUPPORTED_RESPONSE_TYPES } from '../oauth/authorize/response-type.js';
 import { grantHandlers } from '../oauth/grants/index.js';
 import { DCR_FLAG } from './register.js';
 
@@ -19,7 +20,7 @@ export function providerMetadata(issuer: string): Record<string, unknown> {
     end_session_endpoint: `${issuer}oidc/logout`,
     device_authorization_endpoint: `${issuer}oauth/device/code`,
     scopes_supported: ['openid', 'profile', 'email', 'phone', 'offline_access'],
-    response_types_supported: ['code', 'token', 'id_token', 'id_token token'],
+    response_types_supported: SUPPORTED_RESPONSE_TYPES,
     response_modes_supported: ['query', 'fragment', 'form_post', 'web_message'],
     code_challenge_methods_supported: ['S256'],
     grant_types_supported: [...grantHandlers.keys()],

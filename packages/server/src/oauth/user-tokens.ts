@@ -27,9 +27,9 @@ export function profileClaims(user: User, scope: readonly string[]): Record<stri
   return claims;
 }
 
-/** OIDC Core §3.2.2.9: the left half of the SHA-256 of the access token. */
-function accessTokenHash(accessToken: string): string {
-  const digest = createHash('sha256').update(accessToken).digest();
+/** OIDC Core §3.2.2.9 (at_hash) and §3.3.2.11 (c_hash): the left half of the value's SHA-256. */
+function leftHalfHash(value: string): string {
+  const digest = createHash('sha256').update(value).digest();
   return digest.subarray(0, digest.length / 2).toString('base64url');
 }
 
@@ -40,6 +40,8 @@ export interface IdTokenInput {
   nonce?: string;
   /** Set when the id_token travels with an access token from the authorization endpoint. */
   accessToken?: string;
+  /** Set when it travels with a code (hybrid flow). */
+  code?: string;
 }
 
 export async function signIdToken(ctx: GrantContext, input: IdTokenInput, nowSeconds: number): Promise<string> {
@@ -55,7 +57,8 @@ export async function signIdToken(ctx: GrantContext, input: IdTokenInput, nowSec
     auth_time: Math.floor(Date.parse(grant.authTime) / 1000),
     ...(grant.sid ? { sid: grant.sid } : {}),
     ...(input.nonce !== undefined ? { nonce: input.nonce } : {}),
-    ...(input.accessToken ? { at_hash: accessTokenHash(input.accessToken) } : {}),
+    ...(input.accessToken ? { at_hash: leftHalfHash(input.accessToken) } : {}),
+    ...(input.code ? { c_hash: leftHalfHash(input.code) } : {}),
   };
   return signJwt(key, 'JWT', payload);
 }
@@ -75,6 +78,8 @@ export interface UserTokenRequest {
   includeIdToken?: boolean;
   /** Issued by the authorization endpoint (implicit): the API's `token_lifetime_for_web` applies, as in Auth0. */
   implicit?: boolean;
+  /** The code of a hybrid response, for the id_token's c_hash. */
+  code?: string;
 }
 
 export interface IssuedUserTokens {
@@ -148,6 +153,7 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
         grant: { ...grant, scope },
         ...(request.nonce !== undefined ? { nonce: request.nonce } : {}),
         ...(request.withAtHash ? { accessToken } : {}),
+        ...(request.code ? { code: request.code } : {}),
       },
       nowSeconds,
     );

@@ -12,7 +12,7 @@ export const checkPkce: AuthorizeCheck = (params, state) => {
     if (method !== undefined) throw new AuthorizeError('invalid_request', 'code_challenge_method given without code_challenge');
     // Public clients cannot protect their codes otherwise; third-party ones are not trusted to.
     const client = state.client!;
-    if ((client.token_endpoint_auth_method === 'none' || !client.is_first_party) && state.request.responseType === 'code') {
+    if ((client.token_endpoint_auth_method === 'none' || !client.is_first_party) && state.request.responseType?.split(' ').includes('code')) {
       throw new AuthorizeError('invalid_request', 'Parameter code_challenge is required for public and third-party clients (PKCE with S256)');
     }
     return;

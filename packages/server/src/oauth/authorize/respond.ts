@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { GrantContext } from '../grants/types.js';
-import { digestToken, issueUserTokens } from '../user-tokens.js';
+import { digestToken, issueUserTokens, signIdToken } from '../user-tokens.js';
 import type { AuthorizationRequest, Client, Session, User } from '../../storage/types.js';
 
 /** RFC 6749 §4.1.2 recommends at most ten minutes; Auth0 uses sixty seconds, and so does latchkey. */
@@ -8,7 +8,7 @@ export const AUTHORIZATION_CODE_LIFETIME_MS = 60_000;
 
 /**
  * The parameters of a successful authorization response: a code bound to everything the token
- * endpoint must check later, or (implicit) the tokens themselves. `iss` per RFC 9207.
+ * endpoint must check later, and/or (implicit, hybrid) the tokens themselves. `iss` per RFC 9207.
  */
 export async function authorizationResponse(
   ctx: GrantContext,
@@ -26,7 +26,8 @@ export async function authorizationResponse(
     authTime: session.authTime,
   };
   const params: Record<string, string> = {};
-  if (request.responseType === 'code') {
+  const types = request.responseType.split(' ');
+  if (types.includes('code')) {
     const code = randomBytes(32).toString('base64url');
     await ctx.storage.insertAuthorizationCode(
       digestToken(code),
@@ -39,26 +40,31 @@ export async function authorizationResponse(
       new Date(ctx.now() + AUTHORIZATION_CODE_LIFETIME_MS).toISOString(),
     );
     params.code = code;
-  } else {
-    const wantsIdToken = request.responseType.split(' ').includes('id_token');
-    const wantsAccessToken = request.responseType.split(' ').includes('token');
+  }
+  const wantsIdToken = types.includes('id_token');
+  // Front-channel id_tokens are asked for by response_type, whatever the scope.
+  const idTokenGrant = { ...grant, scope: grant.scope.includes('openid') ? grant.scope : ['openid', ...grant.scope] };
+  const nonce = request.nonce !== undefined ? { nonce: request.nonce } : {};
+  const code = params.code ? { code: params.code } : {};
+  if (types.includes('token')) {
     const { tokens } = await issueUserTokens(ctx, {
       client,
       user,
-      // Implicit responses carry an id_token only when asked by response_type, whatever the scope.
-      grant: { ...grant, scope: wantsIdToken && !grant.scope.includes('openid') ? ['openid', ...grant.scope] : grant.scope },
-      ...(request.nonce !== undefined ? { nonce: request.nonce } : {}),
-      withAtHash: wantsAccessToken,
+      grant: wantsIdToken ? idTokenGrant : grant,
+      ...nonce,
+      ...code,
+      withAtHash: true,
       includeIdToken: wantsIdToken,
       implicit: true,
     });
-    if (wantsAccessToken) {
-      params.access_token = tokens.access_token;
-      params.token_type = 'Bearer';
-      params.expires_in = String(tokens.expires_in);
-      if (tokens.scope) params.scope = tokens.scope;
-    }
+    params.access_token = tokens.access_token;
+    params.token_type = 'Bearer';
+    params.expires_in = String(tokens.expires_in);
+    if (tokens.scope) params.scope = tokens.scope;
     if (tokens.id_token) params.id_token = tokens.id_token;
+  } else if (wantsIdToken) {
+    // No access token was asked for: none is made.
+    params.id_token = await signIdToken(ctx, { client, user, grant: idTokenGrant, ...nonce, ...code }, Math.floor(ctx.now() / 1000));
   }
   if (request.state !== undefined) params.state = request.state;
   params.iss = ctx.issuer;
