@@ -24,16 +24,17 @@ export const throttleKeys = (connection: string, account: { userId: string } | {
   ip: `ip:${ip}`,
 });
 
+/** The address first: an attempt refused by its address's lock does not count against the account. */
 const limitsOf = (keys: ThrottleKeys) =>
   [
-    [keys.account, THROTTLE.account],
-    [keys.ip, THROTTLE.ip],
+    ['ip', keys.ip, THROTTLE.ip],
+    ['account', keys.account, THROTTLE.account],
   ] as const;
 
 export type LoginAttempt =
   /** Refused: locked until then, by the limit (failures per window) of the account or the address. */
   | { lockedUntil: Date; limit: number }
-  | { lockedUntil?: undefined; failuresSoFar: { account: number; ip: number } };
+  | { lockedUntil?: undefined; failuresSoFar: Record<keyof ThrottleKeys, number> };
 
 /**
  * Counts an attempt as a failure before its password is checked, in one atomic statement per key:
@@ -42,8 +43,8 @@ export type LoginAttempt =
  */
 export async function beginLoginAttempt(storage: Storage, keys: ThrottleKeys, now: number): Promise<LoginAttempt> {
   const iso = new Date(now).toISOString();
-  const counts: number[] = [];
-  for (const [key, limits] of limitsOf(keys)) {
+  const failuresSoFar = { ip: 0, account: 0 };
+  for (const [kind, key, limits] of limitsOf(keys)) {
     const counted = await storage.recordLoginFailure(key, iso, new Date(now - limits.windowMs).toISOString());
     if (counted.lockedUntil && Date.parse(counted.lockedUntil) > now) return { lockedUntil: new Date(counted.lockedUntil), limit: limits.maxFailures };
     if (counted.failures > limits.maxFailures) {
@@ -51,17 +52,16 @@ export async function beginLoginAttempt(storage: Storage, keys: ThrottleKeys, no
       await storage.lockLogin(key, until.toISOString());
       return { lockedUntil: until, limit: limits.maxFailures };
     }
-    counts.push(counted.failures);
+    failuresSoFar[kind] = counted.failures;
   }
-  return { failuresSoFar: { account: counts[0]!, ip: counts[1]! } };
+  return { failuresSoFar };
 }
 
 /** A wrong password: the attempt stays counted, and the one that reaches a limit locks now. */
 export async function loginFailed(storage: Storage, keys: ThrottleKeys, attempt: LoginAttempt, now: number): Promise<void> {
   if (attempt.lockedUntil) return;
-  const reached = [attempt.failuresSoFar.account, attempt.failuresSoFar.ip];
-  for (const [index, [key, limits]] of limitsOf(keys).entries()) {
-    if (reached[index]! >= limits.maxFailures) await storage.lockLogin(key, new Date(now + limits.lockMs).toISOString());
+  for (const [kind, key, limits] of limitsOf(keys)) {
+    if (attempt.failuresSoFar[kind] >= limits.maxFailures) await storage.lockLogin(key, new Date(now + limits.lockMs).toISOString());
   }
 }
 

@@ -133,13 +133,13 @@ export class Lookups {
     return this.origins.get('all', async () => {
       const origins = new Set<string>();
       for await (const client of everyItem((page) => this.storage.listClients(page))) {
-        for (const url of [...client.web_origins, ...client.allowed_origins]) {
+        for (const url of [...client.web_origins, ...client.allowed_origins, ...client.callbacks]) {
           const origin = httpOrigin(url);
           if (origin) origins.add(origin);
         }
         for (const url of client.callbacks) {
-          const origin = httpOrigin(url);
-          if (origin) origins.add(anyPortLoopback(url) ?? origin);
+          const anyPort = anyPortLoopback(url);
+          if (anyPort) origins.add(anyPort);
         }
       }
       return origins;
@@ -149,6 +149,7 @@ export class Lookups {
 
 /** `http://127.0.0.1:*` for a portless loopback IP callback, as redirect URI matching treats it. */
 function anyPortLoopback(url: string): string | undefined {
+  if (!httpOrigin(url)) return undefined;
   const parsed = new URL(url);
   return parsed.protocol === 'http:' && parsed.port === '' && isLoopbackIp(parsed.hostname) ? `http://${parsed.hostname}:*` : undefined;
 }
