@@ -233,6 +233,24 @@ test('users: create with a password, get by an auth0|... id, update (blocked too
   await management.users.delete(userId); // Auth0 answers 204 for an absent user too: no throw
 });
 
+test('users search: q (Lucene subset), sort and include_totals through the SDK; unsupported queries are 400', async () => {
+  const made = [];
+  for (const [email, name] of [['search-zoe@example.com', 'Zoe'], ['search-yan@example.com', 'Yan'], ['other-xia@example.com', 'Xia']]) {
+    made.push(await management.users.create({ connection: 'Username-Password-Authentication', email, password: 'Correct-Horse-Battery-9', name }));
+  }
+  const found = await management.users.list({ q: 'email:search-*', search_engine: 'v3', sort: 'name:1', per_page: 10 });
+  assert.deepEqual(found.data.map((u) => u.name), ['Yan', 'Zoe']);
+  assert.equal((found.response as { total?: number }).total, 2);
+  const exact = await management.users.list({ q: 'email:"other-xia@example.com"' });
+  assert.deepEqual(exact.data.map((u) => u.user_id), [made[2]!.user_id]);
+  const paged = await management.users.list({ q: 'email:search-* OR email:other-*', sort: 'name:-1', per_page: 1, page: 1 });
+  assert.deepEqual(paged.data.map((u) => u.name), ['Yan']);
+  const refused = await rejection(() => management.users.list({ q: 'name:Zoe~' }));
+  assert.equal(refused.statusCode, 400);
+  assert.equal(refused.body.errorCode, 'invalid_query_string');
+  for (const user of made) await management.users.delete(user.user_id as string);
+});
+
 test('users by email: an exact, case-insensitive match across connections, with field selection', async () => {
   const created = await management.users.create({ connection: 'Username-Password-Authentication', email: 'Grace.Hopper@Example.com', password: 'Correct-Horse-Battery-9' });
   const found = await management.users.listUsersByEmail({ email: 'grace.hopper@example.com' });

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
 import { assignUserPermissions, listUserPermissions, removeUserPermissions } from '../../model/user-permissions.js';
+import { searchUsers } from '../../model/user-search.js';
 import { createUser, getUser, presentUser, updateUser } from '../../model/users.js';
 import type { User } from '../../storage/types.js';
 import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
@@ -50,13 +51,24 @@ export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promis
   const present = (request: FastifyRequest) => (user: User) =>
     presentUser(user, ctx.secrets, request.managementScopes?.includes('read:user_idp_tokens') === true);
 
+  const SearchQuery = {
+    q: Type.Optional(Type.String({ maxLength: 2048 })),
+    sort: Type.Optional(Type.String({ maxLength: 64 })),
+    connection: Type.Optional(Name),
+    search_engine: Type.Optional(Type.Union([Type.Literal('v1'), Type.Literal('v2'), Type.Literal('v3')])),
+  };
   app.get(
     '/users',
-    { config: { scope: 'read:users' }, schema: { querystring: Strict({ ...PagingQuery, ...FieldsQuery }) } },
+    { config: { scope: 'read:users' }, schema: { querystring: Strict({ ...PagingQuery, ...FieldsQuery, ...SearchQuery }) } },
     async (request) => {
+      const { q, sort, connection } = request.query;
       const pageReq = pageRequest(request.query);
-      const page = await storage.listUsers(pageReq);
-      return listBody('users', { ...page, items: page.items.map(present(request)) }, pageReq, request.query);
+      if (q === undefined && sort === undefined && connection === undefined) {
+        const page = await storage.listUsers(pageReq);
+        return listBody('users', { ...page, items: page.items.map(present(request)) }, pageReq, request.query);
+      }
+      const found = await searchUsers(storage, { q, sort, connection }, pageReq);
+      return listBody('users', { ...found, items: found.items.map(present(request)) }, pageReq, request.query);
     },
   );
 
