@@ -210,6 +210,23 @@ describe('brute force and blocked users', () => {
     assert.equal(callbackParams(unlocked).get('state'), 'client-state');
   });
 
+  test('retries while locked do not stretch the lock, even once the counting window has passed', async () => {
+    const victim = 'retrying-lockout@example.test';
+    await createUser(server, victim);
+    const browser = new Browser(server.issuer);
+    const { fields } = await openPage(browser);
+    const wrong = (n: number) => browser.postForm('/u/login', { ...fields, username: victim, password: `Wrong-password-${n}` });
+    assert.equal((await wrong(0)).status, 400);
+    clock.advance(10 * 60_000);
+    for (let attempt = 1; attempt <= 9; attempt++) assert.equal((await wrong(attempt)).status, 400, `attempt ${attempt}`);
+    // Locked until minute 25; the window that counted those failures ended at minute 15.
+    clock.advance(6 * 60_000);
+    for (let retry = 0; retry < 12; retry++) assert.equal((await wrong(100 + retry)).status, 429, `retry ${retry}`);
+    clock.advance(9 * 60_000 + 1_000);
+    const unlocked = await browser.postForm('/u/login', { ...fields, username: victim, password: TEST_PASSWORD });
+    assert.ok(callbackParams(unlocked).get('code'), `status ${unlocked.status}`);
+  });
+
   test('wrong passwords sent all at once still get at most 10 checks before the lock', async () => {
     const victim = 'concurrent-lockout@example.test';
     await createUser(server, victim);

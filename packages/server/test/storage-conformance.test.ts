@@ -231,9 +231,10 @@ describe(`storage conformance (${backend})`, () => {
     await storage.forgiveLoginFailure(key);
     assert.equal((await storage.getLoginThrottle(key))?.failures, 7);
     await storage.lockLogin(key, at(30));
-    assert.deepEqual(await storage.recordLoginFailure(key, at(1), at(-14)), { failures: 8, lockedUntil: at(30) });
-    // A window that started before the cut-off starts again at one.
-    assert.equal((await storage.recordLoginFailure(key, at(20), at(5))).failures, 1);
+    // While locked, nothing is counted: retries cannot carry the lock into the next window.
+    assert.deepEqual(await storage.recordLoginFailure(key, at(20), at(5)), { failures: 7, lockedUntil: at(30) });
+    // After the lock, a window that started before the cut-off starts again at one.
+    assert.equal((await storage.recordLoginFailure(key, at(31), at(16))).failures, 1);
     await storage.clearLoginThrottle(key);
     assert.equal(await storage.getLoginThrottle(key), undefined);
     await storage.forgiveLoginFailure(key); // nothing to take back: no row appears

@@ -275,8 +275,9 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
       .values({ key, failures: 1, window_started_at: now, locked_until: null })
       .onConflict((oc) =>
         oc.column('key').doUpdateSet({
-          failures: sql<number>`case when login_throttle.window_started_at < ${windowStartedBefore} then 1 else login_throttle.failures + 1 end`,
-          window_started_at: sql<string>`case when login_throttle.window_started_at < ${windowStartedBefore} then ${now} else login_throttle.window_started_at end`,
+          // While locked nothing is counted, so retries cannot stretch the lock into a new window.
+          failures: sql<number>`case when login_throttle.locked_until > ${now} then login_throttle.failures when login_throttle.window_started_at < ${windowStartedBefore} then 1 else login_throttle.failures + 1 end`,
+          window_started_at: sql<string>`case when login_throttle.locked_until > ${now} then login_throttle.window_started_at when login_throttle.window_started_at < ${windowStartedBefore} then ${now} else login_throttle.window_started_at end`,
         }),
       )
       .returning(['failures', 'locked_until'])

@@ -377,7 +377,10 @@ export interface SignInStore {
   /** Deletes one consent by id and returns it, if it existed. */
   deleteConsent(id: string): Promise<ConsentRecord | undefined>;
 
-  /** Counts a failure in a fixed window and returns the count so far and any lock in force. */
+  /**
+   * Counts a failure in a fixed window (restarted when it began before `windowStartedBefore`), unless
+   * the key is locked at `now`, and returns the count so far and any lock in force.
+   */
   recordLoginFailure(key: string, now: string, windowStartedBefore: string): Promise<{ failures: number; lockedUntil: string | null }>;
   getLoginThrottle(key: string): Promise<{ failures: number; windowStartedAt: string; lockedUntil: string | null } | undefined>;
   lockLogin(key: string, until: string): Promise<void>;
