@@ -96,6 +96,11 @@ export async function updateResourceServer(
   const rs: ResourceServer = { ...existing, ...patch };
   assertScopes(rs);
   await storage.updateResourceServer(rs);
+  // A scope taken off the API is taken from every user who held it, as in Auth0: adding it back later
+  // must not silently grant it again.
+  const kept = new Set(rs.scopes.map((s) => s.value));
+  const removed = existing.scopes.map((s) => s.value).filter((value) => !kept.has(value));
+  if (removed.length > 0) await storage.removeApiPermissions(rs.identifier, removed);
   return rs;
 }
 

@@ -13,8 +13,11 @@ export interface PresentedPermission extends PermissionRef {
   description: string;
 }
 
-/** Each permission must be a scope its API defines, as Auth0 requires; unknown APIs are 404. */
-async function resolve(storage: Storage, refs: PermissionRef[]): Promise<UserPermission[]> {
+/**
+ * Each permission must be a scope its API defines, as Auth0 requires (for removal, `defined: false`,
+ * only the API must exist); unknown APIs are 404.
+ */
+async function resolve(storage: Storage, refs: PermissionRef[], defined = true): Promise<UserPermission[]> {
   const apis = new Map<string, ResourceServer | undefined>();
   const permissions: UserPermission[] = [];
   for (const ref of refs) {
@@ -22,7 +25,7 @@ async function resolve(storage: Storage, refs: PermissionRef[]): Promise<UserPer
     if (!apis.has(identifier)) apis.set(identifier, await storage.getResourceServerByIdentifier(identifier));
     const api = apis.get(identifier);
     if (!api) throw notFound(`Resource server ${identifier} does not exist.`, 'inexistent_resource_server');
-    if (!api.scopes.some((s) => s.value === ref.permission_name)) {
+    if (defined && !api.scopes.some((s) => s.value === ref.permission_name)) {
       throw badRequest(`Permission ${ref.permission_name} is not defined by resource server ${identifier}.`);
     }
     permissions.push({ audience: identifier, permission: ref.permission_name });
@@ -37,7 +40,7 @@ export async function assignUserPermissions(storage: Storage, userId: string, re
 
 export async function removeUserPermissions(storage: Storage, userId: string, refs: PermissionRef[]): Promise<void> {
   await getUser(storage, userId);
-  await storage.removeUserPermissions(userId, await resolve(storage, refs));
+  await storage.removeUserPermissions(userId, await resolve(storage, refs, false));
 }
 
 /** The user's permissions with their API's name and the scope's description, as Auth0 lists them. */

@@ -22,6 +22,17 @@ import type {
 
 type Dialect = 'sqlite' | 'postgres';
 
+/** Permissions by API, each name once. */
+function groupByAudience(permissions: UserPermission[]): Map<string, string[]> {
+  const byAudience = new Map<string, Set<string>>();
+  for (const { audience, permission } of permissions) {
+    let names = byAudience.get(audience);
+    if (!names) byAudience.set(audience, (names = new Set()));
+    names.add(permission);
+  }
+  return new Map([...byAudience].map(([audience, names]) => [audience, [...names]]));
+}
+
 /** SQLite and PostgreSQL both report unique violations, each in its own words. */
 function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
@@ -236,7 +247,7 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
       .where('id', '=', id)
       .returning('identifier')
       .executeTakeFirst();
-    if (row) await this.db.deleteFrom('user_permissions').where('audience', '=', row.identifier).execute();
+    if (row) await this.removeApiPermissions(row.identifier);
     if (row) await this.changes.publish('resource_server', row.identifier);
     return row !== undefined;
   }
@@ -435,21 +446,34 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
   }
 
   async addUserPermissions(userId: string, permissions: UserPermission[], now: string): Promise<void> {
-    if (permissions.length === 0) return;
+    const rows = [...groupByAudience(permissions)].flatMap(([audience, names]) =>
+      names.map((permission) => ({ user_id: userId, audience, permission, created_at: now })),
+    );
+    if (rows.length === 0) return;
     await this.db
       .insertInto('user_permissions')
-      .values(permissions.map((p) => ({ user_id: userId, audience: p.audience, permission: p.permission, created_at: now })))
+      .values(rows)
       .onConflict((oc) => oc.columns(['user_id', 'audience', 'permission']).doNothing())
       .execute();
   }
 
   async removeUserPermissions(userId: string, permissions: UserPermission[]): Promise<void> {
-    if (permissions.length === 0) return;
-    await this.db
-      .deleteFrom('user_permissions')
-      .where('user_id', '=', userId)
-      .where((eb) => eb.or(permissions.map((p) => eb.and([eb('audience', '=', p.audience), eb('permission', '=', p.permission)]))))
-      .execute();
+    // One `IN` list per API: a long OR of pairs would exceed SQLite's expression depth.
+    for (const [audience, names] of groupByAudience(permissions)) {
+      await this.db
+        .deleteFrom('user_permissions')
+        .where('user_id', '=', userId)
+        .where('audience', '=', audience)
+        .where('permission', 'in', names)
+        .execute();
+    }
+  }
+
+  async removeApiPermissions(audience: string, permissions?: string[]): Promise<void> {
+    if (permissions?.length === 0) return;
+    let query = this.db.deleteFrom('user_permissions').where('audience', '=', audience);
+    if (permissions) query = query.where('permission', 'in', permissions);
+    await query.execute();
   }
 
   async listUserPermissions(userId: string, audience?: string): Promise<UserPermission[]> {

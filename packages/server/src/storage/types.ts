@@ -437,6 +437,8 @@ export interface UserPermissionStore {
   /** Assigns permissions; ones the user already has stay as they are. */
   addUserPermissions(userId: string, permissions: UserPermission[], now: string): Promise<void>;
   removeUserPermissions(userId: string, permissions: UserPermission[]): Promise<void>;
+  /** Removes an API's permissions (those named, or all) from every user. */
+  removeApiPermissions(audience: string, permissions?: string[]): Promise<void>;
   /** The user's permissions (for one API, when given), by API and name. */
   listUserPermissions(userId: string, audience?: string): Promise<UserPermission[]>;
 }
