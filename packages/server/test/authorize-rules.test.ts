@@ -349,6 +349,12 @@ describe('implicit response types and response modes', () => {
     assert.equal(params.get('expires_in'), '3600');
     const claims = decodeJwt(params.get('access_token')!);
     assert.equal(claims.exp! - claims.iat!, 3600);
+
+    // Never longer than token_lifetime itself, whatever token_lifetime_for_web says (default 7200).
+    const shortLived = 'https://short-lived.example.test/';
+    assert.equal((await server.management('POST', '/resource-servers', { identifier: shortLived, name: 'Short', token_lifetime: 300 })).status, 201);
+    const short = callbackParams(await signInWithPassword(new Browser(server.issuer), spaAuthorize({ response_type: 'token', audience: shortLived }), email, TEST_PASSWORD));
+    assert.equal(short.get('expires_in'), '300');
   });
 
   test('response_type="id_token token" needs a nonce, and echoes it in the id_token', async () => {

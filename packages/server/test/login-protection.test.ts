@@ -534,6 +534,12 @@ describe('CORS', () => {
     }
   });
 
+  test('a loopback callback registered with a port, even :80, allows exactly that origin', async () => {
+    await createAppClient(server, { name: 'Port 80 app', app_type: 'spa', token_endpoint_auth_method: 'none', callbacks: ['http://[::1]:80/cb'] });
+    assert.equal((await preflight('http://[::1]')).headers.get('access-control-allow-origin'), 'http://[::1]');
+    assert.equal((await preflight('http://[::1]:5173')).headers.get('access-control-allow-origin'), null);
+  });
+
   test('an unknown origin gets no Access-Control-Allow-Origin', async () => {
     for (const origin of ['https://evil.example', 'https://spa.example.test.evil.example', 'null']) {
       const response = await preflight(origin);

@@ -130,6 +130,17 @@ describe('authorization codes', () => {
     assert.equal((await userinfo(first.body.access_token)).status, 401);
   });
 
+  test('the same code presented several times at once: at most one answer, and its tokens die with the replay', async () => {
+    for (let round = 0; round < 3; round++) {
+      const { code, verifier } = await codeFor(native.client_id, { scope: 'openid offline_access' });
+      const answers = await Promise.all(Array.from({ length: 4 }, () => exchange(native.client_id, code, verifier)));
+      const granted = answers.filter((a) => a.status === 200);
+      assert.ok(granted.length <= 1, `${granted.length} answers for one code`);
+      for (const answer of answers) if (answer.status !== 200) assertOAuthError(answer, 403, 'invalid_grant');
+      for (const { body } of granted) assertOAuthError(await refresh(native.client_id, body.refresh_token), 403, 'invalid_grant');
+    }
+  });
+
   test('a replay also revokes the tokens the family rotated to since', async () => {
     const { code, verifier } = await codeFor(native.client_id, { scope: 'openid offline_access' });
     const first = await exchange(native.client_id, code, verifier);

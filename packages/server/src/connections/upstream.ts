@@ -310,8 +310,14 @@ export async function federatedLogoutUrl(
     ctx.log('federated logout skipped', { connection: connection.name, reason: (err as Error).message });
     return undefined;
   }
-  if (!endpoints.endSessionEndpoint) return undefined;
-  const url = new URL(endpoints.endSessionEndpoint);
+  let url: URL;
+  try {
+    // Discovery is the provider's word: a missing or malformed endpoint only skips this step.
+    url = new URL(endpoints.endSessionEndpoint ?? '');
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined;
   url.searchParams.set('client_id', String(connection.options.client_id));
   if (session.upstreamIdToken) {
     try {

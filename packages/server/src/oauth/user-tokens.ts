@@ -115,7 +115,8 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
     ({ token: accessToken, expiresIn } = await signAccessToken(
       ctx.keys,
       ctx.issuer,
-      request.implicit ? { ...api, token_lifetime: api.token_lifetime_for_web } : api,
+      // Never longer than the API's own lifetime: token_lifetime_for_web defaults to 7200 s.
+      request.implicit ? { ...api, token_lifetime: Math.min(api.token_lifetime_for_web, api.token_lifetime) } : api,
       {
         sub: user.user_id,
         audience,

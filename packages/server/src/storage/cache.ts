@@ -147,11 +147,14 @@ export class Lookups {
   }
 }
 
-/** `http://127.0.0.1:*` for a portless loopback IP callback, as redirect URI matching treats it. */
+/**
+ * `http://127.0.0.1:*` for a loopback IP callback registered without a port, as redirect URI matching
+ * treats it. The string is read, not a parsed URL: `http://127.0.0.1:80/cb` parses as portless but
+ * is matched exactly.
+ */
 function anyPortLoopback(url: string): string | undefined {
-  if (!httpOrigin(url)) return undefined;
-  const parsed = new URL(url);
-  return parsed.protocol === 'http:' && parsed.port === '' && isLoopbackIp(parsed.hostname) ? `http://${parsed.hostname}:*` : undefined;
+  const host = /^http:\/\/(127\.0\.0\.1|\[::1\])(?:[/?#]|$)/.exec(url)?.[1];
+  return host !== undefined && isLoopbackIp(host) ? `http://${host}:*` : undefined;
 }
 
 /** Whether `origin` is one of `origins`, a loopback origin on any port included. */

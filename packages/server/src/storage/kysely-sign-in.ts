@@ -120,6 +120,7 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
         consumedAt: row.consumed_at,
         familyId: row.family_id,
         accessTokenHash: row.access_token_hash,
+        replayedAt: row.replayed_at,
       }
     );
   }
@@ -132,6 +133,10 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
       .where('consumed_at', 'is', null)
       .executeTakeFirst();
     return result.numUpdatedRows > 0n;
+  }
+
+  async markAuthorizationCodeReplayed(codeHash: string, now: string): Promise<void> {
+    await this.db.updateTable('authorization_codes').set({ replayed_at: now }).where('code_hash', '=', codeHash).where('replayed_at', 'is', null).execute();
   }
 
   async recordCodeTokens(codeHash: string, issued: { familyId?: string; accessTokenHash?: string }): Promise<void> {

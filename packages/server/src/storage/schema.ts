@@ -57,6 +57,7 @@ export interface Database {
     consumed_at: string | null;
     family_id: string | null;
     access_token_hash: string | null;
+    replayed_at: string | null;
   };
   refresh_tokens: {
     token_hash: string;

@@ -308,6 +308,8 @@ export interface AuthorizationCodeRecord {
   familyId: string | null;
   /** The digest of the opaque access token issued for the code, deleted if the code is replayed. */
   accessTokenHash: string | null;
+  /** When the code was first presented again after its redemption. */
+  replayedAt: string | null;
 }
 
 export interface RefreshTokenRecord {
@@ -353,6 +355,8 @@ export interface SignInStore {
   getAuthorizationCode(codeHash: string): Promise<AuthorizationCodeRecord | undefined>;
   /** Marks a code used, atomically: true for exactly one caller. */
   claimAuthorizationCode(codeHash: string, now: string): Promise<boolean>;
+  /** Marks a code as presented again after its redemption. */
+  markAuthorizationCodeReplayed(codeHash: string, now: string): Promise<void>;
   /** Remembers what a redeemed code issued, so that a replay of the code can revoke it. */
   recordCodeTokens(codeHash: string, issued: { familyId?: string; accessTokenHash?: string }): Promise<void>;
 

@@ -2,9 +2,28 @@ import { OAuthError } from '../errors.js';
 import { pkceVerifierMatches } from '../pkce.js';
 import { digestToken, issueUserTokens } from '../user-tokens.js';
 import { offersRefreshToken } from './refresh-policy.js';
-import type { GrantHandler } from './types.js';
+import type { AuthorizationCodeRecord } from '../../storage/types.js';
+import type { GrantContext, GrantHandler } from './types.js';
 
 const invalidCode = () => new OAuthError('invalid_grant', 'Invalid authorization code');
+
+/** RFC 6749 §4.1.2: what a code issued is revoked when the code is seen again. */
+async function revokeIssued(ctx: GrantContext, record: AuthorizationCodeRecord, nowIso: string): Promise<void> {
+  if (record.familyId) await ctx.storage.revokeRefreshTokenFamily(record.familyId, nowIso);
+  if (record.accessTokenHash) await ctx.storage.deleteOpaqueAccessToken(record.accessTokenHash);
+}
+
+/**
+ * A code seen again: marked first, then what it has issued so far is revoked. The redemption marks
+ * nothing but records its tokens and then reads the mark, so of two racing requests at least one
+ * sees the other's write, and the tokens never survive a replay.
+ */
+async function replayed(ctx: GrantContext, codeHash: string, nowIso: string): Promise<never> {
+  await ctx.storage.markAuthorizationCodeReplayed(codeHash, nowIso);
+  const record = await ctx.storage.getAuthorizationCode(codeHash);
+  if (record) await revokeIssued(ctx, record, nowIso);
+  throw invalidCode();
+}
 
 /**
  * RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.6). Checks run before the code is claimed, so a party
@@ -20,11 +39,7 @@ export const authorizationCodeGrant: GrantHandler = {
     const record = await ctx.storage.getAuthorizationCode(codeHash);
     if (!record) throw invalidCode();
     const nowIso = new Date(ctx.now()).toISOString();
-    if (record.consumedAt !== null) {
-      if (record.familyId) await ctx.storage.revokeRefreshTokenFamily(record.familyId, nowIso);
-      if (record.accessTokenHash) await ctx.storage.deleteOpaqueAccessToken(record.accessTokenHash);
-      throw invalidCode();
-    }
+    if (record.consumedAt !== null) return replayed(ctx, codeHash, nowIso);
     const code = record.data;
     if (Date.parse(record.expiresAt) <= ctx.now()) throw invalidCode();
     if (code.clientId !== client.client_id) throw invalidCode();
@@ -41,10 +56,8 @@ export const authorizationCodeGrant: GrantHandler = {
     }
     const user = (await ctx.storage.getUser(code.userId))?.user;
     if (!user || user.blocked) throw invalidCode();
-    if (!(await ctx.storage.claimAuthorizationCode(codeHash, nowIso))) {
-      // Lost a race with another presentation of the same code: that is a replay too.
-      throw invalidCode();
-    }
+    // Losing the race with another presentation of the same code is a replay too.
+    if (!(await ctx.storage.claimAuthorizationCode(codeHash, nowIso))) return replayed(ctx, codeHash, nowIso);
 
     const { redirectUri: _r, nonce, codeChallenge: _c, ...grant } = code;
     const { tokens, familyId, opaqueTokenHash } = await issueUserTokens(ctx, {
@@ -54,7 +67,15 @@ export const authorizationCodeGrant: GrantHandler = {
       ...(nonce !== undefined ? { nonce } : {}),
       ...((await offersRefreshToken(ctx, client, grant)) ? { refresh: 'new' as const } : {}),
     });
-    if (familyId || opaqueTokenHash) await ctx.storage.recordCodeTokens(codeHash, { familyId, accessTokenHash: opaqueTokenHash });
+    if (familyId || opaqueTokenHash) {
+      await ctx.storage.recordCodeTokens(codeHash, { familyId, accessTokenHash: opaqueTokenHash });
+      // A replay that came while these tokens were made may have found nothing to revoke yet.
+      const after = await ctx.storage.getAuthorizationCode(codeHash);
+      if (after?.replayedAt) {
+        await revokeIssued(ctx, after, nowIso);
+        throw invalidCode();
+      }
+    }
     return tokens;
   },
 };
