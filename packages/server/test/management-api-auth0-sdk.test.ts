@@ -251,6 +251,27 @@ test('users search: q (Lucene subset), sort and include_totals through the SDK; 
   for (const user of made) await management.users.delete(user.user_id as string);
 });
 
+test('list filters: clients by app_type and is_first_party, resource servers by identifiers', async () => {
+  const native = await management.clients.create({ name: 'Filter native', app_type: 'native', token_endpoint_auth_method: 'none' });
+  const spa = await management.clients.create({ name: 'Filter SPA', app_type: 'spa', token_endpoint_auth_method: 'none', is_first_party: false });
+  const names = async (request: Parameters<typeof management.clients.list>[0]) =>
+    (await management.clients.list({ per_page: 100, ...request })).data.map((c) => c.name).filter((n) => n?.startsWith('Filter ')).sort();
+  assert.deepEqual(await names({ app_type: 'native' }), ['Filter native']);
+  assert.deepEqual(await names({ app_type: 'native,spa' }), ['Filter SPA', 'Filter native']);
+  assert.deepEqual(await names({ is_first_party: false }), ['Filter SPA']);
+  assert.deepEqual(await names({ app_type: 'spa', is_first_party: true }), []);
+  assert.deepEqual(await names({ is_global: true }), [], 'latchkey has no global client');
+
+  const apis = await Promise.all(
+    ['https://filter-a.example/', 'https://filter-b.example/', 'https://filter-c.example/'].map((identifier) => management.resourceServers.create({ name: identifier, identifier })),
+  );
+  const listed = await management.resourceServers.list({ identifiers: ['https://filter-a.example/', 'https://filter-c.example/'] });
+  assert.deepEqual(listed.data.map((rs) => rs.identifier).sort(), ['https://filter-a.example/', 'https://filter-c.example/']);
+  assert.deepEqual((await management.resourceServers.list({ identifiers: 'https://filter-b.example/' })).data.map((rs) => rs.identifier), ['https://filter-b.example/']);
+  for (const api of apis) await management.resourceServers.delete(api.id as string);
+  for (const client of [native, spa]) await management.clients.delete(client.client_id as string);
+});
+
 test('users by email: an exact, case-insensitive match across connections, with field selection', async () => {
   const created = await management.users.create({ connection: 'Username-Password-Authentication', email: 'Grace.Hopper@Example.com', password: 'Correct-Horse-Battery-9' });
   const found = await management.users.listUsersByEmail({ email: 'grace.hopper@example.com' });

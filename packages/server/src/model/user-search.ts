@@ -1,6 +1,6 @@
 import type { Page, PageRequest, Storage, User } from '../storage/types.js';
 import { ManagementApiError } from './errors.js';
-import { everyItem } from './paging.js';
+import { scanPage } from './paging.js';
 
 /**
  * The part of Auth0's user search (`q`, Lucene syntax, search engine v3) that latchkey answers:
@@ -106,23 +106,14 @@ export function userComparator(sort: string): (a: User, b: User) => number {
 }
 
 /**
- * `GET /api/v2/users` with `q`, `sort` or `connection`: every user is read and filtered here, so this
- * costs a full scan (fine for the tenants latchkey is run for; an index-backed search would replace it).
- * Offset paging only, as in Auth0, where search results cannot be walked by checkpoint.
+ * `GET /api/v2/users` with `q`, `sort` or `connection`: every user is read and filtered, a full scan
+ * (fine for the tenants latchkey is run for; an index-backed search would replace it).
  */
-export async function searchUsers(
-  storage: Storage,
-  search: { q?: string; sort?: string; connection?: string },
-  page: PageRequest,
-): Promise<Page<User>> {
-  if (page.kind !== 'offset') throw invalidQuery('from/take cannot be combined with q, sort or connection; use page and per_page');
+export function searchUsers(storage: Storage, search: { q?: string; sort?: string; connection?: string }, page: PageRequest): Promise<Page<User>> {
   const matches = search.q !== undefined ? parseUserQuery(search.q) : () => true;
-  const compare = search.sort !== undefined ? userComparator(search.sort) : undefined;
-  const found: User[] = [];
-  for await (const user of everyItem((p) => storage.listUsers(p))) {
-    if (search.connection !== undefined && !user.identities.some((i) => i.connection === search.connection)) continue;
-    if (matches(user)) found.push(user);
-  }
-  if (compare) found.sort(compare);
-  return { items: found.slice(page.offset, page.offset + page.limit), total: found.length };
+  const { connection } = search;
+  return scanPage((p) => storage.listUsers(p), {
+    keep: (user) => (connection === undefined || user.identities.some((i) => i.connection === connection)) && matches(user),
+    ...(search.sort !== undefined ? { compare: userComparator(search.sort) } : {}),
+  }, page);
 }

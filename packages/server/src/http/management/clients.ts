@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { ServerContext } from '../../context.js';
 import { createClient, deleteClient, getClient, rotateClientSecret, updateClient } from '../../model/clients.js';
+import { scanPage } from '../../model/paging.js';
 import type { Client } from '../../storage/types.js';
 import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
 import { IdParam, Name, Strict, StringEnum, StringMap, Url, UrlList, OptionalFields } from './schemas.js';
@@ -66,12 +67,28 @@ const present = (client: Client, secret?: string) => ({
 export async function clientRoutes(app: ManagementApp, ctx: ServerContext): Promise<void> {
   const { storage, digester } = ctx;
 
+  // Auth0's list filters; app_type takes a comma-separated list. latchkey has no global client.
+  const ClientFilters = {
+    app_type: Type.Optional(Type.String({ maxLength: 200 })),
+    is_first_party: Type.Optional(Type.Boolean()),
+    is_global: Type.Optional(Type.Boolean()),
+  };
   app.get(
     '/clients',
-    { config: { scope: 'read:clients' }, schema: { querystring: Strict({ ...PagingQuery, ...FieldsQuery }) } },
+    { config: { scope: 'read:clients' }, schema: { querystring: Strict({ ...PagingQuery, ...FieldsQuery, ...ClientFilters }) } },
     async (request) => {
+      const { app_type, is_first_party, is_global } = request.query;
       const pageReq = pageRequest(request.query);
-      return listBody('clients', await storage.listClients(pageReq), pageReq, request.query, (c) => present(c));
+      if (app_type === undefined && is_first_party === undefined && is_global === undefined) {
+        return listBody('clients', await storage.listClients(pageReq), pageReq, request.query, (c) => present(c));
+      }
+      const appTypes = app_type?.split(',').map((t) => t.trim());
+      const keep = (c: Client) =>
+        is_global !== true &&
+        (appTypes === undefined || appTypes.includes(c.app_type ?? '')) &&
+        (is_first_party === undefined || c.is_first_party === is_first_party);
+      const page = await scanPage((p) => storage.listClients(p), { keep }, pageReq);
+      return listBody('clients', page, pageReq, request.query, (c) => present(c));
     },
   );
 

@@ -6,6 +6,7 @@ import {
   getResourceServer,
   updateResourceServer,
 } from '../../model/resource-servers.js';
+import { scanPage } from '../../model/paging.js';
 import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
 import { IdParam, Name, Strict, StringEnum, OptionalFields } from './schemas.js';
 
@@ -32,10 +33,17 @@ export async function resourceServerRoutes(app: ManagementApp, ctx: ServerContex
 
   app.get(
     '/resource-servers',
-    { config: { scope: 'read:resource_servers' }, schema: { querystring: Strict({ ...PagingQuery, ...FieldsQuery }) } },
+    {
+      config: { scope: 'read:resource_servers' },
+      schema: { querystring: Strict({ ...PagingQuery, ...FieldsQuery, identifiers: Type.Optional(Type.Array(Type.String({ maxLength: 600 }), { maxItems: 100 })) }) },
+    },
     async (request) => {
       const pageReq = pageRequest(request.query);
-      return listBody('resource_servers', await storage.listResourceServers(pageReq), pageReq, request.query);
+      const { identifiers } = request.query;
+      const page = identifiers
+        ? await scanPage((p) => storage.listResourceServers(p), { keep: (rs) => identifiers.includes(rs.identifier) }, pageReq)
+        : await storage.listResourceServers(pageReq);
+      return listBody('resource_servers', page, pageReq, request.query);
     },
   );
 
