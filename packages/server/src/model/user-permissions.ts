@@ -13,17 +13,26 @@ export interface PresentedPermission extends PermissionRef {
   description: string;
 }
 
+/** Looks each API up once per call, however many permissions name it. */
+function apiLookup(storage: Storage): (identifier: string) => Promise<ResourceServer | undefined> {
+  const apis = new Map<string, Promise<ResourceServer | undefined>>();
+  return (identifier) => {
+    let api = apis.get(identifier);
+    if (!api) apis.set(identifier, (api = storage.getResourceServerByIdentifier(identifier)));
+    return api;
+  };
+}
+
 /**
  * Each permission must be a scope its API defines, as Auth0 requires (for removal, `defined: false`,
  * only the API must exist); unknown APIs are 404.
  */
 async function resolve(storage: Storage, refs: PermissionRef[], defined = true): Promise<UserPermission[]> {
-  const apis = new Map<string, ResourceServer | undefined>();
+  const apiOf = apiLookup(storage);
   const permissions: UserPermission[] = [];
   for (const ref of refs) {
     const identifier = ref.resource_server_identifier;
-    if (!apis.has(identifier)) apis.set(identifier, await storage.getResourceServerByIdentifier(identifier));
-    const api = apis.get(identifier);
+    const api = await apiOf(identifier);
     if (!api) throw notFound(`Resource server ${identifier} does not exist.`, 'inexistent_resource_server');
     if (defined && !api.scopes.some((s) => s.value === ref.permission_name)) {
       throw badRequest(`Permission ${ref.permission_name} is not defined by resource server ${identifier}.`);
@@ -46,17 +55,17 @@ export async function removeUserPermissions(storage: Storage, userId: string, re
 /** The user's permissions with their API's name and the scope's description, as Auth0 lists them. */
 export async function listUserPermissions(storage: Storage, userId: string): Promise<PresentedPermission[]> {
   await getUser(storage, userId);
-  const apis = new Map<string, ResourceServer | undefined>();
+  const apiOf = apiLookup(storage);
   const presented: PresentedPermission[] = [];
   for (const { audience, permission } of await storage.listUserPermissions(userId)) {
-    if (!apis.has(audience)) apis.set(audience, await storage.getResourceServerByIdentifier(audience));
+    const api = await apiOf(audience);
     // A scope since removed from its API grants nothing, so it is not listed either.
-    const scope = apis.get(audience)?.scopes.find((s) => s.value === permission);
-    if (!scope) continue;
+    const scope = api?.scopes.find((s) => s.value === permission);
+    if (!api || !scope) continue;
     presented.push({
       permission_name: permission,
       description: scope.description ?? '',
-      resource_server_name: apis.get(audience)!.name,
+      resource_server_name: api.name,
       resource_server_identifier: audience,
     });
   }
