@@ -147,6 +147,7 @@ export async function startServer(config: Config, options: AppOptions & { now?: 
       issuer: ctx.issuer,
       ...(config.adminClientId ? { adminClientId: config.adminClientId } : {}),
       ...(config.adminClientSecret ? { adminClientSecret: config.adminClientSecret } : {}),
+      ...(config.auth0CompatibleDefaults !== undefined ? { auth0CompatibleDefaults: config.auth0CompatibleDefaults } : {}),
     });
     await ctx.keys.current(); // fail at start, not at the first request, if the master key is wrong
     const app = await buildApp(ctx, options);

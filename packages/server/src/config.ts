@@ -32,6 +32,8 @@ export const ConfigSchema = Type.Object(
     registrationInitialAccessToken: Type.Optional(Type.String({ minLength: 32, maxLength: 512 })),
     /** Prefix of dynamically registered client ids, so they stand out in logs and lists. */
     registrationClientIdPrefix: Type.String({ pattern: '^[A-Za-z0-9_-]{0,16}$', default: 'tpc_' }),
+    /** When given, tenant flag auth0_compatible_defaults is set to it at every start (Auth0's defaults). */
+    auth0CompatibleDefaults: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -54,6 +56,7 @@ const ENV_NAMES: Record<keyof Static<typeof ConfigSchema>, string> = {
   registrationRateLimit: 'LATCHKEY_REGISTRATION_RATE_LIMIT',
   registrationInitialAccessToken: 'LATCHKEY_REGISTRATION_INITIAL_ACCESS_TOKEN',
   registrationClientIdPrefix: 'LATCHKEY_REGISTRATION_CLIENT_ID_PREFIX',
+  auth0CompatibleDefaults: 'LATCHKEY_AUTH0_COMPATIBLE_DEFAULTS',
 };
 
 export class ConfigError extends Error {
@@ -61,6 +64,7 @@ export class ConfigError extends Error {
 }
 
 const NUMERIC = new Set(['port', 'cacheTtlSeconds', 'registrationRateLimit']);
+const BOOLEAN = new Set(['auth0CompatibleDefaults']);
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   let fromFile: Record<string, unknown> = {};
@@ -75,7 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   for (const [key, name] of Object.entries(ENV_NAMES)) {
     const value = env[name];
     if (value === undefined || value === '') continue;
-    raw[key] = NUMERIC.has(key) && /^\d+$/.test(value) ? Number(value) : value;
+    raw[key] = NUMERIC.has(key) && /^\d+$/.test(value) ? Number(value) : BOOLEAN.has(key) && /^(true|false)$/.test(value) ? value === 'true' : value;
   }
   Object.assign(raw, overrides);
   const withDefaults = Value.Default(ConfigSchema, raw) as Static<typeof ConfigSchema>;

@@ -19,6 +19,12 @@ test('the issuer always ends in exactly one slash', () => {
   assert.equal(loadConfig({ LATCHKEY_PORT: '8443', LATCHKEY_TLS_CERT: 'c', LATCHKEY_TLS_KEY: 'k' }).issuer, 'https://localhost:8443/');
 });
 
+test('LATCHKEY_AUTH0_COMPATIBLE_DEFAULTS takes true or false; unset leaves the tenant flag alone', () => {
+  assert.equal(loadConfig({ LATCHKEY_AUTH0_COMPATIBLE_DEFAULTS: 'true' }).auth0CompatibleDefaults, true);
+  assert.equal(loadConfig({ LATCHKEY_AUTH0_COMPATIBLE_DEFAULTS: 'false' }).auth0CompatibleDefaults, false);
+  assert.equal(loadConfig({}).auth0CompatibleDefaults, undefined);
+});
+
 test('bad settings fail at start with the variable named', () => {
   const cases: Array<[Record<string, string>, RegExp]> = [
     [{ LATCHKEY_PORT: 'eighty' }, /LATCHKEY_PORT/],
@@ -30,6 +36,7 @@ test('bad settings fail at start with the variable named', () => {
     [{ LATCHKEY_ADMIN_CLIENT_ID: 'adminclient' }, /must be set together/],
     [{ LATCHKEY_ADMIN_CLIENT_ID: 'adminclient', LATCHKEY_ADMIN_CLIENT_SECRET: 'short' }, /LATCHKEY_ADMIN_CLIENT_SECRET/],
     [{ LATCHKEY_LOG_LEVEL: 'loud' }, /LATCHKEY_LOG_LEVEL/],
+    [{ LATCHKEY_AUTH0_COMPATIBLE_DEFAULTS: 'yes' }, /LATCHKEY_AUTH0_COMPATIBLE_DEFAULTS/],
   ];
   for (const [env, message] of cases) {
     assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && message.test(err.message), JSON.stringify(env));

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
+import { auth0DefaultsOn } from '../model/auth0-defaults.js';
 import { deleteClient } from '../model/clients.js';
 import {
   issueRegistrationToken,
@@ -34,13 +35,13 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
   });
 
   /** The RFC 7591 metadata of a JSON request, or undefined once the 400 is sent. */
-  function parseBody(request: FastifyRequest, reply: FastifyReply): RegistrationRequest | undefined {
+  async function parseBody(request: FastifyRequest, reply: FastifyReply): Promise<RegistrationRequest | undefined> {
     if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) {
       reply.status(400).send({ error: 'invalid_client_metadata', error_description: 'Send the metadata as application/json.' });
       return undefined;
     }
     try {
-      return parseRegistration(request.body);
+      return parseRegistration(request.body, { implicit: auth0DefaultsOn(await ctx.lookups.tenantSettings()) });
     } catch (err) {
       if (!(err instanceof RegistrationError)) throw err;
       reply.status(400).send(err.toJSON());
@@ -82,7 +83,7 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
           .send({ error: 'invalid_token', error_description: 'A valid initial access token is required to register.' });
       }
     }
-    const parsed = parseBody(request, reply);
+    const parsed = await parseBody(request, reply);
     if (!parsed) return reply;
     const { client, secret } = await registerClient(ctx.storage, ctx.digester, parsed, ctx.config.registrationClientIdPrefix);
     request.log.info({ client_id: client.client_id, ip: request.ip }, 'client registered dynamically');
@@ -117,7 +118,7 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
   app.put<{ Params: { clientId: string } }>('/oidc/register/:clientId', { bodyLimit: 32 * 1024 }, async (request, reply) => {
     const client = await registeredClient(request, reply);
     if (!client) return reply;
-    const parsed = parseBody(request, reply);
+    const parsed = await parseBody(request, reply);
     if (!parsed) return reply;
     const body = request.body as Record<string, unknown>;
     if (body.client_id !== undefined && body.client_id !== client.client_id) {

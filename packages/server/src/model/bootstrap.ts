@@ -6,12 +6,15 @@ import { DEFAULT_DATABASE_CONNECTION, createConnection } from './connections.js'
 import { newClientGrantId } from './ids.js';
 import { everyItem } from './paging.js';
 import { MANAGEMENT_SCOPES, createResourceServer, managementAudience } from './resource-servers.js';
-import { defaultTenantSettings } from './tenant.js';
+import { AUTH0_DEFAULTS_FLAG } from './auth0-defaults.js';
+import { defaultTenantSettings, updateTenantSettings } from './tenant.js';
 
 export interface BootstrapOptions {
   issuer: string;
   adminClientId?: string;
   adminClientSecret?: string;
+  /** LATCHKEY_AUTH0_COMPATIBLE_DEFAULTS: when given, the tenant flag is set to it at every start. */
+  auth0CompatibleDefaults?: boolean;
 }
 
 export interface BootstrapResult {
@@ -43,6 +46,13 @@ export async function bootstrapTenant(
   result.tenantCreated = await storage.createTenantSettings(defaultTenantSettings('latchkey dev'));
   if (result.tenantCreated) {
     await createConnection(storage, { name: DEFAULT_DATABASE_CONNECTION, strategy: 'auth0' });
+  }
+  if (options.auth0CompatibleDefaults !== undefined) {
+    // The configuration wins at start, as the admin secret does; the Management API may change it later.
+    const settings = await storage.getTenantSettings();
+    if (settings && settings.flags[AUTH0_DEFAULTS_FLAG] !== options.auth0CompatibleDefaults) {
+      await updateTenantSettings(storage, { flags: { [AUTH0_DEFAULTS_FLAG]: options.auth0CompatibleDefaults } });
+    }
   }
 
   const audience = managementAudience(options.issuer);

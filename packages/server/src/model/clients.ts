@@ -5,8 +5,10 @@ import { newClientId } from './ids.js';
 import { everyItem } from './paging.js';
 import { assertUrls } from './urls.js';
 
-export type ClientInput = Partial<Omit<Client, 'client_id' | 'is_system' | 'jwt_configuration' | 'refresh_token'>> & {
+export type ClientInput = Partial<Omit<Client, 'client_id' | 'is_system' | 'jwt_configuration' | 'refresh_token' | 'require_pkce'>> & {
   client_secret?: string;
+  /** null (or absent) leaves PKCE to the tenant's default. */
+  require_pkce?: boolean | null;
   jwt_configuration?: Partial<Client['jwt_configuration']>;
   refresh_token?: Partial<Client['refresh_token']>;
 };
@@ -52,7 +54,7 @@ export async function createClient(
   storage: Storage,
   digester: SecretDigester,
   input: ClientInput,
-  options: { clientId?: string; isSystem?: boolean; dynamic?: boolean } = {},
+  options: { clientId?: string; isSystem?: boolean; dynamic?: boolean; auth0Defaults?: boolean } = {},
 ): Promise<{ client: Client; secret: string }> {
   const appType = input.app_type ?? null;
   const client: Client = {
@@ -71,8 +73,10 @@ export async function createClient(
     oidc_conformant: input.oidc_conformant ?? true,
     jwt_configuration: { lifetime_in_seconds: 36000, alg: 'RS256', ...input.jwt_configuration },
     refresh_token: {
-      // Rotation is the safe default for apps that cannot keep a secret (RFC 9700 §4.14.2).
-      rotation_type: PUBLIC_APP_TYPES.has(appType) ? 'rotating' : 'non-rotating',
+      // Rotation is the safe default for apps that cannot keep a secret (RFC 9700 §4.14.2); with
+      // flags.auth0_compatible_defaults on, Auth0's (non-rotating). Decided here, at creation, as
+      // Auth0 does: flipping the tenant setting never changes an existing app, and GET shows the rule.
+      rotation_type: PUBLIC_APP_TYPES.has(appType) && !options.auth0Defaults ? 'rotating' : 'non-rotating',
       expiration_type: PUBLIC_APP_TYPES.has(appType) ? 'expiring' : 'non-expiring',
       leeway: 0,
       token_lifetime: 2592000,
@@ -82,6 +86,7 @@ export async function createClient(
       ...input.refresh_token,
     },
     client_metadata: input.client_metadata ?? {},
+    ...(typeof input.require_pkce === 'boolean' ? { require_pkce: input.require_pkce } : {}),
     ...(options.isSystem ? { is_system: true } : {}),
     registration_source: options.dynamic ? 'dynamic_registration' : 'management_api',
   };
@@ -105,15 +110,19 @@ export async function updateClient(
   patch: ClientInput,
 ): Promise<Client> {
   const existing = await getClient(storage, clientId);
-  const { client_secret: secret, jwt_configuration, refresh_token, ...rest } = patch;
+  const { client_secret: secret, jwt_configuration, refresh_token, require_pkce: requirePkce, ...rest } = patch;
   if (existing.is_system && (rest.grant_types || rest.token_endpoint_auth_method)) {
     throw forbidden('The bootstrap admin client cannot change how it authenticates');
   }
+  const { require_pkce: _previous, ...unchanged } = existing;
+  // null hands PKCE back to the tenant's default.
+  const pkce = requirePkce === undefined ? existing.require_pkce : (requirePkce ?? undefined);
   const client: Client = {
-    ...existing,
+    ...unchanged,
     ...rest,
     jwt_configuration: { ...existing.jwt_configuration, ...jwt_configuration },
     refresh_token: { ...existing.refresh_token, ...refresh_token },
+    ...(pkce !== undefined ? { require_pkce: pkce } : {}),
   };
   validate(client);
   await storage.updateClient(client, secret !== undefined ? digester.digest(checkedSecret(secret)) : undefined);

@@ -1,4 +1,5 @@
 import type { Storage, TenantSettings } from '../storage/types.js';
+import { AUTH0_DEFAULTS_FLAG } from './auth0-defaults.js';
 import { assertUrls } from './urls.js';
 
 export function defaultTenantSettings(friendlyName: string): TenantSettings {
@@ -9,7 +10,8 @@ export function defaultTenantSettings(friendlyName: string): TenantSettings {
     default_directory: '',
     session_lifetime: 168,
     idle_session_lifetime: 72,
-    flags: { enable_dynamic_client_registration: false },
+    // Listed, so an admin reading the settings sees the switch to Auth0's defaults exists.
+    flags: { enable_dynamic_client_registration: false, [AUTH0_DEFAULTS_FLAG]: false },
   };
 }
 

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { SecretDigester } from '../crypto/secrets.js';
+import { RELAXED_BY_AUTH0_DEFAULTS } from '../model/auth0-defaults.js';
 import { createClient, rotateClientSecret } from '../model/clients.js';
 import type { Client, Storage } from '../storage/types.js';
+import { grantTypesForResponseType, responseTypesFor } from './authorize/response-type.js';
 import { isLoopbackIp } from './redirect-uri.js';
 
 /** RFC 7591 §3.2.2 errors: a 400 with `{error, error_description}`. */
@@ -89,8 +91,43 @@ export function redirectUriProblem(uri: string): string | undefined {
   return scheme.includes('.') ? undefined : 'must use https, a loopback IP literal, or a private-use scheme in reverse domain form (com.example.app:/callback)';
 }
 
+/** What the tenant lets a registration ask for. */
+export interface RegistrationPolicy {
+  /**
+   * Implicit response types (id_token, id_token token, token), as Auth0 allows registered apps;
+   * only with tenant setting flags.auth0_compatible_defaults, since tokens in a URL fragment are
+   * what RFC 9700 §2.1.2 tells clients to avoid. A registration that names no grant types then gets
+   * implicit too, as in Auth0, where the app need not declare it.
+   */
+  implicit: boolean;
+}
+
+/** The grant types a registration gets, checked against the response types it asks for (RFC 7591 §2.1). */
+function registeredGrantTypes(input: Record<string, unknown>, policy: RegistrationPolicy): string[] {
+  const allowed = policy.implicit ? [...GRANT_TYPES, 'implicit'] : GRANT_TYPES;
+  const grantTypes = [...new Set(stringArray(input, 'grant_types', 5) ?? (policy.implicit ? ['authorization_code', 'implicit'] : ['authorization_code']))];
+  const disallowed = grantTypes.filter((g) => !allowed.includes(g));
+  if (disallowed.length > 0) {
+    const relax = disallowed.includes('implicit') ? ` (implicit: ${RELAXED_BY_AUTH0_DEFAULTS})` : '';
+    throw invalidMetadata(`grant_types not allowed for registered clients: ${disallowed.join(', ')}${relax}`);
+  }
+  if (!grantTypes.includes('authorization_code') && !grantTypes.includes('implicit')) {
+    throw invalidMetadata(`grant_types must include authorization_code${policy.implicit ? ' or implicit' : ''}`);
+  }
+  for (const responseType of stringArray(input, 'response_types', 5) ?? []) {
+    const needs = grantTypesForResponseType(responseType);
+    if (!needs) throw invalidMetadata(`response_types: ${responseType} is not supported`);
+    if (!policy.implicit && needs.includes('implicit')) {
+      throw invalidMetadata(`response_types may only contain code (id_token, id_token token and token: ${RELAXED_BY_AUTH0_DEFAULTS})`);
+    }
+    const lacking = needs.filter((g) => !grantTypes.includes(g));
+    if (lacking.length > 0) throw invalidMetadata(`response_types: ${responseType} needs grant_types ${lacking.join(', ')}`);
+  }
+  return grantTypes;
+}
+
 /** Reads an RFC 7591 registration request; unknown metadata is ignored, as §2 requires. */
-export function parseRegistration(body: unknown): RegistrationRequest {
+export function parseRegistration(body: unknown, policy: RegistrationPolicy): RegistrationRequest {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidMetadata('The request body must be a JSON object');
   const input = body as Record<string, unknown>;
   const redirectUris = stringArray(input, 'redirect_uris', MAX_REDIRECT_URIS);
@@ -103,18 +140,13 @@ export function parseRegistration(body: unknown): RegistrationRequest {
   if (!AUTH_METHODS.includes(method as never)) {
     throw invalidMetadata(`token_endpoint_auth_method must be one of ${AUTH_METHODS.join(', ')}`);
   }
-  const grantTypes = stringArray(input, 'grant_types', 5) ?? ['authorization_code'];
-  const disallowed = grantTypes.filter((g) => !GRANT_TYPES.includes(g));
-  if (disallowed.length > 0) throw invalidMetadata(`grant_types not allowed for registered clients: ${disallowed.join(', ')}`);
-  if (!grantTypes.includes('authorization_code')) throw invalidMetadata('grant_types must include authorization_code');
-  const responseTypes = stringArray(input, 'response_types', 5) ?? ['code'];
-  if (responseTypes.some((r) => r !== 'code')) throw invalidMetadata('response_types may only contain code');
+  const grantTypes = registeredGrantTypes(input, policy);
   const contacts = stringArray(input, 'contacts', 10);
   const request: RegistrationRequest = {
     redirect_uris: [...new Set(redirectUris)],
     token_endpoint_auth_method: method as RegistrationRequest['token_endpoint_auth_method'],
-    grant_types: [...new Set(grantTypes)],
-    response_types: ['code'],
+    grant_types: grantTypes,
+    response_types: responseTypesFor(grantTypes),
     ...(contacts ? { contacts } : {}),
   };
   const name = optionalString(input, 'client_name', 128);
@@ -136,7 +168,7 @@ function metadataOf(client: Client) {
     redirect_uris: client.callbacks,
     token_endpoint_auth_method: client.token_endpoint_auth_method,
     grant_types: client.grant_types,
-    response_types: ['code'],
+    response_types: responseTypesFor(client.grant_types),
     ...(client.logo_uri ? { logo_uri: client.logo_uri } : {}),
     ...Object.fromEntries(LINK_FIELDS.filter((f) => links[f]).map((f) => [f, links[f]])),
     ...(links.contacts ? { contacts: links.contacts.split(', ') } : {}),

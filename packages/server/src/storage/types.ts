@@ -34,6 +34,12 @@ export interface Client {
   jwt_configuration: { lifetime_in_seconds: number; alg: 'RS256' };
   refresh_token: RefreshTokenSettings;
   client_metadata: Record<string, string>;
+  /**
+   * PKCE at /authorize for this app, whatever the tenant's default: true requires it, false makes it
+   * optional. Absent: required of public and third-party apps, unless the tenant setting
+   * flags.auth0_compatible_defaults makes it optional for first-party public ones.
+   */
+  require_pkce?: boolean;
   /** The bootstrap admin client: cannot be deleted through the API, so the tenant stays reachable. */
   is_system?: boolean;
   /** How the client came to be: by an admin (Management API) or by itself (RFC 7591). */

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { ServerContext } from '../../context.js';
+import { auth0DefaultsOn } from '../../model/auth0-defaults.js';
 import { createClient, deleteClient, getClient, rotateClientSecret, updateClient } from '../../model/clients.js';
 import { scanPage } from '../../model/paging.js';
 import type { Client } from '../../storage/types.js';
@@ -32,6 +33,8 @@ const ClientFields = {
   oidc_conformant: Type.Boolean(),
   client_secret: Type.String({ minLength: 1, maxLength: 256 }),
   client_metadata: StringMap,
+  // latchkey's own: true or false overrides the tenant's PKCE default for this app, null restores it.
+  require_pkce: Type.Union([Type.Boolean(), Type.Null()]),
   jwt_configuration: Strict(OptionalFields({
       lifetime_in_seconds: Type.Integer({ minimum: 1, maximum: 2592000 }),
       alg: Type.Literal('RS256'),
@@ -95,7 +98,8 @@ export async function clientRoutes(app: ManagementApp, ctx: ServerContext): Prom
   app.post('/clients', { config: { scope: 'create:clients' }, schema: { body: CreateBody } }, async (request, reply) => {
     const { jwt_configuration, ...input } = request.body as Static<typeof CreateBody>;
     const { secret_encoded: _ignored, ...jwt } = jwt_configuration ?? {};
-    const { client, secret } = await createClient(storage, digester, { ...input, jwt_configuration: jwt });
+    const auth0Defaults = auth0DefaultsOn(await ctx.lookups.tenantSettings());
+    const { client, secret } = await createClient(storage, digester, { ...input, jwt_configuration: jwt }, { auth0Defaults });
     return reply.status(201).send(present(client, secret));
   });
 

@@ -1,3 +1,4 @@
+import { AUTH0_DEFAULTS_FLAG } from '../../model/auth0-defaults.js';
 import { AuthorizeError, type AuthorizeCheck } from './types.js';
 
 /** Normalised (sorted) response types and the client grant types each needs. */
@@ -14,9 +15,19 @@ const RESPONSE_TYPES: Record<string, readonly string[]> = {
 
 export const SUPPORTED_RESPONSE_TYPES = Object.keys(RESPONSE_TYPES);
 
+/** A response_type in the order the table uses ('token id_token' → 'id_token token'). */
+export const normalizeResponseType = (responseType: string) => responseType.split(' ').filter(Boolean).sort().join(' ');
+
+/** The client grant types a response type needs, or undefined for an unsupported one. */
+export const grantTypesForResponseType = (responseType: string): readonly string[] | undefined => RESPONSE_TYPES[normalizeResponseType(responseType)];
+
+/** Every response type a client with these grant types may ask for (RFC 7591 §2.1 response_types). */
+export const responseTypesFor = (grantTypes: readonly string[]): string[] =>
+  SUPPORTED_RESPONSE_TYPES.filter((type) => RESPONSE_TYPES[type]!.every((g) => grantTypes.includes(g)));
+
 /** response_type and response_mode together: the mode decides how even the next errors travel. */
 export const checkResponseType: AuthorizeCheck = (params, state) => {
-  const responseType = (params.response_type ?? '').split(' ').filter(Boolean).sort().join(' ');
+  const responseType = normalizeResponseType(params.response_type ?? '');
   const isCode = responseType === 'code';
   const mode = params.response_mode ?? (isCode || !responseType ? 'query' : 'fragment');
   if (!['query', 'fragment', 'form_post', 'web_message'].includes(mode)) {
@@ -32,7 +43,14 @@ export const checkResponseType: AuthorizeCheck = (params, state) => {
     state.request.responseMode = 'fragment';
     throw new AuthorizeError('invalid_request', 'response_mode=query is not allowed for implicit and hybrid response types');
   }
-  const missing = grantTypes.find((grantType) => !state.client!.grant_types.includes(grantType));
-  if (missing) throw new AuthorizeError('unauthorized_client', `Grant type '${missing}' not allowed for the client.`);
+  const client = state.client!;
+  const missing = grantTypes.find((grantType) => !client.grant_types.includes(grantType));
+  if (missing) {
+    // Self-registered apps get implicit only by registering while the tenant uses Auth0's defaults.
+    const relax = missing === 'implicit' && client.registration_source === 'dynamic_registration'
+      ? ` (applications registered while tenant setting flags.${AUTH0_DEFAULTS_FLAG} is on may use implicit)`
+      : '';
+    throw new AuthorizeError('unauthorized_client', `Grant type '${missing}' not allowed for the client.${relax}`);
+  }
   state.request.responseType = responseType;
 };

@@ -1,9 +1,22 @@
+import { AUTH0_DEFAULTS_FLAG } from '../../model/auth0-defaults.js';
+import type { Client } from '../../storage/types.js';
 import { OAuthError } from '../errors.js';
 import { grantedScopes, parseScope } from '../scope.js';
 import { digestToken, issueUserTokens, refreshTokenExpiry } from '../user-tokens.js';
 import type { GrantHandler } from './types.js';
 
 const invalidToken = () => new OAuthError('invalid_grant', 'Unknown or invalid refresh token.');
+
+/**
+ * A rotated token presented again. Apps written for Auth0 often keep their first refresh token
+ * (Auth0 creates apps non-rotating), so the refusal names what would let them keep it.
+ */
+function reusedToken(client: Client): OAuthError {
+  const relax = client.registration_source === 'dynamic_registration'
+    ? "refresh_token.rotation_type 'non-rotating' on the application relaxes this"
+    : `refresh_token.rotation_type 'non-rotating' on the application, or tenant setting flags.${AUTH0_DEFAULTS_FLAG} on when an application is created, relaxes this`;
+  return new OAuthError('invalid_grant', `Unknown or invalid refresh token: it was already used, and this application rotates refresh tokens, so each works once (${relax}).`);
+}
 
 /**
  * RFC 6749 §6, with rotation and reuse detection (RFC 9700 §4.14.2): a rotating token works once;
@@ -41,14 +54,14 @@ export const refreshTokenGrant: GrantHandler = {
       const reusedLate = (rotatedAt: string) => now - Date.parse(rotatedAt) >= leewayMs;
       if (record.rotatedAt !== null && reusedLate(record.rotatedAt)) {
         await ctx.storage.revokeRefreshTokenFamily(record.familyId, nowIso);
-        throw invalidToken();
+        throw reusedToken(client);
       }
       if (record.rotatedAt === null && !(await ctx.storage.markRefreshTokenRotated(tokenHash, nowIso))) {
         // Another request rotated it a moment ago: within the leeway that is a lost response, not theft.
         const current = await ctx.storage.getRefreshToken(tokenHash);
         if (!current?.rotatedAt || current.revokedAt !== null || reusedLate(current.rotatedAt)) {
           await ctx.storage.revokeRefreshTokenFamily(record.familyId, nowIso);
-          throw invalidToken();
+          throw reusedToken(client);
         }
       }
     }
