@@ -384,14 +384,24 @@ describe(`with flags.auth0_compatible_defaults on, the same requests pass (${bac
   });
 });
 
-test(`LATCHKEY_AUTH0_COMPATIBLE_DEFAULTS sets the tenant flag at start (${backend})`, async () => {
+test(`LATCHKEY_AUTH0_COMPATIBLE_DEFAULTS sets the tenant flag at every start; unset, it leaves it alone (${backend})`, async () => {
   const configured = await startTestServer({ config: { auth0CompatibleDefaults: true } });
+  const nodes: TestServer[] = [];
   try {
     const settings = await configured.management('GET', '/tenants/settings');
     assert.equal(settings.body.flags.auth0_compatible_defaults, true);
     const created = await configured.management('POST', '/clients', { name: 'Configured', app_type: 'native', callbacks: [ELECTRON_CALLBACK] });
     assert.equal(created.body.refresh_token.rotation_type, 'non-rotating');
+    // Later starts on the same database: false wins over what is stored, unset keeps it.
+    const off = await startTestServer({ shareWith: configured, config: { auth0CompatibleDefaults: false } });
+    nodes.push(off);
+    assert.equal((await off.management('GET', '/tenants/settings')).body.flags.auth0_compatible_defaults, false);
+    assert.equal((await off.management('PATCH', '/tenants/settings', { flags: { auth0_compatible_defaults: true } })).status, 200);
+    const unset = await startTestServer({ shareWith: configured });
+    nodes.push(unset);
+    assert.equal((await unset.management('GET', '/tenants/settings')).body.flags.auth0_compatible_defaults, true);
   } finally {
+    for (const node of nodes.reverse()) await node.close();
     await configured.close();
   }
 });
