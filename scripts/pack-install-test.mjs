@@ -207,7 +207,9 @@ async function main() {
   const tarball = (name) => join(tarballs, packs.find((p) => p.name === name).filename);
   for (const [dir, name] of [[serverDir, '@latchkey/server'], [app, '@latchkey/desktop']]) {
     mkdirSync(dir);
-    writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name: `latchkey-pack-check-${basename(dir)}`, private: true, type: 'module' }, null, 2)}\n`);
+    // As the README says for projects: better-sqlite3's install script may run (npm 12 asks).
+    const manifest = { name: `latchkey-pack-check-${basename(dir)}`, private: true, type: 'module', allowScripts: { 'better-sqlite3': true } };
+    writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     const installStarted = Date.now();
     run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball(name)], { cwd: dir, timeoutMs: 6 * 60_000 });
     log(`npm install ${basename(tarball(name))}: ${((Date.now() - installStarted) / 1000).toFixed(0)} s`);

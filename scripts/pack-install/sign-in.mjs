@@ -41,7 +41,9 @@ async function playBrowser(authorizeUrl) {
     const response = await fetch(url, { ...init, headers, redirect: 'manual', signal: AbortSignal.timeout(15_000) });
     for (const line of response.headers.getSetCookie()) {
       const pair = line.split(';')[0];
-      jar.set(pair.slice(0, pair.indexOf('=')).trim(), pair.slice(pair.indexOf('=') + 1));
+      const [name, value] = [pair.slice(0, pair.indexOf('=')).trim(), pair.slice(pair.indexOf('=') + 1)];
+      if (value === '' || /;\s*max-age=0/i.test(line)) jar.delete(name);
+      else jar.set(name, value);
     }
     return response;
   };
