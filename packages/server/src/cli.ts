@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { startServer } from './app.js';
 import { openContext } from './context.js';
 import { maxTokenLifetimeSeconds } from './model/bootstrap.js';
+import { packageVersion } from './version.js';
 
 const USAGE = `Usage: latchkey <command>
 
@@ -10,6 +11,7 @@ Commands:
   start          Start the server (runs migrations, creates the tenant on first start)
   migrate        Apply database migrations and exit
   keys rotate    Make a new signing key current; earlier keys stay published until their tokens expire
+  --version, -v  Print the version
 
 Configuration comes from LATCHKEY_* environment variables (see README).`;
 
@@ -36,7 +38,7 @@ async function start(): Promise<void> {
       ].join('\n') + '\n',
     );
   }
-  log.info({ url: server.url, issuer: config.issuer, startupMs: Math.round(performance.now() - startedAt) }, 'latchkey started');
+  log.info({ version: packageVersion(), url: server.url, issuer: config.issuer, startupMs: Math.round(performance.now() - startedAt) }, 'latchkey started');
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -82,6 +84,10 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'start') return start();
   if (command === 'migrate') return migrate();
   if (command === 'keys' && sub === 'rotate') return rotateKeys();
+  if (command === '--version' || command === '-v') {
+    console.log(packageVersion());
+    return;
+  }
   console.error(USAGE);
   process.exitCode = command === undefined || command === 'help' || command === '--help' ? 0 : 2;
 }
