@@ -68,7 +68,8 @@ test('a refused refresh token (invalid_grant) signs out and clears storage; a ne
 
   mode = 'offline';
   await assert.rejects(auth.getAccessToken({ forceRefresh: true }), (error: unknown) => error instanceof TokenRefreshFailed && !error.loginRequired);
-  assert.equal(auth.status, 'signed-in');
+  assert.equal(auth.status, 'offline', 'a network failure is an outage, not a sign-out');
+  assert.equal(auth.getProfile()?.sub, 'auth0|user1');
   assert.equal(await storedToken(store), 'rt-0');
 
   mode = 'revoked';
@@ -80,7 +81,7 @@ test('a refused refresh token (invalid_grant) signs out and clears storage; a ne
   assert.equal(await store.load(), null);
   assert.equal(auth.getProfile(), undefined);
   await assert.rejects(auth.getAccessToken(), LoginRequired);
-  assert.deepEqual(statuses, ['signing-in', 'signed-in', 'signed-out']);
+  assert.deepEqual(statuses, ['signing-in', 'signed-in', 'offline', 'signed-out']);
 });
 
 test('restore(): nothing stored, or a refused token, resolves undefined; offline rejects and keeps the token', async () => {
