@@ -10,6 +10,10 @@ export const OP_USER = 'grace';
 export interface PlainProvider {
   /** As oidc-provider writes it: no trailing slash. */
   issuer: string;
+  /** Takes the server off the network (the provider's state, in memory, survives). */
+  stop(): Promise<void>;
+  /** Listens again on the same port: the outage is over. */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -49,13 +53,17 @@ export async function startPlainProvider(): Promise<PlainProvider> {
     }),
   });
   server.on('request', provider.callback());
+  const port = (server.address() as AddressInfo).port;
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   return {
     issuer,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop,
+    start: () => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve)),
+    close: () => (server.listening ? stop() : Promise.resolve()),
   };
 }
 
