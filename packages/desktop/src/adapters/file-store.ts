@@ -43,7 +43,8 @@ export function encryptedFileStore(options: EncryptedFileStoreOptions): TokenSto
         await writeFile(temporary, encrypted, { mode: 0o600 });
         await rename(temporary, options.path);
       } catch (cause) {
-        await rm(temporary, { force: true });
+        // Not ENOENT-only: a path through a file fails with ENOTDIR, which must not hide the real error.
+        await rm(temporary, { force: true }).catch(() => undefined);
         throw new StorageFailed(`Cannot write ${options.path}: ${(cause as Error).message}`, { cause });
       }
     },
@@ -62,7 +63,7 @@ export function encryptedFileStore(options: EncryptedFileStoreOptions): TokenSto
         if (cause instanceof DesktopAuthError) throw cause;
         throw new StorageFailed(`Cannot keep a token in ${options.path}: ${(cause as Error).message}`, { cause });
       } finally {
-        await rm(probe, { force: true });
+        await rm(probe, { force: true }).catch(() => undefined);
       }
     },
   };
