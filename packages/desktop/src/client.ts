@@ -438,8 +438,9 @@ export class DesktopAuth {
           this.#session = undefined;
           this.#background?.stop();
           this.#setStatus('signed-out');
-        } else if (isTransientFailure(error)) {
+        } else if (isTransientFailure(error) && this.#status === 'signed-in') {
           // A network outage is not a sign-out: keep the session and the stored token, say so.
+          // (Not while a new login is in progress: its 'signing-in' is what the user should see.)
           this.#setStatus('offline');
         }
       }
@@ -454,7 +455,7 @@ export class DesktopAuth {
     const accessToken = this.#accessTokenFrom(tokens);
     session.accessTokens.set(key, accessToken);
     if (key === (session.audience ?? '')) this.#scheduleBackgroundRefresh(session);
-    this.#setStatus('signed-in');
+    if (this.#status === 'offline') this.#setStatus('signed-in');
     this.#events.emit('refreshed', { audience });
     return accessToken.token;
   }
