@@ -11,7 +11,7 @@ export function storeFor(config: CliConfig): TokenStore {
       return secretToolStore({ service: 'latchkey-cli', account });
     case 'file':
       // The opt-in for machines without a keychain: encrypted with the user's passphrase, never plain.
-      if (!config.passphrase) throw new UsageError('The file store needs LATCHKEY_STORE_PASSPHRASE.');
+      if (!config.passphrase) throw new UsageError('--store file needs LATCHKEY_CLI_STORE_PASSPHRASE.');
       return encryptedFileStore({ path: config.storePath, cipher: passphraseCipher(config.passphrase) });
   }
 }

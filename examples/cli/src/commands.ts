@@ -1,5 +1,5 @@
 import type { DesktopAuth } from '@latchkey/desktop';
-import type { CliConfig } from './config.js';
+import { CLI_NAME, UsageError, type CliConfig } from './config.js';
 
 export type Print = (line: string) => void;
 
@@ -20,7 +20,7 @@ export async function login(auth: DesktopAuth, config: CliConfig, print: Print, 
 export async function whoami(auth: DesktopAuth, print: Print): Promise<boolean> {
   const user = await auth.restore();
   if (!user) {
-    print('Not signed in. Run: latchkey-cli login');
+    print(`Not signed in. Run: ${CLI_NAME} login`);
     return false;
   }
   print(`${user.name ?? user.sub}${user.email ? ` <${user.email}>` : ''} (${user.sub})`);
@@ -28,9 +28,9 @@ export async function whoami(auth: DesktopAuth, print: Print): Promise<boolean> 
 }
 
 export async function callApi(auth: DesktopAuth, config: CliConfig, print: Print): Promise<boolean> {
-  if (!config.apiUrl) throw new Error('Missing --api-url (or API_URL).');
+  if (!config.apiUrl) throw new UsageError('Missing --api-url (or LATCHKEY_CLI_API_URL).');
   if (!(await auth.restore())) {
-    print('Not signed in. Run: latchkey-cli login');
+    print(`Not signed in. Run: ${CLI_NAME} login`);
     return false;
   }
   const response = await fetch(new URL('/private', config.apiUrl), { headers: { authorization: `Bearer ${await auth.getAccessToken()}` } });
@@ -38,9 +38,9 @@ export async function callApi(auth: DesktopAuth, config: CliConfig, print: Print
   return response.ok;
 }
 
-export async function logout(auth: DesktopAuth, print: Print): Promise<string> {
+export async function logout(auth: DesktopAuth, print: Print): Promise<string | undefined> {
   const { logoutUrl, revoked } = await auth.logout();
   print(revoked ? 'Signed out; the refresh token is revoked.' : 'Signed out locally (the server could not be reached to revoke the token).');
-  print(`To end the browser session too, open: ${logoutUrl}`);
+  if (logoutUrl) print(`To end the browser session too, open: ${logoutUrl}`);
   return logoutUrl;
 }

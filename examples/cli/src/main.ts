@@ -2,12 +2,16 @@ import { DesktopAuthError } from '@latchkey/desktop';
 import { openSystemBrowser } from '@latchkey/desktop/node';
 import { createCliAuth } from './auth.js';
 import { callApi, login, logout, whoami } from './commands.js';
-import { readConfig, USAGE, UsageError } from './config.js';
+import { CLI_NAME, readConfig, USAGE, UsageError, type CliConfig } from './config.js';
+import { explain } from './messages.js';
 
 const print = (line: string) => console.log(line);
 
-async function main(): Promise<number> {
-  const config = readConfig(process.argv.slice(2), process.env);
+async function main(config: CliConfig): Promise<number> {
+  if (config.help) {
+    print(USAGE);
+    return 0;
+  }
   const auth = createCliAuth(config, print);
   switch (config.command) {
     case 'login': {
@@ -23,7 +27,7 @@ async function main(): Promise<number> {
       return (await callApi(auth, config, print)) ? 0 : 1;
     case 'logout': {
       const url = await logout(auth, print);
-      if (config.openBrowser) await openSystemBrowser(url).catch(() => undefined);
+      if (url && config.openBrowser) await openSystemBrowser(url).catch(() => undefined);
       return 0;
     }
     default:
@@ -31,12 +35,21 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => (process.exitCode = code),
-  (error: unknown) => {
-    if (error instanceof UsageError) console.error(`${error.message}\n\n${USAGE}`);
-    else if (error instanceof DesktopAuthError) console.error(`${error.code}: ${error.message}`);
-    else console.error(error);
-    process.exitCode = error instanceof DesktopAuthError && error.code === 'login_cancelled' ? 130 : 1;
-  },
-);
+let config: CliConfig | undefined;
+try {
+  config = readConfig(process.argv.slice(2), process.env);
+  process.exitCode = await main(config);
+} catch (error) {
+  if (error instanceof UsageError) {
+    console.error(`${error.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+  } else if (error instanceof DesktopAuthError) {
+    console.error(explain(error, config));
+    process.exitCode = error.code === 'login_cancelled' ? 130 : 1;
+  } else {
+    // Not a stack trace: a user ran a command. LATCHKEY_CLI_DEBUG=1 shows the details.
+    console.error(`${CLI_NAME}: ${(error as Error).message ?? String(error)}`);
+    if (process.env.LATCHKEY_CLI_DEBUG) console.error(error);
+    process.exitCode = 1;
+  }
+}

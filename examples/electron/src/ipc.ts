@@ -1,26 +1,10 @@
-/** The channels between the main process and the preload script, and what travels on them. */
-export const CHANNELS = {
-  login: 'auth:login',
-  logout: 'auth:logout',
-  profile: 'auth:profile',
-  privateMessage: 'api:private-message',
-  status: 'auth:status',
-} as const;
+/**
+ * The example's own IPC, next to the SDK's bridge (`window.latchkey`): one channel for the
+ * tutorial's "Get Private Message", answered in main with the access token, which stays there.
+ */
+export const PRIVATE_MESSAGE_CHANNEL = 'example:private-message';
 
-/** What the renderer may know about the user: the id_token's display claims, never a token. */
-export interface ProfileView {
-  name: string;
-  picture?: string;
-  email?: string;
-}
-
-export type StatusView = 'signed-out' | 'signing-in' | 'signed-in';
-
-/** The API the preload script exposes as `window.auth` (contextBridge). */
-export interface RendererAuthApi {
-  login(): Promise<ProfileView>;
-  logout(): Promise<void>;
-  getProfile(): Promise<ProfileView | null>;
+/** `window.exampleApi` in the renderer. */
+export interface ExampleApi {
   getPrivateMessage(): Promise<string>;
-  onStatus(listener: (status: StatusView) => void): () => void;
 }

@@ -3,9 +3,8 @@ import { app, BrowserWindow, ipcMain, safeStorage, shell } from 'electron';
 import { deepLinkRedirect, DesktopAuth, type TokenStore } from '@latchkey/desktop';
 import { forwardDeepLinks, safeStorageCipher } from '@latchkey/desktop/electron';
 import { encryptedFileStore, keychainStore, loopbackRedirect } from '@latchkey/desktop/node';
-import { createAuthService } from './auth-service.js';
+import { wireMainProcess } from './auth-service.js';
 import { readConfig } from './config.js';
-import { CHANNELS } from './ipc.js';
 
 const config = readConfig(process.env);
 const scheme = new URL(config.customSchemeRedirectUri).protocol.slice(0, -1);
@@ -29,10 +28,13 @@ const auth = new DesktopAuth({
   openUrl: (url) => shell.openExternal(url),
   redirect: config.redirect === 'custom-scheme' ? deepLinkRedirect(config.customSchemeRedirectUri) : loopbackRedirect(),
   store: tokenStore(),
+  // A window stays open for hours: refresh ahead of expiry, ride out outages, catch up after sleep.
+  backgroundRefresh: true,
 });
 forwardDeepLinks(app, auth);
 
-const service = createAuthService({ auth, apiUrl: config.apiUrl, openExternal: (url) => shell.openExternal(url) });
+// window.latchkey (login, logout, getAccessToken, getProfile, onStatus) and the example's own channel.
+const main = wireMainProcess({ ipcMain, auth, apiUrl: config.apiUrl, openExternal: (url) => shell.openExternal(url) });
 
 async function createWindow(): Promise<void> {
   const window = new BrowserWindow({
@@ -40,17 +42,11 @@ async function createWindow(): Promise<void> {
     height: 600,
     webPreferences: { preload: join(import.meta.dirname, 'preload.cjs'), contextIsolation: true, sandbox: true, nodeIntegration: false },
   });
-  service.onStatus((status) => window.webContents.send(CHANNELS.status, status));
   await window.loadFile(join(import.meta.dirname, 'renderer', 'index.html'));
 }
 
-ipcMain.handle(CHANNELS.login, () => service.login());
-ipcMain.handle(CHANNELS.logout, () => service.logout());
-ipcMain.handle(CHANNELS.profile, () => service.profile());
-ipcMain.handle(CHANNELS.privateMessage, () => service.privateMessage());
-
 app.whenReady().then(async () => {
-  await service.start();
+  await main.start();
   await createWindow();
 });
 

@@ -32,6 +32,8 @@ export async function createTauriAuth(config: TauriAuthConfig, plugins: TauriPlu
     redirect: deepLinkRedirect(config.redirectUri),
     openUrl: plugins.openUrl,
     store: invokeStore(plugins.invoke),
+    // The window stays open: refresh ahead of expiry, ride out outages, catch up after sleep.
+    backgroundRefresh: true,
     ...(plugins.fetch ? { fetch: plugins.fetch } : {}),
   });
   const stopListening = await forwardTauriDeepLinks(auth, plugins.deepLink);

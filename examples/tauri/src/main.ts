@@ -37,13 +37,13 @@ async function run(action: () => Promise<unknown>): Promise<void> {
 }
 
 auth.on('status', (status) => {
-  byId('status').textContent = status === 'signing-in' ? 'Finish signing in in your browser…' : '';
+  byId('status').textContent = status === 'signing-in' ? 'Finish signing in in your browser…' : status === 'offline' ? 'Offline: reconnecting…' : '';
 });
 byId('login').addEventListener('click', () => run(() => auth.login()));
 byId('logout').addEventListener('click', () =>
   run(async () => {
     const { logoutUrl } = await auth.logout();
-    await openUrl(logoutUrl);
+    if (logoutUrl) await openUrl(logoutUrl);
   }),
 );
 byId('private').addEventListener('click', () =>

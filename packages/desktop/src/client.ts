@@ -1,4 +1,5 @@
 import { linkedSignal, sleep, untilAborted } from './abort.js';
+import { BackgroundRefresh, platformTimers, type RefreshOutcome } from './background-refresh.js';
 import { buildAuthorizationRequest, isCallbackFor, parseAuthorizationResponse, type AuthorizationParams, type PendingAuthorization } from './authorization.js';
 import { DEFAULT_SCOPE, normaliseIssuer, withOpenid, type DesktopAuthOptions, type FetchLike } from './config.js';
 import { pollForDeviceTokens, requestDeviceAuthorization, type DeviceCodePrompt } from './device-flow.js';
@@ -8,7 +9,7 @@ import { Emitter, type AuthEvents, type AuthStatus } from './events.js';
 import { idTokenVerifier, type IdTokenExpectations, type IdTokenVerifier, type UserProfile } from './id-token.js';
 import { PendingLogin } from './pending-login.js';
 import type { OpenRedirect } from './redirect.js';
-import { grantsAudience, redeemRefreshToken, type RefreshedTokens, type RefreshGrantContext } from './refresh.js';
+import { grantsAudience, isTransientFailure, redeemRefreshToken, type RefreshedTokens, type RefreshGrantContext } from './refresh.js';
 import { parseSession, serialiseSession, type Session } from './session.js';
 import { memoryStore, type TokenStore } from './storage.js';
 import { revokeRefreshToken, tokenRequest, type TokenResponse } from './token-endpoint.js';
@@ -30,20 +31,31 @@ export interface DeviceLoginOptions {
 export interface GetAccessTokenOptions {
   /** Another API than the login's audience (needs multi-resource refresh tokens on Auth0). */
   audience?: string;
+  /**
+   * A narrower scope than the login's (RFC 6749 §6): the token is refreshed for it and cached
+   * apart. The refresh token keeps the full scope.
+   */
+  scope?: string;
   /** Refresh even though the cached token is still valid. */
   forceRefresh?: boolean;
 }
 
 export interface LogoutOptions {
-  /** Where /v2/logout sends the browser afterwards; must be in the app's Allowed Logout URLs. */
+  /**
+   * Where the provider sends the browser afterwards (`post_logout_redirect_uri`, or `returnTo` at
+   * /v2/logout); must be registered with the app (Allowed Logout URLs).
+   */
   returnTo?: string;
-  /** Also end the upstream identity provider's session (Auth0 `federated`). */
+  /** Also end the upstream identity provider's session (Auth0 `federated`; only /v2/logout has it). */
   federated?: boolean;
 }
 
 export interface LogoutResult {
-  /** Open it in the system browser to end the browser's session at the server as well. */
-  logoutUrl: string;
+  /**
+   * Open it in the system browser to end the browser's session at the server as well. Undefined
+   * when the discovery document could not be read (offline): the local sign-out still happened.
+   */
+  logoutUrl: string | undefined;
   /** False when the revocation request failed (offline): the local session is gone regardless. */
   revoked: boolean;
 }
@@ -52,6 +64,9 @@ interface Discovery {
   metadata: ServerMetadata;
   verify: IdTokenVerifier;
 }
+
+/** The key of a cached access token: its audience and, for a narrowed one, its scope. */
+const cacheKey = (audience: string, scope: string | undefined) => (scope === undefined ? audience : `${audience} ${scope}`);
 
 const DEFAULT_LOGIN_TIMEOUT_MS = 300_000;
 
@@ -75,6 +90,8 @@ export class DesktopAuth {
   /** Refreshes, restore and logout run one after another: with rotation, two refreshes racing on one refresh token look like theft. */
   #queue: Promise<unknown> = Promise.resolve();
   readonly #inflight = new Map<string, Promise<string>>();
+  readonly #background: BackgroundRefresh | undefined;
+  #lastTokenResponse: TokenResponse | undefined;
 
   constructor(options: DesktopAuthOptions) {
     this.issuer = normaliseIssuer(options);
@@ -84,6 +101,22 @@ export class DesktopAuth {
     this.#now = options.now ?? Date.now;
     this.#store = options.store ?? memoryStore();
     this.#leeway = options.leewaySeconds ?? 60;
+    if (options.backgroundRefresh) {
+      this.#background = new BackgroundRefresh({
+        timers: options.timers ?? platformTimers,
+        now: this.#now,
+        random: options.random ?? Math.random,
+        settings: options.backgroundRefresh === true ? {} : options.backgroundRefresh,
+        leewaySeconds: this.#leeway,
+        refresh: () => this.#refreshInBackground(),
+      });
+    }
+  }
+
+  /** Stops the background refresh timer and cancels a login in progress; the session stays stored. */
+  dispose(): void {
+    this.#background?.stop();
+    this.#pendingLogin?.cancel(new LoginCancelled('The app shut the sign-in down.'));
   }
 
   get status(): AuthStatus {
@@ -97,6 +130,32 @@ export class DesktopAuth {
   /** The signed-in user's id_token claims, or undefined when signed out. */
   getProfile(): UserProfile | undefined {
     return this.#session?.user;
+  }
+
+  /** The raw id_token of the session (validated), e.g. as `id_token_hint`; undefined when signed out. */
+  getIdToken(): string | undefined {
+    return this.#session?.idToken;
+  }
+
+  /**
+   * The last token response as the server sent it (login, restore or refresh), for fields the SDK
+   * does not model. It holds the refresh token: keep it in the process that owns the session.
+   */
+  getTokenResponse(): Readonly<TokenResponse> | undefined {
+    return this.#session && this.#lastTokenResponse ? { ...this.#lastTokenResponse } : undefined;
+  }
+
+  /**
+   * Everything that can fail before the user is sent to the browser, checked first: the discovery
+   * document, and the token store (a keychain probe), so that a missing keychain is reported
+   * before the user signs in rather than after, when the tokens would have to be thrown away.
+   * login() and loginWithDeviceCode() call it; apps may call it to grey out a button.
+   */
+  async preflight(signal?: AbortSignal): Promise<void> {
+    const discovery = this.#discover();
+    await (signal ? untilAborted(discovery, signal) : discovery);
+    const probe = this.#store.check ? this.#store.check() : this.#store.load().then(() => undefined);
+    await (signal ? untilAborted(probe, signal) : probe);
   }
 
   /**
@@ -119,8 +178,10 @@ export class DesktopAuth {
     this.#setStatus('signing-in');
     let opened: OpenRedirect | undefined;
     try {
-      const discovery = await untilAborted(this.#discover(), link.signal);
-      opened = await redirect.open(pending.deliver);
+      // Discovery, the store, then the loopback port: all before the browser opens.
+      await this.preflight(link.signal);
+      const discovery = await this.#discover();
+      opened = await untilAborted(redirect.open(pending.deliver), link.signal);
       const request = await buildAuthorizationRequest(discovery.metadata, {
         ...options,
         clientId: this.clientId,
@@ -158,7 +219,8 @@ export class DesktopAuth {
     const link = linkedSignal({ ...(options.signal ? { parent: options.signal } : {}), onParentAbort: () => new LoginCancelled() });
     this.#setStatus('signing-in');
     try {
-      const discovery = await untilAborted(this.#discover(), link.signal);
+      await this.preflight(link.signal);
+      const discovery = await this.#discover();
       const endpoint = discovery.metadata.device_authorization_endpoint ?? `${this.issuer}oauth/device/code`;
       const audience = options.audience ?? this.#options.audience;
       const startedAt = this.#now();
@@ -217,6 +279,8 @@ export class DesktopAuth {
           accessTokens: new Map([[stored.audience ?? '', this.#accessTokenFrom(tokens)]]),
           ...(stored.audience !== undefined ? { audience: stored.audience } : {}),
         };
+        this.#lastTokenResponse = tokens;
+        this.#scheduleBackgroundRefresh(this.#session);
         this.#setStatus('signed-in');
         return user;
       } catch (error) {
@@ -234,7 +298,8 @@ export class DesktopAuth {
   async getAccessToken(options: GetAccessTokenOptions = {}): Promise<string> {
     const session = this.#session;
     if (!session) throw new LoginRequired();
-    const key = options.audience ?? session.audience ?? '';
+    const audience = options.audience ?? session.audience ?? '';
+    const key = cacheKey(audience, options.scope);
     const cached = this.#validCached(session, key);
     if (cached && !options.forceRefresh) return cached;
     const inflight = this.#inflight.get(key);
@@ -244,7 +309,7 @@ export class DesktopAuth {
       // A refresh queued behind another one for the same audience may find a fresh token already.
       const fresh = this.#validCached(session, key);
       if (fresh && !options.forceRefresh) return fresh;
-      return this.#refreshInto(session, key);
+      return this.#refreshInto(session, { key, audience, ...(options.scope !== undefined ? { scope: options.scope } : {}) });
     }).finally(() => this.#inflight.delete(key));
     this.#inflight.set(key, refresh);
     return refresh;
@@ -252,12 +317,16 @@ export class DesktopAuth {
 
   /**
    * Revokes the refresh token (its whole rotation family) at the server, clears storage and memory,
-   * and returns the /v2/logout URL that ends the browser's session too.
+   * and returns the URL that ends the browser's session too (see logoutUrl()).
    */
   logout(options: LogoutOptions = {}): Promise<LogoutResult> {
     return this.#serial(async () => {
       const refreshToken = this.#session?.refreshToken ?? parseSession(await this.#store.load(), this.issuer, this.clientId)?.refreshToken;
+      // Built before the session goes: the id_token is the hint that lets the provider skip its prompt.
+      const logoutUrl = await this.logoutUrl(options).catch(() => undefined);
       this.#session = undefined;
+      this.#lastTokenResponse = undefined;
+      this.#background?.stop();
       let revoked = false;
       if (refreshToken) {
         try {
@@ -269,12 +338,26 @@ export class DesktopAuth {
       }
       await this.#store.clear();
       this.#setStatus('signed-out');
-      return { logoutUrl: this.logoutUrl(options), revoked };
+      return { logoutUrl, revoked };
     });
   }
 
-  /** Auth0's `/v2/logout` URL for this app. */
-  logoutUrl(options: LogoutOptions = {}): string {
+  /**
+   * The browser logout URL for this app. With an `end_session_endpoint` in discovery: OpenID
+   * RP-Initiated Logout 1.0 (`id_token_hint` of the session, `client_id`, `post_logout_redirect_uri`).
+   * Without one the issuer is taken for Auth0 (a tenant without RP-initiated logout publishes none):
+   * `/v2/logout` with `client_id` and `returnTo`. `federated` exists only at /v2/logout and selects it.
+   */
+  async logoutUrl(options: LogoutOptions = {}): Promise<string> {
+    const { metadata } = await this.#discover();
+    if (metadata.end_session_endpoint && !options.federated) {
+      const url = new URL(metadata.end_session_endpoint);
+      const idToken = this.#session?.idToken;
+      if (idToken) url.searchParams.set('id_token_hint', idToken);
+      url.searchParams.set('client_id', this.clientId);
+      if (options.returnTo) url.searchParams.set('post_logout_redirect_uri', options.returnTo);
+      return url.href;
+    }
     const url = new URL(`${this.issuer}v2/logout`);
     url.searchParams.set('client_id', this.clientId);
     if (options.returnTo) url.searchParams.set('returnTo', options.returnTo);
@@ -285,7 +368,7 @@ export class DesktopAuth {
   async #completeAuthorization(callbackUrl: string, request: PendingAuthorization, discovery: Discovery, audience: string | undefined, signal: AbortSignal): Promise<UserProfile> {
     const code = parseAuthorizationResponse(callbackUrl, {
       state: request.state,
-      issuer: this.issuer,
+      issuer: discovery.metadata.issuer,
       issRequired: discovery.metadata.authorization_response_iss_parameter_supported === true,
     });
     const tokens = await tokenRequest(
@@ -319,16 +402,22 @@ export class DesktopAuth {
       accessTokens: new Map([[audience ?? '', this.#accessTokenFrom(tokens)]]),
       ...(audience !== undefined ? { audience } : {}),
     };
+    this.#lastTokenResponse = tokens;
+    this.#scheduleBackgroundRefresh(this.#session);
     this.#setStatus('signed-in');
     return user;
   }
 
-  async #refreshInto(session: Session, key: string): Promise<string> {
+  async #refreshInto(session: Session, wanted: { key: string; audience: string; scope?: string }): Promise<string> {
     if (!session.refreshToken) throw new LoginRequired('The access token expired and there is no refresh token (ask for offline_access).');
-    const discovery = await this.#discover();
-    const audience = key === '' ? undefined : key;
+    const { key, scope } = wanted;
+    const audience = wanted.audience === '' ? undefined : wanted.audience;
+    const otherAudience = wanted.audience !== (session.audience ?? '');
     let result: RefreshedTokens;
     try {
+      const discovery = await this.#discover().catch((cause: unknown) => {
+        throw new TokenRefreshFailed(`The token refresh failed: ${(cause as Error).message}`, undefined, false, { cause });
+      });
       const context = this.#refreshContext(
         discovery,
         { sub: session.user.sub },
@@ -339,11 +428,21 @@ export class DesktopAuth {
         () => this.#session === session,
       );
       // Only another API's token needs the audience sent (Auth0 multi-resource refresh tokens).
-      result = await redeemRefreshToken(context, session.refreshToken, key !== (session.audience ?? '') ? key : undefined);
+      result = await redeemRefreshToken(context, session.refreshToken, {
+        ...(otherAudience ? { audience: wanted.audience } : {}),
+        ...(scope !== undefined ? { scope } : {}),
+      });
     } catch (error) {
-      if (error instanceof TokenRefreshFailed && error.loginRequired && this.#session === session) {
-        this.#session = undefined;
-        this.#setStatus('signed-out');
+      if (this.#session === session) {
+        if (error instanceof TokenRefreshFailed && error.loginRequired) {
+          this.#session = undefined;
+          this.#background?.stop();
+          this.#setStatus('signed-out');
+        } else if (isTransientFailure(error) && this.#status === 'signed-in') {
+          // A network outage is not a sign-out: keep the session and the stored token, say so.
+          // (Not while a new login is in progress: its 'signing-in' is what the user should see.)
+          this.#setStatus('offline');
+        }
       }
       throw error;
     }
@@ -351,11 +450,31 @@ export class DesktopAuth {
     if (this.#session !== session) throw new LoginRequired('The session ended during the refresh.');
     session.user = user;
     session.idToken = tokens.id_token ?? session.idToken;
-    if (key !== (session.audience ?? '') && !grantsAudience(tokens.access_token, key)) throw new AudienceNotGranted(key);
+    this.#lastTokenResponse = tokens;
+    if (otherAudience && !grantsAudience(tokens.access_token, wanted.audience)) throw new AudienceNotGranted(wanted.audience);
     const accessToken = this.#accessTokenFrom(tokens);
     session.accessTokens.set(key, accessToken);
+    if (key === (session.audience ?? '')) this.#scheduleBackgroundRefresh(session);
+    if (this.#status === 'offline') this.#setStatus('signed-in');
     this.#events.emit('refreshed', { audience });
     return accessToken.token;
+  }
+
+  #scheduleBackgroundRefresh(session: Session): void {
+    const token = session.accessTokens.get(session.audience ?? '');
+    if (this.#background && token && session.refreshToken) this.#background.schedule(token.issuedAt, token.expiresAt);
+  }
+
+  /** One background refresh of the default token; what comes of it decides the next wake. */
+  async #refreshInBackground(): Promise<RefreshOutcome> {
+    if (!this.#session) return 'stop';
+    try {
+      await this.getAccessToken({ forceRefresh: true });
+      return 'refreshed';
+    } catch (error) {
+      if (!this.#session || (error instanceof TokenRefreshFailed && error.loginRequired)) return 'stop';
+      return 'retry';
+    }
   }
 
   #refreshContext(
@@ -389,8 +508,9 @@ export class DesktopAuth {
 
   #accessTokenFrom(tokens: TokenResponse) {
     // Without expires_in the lifetime is unknown: use the token once, refresh the next time.
-    const expiresAt = this.#now() + (tokens.expires_in ?? 0) * 1000;
-    return { token: tokens.access_token, expiresAt, ...(tokens.scope !== undefined ? { scope: tokens.scope } : {}) };
+    const issuedAt = this.#now();
+    const expiresAt = issuedAt + (tokens.expires_in ?? 0) * 1000;
+    return { token: tokens.access_token, issuedAt, expiresAt, ...(tokens.scope !== undefined ? { scope: tokens.scope } : {}) };
   }
 
   #validCached(session: Session, key: string): string | undefined {
@@ -411,7 +531,11 @@ export class DesktopAuth {
 
   #discover(): Promise<Discovery> {
     if (!this.#discovery) {
-      const pending = discover(this.issuer, this.#fetch).then((metadata) => ({ metadata, verify: idTokenVerifier(metadata, this.#fetch) }));
+      const pending = discover(this.issuer, this.#fetch).then((metadata) => {
+        const verify = idTokenVerifier(metadata, this.#fetch);
+        // The provider's own spelling of its issuer (with or without the trailing slash) is what `iss` carries.
+        return { metadata, verify: (idToken: string, expected: IdTokenExpectations) => verify(idToken, { ...expected, issuer: metadata.issuer }) };
+      });
       // A failed discovery (offline at start-up) is retried by the next call instead of being cached.
       pending.catch(() => {
         if (this.#discovery === pending) this.#discovery = undefined;

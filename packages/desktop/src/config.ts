@@ -28,6 +28,35 @@ export interface DesktopAuthOptions {
   now?: () => number;
   /** Waits between device-flow polls; tests shorten it. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /**
+   * Long-running apps: refresh the access token ahead of its expiry in the background, retry with
+   * backoff through a network outage (status `offline`, never a sign-out), and catch up after the
+   * machine slept. Off by default (a CLI that exits needs none); `true` for the defaults.
+   */
+  backgroundRefresh?: boolean | BackgroundRefreshOptions;
+  /** Timers for the background refresh; tests drive them by hand. Default: the platform's, unref'd in Node. */
+  timers?: Timers;
+  /** Default Math.random: the jitter of background refreshes and retries. */
+  random?: () => number;
+}
+
+export interface BackgroundRefreshOptions {
+  /** Refresh this long before the access token expires. Default 300 s (at least `leewaySeconds`). */
+  aheadSeconds?: number;
+  /** Up to this much earlier again, at random, so many app instances do not refresh in step. Default 60 s. */
+  jitterSeconds?: number;
+  /**
+   * The timer wakes at least this often and compares the wall clock with the due time: after a
+   * sleep (timers do not run, the wall clock jumps) the refresh happens on the first wake. Default 30 s.
+   */
+  checkEverySeconds?: number;
+  /** Retries after a network failure back off from 5 s, doubling, up to this. Default 300 s. */
+  maxRetrySeconds?: number;
+}
+
+export interface Timers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
 }
 
 export const DEFAULT_SCOPE = 'openid profile email offline_access';

@@ -9,13 +9,18 @@ export interface ServerMetadata {
   jwks_uri: string;
   revocation_endpoint?: string;
   device_authorization_endpoint?: string;
+  /** OpenID RP-Initiated Logout 1.0; absent at Auth0 tenants without it enabled (they use /v2/logout). */
+  end_session_endpoint?: string;
   id_token_signing_alg_values_supported?: string[];
   authorization_response_iss_parameter_supported?: boolean;
 }
 
 /**
- * Reads `/.well-known/openid-configuration`. Its `issuer` must equal ours exactly (OIDC Discovery
- * §4.3): otherwise a look-alike server could hand out endpoints for tokens it then checks against itself.
+ * Reads `/.well-known/openid-configuration`. Its `issuer` must be ours (OIDC Discovery §4.3):
+ * otherwise a look-alike server could hand out endpoints for tokens it then checks against itself.
+ * `issuer` is written with a trailing slash (Auth0's form); a provider whose issuer has none
+ * (oidc-provider, Keycloak, Entra) is accepted for the same URL, and its own spelling is what the
+ * id_token's `iss` is then compared with, exactly.
  */
 export async function discover(issuer: string, fetchImpl: FetchLike, signal?: AbortSignal): Promise<ServerMetadata> {
   const url = `${issuer}.well-known/openid-configuration`;
@@ -29,7 +34,7 @@ export async function discover(issuer: string, fetchImpl: FetchLike, signal?: Ab
   if (!response.ok) throw new DiscoveryFailed(`${url} answered ${response.status}`);
   const metadata = (await response.json().catch(() => undefined)) as Partial<ServerMetadata> | undefined;
   if (!metadata || typeof metadata !== 'object') throw new DiscoveryFailed(`${url} is not JSON`);
-  if (metadata.issuer !== issuer) throw new DiscoveryFailed(`The discovery document names issuer ${String(metadata.issuer)}, expected ${issuer}`);
+  if (metadata.issuer !== issuer && `${metadata.issuer}/` !== issuer) throw new DiscoveryFailed(`The discovery document names issuer ${String(metadata.issuer)}, expected ${issuer}`);
   for (const field of ['authorization_endpoint', 'token_endpoint', 'jwks_uri'] as const) {
     if (typeof metadata[field] !== 'string') throw new DiscoveryFailed(`The discovery document has no ${field}`);
   }

@@ -1,10 +1,37 @@
 /**
+ * Every code a DesktopAuthError can carry, in one list: the type is derived from it, and a test
+ * checks that each one is documented in the README, so apps can map every code to their own words.
+ */
+export const DESKTOP_AUTH_ERROR_CODES = [
+  'login_cancelled',
+  'login_timeout',
+  'state_mismatch',
+  'duplicate_callback',
+  'access_denied',
+  'oauth_error',
+  'id_token_invalid',
+  'token_refresh_failed',
+  'login_required',
+  'audience_not_granted',
+  'device_code_expired',
+  'keychain_unavailable',
+  'storage_failed',
+  'discovery_failed',
+  'browser_open_failed',
+  'redirect_unavailable',
+  'request_failed',
+  'invalid_argument',
+] as const;
+
+export type DesktopAuthErrorCode = (typeof DESKTOP_AUTH_ERROR_CODES)[number];
+
+/**
  * Every failure the SDK reports is a `DesktopAuthError` with a stable `code`, so apps branch on
  * codes (`err.code === 'login_cancelled'`) or classes, never on messages.
  */
 export class DesktopAuthError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: DesktopAuthErrorCode;
+  constructor(code: DesktopAuthErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
@@ -41,7 +68,7 @@ export class OAuthRequestFailed extends DesktopAuthError {
     readonly error: string,
     readonly errorDescription: string | undefined,
     readonly status?: number,
-    code = 'oauth_error',
+    code: 'oauth_error' | 'access_denied' = 'oauth_error',
   ) {
     super(code, `${error}${errorDescription ? `: ${errorDescription}` : ''}`);
   }
@@ -129,5 +156,22 @@ export class BrowserOpenFailed extends DesktopAuthError {
 export class RequestFailed extends DesktopAuthError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('request_failed', message, options);
+  }
+}
+
+/**
+ * The redirect could not be prepared before the browser opened: the loopback port is taken or
+ * cannot be bound (a firewall, a fixed `port` another app holds).
+ */
+export class RedirectUnavailable extends DesktopAuthError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('redirect_unavailable', message, options);
+  }
+}
+
+/** A value that crossed a trust boundary (the Electron bridge) is not what the API takes. */
+export class InvalidArgument extends DesktopAuthError {
+  constructor(message: string) {
+    super('invalid_argument', message);
   }
 }

@@ -1,4 +1,9 @@
-export type AuthStatus = 'signed-out' | 'signing-in' | 'signed-in';
+/**
+ * `offline`: signed in, but the last refresh could not reach the server. The session and the stored
+ * refresh token are kept, cached access tokens are still handed out while valid, and the background
+ * refresh retries with backoff; the status returns to `signed-in` on the next success.
+ */
+export type AuthStatus = 'signed-out' | 'signing-in' | 'signed-in' | 'offline';
 
 export interface AuthEvents {
   /** The session started, ended or is being established. */

@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose';
 import type { FetchLike } from './config.js';
-import { IdTokenInvalid, OAuthRequestFailed, TokenRefreshFailed } from './errors.js';
+import { DiscoveryFailed, IdTokenInvalid, OAuthRequestFailed, RequestFailed, TokenRefreshFailed } from './errors.js';
 import type { UserProfile } from './id-token.js';
 import { tokenRequest, type TokenResponse } from './token-endpoint.js';
 
@@ -25,7 +25,8 @@ export interface RefreshedTokens {
  * response is looked at further: the old one is already dead at the server, and a crash or a failed
  * check after this point must not lose the only token that still works.
  */
-export async function redeemRefreshToken(ctx: RefreshGrantContext, refreshToken: string, audience?: string): Promise<RefreshedTokens> {
+export async function redeemRefreshToken(ctx: RefreshGrantContext, refreshToken: string, narrow: { audience?: string; scope?: string } = {}): Promise<RefreshedTokens> {
+  const { audience, scope } = narrow;
   let tokens: TokenResponse;
   try {
     tokens = await tokenRequest(ctx.fetch, ctx.tokenEndpoint, {
@@ -33,6 +34,8 @@ export async function redeemRefreshToken(ctx: RefreshGrantContext, refreshToken:
       client_id: ctx.clientId,
       refresh_token: refreshToken,
       ...(audience !== undefined ? { audience } : {}),
+      // RFC 6749 §6: a narrower scope than the grant's; the refresh token keeps the full one.
+      ...(scope !== undefined ? { scope } : {}),
     });
   } catch (cause) {
     if (cause instanceof OAuthRequestFailed && cause.error === 'invalid_grant') {
@@ -59,4 +62,16 @@ export function grantsAudience(accessToken: string, audience: string): boolean {
   } catch {
     return true;
   }
+}
+
+/**
+ * Whether a failed refresh is worth retrying with the session kept: the server could not be
+ * reached or said it is temporarily unable (RFC 6749 §5.2 has no such code; Auth0 and others send
+ * `temporarily_unavailable` / `server_error`, and a 5xx without OAuth JSON). A refused token is not.
+ */
+export function isTransientFailure(error: unknown): boolean {
+  if (!(error instanceof TokenRefreshFailed) || error.loginRequired) return error instanceof RequestFailed || error instanceof DiscoveryFailed;
+  const cause = error.cause;
+  if (cause instanceof RequestFailed || cause instanceof DiscoveryFailed) return true;
+  return cause instanceof OAuthRequestFailed && (cause.error === 'temporarily_unavailable' || cause.error === 'server_error' || (cause.status ?? 0) >= 500);
 }

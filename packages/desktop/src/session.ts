@@ -32,6 +32,7 @@ export function parseSession(value: string | null, issuer: string, clientId: str
 export interface AccessToken {
   token: string;
   /** Milliseconds since the epoch. */
+  issuedAt: number;
   expiresAt: number;
   scope?: string;
 }

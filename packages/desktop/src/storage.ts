@@ -9,6 +9,12 @@ export interface TokenStore {
   save(value: string): Promise<void>;
   /** Removes the value; clearing an empty store is not an error. */
   clear(): Promise<void>;
+  /**
+   * Proves the store can keep a token here, without touching the stored value (a keychain: write,
+   * read back and delete a probe item). Called before the browser opens; without it the SDK calls
+   * load(). Rejects with the store's own error (KeychainUnavailable, StorageFailed).
+   */
+  check?(): Promise<void>;
 }
 
 /** Keeps the session for the life of the process only: nothing survives a restart. */

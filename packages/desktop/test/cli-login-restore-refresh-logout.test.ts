@@ -22,13 +22,13 @@ before(async () => {
   clientId = (await createNativeApp(latchkey.server, ['http://127.0.0.1/callback'])).client_id;
   dir = mkdtempSync(join(tmpdir(), 'latchkey-cli-'));
   env = {
-    LATCHKEY_ISSUER: latchkey.server.issuer,
-    CLIENT_ID: clientId,
-    AUDIENCE: API,
-    API_URL: latchkey.apiUrl,
-    LATCHKEY_STORE: 'file',
-    LATCHKEY_STORE_PATH: join(dir, 'session.bin'),
-    LATCHKEY_STORE_PASSPHRASE: PASSPHRASE,
+    LATCHKEY_CLI_ISSUER: latchkey.server.issuer,
+    LATCHKEY_CLI_CLIENT_ID: clientId,
+    LATCHKEY_CLI_AUDIENCE: API,
+    LATCHKEY_CLI_API_URL: latchkey.apiUrl,
+    LATCHKEY_CLI_STORE: 'file',
+    LATCHKEY_CLI_STORE_PATH: join(dir, 'session.bin'),
+    LATCHKEY_CLI_STORE_PASSPHRASE: PASSPHRASE,
   };
 });
 
@@ -38,7 +38,7 @@ after(async () => {
 });
 
 const storedRefreshToken = async () =>
-  parseSession(await encryptedFileStore({ path: env.LATCHKEY_STORE_PATH!, cipher: passphraseCipher(PASSPHRASE) }).load(), latchkey.server.issuer, clientId)?.refreshToken;
+  parseSession(await encryptedFileStore({ path: env.LATCHKEY_CLI_STORE_PATH!, cipher: passphraseCipher(PASSPHRASE) }).load(), latchkey.server.issuer, clientId)?.refreshToken;
 
 test('the CLI example signs in by loopback in Chromium, calls the API, restarts silently, refreshes once for 10 callers, and logs out', async () => {
   // 1. `login`: the CLI prints the URL (--no-browser); Chromium plays the system browser.
@@ -62,8 +62,8 @@ test('the CLI example signs in by loopback in Chromium, calls the API, restarts 
   // Stored encrypted, owner-only; the refresh token is nowhere in the file in clear.
   const firstRefreshToken = await storedRefreshToken();
   assert.ok(firstRefreshToken);
-  assert.equal(statSync(env.LATCHKEY_STORE_PATH!).mode & 0o777, 0o600);
-  assert.ok(!readFileSync(env.LATCHKEY_STORE_PATH!).includes(firstRefreshToken));
+  assert.equal(statSync(env.LATCHKEY_CLI_STORE_PATH!).mode & 0o777, 0o600);
+  assert.ok(!readFileSync(env.LATCHKEY_CLI_STORE_PATH!).includes(firstRefreshToken));
 
   // 2. `call-api` and `whoami` in new processes: silent sign-in from the stored refresh token.
   const called = await runCli(['call-api'], env).exit;
@@ -80,7 +80,7 @@ test('the CLI example signs in by loopback in Chromium, calls the API, restarts 
     issuer: latchkey.server.issuer,
     clientId,
     audience: API,
-    store: encryptedFileStore({ path: env.LATCHKEY_STORE_PATH!, cipher: passphraseCipher(PASSPHRASE) }),
+    store: encryptedFileStore({ path: env.LATCHKEY_CLI_STORE_PATH!, cipher: passphraseCipher(PASSPHRASE) }),
     fetch: counting.fetch,
     now: () => Date.now() + skewMs,
   });
@@ -103,8 +103,10 @@ test('the CLI example signs in by loopback in Chromium, calls the API, restarts 
   const loggedOut = await runCli(['logout', '--no-browser'], env).exit;
   assert.equal(loggedOut.code, 0, loggedOut.stderr);
   assert.match(loggedOut.stdout, /Signed out; the refresh token is revoked\./);
-  assert.match(loggedOut.stdout, new RegExp(`open: ${latchkey.server.issuer}v2/logout\\?client_id=${clientId}`));
-  assert.equal(existsSync(env.LATCHKEY_STORE_PATH!), false);
+  // latchkey publishes an end_session_endpoint: the browser logout is RP-initiated. This process never
+  // restored the session, so it holds no id_token to send as hint; client_id names the app instead.
+  assert.match(loggedOut.stdout, new RegExp(`open: ${latchkey.server.issuer}oidc/logout\\?client_id=${clientId}$`, 'm'));
+  assert.equal(existsSync(env.LATCHKEY_CLI_STORE_PATH!), false);
   const refused = await directRefresh(latchkey.server, clientId, rotated);
   assert.equal(refused.status, 403);
   assert.equal(refused.body.error, 'invalid_grant');

@@ -96,12 +96,12 @@ test('the CLI example with --device prints the code and URL, finishes once appro
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-cli-device-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const env = {
-    LATCHKEY_ISSUER: latchkey.server.issuer,
-    CLIENT_ID: clientId,
-    AUDIENCE: API,
-    LATCHKEY_STORE: 'file',
-    LATCHKEY_STORE_PATH: join(dir, 'session.bin'),
-    LATCHKEY_STORE_PASSPHRASE: 'device flow passphrase',
+    LATCHKEY_CLI_ISSUER: latchkey.server.issuer,
+    LATCHKEY_CLI_CLIENT_ID: clientId,
+    LATCHKEY_CLI_AUDIENCE: API,
+    LATCHKEY_CLI_STORE: 'file',
+    LATCHKEY_CLI_STORE_PATH: join(dir, 'session.bin'),
+    LATCHKEY_CLI_STORE_PASSPHRASE: 'device flow passphrase',
   };
   const { context, page } = await newContext(latchkey.browser);
   const cli = runCli(['login', '--device'], env);

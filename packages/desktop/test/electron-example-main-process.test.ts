@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { DesktopAuth, memoryStore } from '../src/index.js';
+import { DesktopAuth, memoryStore, type AuthStatus } from '../src/index.js';
+import type { AuthBridge } from '../src/adapters/electron-preload.js';
 import { loopbackRedirect } from '../src/adapters/node.js';
 import { parseSession } from '../src/session.js';
-import { createAuthService } from '../../../examples/electron/src/auth-service.js';
+import { wireMainProcess } from '../../../examples/electron/src/auth-service.js';
 import { readConfig } from '../../../examples/electron/src/config.js';
+import type { ExampleApi } from '../../../examples/electron/src/ipc.js';
+import { exposeRendererApis } from '../../../examples/electron/src/preload-api.js';
+import { fakeElectron } from './helpers/fake-electron.js';
 import { API, createNativeApp, directRefresh, EMAIL, PICTURE, newContext, signInAtLoginPage, startLatchkey, type Latchkey } from './helpers/latchkey.js';
 
 let latchkey: Latchkey;
@@ -17,55 +21,58 @@ after(async () => {
   await latchkey?.close();
 });
 
-test("the Electron example's main-process logic: log in, profile for the window, Get Private Message, log out", async () => {
+/** The example's main process and preload on fake Electron IPC: what the window gets is what a renderer would. */
+function exampleApp(auth: DesktopAuth, opened: string[], returnTo: string) {
+  const electron = fakeElectron();
+  const main = wireMainProcess({ ipcMain: electron.ipcMain, auth, apiUrl: latchkey.apiUrl, openExternal: async (url) => void opened.push(url), logoutReturnTo: returnTo });
+  exposeRendererApis(electron.contextBridge, electron.ipcRenderer);
+  const statuses: AuthStatus[] = [];
+  const window = { latchkey: electron.exposed.get('latchkey') as AuthBridge, exampleApi: electron.exposed.get('exampleApi') as ExampleApi };
+  window.latchkey.onStatus((status) => statuses.push(status));
+  return { main, window, statuses, crossed: electron.crossed, exposed: electron.exposed };
+}
+
+test("the Electron example through the bridge: log in, profile for the window, Get Private Message, restart, log out at the provider", async () => {
   const returnTo = 'http://127.0.0.1/logged-out';
   const clientId = (await createNativeApp(latchkey.server, ['http://127.0.0.1/callback'], { allowed_logout_urls: [returnTo] })).client_id;
   const { context, page } = await newContext(latchkey.browser);
   const store = memoryStore();
   const opened: string[] = [];
-  const service = createAuthService({
-    auth: new DesktopAuth({ issuer: latchkey.server.issuer, clientId, audience: API, redirect: loopbackRedirect(), openUrl: (url) => page.goto(url), store }),
-    apiUrl: latchkey.apiUrl,
-    openExternal: async (url) => void opened.push(url),
-    logoutReturnTo: returnTo,
-  });
-  const statuses: string[] = [];
-  service.onStatus((status) => statuses.push(status));
+  const first = exampleApp(new DesktopAuth({ issuer: latchkey.server.issuer, clientId, audience: API, redirect: loopbackRedirect(), openUrl: (url) => page.goto(url), store }), opened, returnTo);
+  assert.deepEqual([...first.exposed.keys()], ['latchkey', 'exampleApi']);
 
-  assert.equal(await service.start(), null, 'nothing stored: the window shows "Log in"');
-  const [profile] = await Promise.all([service.login(), signInAtLoginPage(page)]);
+  assert.equal(await first.window.latchkey.getProfile(), null, 'nothing stored: the window shows "Log in"');
+  const [profile] = await Promise.all([first.window.latchkey.login(), signInAtLoginPage(page)]);
   assert.equal(profile.name, 'Ada Lovelace');
   assert.equal(profile.email, EMAIL);
   assert.equal(profile.picture, PICTURE);
-  assert.equal(Object.keys(profile).some((key) => /token/i.test(key)), false, 'no token reaches the renderer');
-  assert.deepEqual(service.profile(), profile);
-  assert.equal(await service.privateMessage(), 'Your access token was successfully validated!');
+  assert.deepEqual(await first.window.latchkey.getProfile(), profile);
+  assert.equal(await first.window.exampleApi.getPrivateMessage(), 'Your access token was successfully validated!');
+  first.main.dispose();
 
   // Next start of the app: a new SDK instance on the same store signs in silently.
-  const restarted = createAuthService({
-    auth: new DesktopAuth({ issuer: latchkey.server.issuer, clientId, audience: API, store }),
-    apiUrl: latchkey.apiUrl,
-    openExternal: async (url) => void opened.push(url),
-    logoutReturnTo: returnTo,
-  });
-  const restartStatuses: string[] = [];
-  restarted.onStatus((status) => restartStatuses.push(status));
-  assert.deepEqual(await restarted.start(), profile);
+  const restarted = exampleApp(new DesktopAuth({ issuer: latchkey.server.issuer, clientId, audience: API, store }), opened, returnTo);
+  await restarted.main.start();
+  const restored = await restarted.window.latchkey.getProfile();
+  assert.deepEqual([restored?.sub, restored?.email], [profile.sub, profile.email]);
   const refreshToken = parseSession(await store.load(), latchkey.server.issuer, clientId)!.refreshToken;
-  await restarted.logout();
-  assert.equal(restarted.profile(), null);
+  assert.deepEqual(await restarted.window.latchkey.logout(), { revoked: true });
+  assert.equal(await restarted.window.latchkey.getProfile(), null);
   assert.equal(await store.load(), null);
   assert.equal(opened.length, 1);
+  // latchkey publishes an end_session_endpoint: OpenID RP-initiated logout with the id_token as hint.
   const logoutUrl = new URL(opened[0]!);
-  assert.equal(logoutUrl.pathname, '/v2/logout');
-  assert.equal(logoutUrl.searchParams.get('returnTo'), returnTo);
-  // The browser's session at latchkey ends too, and /v2/logout accepts the returnTo.
+  assert.equal(logoutUrl.pathname, '/oidc/logout');
+  assert.equal(logoutUrl.searchParams.get('post_logout_redirect_uri'), returnTo);
+  assert.ok(logoutUrl.searchParams.get('id_token_hint'));
   const logout = await page.request.get(logoutUrl.href, { maxRedirects: 0 });
   assert.equal(logout.status(), 302);
   assert.equal(logout.headers().location, returnTo);
   assert.equal((await directRefresh(latchkey.server, clientId, refreshToken)).body.error, 'invalid_grant', 'revoked at the server');
-  assert.deepEqual(statuses, ['signing-in', 'signed-in']);
-  assert.deepEqual(restartStatuses, ['signing-in', 'signed-in', 'signed-out']);
+  assert.deepEqual(first.statuses, ['signed-out', 'signing-in', 'signed-in']);
+  assert.deepEqual(restarted.statuses, ['signed-out', 'signing-in', 'signed-in', 'signed-out']);
+  for (const app of [first, restarted]) assert.ok(!app.crossed.join('\n').includes(refreshToken.slice(0, 20)), 'no refresh token crossed to the window');
+  restarted.main.dispose();
   await context.close();
 });
 

@@ -55,6 +55,7 @@ test('on a real Secret Service (gnome-keyring in dbus-run-session): store, silen
   const result = JSON.parse(stdout.trim().split('\n').at(-1)!);
   assert.equal(result.roundTrip, true);
   assert.equal(result.inSecretService, true, 'secret-tool reads the value back from gnome-keyring');
+  assert.equal(result.probeLeftSessionAlone, true, 'the pre-login probe works on a real keyring and leaves the session alone');
   assert.equal(result.restoredName, 'Ada Lovelace', 'restore() signed in silently from the keyring');
   assert.equal(result.rotatedInKeyring, true, 'the rotated refresh token replaced the old one in the keyring');
   assert.equal(result.revoked, true);

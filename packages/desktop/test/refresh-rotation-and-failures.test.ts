@@ -68,7 +68,8 @@ test('a refused refresh token (invalid_grant) signs out and clears storage; a ne
 
   mode = 'offline';
   await assert.rejects(auth.getAccessToken({ forceRefresh: true }), (error: unknown) => error instanceof TokenRefreshFailed && !error.loginRequired);
-  assert.equal(auth.status, 'signed-in');
+  assert.equal(auth.status, 'offline', 'a network failure is an outage, not a sign-out');
+  assert.equal(auth.getProfile()?.sub, 'auth0|user1');
   assert.equal(await storedToken(store), 'rt-0');
 
   mode = 'revoked';
@@ -80,7 +81,7 @@ test('a refused refresh token (invalid_grant) signs out and clears storage; a ne
   assert.equal(await store.load(), null);
   assert.equal(auth.getProfile(), undefined);
   await assert.rejects(auth.getAccessToken(), LoginRequired);
-  assert.deepEqual(statuses, ['signing-in', 'signed-in', 'signed-out']);
+  assert.deepEqual(statuses, ['signing-in', 'signed-in', 'offline', 'signed-out']);
 });
 
 test('restore(): nothing stored, or a refused token, resolves undefined; offline rejects and keeps the token', async () => {
@@ -128,4 +129,29 @@ test('logout while a refresh is in flight: the refresh finishes first, then its 
   assert.equal(revocation.params.get('client_id'), FAKE_CLIENT);
   assert.equal(await store.load(), null);
   assert.equal(auth.status, 'signed-out');
+});
+
+test('a refresh (or an outage) during a new login does not overwrite its signing-in status', async () => {
+  const issuer = await fakeIssuer();
+  const store = await seededStore('rt-0');
+  const idToken = await issuer.idToken({});
+  issuer.onToken(() => ({ status: 200, body: { access_token: 'at', token_type: 'Bearer', expires_in: 3600, refresh_token: 'rt-1', id_token: idToken } }));
+  let offline = false;
+  const fetchImpl: typeof issuer.fetch = async (input, init) => {
+    if (offline && String(input).endsWith('/oauth/token')) throw new TypeError('fetch failed');
+    return issuer.fetch(input, init);
+  };
+  const auth = new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, store, fetch: fetchImpl, redirect: { open: async () => ({ redirectUri: 'com.example.app:/cb', close: async () => {} }) }, openUrl: () => {} });
+  await auth.restore();
+  const controller = new AbortController();
+  const login = auth.login({ signal: controller.signal });
+  assert.equal(auth.status, 'signing-in');
+  await auth.getAccessToken({ forceRefresh: true });
+  assert.equal(auth.status, 'signing-in', 'a refresh of the old session while the browser is open');
+  offline = true;
+  await assert.rejects(auth.getAccessToken({ forceRefresh: true }), TokenRefreshFailed);
+  assert.equal(auth.status, 'signing-in', 'nor an outage');
+  controller.abort();
+  await assert.rejects(login);
+  assert.equal(auth.status, 'signed-in', 'the cancelled login leaves the old session signed in');
 });

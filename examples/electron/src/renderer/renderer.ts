@@ -1,8 +1,10 @@
-import type { ProfileView, RendererAuthApi } from '../ipc.js';
+import type { AuthBridge } from '@latchkey/desktop/electron-preload';
+import type { ExampleApi } from '../ipc.js';
 
 declare global {
   interface Window {
-    auth: RendererAuthApi;
+    latchkey: AuthBridge;
+    exampleApi: ExampleApi;
   }
 }
 
@@ -11,14 +13,15 @@ const signedIn = byId<HTMLElement>('signed-in');
 const signedOut = byId<HTMLElement>('signed-out');
 const message = byId<HTMLElement>('message');
 
-function show(profile: ProfileView | null): void {
+async function render(): Promise<void> {
+  const profile = await window.latchkey.getProfile();
   signedIn.hidden = !profile;
   signedOut.hidden = !!profile;
   if (!profile) return;
-  byId<HTMLElement>('name').textContent = profile.name;
+  byId<HTMLElement>('name').textContent = String(profile.name ?? profile.email ?? profile.sub);
   const picture = byId<HTMLImageElement>('picture');
-  picture.hidden = !profile.picture;
-  if (profile.picture) picture.src = profile.picture;
+  picture.hidden = typeof profile.picture !== 'string';
+  if (typeof profile.picture === 'string') picture.src = profile.picture;
 }
 
 async function run(action: () => Promise<unknown>): Promise<void> {
@@ -30,19 +33,15 @@ async function run(action: () => Promise<unknown>): Promise<void> {
   }
 }
 
-byId('login').addEventListener('click', () => run(async () => show(await window.auth.login())));
-byId('logout').addEventListener('click', () =>
-  run(async () => {
-    await window.auth.logout();
-    show(null);
-  }),
-);
+byId('login').addEventListener('click', () => run(() => window.latchkey.login()));
+byId('logout').addEventListener('click', () => run(() => window.latchkey.logout()));
 byId('private').addEventListener('click', () =>
   run(async () => {
-    message.textContent = await window.auth.getPrivateMessage();
+    message.textContent = await window.exampleApi.getPrivateMessage();
   }),
 );
-window.auth.onStatus((status) => {
-  byId('status').textContent = status === 'signing-in' ? 'Finish signing in in your browser…' : '';
+const STATUS_TEXT = { 'signing-in': 'Finish signing in in your browser…', offline: 'Offline: reconnecting…', 'signed-in': '', 'signed-out': '' } as const;
+window.latchkey.onStatus((status) => {
+  byId('status').textContent = STATUS_TEXT[status];
+  void render();
 });
-void window.auth.getProfile().then(show);

@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { base64url } from 'jose';
-import { StorageFailed } from '../errors.js';
+import { DesktopAuthError, StorageFailed } from '../errors.js';
 import type { TokenStore } from '../storage.js';
 
 /** Encrypts the stored session. Electron: safeStorageCipher(); headless: passphraseCipher(). */
@@ -43,12 +43,28 @@ export function encryptedFileStore(options: EncryptedFileStoreOptions): TokenSto
         await writeFile(temporary, encrypted, { mode: 0o600 });
         await rename(temporary, options.path);
       } catch (cause) {
-        await rm(temporary, { force: true });
+        // Not ENOENT-only: a path through a file fails with ENOTDIR, which must not hide the real error.
+        await rm(temporary, { force: true }).catch(() => undefined);
         throw new StorageFailed(`Cannot write ${options.path}: ${(cause as Error).message}`, { cause });
       }
     },
     async clear() {
       await rm(options.path, { force: true });
+    },
+    // The cipher works (safeStorage available, passphrase usable) and the directory is writable.
+    async check() {
+      const probe = `${options.path}.probe.tmp`;
+      try {
+        const sealed = await options.cipher.encrypt(new TextEncoder().encode('probe'));
+        await options.cipher.decrypt(sealed);
+        await mkdir(dirname(options.path), { recursive: true, mode: 0o700 });
+        await writeFile(probe, sealed, { mode: 0o600 });
+      } catch (cause) {
+        if (cause instanceof DesktopAuthError) throw cause;
+        throw new StorageFailed(`Cannot keep a token in ${options.path}: ${(cause as Error).message}`, { cause });
+      } finally {
+        await rm(probe, { force: true }).catch(() => undefined);
+      }
     },
   };
 }

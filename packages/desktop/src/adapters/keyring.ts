@@ -35,8 +35,8 @@ export function keychainStore(options: KeychainStoreOptions, environment: { plat
   let entry: Promise<KeyringEntry> | undefined;
   const open = () => (entry ??= openEntry(options, environment));
 
-  async function call<T>(what: string, operation: (entry: KeyringEntry) => Promise<T> | T): Promise<T> {
-    const opened = await open();
+  async function call<T>(what: string, operation: (entry: KeyringEntry) => Promise<T> | T, opening: () => Promise<KeyringEntry> = open): Promise<T> {
+    const opened = await opening();
     try {
       return await operation(opened);
     } catch (cause) {
@@ -47,16 +47,27 @@ export function keychainStore(options: KeychainStoreOptions, environment: { plat
   return {
     load: () => call('read the token', async (e) => (await e.getPassword()) ?? null),
     save: (value) => call('store the token', (e) => e.setPassword(value)),
-    clear: () =>
-      call('delete the token', async (e) => {
-        try {
-          await e.deleteCredential();
-        } catch (error) {
-          // keyring-rs reports deleting a missing item as NoEntry; clearing an empty store is fine.
-          if (!/no matching entry|not found|NoEntry/i.test((error as Error).message)) throw error;
-        }
-      }),
+    clear: () => call('delete the token', deleteIfPresent),
+    // A probe item next to the real one: a locked, missing or read-only keychain shows up here, and
+    // the stored session is left alone.
+    check: async () => {
+      const probe = () => openEntry({ ...options, account: `${options.account}#probe` }, environment);
+      const value = `probe-${Date.now()}`;
+      await call('store a test item', (e) => e.setPassword(value), probe);
+      const read = await call('read a test item', (e) => e.getPassword(), probe);
+      await call('delete a test item', deleteIfPresent, probe);
+      if (read !== value) throw new KeychainUnavailable('The OS keychain did not return what was stored in it (a read-only or misbehaving keyring).');
+    },
   };
+}
+
+async function deleteIfPresent(entry: KeyringEntry): Promise<void> {
+  try {
+    await entry.deleteCredential();
+  } catch (error) {
+    // keyring-rs reports deleting a missing item as NoEntry; clearing an empty store is fine.
+    if (!/no matching entry|not found|NoEntry/i.test((error as Error).message)) throw error;
+  }
 }
 
 async function openEntry(options: KeychainStoreOptions, environment: { platform: NodeJS.Platform; env: NodeJS.ProcessEnv }): Promise<KeyringEntry> {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { RedirectUnavailable } from '../errors.js';
 import type { UserProfile } from '../id-token.js';
 import type { DeliverCallback, LoginOutcome, RedirectStrategy } from '../redirect.js';
 
@@ -57,7 +58,11 @@ export function loopbackRedirect(options: LoopbackOptions = {}): RedirectStrateg
       }
 
       await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
+        server.once('error', (cause: NodeJS.ErrnoException) => {
+          const where = `${host === '::1' ? '[::1]' : host}:${options.port ?? 0}`;
+          const why = cause.code === 'EADDRINUSE' ? 'the port is in use by another program' : cause.code === 'EADDRNOTAVAIL' ? `${host} is not configured on this machine` : cause.message;
+          reject(new RedirectUnavailable(`Cannot receive the sign-in response on ${where}: ${why}.`, { cause }));
+        });
         server.listen(options.port ?? 0, host, () => resolve());
       });
       const { port } = server.address() as AddressInfo;

@@ -32,6 +32,16 @@ export function secretToolStore(options: SecretToolStoreOptions, env: NodeJS.Pro
       const result = await run(['clear', ...attributes]);
       if (result.code !== 0 && result.stderr.trim() !== '') throw unavailable(result.stderr);
     },
+    // Write, read back and delete a probe item beside the real one (which stays untouched).
+    async check() {
+      const probe = ['service', options.service, 'username', `${options.account}#probe`];
+      const value = `probe-${Date.now()}`;
+      const stored = await run(['store', `--label=${options.service} (probe)`, ...probe], value);
+      if (stored.code !== 0) throw unavailable(stored.stderr);
+      const read = await run(['lookup', ...probe]);
+      await run(['clear', ...probe]);
+      if (read.code !== 0 || read.stdout !== value) throw unavailable(read.stderr || 'the test item could not be read back');
+    },
   };
 }
 

@@ -2,7 +2,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
-const CLI = fileURLToPath(new URL('../../../../examples/cli/src/main.ts', import.meta.url));
+/** The command users run (`npx latchkey-cli`): examples/cli's package.json `bin`. */
+export const CLI_BIN = fileURLToPath(new URL('../../../../examples/cli/bin/latchkey-cli.js', import.meta.url));
 
 export interface CliRun {
   child: ChildProcessWithoutNullStreams;
@@ -13,7 +14,7 @@ export interface CliRun {
 
 /** The CLI example as a user runs it: a new Node process each time, sharing only the token store. */
 export function runCli(args: string[], env: Record<string, string>): CliRun {
-  const child = spawn(process.execPath, ['--conditions=latchkey-source', '--import', 'tsx', CLI, ...args], {
+  const child = spawn(CLI_BIN, args, {
     cwd: REPO,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
   });
