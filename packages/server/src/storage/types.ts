@@ -278,7 +278,10 @@ export interface Session {
   lastSeenAt: string;
   expiresAt: string;
   endedAt: string | null;
-  /** The upstream connection (oauth2, oidc) the user signed in through, if any. */
+  /**
+   * The connection the user signed in through (database or upstream): the session answers only
+   * clients that may use it. Missing on sessions made before database sign-ins recorded it.
+   */
   connection?: string;
   /** That provider's id_token, sealed: the `id_token_hint` of a federated logout. */
   upstreamIdToken?: string;
