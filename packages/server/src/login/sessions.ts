@@ -60,3 +60,15 @@ export async function endSession(storage: Storage, cookieValue: string | undefin
   await storage.endSession(digestToken(cookieValue), new Date(now).toISOString());
 }
 
+/**
+ * Signs the user out everywhere: every SSO session ends, every refresh token is revoked and every
+ * opaque /userinfo token deleted. A password change calls this (and so must a password reset):
+ * whoever knew the old password may hold any of them. JWT access tokens are self-contained and
+ * live until they expire.
+ */
+export async function signOutEverywhere(storage: Storage, userId: string, now: number): Promise<void> {
+  const iso = new Date(now).toISOString();
+  await storage.endSessionsOf(userId, iso);
+  await storage.revokeRefreshTokensOf(userId, undefined, iso);
+  await storage.deleteOpaqueAccessTokensOf(userId);
+}

@@ -353,6 +353,8 @@ export interface SignInStore {
   getSession(idHash: string): Promise<Session | undefined>;
   touchSession(idHash: string, lastSeenAt: string): Promise<void>;
   endSession(idHash: string, endedAt: string): Promise<void>;
+  /** Ends every live session of the user. */
+  endSessionsOf(userId: string, endedAt: string): Promise<void>;
 
   insertAuthorizationCode(codeHash: string, data: AuthorizationCodeData, expiresAt: string): Promise<void>;
   getAuthorizationCode(codeHash: string): Promise<AuthorizationCodeRecord | undefined>;
@@ -376,6 +378,7 @@ export interface SignInStore {
   insertOpaqueAccessToken(tokenHash: string, data: OpaqueAccessTokenData): Promise<void>;
   getOpaqueAccessToken(tokenHash: string): Promise<OpaqueAccessTokenData | undefined>;
   deleteOpaqueAccessToken(tokenHash: string): Promise<void>;
+  deleteOpaqueAccessTokensOf(userId: string): Promise<void>;
 
   getConsent(userId: string, clientId: string, audience: string): Promise<ConsentRecord | undefined>;
   putConsent(consent: Omit<ConsentRecord, 'id'>): Promise<void>;
