@@ -3,7 +3,7 @@ import type { ServerContext } from '../../context.js';
 import { authenticateDatabaseUser, databaseConnectionFor, DatabaseLoginError, lockHeaders } from '../../connections/database.js';
 import { afterConsent, type FlowInput } from '../../login/authorization-flow.js';
 import { sessionServes, upstreamConnectionsFor, usableUpstreamConnection } from '../../login/connection-access.js';
-import { describeScopes } from '../../login/consent.js';
+import { describeScopes, redirectDestination } from '../../login/consent.js';
 import { ManagementApiError } from '../../model/errors.js';
 import { passwordPolicyHint } from '../../model/password-policy.js';
 import { createUser } from '../../model/users.js';
@@ -191,6 +191,7 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
       userName: signedIn.user.email ?? signedIn.user.name ?? signedIn.user.user_id,
       scopes,
       clientLinks,
+      ...(input.client.is_first_party ? {} : { unverified: { destination: redirectDestination(tx.request.redirectUri) } }),
     });
     return sendPage(reply, page, 200, security(tx));
   });
