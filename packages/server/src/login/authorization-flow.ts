@@ -34,9 +34,9 @@ export interface FlowInput {
  * Whether the SSO session may answer this request without asking for a password: not when the
  * request asks for a fresh login, and only for a client that may use the session's connection.
  */
-async function sessionSatisfies(ctx: GrantContext, input: FlowInput, signedIn: SignedIn | undefined): Promise<boolean> {
+async function sessionSatisfies(ctx: GrantContext, input: FlowInput, signedIn: SignedIn): Promise<boolean> {
   const { request, client } = input;
-  if (!signedIn || signedIn.user.blocked) return false;
+  if (signedIn.user.blocked) return false;
   if (request.prompt.includes('login')) return false;
   if (request.maxAge !== undefined && ctx.now() - Date.parse(signedIn.session.authTime) > request.maxAge * 1000) return false;
   return sessionServes(ctx.lookups, signedIn.session, { client, connection: request.connection });
