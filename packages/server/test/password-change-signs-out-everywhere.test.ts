@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { authorizeUrl, Browser, callbackParams, pkcePair } from './helpers/http-login.js';
+import { authorizeUrl, Browser, callbackParams, pkcePair, signInWithPassword } from './helpers/http-login.js';
 import { assertOAuthError, authorizationCode, tokenRequest } from './helpers/protocol.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { createNativeApp, createUser, TEST_PASSWORD } from './helpers/tenant.js';
@@ -85,4 +85,26 @@ test('PATCH /api/v2/users/{id} with a password ends sessions, refresh tokens and
     () => assert.fail('the old password must no longer work'),
     () => {},
   );
+});
+
+test('sign-ins racing a password change cannot write the old password back', async () => {
+  const user = await createUser(server, 'racing-password@example.test');
+  const attempt = () =>
+    signInWithPassword(
+      new Browser(server.issuer),
+      authorizeUrl(server.issuer, { client_id: app.client_id, response_type: 'code', redirect_uri: REDIRECT, scope: 'openid', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }),
+      user.email,
+      TEST_PASSWORD,
+    );
+  // Each sign-in reads the user, spends a while hashing, then records the login: the change lands
+  // in between. Before, that record wrote the old hash back over the new one.
+  const [patched] = await Promise.all([
+    server.management('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { password: 'A-new-password-77' }),
+    ...Array.from({ length: 6 }, attempt),
+  ]);
+  assert.equal(patched.status, 200);
+  const old = await attempt();
+  assert.equal(old.status, 400, 'the old password no longer signs in');
+  const fresh = await signInWithPassword(new Browser(server.issuer), authorizeUrl(server.issuer, { client_id: app.client_id, response_type: 'code', redirect_uri: REDIRECT, scope: 'openid', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }), user.email, 'A-new-password-77');
+  assert.ok(callbackParams(fresh).get('code'), 'the new one does');
 });

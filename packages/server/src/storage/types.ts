@@ -219,8 +219,11 @@ export interface UserStore {
   listUsers(page: PageRequest): Promise<Page<User>>;
   /** Resolves false when the email or username is taken on that connection. */
   insertUser(record: UserRecord): Promise<boolean>;
-  /** Resolves 'conflict' when a changed email or username is taken. */
-  updateUser(record: UserRecord): Promise<boolean | 'conflict'>;
+  /**
+   * Resolves 'conflict' when a changed email or username is taken. With `ifPasswordHash`, writes only
+   * while the stored hash is still that one (false otherwise): a compare-and-set for sign-ins.
+   */
+  updateUser(record: UserRecord, options?: { ifPasswordHash?: string | null }): Promise<boolean | 'conflict'>;
   deleteUser(userId: string): Promise<boolean>;
 }
 
