@@ -117,12 +117,27 @@ test('the consent page names the app, its links and what it asks for; declining 
   for (const expected of ['Read your messages', 'See your name, nickname and picture', 'Privacy policy', 'pat@acme.test']) {
     assert.ok(text.includes(expected), `consent page mentions ${expected}`);
   }
+  // A registered name proves nothing: the page says so, and shows where accepting leads.
+  const notice = page.getByRole('note');
+  assert.match((await notice.textContent())!, /Not verified by Acme Robotics\./);
+  assert.equal(await notice.locator('.destination').textContent(), '127.0.0.1:4000');
   await shoot(page, 'consent');
   const back = page.waitForResponse((r) => r.url().endsWith('/u/consent') && r.status() === 302);
   await page.getByRole('button', { name: 'Decline' }).click();
   const location = new URL((await back).headers().location!);
   assert.equal(location.searchParams.get('error'), 'access_denied');
   assert.equal(location.searchParams.get('state'), 'screenshot');
+
+  // A native app's custom scheme is shown whole; a first-party app's consent carries no notice.
+  // (A new tab: the declined one is still failing to load the app's callback, which nothing serves.)
+  const native = await createNativeApp(server, ['com.partner.sync:/callback'], { name: 'Partner Sync', is_first_party: false });
+  const next = await context.newPage();
+  await next.goto(authorizeUrl({ client_id: native.client_id, redirect_uri: 'com.partner.sync:/callback' }));
+  assert.equal(await next.getByRole('note').locator('.destination').textContent(), 'com.partner.sync:');
+  await shoot(next, 'consent-custom-scheme');
+  await next.goto(authorizeUrl({ prompt: 'consent' }));
+  await next.getByRole('heading', { name: 'Authorize Acme Desktop' }).waitFor();
+  assert.equal(await next.getByRole('note').count(), 0);
   assert.deepEqual(problems, []);
   await context.close();
 });

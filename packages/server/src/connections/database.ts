@@ -67,7 +67,11 @@ export async function authenticateDatabaseUser(
   const iso = new Date(now).toISOString();
   const user: User = { ...record.user, last_login: iso, logins_count: record.user.logins_count + 1 };
   const passwordHash = needsRehash(record.passwordHash!) ? await hashPassword(password) : record.passwordHash;
-  await storage.updateUser({ ...record, user, passwordHash });
+  // Only over the hash just verified: a password changed meanwhile (while this attempt was hashing)
+  // must neither be overwritten by the old one nor let the old one sign in.
+  if ((await storage.updateUser({ ...record, user, passwordHash }, { ifPasswordHash: record.passwordHash })) !== true) {
+    throw new DatabaseLoginError('wrong_credentials', 'Wrong email or password.');
+  }
   return user;
 }
 

@@ -3,6 +3,7 @@ import { AuthorizeError } from '../oauth/authorize/index.js';
 import { authorizationResponse } from '../oauth/authorize/respond.js';
 import type { GrantContext } from '../oauth/grants/types.js';
 import type { AuthorizationRequest, Client, LoginTransaction, ResourceServer, Session, User } from '../storage/types.js';
+import { sessionServes } from './connection-access.js';
 import { consentNeeded, recordConsent } from './consent.js';
 
 /** A sign-in in progress may wait this long for the user (Auth0 allows about as much). */
@@ -29,12 +30,16 @@ export interface FlowInput {
   api: ResourceServer | undefined;
 }
 
-/** Whether the SSO session may answer this request without asking for a password. */
-function sessionSatisfies(request: AuthorizationRequest, signedIn: SignedIn | undefined, now: number): signedIn is SignedIn {
-  if (!signedIn || signedIn.user.blocked) return false;
+/**
+ * Whether the SSO session may answer this request without asking for a password: not when the
+ * request asks for a fresh login, and only for a client that may use the session's connection.
+ */
+async function sessionSatisfies(ctx: GrantContext, input: FlowInput, signedIn: SignedIn): Promise<boolean> {
+  const { request, client } = input;
+  if (signedIn.user.blocked) return false;
   if (request.prompt.includes('login')) return false;
-  if (request.maxAge !== undefined && now - Date.parse(signedIn.session.authTime) > request.maxAge * 1000) return false;
-  return true;
+  if (request.maxAge !== undefined && ctx.now() - Date.parse(signedIn.session.authTime) > request.maxAge * 1000) return false;
+  return sessionServes(ctx.lookups, signedIn.session, { client, connection: request.connection });
 }
 
 /** A pending sign-in: its id travels in URLs, its CSRF secret in a cookie and the forms. */
@@ -52,7 +57,7 @@ export function newTransaction(request: AuthorizationRequest, now: number, userI
 export async function startAuthorization(ctx: GrantContext, input: FlowInput, signedIn: SignedIn | undefined): Promise<NextStep> {
   const now = ctx.now();
   const { request } = input;
-  if (!sessionSatisfies(request, signedIn, now)) {
+  if (!signedIn || !(await sessionSatisfies(ctx, input, signedIn))) {
     if (request.prompt.includes('none')) return { kind: 'error', error: new AuthorizeError('login_required', 'Login required') };
     const tx = newTransaction(request, now);
     await ctx.storage.putLoginTransaction(tx);

@@ -58,6 +58,16 @@ export function describeScopes(scope: readonly string[], api: ResourceServer | u
 }
 
 /**
+ * Where accepting sends the user, as the consent page of a third-party app shows it: the host of a
+ * web or loopback redirect, or the whole custom scheme of a native app's (`com.example.app:`), the
+ * one part of the app the user can check, as its name is whatever its registrant typed.
+ */
+export function redirectDestination(redirectUri: string): string {
+  const url = new URL(redirectUri);
+  return url.protocol === 'https:' || url.protocol === 'http:' ? url.host : url.protocol;
+}
+
+/**
  * Withdraws consent: the next sign-in asks again, and the refresh tokens the client holds for the
  * user stop working at once: taking access back must not wait for tokens to expire. By id (one API),
  * or for a whole user or user and client.

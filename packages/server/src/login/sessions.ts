@@ -6,27 +6,32 @@ export const SESSION_COOKIE = 'latchkey_session';
 
 const HOUR_MS = 3600 * 1000;
 
+export interface NewSession {
+  userId: string;
+  settings: TenantSettings;
+  now: number;
+  /** The connection signed in through: the session serves only clients that may use it. */
+  connection: string;
+  /** An upstream provider's id_token, sealed by the caller, for a federated logout. */
+  upstreamIdToken?: string;
+}
+
 /**
  * The SSO session behind the cookie. The cookie carries a 256-bit secret; the database keeps its
  * digest, and the public `sid` (for id_tokens) is a separate random value.
  */
-export async function createSession(
-  storage: Storage,
-  userId: string,
-  settings: TenantSettings,
-  now: number,
-  upstream?: Pick<Session, 'connection' | 'upstreamIdToken'>,
-): Promise<{ cookieValue: string; session: Session }> {
+export async function createSession(storage: Storage, input: NewSession): Promise<{ cookieValue: string; session: Session }> {
   const cookieValue = randomBytes(32).toString('base64url');
-  const iso = new Date(now).toISOString();
+  const iso = new Date(input.now).toISOString();
   const session: Session = {
     sid: randomBytes(16).toString('base64url'),
-    userId,
+    userId: input.userId,
     authTime: iso,
     lastSeenAt: iso,
-    expiresAt: new Date(now + settings.session_lifetime * HOUR_MS).toISOString(),
+    expiresAt: new Date(input.now + input.settings.session_lifetime * HOUR_MS).toISOString(),
     endedAt: null,
-    ...upstream,
+    connection: input.connection,
+    ...(input.upstreamIdToken ? { upstreamIdToken: input.upstreamIdToken } : {}),
   };
   await storage.createSession(digestToken(cookieValue), session);
   return { cookieValue, session };
@@ -53,4 +58,17 @@ export async function readSession(
 export async function endSession(storage: Storage, cookieValue: string | undefined, now: number): Promise<void> {
   if (!cookieValue || cookieValue.length > 100) return;
   await storage.endSession(digestToken(cookieValue), new Date(now).toISOString());
+}
+
+/**
+ * Signs the user out everywhere: every SSO session ends, every refresh token is revoked and every
+ * opaque /userinfo token deleted. A password change calls this (and so must a password reset):
+ * whoever knew the old password may hold any of them. JWT access tokens are self-contained and
+ * live until they expire.
+ */
+export async function signOutEverywhere(storage: Storage, userId: string, now: number): Promise<void> {
+  const iso = new Date(now).toISOString();
+  await storage.endSessionsOf(userId, iso);
+  await storage.revokeRefreshTokensOf(userId, undefined, iso);
+  await storage.deleteOpaqueAccessTokensOf(userId);
 }

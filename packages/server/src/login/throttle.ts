@@ -36,22 +36,44 @@ export type LoginAttempt =
   | { lockedUntil: Date; limit: number }
   | { lockedUntil?: undefined; failuresSoFar: Record<keyof ThrottleKeys, number> };
 
+export interface AttemptLimit {
+  maxFailures: number;
+  windowMs: number;
+  lockMs: number;
+}
+
 /**
- * Counts an attempt as a failure before its password is checked, in one atomic statement per key:
- * guesses sent all at once would otherwise all pass the lock check while the first ones are still
- * hashing. An attempt past the limit locks and is refused; a good password takes its count back.
+ * Counts an attempt as a failure before it is checked, in one atomic statement: guesses sent all at
+ * once would otherwise all pass a lock check made before any of them was counted. The attempt past
+ * the limit locks the key and is refused, and so is every attempt while the lock lasts; so exactly
+ * `maxFailures` guesses per window get checked, however many arrive together.
+ */
+export async function countAttempt(
+  storage: Storage,
+  key: string,
+  limits: AttemptLimit,
+  now: number,
+): Promise<{ lockedUntil: Date; failures?: undefined } | { lockedUntil?: undefined; failures: number }> {
+  const counted = await storage.recordLoginFailure(key, new Date(now).toISOString(), new Date(now - limits.windowMs).toISOString());
+  if (counted.lockedUntil && Date.parse(counted.lockedUntil) > now) return { lockedUntil: new Date(counted.lockedUntil) };
+  if (counted.failures > limits.maxFailures) {
+    const until = new Date(now + limits.lockMs);
+    await storage.lockLogin(key, until.toISOString());
+    return { lockedUntil: until };
+  }
+  return { failures: counted.failures };
+}
+
+/**
+ * A password attempt, counted against its address and its account before the password is checked
+ * (see countAttempt). An attempt past either limit locks and is refused; a good password takes its
+ * count back.
  */
 export async function beginLoginAttempt(storage: Storage, keys: ThrottleKeys, now: number): Promise<LoginAttempt> {
-  const iso = new Date(now).toISOString();
   const failuresSoFar = { ip: 0, account: 0 };
   for (const [kind, key, limits] of limitsOf(keys)) {
-    const counted = await storage.recordLoginFailure(key, iso, new Date(now - limits.windowMs).toISOString());
-    if (counted.lockedUntil && Date.parse(counted.lockedUntil) > now) return { lockedUntil: new Date(counted.lockedUntil), limit: limits.maxFailures };
-    if (counted.failures > limits.maxFailures) {
-      const until = new Date(now + limits.lockMs);
-      await storage.lockLogin(key, until.toISOString());
-      return { lockedUntil: until, limit: limits.maxFailures };
-    }
+    const counted = await countAttempt(storage, key, limits, now);
+    if (counted.lockedUntil) return { lockedUntil: counted.lockedUntil, limit: limits.maxFailures };
     failuresSoFar[kind] = counted.failures;
   }
   return { failuresSoFar };

@@ -1,4 +1,5 @@
 import type { Encrypter } from '../crypto/encryption.js';
+import { signOutEverywhere } from '../login/sessions.js';
 import { hashPassword, isImportableHash } from '../crypto/passwords.js';
 import type { Storage, User, UserRecord } from '../storage/types.js';
 import { badRequest, conflict, notFound } from './errors.js';
@@ -113,6 +114,8 @@ export async function updateUser(storage: Storage, userId: string, patch: UserUp
   const result = await storage.updateUser({ ...record, user, passwordHash });
   if (result === 'conflict') throw userExists();
   if (!result) throw notFound('The user does not exist.', 'inexistent_user');
+  // After the new hash is stored, so a sign-in with the old password that slipped in is ended too.
+  if (password !== undefined) await signOutEverywhere(storage, userId, now.getTime());
   return user;
 }
 

@@ -4,7 +4,8 @@ import { OAuthError } from './errors.js';
 import type { GrantContext } from './grants/types.js';
 import { grantedScopes, parseScope } from './scope.js';
 import { digestToken } from './user-tokens.js';
-import type { Client, DeviceCodeRecord } from '../storage/types.js';
+import { countAttempt, type AttemptLimit } from '../login/throttle.js';
+import type { Client, DeviceCodeRecord, Storage } from '../storage/types.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const DEVICE_CODE_LIFETIME_SECONDS = 900;
@@ -28,6 +29,30 @@ export function normalizeUserCode(input: string): string | undefined {
 }
 
 export const formatUserCode = (code: string) => `${code.slice(0, 4)}-${code.slice(4)}`;
+
+/** Wrong user codes per address in an hour, across every page that takes one; then locked for the hour. */
+export const USER_CODE_GUESSES: AttemptLimit = { maxFailures: 50, windowMs: 60 * 60_000, lockMs: 60 * 60_000 };
+
+export type UserCodeLookup =
+  | { found: { deviceCodeHash: string; record: DeviceCodeRecord } }
+  | { refused: 'invalid' }
+  | { refused: 'locked'; until: Date; limit: number };
+
+/**
+ * The pending, unexpired request a user typed the code of. Every look-up is counted against the
+ * address before the code is checked (as password attempts are), so a burst of parallel guesses
+ * gets no more than USER_CODE_GUESSES.maxFailures codes checked; a right code takes its count back.
+ */
+export async function lookUpUserCode(storage: Storage, input: { userCode: string | undefined; ip: string; now: number }): Promise<UserCodeLookup> {
+  const key = `activate:${input.ip}`;
+  const attempt = await countAttempt(storage, key, USER_CODE_GUESSES, input.now);
+  if (attempt.lockedUntil) return { refused: 'locked', until: attempt.lockedUntil, limit: USER_CODE_GUESSES.maxFailures };
+  const code = input.userCode ? normalizeUserCode(input.userCode) : undefined;
+  const found = code ? await storage.findDeviceCodeByUserCode(code) : undefined;
+  if (!found || found.record.status !== 'pending' || Date.parse(found.record.expiresAt) <= input.now) return { refused: 'invalid' };
+  await storage.forgiveLoginFailure(key);
+  return { found };
+}
 
 export interface DeviceAuthorizationResponse {
   device_code: string;

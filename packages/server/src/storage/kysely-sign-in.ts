@@ -95,6 +95,10 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
     await this.db.updateTable('sessions').set({ last_seen_at: lastSeenAt }).where('id_hash', '=', idHash).execute();
   }
 
+  async endSessionsOf(userId: string, endedAt: string): Promise<void> {
+    await this.db.updateTable('sessions').set({ ended_at: endedAt }).where('user_id', '=', userId).where('ended_at', 'is', null).execute();
+  }
+
   async endSession(idHash: string, endedAt: string): Promise<void> {
     await this.db
       .updateTable('sessions')
@@ -213,7 +217,7 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
   async insertOpaqueAccessToken(tokenHash: string, data: OpaqueAccessTokenData): Promise<void> {
     await this.db
       .insertInto('opaque_access_tokens')
-      .values({ token_hash: tokenHash, data: JSON.stringify(data), expires_at: data.expiresAt })
+      .values({ token_hash: tokenHash, user_id: data.userId, data: JSON.stringify(data), expires_at: data.expiresAt })
       .execute();
   }
 
@@ -225,6 +229,10 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
       .executeTakeFirst();
     return row && (JSON.parse(row.data) as OpaqueAccessTokenData);
   }
+  async deleteOpaqueAccessTokensOf(userId: string): Promise<void> {
+    await this.db.deleteFrom('opaque_access_tokens').where('user_id', '=', userId).execute();
+  }
+
   async deleteOpaqueAccessToken(tokenHash: string): Promise<void> {
     await this.db.deleteFrom('opaque_access_tokens').where('token_hash', '=', tokenHash).execute();
   }

@@ -426,14 +426,14 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
     );
   }
 
-  async updateUser(record: UserRecord): Promise<boolean | 'conflict'> {
+  async updateUser(record: UserRecord, options: { ifPasswordHash?: string | null } = {}): Promise<boolean | 'conflict'> {
     let updated = false;
     const ok = await insertUnlessTaken(async () => {
-      const result = await this.db
-        .updateTable('users')
-        .set(this.userRow(record))
-        .where('user_id', '=', record.user.user_id)
-        .executeTakeFirst();
+      let query = this.db.updateTable('users').set(this.userRow(record)).where('user_id', '=', record.user.user_id);
+      if (options.ifPasswordHash !== undefined) {
+        query = options.ifPasswordHash === null ? query.where('password_hash', 'is', null) : query.where('password_hash', '=', options.ifPasswordHash);
+      }
+      const result = await query.executeTakeFirst();
       updated = result.numUpdatedRows > 0n;
     });
     return ok ? updated : 'conflict';

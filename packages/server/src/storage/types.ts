@@ -225,8 +225,11 @@ export interface UserStore {
   listUsers(page: PageRequest): Promise<Page<User>>;
   /** Resolves false when the email or username is taken on that connection. */
   insertUser(record: UserRecord): Promise<boolean>;
-  /** Resolves 'conflict' when a changed email or username is taken. */
-  updateUser(record: UserRecord): Promise<boolean | 'conflict'>;
+  /**
+   * Resolves 'conflict' when a changed email or username is taken. With `ifPasswordHash`, writes only
+   * while the stored hash is still that one (false otherwise): a compare-and-set for sign-ins.
+   */
+  updateUser(record: UserRecord, options?: { ifPasswordHash?: string | null }): Promise<boolean | 'conflict'>;
   deleteUser(userId: string): Promise<boolean>;
 }
 
@@ -284,7 +287,10 @@ export interface Session {
   lastSeenAt: string;
   expiresAt: string;
   endedAt: string | null;
-  /** The upstream connection (oauth2, oidc) the user signed in through, if any. */
+  /**
+   * The connection the user signed in through (database or upstream): the session answers only
+   * clients that may use it. Missing on sessions made before database sign-ins recorded it.
+   */
   connection?: string;
   /** That provider's id_token, sealed: the `id_token_hint` of a federated logout. */
   upstreamIdToken?: string;
@@ -356,6 +362,8 @@ export interface SignInStore {
   getSession(idHash: string): Promise<Session | undefined>;
   touchSession(idHash: string, lastSeenAt: string): Promise<void>;
   endSession(idHash: string, endedAt: string): Promise<void>;
+  /** Ends every live session of the user. */
+  endSessionsOf(userId: string, endedAt: string): Promise<void>;
 
   insertAuthorizationCode(codeHash: string, data: AuthorizationCodeData, expiresAt: string): Promise<void>;
   getAuthorizationCode(codeHash: string): Promise<AuthorizationCodeRecord | undefined>;
@@ -379,6 +387,7 @@ export interface SignInStore {
   insertOpaqueAccessToken(tokenHash: string, data: OpaqueAccessTokenData): Promise<void>;
   getOpaqueAccessToken(tokenHash: string): Promise<OpaqueAccessTokenData | undefined>;
   deleteOpaqueAccessToken(tokenHash: string): Promise<void>;
+  deleteOpaqueAccessTokensOf(userId: string): Promise<void>;
 
   getConsent(userId: string, clientId: string, audience: string): Promise<ConsentRecord | undefined>;
   putConsent(consent: Omit<ConsentRecord, 'id'>): Promise<void>;

@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
-import { newTransaction } from '../../login/authorization-flow.js';
+import { lockHeaders } from '../../connections/database.js';
+import { newTransaction, type SignedIn } from '../../login/authorization-flow.js';
+import { sessionServes } from '../../login/connection-access.js';
 import { describeScopes, recordConsent } from '../../login/consent.js';
-import { formatUserCode, normalizeUserCode } from '../../oauth/device.js';
+import { formatUserCode, lookUpUserCode } from '../../oauth/device.js';
 import type { AuthorizationRequest, DeviceCodeRecord, LoginTransaction } from '../../storage/types.js';
 import { sendPage, tenantBranding } from './html-response.js';
 import { cookieOptions, field, issueCsrfCookie, sameSecret } from './form.js';
@@ -10,8 +12,7 @@ import { sendNextStep, signedInFrom } from './next-step.js';
 import { activatePage, deviceConfirmPage, deviceDonePage } from './views/pages.js';
 
 const CSRF_COOKIE = 'latchkey_activate';
-/** Wrong codes per IP per hour before /activate stops answering: 20^8 codes make guessing hopeless anyway. */
-const WRONG_CODES = { max: 50, windowMs: 60 * 60_000 };
+const INVALID_CODE = 'That code is not valid or has expired. Check the code on your device and try again.';
 
 /** Codes and CSRF tokens are short; anything longer is not one. */
 const shortField = (body: unknown, name: string) => field(body, name, 64);
@@ -27,18 +28,33 @@ export async function deviceActivationPages(app: FastifyInstance, ctx: ServerCon
     return sendPage(reply, page, status);
   }
 
-  /** A pending, unexpired request for this code, or why there is none. */
-  async function pendingRequest(input: string | undefined): Promise<{ hash: string; record: DeviceCodeRecord } | string> {
-    const code = input ? normalizeUserCode(input) : undefined;
-    const found = code ? await ctx.storage.findDeviceCodeByUserCode(code) : undefined;
-    if (!found || found.record.status !== 'pending' || Date.parse(found.record.expiresAt) <= ctx.now()) {
-      return 'That code is not valid or has expired. Check the code on your device and try again.';
+  /**
+   * The pending request for a typed code, counted against the address before it is checked; or
+   * the entry page saying why there is none, already sent (`answered`).
+   */
+  async function pendingRequest(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    typed: string | undefined,
+  ): Promise<{ hash: string; record: DeviceCodeRecord; answered?: undefined } | { answered: FastifyReply }> {
+    const lookup = await lookUpUserCode(ctx.storage, { userCode: typed, ip: request.ip, now: ctx.now() });
+    if ('found' in lookup) return { hash: lookup.found.deviceCodeHash, record: lookup.found.record };
+    if (lookup.refused === 'locked') {
+      reply.headers(lockHeaders(lookup, ctx.now()));
+      return { answered: await showEntry(reply, 429, typed, 'Too many wrong codes. Try again later.') };
     }
-    return { hash: found.deviceCodeHash, record: found.record };
+    return { answered: await showEntry(reply, 400, typed, INVALID_CODE) };
   }
 
-  async function showConfirm(request: FastifyRequest, reply: FastifyReply, record: DeviceCodeRecord) {
-    const signedIn = (await signedInFrom(request, ctx))!;
+  /** The signed-in user, if the session may answer the device's app: else the user signs in again. */
+  async function signedInFor(request: FastifyRequest, record: DeviceCodeRecord): Promise<SignedIn | undefined> {
+    const signedIn = await signedInFrom(request, ctx);
+    const client = (await ctx.lookups.client(record.clientId))?.client;
+    if (!signedIn || !client) return undefined;
+    return (await sessionServes(ctx.lookups, signedIn.session, { client })) ? signedIn : undefined;
+  }
+
+  async function showConfirm(reply: FastifyReply, record: DeviceCodeRecord, signedIn: SignedIn) {
     const client = (await ctx.lookups.client(record.clientId))?.client;
     const api = record.audience ? await ctx.lookups.resourceServer(record.audience) : undefined;
     const page = deviceConfirmPage({
@@ -57,21 +73,13 @@ export async function deviceActivationPages(app: FastifyInstance, ctx: ServerCon
   app.post('/activate', async (request, reply) => {
     const typed = shortField(request.body, 'user_code');
     if (!csrfValid(request)) return showEntry(reply, 403, typed, 'The form expired. Enter the code again.');
-    const throttleKey = `activate:${request.ip}`;
-    const throttle = await ctx.storage.getLoginThrottle(throttleKey);
-    if (throttle?.lockedUntil && Date.parse(throttle.lockedUntil) > ctx.now()) {
-      return showEntry(reply, 429, typed, 'Too many wrong codes. Try again later.');
-    }
-    const found = await pendingRequest(typed);
-    if (typeof found === 'string') {
-      const nowIso = new Date(ctx.now()).toISOString();
-      const { failures } = await ctx.storage.recordLoginFailure(throttleKey, nowIso, new Date(ctx.now() - WRONG_CODES.windowMs).toISOString());
-      if (failures >= WRONG_CODES.max) await ctx.storage.lockLogin(throttleKey, new Date(ctx.now() + WRONG_CODES.windowMs).toISOString());
-      return showEntry(reply, 400, typed, found);
-    }
-    if (await signedInFrom(request, ctx)) return showConfirm(request, reply, found.record);
+    const found = await pendingRequest(request, reply, typed);
+    if (found.answered) return found.answered;
+    const signedIn = await signedInFor(request, found.record);
+    if (signedIn) return showConfirm(reply, found.record, signedIn);
 
-    // Not signed in: the ordinary login transaction, which continues at the confirmation instead.
+    // Not signed in (or not through a connection this app may use): the ordinary login
+    // transaction, which continues at the confirmation instead.
     const signInRequest: AuthorizationRequest = {
       clientId: found.record.clientId,
       redirectUri: `${ctx.issuer}activate`,
@@ -87,17 +95,18 @@ export async function deviceActivationPages(app: FastifyInstance, ctx: ServerCon
   });
 
   app.get('/activate/confirm', async (request, reply) => {
-    const found = await pendingRequest(shortField(request.query, 'user_code'));
-    if (typeof found === 'string') return showEntry(reply, 400, undefined, found);
-    if (!(await signedInFrom(request, ctx))) return showEntry(reply, 200, formatUserCode(found.record.userCode));
-    return showConfirm(request, reply, found.record);
+    const found = await pendingRequest(request, reply, shortField(request.query, 'user_code'));
+    if (found.answered) return found.answered;
+    const signedIn = await signedInFor(request, found.record);
+    if (!signedIn) return showEntry(reply, 200, formatUserCode(found.record.userCode));
+    return showConfirm(reply, found.record, signedIn);
   });
 
   app.post('/activate/confirm', async (request, reply) => {
     if (!csrfValid(request)) return showEntry(reply, 403, undefined, 'The form expired. Enter the code again.');
-    const signedIn = await signedInFrom(request, ctx);
-    const found = await pendingRequest(shortField(request.body, 'user_code'));
-    if (typeof found === 'string') return showEntry(reply, 400, undefined, found);
+    const found = await pendingRequest(request, reply, shortField(request.body, 'user_code'));
+    if (found.answered) return found.answered;
+    const signedIn = await signedInFor(request, found.record);
     if (!signedIn) return showEntry(reply, 200, formatUserCode(found.record.userCode));
     const approved = shortField(request.body, 'action') === 'confirm';
     const decided = approved

@@ -111,27 +111,38 @@ export async function sendNextStep(reply: FastifyReply, ctx: ServerContext, step
   }
 }
 
+/** Who signed in, through which connection, for which pending request. */
+export interface CompletedSignIn {
+  tx: LoginTransaction;
+  input: FlowInput;
+  user: User;
+  /** The connection the user signed in through: the session serves only clients that may use it. */
+  connection: string;
+  /** An upstream OIDC provider's id_token, kept (sealed) for a later federated logout. */
+  upstreamIdToken?: string;
+}
+
 /**
- * A new SSO session for the user (replacing any other), then what the transaction was for. A
- * sign-in through an upstream provider records its connection, and its id_token sealed, for a
- * later federated logout.
+ * A new SSO session for the user (replacing any other), then what the transaction was for. The
+ * session records the connection it came through (database or upstream), and an upstream
+ * provider's id_token sealed, for a later federated logout.
  */
 export async function signInAndContinue(
   request: FastifyRequest,
   reply: FastifyReply,
   ctx: ServerContext,
-  tx: LoginTransaction,
-  input: FlowInput,
-  user: User,
-  upstream?: { connection: string; idToken?: string },
+  signIn: CompletedSignIn,
 ): Promise<FastifyReply> {
+  const { tx, input, user } = signIn;
   const settings = await ctx.lookups.tenantSettings();
   await endSession(ctx.storage, request.cookies[SESSION_COOKIE], ctx.now());
-  const sessionUpstream = upstream && {
-    connection: upstream.connection,
-    ...(upstream.idToken ? { upstreamIdToken: ctx.secrets.encrypt(upstream.idToken, upstreamIdTokenContext(user.user_id)) } : {}),
-  };
-  const { cookieValue, session } = await createSession(ctx.storage, user.user_id, settings, ctx.now(), sessionUpstream);
+  const { cookieValue, session } = await createSession(ctx.storage, {
+    userId: user.user_id,
+    settings,
+    now: ctx.now(),
+    connection: signIn.connection,
+    ...(signIn.upstreamIdToken ? { upstreamIdToken: ctx.secrets.encrypt(signIn.upstreamIdToken, upstreamIdTokenContext(user.user_id)) } : {}),
+  });
   setSessionCookie(reply, ctx, cookieValue, settings.session_lifetime);
   if (tx.device) {
     await ctx.storage.deleteLoginTransaction(tx.id);

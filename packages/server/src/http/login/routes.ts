@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
 import { authenticateDatabaseUser, databaseConnectionFor, DatabaseLoginError, lockHeaders } from '../../connections/database.js';
 import { afterConsent, type FlowInput } from '../../login/authorization-flow.js';
-import { describeScopes } from '../../login/consent.js';
+import { sessionServes, upstreamConnectionsFor, usableUpstreamConnection } from '../../login/connection-access.js';
+import { describeScopes, redirectDestination } from '../../login/consent.js';
 import { ManagementApiError } from '../../model/errors.js';
 import { passwordPolicyHint } from '../../model/password-policy.js';
 import { createUser } from '../../model/users.js';
@@ -10,7 +11,7 @@ import type { Connection, LoginTransaction, User } from '../../storage/types.js'
 import { field } from './form.js';
 import { sendPage, tenantBranding } from './html-response.js';
 import { loadTransaction, sendNextStep, sendTransactionProblem, signedInFrom, signInAndContinue } from './next-step.js';
-import { redirectUpstream, upstreamConnectionsFor, usableUpstreamConnection } from './upstream.js';
+import { redirectUpstream } from './upstream.js';
 import { ASSETS } from './views/assets.js';
 import { consentPage, errorPage, loginPage, signupPage, type FormContext } from './views/pages.js';
 
@@ -93,10 +94,10 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
     if ('problem' in loaded) return sendTransactionProblem(reply, ctx, loaded.problem);
     const { tx, input } = loaded;
     // connection=NAME of an upstream provider skips the page altogether.
-    const named = await usableUpstreamConnection(ctx, input.client, tx.request.connection);
+    const named = await usableUpstreamConnection(ctx.lookups, input.client, tx.request.connection);
     if (named) return redirectUpstream(request, reply, ctx, tx, named);
     const database = await databaseConnectionFor(ctx.lookups, input.client, tx.request.connection);
-    const upstream = tx.request.connection === undefined ? await upstreamConnectionsFor(ctx, input.client) : [];
+    const upstream = tx.request.connection === undefined ? await upstreamConnectionsFor(ctx.lookups, input.client) : [];
     if (!database && upstream.length === 0) return noConnection(reply, input.client.is_first_party);
     return showLogin(reply, tx, input, database, 200, undefined, undefined, upstream);
   });
@@ -111,7 +112,7 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
     if (!username || !password) return showLogin(reply, tx, input, connection, 400, 'Enter your email and password.', username);
     try {
       const user = await authenticateDatabaseUser(ctx.storage, connection, username, password, request.ip, ctx.now());
-      return await signInAndContinue(request, reply, ctx, tx, input, user);
+      return await signInAndContinue(request, reply, ctx, { tx, input, user, connection: connection.name });
     } catch (err) {
       if (!(err instanceof DatabaseLoginError)) throw err;
       if (err.lock) reply.headers(lockHeaders(err.lock, ctx.now()));
@@ -156,15 +157,19 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
       const message = err.errorCode === 'auth0_idp_error' ? 'Something went wrong, please try again later.' : err.message.replace(/^(Payload validation error|PasswordStrengthError): /, '');
       return showSignup(reply, tx, input, connection, 400, message, email);
     }
-    return signInAndContinue(request, reply, ctx, tx, input, user);
+    return signInAndContinue(request, reply, ctx, { tx, input, user, connection: connection.name });
   });
 
-  /** The consent step belongs to the user who signed in for this transaction, in this browser. */
+  /**
+   * The consent step belongs to the user who signed in for this transaction, in this browser, with
+   * a session the app may still use (its connection may have been taken from the app meanwhile).
+   */
   async function beginConsent(request: FastifyRequest, reply: FastifyReply, state: string | undefined, csrf?: string) {
     const loaded = await loadTransaction(request, ctx, state, csrf);
     if ('problem' in loaded) return void (await sendTransactionProblem(reply, ctx, loaded.problem));
     const signedIn = await signedInFrom(request, ctx);
-    if (!loaded.tx.userId || !signedIn || signedIn.user.user_id !== loaded.tx.userId) {
+    const serves = signedIn && (await sessionServes(ctx.lookups, signedIn.session, { client: loaded.input.client, connection: loaded.tx.request.connection }));
+    if (!loaded.tx.userId || !signedIn || signedIn.user.user_id !== loaded.tx.userId || !serves) {
       return void (await sendTransactionProblem(reply, ctx, 'expired'));
     }
     return { ...loaded, signedIn };
@@ -186,6 +191,7 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
       userName: signedIn.user.email ?? signedIn.user.name ?? signedIn.user.user_id,
       scopes,
       clientLinks,
+      ...(input.client.is_first_party ? {} : { unverified: { destination: redirectDestination(tx.request.redirectUri) } }),
     });
     return sendPage(reply, page, 200, security(tx));
   });

@@ -1,24 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
-import { connectionUsableBy } from '../../connections/database.js';
 import { completeUpstreamLogin, upstreamAuthorization, UpstreamLoginError, type UpstreamContext } from '../../connections/upstream.js';
 import { AuthorizeError } from '../../oauth/authorize/index.js';
-import type { Client, Connection, LoginTransaction } from '../../storage/types.js';
+import { usableUpstreamConnection } from '../../login/connection-access.js';
+import type { Connection, LoginTransaction } from '../../storage/types.js';
 import { field } from './form.js';
 import { loadTransaction, sendNextStep, sendTransactionProblem, signInAndContinue } from './next-step.js';
-
-const UPSTREAM_STRATEGIES = new Set(['oauth2', 'oidc']);
-
-/** Upstream connections (custom OAuth2, OIDC) this client may sign in with, for the login page. */
-export async function upstreamConnectionsFor(ctx: ServerContext, client: Client): Promise<Connection[]> {
-  return (await ctx.lookups.upstreamConnections()).filter((connection) => connectionUsableBy(connection, client));
-}
-
-export async function usableUpstreamConnection(ctx: ServerContext, client: Client, name: string | undefined): Promise<Connection | undefined> {
-  if (name === undefined) return undefined;
-  const connection = await ctx.lookups.connection(name);
-  return connection && UPSTREAM_STRATEGIES.has(connection.strategy) && connectionUsableBy(connection, client) ? connection : undefined;
-}
 
 export function upstreamContext(ctx: ServerContext, request: FastifyRequest): UpstreamContext {
   return {
@@ -55,7 +42,7 @@ export async function upstreamRoutes(app: FastifyInstance, ctx: ServerContext): 
   app.get('/u/upstream', async (request, reply) => {
     const loaded = await loadTransaction(request, ctx, field(request.query, 'state'));
     if ('problem' in loaded) return sendTransactionProblem(reply, ctx, loaded.problem);
-    const connection = await usableUpstreamConnection(ctx, loaded.input.client, field(request.query, 'connection'));
+    const connection = await usableUpstreamConnection(ctx.lookups, loaded.input.client, field(request.query, 'connection'));
     if (!connection) return sendTransactionProblem(reply, ctx, 'expired');
     return redirectUpstream(request, reply, ctx, loaded.tx, connection);
   });
@@ -66,7 +53,7 @@ export async function upstreamRoutes(app: FastifyInstance, ctx: ServerContext): 
     if ('problem' in loaded) return sendTransactionProblem(reply, ctx, loaded.problem);
     const { tx, input } = loaded;
     const pending = tx.upstream;
-    const connection = pending ? await usableUpstreamConnection(ctx, input.client, pending.connection) : undefined;
+    const connection = pending ? await usableUpstreamConnection(ctx.lookups, input.client, pending.connection) : undefined;
     if (!pending || !connection) return sendTransactionProblem(reply, ctx, 'expired');
     // The transaction is spent whatever happens: an upstream code must not be replayable here.
     const { upstream: _spent, ...rest } = tx;
@@ -77,7 +64,7 @@ export async function upstreamRoutes(app: FastifyInstance, ctx: ServerContext): 
         ...(typeof query.error === 'string' ? { error: query.error } : {}),
         ...(typeof query.error_description === 'string' ? { error_description: query.error_description } : {}),
       });
-      return await signInAndContinue(request, reply, ctx, rest, input, user, { connection: connection.name, ...(idToken ? { idToken } : {}) });
+      return await signInAndContinue(request, reply, ctx, { tx: rest, input, user, connection: connection.name, ...(idToken ? { upstreamIdToken: idToken } : {}) });
     } catch (err) {
       if (err instanceof UpstreamLoginError) {
         request.log.warn({ connection: connection.name, error: err.error, description: err.description }, 'upstream sign-in failed');

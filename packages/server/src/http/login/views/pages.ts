@@ -86,7 +86,13 @@ export interface ConsentScope {
 }
 
 export function consentPage(
-  ctx: FormContext & { userName: string; scopes: ConsentScope[]; clientLinks: Array<{ label: string; href: string }> },
+  ctx: FormContext & {
+    userName: string;
+    scopes: ConsentScope[];
+    clientLinks: Array<{ label: string; href: string }>;
+    /** A third-party app: not vouched for by the tenant; where accepting sends the user. */
+    unverified?: { destination: string };
+  },
 ): string {
   return page({
     title: 'Authorize application',
@@ -95,6 +101,14 @@ export function consentPage(
   <h1>Authorize ${ctx.clientName}</h1>
   <p class="lead"><strong>${ctx.clientName}</strong> is requesting access to your <strong>${ctx.branding.tenantName}</strong> account (${ctx.userName}).</p>
   ${ctx.clientLinks.length > 0 ? html`<p class="client-links">${ctx.clientLinks.map((l) => html`<a href="${l.href}" rel="noopener noreferrer" target="_blank">${l.label}</a>`)}</p>` : ''}
+  ${
+    ctx.unverified
+      ? html`<div class="notice" role="note">
+    <p><strong>Not verified by ${ctx.branding.tenantName}.</strong> This app was registered by a third party, who chose its name: it may not be the app it claims to be.</p>
+    <p>If you accept, you will be sent to <strong class="destination">${ctx.unverified.destination}</strong></p>
+  </div>`
+      : ''
+  }
   <p>It will be able to:</p>
   <ul class="scopes">
     ${ctx.scopes.map((s) => html`<li><span class="scope-name">${s.name}</span><span class="scope-desc">${s.description}</span></li>`)}

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { authorizeUrl, Browser, callbackParams, pkcePair, signInWithPassword } from './helpers/http-login.js';
+import { assertOAuthError, authorizationCode, tokenRequest } from './helpers/protocol.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { createNativeApp, createUser, TEST_PASSWORD } from './helpers/tenant.js';
+
+/**
+ * Changing a password through the Management API ends what the old password may have opened: the
+ * user's SSO sessions, refresh tokens and opaque /userinfo tokens. Other users keep theirs, and so
+ * does a change that is not a password change.
+ */
+const REDIRECT = 'http://127.0.0.1:50999/callback';
+
+let server: TestServer;
+let app: { client_id: string };
+
+before(async () => {
+  server = await startTestServer();
+  app = await createNativeApp(server, ['http://127.0.0.1/callback']);
+});
+after(() => server?.close());
+
+/** Signs in; answers the browser (with its session), a refresh token and the opaque /userinfo token. */
+async function signIn(email: string): Promise<{ browser: Browser; refreshToken: string; accessToken: string }> {
+  const browser = new Browser(server.issuer);
+  const { code, verifier } = await authorizationCode(
+    server,
+    browser,
+    { client_id: app.client_id, redirect_uri: REDIRECT, scope: 'openid profile offline_access' },
+    { email, password: TEST_PASSWORD },
+  );
+  const tokens = await tokenRequest(server, { grant_type: 'authorization_code', client_id: app.client_id, code, code_verifier: verifier, redirect_uri: REDIRECT });
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+  assert.ok(tokens.body.refresh_token);
+  return { browser, refreshToken: tokens.body.refresh_token, accessToken: tokens.body.access_token };
+}
+
+/** prompt=none through the browser's session: a code (still signed in) or login_required. */
+async function silentAuthorize(browser: Browser): Promise<URLSearchParams> {
+  const url = authorizeUrl(server.issuer, {
+    client_id: app.client_id,
+    response_type: 'code',
+    redirect_uri: REDIRECT,
+    scope: 'openid',
+    code_challenge: pkcePair().challenge,
+    code_challenge_method: 'S256',
+    prompt: 'none',
+  });
+  return callbackParams(await browser.get(url));
+}
+
+const refresh = (refreshToken: string) => tokenRequest(server, { grant_type: 'refresh_token', client_id: app.client_id, refresh_token: refreshToken });
+const userinfo = (accessToken: string) => fetch(`${server.issuer}userinfo`, { headers: { authorization: `Bearer ${accessToken}` } });
+
+test('PATCH /api/v2/users/{id} with a password ends sessions, refresh tokens and /userinfo tokens', async () => {
+  const user = await createUser(server, 'changes-password@example.test');
+  const other = await createUser(server, 'keeps-password@example.test');
+  const first = await signIn(user.email);
+  const second = await signIn(user.email); // another device
+  const bystander = await signIn(other.email);
+  assert.ok((await silentAuthorize(first.browser)).get('code'), 'signed in before the change');
+  assert.equal((await userinfo(first.accessToken)).status, 200);
+
+  // A profile change is not a password change: everything keeps working.
+  assert.equal((await server.management('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { name: 'Renamed' })).status, 200);
+  assert.ok((await silentAuthorize(first.browser)).get('code'));
+
+  const patched = await server.management('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { password: 'A-new-password-77' });
+  assert.equal(patched.status, 200, JSON.stringify(patched.body));
+
+  for (const device of [first, second]) {
+    assert.equal((await silentAuthorize(device.browser)).get('error'), 'login_required');
+    assertOAuthError(await refresh(device.refreshToken), 403, 'invalid_grant'); // Auth0 answers invalid_grant with 403
+    assert.equal((await userinfo(device.accessToken)).status, 401);
+  }
+
+  // The other user is not affected.
+  assert.ok((await silentAuthorize(bystander.browser)).get('code'));
+  assert.equal((await refresh(bystander.refreshToken)).status, 200);
+  assert.equal((await userinfo(bystander.accessToken)).status, 200);
+
+  // The old password no longer signs in.
+  await signIn(user.email).then(
+    () => assert.fail('the old password must no longer work'),
+    () => {},
+  );
+});
+
+test('sign-ins racing a password change cannot write the old password back', async () => {
+  const user = await createUser(server, 'racing-password@example.test');
+  const attempt = () =>
+    signInWithPassword(
+      new Browser(server.issuer),
+      authorizeUrl(server.issuer, { client_id: app.client_id, response_type: 'code', redirect_uri: REDIRECT, scope: 'openid', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }),
+      user.email,
+      TEST_PASSWORD,
+    );
+  // Each sign-in reads the user, spends a while hashing, then records the login: the change lands
+  // in between. Before, that record wrote the old hash back over the new one.
+  const [patched] = await Promise.all([
+    server.management('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { password: 'A-new-password-77' }),
+    ...Array.from({ length: 6 }, attempt),
+  ]);
+  assert.equal(patched.status, 200);
+  const old = await attempt();
+  assert.equal(old.status, 400, 'the old password no longer signs in');
+  const fresh = await signInWithPassword(new Browser(server.issuer), authorizeUrl(server.issuer, { client_id: app.client_id, response_type: 'code', redirect_uri: REDIRECT, scope: 'openid', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }), user.email, 'A-new-password-77');
+  assert.ok(callbackParams(fresh).get('code'), 'the new one does');
+});
