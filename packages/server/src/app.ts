@@ -57,8 +57,9 @@ function timeouts(config: Config) {
   return {
     // A connection trickling its body (slowloris) is answered 408 and closed after this long.
     requestTimeout,
-    // A socket with no traffic at all for that long is closed too.
-    connectionTimeout: requestTimeout,
+    // A socket silent for longer is closed even mid-response (a client that stops reading). Generous:
+    // while an upstream sign-in runs (token exchange, profile script: up to 10 s each) the socket is quiet.
+    connectionTimeout: Math.max(2 * requestTimeout, 60_000),
     keepAliveTimeout: config.keepAliveTimeoutMs,
     node: { requestTimeout, headersTimeout, connectionsCheckingInterval, keepAliveTimeout: config.keepAliveTimeoutMs },
   };

@@ -110,7 +110,10 @@ test('a taken port, a bad TLS file, then a good start: the credentials are print
   writeFileSync(notPem, 'not a certificate\n');
   assertOneLineFailure(cli(['start'], { LATCHKEY_TLS_CERT: notPem, LATCHKEY_TLS_KEY: tls.keyPath }), /LATCHKEY_TLS_CERT.*not a usable PEM/);
 
-  // 3. The good start creates the tenant and shows its admin credentials, which work.
+  // 3. A database that cannot be reached (the password is not repeated).
+  assertOneLineFailure(cli(['start'], { LATCHKEY_DATABASE_URL: 'postgres://latchkey:hunter2@127.0.0.1:1/latchkey' }), /^latchkey: cannot open the database LATCHKEY_DATABASE_URL \(postgres:\/\/latchkey:\*\*\*@127\.0\.0\.1:1\/latchkey\): .*ECONNREFUSED/);
+
+  // 4. The good start creates the tenant and shows its admin credentials, which work.
   const first = await runServer();
   const admin = credentialsIn(first.stdout);
   try {
@@ -120,7 +123,7 @@ test('a taken port, a bad TLS file, then a good start: the credentials are print
     await first.stop();
   }
 
-  // 4. They are lost: the operator rotates the secret without touching the data.
+  // 5. They are lost: the operator rotates the secret without touching the data.
   const rotated = cli(['admin', 'rotate-secret']);
   assert.equal(rotated.status, 0, rotated.stderr);
   const replaced = credentialsIn(rotated.stdout);
@@ -137,7 +140,7 @@ test('a taken port, a bad TLS file, then a good start: the credentials are print
     await second.stop();
   }
 
-  // 5. Mistakes are one line: an unknown client, or an admin whose secret the environment sets
+  // 6. Mistakes are one line: an unknown client, or an admin whose secret the environment sets
   // (the next start would set it back).
   const unknown = cli(['admin', 'rotate-secret', 'nosuchclient']);
   assert.equal(unknown.status, 1);

@@ -83,6 +83,15 @@ describe('profile script console', () => {
     assert.match(long, /more characters\)$/);
   });
 
+  test('an error the script calls back with is redacted the same way', async () => {
+    const logged: Array<Record<string, unknown>> = [];
+    const failed = await runFetchUserProfile(`function (accessToken, ctx, cb) { cb(new Error('bad token ' + accessToken)); }`, token, {}, {
+      log: (_message, data) => logged.push(data),
+    }).then(() => undefined, (err: Error) => err);
+    assert.equal(failed?.message, 'the profile script called back with an error: bad token [redacted]');
+    assert.ok(!JSON.stringify(logged).includes(token));
+  });
+
   test('reaches the request log at debug level, not warn', async () => {
     const calls: Array<[string, unknown, string]> = [];
     const request = {

@@ -60,6 +60,11 @@ test('request headers trickled a byte at a time are closed too', async () => {
   assert.ok(closed, `still open after ${DEADLINE_MS} ms`);
 });
 
+test('a connection that sends nothing at all is closed', async () => {
+  const { closed } = await untilClosed(() => () => {});
+  assert.ok(closed, `still open after ${DEADLINE_MS} ms`);
+});
+
 test('an idle keep-alive connection is closed after a complete request', async () => {
   const { closed, received } = await untilClosed((socket) => {
     socket.write(`GET /.well-known/jwks.json HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: keep-alive\r\n\r\n`);

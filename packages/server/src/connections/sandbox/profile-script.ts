@@ -96,9 +96,15 @@ export async function runFetchUserProfile(
     const profileJson = await runInWorker({ script, accessToken, contextJson: JSON.stringify(context ?? {}) }, limits, options);
     return profileFrom(profileJson);
   } catch (error) {
-    const failure = error instanceof ProfileScriptError
-      ? error
-      : new ProfileScriptError('script_error', `the profile script could not run: ${error instanceof Error ? error.message : String(error)}`);
+    const message = error instanceof ProfileScriptError
+      ? error.message
+      : `the profile script could not run: ${error instanceof Error ? error.message : String(error)}`;
+    // The message may carry the script's own words (callback(new Error(token))), and goes to the log
+    // and into the app's error_description: the same redaction as its console output.
+    const failure = new ProfileScriptError(
+      error instanceof ProfileScriptError ? error.reason : 'script_error',
+      redactTokenLike(message, { known: secretsOf(accessToken, JSON.stringify(context ?? {})), maxLength: 1000 }),
+    );
     options.log?.('profile script failed', {
       reason: failure.reason,
       error: failure.message,
