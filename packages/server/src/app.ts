@@ -180,6 +180,17 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Fails at start, not at the first request (nor after creating a tenant), if the master key is wrong. */
+async function assertMasterKeyOpensSigningKey(ctx: ServerContext): Promise<void> {
+  if (!(await ctx.storage.listSigningKeys()).some((k) => k.retiredAt === null)) return;
+  await ctx.keys.current().catch((err: unknown) => {
+    throw new StartupError(
+      `latchkey: the master key (LATCHKEY_MASTER_KEY, or master.key in LATCHKEY_DATA_DIR) cannot decrypt the current signing key: ${errorText(err)}`,
+      { cause: err },
+    );
+  });
+}
+
 /**
  * Checks what can fail (TLS files, the port, the database) before creating anything, then
  * bootstraps the tenant and listens. If the start still fails after admin credentials were
@@ -191,12 +202,13 @@ export async function startServer(config: Config, options: Omit<AppOptions, 'htt
   const { ctx, masterKeyCreatedAt } = await openContext(config, options.now);
   let bootstrap: BootstrapResult | undefined;
   try {
+    await assertMasterKeyOpensSigningKey(ctx);
     bootstrap = await bootstrapTenant(ctx.storage, ctx.digester, ctx.keys, {
       issuer: ctx.issuer,
       ...(config.adminClientId ? { adminClientId: config.adminClientId } : {}),
       ...(config.adminClientSecret ? { adminClientSecret: config.adminClientSecret } : {}),
     });
-    await ctx.keys.current(); // fail at start, not at the first request, if the master key is wrong
+    await assertMasterKeyOpensSigningKey(ctx); // the key bootstrap may just have made
     const app = await buildApp(ctx, { ...options, https });
     const url = await app.listen({ port: config.port, host: config.host }).catch(async (err: unknown) => {
       await app.close();

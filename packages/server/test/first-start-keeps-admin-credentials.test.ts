@@ -150,3 +150,40 @@ test('a taken port, a bad TLS file, then a good start: the credentials are print
   assert.equal(configured.stderr.trim().split('\n').length, 1, configured.stderr);
   assert.match(configured.stderr, /set by LATCHKEY_ADMIN_CLIENT_SECRET/);
 });
+
+test('a master key that cannot open the signing key stops the start before the tenant is created', async () => {
+  const otherDir = mkdtempSync(join(tmpdir(), 'latchkey-wrong-key-'));
+  const otherSchema = `lk_test_${randomBytes(6).toString('hex')}`;
+  const fresh = {
+    ...env,
+    LATCHKEY_DATA_DIR: otherDir,
+    LATCHKEY_DATABASE_URL: backend === 'postgres' ? `${postgresUrl}?schema=${otherSchema}` : `sqlite:${join(otherDir, 'latchkey.db')}`,
+  };
+  try {
+    // A signing key sealed under one master key (`keys rotate` before any start), then a start with another.
+    const sealedWith = randomBytes(32).toString('base64');
+    const rotated = cli(['keys', 'rotate'], { ...fresh, LATCHKEY_MASTER_KEY: sealedWith });
+    assert.equal(rotated.status, 0, rotated.stderr);
+    const failed = cli(['start'], { ...fresh, LATCHKEY_MASTER_KEY: randomBytes(32).toString('base64') });
+    assertOneLineFailure(failed, /^latchkey: the master key \(LATCHKEY_MASTER_KEY.*cannot decrypt the current signing key/);
+
+    // With the right key, the first real start of the tenant shows the credentials.
+    Object.assign(env, fresh, { LATCHKEY_MASTER_KEY: sealedWith });
+    const server = await runServer();
+    try {
+      const admin = credentialsIn(server.stdout);
+      assert.ok(admin, `the tenant is created now, and its credentials shown:\n${server.stdout}`);
+      assert.equal(await tokenStatus(admin), 200);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    rmSync(otherDir, { recursive: true, force: true });
+    if (backend === 'postgres') {
+      const client = new pg.Client({ connectionString: postgresUrl });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${otherSchema}" CASCADE`);
+      await client.end();
+    }
+  }
+});
