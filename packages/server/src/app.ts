@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import Ajv from 'ajv';
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
-import type { Config } from './config.js';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { DestinationStream } from 'pino';
+import { trustProxyOption, type Config } from './config.js';
 import { closeProfileScriptSandbox } from './connections/sandbox/index.js';
 import { openContext, type ServerContext } from './context.js';
 import { authorizeEndpoint } from './http/authorize.js';
@@ -24,6 +24,8 @@ import { managementApi } from './http/management/plugin.js';
 import { tokenEndpoint } from './http/token.js';
 import { bootstrapTenant, type BootstrapResult } from './model/bootstrap.js';
 import { ManagementApiError } from './model/errors.js';
+import { errorForLog, redactUrl, requestForLog } from './logging.js';
+import { assertCanListen, errorText, listenError, StartupError, tlsFiles } from './startup-checks.js';
 
 /**
  * Bodies are validated without coercion (a number is not a string) and without silently dropping
@@ -37,19 +39,49 @@ function validatorCompilers() {
 }
 
 export interface AppOptions {
-  logger?: FastifyServerOptions['logger'];
+  /** Where the log goes (default stdout); tests pass a stream to read it. */
+  logStream?: DestinationStream;
+  /** TLS material already read and checked by tlsFiles (read from the config otherwise). */
+  https?: { cert: Buffer; key: Buffer } | null;
+}
+
+/**
+ * Node checks request and header timeouts only every `connectionsCheckingInterval` (30 s by
+ * default), so a small timeout needs a shorter interval to mean anything.
+ */
+function timeouts(config: Config) {
+  const requestTimeout = config.requestTimeoutMs;
+  // Headers get at most 10 s: a client that cannot send a few hundred bytes in that time is not one.
+  const headersTimeout = Math.min(requestTimeout, 10_000);
+  const connectionsCheckingInterval = Math.max(50, Math.min(1000, Math.floor(headersTimeout / 2)));
+  return {
+    // A connection trickling its body (slowloris) is answered 408 and closed after this long.
+    requestTimeout,
+    // A socket silent for longer is closed even mid-response (a client that stops reading). Generous:
+    // while an upstream sign-in runs (token exchange, profile script: up to 10 s each) the socket is quiet.
+    connectionTimeout: Math.max(2 * requestTimeout, 60_000),
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    node: { requestTimeout, headersTimeout, connectionsCheckingInterval, keepAliveTimeout: config.keepAliveTimeoutMs },
+  };
 }
 
 export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Promise<FastifyInstance> {
   const { config } = ctx;
-  const https = config.tlsCert && config.tlsKey
-    ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
-    : null;
+  const https = options.https !== undefined ? options.https : tlsFiles(config);
+  const limits = timeouts(config);
   const app = Fastify({
-    ...(https ? { https } : {}),
-    logger: options.logger ?? {
+    ...(https ? { https: { ...https, ...limits.node } } : { http: limits.node }),
+    requestTimeout: limits.requestTimeout,
+    connectionTimeout: limits.connectionTimeout,
+    keepAliveTimeout: limits.keepAliveTimeout,
+    // Off unless configured: then request.ip (login throttle, registration and device limits, logs)
+    // is the client named by X-Forwarded-For as far as the trusted proxies go, not the proxy.
+    trustProxy: trustProxyOption(config),
+    logger: {
       level: config.logLevel,
       redact: ['req.headers.authorization', 'req.headers.cookie', 'client_secret', 'password'],
+      serializers: { req: requestForLog, err: errorForLog },
+      ...(options.logStream ? { stream: options.logStream } : {}),
     },
     // Each request is logged once, when it ends (see the onResponse hook), not twice.
     logController: new LogController({ disableRequestLogging: true }),
@@ -69,13 +101,21 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
       (reply as unknown as FastifyReply).status(status).send(body);
     },
   }) as unknown as FastifyInstance;
+  if (new URL(ctx.issuer).protocol === 'https:') {
+    // RFC 6797: the public origin is https (TLS here or at a proxy in front); browsers ignore the
+    // header on plain http, so sending it on the proxy's inner hop is harmless. No includeSubDomains:
+    // other hosts of the domain are not latchkey's to decide.
+    app.addHook('onSend', async (_request, reply) => {
+      reply.header('strict-transport-security', `max-age=${HSTS_MAX_AGE_SECONDS}`);
+    });
+  }
   app.setValidatorCompiler(validatorCompilers());
   app.addHook('preValidation', rejectUnstorableInput);
   // One line per request at debug level; at the usual levels the hook is not installed at all.
   if (config.logLevel === 'debug' || config.logLevel === 'trace') {
     app.addHook('onResponse', async (request, reply) => {
       request.log.debug(
-        { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+        { method: request.method, url: redactUrl(request.url), ip: request.ip, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
         'request',
       );
     });
@@ -116,6 +156,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
 }
 
 const SWEEP_INTERVAL_MS = 10 * 60_000;
+const HSTS_MAX_AGE_SECONDS = 365 * 86400;
 
 /** Endpoints that browser apps (auth0-spa-js) call across origins. */
 const CORS_PATHS = [
@@ -139,19 +180,41 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Opens storage, bootstraps the tenant, and listens. Used by the CLI and by the tests. */
-export async function startServer(config: Config, options: AppOptions & { now?: () => number } = {}): Promise<RunningServer> {
+/** Fails at start, not at the first request (nor after creating a tenant), if the master key is wrong. */
+async function assertMasterKeyOpensSigningKey(ctx: ServerContext): Promise<void> {
+  if (!(await ctx.storage.listSigningKeys()).some((k) => k.retiredAt === null)) return;
+  await ctx.keys.current().catch((err: unknown) => {
+    throw new StartupError(
+      `latchkey: the master key (LATCHKEY_MASTER_KEY, or master.key in LATCHKEY_DATA_DIR) cannot decrypt the current signing key: ${errorText(err)}`,
+      { cause: err },
+    );
+  });
+}
+
+/**
+ * Checks what can fail (TLS files, the port, the database) before creating anything, then
+ * bootstraps the tenant and listens. If the start still fails after admin credentials were
+ * generated, the StartupError carries them so they are not lost. Used by the CLI and by the tests.
+ */
+export async function startServer(config: Config, options: Omit<AppOptions, 'https'> & { now?: () => number } = {}): Promise<RunningServer> {
+  const https = tlsFiles(config);
+  await assertCanListen(config);
   const { ctx, masterKeyCreatedAt } = await openContext(config, options.now);
+  let bootstrap: BootstrapResult | undefined;
   try {
-    const bootstrap = await bootstrapTenant(ctx.storage, ctx.digester, ctx.keys, {
+    await assertMasterKeyOpensSigningKey(ctx);
+    bootstrap = await bootstrapTenant(ctx.storage, ctx.digester, ctx.keys, {
       issuer: ctx.issuer,
       ...(config.adminClientId ? { adminClientId: config.adminClientId } : {}),
       ...(config.adminClientSecret ? { adminClientSecret: config.adminClientSecret } : {}),
       ...(config.auth0CompatibleDefaults !== undefined ? { auth0CompatibleDefaults: config.auth0CompatibleDefaults } : {}),
     });
-    await ctx.keys.current(); // fail at start, not at the first request, if the master key is wrong
-    const app = await buildApp(ctx, options);
-    const url = await app.listen({ port: config.port, host: config.host });
+    await assertMasterKeyOpensSigningKey(ctx); // the key bootstrap may just have made
+    const app = await buildApp(ctx, { ...options, https });
+    const url = await app.listen({ port: config.port, host: config.host }).catch(async (err: unknown) => {
+      await app.close();
+      throw listenError(config, err);
+    });
     // Expired codes, transactions, throttles and long-dead tokens are deleted in the background.
     const sweep = setInterval(() => {
       ctx.storage.sweepExpired(new Date(ctx.now()).toISOString()).catch((err: unknown) => app.log.warn({ err }, 'sweep failed'));
@@ -172,6 +235,8 @@ export async function startServer(config: Config, options: AppOptions & { now?: 
     };
   } catch (err) {
     await ctx.storage.close();
-    throw err;
+    const failure = err instanceof StartupError ? err : new StartupError(`latchkey: cannot start: ${errorText(err)}`, { cause: err });
+    if (bootstrap?.generatedAdmin) failure.generatedAdmin = bootstrap.generatedAdmin;
+    throw failure;
   }
 }

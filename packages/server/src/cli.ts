@@ -2,7 +2,8 @@
 import { ConfigError, loadConfig } from './config.js';
 import { startServer } from './app.js';
 import { openContext } from './context.js';
-import { maxTokenLifetimeSeconds } from './model/bootstrap.js';
+import { AdminRecoveryError, maxTokenLifetimeSeconds, rotateAdminSecret } from './model/bootstrap.js';
+import { errorText, StartupError } from './startup-checks.js';
 import { packageVersion } from './version.js';
 
 const USAGE = `Usage: latchkey <command>
@@ -11,32 +12,47 @@ Commands:
   start          Start the server (runs migrations, creates the tenant on first start)
   migrate        Apply database migrations and exit
   keys rotate    Make a new signing key current; earlier keys stay published until their tokens expire
+  admin rotate-secret [CLIENT_ID]
+                 Give the admin (Management API) client a new secret and print it once; the way
+                 back in when the first start's credentials are lost
   --version, -v  Print the version
 
 Configuration comes from LATCHKEY_* environment variables (see README).`;
 
+/** Printed on the console rather than the structured log, so the secret is not shipped to a log store. */
+function printAdminCredentials(admin: { clientId: string; clientSecret: string }, issuer: string, heading: string): void {
+  process.stdout.write(
+    [
+      '',
+      `  latchkey: ${heading}`,
+      `    LATCHKEY_ADMIN_CLIENT_ID=${admin.clientId}`,
+      `    LATCHKEY_ADMIN_CLIENT_SECRET=${admin.clientSecret}`,
+      `  Get a token:  curl -s ${issuer}oauth/token -d grant_type=client_credentials \\`,
+      `                  -d client_id=${admin.clientId} -d client_secret=... -d audience=${issuer}api/v2/`,
+      '',
+    ].join('\n') + '\n',
+  );
+}
+
 async function start(): Promise<void> {
   const config = loadConfig();
   const startedAt = performance.now();
-  const server = await startServer(config);
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(config);
+  } catch (err) {
+    // The tenant was created but the start failed after all: these credentials exist nowhere else.
+    if (err instanceof StartupError && err.generatedAdmin) {
+      printAdminCredentials(err.generatedAdmin, config.issuer, 'a new tenant was created, but the server could not start. Admin (Management API) credentials, shown only this once:');
+    }
+    throw err;
+  }
   const log = server.app.log;
   if (server.masterKeyCreatedAt) {
     log.warn({ path: server.masterKeyCreatedAt }, 'generated a master key; keep it safe, and set LATCHKEY_MASTER_KEY when running several nodes');
   }
   if (server.bootstrap.generatedAdmin) {
-    const { clientId, clientSecret } = server.bootstrap.generatedAdmin;
-    // Printed once, on the console rather than the structured log, so it is not shipped to a log store.
-    process.stdout.write(
-      [
-        '',
-        '  latchkey: a new tenant was created. Admin (Management API) credentials, shown only this once:',
-        `    LATCHKEY_ADMIN_CLIENT_ID=${clientId}`,
-        `    LATCHKEY_ADMIN_CLIENT_SECRET=${clientSecret}`,
-        `  Get a token:  curl -s ${config.issuer}oauth/token -d grant_type=client_credentials \\`,
-        `                  -d client_id=${clientId} -d client_secret=... -d audience=${config.issuer}api/v2/`,
-        '',
-      ].join('\n') + '\n',
-    );
+    printAdminCredentials(server.bootstrap.generatedAdmin, config.issuer, 'a new tenant was created. Admin (Management API) credentials, shown only this once:');
   }
   log.info({ version: packageVersion(), url: server.url, issuer: config.issuer, startupMs: Math.round(performance.now() - startedAt) }, 'latchkey started');
 
@@ -79,8 +95,22 @@ async function rotateKeys(): Promise<void> {
   }
 }
 
+async function rotateAdmin(clientId: string | undefined): Promise<void> {
+  const config = loadConfig();
+  const { ctx } = await openContext(config);
+  try {
+    const admin = await rotateAdminSecret(ctx.storage, ctx.digester, {
+      ...(clientId ? { clientId } : {}),
+      ...(config.adminClientId ? { configuredAdminId: config.adminClientId } : {}),
+    });
+    printAdminCredentials(admin, config.issuer, 'new admin secret, shown only this once (the old one no longer works):');
+  } finally {
+    await ctx.storage.close();
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
-  const [command, sub] = argv;
+  const [command, sub, arg] = argv;
   if (command === 'start') return start();
   if (command === 'migrate') return migrate();
   if (command === 'keys' && sub === 'rotate') return rotateKeys();
@@ -88,11 +118,17 @@ async function main(argv: string[]): Promise<void> {
     console.log(packageVersion());
     return;
   }
+  if (command === 'admin' && sub === 'rotate-secret') return rotateAdmin(arg);
   console.error(USAGE);
   process.exitCode = command === undefined || command === 'help' || command === '--help' ? 0 : 2;
 }
 
+const verbose = ['debug', 'trace'].includes(process.env.LATCHKEY_LOG_LEVEL ?? '');
+
 main(process.argv.slice(2)).catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : `latchkey: ${(err as Error).stack ?? String(err)}`);
+  // What the operator must fix, in one line; the stack only when asked for (LATCHKEY_LOG_LEVEL=debug).
+  if (err instanceof ConfigError || err instanceof StartupError || err instanceof AdminRecoveryError) console.error(err.message);
+  else console.error(`latchkey: ${errorText(err)}`);
+  if (verbose && err instanceof Error) console.error(err.stack);
   process.exit(1);
 });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -34,6 +35,16 @@ export const ConfigSchema = Type.Object(
     registrationClientIdPrefix: Type.String({ pattern: '^[A-Za-z0-9_-]{0,16}$', default: 'tpc_' }),
     /** When given, tenant flag auth0_compatible_defaults is set to it at every start (Auth0's defaults). */
     auth0CompatibleDefaults: Type.Optional(Type.Boolean()),
+    /**
+     * Which peers may set X-Forwarded-For/-Proto/-Host: a hop count, or a comma-separated list of
+     * addresses and CIDR ranges (also `loopback`, `linklocal`, `uniquelocal`). Off by default: the
+     * socket peer is the client, and a forged X-Forwarded-For cannot dodge a per-address limit.
+     */
+    trustProxy: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 32 }), Type.String({ minLength: 1, maxLength: 2000 })])),
+    /** Time to receive a whole request, headers and body (slow-body attacks); also the socket idle limit. */
+    requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
+    /** How long an idle keep-alive connection stays open; behind a load balancer, above its idle timeout. */
+    keepAliveTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 5_000 }),
   },
   { additionalProperties: false },
 );
@@ -57,13 +68,16 @@ const ENV_NAMES: Record<keyof Static<typeof ConfigSchema>, string> = {
   registrationInitialAccessToken: 'LATCHKEY_REGISTRATION_INITIAL_ACCESS_TOKEN',
   registrationClientIdPrefix: 'LATCHKEY_REGISTRATION_CLIENT_ID_PREFIX',
   auth0CompatibleDefaults: 'LATCHKEY_AUTH0_COMPATIBLE_DEFAULTS',
+  trustProxy: 'LATCHKEY_TRUST_PROXY',
+  requestTimeoutMs: 'LATCHKEY_REQUEST_TIMEOUT_MS',
+  keepAliveTimeoutMs: 'LATCHKEY_KEEP_ALIVE_TIMEOUT_MS',
 };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const NUMERIC = new Set(['port', 'cacheTtlSeconds', 'registrationRateLimit']);
+const NUMERIC = new Set(['port', 'cacheTtlSeconds', 'registrationRateLimit', 'trustProxy', 'requestTimeoutMs', 'keepAliveTimeoutMs']);
 const BOOLEAN = new Set(['auth0CompatibleDefaults']);
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -99,9 +113,44 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       'Invalid configuration:\n  LATCHKEY_ADMIN_CLIENT_ID and LATCHKEY_ADMIN_CLIENT_SECRET must be set together',
     );
   }
+  if (typeof withDefaults.trustProxy === 'string') {
+    const bad = trustedProxyList(withDefaults.trustProxy).find((entry) => !isProxyAddress(entry));
+    if (bad !== undefined) {
+      throw new ConfigError(
+        `Invalid configuration:\n  LATCHKEY_TRUST_PROXY: '${bad}' is neither a hop count, an IP address, a CIDR range nor loopback/linklocal/uniquelocal`,
+      );
+    }
+  }
   const scheme = withDefaults.tlsCert ? 'https' : 'http';
   const issuerBase = withDefaults.issuer ?? `${scheme}://localhost:${withDefaults.port}`;
   // Auth0 issuers end in a slash and SDKs compare them as exact strings.
   const issuer = issuerBase.endsWith('/') ? issuerBase : `${issuerBase}/`;
   return { ...withDefaults, issuer };
+}
+
+/**
+ * `LATCHKEY_TRUST_PROXY` as Fastify's `trustProxy` option. Fastify treats a bare number as "trust
+ * nothing" (a hop count cannot tell the proxy from a client that connects directly), so a hop count
+ * becomes Express's rule, trust the nearest N hops, for deployments where only the proxy can reach
+ * latchkey; an address list is the safer form and is recommended in the README.
+ */
+export function trustProxyOption(config: Pick<Config, 'trustProxy'>): ((address: string, hop: number) => boolean) | string[] | false {
+  const setting = config.trustProxy;
+  if (setting === undefined || setting === 0) return false;
+  if (typeof setting === 'number') return (_address, hop) => hop < setting;
+  return trustedProxyList(setting);
+}
+
+const trustedProxyList = (text: string) => text.split(',').map((entry) => entry.trim());
+
+const PROXY_ADDRESS_KEYWORDS = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** What proxy-addr (behind Fastify's trustProxy) accepts, checked here so a typo fails at start. */
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_ADDRESS_KEYWORDS.has(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }

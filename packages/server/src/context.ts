@@ -5,6 +5,7 @@ import { SecretDigester } from './crypto/secrets.js';
 import { Lookups } from './storage/cache.js';
 import { openStorage } from './storage/index.js';
 import type { Storage } from './storage/types.js';
+import { describeDatabaseUrl, errorText, StartupError } from './startup-checks.js';
 
 /** Everything request handling needs, built once at start and passed down explicitly. */
 export interface ServerContext {
@@ -25,17 +26,38 @@ export interface OpenedContext {
 }
 
 export function masterKeyFor(config: Config): { key: MasterKey; createdAt?: string } {
-  if (config.masterKey) return { key: MasterKey.parse(config.masterKey) };
-  const { key, created, path } = MasterKey.loadOrCreate(config.dataDir);
-  return created ? { key, createdAt: path } : { key };
+  if (config.masterKey) {
+    try {
+      return { key: MasterKey.parse(config.masterKey) };
+    } catch (err) {
+      throw new StartupError(`latchkey: ${errorText(err)}`);
+    }
+  }
+  try {
+    const { key, created, path } = MasterKey.loadOrCreate(config.dataDir);
+    return created ? { key, createdAt: path } : { key };
+  } catch (err) {
+    throw new StartupError(`latchkey: cannot load or create the master key in LATCHKEY_DATA_DIR (${config.dataDir}): ${errorText(err)}`);
+  }
 }
 
-/** Opens the database, runs migrations and loads the master key. Does not bootstrap the tenant. */
+/**
+ * Opens the database, runs migrations and loads the master key. Does not bootstrap the tenant. The
+ * database comes first: if it cannot be reached, nothing (not even a master key) has been created.
+ */
 export async function openContext(config: Config, now: () => number = Date.now): Promise<OpenedContext> {
-  const { key, createdAt } = masterKeyFor(config);
-  const storage = await openStorage(config.databaseUrl);
+  let storage: Storage | undefined;
+  let key: MasterKey;
+  let createdAt: string | undefined;
   try {
+    storage = await openStorage(config.databaseUrl);
     await storage.migrate();
+  } catch (err) {
+    await storage?.close().catch(() => {});
+    throw new StartupError(`latchkey: cannot open the database LATCHKEY_DATABASE_URL (${describeDatabaseUrl(config.databaseUrl)}): ${errorText(err)}`, { cause: err });
+  }
+  try {
+    ({ key, createdAt } = masterKeyFor(config));
   } catch (err) {
     await storage.close();
     throw err;

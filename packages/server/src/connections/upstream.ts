@@ -25,7 +25,7 @@ export interface UpstreamContext {
   storage: Storage;
   secrets: Encrypter;
   now: () => number;
-  log: (message: string, data: Record<string, unknown>) => void;
+  log: (message: string, data: Record<string, unknown>, level?: 'warn' | 'debug') => void;
 }
 
 interface ProviderEndpoints {
@@ -170,7 +170,7 @@ async function profileOf(
     const script = String((connection.options.scripts as Record<string, unknown>).fetchUserProfile);
     try {
       const profile = await runFetchUserProfile(script, tokens.access_token, tokens, {
-        log: (message, data) => ctx.log(message, { connection: connection.name, ...data }),
+        log: (message, data, level) => ctx.log(message, { connection: connection.name, ...data }, level),
       });
       return { ...profile, user_id: String(profile.user_id) };
     } catch (err) {

@@ -29,7 +29,8 @@ export class MasterKey {
   static loadOrCreate(dataDir: string): { key: MasterKey; created: boolean; path: string } {
     const path = join(dataDir, 'master.key');
     if (existsSync(path)) return { key: MasterKey.parse(readFileSync(path, 'utf8')), created: false, path };
-    mkdirSync(dataDir, { recursive: true });
+    // Created owner-only, like the database beside it (storage/sqlite.ts).
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const key = MasterKey.generate();
     writeFileSync(path, `${key.key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
     chmodSync(path, 0o600);

@@ -1,7 +1,7 @@
 import type { KeyRing } from '../crypto/keys.js';
 import type { SecretDigester } from '../crypto/secrets.js';
 import type { Storage } from '../storage/types.js';
-import { createClient } from './clients.js';
+import { createClient, setNewClientSecret } from './clients.js';
 import { DEFAULT_DATABASE_CONNECTION, createConnection } from './connections.js';
 import { newClientGrantId } from './ids.js';
 import { everyItem } from './paging.js';
@@ -108,6 +108,36 @@ export async function bootstrapTenant(
     await keys.rotate(await maxTokenLifetimeSeconds(storage));
   }
   return result;
+}
+
+export class AdminRecoveryError extends Error {
+  override name = 'AdminRecoveryError';
+}
+
+/**
+ * The operator's way back into the Management API (`latchkey admin rotate-secret`): gives a system
+ * (bootstrap admin) client a new secret. Without an id, the tenant must have exactly one. A client
+ * whose secret comes from LATCHKEY_ADMIN_CLIENT_SECRET is refused, since the next start would set it back.
+ */
+export async function rotateAdminSecret(
+  storage: Storage,
+  digester: SecretDigester,
+  options: { clientId?: string; configuredAdminId?: string },
+): Promise<{ clientId: string; clientSecret: string }> {
+  const admins: string[] = [];
+  for await (const c of everyItem((page) => storage.listClients(page))) if (c.is_system) admins.push(c.client_id);
+  if (admins.length === 0) throw new AdminRecoveryError('latchkey: no admin client yet; run `latchkey start` once to create the tenant');
+  const clientId = options.clientId ?? (admins.length === 1 ? admins[0] : undefined);
+  if (clientId === undefined) {
+    throw new AdminRecoveryError(`latchkey: several admin clients (${admins.join(', ')}); name one: latchkey admin rotate-secret CLIENT_ID`);
+  }
+  const record = await storage.getClient(clientId);
+  if (!record?.client.is_system) throw new AdminRecoveryError(`latchkey: ${clientId} is not an admin client (admin clients: ${admins.join(', ')})`);
+  if (clientId === options.configuredAdminId) {
+    throw new AdminRecoveryError(`latchkey: the secret of ${clientId} is set by LATCHKEY_ADMIN_CLIENT_SECRET; change it there and restart`);
+  }
+  const { secret } = await setNewClientSecret(storage, digester, record.client);
+  return { clientId, clientSecret: secret };
 }
 
 function adminInput(secret: string | undefined) {

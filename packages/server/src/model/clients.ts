@@ -111,9 +111,7 @@ export async function updateClient(
 ): Promise<Client> {
   const existing = await getClient(storage, clientId);
   const { client_secret: secret, jwt_configuration, refresh_token, require_pkce: requirePkce, ...rest } = patch;
-  if (existing.is_system && (rest.grant_types || rest.token_endpoint_auth_method)) {
-    throw forbidden('The bootstrap admin client cannot change how it authenticates');
-  }
+  assertSystemClientKeepsItsCredentials(existing, patch);
   const { require_pkce: _previous, ...unchanged } = existing;
   // null hands PKCE back to the tenant's default.
   const pkce = requirePkce === undefined ? existing.require_pkce : (requirePkce ?? undefined);
@@ -129,12 +127,43 @@ export async function updateClient(
   return client;
 }
 
+/**
+ * The bootstrap admin holds every Management scope, so whoever sets its secret owns the tenant: a
+ * token with only `update:clients` must not be able to (Auth0 likewise refuses changes to its own
+ * system clients). Its secret, grant types and authentication method change only through the
+ * operator's `latchkey admin rotate-secret` or LATCHKEY_ADMIN_CLIENT_SECRET; name, description and
+ * metadata stay editable.
+ */
+const SYSTEM_CLIENT_LOCKED_FIELDS = ['client_secret', 'grant_types', 'token_endpoint_auth_method', 'app_type'] as const;
+
+function assertSystemClientKeepsItsCredentials(client: Client, patch: ClientInput): void {
+  if (!client.is_system) return;
+  const locked = SYSTEM_CLIENT_LOCKED_FIELDS.filter((field) => patch[field] !== undefined);
+  if (locked.length > 0) {
+    throw forbidden(
+      `The bootstrap admin client's ${locked.join(', ')} cannot be changed through the Management API; the operator rotates its secret with 'latchkey admin rotate-secret'`,
+    );
+  }
+}
+
 export async function rotateClientSecret(
   storage: Storage,
   digester: SecretDigester,
   clientId: string,
 ): Promise<{ client: Client; secret: string }> {
   const client = await getClient(storage, clientId);
+  if (client.is_system) {
+    throw forbidden("The bootstrap admin client's secret cannot be rotated through the Management API; the operator rotates it with 'latchkey admin rotate-secret'");
+  }
+  return setNewClientSecret(storage, digester, client);
+}
+
+/** A fresh server-generated secret; only its digest is stored. No permission check: callers decide. */
+export async function setNewClientSecret(
+  storage: Storage,
+  digester: SecretDigester,
+  client: Client,
+): Promise<{ client: Client; secret: string }> {
   const secret = generateClientSecret();
   await storage.updateClient(client, digester.digest(secret));
   return { client, secret };

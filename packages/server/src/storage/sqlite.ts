@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
@@ -12,7 +12,7 @@ import type { Database } from './schema.js';
  * when a different connection commits, and then drops every cached lookup.
  */
 export function openSqlite(path: string, pollMs = 1000): KyselyStorage {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') createOwnerOnly(path);
   const raw = new BetterSqlite3(path);
   raw.pragma('journal_mode = WAL');
   raw.pragma('synchronous = NORMAL');
@@ -32,6 +32,25 @@ export function openSqlite(path: string, pollMs = 1000): KyselyStorage {
 
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(raw) }) });
   return new KyselyStorage(db, 'sqlite', feed, async () => clearInterval(timer));
+}
+
+/**
+ * The database holds password hashes, sealed signing keys and client-secret digests: only its
+ * owner may read it. Directories latchkey creates are 0700; the file is created 0600 before SQLite
+ * opens it, and SQLite gives its -wal and -shm files the database file's mode. A file an older
+ * version left readable to others is tightened too (a directory that already existed is the
+ * operator's and is left alone).
+ */
+function createOwnerOnly(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+    } catch {
+      // Absent (-wal/-shm before the first write) or owned by someone else: nothing to tighten.
+    }
+  }
 }
 
 /** Distinct SQL texts are few (a few dozen queries), so this bound is never reached in practice. */

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import type { DestinationStream } from 'pino';
 import { Agent, setGlobalDispatcher } from 'undici';
 import { startServer, type RunningServer } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -67,6 +68,8 @@ export interface TestServerOptions {
   /** Start another node on the same database (PostgreSQL) or file (SQLite). */
   shareWith?: TestServer;
   config?: Partial<Config>;
+  /** Receives the server's log lines (pino JSON), e.g. to check what is logged. */
+  logStream?: DestinationStream;
 }
 
 /**
@@ -120,7 +123,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...options.config,
     },
   );
-  const server = await startServer(config, options.now ? { now: options.now } : {});
+  const server = await startServer(config, {
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.logStream ? { logStream: options.logStream } : {}),
+  });
   const issuer = config.issuer;
 
   const managementToken = async (scope?: string) => {

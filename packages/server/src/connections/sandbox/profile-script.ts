@@ -19,6 +19,7 @@
  * - wall clock: `wallTimeMs` for the whole run, including waiting for upstream requests, which the
  *   CPU limit does not see because the VM is idle then.
  */
+import { redactTokenLike } from '../../logging.js';
 import { describeUrl, performHostRequest } from './host-request.js';
 import type { FromWorker, ProfileScriptFailure, RequestSpec, RunOutcome, VmLimits } from './protocol.js';
 import { pool, type SandboxWorker } from './worker-pool.js';
@@ -45,8 +46,11 @@ export interface SandboxOptions {
   maxRequests?: number;
   /** Performs the script's requests (default: global fetch); tests pass their own. */
   fetch?: typeof fetch;
-  /** Failures, failed requests and the script's console output. */
-  log?: (message: string, data: Record<string, unknown>) => void;
+  /**
+   * Failures and failed requests (level `warn`), and the script's console output (level `debug`:
+   * scripts print tokens while being written; lines are truncated and token-like values redacted).
+   */
+  log?: (message: string, data: Record<string, unknown>, level?: 'warn' | 'debug') => void;
 }
 
 export const DEFAULT_SANDBOX_LIMITS = {
@@ -92,9 +96,15 @@ export async function runFetchUserProfile(
     const profileJson = await runInWorker({ script, accessToken, contextJson: JSON.stringify(context ?? {}) }, limits, options);
     return profileFrom(profileJson);
   } catch (error) {
-    const failure = error instanceof ProfileScriptError
-      ? error
-      : new ProfileScriptError('script_error', `the profile script could not run: ${error instanceof Error ? error.message : String(error)}`);
+    const message = error instanceof ProfileScriptError
+      ? error.message
+      : `the profile script could not run: ${error instanceof Error ? error.message : String(error)}`;
+    // The message may carry the script's own words (callback(new Error(token))), and goes to the log
+    // and into the app's error_description: the same redaction as its console output.
+    const failure = new ProfileScriptError(
+      error instanceof ProfileScriptError ? error.reason : 'script_error',
+      redactTokenLike(message, { known: secretsOf(accessToken, JSON.stringify(context ?? {})), maxLength: 1000 }),
+    );
     options.log?.('profile script failed', {
       reason: failure.reason,
       error: failure.message,
@@ -126,12 +136,25 @@ function resolveLimits(options: SandboxOptions): Limits {
 
 let nextRunId = 1;
 
+/** The upstream's tokens the script was given, redacted from its console output whatever their shape. */
+function secretsOf(accessToken: string, contextJson: string): string[] {
+  const secrets = [accessToken];
+  try {
+    const context = JSON.parse(contextJson) as Record<string, unknown>;
+    for (const [key, value] of Object.entries(context)) if (/token|secret|code/i.test(key) && typeof value === 'string') secrets.push(value);
+  } catch {
+    // The context is latchkey's own JSON; nothing more to collect if it is not.
+  }
+  return secrets;
+}
+
 function runInWorker(
   job: { script: string; accessToken: string; contextJson: string },
   limits: Limits,
   options: SandboxOptions,
 ): Promise<string> {
   const fetchImpl = options.fetch ?? globalThis.fetch;
+  const secrets = secretsOf(job.accessToken, job.contextJson);
   const vmLimits: VmLimits = {
     cpuTimeMs: limits.cpuTimeMs,
     memoryBytes: limits.memoryBytes,
@@ -183,7 +206,7 @@ function runInWorker(
     const onMessage = (message: FromWorker) => {
       if (done || message.type === 'ready' || message.runId !== runId) return;
       if (message.type === 'request') onRequest(message.requestId, message.specJson);
-      else if (message.type === 'log') options.log?.('profile script console', { line: message.line });
+      else if (message.type === 'log') options.log?.('profile script console', { line: redactTokenLike(message.line, { known: secrets }) }, 'debug');
       // After an out-of-memory the WebAssembly heap is not trusted with another run.
       else end(message.outcome, message.outcome.ok || message.outcome.reason !== 'memory');
     };

@@ -13,7 +13,7 @@ export function upstreamContext(ctx: ServerContext, request: FastifyRequest): Up
     storage: ctx.storage,
     secrets: ctx.secrets,
     now: ctx.now,
-    log: (message, data) => request.log.warn(data, message),
+    log: (message, data, level = 'warn') => request.log[level](data, message),
   };
 }
 
