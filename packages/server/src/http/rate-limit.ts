@@ -47,18 +47,20 @@ export class FixedWindowLimiter {
  * node agrees on when one ends.
  */
 export class SharedWindowLimiter {
+  readonly limit: number;
+
   constructor(
     private readonly store: RateLimitStore,
-    private readonly key: string,
-    readonly limit: number,
-    private readonly windowMs: number,
-    private readonly clock: () => number,
-  ) {}
+    private readonly options: { key: string; limit: number; windowMs: number; clock: () => number },
+  ) {
+    this.limit = options.limit;
+  }
 
   async hit(): Promise<RateLimitAnswer> {
-    const now = this.clock();
-    const start = now - (now % this.windowMs);
-    const hits = await this.store.hitRateLimit(this.key, new Date(start).toISOString());
-    return { allowed: hits <= this.limit, remaining: Math.max(0, this.limit - hits), resetAt: start + this.windowMs };
+    const { key, windowMs, clock } = this.options;
+    const now = clock();
+    const start = now - (now % windowMs);
+    const hits = await this.store.hitRateLimit(key, new Date(start).toISOString());
+    return { allowed: hits <= this.limit, remaining: Math.max(0, this.limit - hits), resetAt: start + windowMs };
   }
 }

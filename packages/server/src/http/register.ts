@@ -27,7 +27,12 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest();
 export async function registrationEndpoint(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const limiter = new FixedWindowLimiter(ctx.config.registrationRateLimit, 1000, ctx.now);
   // Addresses are cheap to come by: the tenant as a whole registers at most this many a minute.
-  const tenantLimiter = new SharedWindowLimiter(ctx.storage, 'registration', ctx.config.registrationTenantRateLimit, 60_000, ctx.now);
+  const tenantLimiter = new SharedWindowLimiter(ctx.storage, {
+    key: 'registration',
+    limit: ctx.config.registrationTenantRateLimit,
+    windowMs: 60_000,
+    clock: ctx.now,
+  });
   const rateHeaders = (reply: FastifyReply, limit: number, rate: RateLimitAnswer) =>
     reply.headers({
       'x-ratelimit-limit': String(limit),
