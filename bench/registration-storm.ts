@@ -10,8 +10,7 @@
  *        --clients 50000, --registrations-per-second 200, --addresses 8, --connections 4]
  */
 import autocannon from 'autocannon';
-import { randomBytes } from 'node:crypto';
-import { Agent, request as httpRequest } from 'node:http';
+import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +22,7 @@ import {
   expectAlive,
   expectStatus,
   loadAverage,
+  onCleanUp,
   percentile,
   positiveInteger,
   printTable,
@@ -59,6 +59,7 @@ const TARGET_P99_MS = 10;
 const API = 'https://storm-api.example.test/';
 const SEED_BATCH = 5000;
 const probe = fileURLToPath(new URL('./lib/event-loop-probe.mjs', import.meta.url));
+const stormWorker = fileURLToPath(new URL('./lib/registration-storm-worker.ts', import.meta.url));
 const serverRequire = createRequire(join(serverDir, 'package.json'));
 
 // ---------------------------------------------------------------------------------------------
@@ -183,61 +184,40 @@ async function seed(latchkey: Latchkey, templateClientId: string): Promise<{ sec
 }
 
 // ---------------------------------------------------------------------------------------------
-// The storm: registrations from several source addresses (127.0.0.10, .11, ...), each followed by a
-// preflight from the new client's origin.
+// The storm runs in a child process (lib/registration-storm-worker.ts), so that its requests do not
+// share an event loop with autocannon's measurements.
+
+interface StormResult {
+  registered: number;
+  seconds: number;
+  statuses: Record<string, number>;
+}
 
 interface Storm {
-  stop(): Promise<{ registered: number; seconds: number; statuses: Record<string, number> }>;
+  stop(): Promise<StormResult>;
 }
 
-function send(agent: Agent, url: URL, method: string, headers: Record<string, string>, body?: string): Promise<number> {
-  return new Promise((resolveStatus, reject) => {
-    const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method, headers, agent }, (res) => {
-      res.resume();
-      res.once('end', () => resolveStatus(res.statusCode ?? 0));
+/** Starts the storm; resolves once it is running. */
+async function startStorm(issuer: string): Promise<Storm> {
+  const child = fork(stormWorker, [issuer, String(registrationRate), String(addressCount)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  onCleanUp('stop the registration storm', () => void child.kill('SIGKILL'));
+  const messages: unknown[] = [];
+  const waiters: Array<() => void> = [];
+  child.on('message', (message) => {
+    messages.push(message);
+    waiters.splice(0).forEach((wake) => wake());
+  });
+  const next = () =>
+    new Promise<unknown>((resolveMessage, reject) => {
+      const take = () => (messages.length > 0 ? resolveMessage(messages.shift()) : waiters.push(take));
+      child.once('exit', (code) => reject(new Error(`the registration storm exited with code ${code}`)));
+      take();
     });
-    req.once('error', reject);
-    req.end(body);
-  });
-}
-
-function startStorm(issuer: string): Storm {
-  const statuses: Record<string, number> = {};
-  const count = (key: string) => (statuses[key] = (statuses[key] ?? 0) + 1);
-  let registered = 0;
-  let running = true;
-  const started = performance.now();
-  const intervalMs = (1000 * addressCount) / registrationRate;
-  const registerUrl = new URL(`${issuer}oidc/register`);
-  const tokenUrl = new URL(`${issuer}oauth/token`);
-  const workers = Array.from({ length: addressCount }, async (_, n) => {
-    const agent = new Agent({ keepAlive: true, localAddress: `127.0.0.${10 + n}` } as ConstructorParameters<typeof Agent>[0]);
-    // Spread the workers over the interval, then keep each to its schedule.
-    let next = started + (intervalMs * n) / addressCount;
-    try {
-      while (running) {
-        const wait = next - performance.now();
-        if (wait > 0) await sleep(wait);
-        next += intervalMs;
-        const origin = `https://storm-${n}-${randomBytes(6).toString('hex')}.example`;
-        const body = JSON.stringify({ client_name: 'Storm', redirect_uris: [`${origin}/callback`], token_endpoint_auth_method: 'none' });
-        const status = await send(agent, registerUrl, 'POST', { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }, body);
-        count(`register ${status}`);
-        if (status !== 201) continue;
-        registered++;
-        count(`preflight ${await send(agent, tokenUrl, 'OPTIONS', { origin, 'access-control-request-method': 'POST' })}`);
-      }
-    } catch (err) {
-      count(`error ${(err as Error).message}`);
-    } finally {
-      agent.destroy();
-    }
-  });
+  await next(); // "ready"
   return {
     async stop() {
-      running = false;
-      await Promise.all(workers);
-      return { registered, seconds: (performance.now() - started) / 1000, statuses };
+      child.send('stop');
+      return (await next()) as StormResult;
     },
   };
 }
@@ -311,7 +291,7 @@ async function runPhase(label: string, latchkey: Latchkey, loads: { preflight: a
   await eventLoopDelay(latchkey.server); // starts the phase's histogram
   const cpuBefore = cpuMs(latchkey.server);
   const wallBefore = performance.now();
-  const storm = withStorm ? startStorm(latchkey.issuer) : undefined;
+  const storm = withStorm ? await startStorm(latchkey.issuer) : undefined;
   if (storm) await sleep(1000); // let the storm reach its pace before measuring
   const preflight = await load(latchkey.server, loads.preflight, 204, durationSeconds);
   const token = await load(latchkey.server, loads.token, 200, durationSeconds);
@@ -335,7 +315,7 @@ async function runPhase(label: string, latchkey: Latchkey, loads: { preflight: a
 async function benchStorage(storage: StorageKind): Promise<boolean> {
   console.log(`\n== ${storageLabel(storage)} (load average ${loadAverage()})`);
   const latchkey = await startLatchkey(storage, undefined, {
-    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${probe}`.trim(),
+    NODE_OPTIONS: `${process.env.LATCHKEY_BENCH_SERVER_NODE_OPTIONS ?? ''} --import=${probe}`.trim(),
     // Raised for the run, so that registrations keep coming at the chosen pace.
     LATCHKEY_REGISTRATION_RATE_LIMIT: '10000',
     LATCHKEY_REGISTRATION_TENANT_RATE_LIMIT: '1000000',
