@@ -315,7 +315,7 @@ async function runPhase(label: string, latchkey: Latchkey, loads: { preflight: a
 async function benchStorage(storage: StorageKind): Promise<boolean> {
   console.log(`\n== ${storageLabel(storage)} (load average ${loadAverage()})`);
   const latchkey = await startLatchkey(storage, undefined, {
-    NODE_OPTIONS: `${process.env.LATCHKEY_BENCH_SERVER_NODE_OPTIONS ?? ''} --import=${probe}`.trim(),
+    NODE_OPTIONS: `--import=${probe}`,
     // Raised for the run, so that registrations keep coming at the chosen pace.
     LATCHKEY_REGISTRATION_RATE_LIMIT: '10000',
     LATCHKEY_REGISTRATION_TENANT_RATE_LIMIT: '1000000',
