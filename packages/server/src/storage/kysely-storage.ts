@@ -120,6 +120,9 @@ const now = () => new Date().toISOString();
 
 const REGISTERED_CLIENTS = 'registered_clients';
 
+/** Rolls back a registration that found the cap reached. */
+class CapReached extends Error {}
+
 async function insertOrigins(trx: Transaction<Database>, clientId: string, origins: string[]): Promise<void> {
   if (origins.length > 0) await trx.insertInto('client_origins').values(origins.map((origin) => ({ origin, client_id: clientId }))).execute();
 }
@@ -186,22 +189,25 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
 
   async insertClient({ client, secretDigest }: ClientRecord, options: { maxRegistered?: number } = {}): Promise<boolean> {
     const origins = browserOriginsOf(client);
-    const inserted = await this.db.transaction().execute(async (trx) => {
-      if (client.registration_source === 'dynamic_registration') {
-        // The count goes up only below the cap, in the same transaction as the row: concurrent
-        // registrations queue on the counter row (PostgreSQL) or the write lock (SQLite).
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('clients')
+          .values({ client_id: client.client_id, secret_digest: secretDigest, data: JSON.stringify(client), created_at: now() })
+          .execute();
+        await insertOrigins(trx, client.client_id, origins);
+        if (client.registration_source !== 'dynamic_registration') return;
+        // The count goes up only below the cap, in the same transaction as the row, so concurrent
+        // registrations queue on the counter row (PostgreSQL) or the write lock (SQLite) and never
+        // overshoot. Last, so that the row every registration updates is held only until the commit.
         let counted = trx.updateTable('counters').set({ value: sql`value + 1` }).where('name', '=', REGISTERED_CLIENTS);
         if (options.maxRegistered !== undefined) counted = counted.where('value', '<', options.maxRegistered);
-        if ((await counted.executeTakeFirst()).numUpdatedRows === 0n) return false;
-      }
-      await trx
-        .insertInto('clients')
-        .values({ client_id: client.client_id, secret_digest: secretDigest, data: JSON.stringify(client), created_at: now() })
-        .execute();
-      await insertOrigins(trx, client.client_id, origins);
-      return true;
-    });
-    if (!inserted) return false;
+        if ((await counted.executeTakeFirst()).numUpdatedRows === 0n) throw new CapReached();
+      });
+    } catch (err) {
+      if (err instanceof CapReached) return false;
+      throw err;
+    }
     await this.changes.publish('client', client.client_id);
     await this.publishOrigins(origins);
     return true;
