@@ -44,6 +44,8 @@ export interface Latchkey {
   /** "latchkey (SQLite)" or "latchkey (PostgreSQL)". */
   name: string;
   storage: StorageKind;
+  /** `sqlite:<file>` or `postgres://…?schema=<schema>`: for benchmarks that fill the database directly. */
+  databaseUrl: string;
   /** `http://127.0.0.1:<port>/`, with the trailing slash, as latchkey (and Auth0) spell it. */
   issuer: string;
   server: ServerProcess;
@@ -57,9 +59,9 @@ export interface Latchkey {
 
 /**
  * Starts latchkey on `storage`, pinned to the taskset CPU list `core` (undefined: every core).
- * `LATCHKEY_LOG_LEVEL=silent`, so logging costs nothing under load.
+ * `LATCHKEY_LOG_LEVEL=silent`, so logging costs nothing under load; `extraEnv` adds or overrides settings.
  */
-export async function startLatchkey(storage: StorageKind, core?: string): Promise<Latchkey> {
+export async function startLatchkey(storage: StorageKind, core?: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Latchkey> {
   const name = `latchkey (${storageLabel(storage)})`;
   const dataDir = makeTempDir('latchkey-bench-');
   let databaseUrl = `sqlite:${join(dataDir, 'latchkey.db')}`;
@@ -84,6 +86,7 @@ export async function startLatchkey(storage: StorageKind, core?: string): Promis
     LATCHKEY_ADMIN_CLIENT_ID: admin.clientId,
     LATCHKEY_ADMIN_CLIENT_SECRET: admin.clientSecret,
     LATCHKEY_LOG_LEVEL: 'silent',
+    ...extraEnv,
   };
   const launch = async () => {
     const spawnedAt = performance.now();
@@ -95,6 +98,7 @@ export async function startLatchkey(storage: StorageKind, core?: string): Promis
   return {
     name,
     storage,
+    databaseUrl,
     issuer,
     server,
     startupMs,

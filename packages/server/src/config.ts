@@ -29,6 +29,10 @@ export const ConfigSchema = Type.Object(
     cacheTtlSeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 300 }),
     /** Dynamic client registrations allowed per IP and second, per node (RFC 7591 endpoint). */
     registrationRateLimit: Type.Integer({ minimum: 1, maximum: 10000, default: 5 }),
+    /** Dynamic client registrations allowed per minute across the tenant: every address and node together. */
+    registrationTenantRateLimit: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 100 }),
+    /** Dynamically registered clients the tenant may hold; deleting one frees its place. */
+    registrationMaxClients: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 10_000 }),
     /** When set, /oidc/register requires it as a Bearer initial access token (RFC 7591 §3). */
     registrationInitialAccessToken: Type.Optional(Type.String({ minLength: 32, maxLength: 512 })),
     /** Prefix of dynamically registered client ids, so they stand out in logs and lists. */
@@ -65,6 +69,8 @@ const ENV_NAMES: Record<keyof Static<typeof ConfigSchema>, string> = {
   logLevel: 'LATCHKEY_LOG_LEVEL',
   cacheTtlSeconds: 'LATCHKEY_CACHE_TTL_SECONDS',
   registrationRateLimit: 'LATCHKEY_REGISTRATION_RATE_LIMIT',
+  registrationTenantRateLimit: 'LATCHKEY_REGISTRATION_TENANT_RATE_LIMIT',
+  registrationMaxClients: 'LATCHKEY_REGISTRATION_MAX_CLIENTS',
   registrationInitialAccessToken: 'LATCHKEY_REGISTRATION_INITIAL_ACCESS_TOKEN',
   registrationClientIdPrefix: 'LATCHKEY_REGISTRATION_CLIENT_ID_PREFIX',
   auth0CompatibleDefaults: 'LATCHKEY_AUTH0_COMPATIBLE_DEFAULTS',
@@ -77,7 +83,16 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const NUMERIC = new Set(['port', 'cacheTtlSeconds', 'registrationRateLimit', 'trustProxy', 'requestTimeoutMs', 'keepAliveTimeoutMs']);
+const NUMERIC = new Set([
+  'port',
+  'cacheTtlSeconds',
+  'registrationRateLimit',
+  'registrationTenantRateLimit',
+  'registrationMaxClients',
+  'trustProxy',
+  'requestTimeoutMs',
+  'keepAliveTimeoutMs',
+]);
 const BOOLEAN = new Set(['auth0CompatibleDefaults']);
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {

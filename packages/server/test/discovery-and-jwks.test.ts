@@ -21,7 +21,8 @@ test('discovery names the issuer with a trailing slash and only endpoints that e
     assert.deepEqual(metadata.subject_types_supported, ['public']);
     assert.equal(metadata.authorization_endpoint, `${server.issuer}authorize`);
     assert.deepEqual(metadata.code_challenge_methods_supported, ['S256']);
-    assert.equal(metadata.registration_endpoint, undefined);
+    // Listed even while the tenant flag is off, as Auth0 does (the endpoint then answers 403).
+    assert.equal(metadata.registration_endpoint, `${server.issuer}oidc/register`);
   }
 });
 

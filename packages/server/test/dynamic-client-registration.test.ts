@@ -49,12 +49,16 @@ after(async () => {
 });
 
 describe('registration is refused while the tenant flag is off', () => {
-  test('403, and discovery does not advertise the endpoint', async () => {
-    const response = await register({ redirect_uris: ['https://app.example/cb'] });
+  test('403 while the flag is off, though discovery lists the endpoint as Auth0 does (clients keep discovery once read)', async () => {
+    const metadata = (await (await fetch(`${server.issuer}.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    assert.equal(metadata.registration_endpoint, `${server.issuer}oidc/register`);
+    const response = await fetch(metadata.registration_endpoint as string, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: ['https://app.example/cb'] }),
+    });
     assert.equal(response.status, 403);
     assert.equal(((await response.json()) as { error: string }).error, 'access_denied');
-    const metadata = (await (await fetch(`${server.issuer}.well-known/openid-configuration`)).json()) as Record<string, unknown>;
-    assert.equal(metadata.registration_endpoint, undefined);
   });
 });
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { originAllowed, type Lookups } from '../storage/cache.js';
+import type { Lookups } from '../storage/cache.js';
 
 const ALLOW_METHODS = 'GET, POST';
 const ALLOW_HEADERS = 'Content-Type, Auth0-Client, Authorization, DPoP';
@@ -8,13 +8,14 @@ const MAX_AGE_SECONDS = '600';
 
 /**
  * CORS for the endpoints browser apps (auth0-spa-js) call across origins: an origin is allowed when a
- * client lists it (web origins, allowed origins, callback origins). Requests without an Origin
+ * client lists it (web origins, allowed origins, callback origins; see oauth/browser-origins.ts),
+ * found by one indexed lookup whatever the number of clients. Requests without an Origin
  * header, the token endpoint's usual case, cost one header lookup. Only the given paths answer
  * preflights, so no other endpoint (the login pages, the Management API) ever names an origin.
  */
 export async function corsFor(app: FastifyInstance, lookups: Lookups, paths: readonly string[]): Promise<void> {
   const allowedOrigin = async (origin: string | undefined) =>
-    origin !== undefined && originAllowed(await lookups.browserOrigins(), origin) ? origin : undefined;
+    origin !== undefined && (await lookups.originAllowed(origin)) ? origin : undefined;
 
   app.addHook('onRequest', async (request, reply) => {
     const origin = request.headers.origin;

@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { SUPPORTED_RESPONSE_TYPES } from '../oauth/authorize/response-type.js';
 import { grantHandlers } from '../oauth/grants/index.js';
-import { DCR_FLAG } from './register.js';
 
 /**
  * OpenID Provider metadata (OIDC Discovery 1.0 / RFC 8414). Only endpoints that exist are listed, so
@@ -19,6 +18,10 @@ export function providerMetadata(issuer: string): Record<string, unknown> {
     revocation_endpoint: `${issuer}oauth/revoke`,
     end_session_endpoint: `${issuer}oidc/logout`,
     device_authorization_endpoint: `${issuer}oauth/device/code`,
+    // Always listed, as Auth0 does: clients read discovery once and keep it, so an endpoint listed only
+    // while the tenant flag is on would stay unknown to them after an admin turns it on. It answers
+    // 403 while the flag is off.
+    registration_endpoint: `${issuer}oidc/register`,
     scopes_supported: ['openid', 'profile', 'email', 'phone', 'offline_access'],
     response_types_supported: SUPPORTED_RESPONSE_TYPES,
     response_modes_supported: ['query', 'fragment', 'form_post', 'web_message'],
@@ -36,12 +39,7 @@ export function providerMetadata(issuer: string): Record<string, unknown> {
 
 export async function discoveryEndpoints(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const metadata = providerMetadata(ctx.issuer);
-  const withRegistration = { ...metadata, registration_endpoint: `${ctx.issuer}oidc/register` };
-  // Registration is advertised only while the tenant allows it, so the answer is kept briefly.
-  const sendMetadata = async (_: unknown, reply: import('fastify').FastifyReply) => {
-    const { flags } = await ctx.lookups.tenantSettings();
-    return reply.header('cache-control', 'public, max-age=60').send(flags[DCR_FLAG] === true ? withRegistration : metadata);
-  };
+  const sendMetadata = async (_: unknown, reply: import('fastify').FastifyReply) => reply.header('cache-control', 'public, max-age=60').send(metadata);
   app.get('/.well-known/openid-configuration', sendMetadata);
   app.get('/.well-known/oauth-authorization-server', sendMetadata);
 

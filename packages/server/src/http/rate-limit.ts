@@ -1,3 +1,12 @@
+import type { RateLimitStore } from '../storage/types.js';
+
+/** What a limiter answers for one hit: what the X-RateLimit-* and Retry-After headers need. */
+export interface RateLimitAnswer {
+  allowed: boolean;
+  remaining: number;
+  resetAt: number;
+}
+
 /**
  * A fixed-window counter per key (IP), in memory: each node enforces the limit alone, which bounds
  * abuse without a shared store. Old windows are dropped as keys are seen again or the map grows.
@@ -13,7 +22,7 @@ export class FixedWindowLimiter {
   ) {}
 
   /** Counts one hit; the answer carries what the X-RateLimit-* headers need. */
-  hit(key: string): { allowed: boolean; remaining: number; resetAt: number } {
+  hit(key: string): RateLimitAnswer {
     const now = this.clock();
     const start = now - (now % this.windowMs);
     let window = this.windows.get(key);
@@ -29,5 +38,29 @@ export class FixedWindowLimiter {
   private prune(currentStart: number): void {
     for (const [key, window] of this.windows) if (window.start !== currentStart) this.windows.delete(key);
     if (this.windows.size >= this.maxKeys) this.windows.clear();
+  }
+}
+
+/**
+ * One fixed-window limit for the whole tenant, counted in the database so that every node shares it:
+ * more source addresses (or more nodes) do not buy more. Windows are aligned on the clock, so every
+ * node agrees on when one ends.
+ */
+export class SharedWindowLimiter {
+  readonly limit: number;
+
+  constructor(
+    private readonly store: RateLimitStore,
+    private readonly options: { key: string; limit: number; windowMs: number; clock: () => number },
+  ) {
+    this.limit = options.limit;
+  }
+
+  async hit(): Promise<RateLimitAnswer> {
+    const { key, windowMs, clock } = this.options;
+    const now = clock();
+    const start = now - (now % windowMs);
+    const hits = await this.store.hitRateLimit(key, new Date(start).toISOString());
+    return { allowed: hits <= this.limit, remaining: Math.max(0, this.limit - hits), resetAt: start + windowMs };
   }
 }

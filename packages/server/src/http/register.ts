@@ -13,7 +13,7 @@ import {
   updateRegisteredClient,
   type RegistrationRequest,
 } from '../oauth/registration.js';
-import { FixedWindowLimiter } from './rate-limit.js';
+import { FixedWindowLimiter, SharedWindowLimiter, type RateLimitAnswer } from './rate-limit.js';
 
 export const DCR_FLAG = 'enable_dynamic_client_registration';
 /** RFC 7592 management of a registration by the client itself; off by default. */
@@ -27,6 +27,24 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest();
  */
 export async function registrationEndpoint(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const limiter = new FixedWindowLimiter(ctx.config.registrationRateLimit, 1000, ctx.now);
+  // Addresses are cheap to come by: the tenant as a whole registers at most this many a minute.
+  const tenantLimiter = new SharedWindowLimiter(ctx.storage, {
+    key: 'registration',
+    limit: ctx.config.registrationTenantRateLimit,
+    windowMs: 60_000,
+    clock: ctx.now,
+  });
+  const rateHeaders = (reply: FastifyReply, limit: number, rate: RateLimitAnswer) =>
+    reply.headers({
+      'x-ratelimit-limit': String(limit),
+      'x-ratelimit-remaining': String(rate.remaining),
+      'x-ratelimit-reset': String(Math.ceil(rate.resetAt / 1000)),
+    });
+  const tooMany = (reply: FastifyReply, rate: RateLimitAnswer, description: string) =>
+    reply
+      .status(429)
+      .header('retry-after', String(Math.max(1, Math.ceil((rate.resetAt - ctx.now()) / 1000))))
+      .send({ error: 'too_many_requests', error_description: description });
   const initialToken = ctx.config.registrationInitialAccessToken;
   const clientUri = (clientId: string) => `${ctx.issuer}oidc/register/${encodeURIComponent(clientId)}`;
   const managementFields = async (clientId: string) => ({
@@ -59,16 +77,8 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
 
   app.post('/oidc/register', { bodyLimit: 32 * 1024 }, async (request, reply) => {
     const rate = limiter.hit(request.ip);
-    reply.headers({
-      'x-ratelimit-limit': String(limiter.limit),
-      'x-ratelimit-remaining': String(rate.remaining),
-      'x-ratelimit-reset': String(Math.ceil(rate.resetAt / 1000)),
-      'cache-control': 'no-store',
-    });
-    if (!rate.allowed) {
-      reply.header('retry-after', String(Math.max(1, Math.ceil((rate.resetAt - ctx.now()) / 1000))));
-      return reply.status(429).send({ error: 'too_many_requests', error_description: 'Too many registrations from this address; slow down.' });
-    }
+    rateHeaders(reply, limiter.limit, rate).header('cache-control', 'no-store');
+    if (!rate.allowed) return tooMany(reply, rate, 'Too many registrations from this address; slow down.');
     const settings = await ctx.lookups.tenantSettings();
     if (settings.flags[DCR_FLAG] !== true) {
       return reply.status(403).send({ error: 'access_denied', error_description: 'Dynamic client registration is not enabled for this tenant.' });
@@ -85,7 +95,23 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
     }
     const parsed = await parseBody(request, reply);
     if (!parsed) return reply;
-    const { client, secret } = await registerClient(ctx.storage, ctx.digester, parsed, ctx.config.registrationClientIdPrefix);
+    // Counted only for requests that would register, so malformed ones cannot use up the tenant's allowance.
+    const tenantRate = await tenantLimiter.hit();
+    if (tenantRate.remaining < rate.remaining || !tenantRate.allowed) rateHeaders(reply, tenantLimiter.limit, tenantRate);
+    if (!tenantRate.allowed) return tooMany(reply, tenantRate, 'Too many registrations for this tenant; try again later.');
+    const registered = await registerClient(ctx.storage, ctx.digester, parsed, {
+      clientIdPrefix: ctx.config.registrationClientIdPrefix,
+      maxRegistered: ctx.config.registrationMaxClients,
+    });
+    if (!registered) {
+      // Not one of RFC 7591's metadata errors: the request is fine, the tenant is full. 403 as for a disabled endpoint.
+      request.log.warn({ max: ctx.config.registrationMaxClients }, 'dynamic registration refused: limit of registered clients reached');
+      return reply.status(403).send({
+        error: 'access_denied',
+        error_description: 'This tenant holds as many dynamically registered clients as it allows (LATCHKEY_REGISTRATION_MAX_CLIENTS); delete unused ones to register more.',
+      });
+    }
+    const { client, secret } = registered;
     request.log.info({ client_id: client.client_id, ip: request.ip }, 'client registered dynamically');
     const management = settings.flags[MANAGEMENT_FLAG] === true ? await managementFields(client.client_id) : undefined;
     return reply.status(201).send(registrationResponse(client, secret, ctx.now(), management));

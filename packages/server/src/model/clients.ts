@@ -5,6 +5,14 @@ import { newClientId } from './ids.js';
 import { everyItem } from './paging.js';
 import { assertUrls } from './urls.js';
 
+/** The tenant holds as many dynamically registered clients as it may (LATCHKEY_REGISTRATION_MAX_CLIENTS). */
+export class RegisteredClientLimitReached extends Error {
+  override name = 'RegisteredClientLimitReached';
+  constructor() {
+    super('The limit of dynamically registered clients is reached');
+  }
+}
+
 export type ClientInput = Partial<Omit<Client, 'client_id' | 'is_system' | 'jwt_configuration' | 'refresh_token' | 'require_pkce'>> & {
   client_secret?: string;
   /** null (or absent) leaves PKCE to the tenant's default. */
@@ -54,7 +62,7 @@ export async function createClient(
   storage: Storage,
   digester: SecretDigester,
   input: ClientInput,
-  options: { clientId?: string; isSystem?: boolean; dynamic?: boolean; auth0Defaults?: boolean } = {},
+  options: { clientId?: string; isSystem?: boolean; dynamic?: boolean; auth0Defaults?: boolean; maxRegistered?: number } = {},
 ): Promise<{ client: Client; secret: string }> {
   const appType = input.app_type ?? null;
   const client: Client = {
@@ -92,7 +100,8 @@ export async function createClient(
   };
   validate(client);
   const secret = checkedSecret(input.client_secret);
-  await storage.insertClient({ client, secretDigest: digester.digest(secret) });
+  const limit = options.maxRegistered !== undefined ? { maxRegistered: options.maxRegistered } : {};
+  if (!(await storage.insertClient({ client, secretDigest: digester.digest(secret) }, limit))) throw new RegisteredClientLimitReached();
   return { client, secret };
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SecretDigester } from '../crypto/secrets.js';
 import { RELAXED_BY_AUTH0_DEFAULTS } from '../model/auth0-defaults.js';
-import { createClient, rotateClientSecret } from '../model/clients.js';
+import { createClient, RegisteredClientLimitReached, rotateClientSecret } from '../model/clients.js';
 import type { Client, Storage } from '../storage/types.js';
 import { grantTypesForResponseType, responseTypesFor } from './authorize/response-type.js';
 import { isLoopbackIp } from './redirect-uri.js';
@@ -240,13 +240,26 @@ export async function registrationTokenValid(storage: Storage, digester: SecretD
   return digest !== undefined && digester.verify(token, digest);
 }
 
-/** Creates the third-party client a registration asks for. */
-export async function registerClient(storage: Storage, digester: SecretDigester, request: RegistrationRequest, clientIdPrefix: string) {
-  const { client, secret } = await createClient(
-    storage,
-    digester,
-    { ...clientFields(request), is_first_party: false },
-    { clientId: `${clientIdPrefix}${randomBytes(18).toString('base64url')}`, dynamic: true },
-  );
-  return { client, secret: request.token_endpoint_auth_method === 'none' ? undefined : secret };
+/**
+ * Creates the third-party client a registration asks for; undefined when the tenant already holds
+ * `maxRegistered` registered clients (checked atomically with the insert).
+ */
+export async function registerClient(
+  storage: Storage,
+  digester: SecretDigester,
+  request: RegistrationRequest,
+  options: { clientIdPrefix: string; maxRegistered: number },
+): Promise<{ client: Client; secret: string | undefined } | undefined> {
+  try {
+    const { client, secret } = await createClient(
+      storage,
+      digester,
+      { ...clientFields(request), is_first_party: false },
+      { clientId: `${options.clientIdPrefix}${randomBytes(18).toString('base64url')}`, dynamic: true, maxRegistered: options.maxRegistered },
+    );
+    return { client, secret: request.token_endpoint_auth_method === 'none' ? undefined : secret };
+  } catch (err) {
+    if (err instanceof RegisteredClientLimitReached) return undefined;
+    throw err;
+  }
 }

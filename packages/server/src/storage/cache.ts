@@ -1,5 +1,5 @@
 import { everyItem } from '../model/paging.js';
-import { isLoopbackIp } from '../oauth/redirect-uri.js';
+import { originKeys } from '../oauth/browser-origins.js';
 import type { ChangeKind, ClientGrant, ClientRecord, Connection, ResourceServer, Storage, TenantSettings } from './types.js';
 
 /**
@@ -43,6 +43,10 @@ class LookupCache<V> {
   }
 }
 
+/** Origin answers kept: enough for every origin in use, bounded against Origin headers made up per request. */
+const ORIGIN_ANSWERS = 5_000;
+const MAX_ORIGIN_LENGTH = 2100;
+
 /**
  * Hot-path reads of the token endpoint and the Management API guard, served from memory. Writes go
  * through Storage, which announces them on the change feed; every node (PostgreSQL NOTIFY) drops the
@@ -54,7 +58,7 @@ export class Lookups {
   private readonly clientGrants: LookupCache<ClientGrant>;
   private readonly connections: LookupCache<Connection>;
   private readonly tenant: LookupCache<TenantSettings>;
-  private readonly origins: LookupCache<Set<string>>;
+  private readonly origins: LookupCache<boolean>;
   private readonly upstream: LookupCache<Connection[]>;
 
   constructor(
@@ -67,10 +71,11 @@ export class Lookups {
     this.clientGrants = new LookupCache(ttlMs, clock);
     this.connections = new LookupCache(ttlMs, clock);
     this.tenant = new LookupCache(ttlMs, clock);
-    this.origins = new LookupCache(ttlMs, clock);
+    this.origins = new LookupCache(ttlMs, clock, ORIGIN_ANSWERS);
     this.upstream = new LookupCache(ttlMs, clock);
     const byKind: Record<ChangeKind, LookupCache<unknown> | undefined> = {
       client: this.clients,
+      client_origin: this.origins,
       resource_server: this.resourceServers,
       client_grant: this.clientGrants,
       connection: this.connections,
@@ -80,11 +85,9 @@ export class Lookups {
     storage.changes.subscribe((kind, key) => {
       if (kind === '*') {
         for (const cache of Object.values(byKind)) cache?.clear();
-        this.origins.clear();
         this.upstream.clear();
       } else {
         byKind[kind]?.delete(key);
-        if (kind === 'client') this.origins.clear();
         if (kind === 'connection') this.upstream.clear();
       }
     });
@@ -124,51 +127,16 @@ export class Lookups {
   }
 
   /**
-   * Origins that browsers may call the token, userinfo and revocation endpoints from (CORS): every
-   * client's web origins and allowed origins, and the origins of its http(s) callbacks. A loopback
-   * callback registered without a port takes redirects on any port (RFC 8252 §7.3), so its origin
-   * is kept as `http://127.0.0.1:*` and matches any port too (see `originAllowed`).
+   * Whether browsers may call the token, userinfo and revocation endpoints from `origin` (CORS): one
+   * indexed lookup per origin key, remembered either way (a bounded number of answers), and dropped
+   * when a client gains or loses that key, so no request scans the clients.
    */
-  browserOrigins(): Promise<Set<string>> {
-    return this.origins.get('all', async () => {
-      const origins = new Set<string>();
-      for await (const client of everyItem((page) => this.storage.listClients(page))) {
-        for (const url of [...client.web_origins, ...client.allowed_origins, ...client.callbacks]) {
-          const origin = httpOrigin(url);
-          if (origin) origins.add(origin);
-        }
-        for (const url of client.callbacks) {
-          const anyPort = anyPortLoopback(url);
-          if (anyPort) origins.add(anyPort);
-        }
-      }
-      return origins;
-    }) as Promise<Set<string>>;
-  }
-}
-
-/**
- * `http://127.0.0.1:*` for a loopback IP callback registered without a port, as redirect URI matching
- * treats it. The string is read, not a parsed URL: `http://127.0.0.1:80/cb` parses as portless but
- * is matched exactly.
- */
-function anyPortLoopback(url: string): string | undefined {
-  const host = /^http:\/\/(127\.0\.0\.1|\[::1\])(?:[/?#]|$)/.exec(url)?.[1];
-  return host !== undefined && isLoopbackIp(host) ? `http://${host}:*` : undefined;
-}
-
-/** Whether `origin` is one of `origins`, a loopback origin on any port included. */
-export function originAllowed(origins: ReadonlySet<string>, origin: string): boolean {
-  if (origins.has(origin)) return true;
-  const loopback = /^http:\/\/(127\.0\.0\.1|\[::1\]):\d{1,5}$/.exec(origin);
-  return loopback !== null && origins.has(`http://${loopback[1]}:*`);
-}
-
-function httpOrigin(url: string): string | undefined {
-  try {
-    const parsed = new URL(url);
-    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.origin : undefined;
-  } catch {
-    return undefined;
+  async originAllowed(origin: string): Promise<boolean> {
+    // No stored origin is longer (URLs are at most 2048 characters), so longer headers are not looked up or kept.
+    if (origin.length > MAX_ORIGIN_LENGTH) return false;
+    for (const key of originKeys(origin)) {
+      if (await this.origins.get(key, () => this.storage.clientOriginExists(key))) return true;
+    }
+    return false;
   }
 }

@@ -411,5 +411,6 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
     await this.db.deleteFrom('sessions').where('expires_at', '<', longAgo).execute();
     await this.db.deleteFrom('refresh_tokens').where('expires_at', '<', longAgo).execute();
     await this.db.deleteFrom('refresh_tokens').where('revoked_at', '<', longAgo).execute();
+    await this.db.deleteFrom('rate_limit_windows').where('window_started_at', '<', longAgo).execute();
   }
 }

@@ -1,4 +1,5 @@
-import { Migrator, sql, type Kysely } from 'kysely';
+import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
+import { browserOriginsOf } from '../oauth/browser-origins.js';
 import { KyselySignInStorage } from './kysely-sign-in.js';
 import { migrationProvider } from './migrations/index.js';
 import type { Database } from './schema.js';
@@ -117,6 +118,21 @@ async function listPage<T>(
 
 const now = () => new Date().toISOString();
 
+const REGISTERED_CLIENTS = 'registered_clients';
+
+/** Rolls back a registration that found the cap reached. */
+class CapReached extends Error {}
+
+async function insertOrigins(trx: Transaction<Database>, clientId: string, origins: string[]): Promise<void> {
+  if (origins.length > 0) await trx.insertInto('client_origins').values(origins.map((origin) => ({ origin, client_id: clientId }))).execute();
+}
+
+/** Deletes a client's origin rows and answers the origins they held. */
+async function deleteOrigins(trx: Transaction<Database>, clientId: string): Promise<string[]> {
+  const rows = await trx.deleteFrom('client_origins').where('client_id', '=', clientId).returning('origin').execute();
+  return rows.map((r) => r.origin);
+}
+
 export class KyselyStorage extends KyselySignInStorage implements Storage {
   constructor(
     db: Kysely<Database>,
@@ -171,33 +187,94 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
     return listPage(this.db, 'clients', 'client_id', {}, page);
   }
 
-  async insertClient({ client, secretDigest }: ClientRecord): Promise<void> {
-    await this.db
-      .insertInto('clients')
-      .values({
-        client_id: client.client_id,
-        secret_digest: secretDigest,
-        data: JSON.stringify(client),
-        created_at: now(),
-      })
-      .execute();
+  async insertClient({ client, secretDigest }: ClientRecord, options: { maxRegistered?: number } = {}): Promise<boolean> {
+    const origins = browserOriginsOf(client);
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('clients')
+          .values({ client_id: client.client_id, secret_digest: secretDigest, data: JSON.stringify(client), created_at: now() })
+          .execute();
+        await insertOrigins(trx, client.client_id, origins);
+        if (client.registration_source !== 'dynamic_registration') return;
+        // The count goes up only below the cap, in the same transaction as the row, so concurrent
+        // registrations queue on the counter row (PostgreSQL) or the write lock (SQLite) and never
+        // overshoot. Last, so that the row every registration updates is held only until the commit.
+        let counted = trx.updateTable('counters').set({ value: sql`value + 1` }).where('name', '=', REGISTERED_CLIENTS);
+        if (options.maxRegistered !== undefined) counted = counted.where('value', '<', options.maxRegistered);
+        if ((await counted.executeTakeFirst()).numUpdatedRows === 0n) throw new CapReached();
+      });
+    } catch (err) {
+      if (err instanceof CapReached) return false;
+      throw err;
+    }
     await this.changes.publish('client', client.client_id);
+    await this.publishOrigins(origins);
+    return true;
   }
 
   async updateClient(client: Client, secretDigest?: string): Promise<boolean> {
-    const result = await this.db
-      .updateTable('clients')
-      .set({ data: JSON.stringify(client), ...(secretDigest ? { secret_digest: secretDigest } : {}) })
-      .where('client_id', '=', client.client_id)
-      .executeTakeFirst();
+    const origins = browserOriginsOf(client);
+    const changed = await this.db.transaction().execute(async (trx) => {
+      // The row update comes first: it locks the client, so concurrent updates rewrite its origins one after the other.
+      const result = await trx
+        .updateTable('clients')
+        .set({ data: JSON.stringify(client), ...(secretDigest ? { secret_digest: secretDigest } : {}) })
+        .where('client_id', '=', client.client_id)
+        .executeTakeFirst();
+      if (result.numUpdatedRows === 0n) return undefined;
+      const before = await deleteOrigins(trx, client.client_id);
+      await insertOrigins(trx, client.client_id, origins);
+      // Only origins the client gained or lost can change an answer.
+      return [...before.filter((o) => !origins.includes(o)), ...origins.filter((o) => !before.includes(o))];
+    });
     await this.changes.publish('client', client.client_id);
-    return result.numUpdatedRows > 0n;
+    if (changed) await this.publishOrigins(changed);
+    return changed !== undefined;
   }
 
   async deleteClient(clientId: string): Promise<boolean> {
-    const result = await this.db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
+    const removed = await this.db.transaction().execute(async (trx) => {
+      const row = await trx.deleteFrom('clients').where('client_id', '=', clientId).returning('data').executeTakeFirst();
+      if (!row) return undefined;
+      if ((JSON.parse(row.data) as Client).registration_source === 'dynamic_registration') {
+        await trx.updateTable('counters').set({ value: sql`value - 1` }).where('name', '=', REGISTERED_CLIENTS).execute();
+      }
+      return deleteOrigins(trx, clientId);
+    });
     await this.changes.publish('client', clientId);
-    return result.numDeletedRows > 0n;
+    if (removed) await this.publishOrigins(removed);
+    return removed !== undefined;
+  }
+
+  async clientOriginExists(key: string): Promise<boolean> {
+    const row = await this.db.selectFrom('client_origins').select('client_id').where('origin', '=', key).limit(1).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async countRegisteredClients(): Promise<number> {
+    const row = await this.db.selectFrom('counters').select('value').where('name', '=', REGISTERED_CLIENTS).executeTakeFirst();
+    return Number(row?.value ?? 0);
+  }
+
+  private async publishOrigins(origins: string[]): Promise<void> {
+    for (const origin of origins) await this.changes.publish('client_origin', origin);
+  }
+
+  async hitRateLimit(key: string, windowStartedAt: string): Promise<number> {
+    // One statement, so hits from every node and request count; a node whose clock lags never moves the window back.
+    const row = await this.db
+      .insertInto('rate_limit_windows')
+      .values({ key, window_started_at: windowStartedAt, hits: 1 })
+      .onConflict((oc) =>
+        oc.column('key').doUpdateSet({
+          hits: sql<number>`case when rate_limit_windows.window_started_at < ${windowStartedAt} then 1 else rate_limit_windows.hits + 1 end`,
+          window_started_at: sql<string>`case when rate_limit_windows.window_started_at < ${windowStartedAt} then ${windowStartedAt} else rate_limit_windows.window_started_at end`,
+        }),
+      )
+      .returning('hits')
+      .executeTakeFirstOrThrow();
+    return Number(row.hits);
   }
 
   // --- resource servers ----------------------------------------------------------------------

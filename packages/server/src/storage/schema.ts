@@ -30,6 +30,12 @@ export interface Database {
   };
   login_transactions: { id: string; data: string; expires_at: string };
   client_registrations: { client_id: string; token_digest: string };
+  /** Each client's browser origins (oauth/browser-origins.ts), so CORS looks an origin up by key. */
+  client_origins: { origin: string; client_id: string };
+  /** Named counts kept in step with the rows they count (`registered_clients`). */
+  counters: { name: string; value: number | string };
+  /** Fixed-window hit counts shared by every node (tenant-wide rate limits). */
+  rate_limit_windows: { key: string; window_started_at: string; hits: number };
   user_permissions: { user_id: string; audience: string; permission: string; created_at: string };
   device_codes: {
     device_code_hash: string;

@@ -175,9 +175,23 @@ export interface Page<T> {
 export interface ClientStore {
   getClient(clientId: string): Promise<ClientRecord | undefined>;
   listClients(page: PageRequest): Promise<Page<Client>>;
-  insertClient(record: ClientRecord): Promise<void>;
+  /**
+   * Inserts a client with its browser origins. A dynamically registered client is counted, and is
+   * refused (false) when `maxRegistered` of them exist already: the check and the insert are atomic.
+   */
+  insertClient(record: ClientRecord, options?: { maxRegistered?: number }): Promise<boolean>;
   updateClient(client: Client, secretDigest?: string): Promise<boolean>;
   deleteClient(clientId: string): Promise<boolean>;
+  /** Whether some client allows this origin key (see oauth/browser-origins.ts): one indexed lookup. */
+  clientOriginExists(key: string): Promise<boolean>;
+  /** How many dynamically registered clients exist. */
+  countRegisteredClients(): Promise<number>;
+}
+
+/** Fixed-window counters in the database, so that every node shares one limit. */
+export interface RateLimitStore {
+  /** Counts one hit for `key` in the window that began at `windowStartedAt` (a new window restarts at 1); returns the hits so far. */
+  hitRateLimit(key: string, windowStartedAt: string): Promise<number>;
 }
 
 export interface ResourceServerStore {
@@ -462,7 +476,8 @@ export interface UserPermissionStore {
   listUserPermissions(userId: string, audience?: string): Promise<UserPermission[]>;
 }
 
-export type ChangeKind = 'client' | 'resource_server' | 'client_grant' | 'connection' | 'tenant' | 'signing_key';
+/** `client_origin`: an origin key some client gained or lost (see oauth/browser-origins.ts). */
+export type ChangeKind = 'client' | 'client_origin' | 'resource_server' | 'client_grant' | 'connection' | 'tenant' | 'signing_key';
 
 export interface ChangeFeed {
   publish(kind: ChangeKind, key: string): Promise<void>;
@@ -481,7 +496,8 @@ export interface Storage
     SignInStore,
     DeviceCodeStore,
     ClientRegistrationStore,
-    UserPermissionStore {
+    UserPermissionStore,
+    RateLimitStore {
   readonly dialect: 'sqlite' | 'postgres';
   readonly changes: ChangeFeed;
   migrate(): Promise<void>;

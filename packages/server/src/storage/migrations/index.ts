@@ -8,6 +8,7 @@ import * as m0006 from './0006-refresh-token-owner.js';
 import * as m0007 from './0007-replay-and-federated-logout.js';
 import * as m0008 from './0008-user-permissions.js';
 import * as m0009 from './0009-sign-out-everywhere.js';
+import * as m0010 from './0010-origin-index-and-registration-limits.js';
 
 /** Migrations are compiled in rather than read from disk, so the built CLI needs no source tree. */
 export const migrationProvider: MigrationProvider = {
@@ -18,6 +19,7 @@ export const migrationProvider: MigrationProvider = {
       '0007-replay-and-federated-logout': m0007,
       '0008-user-permissions': m0008,
       '0009-sign-out-everywhere': m0009,
+      '0010-origin-index-and-registration-limits': m0010,
     };
   },
 };
