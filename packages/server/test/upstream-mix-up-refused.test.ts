@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -45,7 +46,9 @@ const keys = await generateKeyPair('RS256');
 const foreignKeys = await generateKeyPair('RS256');
 let publicJwk: JWK;
 /** What the provider's authorization endpoint received, by the code it issued. */
-const issued = new Map<string, { scenario: string; nonce: string | null; redirectUri: string }>();
+const issued = new Map<string, { scenario: string; nonce: string | null; redirectUri: string; challenge: string | null }>();
+/** What its token endpoint received, by code: the custom header and the PKCE verifier. */
+const tokenRequests = new Map<string, { header: string | undefined; verifier: string | null }>();
 
 const issuerOf = (name: string) => `${base}/${name}`;
 
@@ -83,7 +86,7 @@ before(async () => {
       // Signs in at once, as a provider with a live session would.
       const code = `code-${Math.random().toString(36).slice(2)}`;
       const redirectUri = url.searchParams.get('redirect_uri')!;
-      issued.set(code, { scenario: name!, nonce: url.searchParams.get('nonce'), redirectUri });
+      issued.set(code, { scenario: name!, nonce: url.searchParams.get('nonce'), redirectUri, challenge: url.searchParams.get('code_challenge') });
       const back = new URL(redirectUri);
       back.searchParams.set('code', code);
       back.searchParams.set('state', url.searchParams.get('state')!);
@@ -93,6 +96,7 @@ before(async () => {
     }
     if (path === 'token' && request.method === 'POST') {
       const params = await body(request);
+      tokenRequests.set(params.get('code') ?? '', { header: request.headers['x-provider-key'] as string | undefined, verifier: params.get('code_verifier') });
       const grant = issued.get(params.get('code') ?? '');
       if (!grant || grant.scenario !== name || params.get('redirect_uri') !== grant.redirectUri) {
         response.writeHead(400, { 'content-type': 'application/json' });
@@ -138,6 +142,8 @@ before(async () => {
       authorizationURL: `${issuerOf('other-iss-unadvertised')}/auth`,
       tokenURL: `${issuerOf('other-iss-unadvertised')}/token`,
       scripts: { fetchUserProfile: profileScript },
+      customHeaders: { 'X-Provider-Key': 'key-123' },
+      pkce_enabled: true,
       ...(issuer ? { issuer } : {}),
     };
     const created = await server.management('POST', '/connections', { name, strategy: 'oauth2', options, enabled_clients: [clientId] });
@@ -250,9 +256,15 @@ describe('upstream custom OAuth2 sign-in', () => {
   test('with an issuer configured, a callback carrying another iss is refused; without one it is not checked', async () => {
     await assertRefused('oauth2-checked', /unexpected "iss"/);
     assert.equal(await usersOf('oauth2-checked'), 0);
-    const { response } = await signIn('oauth2-unchecked');
+    const { response, callback } = await signIn('oauth2-unchecked');
     assert.equal(response.status, 302);
     assert.ok(new URL(response.headers.get('location')!).searchParams.get('code'));
+    // customHeaders reach the token endpoint; pkce_enabled sends a challenge, then its verifier.
+    const code = new URL(callback!).searchParams.get('code')!;
+    const sent = tokenRequests.get(code)!;
+    assert.equal(sent.header, 'key-123');
+    assert.ok(sent.verifier);
+    assert.equal(issued.get(code)!.challenge, createHash('sha256').update(sent.verifier).digest('base64url'));
   });
 });
 
