@@ -18,6 +18,7 @@ const REPETITIONS = 50;
 let server: TestServer;
 let rotating: { client_id: string };
 let withLeeway: { client_id: string };
+let nonRotating: { client_id: string };
 let browser: Browser;
 
 before(async () => {
@@ -25,6 +26,7 @@ before(async () => {
   await createApi(server);
   rotating = await createNativeApp(server, [callback], { name: 'Race App' });
   withLeeway = await createNativeApp(server, [callback], { name: 'Race Leeway App', refresh_token: { rotation_type: 'rotating', leeway: 30 } });
+  nonRotating = await createNativeApp(server, [callback], { name: 'Race Non-rotating App', refresh_token: { rotation_type: 'non-rotating' } });
   await createUser(server, email);
   browser = new Browser(server.issuer);
 });
@@ -42,6 +44,15 @@ async function firstRefreshToken(clientId: string): Promise<string> {
   assert.equal(result.status, 200, JSON.stringify(result.body));
   assert.ok(result.body.refresh_token);
   return result.body.refresh_token;
+}
+
+async function revoke(clientId: string, token: string): Promise<void> {
+  const response = await fetch(`${server.issuer}oauth/revoke`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ client_id: clientId, token }),
+  });
+  assert.equal(response.status, 200);
 }
 
 const refresh = (clientId: string, refreshToken: string) =>
@@ -118,6 +129,18 @@ describe('refresh token reuse racing its rotation', () => {
       );
       const issued = results.filter((r) => r.status === 200).map((r) => r.body.refresh_token as string);
       await assertFamilyDead(withLeeway.client_id, [original, first.body.refresh_token, ...issued], `run ${run}`);
+    }
+  });
+
+  test('/oauth/revoke racing parallel rotations (within the leeway) and non-rotating refreshes: afterwards nothing works', async () => {
+    for (let run = 0; run < 10; run++) {
+      for (const client of [withLeeway, nonRotating]) {
+        const original = await firstRefreshToken(client.client_id);
+        const racing = Array.from({ length: PARALLEL }, (_, i) => (i === PARALLEL / 2 ? revoke(client.client_id, original).then(() => undefined) : refresh(client.client_id, original)));
+        const results = (await Promise.all(racing)).filter((r) => r !== undefined);
+        const issued = results.filter((r) => r.status === 200 && r.body.refresh_token).map((r) => r.body.refresh_token as string);
+        await assertFamilyDead(client.client_id, [original, ...issued], `run ${run}, ${client === nonRotating ? 'non-rotating' : 'leeway'}`);
+      }
     }
   });
 });
