@@ -252,4 +252,35 @@ describe(`storage conformance (${backend})`, () => {
     assert.deepEqual(await storage.listUserPermissions('auth0|perm'), [p('https://a/', 'read'), p('https://b/', 'read')]);
     assert.deepEqual(await storage.listUserPermissions('auth0|other'), [p('https://a/', 'read')]);
   });
+  test('a revoked refresh token family stays revoked for a token inserted afterwards, and through the sweep', async () => {
+    const at = (day: number) => new Date(Date.UTC(2026, 0, day)).toISOString();
+    const token = (familyId: string, userId: string, createdAt: string) => ({
+      familyId,
+      grant: { clientId: 'rt-client', userId, scope: ['openid', 'offline_access'], authTime: createdAt },
+      familyExpiresAt: null,
+      createdAt,
+      expiresAt: null,
+      rotatedAt: null,
+      revokedAt: null,
+    });
+    await storage.insertRefreshToken('rt-a1', token('fam-a', 'auth0|rt', at(1)));
+    await storage.revokeRefreshTokenFamily('fam-a', at(2));
+    // The successor a racing rotation inserts after the revocation: refused as well.
+    await storage.insertRefreshToken('rt-a2', token('fam-a', 'auth0|rt', at(2)));
+    assert.equal((await storage.getRefreshToken('rt-a1'))?.revokedAt, at(2));
+    assert.equal((await storage.getRefreshToken('rt-a2'))?.revokedAt, at(2));
+    // The same when the revocation is by user and client (a consent withdrawn).
+    await storage.insertRefreshToken('rt-b1', token('fam-b', 'auth0|rt2', at(1)));
+    await storage.revokeRefreshTokensOf('auth0|rt2', 'rt-client', at(3));
+    await storage.insertRefreshToken('rt-b2', token('fam-b', 'auth0|rt2', at(3)));
+    assert.equal((await storage.getRefreshToken('rt-b2'))?.revokedAt, at(3));
+    // Another family is untouched.
+    await storage.insertRefreshToken('rt-c1', token('fam-c', 'auth0|rt', at(1)));
+    assert.equal((await storage.getRefreshToken('rt-c1'))?.revokedAt, null);
+    // The sweep deletes the revoked rows, but the family's mark stays while a token of it remains.
+    await storage.sweepExpired(at(30));
+    assert.equal(await storage.getRefreshToken('rt-a1'), undefined);
+    assert.equal((await storage.getRefreshToken('rt-a2'))?.revokedAt, at(2));
+    assert.equal((await storage.getRefreshToken('rt-c1'))?.revokedAt, null);
+  });
 });

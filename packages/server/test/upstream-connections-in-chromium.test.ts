@@ -24,6 +24,9 @@ let clientId: string;
 let app: Server;
 let appCallback: string;
 let loggedOut: string;
+/** Set while a test plays the mix-up attacker; `sentIss` is what the provider itself sent. */
+let tamperIss = false;
+let sentIss: string | null = null;
 
 /** The reference OpenID provider, as an independent upstream: any login name signs in as that user. */
 async function startUpstream(latchkeyIssuer: string): Promise<Server> {
@@ -51,7 +54,21 @@ async function startUpstream(latchkeyIssuer: string): Promise<Server> {
     pkce: { required: () => false },
     cookies: { keys: ['upstream cookie key for tests only'] },
   });
-  const listening = createServer(provider.callback());
+  const handle = provider.callback();
+  // As a mix-up attacker relays it: the provider's redirect back, with another provider's `iss`.
+  const listening = createServer((request, response) => {
+    const setHeader = response.setHeader.bind(response);
+    response.setHeader = (name, value) => {
+      if (tamperIss && name.toLowerCase() === 'location' && String(value).startsWith(`${latchkeyIssuer}login/callback`)) {
+        const url = new URL(String(value));
+        sentIss = url.searchParams.get('iss');
+        url.searchParams.set('iss', 'https://other-provider.example.test');
+        value = url.href;
+      }
+      return setHeader(name, value);
+    };
+    return handle(request, response);
+  });
   await new Promise<void>((resolve) => listening.listen(port, '127.0.0.1', resolve));
   return listening;
 }
@@ -188,6 +205,41 @@ test('the login page offers a button per enabled upstream connection', async () 
   assert.equal(decodeJwt(tokens.id_token).sub, 'oidc|acme-oidc|carol');
   assert.deepEqual(problems, []);
   await context.close();
+});
+
+test('a mix-up is refused on latchkey\'s own page: a callback with another issuer\'s iss, or a discovery naming another issuer', async () => {
+  const { context, page, problems } = await newContext(browser);
+  tamperIss = true;
+  await page.goto(authorizeUrl({ connection: 'acme-oidc' }).url);
+  await page.locator('input[name=login]').fill('mallory');
+  await page.locator('input[name=password]').fill('any password');
+  await page.getByRole('button', { name: 'Sign-in' }).click();
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('heading', { name: 'Sign-in refused' }).waitFor();
+  tamperIss = false;
+  assert.equal(new URL(page.url()).pathname, '/login/callback', 'no redirect to the app');
+  assert.equal(sentIss, upstreamUrl, 'oidc-provider sends its iss');
+  assert.match(await page.locator('body').innerText(), /unexpected "iss"/);
+  await page.screenshot({ path: join(SCREENSHOTS, 'upstream-refused-desktop.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await context.close();
+  const users = await server.management('GET', '/users?per_page=100');
+  assert.equal(users.body.some((u: { user_id: string }) => u.user_id.endsWith('|mallory')), false);
+
+  // A connection whose configured issuer is not the one its discovery document names.
+  const created = await server.management('POST', '/connections', {
+    name: 'acme-impostor',
+    strategy: 'oidc',
+    options: { client_id: UPSTREAM_CLIENT.id, discovery_url: `${upstreamUrl}/.well-known/openid-configuration`, issuer: 'https://acme.example.test' },
+    enabled_clients: [clientId],
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const second = await newContext(browser);
+  await second.page.goto(authorizeUrl({ connection: 'acme-impostor' }).url);
+  await second.page.getByRole('heading', { name: 'Sign-in refused' }).waitFor();
+  assert.equal(new URL(second.page.url()).origin, new URL(server.issuer).origin, 'the browser never left for the provider');
+  assert.match(await second.page.locator('body').innerText(), /issuer/);
+  await second.context.close();
 });
 
 test('a denial upstream comes back to the app as access_denied; a failing script as server_error', async () => {

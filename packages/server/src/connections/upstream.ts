@@ -1,20 +1,27 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import * as oauth from 'oauth4webapi';
 import type { Encrypter } from '../crypto/encryption.js';
-import { connectionSecret } from '../model/upstream-options.js';
+import { connectionSecret, expectedIssuerOf, insecureUrlAllowed, upstreamUrlProblem } from '../model/upstream-options.js';
 import type { Connection, Identity, Storage, User, UserRecord } from '../storage/types.js';
 import { ProfileScriptError, runFetchUserProfile } from './sandbox/profile-script.js';
 
 /** How long latchkey waits for an upstream provider before telling the app it failed. */
 const UPSTREAM_TIMEOUT_MS = 10_000;
 const DISCOVERY_TTL_MS = 10 * 60_000;
+/** Seconds of clock difference tolerated in the provider's id_token `iat`/`exp`. */
+const CLOCK_TOLERANCE_S = 60;
 
-/** Ends an upstream sign-in; goes back to the app as `access_denied` or `server_error`. */
+/**
+ * Ends an upstream sign-in. A provider's own failure (it refused, could not be reached, its script
+ * failed) goes back to the app as `access_denied` or `server_error`, as in Auth0. An answer that
+ * fails a check (`refused`: an `iss` or issuer of another provider, a forged or misdirected
+ * id_token) is an attack or a misconfiguration: latchkey shows its own error page and signs no one in.
+ */
 export class UpstreamLoginError extends Error {
   override name = 'UpstreamLoginError';
   constructor(
     readonly error: 'access_denied' | 'server_error',
     readonly description: string,
+    readonly refused = false,
   ) {
     super(description);
   }
@@ -28,14 +35,12 @@ export interface UpstreamContext {
   log: (message: string, data: Record<string, unknown>, level?: 'warn' | 'debug') => void;
 }
 
-interface ProviderEndpoints {
-  issuer?: string;
-  authorizationEndpoint: string;
-  tokenEndpoint: string;
-  jwks?: JWTVerifyGetKey;
-  userinfoEndpoint?: string;
-  /** OIDC RP-Initiated Logout 1.0: where `federated` logout sends the browser. */
-  endSessionEndpoint?: string;
+/** The provider as oauth4webapi sees it, with this connection as its client. */
+interface UpstreamProvider {
+  as: oauth.AuthorizationServer;
+  client: oauth.Client;
+  /** Whether `iss` of the authorization response can be checked: the provider's issuer is known. */
+  issuerKnown: boolean;
 }
 
 export const upstreamCallbackUrl = (issuer: string) => `${issuer}login/callback`;
@@ -45,47 +50,111 @@ const scopeOf = (options: Record<string, unknown>, fallback: string) => {
   return Array.isArray(scope) ? scope.join(' ') : typeof scope === 'string' && scope ? scope : fallback;
 };
 
-const discoveryCache = new Map<string, { at: number; endpoints: Promise<ProviderEndpoints> }>();
+/** Request options for one URL: a timeout, and plain http only where the URL is a loopback one. */
+const requestOptions = (url: string | undefined) => ({
+  signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS),
+  ...(url !== undefined && insecureUrlAllowed(url) ? { [oauth.allowInsecureRequests]: true } : {}),
+});
 
-/** OIDC Discovery, cached for a few minutes per URL; the JWKS refreshes itself on unknown kids. */
-function discover(url: string, now: number): Promise<ProviderEndpoints> {
-  const hit = discoveryCache.get(url);
-  if (hit && now - hit.at < DISCOVERY_TTL_MS) return hit.endpoints;
-  const endpoints = (async () => {
-    const response = await fetch(url, { signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS), headers: { accept: 'application/json' } });
-    if (!response.ok) throw new Error(`discovery answered ${response.status}`);
-    const metadata = (await response.json()) as Record<string, string | undefined>;
-    if (!metadata.authorization_endpoint || !metadata.token_endpoint || !metadata.jwks_uri || !metadata.issuer) {
-      throw new Error('discovery document lacks authorization_endpoint, token_endpoint, jwks_uri or issuer');
-    }
-    return {
-      issuer: metadata.issuer,
-      authorizationEndpoint: metadata.authorization_endpoint,
-      tokenEndpoint: metadata.token_endpoint,
-      jwks: createRemoteJWKSet(new URL(metadata.jwks_uri), { timeoutDuration: UPSTREAM_TIMEOUT_MS }),
-      ...(metadata.userinfo_endpoint ? { userinfoEndpoint: metadata.userinfo_endpoint } : {}),
-      ...(metadata.end_session_endpoint ? { endSessionEndpoint: metadata.end_session_endpoint } : {}),
-    };
-  })();
-  discoveryCache.set(url, { at: now, endpoints });
-  endpoints.catch(() => discoveryCache.delete(url));
-  return endpoints;
+/**
+ * Checks whose failure means the answer is not from the provider this sign-in went to (RFC 9700
+ * §4.4 mix-up, RFC 9207 `iss`), or a token not minted for this client and sign-in: refused.
+ * Anything else (HTTP errors, bodies that are not JSON) is the provider failing, told to the app.
+ */
+const REFUSED_CODES = new Set<string>([
+  oauth.INVALID_RESPONSE,
+  oauth.JSON_ATTRIBUTE_COMPARISON,
+  oauth.JWT_CLAIM_COMPARISON,
+  oauth.JWT_TIMESTAMP_CHECK,
+  oauth.KEY_SELECTION,
+  oauth.MISSING_SERVER_METADATA,
+  oauth.INVALID_SERVER_METADATA,
+  oauth.HTTP_REQUEST_FORBIDDEN,
+  oauth.REQUEST_PROTOCOL_FORBIDDEN,
+]);
+
+/** oauth4webapi's errors, in the two kinds above. */
+function upstreamFailure(err: unknown, what: string): UpstreamLoginError {
+  if (err instanceof UpstreamLoginError) return err;
+  if (err instanceof oauth.ResponseBodyError) {
+    const detail = err.error_description ? `${err.error}: ${err.error_description}` : err.error;
+    return new UpstreamLoginError('server_error', `The identity provider refused the authorization code (${detail})`);
+  }
+  if (err instanceof oauth.UnsupportedOperationError || (err instanceof oauth.OperationProcessingError && REFUSED_CODES.has(err.code ?? ''))) {
+    return new UpstreamLoginError('server_error', `${what} was refused: ${err.message}`, true);
+  }
+  const reason = err instanceof Error ? (err.cause instanceof Error ? `${err.message} (${err.cause.message})` : err.message) : String(err);
+  return new UpstreamLoginError('server_error', `${what} failed: ${reason}`);
 }
 
-async function endpointsOf(connection: Connection, now: number): Promise<ProviderEndpoints> {
+const discoveryCache = new Map<string, { at: number; as: Promise<oauth.AuthorizationServer> }>();
+
+/**
+ * OIDC Discovery through oauth4webapi, cached for a few minutes per URL and expected issuer. The
+ * document's `issuer` must be the one configured (or read off the discovery URL, OIDC Discovery
+ * §4.3): a provider naming another issuer is refused, not believed, so that the `iss` of its
+ * answers and the `iss` of its id_tokens are checked against what the operator configured.
+ */
+function discover(connection: Connection, now: number): Promise<oauth.AuthorizationServer> {
+  const expected = expectedIssuerOf(connection.options);
+  if ('problem' in expected) return Promise.reject(new UpstreamLoginError('server_error', `Connection ${connection.name}: ${expected.problem}`, true));
+  const { issuer, discoveryUrl } = expected;
+  const key = `${discoveryUrl ?? ''} ${issuer.href}`;
+  const hit = discoveryCache.get(key);
+  if (hit && now - hit.at < DISCOVERY_TTL_MS) return hit.as;
+  const as = (async () => {
+    // oauth4webapi derives the well-known URL from the issuer; a configured discovery_url is fetched as given.
+    const response = discoveryUrl
+      ? await fetch(discoveryUrl, { ...requestOptions(discoveryUrl), headers: { accept: 'application/json' }, redirect: 'manual' })
+      : await oauth.discoveryRequest(issuer, { algorithm: 'oidc', ...requestOptions(issuer.href) });
+    const metadata = await oauth.processDiscoveryResponse(issuer, response);
+    if (!metadata.authorization_endpoint || !metadata.token_endpoint || !metadata.jwks_uri) {
+      throw new UpstreamLoginError('server_error', 'The discovery document lacks authorization_endpoint, token_endpoint or jwks_uri', true);
+    }
+    return metadata;
+  })();
+  discoveryCache.set(key, { at: now, as });
+  as.catch(() => discoveryCache.delete(key));
+  return as;
+}
+
+/** Configured (or discovered) URLs that are not https, checked again in case they were stored before the rule. */
+function assertUpstreamUrls(connection: Connection, urls: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(urls)) {
+    const problem = typeof value === 'string' ? upstreamUrlProblem(value) : undefined;
+    if (problem) throw new UpstreamLoginError('server_error', `Connection ${connection.name}: ${name} ${problem}`, true);
+  }
+}
+
+async function providerOf(ctx: UpstreamContext, connection: Connection): Promise<UpstreamProvider> {
   const options = connection.options;
+  const { authorizationURL, tokenURL, discovery_url, issuer } = options;
+  assertUpstreamUrls(connection, connection.strategy === 'oauth2' ? { authorizationURL, tokenURL } : { discovery_url, issuer });
+  const client: oauth.Client = {
+    client_id: String(options.client_id),
+    // The provider's tokens are checked against latchkey's clock (a test clock included).
+    [oauth.clockSkew]: (ctx.now() - Date.now()) / 1000,
+    [oauth.clockTolerance]: CLOCK_TOLERANCE_S,
+  };
   if (connection.strategy === 'oauth2') {
-    return { authorizationEndpoint: String(options.authorizationURL), tokenEndpoint: String(options.tokenURL) };
+    // No discovery for custom OAuth2 connections (Auth0 has none): the endpoints are configured, and
+    // so, optionally, is the issuer whose `iss` the authorization response must carry.
+    const issuer = typeof options.issuer === 'string' ? options.issuer : undefined;
+    const as: oauth.AuthorizationServer = {
+      issuer: issuer ?? new URL(String(options.authorizationURL)).origin,
+      authorization_endpoint: String(options.authorizationURL),
+      token_endpoint: String(options.tokenURL),
+    };
+    return { as, client, issuerKnown: issuer !== undefined };
   }
-  const discoveryUrl =
-    typeof options.discovery_url === 'string'
-      ? options.discovery_url
-      : `${String(options.issuer).replace(/\/$/, '')}/.well-known/openid-configuration`;
+  let as: oauth.AuthorizationServer;
   try {
-    return await discover(discoveryUrl, now);
+    as = await discover(connection, ctx.now());
   } catch (err) {
-    throw new UpstreamLoginError('server_error', `The identity provider of connection ${connection.name} could not be discovered: ${(err as Error).message}`);
+    throw upstreamFailure(err, `Discovery of the identity provider of connection ${connection.name}`);
   }
+  assertUpstreamUrls(connection, { authorization_endpoint: as.authorization_endpoint });
+  return { as, client, issuerKnown: true };
 }
 
 /** The upstream authorization request; PKCE always for OIDC, for OAuth2 when the connection enables it. */
@@ -94,65 +163,95 @@ export async function upstreamAuthorization(
   connection: Connection,
   state: string,
 ): Promise<{ url: string; codeVerifier?: string; nonce?: string }> {
-  const endpoints = await endpointsOf(connection, ctx.now());
+  const { as, client } = await providerOf(ctx, connection);
   const oidc = connection.strategy === 'oidc';
-  const url = new URL(endpoints.authorizationEndpoint);
+  const url = new URL(as.authorization_endpoint!);
   url.searchParams.set('response_type', 'code');
-  url.searchParams.set('client_id', String(connection.options.client_id));
+  url.searchParams.set('client_id', client.client_id);
   url.searchParams.set('redirect_uri', upstreamCallbackUrl(ctx.issuer));
-  url.searchParams.set('scope', scopeOf(connection.options, oidc ? 'openid profile email' : ''));
+  const scope = scopeOf(connection.options, oidc ? 'openid profile email' : '');
+  if (scope) url.searchParams.set('scope', scope);
   url.searchParams.set('state', state);
-  if (!url.searchParams.get('scope')) url.searchParams.delete('scope');
   const result: { url: string; codeVerifier?: string; nonce?: string } = { url: '' };
   if (oidc || connection.options.pkce_enabled === true) {
-    result.codeVerifier = randomBytes(32).toString('base64url');
-    url.searchParams.set('code_challenge', createHash('sha256').update(result.codeVerifier).digest('base64url'));
+    result.codeVerifier = oauth.generateRandomCodeVerifier();
+    url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(result.codeVerifier));
     url.searchParams.set('code_challenge_method', 'S256');
   }
   if (oidc) {
-    result.nonce = randomBytes(16).toString('base64url');
+    result.nonce = oauth.generateRandomNonce();
     url.searchParams.set('nonce', result.nonce);
   }
   result.url = url.toString();
   return result;
 }
 
-/** RFC 6749 §4.1.3 against the provider, with client_secret_post as Auth0's custom connections do. */
-async function exchangeCode(ctx: UpstreamContext, connection: Connection, endpoints: ProviderEndpoints, code: string, codeVerifier?: string) {
+/**
+ * A custom OAuth2 provider's token response, made acceptable to oauth4webapi without weakening
+ * it: some providers (GitHub, by default) answer form-encoded or leave out `token_type`, which
+ * Auth0's custom connections accept. Its id_token, if any, is not this connection's to check (the
+ * profile comes from the script, which still sees it): it is left out of what oauth4webapi reads.
+ */
+async function oauth2TokenResponse(response: Response): Promise<{ response: Response; raw: Record<string, unknown> }> {
+  const text = await response.text();
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    raw = Object.fromEntries(new URLSearchParams(text));
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) raw = {};
+  const { id_token: _idToken, ...checked } = raw;
+  if (response.ok && checked.token_type === undefined) checked.token_type = 'bearer';
+  const headers = new Headers(response.headers);
+  headers.set('content-type', 'application/json');
+  return { response: new Response(JSON.stringify(checked), { status: response.status, headers }), raw };
+}
+
+/**
+ * RFC 6749 §4.1.3 against the provider with oauth4webapi, client_secret_post as Auth0's custom
+ * connections do. OIDC: the id_token's iss, aud, azp, exp, iat and nonce are checked (OIDC Core
+ * §3.1.3.7), then its signature against the provider's JWKS.
+ */
+async function exchangeCode(
+  ctx: UpstreamContext,
+  connection: Connection,
+  provider: UpstreamProvider,
+  callback: URLSearchParams,
+  pending: { codeVerifier?: string; nonce?: string },
+): Promise<{ tokens: Record<string, unknown> & { access_token: string }; claims?: oauth.IDToken }> {
+  const { as, client } = provider;
   const secret = connectionSecret(ctx.secrets, connection);
-  const body = new URLSearchParams({
-    grant_type: 'authorization_code',
-    code,
-    redirect_uri: upstreamCallbackUrl(ctx.issuer),
-    client_id: String(connection.options.client_id),
-    ...(secret !== undefined ? { client_secret: secret } : {}),
-    ...(codeVerifier ? { code_verifier: codeVerifier } : {}),
-  });
   const customHeaders = (connection.options.customHeaders ?? {}) as Record<string, string>;
   let response: Response;
   try {
-    response = await fetch(endpoints.tokenEndpoint, {
-      method: 'POST',
-      headers: { ...customHeaders, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body,
-      signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS),
-    });
+    response = await oauth.authorizationCodeGrantRequest(
+      as,
+      client,
+      secret !== undefined ? oauth.ClientSecretPost(secret) : oauth.None(),
+      callback,
+      upstreamCallbackUrl(ctx.issuer),
+      pending.codeVerifier ?? oauth.nopkce,
+      { headers: new Headers(customHeaders), ...requestOptions(as.token_endpoint) },
+    );
   } catch (err) {
-    throw new UpstreamLoginError('server_error', `The identity provider's token endpoint could not be reached: ${(err as Error).message}`);
+    throw upstreamFailure(err, "Reaching the identity provider's token endpoint");
   }
-  const text = await response.text();
-  let tokens: Record<string, unknown>;
   try {
-    tokens = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    // Some OAuth2 providers (GitHub, by default) answer form-encoded.
-    tokens = Object.fromEntries(new URLSearchParams(text));
+    if (connection.strategy === 'oauth2') {
+      const { response: checked, raw } = await oauth2TokenResponse(response);
+      const tokens = await oauth.processAuthorizationCodeResponse(as, client, checked);
+      return { tokens: { ...raw, ...tokens } };
+    }
+    const tokens = await oauth.processAuthorizationCodeResponse(as, client, response, {
+      expectedNonce: pending.nonce ?? oauth.expectNoNonce,
+      requireIdToken: true,
+    });
+    await oauth.validateApplicationLevelSignature(as, response, requestOptions(as.jwks_uri));
+    return { tokens, claims: oauth.getValidatedIdTokenClaims(tokens)! };
+  } catch (err) {
+    throw upstreamFailure(err, "The identity provider's token response");
   }
-  if (!response.ok || typeof tokens.access_token !== 'string') {
-    const detail = typeof tokens.error === 'string' ? `${tokens.error}${tokens.error_description ? `: ${String(tokens.error_description)}` : ''}` : `HTTP ${response.status}`;
-    throw new UpstreamLoginError('server_error', `The identity provider refused the authorization code (${detail})`);
-  }
-  return tokens as Record<string, unknown> & { access_token: string };
 }
 
 export interface UpstreamProfile extends Record<string, unknown> {
@@ -162,9 +261,9 @@ export interface UpstreamProfile extends Record<string, unknown> {
 async function profileOf(
   ctx: UpstreamContext,
   connection: Connection,
-  endpoints: ProviderEndpoints,
+  provider: UpstreamProvider,
   tokens: Record<string, unknown> & { access_token: string },
-  nonce: string | undefined,
+  claims: oauth.IDToken | undefined,
 ): Promise<UpstreamProfile> {
   if (connection.strategy === 'oauth2') {
     const script = String((connection.options.scripts as Record<string, unknown>).fetchUserProfile);
@@ -179,29 +278,17 @@ async function profileOf(
       throw new UpstreamLoginError('server_error', `The fetchUserProfile script of connection ${connection.name} failed: ${err.message}`);
     }
   }
-  // OIDC: the id_token is verified (signature, issuer, audience, nonce) and its claims are the profile.
-  if (typeof tokens.id_token !== 'string') throw new UpstreamLoginError('server_error', 'The identity provider returned no id_token');
-  let claims: Record<string, unknown>;
-  try {
-    ({ payload: claims } = await jwtVerify(tokens.id_token, endpoints.jwks!, {
-      issuer: endpoints.issuer!,
-      audience: String(connection.options.client_id),
-      currentDate: new Date(ctx.now()),
-      clockTolerance: 60,
-    }));
-  } catch (err) {
-    throw new UpstreamLoginError('server_error', `The identity provider's id_token is invalid: ${(err as Error).message}`);
-  }
-  if (claims.nonce !== nonce) throw new UpstreamLoginError('server_error', "The identity provider's id_token has the wrong nonce");
+  // OIDC: the verified id_token's claims are the profile, completed from userinfo when it answers.
+  if (!claims) throw new UpstreamLoginError('server_error', 'The identity provider returned no id_token', true);
   let userinfo: Record<string, unknown> = {};
-  if (endpoints.userinfoEndpoint) {
-    const response = await fetch(endpoints.userinfoEndpoint, {
-      headers: { authorization: `Bearer ${tokens.access_token}`, accept: 'application/json' },
-      signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS),
-    }).catch(() => undefined);
-    if (response?.ok) userinfo = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-    // OIDC Core §5.3.2: a userinfo answer about someone else is ignored.
-    if (userinfo.sub !== claims.sub) userinfo = {};
+  if (provider.as.userinfo_endpoint) {
+    try {
+      const response = await oauth.userInfoRequest(provider.as, provider.client, tokens.access_token, requestOptions(provider.as.userinfo_endpoint));
+      // OIDC Core §5.3.2: an answer about someone else is refused by processUserInfoResponse.
+      userinfo = { ...(await oauth.processUserInfoResponse(provider.as, provider.client, claims.sub, response)) };
+    } catch (err) {
+      ctx.log('upstream userinfo ignored', { connection: connection.name, reason: (err as Error).message });
+    }
   }
   return { ...userinfo, ...claims, user_id: String(claims.sub) };
 }
@@ -266,21 +353,36 @@ export interface UpstreamSignIn {
   idToken?: string;
 }
 
-/** The provider's answer at /login/callback, turned into a latchkey user (or an error for the app). */
+/**
+ * The provider's answer at /login/callback, turned into a latchkey user (or an error). `callback`
+ * is the whole query: oauth4webapi checks its `state` and, RFC 9207, its `iss`: required when the
+ * provider advertises `authorization_response_iss_parameter_supported`, and always equal to the
+ * provider's issuer when present, so a code another provider issued is never sent to this one.
+ */
 export async function completeUpstreamLogin(
   ctx: UpstreamContext,
   connection: Connection,
   pending: { codeVerifier?: string; nonce?: string },
-  answer: { code?: string; error?: string; error_description?: string },
+  callback: URLSearchParams,
+  state: string,
 ): Promise<UpstreamSignIn> {
-  if (answer.error) {
-    const description = answer.error_description ? `${answer.error}: ${answer.error_description}` : answer.error;
-    throw new UpstreamLoginError(answer.error === 'access_denied' ? 'access_denied' : 'server_error', `The identity provider answered ${description}`);
+  const provider = await providerOf(ctx, connection);
+  const answer = new URLSearchParams(callback);
+  // A custom OAuth2 connection without a configured issuer has nothing to compare `iss` with.
+  if (!provider.issuerKnown) answer.delete('iss');
+  let checked: URLSearchParams;
+  try {
+    checked = oauth.validateAuthResponse(provider.as, provider.client, answer, state);
+  } catch (err) {
+    if (err instanceof oauth.AuthorizationResponseError) {
+      const description = err.error_description ? `${err.error}: ${err.error_description}` : err.error;
+      throw new UpstreamLoginError(err.error === 'access_denied' ? 'access_denied' : 'server_error', `The identity provider answered ${description}`);
+    }
+    throw upstreamFailure(err, `The answer of the identity provider of connection ${connection.name}`);
   }
-  if (!answer.code) throw new UpstreamLoginError('server_error', 'The identity provider returned neither a code nor an error');
-  const endpoints = await endpointsOf(connection, ctx.now());
-  const tokens = await exchangeCode(ctx, connection, endpoints, answer.code, pending.codeVerifier);
-  const profile = await profileOf(ctx, connection, endpoints, tokens, pending.nonce);
+  if (!checked.get('code')) throw new UpstreamLoginError('server_error', 'The identity provider returned neither a code nor an error');
+  const { tokens, claims } = await exchangeCode(ctx, connection, provider, checked, pending);
+  const profile = await profileOf(ctx, connection, provider, tokens, claims);
   if (!profile.user_id || profile.user_id.length > 255) throw new UpstreamLoginError('server_error', 'The profile has no usable user_id');
   const user = await upsertUser(ctx, connection, profile, tokens);
   return { user, ...(connection.strategy === 'oidc' && typeof tokens.id_token === 'string' ? { idToken: tokens.id_token } : {}) };
@@ -303,9 +405,9 @@ export async function federatedLogoutUrl(
   back: { postLogoutRedirectUri?: string; state?: string },
 ): Promise<string | undefined> {
   if (connection.strategy !== 'oidc') return undefined;
-  let endpoints: ProviderEndpoints;
+  let as: oauth.AuthorizationServer;
   try {
-    endpoints = await endpointsOf(connection, ctx.now());
+    ({ as } = await providerOf(ctx, connection));
   } catch (err) {
     ctx.log('federated logout skipped', { connection: connection.name, reason: (err as Error).message });
     return undefined;
@@ -313,7 +415,7 @@ export async function federatedLogoutUrl(
   let url: URL;
   try {
     // Discovery is the provider's word: a missing or malformed endpoint only skips this step.
-    url = new URL(endpoints.endSessionEndpoint ?? '');
+    url = new URL(typeof as.end_session_endpoint === 'string' ? as.end_session_endpoint : '');
   } catch {
     return undefined;
   }

@@ -6,17 +6,68 @@ import { badRequest } from './errors.js';
 const SEALED_SECRET = 'client_secret_sealed';
 const MAX_SCRIPT_LENGTH = 64 * 1024;
 
+/** `URL.parse` of Node 22, for Node 20. */
+function parseUrl(value: string): URL | null {
+  try {
+    return new URL(value);
+  } catch {
+    return null;
+  }
+}
+
+const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
+
+/**
+ * Plain http is accepted for loopback providers only (development, tests): anywhere else the
+ * provider's answers, tokens and keys must come over TLS, as Auth0 requires of its connections.
+ */
+export function insecureUrlAllowed(url: string): boolean {
+  const parsed = parseUrl(url);
+  return parsed?.protocol === 'http:' && LOOPBACK_HOSTS.test(parsed.hostname);
+}
+
+/** Why a URL cannot be an upstream provider's, or undefined when it can. */
+export function upstreamUrlProblem(value: string): string | undefined {
+  const url = parseUrl(value);
+  if (!url) return 'is not a valid URL';
+  if (url.protocol === 'https:' || insecureUrlAllowed(value)) return undefined;
+  return url.protocol === 'http:' ? 'must be an https URL (http only for a loopback address)' : 'must be an https URL';
+}
+
 function httpUrl(options: Record<string, unknown>, field: string, required: boolean): void {
   const value = options[field];
   if (value === undefined && !required) return;
-  if (typeof value !== 'string') throw badRequest(`Payload validation error: options.${field} is required (an http(s) URL)`);
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw badRequest(`Payload validation error: options.${field} is not a valid URL`);
+  if (typeof value !== 'string') throw badRequest(`Payload validation error: options.${field} is required (an https URL)`);
+  const problem = upstreamUrlProblem(value);
+  if (problem) throw badRequest(`Payload validation error: options.${field} ${problem}`);
+}
+
+const OIDC_WELL_KNOWN = '/.well-known/openid-configuration';
+const OAUTH_WELL_KNOWN = '/.well-known/oauth-authorization-server';
+
+/**
+ * The issuer an OIDC provider must name in its discovery document and in every `iss` it sends:
+ * `options.issuer`, or else read off `options.discovery_url` (OIDC Discovery §4: the issuer plus
+ * /.well-known/openid-configuration; RFC 8414 §3: the well-known segment before the issuer's
+ * path). `discoveryUrl` is set when that document is not at the issuer's default location.
+ */
+export function expectedIssuerOf(options: Record<string, unknown>): { issuer: URL; discoveryUrl?: string } | { problem: string } {
+  const discoveryUrl = typeof options.discovery_url === 'string' ? options.discovery_url : undefined;
+  if (typeof options.issuer === 'string') {
+    const issuer = parseUrl(options.issuer);
+    if (!issuer) return { problem: 'options.issuer is not a valid URL' };
+    return { issuer, ...(discoveryUrl !== undefined ? { discoveryUrl } : {}) };
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw badRequest(`Payload validation error: options.${field} must be an http(s) URL`);
+  const url = discoveryUrl !== undefined ? parseUrl(discoveryUrl) : null;
+  if (!url) return { problem: 'options.discovery_url or options.issuer is required (a URL)' };
+  const path = url.pathname;
+  let issuerPath: string | undefined;
+  if (path.endsWith(OIDC_WELL_KNOWN)) issuerPath = path.slice(0, -OIDC_WELL_KNOWN.length);
+  else if (path === OAUTH_WELL_KNOWN || path.startsWith(`${OAUTH_WELL_KNOWN}/`)) issuerPath = path.slice(OAUTH_WELL_KNOWN.length);
+  if (issuerPath === undefined || url.search) {
+    return { problem: 'options.discovery_url is not at a well-known location, so options.issuer must name the expected issuer' };
+  }
+  return { issuer: new URL(`${url.origin}${issuerPath}`), discoveryUrl: url.href };
 }
 
 function text(options: Record<string, unknown>, field: string, required: boolean, maxLength = 2048): void {
@@ -29,8 +80,8 @@ function text(options: Record<string, unknown>, field: string, required: boolean
 
 /**
  * Options of upstream connections, as Auth0 names them: `oauth2` (authorizationURL, tokenURL,
- * client_id, client_secret, scope, scripts.fetchUserProfile, customHeaders, pkce_enabled) and `oidc`
- * (discovery_url or issuer, client_id, client_secret, scope).
+ * client_id, client_secret, scope, scripts.fetchUserProfile, customHeaders, pkce_enabled, and
+ * latchkey's optional issuer) and `oidc` (discovery_url or issuer, client_id, client_secret, scope).
  */
 export function assertUpstreamOptions(strategy: ConnectionStrategy, options: Record<string, unknown>): void {
   if (strategy === 'auth0') return;
@@ -54,12 +105,16 @@ export function assertUpstreamOptions(strategy: ConnectionStrategy, options: Rec
     if (options.pkce_enabled !== undefined && typeof options.pkce_enabled !== 'boolean') {
       throw badRequest('Payload validation error: options.pkce_enabled must be a boolean');
     }
+    // Optional: when set, the authorization response's `iss` (RFC 9207) is checked against it.
+    httpUrl(options, 'issuer', false);
   } else {
     if (options.discovery_url === undefined && options.issuer === undefined) {
       throw badRequest('Payload validation error: options.discovery_url or options.issuer is required');
     }
     httpUrl(options, 'discovery_url', false);
     httpUrl(options, 'issuer', false);
+    const expected = expectedIssuerOf(options);
+    if ('problem' in expected) throw badRequest(`Payload validation error: ${expected.problem}`);
   }
 }
 

@@ -170,7 +170,14 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
   }
 
   async getRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | undefined> {
-    const row = await this.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+    // One statement, so the token and its family's revocation are read from one snapshot.
+    const row = await this.db
+      .selectFrom('refresh_tokens')
+      .leftJoin('revoked_refresh_families', 'revoked_refresh_families.family_id', 'refresh_tokens.family_id')
+      .selectAll('refresh_tokens')
+      .select('revoked_refresh_families.revoked_at as family_revoked_at')
+      .where('token_hash', '=', tokenHash)
+      .executeTakeFirst();
     if (!row) return undefined;
     const data = JSON.parse(row.data) as Pick<RefreshTokenRecord, 'grant' | 'familyExpiresAt'>;
     return {
@@ -180,7 +187,7 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
       createdAt: row.created_at,
       expiresAt: row.expires_at,
       rotatedAt: row.rotated_at,
-      revokedAt: row.revoked_at,
+      revokedAt: row.revoked_at ?? row.family_revoked_at,
     };
   }
 
@@ -199,7 +206,16 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
     await this.db.updateTable('refresh_tokens').set({ expires_at: expiresAt }).where('token_hash', '=', tokenHash).execute();
   }
 
+  /**
+   * The family row first: from its commit on, every use of any token of the family is refused, one
+   * inserted after this call included. Then the token rows, so that the sweep can delete them.
+   */
   async revokeRefreshTokenFamily(familyId: string, now: string): Promise<void> {
+    await this.db
+      .insertInto('revoked_refresh_families')
+      .values({ family_id: familyId, revoked_at: now })
+      .onConflict((oc) => oc.column('family_id').doNothing())
+      .execute();
     await this.db
       .updateTable('refresh_tokens')
       .set({ revoked_at: now })
@@ -209,6 +225,20 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
   }
 
   async revokeRefreshTokensOf(userId: string, clientId: string | undefined, now: string): Promise<void> {
+    // Whole families, as above: a rotation racing this revocation cannot leave a live successor.
+    let families = this.db
+      .selectFrom('refresh_tokens')
+      .select(['family_id', sql.lit(now).as('revoked_at')])
+      .distinct()
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null);
+    if (clientId !== undefined) families = families.where('client_id', '=', clientId);
+    await this.db
+      .insertInto('revoked_refresh_families')
+      .columns(['family_id', 'revoked_at'])
+      .expression(families)
+      .onConflict((oc) => oc.column('family_id').doNothing())
+      .execute();
     let query = this.db.updateTable('refresh_tokens').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null);
     if (clientId !== undefined) query = query.where('client_id', '=', clientId);
     await query.execute();
@@ -412,5 +442,13 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
     await this.db.deleteFrom('refresh_tokens').where('expires_at', '<', longAgo).execute();
     await this.db.deleteFrom('refresh_tokens').where('revoked_at', '<', longAgo).execute();
     await this.db.deleteFrom('rate_limit_windows').where('window_started_at', '<', longAgo).execute();
+    // A family's mark goes only with its last token: a late successor left unmarked must stay refused.
+    await this.db
+      .deleteFrom('revoked_refresh_families')
+      .where('revoked_at', '<', longAgo)
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('refresh_tokens').select('token_hash').whereRef('refresh_tokens.family_id', '=', 'revoked_refresh_families.family_id'))),
+      )
+      .execute();
   }
 }

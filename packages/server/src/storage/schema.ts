@@ -77,6 +77,8 @@ export interface Database {
     rotated_at: string | null;
     revoked_at: string | null;
   };
+  /** A row per revoked refresh token family: read by every use, so a token inserted late is refused too. */
+  revoked_refresh_families: { family_id: string; revoked_at: string };
   opaque_access_tokens: { token_hash: string; user_id: string | null; data: string; expires_at: string };
   consents: { id: string | null; user_id: string; client_id: string; audience: string; scope: string; updated_at: string };
   login_throttle: { key: string; failures: number; window_started_at: string; locked_until: string | null };

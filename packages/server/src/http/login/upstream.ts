@@ -5,6 +5,8 @@ import { AuthorizeError } from '../../oauth/authorize/index.js';
 import { usableUpstreamConnection } from '../../login/connection-access.js';
 import type { Connection, LoginTransaction } from '../../storage/types.js';
 import { field } from './form.js';
+import { sendPage, tenantBranding } from './html-response.js';
+import { errorPage } from './views/pages.js';
 import { loadTransaction, sendNextStep, sendTransactionProblem, signInAndContinue } from './next-step.js';
 
 export function upstreamContext(ctx: ServerContext, request: FastifyRequest): UpstreamContext {
@@ -17,9 +19,22 @@ export function upstreamContext(ctx: ServerContext, request: FastifyRequest): Up
   };
 }
 
-/** Ends the app's request with the upstream failure, by its response mode, as Auth0 does. */
-async function failToApp(reply: FastifyReply, ctx: ServerContext, tx: LoginTransaction, error: UpstreamLoginError) {
+/**
+ * Ends the sign-in with the upstream failure: to the app by its response mode, as Auth0 does; or,
+ * for an answer that failed a check (mix-up, forged id_token), on latchkey's own error page.
+ */
+async function failUpstream(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext, tx: LoginTransaction, error: UpstreamLoginError) {
+  request.log.warn({ connection: tx.upstream?.connection, error: error.error, description: error.description, refused: error.refused }, 'upstream sign-in failed');
   await ctx.storage.deleteLoginTransaction(tx.id);
+  if (error.refused) {
+    const page = errorPage(
+      await tenantBranding(ctx.lookups),
+      'Sign-in refused',
+      `It failed a security check, so no one was signed in. ${error.description}. Go back to the application and try again; if this persists, tell its administrator.`,
+      'invalid_upstream_response',
+    );
+    return sendPage(reply, page, 400);
+  }
   return sendNextStep(reply, ctx, { kind: 'error', error: new AuthorizeError(error.error, error.description) }, tx.request);
 }
 
@@ -29,12 +44,21 @@ export async function redirectUpstream(request: FastifyRequest, reply: FastifyRe
   try {
     authorization = await upstreamAuthorization(upstreamContext(ctx, request), connection, tx.id);
   } catch (err) {
-    if (err instanceof UpstreamLoginError) return failToApp(reply, ctx, tx, err);
+    if (err instanceof UpstreamLoginError) return failUpstream(request, reply, ctx, { ...tx, upstream: { connection: connection.name } }, err);
     throw err;
   }
   const { url, ...pending } = authorization;
   await ctx.storage.putLoginTransaction({ ...tx, upstream: { connection: connection.name, ...pending } });
   return reply.header('cache-control', 'no-store').redirect(url, 302);
+}
+
+/** The provider's redirect as it came, repeats included: oauth4webapi refuses a repeated parameter. */
+function callbackParams(query: Record<string, unknown>): URLSearchParams {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    for (const item of Array.isArray(value) ? value : [value]) if (typeof item === 'string') params.append(key, item);
+  }
+  return params;
 }
 
 /** `/u/upstream` (a button on the login page) and `/login/callback` (the provider's redirect). */
@@ -47,7 +71,7 @@ export async function upstreamRoutes(app: FastifyInstance, ctx: ServerContext): 
     return redirectUpstream(request, reply, ctx, loaded.tx, connection);
   });
 
-  app.get<{ Querystring: Record<string, string | undefined> }>('/login/callback', async (request, reply) => {
+  app.get<{ Querystring: Record<string, string | string[] | undefined> }>('/login/callback', async (request, reply) => {
     const query = request.query;
     const loaded = await loadTransaction(request, ctx, typeof query.state === 'string' ? query.state : undefined);
     if ('problem' in loaded) return sendTransactionProblem(reply, ctx, loaded.problem);
@@ -59,17 +83,10 @@ export async function upstreamRoutes(app: FastifyInstance, ctx: ServerContext): 
     const { upstream: _spent, ...rest } = tx;
     await ctx.storage.putLoginTransaction(rest);
     try {
-      const { user, idToken } = await completeUpstreamLogin(upstreamContext(ctx, request), connection, pending, {
-        ...(typeof query.code === 'string' ? { code: query.code } : {}),
-        ...(typeof query.error === 'string' ? { error: query.error } : {}),
-        ...(typeof query.error_description === 'string' ? { error_description: query.error_description } : {}),
-      });
+      const { user, idToken } = await completeUpstreamLogin(upstreamContext(ctx, request), connection, pending, callbackParams(query), tx.id);
       return await signInAndContinue(request, reply, ctx, { tx: rest, input, user, connection: connection.name, ...(idToken ? { upstreamIdToken: idToken } : {}) });
     } catch (err) {
-      if (err instanceof UpstreamLoginError) {
-        request.log.warn({ connection: connection.name, error: err.error, description: err.description }, 'upstream sign-in failed');
-        return failToApp(reply, ctx, tx, err);
-      }
+      if (err instanceof UpstreamLoginError) return failUpstream(request, reply, ctx, tx, err);
       throw err;
     }
   });

@@ -3,7 +3,7 @@ import type { Client } from '../../storage/types.js';
 import { OAuthError } from '../errors.js';
 import { grantedScopes, parseScope } from '../scope.js';
 import { digestToken, issueUserTokens, refreshTokenExpiry } from '../user-tokens.js';
-import type { GrantHandler } from './types.js';
+import type { GrantContext, GrantHandler } from './types.js';
 
 const invalidToken = () => new OAuthError('invalid_grant', 'Unknown or invalid refresh token.');
 
@@ -16,6 +16,30 @@ function reusedToken(client: Client): OAuthError {
     ? "refresh_token.rotation_type 'non-rotating' on the application relaxes this"
     : `refresh_token.rotation_type 'non-rotating' on the application, or tenant setting flags.${AUTH0_DEFAULTS_FLAG} on when an application is created, relaxes this`;
   return new OAuthError('invalid_grant', `Unknown or invalid refresh token: it was already used, and this application rotates refresh tokens, so each works once (${relax}).`);
+}
+
+/**
+ * A revocation that raced this request: the family's successor (or, non-rotating, the access token)
+ * is already made, so the family's mark is read again, now that the new token is recorded.
+ *
+ * Revocation (`revokeRefreshTokenFamily`) is two writes in order: R1 the family's row in
+ * `revoked_refresh_families`, then R2 the family's token rows. This request wrote I (its new token
+ * row), then reads C (the presented token joined with that family row). Every interleaving:
+ * - R1 committed before C reads: C sees the mark; the family is revoked again, now with the new row
+ *   in it, and the request is refused. Nothing it made was handed out.
+ * - R1 commits after C read: the response carries a token, but every later use of any token of the
+ *   family reads the family row at use time (`getRefreshToken` joins it) and is refused. That is
+ *   what revocation promises: no token of the family works once it is revoked. R2 alone would not
+ *   do: on PostgreSQL its UPDATE takes its snapshot when it starts and misses a row I inserts just
+ *   after, which was the bug (the loser of two racing presentations revoked, the winner's token lived).
+ * The same holds for a reuse detected within or after the leeway, for a code replay revoking the
+ * code's family, for /oauth/revoke and for a consent withdrawn (all go through the family row).
+ */
+async function refuseIfFamilyRevoked(ctx: GrantContext, tokenHash: string, familyId: string, nowIso: string): Promise<void> {
+  const current = await ctx.storage.getRefreshToken(tokenHash);
+  if (current && current.revokedAt === null) return;
+  await ctx.storage.revokeRefreshTokenFamily(familyId, nowIso);
+  throw invalidToken();
 }
 
 /**
@@ -77,6 +101,7 @@ export const refreshTokenGrant: GrantHandler = {
       ...(rotating ? { refresh: { familyId: record.familyId, familyExpiresAt: record.familyExpiresAt } } : {}),
     });
     if (!rotating) await ctx.storage.extendRefreshToken(tokenHash, refreshTokenExpiry(client, record.familyExpiresAt, now));
+    await refuseIfFamilyRevoked(ctx, tokenHash, record.familyId, nowIso);
     return tokens;
   },
 };

@@ -9,6 +9,7 @@ import * as m0007 from './0007-replay-and-federated-logout.js';
 import * as m0008 from './0008-user-permissions.js';
 import * as m0009 from './0009-sign-out-everywhere.js';
 import * as m0010 from './0010-origin-index-and-registration-limits.js';
+import * as m0013 from './0013-revoked-refresh-families.js';
 
 /** Migrations are compiled in rather than read from disk, so the built CLI needs no source tree. */
 export const migrationProvider: MigrationProvider = {
@@ -20,6 +21,7 @@ export const migrationProvider: MigrationProvider = {
       '0008-user-permissions': m0008,
       '0009-sign-out-everywhere': m0009,
       '0010-origin-index-and-registration-limits': m0010,
+      '0013-revoked-refresh-families': m0013,
     };
   },
 };
