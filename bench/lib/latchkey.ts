@@ -44,6 +44,8 @@ export interface Latchkey {
   /** "latchkey (SQLite)" or "latchkey (PostgreSQL)". */
   name: string;
   storage: StorageKind;
+  /** `sqlite:PATH` or `postgres://…?schema=NAME`, for benchmarks that look into the database. */
+  databaseUrl: string;
   /** `http://127.0.0.1:<port>/`, with the trailing slash, as latchkey (and Auth0) spell it. */
   issuer: string;
   server: ServerProcess;
@@ -95,6 +97,7 @@ export async function startLatchkey(storage: StorageKind, core?: string): Promis
   return {
     name,
     storage,
+    databaseUrl,
     issuer,
     server,
     startupMs,
