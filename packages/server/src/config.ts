@@ -32,6 +32,14 @@ export const ConfigSchema = Type.Object(
     registrationInitialAccessToken: Type.Optional(Type.String({ minLength: 32, maxLength: 512 })),
     /** Prefix of dynamically registered client ids, so they stand out in logs and lists. */
     registrationClientIdPrefix: Type.String({ pattern: '^[A-Za-z0-9_-]{0,16}$', default: 'tpc_' }),
+    /** Pending sign-ins (login transactions) one address (IPv6: one /64) may hold at once. */
+    loginTransactionsPerIp: Type.Integer({ minimum: 1, maximum: 100000, default: 500 }),
+    /** Sign-ups (hosted page and /dbconnections/signup) per address and hour. */
+    signupLimitPerIp: Type.Integer({ minimum: 1, maximum: 1000000, default: 20 }),
+    /** Sign-ups per hour on the whole tenant, whatever the address. */
+    signupLimitPerTenant: Type.Integer({ minimum: 1, maximum: 10000000, default: 1000 }),
+    /** The `picture` of users without one: an initials avatar served here, or Gravatar falling back to it. */
+    defaultPicture: Type.Union([Type.Literal('initials'), Type.Literal('gravatar')], { default: 'initials' }),
   },
   { additionalProperties: false },
 );
@@ -54,13 +62,17 @@ const ENV_NAMES: Record<keyof Static<typeof ConfigSchema>, string> = {
   registrationRateLimit: 'LATCHKEY_REGISTRATION_RATE_LIMIT',
   registrationInitialAccessToken: 'LATCHKEY_REGISTRATION_INITIAL_ACCESS_TOKEN',
   registrationClientIdPrefix: 'LATCHKEY_REGISTRATION_CLIENT_ID_PREFIX',
+  loginTransactionsPerIp: 'LATCHKEY_LOGIN_TRANSACTIONS_PER_IP',
+  signupLimitPerIp: 'LATCHKEY_SIGNUP_LIMIT_PER_IP',
+  signupLimitPerTenant: 'LATCHKEY_SIGNUP_LIMIT_PER_TENANT',
+  defaultPicture: 'LATCHKEY_DEFAULT_PICTURE',
 };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const NUMERIC = new Set(['port', 'cacheTtlSeconds', 'registrationRateLimit']);
+const NUMERIC = new Set(['port', 'cacheTtlSeconds', 'registrationRateLimit', 'loginTransactionsPerIp', 'signupLimitPerIp', 'signupLimitPerTenant']);
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   let fromFile: Record<string, unknown> = {};

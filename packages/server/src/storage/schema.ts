@@ -28,7 +28,7 @@ export interface Database {
     retired_at: string | null;
     publish_until: string | null;
   };
-  login_transactions: { id: string; data: string; expires_at: string };
+  login_transactions: { id: string; data: string; expires_at: string; source: string | null };
   client_registrations: { client_id: string; token_digest: string };
   user_permissions: { user_id: string; audience: string; permission: string; created_at: string };
   device_codes: {

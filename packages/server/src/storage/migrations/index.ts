@@ -7,6 +7,7 @@ import * as m0005 from './0005-client-registrations.js';
 import * as m0006 from './0006-refresh-token-owner.js';
 import * as m0007 from './0007-replay-and-federated-logout.js';
 import * as m0008 from './0008-user-permissions.js';
+import * as m0012 from './0012-login-transaction-source.js';
 
 /** Migrations are compiled in rather than read from disk, so the built CLI needs no source tree. */
 export const migrationProvider: MigrationProvider = {
@@ -16,6 +17,7 @@ export const migrationProvider: MigrationProvider = {
       '0006-refresh-token-owner': m0006,
       '0007-replay-and-federated-logout': m0007,
       '0008-user-permissions': m0008,
+      '0012-login-transaction-source': m0012,
     };
   },
 };
