@@ -164,17 +164,31 @@ async function sendAuthorizeRequests(issuer: string, clientId: string, count: nu
 
 const kb = (bytes: number) => (bytes / 1024).toFixed(2);
 
-async function measure(storage: StorageKind): Promise<void> {
+/** A fresh server with one native app, and a look into its database. */
+async function freshServer(storage: StorageKind) {
   const latchkey = await startLatchkey(storage);
   const clientId = await setUpClient(latchkey);
   const inspector = await inspectorFor(latchkey);
-  try {
-    console.log(`\n${storageLabel(storage)}: ${requestsPerKind} anonymous /authorize requests per kind, ${concurrency} at a time`);
-    const rows: string[][] = [];
-    for (const kind of KINDS) {
-      const before = await inspector.figures();
-      const accepted = await sendAuthorizeRequests(latchkey.issuer, clientId, requestsPerKind, kind.params);
-      const after = await inspector.figures();
+  return {
+    latchkey,
+    clientId,
+    inspector,
+    async stop() {
+      await inspector.close();
+      await latchkey.server.stop();
+    },
+  };
+}
+
+async function measure(storage: StorageKind): Promise<void> {
+  console.log(`\n${storageLabel(storage)}: ${requestsPerKind} anonymous /authorize requests per kind (each on a fresh server), ${concurrency} at a time`);
+  const rows: string[][] = [];
+  for (const kind of KINDS) {
+    const server = await freshServer(storage);
+    try {
+      const before = await server.inspector.figures();
+      const accepted = await sendAuthorizeRequests(server.latchkey.issuer, server.clientId, requestsPerKind, kind.params);
+      const after = await server.inspector.figures();
       const stored = after.rows - before.rows;
       rows.push([
         kind.label,
@@ -184,17 +198,19 @@ async function measure(storage: StorageKind): Promise<void> {
         kb((after.diskBytes - before.diskBytes) / requestsPerKind),
         String(after.keptSeconds),
       ]);
+    } finally {
+      await server.stop();
     }
-    printTable(['request', 'to login page', 'rows added', 'bytes/row', 'disk KB/request', 'kept (s)'], rows, '  ');
+  }
+  printTable(['request', 'to login page', 'rows added', 'bytes/row', 'disk KB/request', 'kept (s)'], rows, '  ');
 
-    const before = await inspector.figures();
-    await sendAuthorizeRequests(latchkey.issuer, clientId, floodRequests, KINDS[0]!.params);
-    const after = await inspector.figures();
-    console.log(
-      `  flood: ${floodRequests} more typical requests from one address: ${after.rows} pending transactions in all (${after.rows - before.rows >= 0 ? '+' : ''}${after.rows - before.rows}), table ${kb(after.diskBytes)} KB on disk`,
-    );
+  const server = await freshServer(storage);
+  try {
+    await sendAuthorizeRequests(server.latchkey.issuer, server.clientId, floodRequests, KINDS[0]!.params);
+    const after = await server.inspector.figures();
+    console.log(`  flood: ${floodRequests} typical requests from one address leave ${after.rows} pending transactions, table ${kb(after.diskBytes)} KB on disk`);
   } finally {
-    await inspector.close();
+    await server.stop();
   }
 }
 
