@@ -7,6 +7,7 @@ import { trustProxyOption, type Config } from './config.js';
 import { closeProfileScriptSandbox } from './connections/sandbox/index.js';
 import { openContext, type ServerContext } from './context.js';
 import { authorizeEndpoint } from './http/authorize.js';
+import { avatarEndpoint } from './http/avatars.js';
 import { corsFor } from './http/cors.js';
 import { dbConnectionsEndpoints } from './http/dbconnections.js';
 import { deviceAuthorizationEndpoint } from './http/device-code.js';
@@ -133,6 +134,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
   await app.register(formbody, { bodyLimit: 64 * 1024 });
   await app.register(cookie);
   await app.register(async (scope) => healthEndpoint(scope, ctx));
+  await app.register(avatarEndpoint);
   // What browser apps (auth0-spa-js) call across origins; the login pages themselves never need CORS.
   await app.register(async (scope) => {
     await corsFor(scope, ctx.lookups, CORS_PATHS);

@@ -49,6 +49,14 @@ export const ConfigSchema = Type.Object(
     requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
     /** How long an idle keep-alive connection stays open; behind a load balancer, above its idle timeout. */
     keepAliveTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 5_000 }),
+    /** Pending sign-ins (login transactions) one address (IPv6: one /64) may hold at once. */
+    loginTransactionsPerIp: Type.Integer({ minimum: 1, maximum: 100000, default: 500 }),
+    /** Sign-ups (hosted page and /dbconnections/signup) per address and hour. */
+    signupLimitPerIp: Type.Integer({ minimum: 1, maximum: 1000000, default: 20 }),
+    /** Sign-ups per hour on the whole tenant, whatever the address. */
+    signupLimitPerTenant: Type.Integer({ minimum: 1, maximum: 10000000, default: 1000 }),
+    /** The `picture` of users without one: an initials avatar served here, or Gravatar falling back to it. */
+    defaultPicture: Type.Union([Type.Literal('initials'), Type.Literal('gravatar')], { default: 'initials' }),
   },
   { additionalProperties: false },
 );
@@ -77,6 +85,10 @@ const ENV_NAMES: Record<keyof Static<typeof ConfigSchema>, string> = {
   trustProxy: 'LATCHKEY_TRUST_PROXY',
   requestTimeoutMs: 'LATCHKEY_REQUEST_TIMEOUT_MS',
   keepAliveTimeoutMs: 'LATCHKEY_KEEP_ALIVE_TIMEOUT_MS',
+  loginTransactionsPerIp: 'LATCHKEY_LOGIN_TRANSACTIONS_PER_IP',
+  signupLimitPerIp: 'LATCHKEY_SIGNUP_LIMIT_PER_IP',
+  signupLimitPerTenant: 'LATCHKEY_SIGNUP_LIMIT_PER_TENANT',
+  defaultPicture: 'LATCHKEY_DEFAULT_PICTURE',
 };
 
 export class ConfigError extends Error {
@@ -92,6 +104,9 @@ const NUMERIC = new Set([
   'trustProxy',
   'requestTimeoutMs',
   'keepAliveTimeoutMs',
+  'loginTransactionsPerIp',
+  'signupLimitPerIp',
+  'signupLimitPerTenant',
 ]);
 const BOOLEAN = new Set(['auth0CompatibleDefaults']);
 

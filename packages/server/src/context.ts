@@ -2,6 +2,7 @@ import type { Config } from './config.js';
 import { Encrypter, MasterKey } from './crypto/encryption.js';
 import { KeyRing } from './crypto/keys.js';
 import { SecretDigester } from './crypto/secrets.js';
+import type { PictureSettings } from './model/default-picture.js';
 import { Lookups } from './storage/cache.js';
 import { openStorage } from './storage/index.js';
 import type { Storage } from './storage/types.js';
@@ -17,6 +18,8 @@ export interface ServerContext {
   digester: SecretDigester;
   /** Encrypts upstream secrets at rest: connection client secrets, identity provider tokens. */
   secrets: Encrypter;
+  /** How users without a picture get one (initials avatar or Gravatar). */
+  pictures: PictureSettings;
   now: () => number;
 }
 
@@ -70,6 +73,7 @@ export async function openContext(config: Config, now: () => number = Date.now):
     keys: new KeyRing(storage, new Encrypter(key, 'signing keys'), storage.changes, now, config.cacheTtlSeconds * 1000),
     digester: new SecretDigester(key),
     secrets: new Encrypter(key, 'upstream secrets'),
+    pictures: { issuer: config.issuer, mode: config.defaultPicture },
     now,
   };
   return createdAt ? { ctx, masterKeyCreatedAt: createdAt } : { ctx };

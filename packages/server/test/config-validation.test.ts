@@ -37,6 +37,10 @@ test('bad settings fail at start with the variable named', () => {
     [{ LATCHKEY_ADMIN_CLIENT_ID: 'adminclient', LATCHKEY_ADMIN_CLIENT_SECRET: 'short' }, /LATCHKEY_ADMIN_CLIENT_SECRET/],
     [{ LATCHKEY_LOG_LEVEL: 'loud' }, /LATCHKEY_LOG_LEVEL/],
     [{ LATCHKEY_AUTH0_COMPATIBLE_DEFAULTS: 'yes' }, /LATCHKEY_AUTH0_COMPATIBLE_DEFAULTS/],
+    [{ LATCHKEY_LOGIN_TRANSACTIONS_PER_IP: '0' }, /LATCHKEY_LOGIN_TRANSACTIONS_PER_IP/],
+    [{ LATCHKEY_SIGNUP_LIMIT_PER_IP: 'lots' }, /LATCHKEY_SIGNUP_LIMIT_PER_IP/],
+    [{ LATCHKEY_SIGNUP_LIMIT_PER_TENANT: '-1' }, /LATCHKEY_SIGNUP_LIMIT_PER_TENANT/],
+    [{ LATCHKEY_DEFAULT_PICTURE: 'robohash' }, /LATCHKEY_DEFAULT_PICTURE/],
   ];
   for (const [env, message] of cases) {
     assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && message.test(err.message), JSON.stringify(env));

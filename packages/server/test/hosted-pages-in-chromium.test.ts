@@ -102,6 +102,32 @@ test('the sign-up page (screen_hint=signup) explains the password policy and rep
   await context.close();
 });
 
+test('a taken email on the sign-up page says the account exists and its link logs in on the same transaction', async () => {
+  const { context, page, problems } = await newContext(browser);
+  await page.goto(authorizeUrl({ screen_hint: 'signup' }));
+  await page.getByLabel('Email').fill('pat@acme.test');
+  await page.getByLabel('Password').fill('Another-pass-99');
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('alert').waitFor();
+  assert.match((await page.getByRole('alert').textContent())!, /An account with this email address already exists\. Log in instead/);
+  await shoot(page, 'signup-account-exists');
+  await page.getByRole('link', { name: 'Log in instead' }).click();
+  await page.getByRole('heading', { name: 'Welcome' }).waitFor();
+  const back = page.waitForResponse((r) => r.url().endsWith('/u/login') && r.status() === 302);
+  await submitLogin(page, 'pat@acme.test', TEST_PASSWORD);
+  assert.match((await back).headers().location!, /^http:\/\/127\.0\.0\.1:4000\/callback\?code=.*state=screenshot/);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('the default avatar renders as an image', async () => {
+  const { context, page } = await newContext(browser, { viewport: { width: 400, height: 160 } });
+  await page.setContent(`<body style="margin:16px">${['al', 'pl', 'z', 'default'].map((n) => `<img src="${server.issuer}avatars/${n}.svg" width="64" height="64" style="margin-right:12px;border-radius:50%">`).join('')}</body>`);
+  await page.waitForFunction(() => [...document.images].every((img) => img.complete && img.naturalWidth === 128));
+  await page.screenshot({ path: join(SCREENSHOTS, 'default-avatars.png') });
+  await context.close();
+});
+
 test('the consent page names the app, its links and what it asks for; declining returns access_denied', async () => {
   const thirdParty = await createNativeApp(server, [CALLBACK], {
     name: 'Partner Sync',

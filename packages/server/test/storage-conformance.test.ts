@@ -232,13 +232,39 @@ describe(`storage conformance (${backend})`, () => {
     assert.equal((await storage.getLoginThrottle(key))?.failures, 7);
     await storage.lockLogin(key, at(30));
     // While locked, nothing is counted: retries cannot carry the lock into the next window.
-    assert.deepEqual(await storage.recordLoginFailure(key, at(20), at(5)), { failures: 7, lockedUntil: at(30) });
+    assert.deepEqual(await storage.recordLoginFailure(key, at(20), at(5)), { failures: 7, windowStartedAt: at(0), lockedUntil: at(30) });
     // After the lock, a window that started before the cut-off starts again at one.
     assert.equal((await storage.recordLoginFailure(key, at(31), at(16))).failures, 1);
     await storage.clearLoginThrottle(key);
     assert.equal(await storage.getLoginThrottle(key), undefined);
     await storage.forgiveLoginFailure(key); // nothing to take back: no row appears
     assert.equal(await storage.getLoginThrottle(key), undefined);
+  });
+  test('login transactions: a source keeps the ones that expire last, up to its cap; others are untouched', async () => {
+    const tx = (id: string, minute: number, source?: string) => ({
+      id,
+      csrf: 'c',
+      request: { clientId: 'c', redirectUri: 'http://127.0.0.1/cb', responseType: 'code', responseMode: 'query' as const, scope: [], prompt: [] },
+      createdAt: '2026-01-01T00:00:00.000Z',
+      expiresAt: new Date(Date.UTC(2026, 0, 1, 1, minute)).toISOString(),
+      ...(source ? { source } : {}),
+    });
+    for (const [i, minute] of [5, 1, 9, 3, 7, 3].entries()) await storage.putLoginTransaction(tx(`trim-a${i}`, minute, 'source-a'));
+    await storage.putLoginTransaction(tx('trim-b0', 0, 'source-b'));
+    await storage.putLoginTransaction(tx('trim-none', 0));
+    // a5 is the newest: kept whatever its expiry, with the two others that expire last.
+    await storage.trimLoginTransactions('source-a', 3, 'trim-a5');
+    const left = await Promise.all(['trim-a0', 'trim-a1', 'trim-a2', 'trim-a3', 'trim-a4', 'trim-a5'].map((id) => storage.getLoginTransaction(id)));
+    assert.deepEqual(left.map((t) => t?.id), [undefined, undefined, 'trim-a2', undefined, 'trim-a4', 'trim-a5']);
+    assert.equal(left[2]?.source, 'source-a');
+    assert.ok(await storage.getLoginTransaction('trim-b0'));
+    assert.ok(await storage.getLoginTransaction('trim-none'));
+    // Re-putting (an update) keeps the source.
+    await storage.putLoginTransaction({ ...tx('trim-a2', 11), userId: 'u' });
+    assert.equal((await storage.getLoginTransaction('trim-a2'))?.source, 'source-a');
+    await storage.trimLoginTransactions('source-a', 1, 'trim-a5');
+    assert.equal(await storage.getLoginTransaction('trim-a2'), undefined);
+    assert.ok(await storage.getLoginTransaction('trim-a5'));
   });
   test('user permissions: added once however often, listed by API and name, removed exactly', async () => {
     const now = '2026-01-01T00:00:00.000Z';

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
+import { addressDigest } from '../login/address.js';
 import { startAuthorization } from '../login/authorization-flow.js';
 import { AuthorizeError, validateAuthorizationRequest, type AuthorizeParams, type AuthorizeState } from '../oauth/authorize/index.js';
 import { sendPage, tenantBranding } from './login/html-response.js';
@@ -45,7 +46,8 @@ export async function authorizeEndpoint(app: FastifyInstance, ctx: ServerContext
       return sendAuthorizationResult(reply, ctx, target, errorParams(err, state.request, ctx.issuer));
     }
     const input = { request: validated.request, client: validated.client, api: validated.api };
-    const step = await startAuthorization(ctx, input, await signedInFrom(request, ctx));
+    const origin = { source: addressDigest(request.ip), maxPending: ctx.config.loginTransactionsPerIp };
+    const step = await startAuthorization(ctx, input, await signedInFrom(request, ctx), origin);
     return sendNextStep(reply, ctx, step, validated.request);
   }
 

@@ -1,8 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { databaseConnectionFor } from '../connections/database.js';
-import { ManagementApiError } from '../model/errors.js';
-import { createUser } from '../model/users.js';
+import { databaseConnectionFor, lockHeaders } from '../connections/database.js';
+import { SignupError, signUpDatabaseUser, signupLimits } from '../login/signup.js';
 
 interface SignupBody {
   client_id: string;
@@ -61,15 +60,22 @@ export async function dbConnectionsEndpoints(app: FastifyInstance, ctx: ServerCo
     if (connection.options.disable_signup === true) return signupError(reply, 403, 'operation_not_allowed', 'Public signup is disabled');
     const { client_id: _c, connection: _n, ...profile } = body;
     try {
-      const user = await createUser(ctx.storage, { ...profile, connection: connection.name }, new Date(ctx.now()));
+      const user = await signUpDatabaseUser(ctx.storage, { connection, profile, ip: request.ip, now: ctx.now(), limits: signupLimits(ctx.config) });
       return reply.send({ _id: user.user_id.replace(/^auth0\|/, ''), email: user.email, email_verified: user.email_verified });
     } catch (err) {
-      if (!(err instanceof ManagementApiError)) throw err;
-      if (err.errorCode === 'password_strength_error') {
-        return signupError(reply, 400, 'invalid_password', err.message.replace(/^PasswordStrengthError: /, ''), 'PasswordStrengthError');
+      if (!(err instanceof SignupError)) throw err;
+      switch (err.reason) {
+        case 'too_many_signups':
+          reply.headers(lockHeaders(err.lock!, ctx.now()));
+          return signupError(reply, 429, 'too_many_requests', err.message, 'TooManyRequestsError');
+        case 'invalid_password':
+          return signupError(reply, 400, 'invalid_password', err.message, 'PasswordStrengthError');
+        case 'user_exists':
+          // Auth0's answer, which Lock and auth0.js show as "The user already exists."
+          return signupError(reply, 400, 'user_exists', err.message);
+        default:
+          return signupError(reply, 400, 'invalid_signup', err.message);
       }
-      // Same answer whether or not the email is taken, so sign-up does not reveal accounts.
-      return signupError(reply, 400, 'invalid_signup', err.errorCode === 'auth0_idp_error' ? 'Invalid sign up' : err.message);
     }
   });
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { federatedLogoutUrl } from '../connections/upstream.js';
 import type { SignedIn } from '../login/authorization-flow.js';
-import { logoutUrlAllowed, readIdTokenHint } from '../login/logout.js';
+import { logoutUrlAllowed, percentEncodeForHeader, readIdTokenHint, returnUrlProblem } from '../login/logout.js';
 import { endSession, SESSION_COOKIE } from '../login/sessions.js';
 import { cookieOptions, issueCsrfCookie, sameSecret } from './login/form.js';
 import { sendPage, tenantBranding } from './login/html-response.js';
@@ -12,10 +12,17 @@ import { errorPage, loggedOutPage, logoutConfirmPage } from './login/views/pages
 
 const LOGOUT_CSRF_COOKIE = 'latchkey_logout';
 
-function stringParams(source: unknown): Record<string, string> {
+const MAX_PARAM_LENGTH = 8192;
+
+/** Single string parameters; an overlong one is refused by name rather than silently dropped. */
+function stringParams(source: unknown): Record<string, string> | string {
   const params: Record<string, string> = {};
   if (source === null || typeof source !== 'object') return params;
-  for (const [key, value] of Object.entries(source)) if (typeof value === 'string' && value.length <= 8192) params[key] = value;
+  for (const [key, value] of Object.entries(source)) {
+    if (typeof value !== 'string') continue;
+    if (value.length > MAX_PARAM_LENGTH) return `Parameter ${key} is too long.`;
+    params[key] = value;
+  }
   return params;
 }
 
@@ -47,13 +54,16 @@ export async function logoutEndpoints(app: FastifyInstance, ctx: ServerContext):
   }
 
   async function finish(reply: FastifyReply, target: string | undefined) {
-    if (target) return reply.header('cache-control', 'no-store').redirect(target, 302);
+    if (target) return reply.header('cache-control', 'no-store').redirect(percentEncodeForHeader(target), 302);
     return sendPage(reply, loggedOutPage(await tenantBranding(ctx.lookups)));
   }
 
   app.get('/v2/logout', async (request, reply) => {
     const params = stringParams(request.query);
+    if (typeof params === 'string') return invalid(reply, params);
     const { client_id: clientId, returnTo } = params;
+    const problem = returnTo !== undefined ? returnUrlProblem('returnTo', returnTo) : undefined;
+    if (problem) return invalid(reply, problem);
     let allowed: string[];
     if (clientId !== undefined) {
       const client = (await ctx.lookups.client(clientId))?.client;
@@ -74,6 +84,9 @@ export async function logoutEndpoints(app: FastifyInstance, ctx: ServerContext):
 
   async function oidcLogout(request: FastifyRequest, reply: FastifyReply, source: unknown) {
     const params = stringParams(source);
+    if (typeof params === 'string') return invalid(reply, params);
+    const problem = params.post_logout_redirect_uri !== undefined ? returnUrlProblem('post_logout_redirect_uri', params.post_logout_redirect_uri) : undefined;
+    if (problem) return invalid(reply, problem);
     const hint = params.id_token_hint ? await readIdTokenHint(ctx.keys, ctx.issuer, params.id_token_hint) : undefined;
     if (params.id_token_hint && !hint) return invalid(reply, 'The id_token_hint is not a valid id_token of this tenant.');
     if (hint && params.client_id && params.client_id !== hint.clientId) return invalid(reply, 'client_id does not match the id_token_hint.');

@@ -45,6 +45,7 @@ export async function tokenEndpoint(app: FastifyInstance, ctx: ServerContext): P
     storage: ctx.storage,
     lookups: ctx.lookups,
     keys: ctx.keys,
+    pictures: ctx.pictures,
     now: ctx.now,
   };
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
+import { withDefaultPicture } from '../model/default-picture.js';
 import { verifyOwnJwt } from '../oauth/own-jwt.js';
 import { digestToken, profileClaims } from '../oauth/user-tokens.js';
 
@@ -51,7 +52,7 @@ export async function userinfoEndpoint(app: FastifyInstance, ctx: ServerContext)
     if (!grant) return reject(reply, 'invalid_token', 'The access token is invalid or expired');
     const user = (await ctx.storage.getUser(grant.userId))?.user;
     if (!user || user.blocked) return reject(reply, 'invalid_token', 'The access token is invalid or expired');
-    return reply.header('cache-control', 'no-store').send({ sub: user.user_id, ...profileClaims(user, grant.scope) });
+    return reply.header('cache-control', 'no-store').send({ sub: user.user_id, ...profileClaims(withDefaultPicture(user, ctx.pictures), grant.scope) });
   }
 
   app.get('/userinfo', handle);

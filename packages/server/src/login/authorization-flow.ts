@@ -8,6 +8,11 @@ import { consentNeeded, recordConsent } from './consent.js';
 
 /** A sign-in in progress may wait this long for the user (Auth0 allows about as much). */
 export const LOGIN_TRANSACTION_LIFETIME_MS = 60 * 60_000;
+/**
+ * Until its page has been shown, a transaction started by an anonymous /authorize is kept this
+ * long only: a browser follows the redirect at once, a script flooding /authorize does not.
+ */
+export const UNSHOWN_TRANSACTION_LIFETIME_MS = 10 * 60_000;
 
 /**
  * What /authorize does next, decided without HTTP: answer the client (success or error), or keep
@@ -30,6 +35,12 @@ export interface FlowInput {
   api: ResourceServer | undefined;
 }
 
+/** Where an anonymous /authorize came from, and how many pending sign-ins that source may hold. */
+export interface TransactionSource {
+  source: string;
+  maxPending: number;
+}
+
 /**
  * Whether the SSO session may answer this request without asking for a password: not when the
  * request asks for a fresh login, and only for a client that may use the session's connection.
@@ -43,24 +54,40 @@ async function sessionSatisfies(ctx: GrantContext, input: FlowInput, signedIn: S
 }
 
 /** A pending sign-in: its id travels in URLs, its CSRF secret in a cookie and the forms. */
-export function newTransaction(request: AuthorizationRequest, now: number, userId?: string): LoginTransaction {
+export function newTransaction(request: AuthorizationRequest, now: number, lifetimeMs = LOGIN_TRANSACTION_LIFETIME_MS): LoginTransaction {
   return {
     id: randomBytes(24).toString('base64url'),
     csrf: randomBytes(24).toString('base64url'),
     request,
     createdAt: new Date(now).toISOString(),
-    expiresAt: new Date(now + LOGIN_TRANSACTION_LIFETIME_MS).toISOString(),
-    ...(userId ? { userId } : {}),
+    expiresAt: new Date(now + lifetimeMs).toISOString(),
   };
 }
 
-export async function startAuthorization(ctx: GrantContext, input: FlowInput, signedIn: SignedIn | undefined): Promise<NextStep> {
+/** Its page is being shown to someone: the transaction now gets its full lifetime (written once). */
+export async function transactionShown(ctx: GrantContext, tx: LoginTransaction): Promise<LoginTransaction> {
+  const fullExpiry = new Date(Date.parse(tx.createdAt) + LOGIN_TRANSACTION_LIFETIME_MS).toISOString();
+  if (tx.expiresAt >= fullExpiry) return tx;
+  const shown = { ...tx, expiresAt: fullExpiry };
+  await ctx.storage.putLoginTransaction(shown);
+  return shown;
+}
+
+export async function startAuthorization(
+  ctx: GrantContext,
+  input: FlowInput,
+  signedIn: SignedIn | undefined,
+  origin: TransactionSource,
+): Promise<NextStep> {
   const now = ctx.now();
   const { request } = input;
   if (!signedIn || !(await sessionSatisfies(ctx, input, signedIn))) {
     if (request.prompt.includes('none')) return { kind: 'error', error: new AuthorizeError('login_required', 'Login required') };
-    const tx = newTransaction(request, now);
+    // Stored for an anonymous request: short-lived until shown, and capped per source (the ones
+    // nearest to expiry give way), so a flood from one address holds a bounded number of rows.
+    const tx = { ...newTransaction(request, now, UNSHOWN_TRANSACTION_LIFETIME_MS), source: origin.source };
     await ctx.storage.putLoginTransaction(tx);
+    await ctx.storage.trimLoginTransactions(origin.source, origin.maxPending, tx.id);
     return { kind: 'login', tx };
   }
   return afterSignIn(ctx, input, signedIn, undefined);

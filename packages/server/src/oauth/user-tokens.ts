@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { GrantContext, TokenResponse } from './grants/types.js';
+import { withDefaultPicture } from '../model/default-picture.js';
 import { enforcePolicies } from './scope.js';
 import { signAccessToken, signJwt } from './tokens.js';
 import type { Client, Grant, RefreshTokenRecord, User } from '../storage/types.js';
@@ -48,7 +49,7 @@ export async function signIdToken(ctx: GrantContext, input: IdTokenInput, nowSec
   const key = await ctx.keys.current();
   const { client, user, grant } = input;
   const payload: Record<string, unknown> = {
-    ...profileClaims(user, grant.scope),
+    ...profileClaims(withDefaultPicture(user, ctx.pictures), grant.scope),
     iss: ctx.issuer,
     sub: user.user_id,
     aud: client.client_id,

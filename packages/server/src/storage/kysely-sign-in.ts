@@ -41,17 +41,40 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
   constructor(readonly db: Kysely<Database>) {}
 
   async putLoginTransaction(tx: LoginTransaction): Promise<void> {
-    const data = JSON.stringify(tx);
+    const { source, ...rest } = tx;
+    const data = JSON.stringify(rest);
     await this.db
       .insertInto('login_transactions')
-      .values({ id: tx.id, data, expires_at: tx.expiresAt })
+      .values({ id: tx.id, data, expires_at: tx.expiresAt, source: source ?? null })
       .onConflict((oc) => oc.column('id').doUpdateSet({ data, expires_at: tx.expiresAt }))
       .execute();
   }
 
+  async trimLoginTransactions(source: string, keep: number, newestId: string): Promise<void> {
+    // The newest is kept whatever its expiry: ties (one clock tick) must not evict the request
+    // being answered. The index on (source, expires_at) bounds the scan to `keep` entries.
+    const boundary = await this.db
+      .selectFrom('login_transactions')
+      .select(['expires_at', 'id'])
+      .where('source', '=', source)
+      .where('id', '!=', newestId)
+      .orderBy('expires_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .offset(Math.max(0, keep - 1))
+      .executeTakeFirst();
+    if (!boundary) return;
+    await this.db
+      .deleteFrom('login_transactions')
+      .where('source', '=', source)
+      .where('id', '!=', newestId)
+      .where((eb) => eb.or([eb('expires_at', '<', boundary.expires_at), eb.and([eb('expires_at', '=', boundary.expires_at), eb('id', '<=', boundary.id)])]))
+      .execute();
+  }
+
   async getLoginTransaction(id: string): Promise<LoginTransaction | undefined> {
-    const row = await this.db.selectFrom('login_transactions').select('data').where('id', '=', id).executeTakeFirst();
-    return row && (JSON.parse(row.data) as LoginTransaction);
+    const row = await this.db.selectFrom('login_transactions').select(['data', 'source']).where('id', '=', id).executeTakeFirst();
+    return row && { ...(JSON.parse(row.data) as LoginTransaction), ...(row.source !== null ? { source: row.source } : {}) };
   }
 
   async deleteLoginTransaction(id: string): Promise<void> {
@@ -323,9 +346,9 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
           window_started_at: sql<string>`case when login_throttle.locked_until > ${now} then login_throttle.window_started_at when login_throttle.window_started_at < ${windowStartedBefore} then ${now} else login_throttle.window_started_at end`,
         }),
       )
-      .returning(['failures', 'locked_until'])
+      .returning(['failures', 'window_started_at', 'locked_until'])
       .executeTakeFirstOrThrow();
-    return { failures: Number(row.failures), lockedUntil: row.locked_until };
+    return { failures: Number(row.failures), windowStartedAt: row.window_started_at, lockedUntil: row.locked_until };
   }
 
   async getLoginThrottle(key: string) {

@@ -28,7 +28,7 @@ export interface Database {
     retired_at: string | null;
     publish_until: string | null;
   };
-  login_transactions: { id: string; data: string; expires_at: string };
+  login_transactions: { id: string; data: string; expires_at: string; source: string | null };
   client_registrations: { client_id: string; token_digest: string };
   /** Each client's browser origins (oauth/browser-origins.ts), so CORS looks an origin up by key. */
   client_origins: { origin: string; client_id: string };

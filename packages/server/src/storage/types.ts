@@ -291,6 +291,8 @@ export interface LoginTransaction {
   device?: { userCode: string };
   /** A sign-in sent to an upstream provider; its `state` is this transaction's id. */
   upstream?: { connection: string; codeVerifier?: string; nonce?: string };
+  /** Digest of the address that started it (stored in its own column): the per-address cap. */
+  source?: string;
 }
 
 export interface Session {
@@ -369,6 +371,8 @@ export interface ConsentRecord {
 
 export interface SignInStore {
   putLoginTransaction(tx: LoginTransaction): Promise<void>;
+  /** Keeps `newestId` and the `keep - 1` other transactions of a source that expire last; deletes the rest of that source. */
+  trimLoginTransactions(source: string, keep: number, newestId: string): Promise<void>;
   getLoginTransaction(id: string): Promise<LoginTransaction | undefined>;
   deleteLoginTransaction(id: string): Promise<void>;
 
@@ -414,7 +418,7 @@ export interface SignInStore {
    * Counts a failure in a fixed window (restarted when it began before `windowStartedBefore`), unless
    * the key is locked at `now`, and returns the count so far and any lock in force.
    */
-  recordLoginFailure(key: string, now: string, windowStartedBefore: string): Promise<{ failures: number; lockedUntil: string | null }>;
+  recordLoginFailure(key: string, now: string, windowStartedBefore: string): Promise<{ failures: number; windowStartedAt: string; lockedUntil: string | null }>;
   getLoginThrottle(key: string): Promise<{ failures: number; windowStartedAt: string; lockedUntil: string | null } | undefined>;
   lockLogin(key: string, until: string): Promise<void>;
   clearLoginThrottle(key: string): Promise<void>;

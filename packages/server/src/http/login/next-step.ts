@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
 import { upstreamIdTokenContext } from '../../connections/upstream.js';
-import { afterSignIn, type FlowInput, type NextStep, type SignedIn } from '../../login/authorization-flow.js';
+import { afterSignIn, LOGIN_TRANSACTION_LIFETIME_MS, type FlowInput, type NextStep, type SignedIn } from '../../login/authorization-flow.js';
 import { createSession, endSession, readSession, SESSION_COOKIE } from '../../login/sessions.js';
 import { AuthorizeError } from '../../oauth/authorize/index.js';
 import type { AuthorizationRequest, LoginTransaction, Session, User } from '../../storage/types.js';
@@ -101,7 +101,8 @@ export async function sendNextStep(reply: FastifyReply, ctx: ServerContext, step
       return sendAuthorizationResult(reply, ctx, request, errorParams(step.error, request, ctx.issuer));
     case 'login':
     case 'consent': {
-      const maxAge = Math.max(1, Math.floor((Date.parse(step.tx.expiresAt) - ctx.now()) / 1000));
+      // The cookie lasts as long as the transaction may, once its page is shown (transactionShown).
+      const maxAge = Math.max(1, Math.floor((Date.parse(step.tx.createdAt) + LOGIN_TRANSACTION_LIFETIME_MS - ctx.now()) / 1000));
       // Lax even on https: the hosted pages are top-level, and an upstream provider returns to
       // /login/callback by a top-level GET, which Lax cookies accompany.
       reply.setCookie(transactionCookie(step.tx.id), step.tx.csrf, { ...cookieOptions(ctx, maxAge), sameSite: 'lax' });

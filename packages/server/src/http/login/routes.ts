@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
 import { authenticateDatabaseUser, databaseConnectionFor, DatabaseLoginError, lockHeaders } from '../../connections/database.js';
-import { afterConsent, type FlowInput } from '../../login/authorization-flow.js';
+import { afterConsent, transactionShown, type FlowInput } from '../../login/authorization-flow.js';
 import { sessionServes, upstreamConnectionsFor, usableUpstreamConnection } from '../../login/connection-access.js';
 import { describeScopes, redirectDestination } from '../../login/consent.js';
 import { ManagementApiError } from '../../model/errors.js';
+import { SignupError, signUpDatabaseUser, signupLimits } from '../../login/signup.js';
 import { passwordPolicyHint } from '../../model/password-policy.js';
-import { createUser } from '../../model/users.js';
 import type { Connection, LoginTransaction, User } from '../../storage/types.js';
 import { field } from './form.js';
 import { sendPage, tenantBranding } from './html-response.js';
@@ -69,8 +69,22 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
     return sendPage(reply, page, status, security(tx));
   }
 
-  async function showSignup(reply: FastifyReply, tx: LoginTransaction, input: FlowInput, connection: Connection, status = 200, error?: string, email?: string) {
-    const page = signupPage({ ...(await formContext(tx, input, error)), passwordHint: passwordPolicyHint(connection.options), ...(email ? { email } : {}) });
+  async function showSignup(
+    reply: FastifyReply,
+    tx: LoginTransaction,
+    input: FlowInput,
+    connection: Connection,
+    status = 200,
+    error?: string,
+    email?: string,
+    accountExists = false,
+  ) {
+    const page = signupPage({
+      ...(await formContext(tx, input, error)),
+      passwordHint: passwordPolicyHint(connection.options),
+      accountExists,
+      ...(email ? { email } : {}),
+    });
     return sendPage(reply, page, status, security(tx));
   }
 
@@ -92,7 +106,8 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
   app.get<{ Querystring: { state?: string } }>('/u/login', async (request, reply) => {
     const loaded = await loadTransaction(request, ctx, field(request.query, 'state'));
     if ('problem' in loaded) return sendTransactionProblem(reply, ctx, loaded.problem);
-    const { tx, input } = loaded;
+    const { input } = loaded;
+    const tx = await transactionShown(ctx, loaded.tx);
     // connection=NAME of an upstream provider skips the page altogether.
     const named = await usableUpstreamConnection(ctx.lookups, input.client, tx.request.connection);
     if (named) return redirectUpstream(request, reply, ctx, tx, named);
@@ -129,8 +144,9 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
   app.get<{ Querystring: { state?: string } }>('/u/signup', async (request, reply) => {
     const loaded = await begin(request, reply, field(request.query, 'state'));
     if (!loaded) return reply;
-    if (loaded.connection.options.disable_signup === true) return showLogin(reply, loaded.tx, loaded.input, loaded.connection, 403, 'Sign-up is disabled for this application.');
-    return showSignup(reply, loaded.tx, loaded.input, loaded.connection);
+    const tx = await transactionShown(ctx, loaded.tx);
+    if (loaded.connection.options.disable_signup === true) return showLogin(reply, tx, loaded.input, loaded.connection, 403, 'Sign-up is disabled for this application.');
+    return showSignup(reply, tx, loaded.input, loaded.connection);
   });
 
   app.post('/u/signup', async (request, reply) => {
@@ -144,18 +160,24 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
     if (!email || !password) return showSignup(reply, tx, input, connection, 400, 'Enter an email address and a password.', email);
     let user: User;
     try {
-      const now = new Date(ctx.now());
-      user = await createUser(ctx.storage, { connection: connection.name, email, password }, now);
+      const now = ctx.now();
+      user = await signUpDatabaseUser(ctx.storage, { connection, profile: { email, password }, ip: request.ip, now, limits: signupLimits(ctx.config) });
       // Signing up signs in: count it as the first login, as Auth0 does.
       const record = await ctx.storage.getUser(user.user_id);
       if (record) {
-        user = { ...user, logins_count: 1, last_login: now.toISOString() };
+        user = { ...user, logins_count: 1, last_login: new Date(now).toISOString() };
         await ctx.storage.updateUser({ ...record, user });
       }
     } catch (err) {
-      if (!(err instanceof ManagementApiError)) throw err;
-      const message = err.errorCode === 'auth0_idp_error' ? 'Something went wrong, please try again later.' : err.message.replace(/^(Payload validation error|PasswordStrengthError): /, '');
-      return showSignup(reply, tx, input, connection, 400, message, email);
+      if (!(err instanceof SignupError)) throw err;
+      if (err.lock) reply.headers(lockHeaders(err.lock, ctx.now()));
+      const [status, message] =
+        err.reason === 'too_many_signups'
+          ? [429, `Too many sign-ups from your network. Try again after ${err.lock!.until.toUTCString()}.`]
+          : err.reason === 'user_exists'
+            ? [400, 'An account with this email address already exists.']
+            : [400, err.message.replace(/^Payload validation error: /, '')];
+      return showSignup(reply, tx, input, connection, status, message, email, err.reason === 'user_exists');
     }
     return signInAndContinue(request, reply, ctx, { tx, input, user, connection: connection.name });
   });

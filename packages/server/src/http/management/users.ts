@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
 import { assignUserPermissions, listUserPermissions, removeUserPermissions } from '../../model/user-permissions.js';
 import { searchUsers } from '../../model/user-search.js';
+import { withDefaultPicture } from '../../model/default-picture.js';
 import { createUser, getUser, presentUser, updateUser } from '../../model/users.js';
 import type { User } from '../../storage/types.js';
 import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
@@ -48,8 +49,9 @@ export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promis
   // Offset paging only, as Auth0 pages this list (built here: plugin.ts imports this module).
   const PermissionsQuery = Strict({ page: PagingQuery.page, per_page: PagingQuery.per_page, include_totals: PagingQuery.include_totals });
   const now = () => new Date(ctx.now());
+  // Auth0 shows every user with a picture: the default one when none was set.
   const present = (request: FastifyRequest) => (user: User) =>
-    presentUser(user, ctx.secrets, request.managementScopes?.includes('read:user_idp_tokens') === true);
+    presentUser(withDefaultPicture(user, ctx.pictures), ctx.secrets, request.managementScopes?.includes('read:user_idp_tokens') === true);
 
   const SearchQuery = {
     q: Type.Optional(Type.String({ maxLength: 2048 })),
@@ -83,7 +85,7 @@ export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promis
   );
 
   app.post('/users', { config: { scope: 'create:users' }, schema: { body: CreateBody } }, async (request, reply) =>
-    reply.status(201).send(await createUser(storage, request.body, now())),
+    reply.status(201).send(present(request)(await createUser(storage, request.body, now()))),
   );
 
   app.get(

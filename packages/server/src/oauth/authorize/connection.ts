@@ -1,11 +1,13 @@
 import { connectionUsableBy } from '../../connections/database.js';
+import { bounded } from './limits.js';
 import { AuthorizeError, type AuthorizeCheck } from './types.js';
 
 /** `connection=NAME` skips the choice of connection; the client must be allowed to use it. */
 export const checkConnection: AuthorizeCheck = async (params, state, ctx) => {
-  if (params.connection === undefined) return;
+  const name = bounded(params, 'connection');
+  if (name === undefined) return;
   const client = state.client!;
-  const connection = await ctx.lookups.connection(params.connection);
+  const connection = await ctx.lookups.connection(name);
   if (connection && !client.is_first_party && !connection.is_domain_connection) {
     throw new AuthorizeError(
       'invalid_request',

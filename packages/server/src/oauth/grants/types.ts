@@ -1,4 +1,5 @@
 import type { KeyRing } from '../../crypto/keys.js';
+import type { PictureSettings } from '../../model/default-picture.js';
 import type { Lookups } from '../../storage/cache.js';
 import type { ClientRecord, Storage } from '../../storage/types.js';
 
@@ -8,6 +9,8 @@ export interface GrantContext {
   storage: Storage;
   lookups: Lookups;
   keys: KeyRing;
+  /** The default `picture` of users without one, in id_tokens. */
+  pictures: PictureSettings;
   now: () => number;
 }
 

@@ -57,15 +57,18 @@ export function loginPage(ctx: FormContext & { email?: string; signupAllowed: bo
   });
 }
 
-export function signupPage(ctx: FormContext & { email?: string; passwordHint: string }): string {
+export function signupPage(ctx: FormContext & { email?: string; passwordHint: string; accountExists?: boolean }): string {
   const invalid = invalidMarker(ctx);
+  const loginHref = `/u/login?state=${encodeURIComponent(ctx.state)}`;
   return page({
     title: 'Sign up',
     branding: ctx.branding,
     body: html`
   <h1>Create your account</h1>
   <p class="lead">Sign up to <strong>${ctx.branding.tenantName}</strong> to continue to <strong>${ctx.clientName}</strong>.</p>
-  ${alert(ctx.error)}
+  ${ctx.accountExists && ctx.error
+    ? html`<div class="alert error" role="alert" id="form-error">${ctx.error} <a href="${loginHref}">Log in instead</a></div>`
+    : alert(ctx.error)}
   <form method="post" action="/u/signup" novalidate>
     ${hidden(ctx)}
     ${emailField('email', ctx.email, 'email', invalid)}
@@ -76,7 +79,7 @@ export function signupPage(ctx: FormContext & { email?: string; passwordHint: st
     </div>
     <div class="actions"><button type="submit">Continue</button></div>
   </form>
-  <p class="switch">Already have an account? <a href="/u/login?state=${encodeURIComponent(ctx.state)}">Log in</a></p>`,
+  <p class="switch">Already have an account? <a href="${loginHref}">Log in</a></p>`,
   });
 }
 
