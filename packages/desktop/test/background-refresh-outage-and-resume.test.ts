@@ -190,3 +190,14 @@ test('through a provider outage (server stopped, then restarted): status offline
   assert.deepEqual(statuses, ['signing-in', 'signed-in', 'offline', 'signed-in'], 'never signed-out');
   auth.dispose();
 });
+
+test('background refresh settings that would spin (0 or NaN seconds between wakes or retries) are refused when the client is made', () => {
+  for (const settings of [{ checkEverySeconds: 0 }, { maxRetrySeconds: 0 }, { checkEverySeconds: Number.NaN }, { jitterSeconds: -1 }, { aheadSeconds: Number.POSITIVE_INFINITY }]) {
+    assert.throws(
+      () => new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, backgroundRefresh: settings }),
+      (error: unknown) => error instanceof TypeError && error.message.includes(`backgroundRefresh.${Object.keys(settings)[0]}`),
+      JSON.stringify(settings),
+    );
+  }
+  assert.doesNotThrow(() => new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, backgroundRefresh: { checkEverySeconds: 1, maxRetrySeconds: 1, jitterSeconds: 0, aheadSeconds: 0 } }));
+});
