@@ -272,9 +272,11 @@ export class DesktopAuth {
           }),
           refreshToken,
         );
+        // Restore has no earlier profile to keep: the provider must send an id_token here.
+        if (!user || !tokens.id_token) throw new IdTokenInvalid('the refresh response has no id_token');
         this.#session = {
           user,
-          idToken: tokens.id_token!,
+          idToken: tokens.id_token,
           refreshToken,
           accessTokens: new Map([[stored.audience ?? '', this.#accessTokenFrom(tokens)]]),
           ...(stored.audience !== undefined ? { audience: stored.audience } : {}),
@@ -448,7 +450,8 @@ export class DesktopAuth {
     }
     const { tokens, user } = result;
     if (this.#session !== session) throw new LoginRequired('The session ended during the refresh.');
-    session.user = user;
+    // Without an id_token in the response (OIDC Core §12.2) the session's user and id_token stand.
+    if (user) session.user = user;
     session.idToken = tokens.id_token ?? session.idToken;
     this.#lastTokenResponse = tokens;
     if (otherAudience && !grantsAudience(tokens.access_token, wanted.audience)) throw new AudienceNotGranted(wanted.audience);
