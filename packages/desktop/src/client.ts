@@ -53,7 +53,8 @@ export interface LogoutOptions {
 export interface LogoutResult {
   /**
    * Open it in the system browser to end the browser's session at the server as well. Undefined
-   * when the discovery document could not be read (offline): the local sign-out still happened.
+   * when the discovery document could not be read (offline), or when the provider has no browser
+   * logout (see logoutUrl()): the local sign-out still happened.
    */
   logoutUrl: string | undefined;
   /** False when the revocation request failed (offline): the local session is gone regardless. */
@@ -347,12 +348,15 @@ export class DesktopAuth {
   /**
    * The browser logout URL for this app. With an `end_session_endpoint` in discovery: OpenID
    * RP-Initiated Logout 1.0 (`id_token_hint` of the session, `client_id`, `post_logout_redirect_uri`).
-   * Without one the issuer is taken for Auth0 (a tenant without RP-initiated logout publishes none):
-   * `/v2/logout` with `client_id` and `returnTo`. `federated` exists only at /v2/logout and selects it.
+   * Without one, an Auth0-style issuer (its token endpoint at `/oauth/token`: a tenant without
+   * RP-initiated logout publishes none) gets `/v2/logout` with `client_id` and `returnTo`; any other
+   * provider (Google publishes none either) has no browser logout: undefined, not a URL that 404s.
+   * `federated` exists only at /v2/logout and selects it on an Auth0-style issuer.
    */
-  async logoutUrl(options: LogoutOptions = {}): Promise<string> {
+  async logoutUrl(options: LogoutOptions = {}): Promise<string | undefined> {
     const { metadata } = await this.#discover();
-    if (metadata.end_session_endpoint && !options.federated) {
+    const auth0Style = metadata.token_endpoint === `${this.issuer}oauth/token`;
+    if (metadata.end_session_endpoint && !(options.federated && auth0Style)) {
       const url = new URL(metadata.end_session_endpoint);
       const idToken = this.#session?.idToken;
       if (idToken) url.searchParams.set('id_token_hint', idToken);
@@ -360,6 +364,7 @@ export class DesktopAuth {
       if (options.returnTo) url.searchParams.set('post_logout_redirect_uri', options.returnTo);
       return url.href;
     }
+    if (!auth0Style) return undefined;
     const url = new URL(`${this.issuer}v2/logout`);
     url.searchParams.set('client_id', this.clientId);
     if (options.returnTo) url.searchParams.set('returnTo', options.returnTo);

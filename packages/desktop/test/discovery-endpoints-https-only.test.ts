@@ -38,7 +38,18 @@ for (const endSession of ['http://issuer.test/logout', 'file:///C:/Windows/Syste
 
 test('https endpoints on another host stay accepted (OpenID Discovery allows them; the issuer check is what binds them)', async () => {
   const { auth } = await issuerPublishing({ end_session_endpoint: 'https://logout.example/end', revocation_endpoint: null });
-  const url = new URL(await auth.logoutUrl({ returnTo: 'com.example.app:/bye' }));
+  const url = new URL((await auth.logoutUrl({ returnTo: 'com.example.app:/bye' }))!);
   assert.equal(url.origin + url.pathname, 'https://logout.example/end');
   assert.equal(url.searchParams.get('post_logout_redirect_uri'), 'com.example.app:/bye');
+});
+
+test('a provider with no end_session_endpoint that is not laid out like Auth0 (Google) gets no logout URL, not a /v2/logout that 404s', async () => {
+  const { auth } = await issuerPublishing({ token_endpoint: 'https://oauth2.issuer-apis.test/token' });
+  assert.equal(await auth.logoutUrl({ returnTo: 'com.example.app:/bye' }), undefined);
+  assert.equal(await auth.logoutUrl({ federated: true }), undefined);
+  const { logoutUrl } = await auth.logout();
+  assert.equal(logoutUrl, undefined);
+  // The Auth0 layout (token endpoint at ISSUER/oauth/token, no end_session_endpoint) keeps /v2/logout.
+  const auth0 = await issuerPublishing({});
+  assert.equal(new URL((await auth0.auth.logoutUrl({ federated: true }))!).pathname, '/v2/logout');
 });
