@@ -93,6 +93,7 @@ export class DesktopAuth {
   readonly #inflight = new Map<string, Promise<string>>();
   readonly #background: BackgroundRefresh | undefined;
   #lastTokenResponse: TokenResponse | undefined;
+  #disposed = false;
 
   constructor(options: DesktopAuthOptions) {
     this.issuer = normaliseIssuer(options);
@@ -114,8 +115,12 @@ export class DesktopAuth {
     }
   }
 
-  /** Stops the background refresh timer and cancels a login in progress; the session stays stored. */
+  /**
+   * Stops the background refresh for good (a refresh still in flight does not re-arm it) and cancels
+   * a login in progress; the session stays stored.
+   */
   dispose(): void {
+    this.#disposed = true;
     this.#background?.stop();
     this.#pendingLogin?.cancel(new LoginCancelled('The app shut the sign-in down.'));
   }
@@ -470,7 +475,7 @@ export class DesktopAuth {
 
   #scheduleBackgroundRefresh(session: Session): void {
     const token = session.accessTokens.get(session.audience ?? '');
-    if (this.#background && token && session.refreshToken) this.#background.schedule(token.issuedAt, token.expiresAt);
+    if (this.#background && !this.#disposed && token && session.refreshToken) this.#background.schedule(token.issuedAt, token.expiresAt);
   }
 
   /** One background refresh of the default token; what comes of it decides the next wake. */

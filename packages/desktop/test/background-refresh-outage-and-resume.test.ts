@@ -126,6 +126,31 @@ test('a refresh token refused in the background signs out and stops the timer', 
   assert.throws(() => manual.armed(), /exactly one/);
 });
 
+test('dispose() while a refresh is in flight: the refresh completes but arms no timer, nor does any later one', async () => {
+  let clock = Date.parse('2026-01-01T09:00:00Z');
+  const { fetch } = await issuerAt(() => clock);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let gated = false;
+  const slowFetch: typeof fetch = async (input, init) => {
+    if (gated && String(input).endsWith('/oauth/token')) await gate;
+    return fetch(input, init);
+  };
+  const manual = manualTimers();
+  const auth = new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, store: await seeded(), fetch: slowFetch, now: () => clock, random: () => 0, timers: manual.timers, backgroundRefresh: true });
+  await auth.restore();
+  gated = true;
+  const refreshing = auth.getAccessToken({ forceRefresh: true });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  auth.dispose();
+  assert.throws(() => manual.armed(), /exactly one/, 'dispose() stopped the timer');
+  release();
+  assert.equal(await refreshing, 'at-2');
+  assert.throws(() => manual.armed(), /exactly one/, 'the refresh that was in flight did not re-arm it');
+  assert.equal(await auth.getAccessToken({ forceRefresh: true }), 'at-3');
+  assert.throws(() => manual.armed(), /exactly one/, 'nor did a later one');
+});
+
 let browser: Browser;
 let provider: PlainProvider;
 
