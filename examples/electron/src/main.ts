@@ -42,6 +42,10 @@ async function createWindow(): Promise<void> {
     height: 600,
     webPreferences: { preload: join(import.meta.dirname, 'preload.cjs'), contextIsolation: true, sandbox: true, nodeIntegration: false },
   });
+  // The preload (window.latchkey) stays with the window wherever it goes: keep it on the app's own
+  // page, so no remote page ever gets the bridge (Electron security checklist: limit navigation).
+  window.webContents.on('will-navigate', (event) => event.preventDefault());
+  window.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
   await window.loadFile(join(import.meta.dirname, 'renderer', 'index.html'));
 }
 

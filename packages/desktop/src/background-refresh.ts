@@ -33,10 +33,11 @@ export class BackgroundRefresh {
   constructor(ctx: BackgroundRefreshContext) {
     this.#ctx = ctx;
     const s = ctx.settings;
-    this.#aheadMs = Math.max(s.aheadSeconds ?? 300, ctx.leewaySeconds) * 1000;
-    this.#jitterMs = (s.jitterSeconds ?? 60) * 1000;
-    this.#checkMs = (s.checkEverySeconds ?? 30) * 1000;
-    this.#maxRetryMs = (s.maxRetrySeconds ?? 300) * 1000;
+    this.#aheadMs = Math.max(seconds(s, 'aheadSeconds', 300, 0), ctx.leewaySeconds) * 1000;
+    this.#jitterMs = seconds(s, 'jitterSeconds', 60, 0) * 1000;
+    // Zero (or NaN) here would re-arm a 0 ms timer in a loop: a busy CPU, and a refresh storm while offline.
+    this.#checkMs = seconds(s, 'checkEverySeconds', 30, 1) * 1000;
+    this.#maxRetryMs = seconds(s, 'maxRetrySeconds', 300, 1) * 1000;
   }
 
   /** When the refresh is due (ms since the epoch), for tests and status displays. */
@@ -89,6 +90,12 @@ export class BackgroundRefresh {
     if (outcome === 'retry' && this.#dueAt === undefined && this.#handle === undefined) this.retryLater();
     else if (outcome === 'stop') this.stop();
   }
+}
+
+function seconds(settings: BackgroundRefreshOptions, key: keyof BackgroundRefreshOptions, fallback: number, min: number): number {
+  const value = settings[key] ?? fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) throw new TypeError(`backgroundRefresh.${key} must be a number of seconds of at least ${min}.`);
+  return value;
 }
 
 /** The platform's timers, unref'd in Node so a background refresh never keeps a CLI alive. */

@@ -53,7 +53,8 @@ export interface LogoutOptions {
 export interface LogoutResult {
   /**
    * Open it in the system browser to end the browser's session at the server as well. Undefined
-   * when the discovery document could not be read (offline): the local sign-out still happened.
+   * when the discovery document could not be read (offline), or when the provider has no browser
+   * logout (see logoutUrl()): the local sign-out still happened.
    */
   logoutUrl: string | undefined;
   /** False when the revocation request failed (offline): the local session is gone regardless. */
@@ -92,6 +93,7 @@ export class DesktopAuth {
   readonly #inflight = new Map<string, Promise<string>>();
   readonly #background: BackgroundRefresh | undefined;
   #lastTokenResponse: TokenResponse | undefined;
+  #disposed = false;
 
   constructor(options: DesktopAuthOptions) {
     this.issuer = normaliseIssuer(options);
@@ -113,8 +115,12 @@ export class DesktopAuth {
     }
   }
 
-  /** Stops the background refresh timer and cancels a login in progress; the session stays stored. */
+  /**
+   * Stops the background refresh for good (a refresh still in flight does not re-arm it) and cancels
+   * a login in progress; the session stays stored.
+   */
   dispose(): void {
+    this.#disposed = true;
     this.#background?.stop();
     this.#pendingLogin?.cancel(new LoginCancelled('The app shut the sign-in down.'));
   }
@@ -272,9 +278,11 @@ export class DesktopAuth {
           }),
           refreshToken,
         );
+        // Restore has no earlier profile to keep: the provider must send an id_token here.
+        if (!user || !tokens.id_token) throw new IdTokenInvalid('the refresh response has no id_token');
         this.#session = {
           user,
-          idToken: tokens.id_token!,
+          idToken: tokens.id_token,
           refreshToken,
           accessTokens: new Map([[stored.audience ?? '', this.#accessTokenFrom(tokens)]]),
           ...(stored.audience !== undefined ? { audience: stored.audience } : {}),
@@ -345,12 +353,15 @@ export class DesktopAuth {
   /**
    * The browser logout URL for this app. With an `end_session_endpoint` in discovery: OpenID
    * RP-Initiated Logout 1.0 (`id_token_hint` of the session, `client_id`, `post_logout_redirect_uri`).
-   * Without one the issuer is taken for Auth0 (a tenant without RP-initiated logout publishes none):
-   * `/v2/logout` with `client_id` and `returnTo`. `federated` exists only at /v2/logout and selects it.
+   * Without one, an Auth0-style issuer (its token endpoint at `/oauth/token`: a tenant without
+   * RP-initiated logout publishes none) gets `/v2/logout` with `client_id` and `returnTo`; any other
+   * provider (Google publishes none either) has no browser logout: undefined, not a URL that 404s.
+   * `federated` exists only at /v2/logout and selects it on an Auth0-style issuer.
    */
-  async logoutUrl(options: LogoutOptions = {}): Promise<string> {
+  async logoutUrl(options: LogoutOptions = {}): Promise<string | undefined> {
     const { metadata } = await this.#discover();
-    if (metadata.end_session_endpoint && !options.federated) {
+    const auth0Style = metadata.token_endpoint === `${this.issuer}oauth/token`;
+    if (metadata.end_session_endpoint && !(options.federated && auth0Style)) {
       const url = new URL(metadata.end_session_endpoint);
       const idToken = this.#session?.idToken;
       if (idToken) url.searchParams.set('id_token_hint', idToken);
@@ -358,6 +369,7 @@ export class DesktopAuth {
       if (options.returnTo) url.searchParams.set('post_logout_redirect_uri', options.returnTo);
       return url.href;
     }
+    if (!auth0Style) return undefined;
     const url = new URL(`${this.issuer}v2/logout`);
     url.searchParams.set('client_id', this.clientId);
     if (options.returnTo) url.searchParams.set('returnTo', options.returnTo);
@@ -448,7 +460,8 @@ export class DesktopAuth {
     }
     const { tokens, user } = result;
     if (this.#session !== session) throw new LoginRequired('The session ended during the refresh.');
-    session.user = user;
+    // Without an id_token in the response (OIDC Core §12.2) the session's user and id_token stand.
+    if (user) session.user = user;
     session.idToken = tokens.id_token ?? session.idToken;
     this.#lastTokenResponse = tokens;
     if (otherAudience && !grantsAudience(tokens.access_token, wanted.audience)) throw new AudienceNotGranted(wanted.audience);
@@ -462,7 +475,7 @@ export class DesktopAuth {
 
   #scheduleBackgroundRefresh(session: Session): void {
     const token = session.accessTokens.get(session.audience ?? '');
-    if (this.#background && token && session.refreshToken) this.#background.schedule(token.issuedAt, token.expiresAt);
+    if (this.#background && !this.#disposed && token && session.refreshToken) this.#background.schedule(token.issuedAt, token.expiresAt);
   }
 
   /** One background refresh of the default token; what comes of it decides the next wake. */

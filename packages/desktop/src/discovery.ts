@@ -1,4 +1,4 @@
-import type { FetchLike } from './config.js';
+import { isLoopbackHost, type FetchLike } from './config.js';
 import { DiscoveryFailed } from './errors.js';
 
 /** The part of the OpenID Provider metadata the SDK uses. */
@@ -35,8 +35,28 @@ export async function discover(issuer: string, fetchImpl: FetchLike, signal?: Ab
   const metadata = (await response.json().catch(() => undefined)) as Partial<ServerMetadata> | undefined;
   if (!metadata || typeof metadata !== 'object') throw new DiscoveryFailed(`${url} is not JSON`);
   if (metadata.issuer !== issuer && `${metadata.issuer}/` !== issuer) throw new DiscoveryFailed(`The discovery document names issuer ${String(metadata.issuer)}, expected ${issuer}`);
-  for (const field of ['authorization_endpoint', 'token_endpoint', 'jwks_uri'] as const) {
-    if (typeof metadata[field] !== 'string') throw new DiscoveryFailed(`The discovery document has no ${field}`);
+  for (const field of ENDPOINTS) {
+    const value = metadata[field];
+    if ((value === undefined || value === null) && !REQUIRED.has(field)) continue;
+    if (typeof value !== 'string') throw new DiscoveryFailed(`The discovery document has no ${field}`);
+    if (!isSecureEndpoint(value)) throw new DiscoveryFailed(`The discovery document's ${field} is not an https URL: ${value.slice(0, 200)}`);
   }
   return metadata as ServerMetadata;
+}
+
+const REQUIRED = new Set<keyof ServerMetadata>(['authorization_endpoint', 'token_endpoint', 'jwks_uri']);
+const ENDPOINTS = ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'revocation_endpoint', 'device_authorization_endpoint', 'end_session_endpoint'] as const;
+
+/**
+ * Refresh tokens go to the token and revocation endpoints, the id_token to the end_session one, and
+ * the authorization and logout URLs are handed to the OS opener (shell.openExternal in Electron,
+ * where a file: or smb: URL runs programs): https only, http on loopback as for the issuer.
+ */
+function isSecureEndpoint(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
+  } catch {
+    return false;
+  }
 }

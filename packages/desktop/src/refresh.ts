@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose';
 import type { FetchLike } from './config.js';
-import { DiscoveryFailed, IdTokenInvalid, OAuthRequestFailed, RequestFailed, TokenRefreshFailed } from './errors.js';
+import { DiscoveryFailed, OAuthRequestFailed, RequestFailed, TokenRefreshFailed } from './errors.js';
 import type { UserProfile } from './id-token.js';
 import { tokenRequest, type TokenResponse } from './token-endpoint.js';
 
@@ -17,7 +17,8 @@ export interface RefreshGrantContext {
 
 export interface RefreshedTokens {
   tokens: TokenResponse;
-  user: UserProfile;
+  /** Undefined when the response has no id_token: OIDC Core §12.2 makes it optional on refresh. */
+  user: UserProfile | undefined;
 }
 
 /**
@@ -46,8 +47,7 @@ export async function redeemRefreshToken(ctx: RefreshGrantContext, refreshToken:
     throw new TokenRefreshFailed(`The token refresh failed: ${(cause as Error).message}`, error, false, { cause });
   }
   if (tokens.refresh_token && tokens.refresh_token !== refreshToken) await ctx.keepRotated(tokens.refresh_token);
-  if (!tokens.id_token) throw new IdTokenInvalid('the refresh response has no id_token');
-  return { tokens, user: await ctx.verifyIdToken(tokens.id_token) };
+  return { tokens, user: tokens.id_token ? await ctx.verifyIdToken(tokens.id_token) : undefined };
 }
 
 /**

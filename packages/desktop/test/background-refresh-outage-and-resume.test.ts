@@ -126,6 +126,31 @@ test('a refresh token refused in the background signs out and stops the timer', 
   assert.throws(() => manual.armed(), /exactly one/);
 });
 
+test('dispose() while a refresh is in flight: the refresh completes but arms no timer, nor does any later one', async () => {
+  let clock = Date.parse('2026-01-01T09:00:00Z');
+  const { fetch } = await issuerAt(() => clock);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let gated = false;
+  const slowFetch: typeof fetch = async (input, init) => {
+    if (gated && String(input).endsWith('/oauth/token')) await gate;
+    return fetch(input, init);
+  };
+  const manual = manualTimers();
+  const auth = new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, store: await seeded(), fetch: slowFetch, now: () => clock, random: () => 0, timers: manual.timers, backgroundRefresh: true });
+  await auth.restore();
+  gated = true;
+  const refreshing = auth.getAccessToken({ forceRefresh: true });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  auth.dispose();
+  assert.throws(() => manual.armed(), /exactly one/, 'dispose() stopped the timer');
+  release();
+  assert.equal(await refreshing, 'at-2');
+  assert.throws(() => manual.armed(), /exactly one/, 'the refresh that was in flight did not re-arm it');
+  assert.equal(await auth.getAccessToken({ forceRefresh: true }), 'at-3');
+  assert.throws(() => manual.armed(), /exactly one/, 'nor did a later one');
+});
+
 let browser: Browser;
 let provider: PlainProvider;
 
@@ -189,4 +214,15 @@ test('through a provider outage (server stopped, then restarted): status offline
   assert.equal(((await userinfo.json()) as { sub: string }).sub, 'grace');
   assert.deepEqual(statuses, ['signing-in', 'signed-in', 'offline', 'signed-in'], 'never signed-out');
   auth.dispose();
+});
+
+test('background refresh settings that would spin (0 or NaN seconds between wakes or retries) are refused when the client is made', () => {
+  for (const settings of [{ checkEverySeconds: 0 }, { maxRetrySeconds: 0 }, { checkEverySeconds: Number.NaN }, { jitterSeconds: -1 }, { aheadSeconds: Number.POSITIVE_INFINITY }]) {
+    assert.throws(
+      () => new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, backgroundRefresh: settings }),
+      (error: unknown) => error instanceof TypeError && error.message.includes(`backgroundRefresh.${Object.keys(settings)[0]}`),
+      JSON.stringify(settings),
+    );
+  }
+  assert.doesNotThrow(() => new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, backgroundRefresh: { checkEverySeconds: 1, maxRetrySeconds: 1, jitterSeconds: 0, aheadSeconds: 0 } }));
 });

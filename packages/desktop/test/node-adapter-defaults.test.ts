@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DesktopAuth } from '../src/index.js';
-import { createNodeAuth, openSystemBrowser } from '../src/adapters/node.js';
+import { createNodeAuth, loopbackRedirect, openSystemBrowser } from '../src/adapters/node.js';
 import { openerFor } from '../src/adapters/browser.js';
 
 test('issuer from a domain or a URL, always https with a trailing slash; plain http only on loopback', () => {
@@ -22,4 +22,11 @@ test('the system browser: open on macOS, rundll32 on Windows (no cmd parsing of 
 
 test('login() without a redirect strategy or a browser says what is missing', async () => {
   await assert.rejects(new DesktopAuth({ issuer: 'https://id.example.com/', clientId: 'c' }).login(), /needs the `redirect` and `openUrl` options/);
+});
+
+test('the loopback listener binds a loopback literal only: 0.0.0.0 or a LAN address from untyped code is refused', () => {
+  for (const host of ['0.0.0.0', '::', '192.168.1.10', 'localhost']) {
+    assert.throws(() => loopbackRedirect({ host: host as '127.0.0.1' }), /127\.0\.0\.1 or ::1 only/, host);
+  }
+  assert.doesNotThrow(() => loopbackRedirect({ host: '::1' }));
 });

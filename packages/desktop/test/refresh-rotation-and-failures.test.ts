@@ -155,3 +155,27 @@ test('a refresh (or an outage) during a new login does not overwrite its signing
   await assert.rejects(login);
   assert.equal(auth.status, 'signed-in', 'the cancelled login leaves the old session signed in');
 });
+
+test('a refresh response without an id_token (optional in OIDC Core §12.2) still yields the access token; the profile and id_token stay', async () => {
+  const issuer = await fakeIssuer();
+  const store = await seededStore('rt-0');
+  const idToken = await issuer.idToken({ name: 'Ada Lovelace' });
+  let round = 0;
+  issuer.onToken(() => {
+    round += 1;
+    // Only the first answer (restore) carries an id_token, as providers that send it at sign-in only.
+    return { status: 200, body: { access_token: `at-${round}`, token_type: 'Bearer', expires_in: 3600, refresh_token: `rt-${round}`, ...(round === 1 ? { id_token: idToken } : {}) } };
+  });
+  const auth = new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, store, fetch: issuer.fetch });
+  assert.equal((await auth.restore())?.name, 'Ada Lovelace');
+  assert.equal(await auth.getAccessToken({ forceRefresh: true }), 'at-2');
+  assert.equal(auth.status, 'signed-in');
+  assert.equal(auth.getProfile()?.name, 'Ada Lovelace');
+  assert.equal(auth.getIdToken(), idToken);
+  assert.equal(await storedToken(store), 'rt-2');
+
+  // restore() has no earlier profile to fall back on: it still needs the id_token, and keeps the rotated token.
+  const fresh = new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, store, fetch: issuer.fetch });
+  await assert.rejects(fresh.restore(), IdTokenInvalid);
+  assert.equal(await storedToken(store), 'rt-3');
+});

@@ -33,6 +33,9 @@ const SECURITY_HEADERS = {
  */
 export function loopbackRedirect(options: LoopbackOptions = {}): RedirectStrategy {
   const host = options.host ?? '127.0.0.1';
+  // From plain JS (or `as any`) a host such as 0.0.0.0 would open the listener to the network,
+  // where anyone can send a matching Host header: loopback literals only (RFC 8252 §8.3).
+  if (host !== '127.0.0.1' && host !== '::1') throw new TypeError(`loopbackRedirect() listens on 127.0.0.1 or ::1 only, not ${String(host)}.`);
   const path = options.path ?? '/callback';
   const successPage = options.successPage ?? defaultSuccessPage;
   const failurePage = options.failurePage ?? defaultFailurePage;
