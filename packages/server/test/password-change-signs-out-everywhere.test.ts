@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { authorizeUrl, Browser, callbackParams, pkcePair, signInWithPassword } from './helpers/http-login.js';
+import { authorizeUrl, Browser, callbackParams, formFields, pkcePair, signInWithPassword } from './helpers/http-login.js';
 import { assertOAuthError, authorizationCode, tokenRequest } from './helpers/protocol.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { createNativeApp, createUser, TEST_PASSWORD } from './helpers/tenant.js';
@@ -107,4 +107,46 @@ test('sign-ins racing a password change cannot write the old password back', asy
   assert.equal(old.status, 400, 'the old password no longer signs in');
   const fresh = await signInWithPassword(new Browser(server.issuer), authorizeUrl(server.issuer, { client_id: app.client_id, response_type: 'code', redirect_uri: REDIRECT, scope: 'openid', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }), user.email, 'A-new-password-77');
   assert.ok(callbackParams(fresh).get('code'), 'the new one does');
+});
+
+/**
+ * What a sign-in with the old password still had pending is refused after the change: a code not
+ * yet redeemed (a minute), and a device approval whose device has not polled yet (fifteen minutes).
+ * Before, both still gave a new refresh token family that the change had not seen.
+ */
+test('a code or a device approval from before the change gives no tokens after it', async () => {
+  const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+  const user = await createUser(server, 'pending-grants@example.test');
+  const agent = await createNativeApp(server, [], { name: 'CLI', grant_types: [DEVICE_GRANT, 'refresh_token'] });
+  const browser = new Browser(server.issuer);
+  const { code, verifier } = await authorizationCode(
+    server,
+    browser,
+    { client_id: app.client_id, redirect_uri: REDIRECT, scope: 'openid offline_access' },
+    { email: user.email, password: TEST_PASSWORD },
+  );
+  // The same session approves a device, which has not polled yet.
+  const started = await fetch(`${server.issuer}oauth/device/code`, { method: 'POST', body: new URLSearchParams({ client_id: agent.client_id, scope: 'openid offline_access' }) });
+  const device = (await started.json()) as { device_code: string; user_code: string };
+  const csrf = async () => formFields(await (await browser.get('/activate')).text()).csrf!;
+  assert.equal((await browser.postForm('/activate', { csrf: await csrf(), user_code: device.user_code })).status, 200);
+  assert.match(await (await browser.postForm('/activate/confirm', { csrf: await csrf(), user_code: device.user_code, action: 'confirm' })).text(), /Device connected/);
+
+  const patched = await server.management('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { password: 'A-new-password-77' });
+  assert.equal(patched.status, 200);
+  assert.ok(patched.body.last_password_reset, 'the change is recorded as Auth0 names it');
+
+  assertOAuthError(
+    await tokenRequest(server, { grant_type: 'authorization_code', client_id: app.client_id, code, code_verifier: verifier, redirect_uri: REDIRECT }),
+    403,
+    'invalid_grant',
+  );
+  const poll = await tokenRequest(server, { grant_type: DEVICE_GRANT, client_id: agent.client_id, device_code: device.device_code });
+  assert.equal(poll.body.error, 'invalid_grant', JSON.stringify(poll.body));
+  assert.equal(poll.body.access_token, undefined);
+
+  // A sign-in with the new password is not affected.
+  const fresh = await authorizationCode(server, new Browser(server.issuer), { client_id: app.client_id, redirect_uri: REDIRECT, scope: 'openid' }, { email: user.email, password: 'A-new-password-77' });
+  const tokens = await tokenRequest(server, { grant_type: 'authorization_code', client_id: app.client_id, code: fresh.code, code_verifier: fresh.verifier, redirect_uri: REDIRECT });
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { digestToken } from '../oauth/user-tokens.js';
-import type { Session, Storage, TenantSettings } from '../storage/types.js';
+import type { Session, Storage, TenantSettings, User } from '../storage/types.js';
 
 export const SESSION_COOKIE = 'latchkey_session';
 
@@ -71,4 +71,13 @@ export async function signOutEverywhere(storage: Storage, userId: string, now: n
   await storage.endSessionsOf(userId, iso);
   await storage.revokeRefreshTokensOf(userId, undefined, iso);
   await storage.deleteOpaqueAccessTokensOf(userId);
+}
+
+/**
+ * Whether a sign-in predates the user's last password change. signOutEverywhere ends what exists
+ * then; this also refuses what such a sign-in still had pending: an authorization code not yet
+ * redeemed, or a device approval whose device has not polled yet (up to 15 minutes later).
+ */
+export function signedInBeforePasswordChange(user: Pick<User, 'last_password_reset'>, authTime: string): boolean {
+  return user.last_password_reset !== undefined && Date.parse(authTime) < Date.parse(user.last_password_reset);
 }
