@@ -150,3 +150,32 @@ test('a code or a device approval from before the change gives no tokens after i
   const tokens = await tokenRequest(server, { grant_type: 'authorization_code', client_id: app.client_id, code: fresh.code, code_verifier: fresh.verifier, redirect_uri: REDIRECT });
   assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
 });
+
+test('a password change landing after the password was checked but before the session is stored ends that session too', async () => {
+  const user = await createUser(server, 'between-check-and-session@example.test');
+  const storage = server.ctx.storage;
+  const original = storage.createSession.bind(storage);
+  // The change lands at the worst moment: the old password has been verified, the session not yet stored.
+  storage.createSession = async (...args: Parameters<typeof original>) => {
+    storage.createSession = original;
+    const patched = await server.management('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { password: 'A-new-password-77' });
+    assert.equal(patched.status, 200);
+    return original(...args);
+  };
+  const browser = new Browser(server.issuer);
+  try {
+    const response = await signInWithPassword(
+      browser,
+      authorizeUrl(server.issuer, { client_id: app.client_id, response_type: 'code', redirect_uri: REDIRECT, scope: 'openid', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }),
+      user.email,
+      TEST_PASSWORD,
+    );
+    // Not back to the app with a code: the sign-in page says it expired (the user signs in again).
+    assert.equal(response.status, 400);
+    assert.equal(response.headers.get('location'), null);
+    assert.match(await response.text(), /Sign-in expired/);
+  } finally {
+    storage.createSession = original;
+  }
+  assert.equal((await silentAuthorize(browser)).get('error'), 'login_required', 'no live session either');
+});

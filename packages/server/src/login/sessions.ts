@@ -81,3 +81,14 @@ export async function signOutEverywhere(storage: Storage, userId: string, now: n
 export function signedInBeforePasswordChange(user: Pick<User, 'last_password_reset'>, authTime: string): boolean {
   return user.last_password_reset !== undefined && Date.parse(authTime) < Date.parse(user.last_password_reset);
 }
+
+/**
+ * Whether the user's password changed (or the user went) since `user` was read for a sign-in. A
+ * change landing between the password check and the new session's insert runs signOutEverywhere
+ * before there is a session to end, so the sign-in checks once more after its insert: one of the
+ * two always sees the other.
+ */
+export async function passwordChangedSince(storage: Storage, user: Pick<User, 'user_id' | 'last_password_reset'>): Promise<boolean> {
+  const current = (await storage.getUser(user.user_id))?.user;
+  return !current || current.last_password_reset !== user.last_password_reset;
+}
