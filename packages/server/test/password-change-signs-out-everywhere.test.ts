@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { authorizeUrl, Browser, callbackParams, formFields, pkcePair, signInWithPassword } from './helpers/http-login.js';
 import { assertOAuthError, authorizationCode, tokenRequest } from './helpers/protocol.js';
+import { PASSWORD_REALM_GRANT } from '../src/oauth/grants/password.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { createNativeApp, createUser, TEST_PASSWORD } from './helpers/tenant.js';
+import { createAppClient, createNativeApp, createUser, TEST_PASSWORD } from './helpers/tenant.js';
 
 /**
  * Changing a password through the Management API ends what the old password may have opened: the
@@ -178,4 +179,36 @@ test('a password change landing after the password was checked but before the se
     storage.createSession = original;
   }
   assert.equal((await silentAuthorize(browser)).get('error'), 'login_required', 'no live session either');
+});
+
+test('the password grant: a change landing after the password was checked revokes the refresh token it made', async () => {
+  const user = await createUser(server, 'ropg-race@example.test');
+  const client = await createAppClient(server, { name: 'ropg', app_type: 'regular_web', grant_types: [PASSWORD_REALM_GRANT, 'refresh_token'] });
+  const storage = server.ctx.storage;
+  const original = storage.insertRefreshToken.bind(storage);
+  // The change (and its sign-out everywhere) lands after the password check, before the new family is stored.
+  storage.insertRefreshToken = async (...args: Parameters<typeof original>) => {
+    storage.insertRefreshToken = original;
+    assert.equal((await server.management('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { password: 'A-new-password-77' })).status, 200);
+    return original(...args);
+  };
+  let answer;
+  try {
+    answer = await tokenRequest(server, {
+      grant_type: PASSWORD_REALM_GRANT,
+      realm: 'Username-Password-Authentication',
+      client_id: client.client_id,
+      client_secret: client.client_secret!,
+      username: user.email,
+      password: TEST_PASSWORD,
+      scope: 'openid offline_access',
+    });
+  } finally {
+    storage.insertRefreshToken = original;
+  }
+  if (answer.status === 200) {
+    // Had it answered, its refresh token would have to be dead; it must not answer at all.
+    assert.fail(`tokens for the old password (refresh works: ${(await tokenRequest(server, { grant_type: 'refresh_token', client_id: client.client_id, client_secret: client.client_secret!, refresh_token: answer.body.refresh_token })).status})`);
+  }
+  assert.equal(answer.body.error, 'invalid_grant');
 });
