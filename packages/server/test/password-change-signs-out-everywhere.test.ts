@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { authorizeUrl, Browser, callbackParams, pkcePair, signInWithPassword } from './helpers/http-login.js';
+import { authorizeUrl, Browser, callbackParams, formFields, pkcePair, signInWithPassword } from './helpers/http-login.js';
 import { assertOAuthError, authorizationCode, tokenRequest } from './helpers/protocol.js';
+import { PASSWORD_REALM_GRANT } from '../src/oauth/grants/password.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { createNativeApp, createUser, TEST_PASSWORD } from './helpers/tenant.js';
+import { createAppClient, createNativeApp, createUser, TEST_PASSWORD } from './helpers/tenant.js';
 
 /**
  * Changing a password through the Management API ends what the old password may have opened: the
@@ -107,4 +108,107 @@ test('sign-ins racing a password change cannot write the old password back', asy
   assert.equal(old.status, 400, 'the old password no longer signs in');
   const fresh = await signInWithPassword(new Browser(server.issuer), authorizeUrl(server.issuer, { client_id: app.client_id, response_type: 'code', redirect_uri: REDIRECT, scope: 'openid', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }), user.email, 'A-new-password-77');
   assert.ok(callbackParams(fresh).get('code'), 'the new one does');
+});
+
+/**
+ * What a sign-in with the old password still had pending is refused after the change: a code not
+ * yet redeemed (a minute), and a device approval whose device has not polled yet (fifteen minutes).
+ * Before, both still gave a new refresh token family that the change had not seen.
+ */
+test('a code or a device approval from before the change gives no tokens after it', async () => {
+  const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+  const user = await createUser(server, 'pending-grants@example.test');
+  const agent = await createNativeApp(server, [], { name: 'CLI', grant_types: [DEVICE_GRANT, 'refresh_token'] });
+  const browser = new Browser(server.issuer);
+  const { code, verifier } = await authorizationCode(
+    server,
+    browser,
+    { client_id: app.client_id, redirect_uri: REDIRECT, scope: 'openid offline_access' },
+    { email: user.email, password: TEST_PASSWORD },
+  );
+  // The same session approves a device, which has not polled yet.
+  const started = await fetch(`${server.issuer}oauth/device/code`, { method: 'POST', body: new URLSearchParams({ client_id: agent.client_id, scope: 'openid offline_access' }) });
+  const device = (await started.json()) as { device_code: string; user_code: string };
+  const csrf = async () => formFields(await (await browser.get('/activate')).text()).csrf!;
+  assert.equal((await browser.postForm('/activate', { csrf: await csrf(), user_code: device.user_code })).status, 200);
+  assert.match(await (await browser.postForm('/activate/confirm', { csrf: await csrf(), user_code: device.user_code, action: 'confirm' })).text(), /Device connected/);
+
+  const patched = await server.management('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { password: 'A-new-password-77' });
+  assert.equal(patched.status, 200);
+  assert.ok(patched.body.last_password_reset, 'the change is recorded as Auth0 names it');
+
+  assertOAuthError(
+    await tokenRequest(server, { grant_type: 'authorization_code', client_id: app.client_id, code, code_verifier: verifier, redirect_uri: REDIRECT }),
+    403,
+    'invalid_grant',
+  );
+  const poll = await tokenRequest(server, { grant_type: DEVICE_GRANT, client_id: agent.client_id, device_code: device.device_code });
+  assert.equal(poll.body.error, 'invalid_grant', JSON.stringify(poll.body));
+  assert.equal(poll.body.access_token, undefined);
+
+  // A sign-in with the new password is not affected.
+  const fresh = await authorizationCode(server, new Browser(server.issuer), { client_id: app.client_id, redirect_uri: REDIRECT, scope: 'openid' }, { email: user.email, password: 'A-new-password-77' });
+  const tokens = await tokenRequest(server, { grant_type: 'authorization_code', client_id: app.client_id, code: fresh.code, code_verifier: fresh.verifier, redirect_uri: REDIRECT });
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+});
+
+test('a password change landing after the password was checked but before the session is stored ends that session too', async () => {
+  const user = await createUser(server, 'between-check-and-session@example.test');
+  const storage = server.ctx.storage;
+  const original = storage.createSession.bind(storage);
+  // The change lands at the worst moment: the old password has been verified, the session not yet stored.
+  storage.createSession = async (...args: Parameters<typeof original>) => {
+    storage.createSession = original;
+    const patched = await server.management('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { password: 'A-new-password-77' });
+    assert.equal(patched.status, 200);
+    return original(...args);
+  };
+  const browser = new Browser(server.issuer);
+  try {
+    const response = await signInWithPassword(
+      browser,
+      authorizeUrl(server.issuer, { client_id: app.client_id, response_type: 'code', redirect_uri: REDIRECT, scope: 'openid', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }),
+      user.email,
+      TEST_PASSWORD,
+    );
+    // Not back to the app with a code: the sign-in page says it expired (the user signs in again).
+    assert.equal(response.status, 400);
+    assert.equal(response.headers.get('location'), null);
+    assert.match(await response.text(), /Sign-in expired/);
+  } finally {
+    storage.createSession = original;
+  }
+  assert.equal((await silentAuthorize(browser)).get('error'), 'login_required', 'no live session either');
+});
+
+test('the password grant: a change landing after the password was checked revokes the refresh token it made', async () => {
+  const user = await createUser(server, 'ropg-race@example.test');
+  const client = await createAppClient(server, { name: 'ropg', app_type: 'regular_web', grant_types: [PASSWORD_REALM_GRANT, 'refresh_token'] });
+  const storage = server.ctx.storage;
+  const original = storage.insertRefreshToken.bind(storage);
+  // The change (and its sign-out everywhere) lands after the password check, before the new family is stored.
+  storage.insertRefreshToken = async (...args: Parameters<typeof original>) => {
+    storage.insertRefreshToken = original;
+    assert.equal((await server.management('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { password: 'A-new-password-77' })).status, 200);
+    return original(...args);
+  };
+  let answer;
+  try {
+    answer = await tokenRequest(server, {
+      grant_type: PASSWORD_REALM_GRANT,
+      realm: 'Username-Password-Authentication',
+      client_id: client.client_id,
+      client_secret: client.client_secret!,
+      username: user.email,
+      password: TEST_PASSWORD,
+      scope: 'openid offline_access',
+    });
+  } finally {
+    storage.insertRefreshToken = original;
+  }
+  if (answer.status === 200) {
+    // Had it answered, its refresh token would have to be dead; it must not answer at all.
+    assert.fail(`tokens for the old password (refresh works: ${(await tokenRequest(server, { grant_type: 'refresh_token', client_id: client.client_id, client_secret: client.client_secret!, refresh_token: answer.body.refresh_token })).status})`);
+  }
+  assert.equal(answer.body.error, 'invalid_grant');
 });

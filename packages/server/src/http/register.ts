@@ -3,6 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { ServerContext } from '../context.js';
 import { auth0DefaultsOn } from '../model/auth0-defaults.js';
 import { deleteClient } from '../model/clients.js';
+import { addressKey } from '../login/address.js';
 import {
   issueRegistrationToken,
   parseRegistration,
@@ -76,7 +77,7 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
   });
 
   app.post('/oidc/register', { bodyLimit: 32 * 1024 }, async (request, reply) => {
-    const rate = limiter.hit(request.ip);
+    const rate = limiter.hit(addressKey(request.ip));
     rateHeaders(reply, limiter.limit, rate).header('cache-control', 'no-store');
     if (!rate.allowed) return tooMany(reply, rate, 'Too many registrations from this address; slow down.');
     const settings = await ctx.lookups.tenantSettings();

@@ -64,6 +64,22 @@ export function newTransaction(request: AuthorizationRequest, now: number, lifet
   };
 }
 
+/**
+ * Stores a transaction an anonymous request started: short-lived until shown, and capped per
+ * source (the ones nearest to expiry give way), so a flood from one address holds a bounded
+ * number of rows.
+ */
+export async function storeAnonymousTransaction(ctx: GrantContext, tx: LoginTransaction, origin: TransactionSource): Promise<LoginTransaction> {
+  const sourced = {
+    ...tx,
+    expiresAt: new Date(Math.min(Date.parse(tx.expiresAt), ctx.now() + UNSHOWN_TRANSACTION_LIFETIME_MS)).toISOString(),
+    source: origin.source,
+  };
+  await ctx.storage.putLoginTransaction(sourced);
+  await ctx.storage.trimLoginTransactions(origin.source, origin.maxPending, sourced.id);
+  return sourced;
+}
+
 /** Its page is being shown to someone: the transaction now gets its full lifetime (written once). */
 export async function transactionShown(ctx: GrantContext, tx: LoginTransaction): Promise<LoginTransaction> {
   const fullExpiry = new Date(Date.parse(tx.createdAt) + LOGIN_TRANSACTION_LIFETIME_MS).toISOString();
@@ -83,12 +99,7 @@ export async function startAuthorization(
   const { request } = input;
   if (!signedIn || !(await sessionSatisfies(ctx, input, signedIn))) {
     if (request.prompt.includes('none')) return { kind: 'error', error: new AuthorizeError('login_required', 'Login required') };
-    // Stored for an anonymous request: short-lived until shown, and capped per source (the ones
-    // nearest to expiry give way), so a flood from one address holds a bounded number of rows.
-    const tx = { ...newTransaction(request, now, UNSHOWN_TRANSACTION_LIFETIME_MS), source: origin.source };
-    await ctx.storage.putLoginTransaction(tx);
-    await ctx.storage.trimLoginTransactions(origin.source, origin.maxPending, tx.id);
-    return { kind: 'login', tx };
+    return { kind: 'login', tx: await storeAnonymousTransaction(ctx, newTransaction(request, now, UNSHOWN_TRANSACTION_LIFETIME_MS), origin) };
   }
   return afterSignIn(ctx, input, signedIn, undefined);
 }

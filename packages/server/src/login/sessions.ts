@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { digestToken } from '../oauth/user-tokens.js';
-import type { Session, Storage, TenantSettings } from '../storage/types.js';
+import type { Session, Storage, TenantSettings, User } from '../storage/types.js';
 
 export const SESSION_COOKIE = 'latchkey_session';
 
@@ -71,4 +71,24 @@ export async function signOutEverywhere(storage: Storage, userId: string, now: n
   await storage.endSessionsOf(userId, iso);
   await storage.revokeRefreshTokensOf(userId, undefined, iso);
   await storage.deleteOpaqueAccessTokensOf(userId);
+}
+
+/**
+ * Whether a sign-in predates the user's last password change. signOutEverywhere ends what exists
+ * then; this also refuses what such a sign-in still had pending: an authorization code not yet
+ * redeemed, or a device approval whose device has not polled yet (up to 15 minutes later).
+ */
+export function signedInBeforePasswordChange(user: Pick<User, 'last_password_reset'>, authTime: string): boolean {
+  return user.last_password_reset !== undefined && Date.parse(authTime) < Date.parse(user.last_password_reset);
+}
+
+/**
+ * Whether the user's password changed (or the user went) since `user` was read for a sign-in. A
+ * change landing between the password check and the new session's insert runs signOutEverywhere
+ * before there is a session to end, so the sign-in checks once more after its insert: one of the
+ * two always sees the other.
+ */
+export async function passwordChangedSince(storage: Storage, user: Pick<User, 'user_id' | 'last_password_reset'>): Promise<boolean> {
+  const current = (await storage.getUser(user.user_id))?.user;
+  return !current || current.last_password_reset !== user.last_password_reset;
 }

@@ -1,4 +1,5 @@
 import type { Storage } from '../storage/types.js';
+import { addressKey } from './address.js';
 
 /**
  * Brute-force limits on password logins, per account (Auth0's default: 10 consecutive failures lock
@@ -21,7 +22,8 @@ export interface ThrottleKeys {
  */
 export const throttleKeys = (connection: string, account: { userId: string } | { identifier: string }, ip: string): ThrottleKeys => ({
   account: 'userId' in account ? `user:${account.userId}` : `account:${connection}:${account.identifier.trim().toLowerCase()}`,
-  ip: `ip:${ip}`,
+  // An IPv6 /64 counts as one address, as for sign-ups: rotating within it buys no more guesses.
+  ip: `ip:${addressKey(ip)}`,
 });
 
 /** The address first: an attempt refused by its address's lock does not count against the account. */

@@ -110,6 +110,7 @@ export async function updateUser(storage: Storage, userId: string, patch: UserUp
     app_metadata: mergeMetadata(record.user.app_metadata, app_metadata),
     user_metadata: mergeMetadata(record.user.user_metadata, user_metadata),
     updated_at: now.toISOString(),
+    ...(password !== undefined ? { last_password_reset: now.toISOString() } : {}),
   };
   const result = await storage.updateUser({ ...record, user, passwordHash });
   if (result === 'conflict') throw userExists();

@@ -4,6 +4,7 @@ import { OAuthError } from './errors.js';
 import type { GrantContext } from './grants/types.js';
 import { grantedScopes, parseScope } from './scope.js';
 import { digestToken } from './user-tokens.js';
+import { addressKey } from '../login/address.js';
 import { countAttempt, type AttemptLimit } from '../login/throttle.js';
 import type { Client, DeviceCodeRecord, Storage } from '../storage/types.js';
 
@@ -44,7 +45,8 @@ export type UserCodeLookup =
  * gets no more than USER_CODE_GUESSES.maxFailures codes checked; a right code takes its count back.
  */
 export async function lookUpUserCode(storage: Storage, input: { userCode: string | undefined; ip: string; now: number }): Promise<UserCodeLookup> {
-  const key = `activate:${input.ip}`;
+  // Per IPv4 address or IPv6 /64: one subscriber's /64 would otherwise buy unlimited guesses.
+  const key = `activate:${addressKey(input.ip)}`;
   const attempt = await countAttempt(storage, key, USER_CODE_GUESSES, input.now);
   if (attempt.lockedUntil) return { refused: 'locked', until: attempt.lockedUntil, limit: USER_CODE_GUESSES.maxFailures };
   const code = input.userCode ? normalizeUserCode(input.userCode) : undefined;

@@ -122,6 +122,8 @@ export interface User {
   created_at: string;
   updated_at: string;
   last_login?: string;
+  /** When the password last changed (Auth0's name): sign-ins from before it grant nothing more. */
+  last_password_reset?: string;
   logins_count: number;
   blocked: boolean;
 }

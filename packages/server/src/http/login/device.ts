@@ -1,11 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
 import { lockHeaders } from '../../connections/database.js';
-import { newTransaction, type SignedIn } from '../../login/authorization-flow.js';
+import { addressDigest } from '../../login/address.js';
+import { newTransaction, storeAnonymousTransaction, type SignedIn } from '../../login/authorization-flow.js';
 import { sessionServes } from '../../login/connection-access.js';
 import { describeScopes, recordConsent } from '../../login/consent.js';
 import { formatUserCode, lookUpUserCode } from '../../oauth/device.js';
-import type { AuthorizationRequest, DeviceCodeRecord, LoginTransaction } from '../../storage/types.js';
+import type { AuthorizationRequest, DeviceCodeRecord } from '../../storage/types.js';
 import { sendPage, tenantBranding } from './html-response.js';
 import { cookieOptions, field, issueCsrfCookie, sameSecret } from './form.js';
 import { sendNextStep, signedInFrom } from './next-step.js';
@@ -89,8 +90,12 @@ export async function deviceActivationPages(app: FastifyInstance, ctx: ServerCon
       ...(found.record.audience ? { audience: found.record.audience } : {}),
       prompt: [],
     };
-    const tx: LoginTransaction = { ...newTransaction(signInRequest, ctx.now()), device: { userCode: found.record.userCode } };
-    await ctx.storage.putLoginTransaction(tx);
+    // Anyone holding a live user code (any device can ask for one) may post this form again and
+    // again: stored as /authorize's anonymous transactions are, short-lived and capped per address.
+    const tx = await storeAnonymousTransaction(ctx, { ...newTransaction(signInRequest, ctx.now()), device: { userCode: found.record.userCode } }, {
+      source: addressDigest(request.ip),
+      maxPending: ctx.config.loginTransactionsPerIp,
+    });
     return sendNextStep(reply, ctx, { kind: 'login', tx }, tx.request);
   });
 

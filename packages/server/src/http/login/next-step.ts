@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
 import { upstreamIdTokenContext } from '../../connections/upstream.js';
 import { afterSignIn, LOGIN_TRANSACTION_LIFETIME_MS, type FlowInput, type NextStep, type SignedIn } from '../../login/authorization-flow.js';
-import { createSession, endSession, readSession, SESSION_COOKIE } from '../../login/sessions.js';
+import { createSession, endSession, passwordChangedSince, readSession, SESSION_COOKIE } from '../../login/sessions.js';
 import { AuthorizeError } from '../../oauth/authorize/index.js';
 import type { AuthorizationRequest, LoginTransaction, Session, User } from '../../storage/types.js';
 import { cookieOptions, sameSecret } from './form.js';
@@ -144,6 +144,10 @@ export async function signInAndContinue(
     connection: signIn.connection,
     ...(signIn.upstreamIdToken ? { upstreamIdToken: ctx.secrets.encrypt(signIn.upstreamIdToken, upstreamIdTokenContext(user.user_id)) } : {}),
   });
+  if (await passwordChangedSince(ctx.storage, user)) {
+    await endSession(ctx.storage, cookieValue, ctx.now());
+    return sendTransactionProblem(reply, ctx, 'expired');
+  }
   setSessionCookie(reply, ctx, cookieValue, settings.session_lifetime);
   if (tx.device) {
     await ctx.storage.deleteLoginTransaction(tx.id);

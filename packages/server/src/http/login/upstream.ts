@@ -66,7 +66,11 @@ export async function upstreamRoutes(app: FastifyInstance, ctx: ServerContext): 
   app.get('/u/upstream', async (request, reply) => {
     const loaded = await loadTransaction(request, ctx, field(request.query, 'state'));
     if ('problem' in loaded) return sendTransactionProblem(reply, ctx, loaded.problem);
-    const connection = await usableUpstreamConnection(ctx.lookups, loaded.input.client, field(request.query, 'connection'));
+    const named = field(request.query, 'connection');
+    // A request naming its connection (connection=) is signed in through that one only, as the
+    // login page offers no other: the app may rely on where its user signed in.
+    const requested = loaded.tx.request.connection;
+    const connection = requested === undefined || requested === named ? await usableUpstreamConnection(ctx.lookups, loaded.input.client, named) : undefined;
     if (!connection) return sendTransactionProblem(reply, ctx, 'expired');
     return redirectUpstream(request, reply, ctx, loaded.tx, connection);
   });

@@ -1,4 +1,5 @@
 import { OAuthError } from '../errors.js';
+import { signedInBeforePasswordChange } from '../../login/sessions.js';
 import { pkceVerifierMatches } from '../pkce.js';
 import { digestToken, issueUserTokens } from '../user-tokens.js';
 import { offersRefreshToken } from './refresh-policy.js';
@@ -55,7 +56,7 @@ export const authorizationCodeGrant: GrantHandler = {
       throw new OAuthError('invalid_grant', 'code_verifier sent, but the authorization request had no code_challenge');
     }
     const user = (await ctx.storage.getUser(code.userId))?.user;
-    if (!user || user.blocked) throw invalidCode();
+    if (!user || user.blocked || signedInBeforePasswordChange(user, code.authTime)) throw invalidCode();
     // Losing the race with another presentation of the same code is a replay too.
     if (!(await ctx.storage.claimAuthorizationCode(codeHash, nowIso))) return replayed(ctx, codeHash, nowIso);
 

@@ -1,3 +1,4 @@
+import { signedInBeforePasswordChange } from '../../login/sessions.js';
 import { DEVICE_CODE_GRANT, POLL_INTERVAL_SECONDS } from '../device.js';
 import { OAuthError } from '../errors.js';
 import { digestToken, issueUserTokens } from '../user-tokens.js';
@@ -32,7 +33,7 @@ export const deviceCodeGrant: GrantHandler = {
     if (!(await ctx.storage.consumeDeviceCode(hash))) throw new OAuthError('invalid_grant', 'Invalid or expired device code.');
     const approval = record.approval!;
     const user = (await ctx.storage.getUser(approval.userId))?.user;
-    if (!user || user.blocked) throw new OAuthError('invalid_grant', 'Invalid or expired device code.');
+    if (!user || user.blocked || signedInBeforePasswordChange(user, approval.authTime)) throw new OAuthError('invalid_grant', 'Invalid or expired device code.');
     const grant = {
       clientId: client.client_id,
       userId: user.user_id,

@@ -1,4 +1,5 @@
 import { authenticateDatabaseUser, DatabaseLoginError, lockHeaders } from '../../connections/database.js';
+import { passwordChangedSince } from '../../login/sessions.js';
 import { userFacingApi } from '../audience.js';
 import { OAuthError } from '../errors.js';
 import { grantedScopes, parseScope } from '../scope.js';
@@ -48,13 +49,19 @@ async function passwordGrant(
     ...(audience ? { audience } : {}),
     authTime: new Date(ctx.now()).toISOString(),
   };
-  const { tokens } = await issueUserTokens(ctx, {
+  const { tokens, familyId, opaqueTokenHash } = await issueUserTokens(ctx, {
     client,
     user,
     grant,
     gty: 'password',
     ...((await offersRefreshToken(ctx, client, grant)) ? { refresh: 'new' as const } : {}),
   });
+  // A password change that landed after the check revoked what existed then, not what this made.
+  if (await passwordChangedSince(ctx.storage, user)) {
+    if (familyId) await ctx.storage.revokeRefreshTokenFamily(familyId, new Date(ctx.now()).toISOString());
+    if (opaqueTokenHash) await ctx.storage.deleteOpaqueAccessToken(opaqueTokenHash);
+    throw new OAuthError('invalid_grant', 'Wrong email or password.');
+  }
   return tokens;
 }
 
