@@ -13,11 +13,10 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { expectStatus, positiveInteger, printTable, runBenchmark, serverDir } from './lib/harness.js';
-import { expectBuiltServer, startLatchkey, storageLabel, type Latchkey, type StorageKind } from './lib/latchkey.js';
+import { createNativeApp, expectBuiltServer, startLatchkey, storageLabel, type Latchkey, type StorageKind } from './lib/latchkey.js';
 
 const REGISTERED_CALLBACK = 'http://127.0.0.1/callback';
 const REDIRECT_URI = 'http://127.0.0.1:8400/callback';
-const DATABASE_CONNECTION = 'Username-Password-Authentication';
 
 const { values: args } = parseArgs({
   options: {
@@ -112,27 +111,7 @@ const keptFor = (lastExpiry: string | null) => (lastExpiry ? Math.round((Date.pa
 
 async function setUpClient(latchkey: Latchkey): Promise<string> {
   const { management } = await latchkey.managementApi();
-  const client = expectStatus(
-    'create client',
-    await management('POST', '/clients', {
-      name: 'Benchmark desktop app',
-      app_type: 'native',
-      token_endpoint_auth_method: 'none',
-      grant_types: ['authorization_code', 'refresh_token'],
-      callbacks: [REGISTERED_CALLBACK],
-    }),
-    201,
-  ) as { client_id: string };
-  const [connection] = expectStatus('find the database connection', await management('GET', `/connections?name=${DATABASE_CONNECTION}`), 200) as Array<{
-    id: string;
-    enabled_clients: string[];
-  }>;
-  expectStatus(
-    'enable the client',
-    await management('PATCH', `/connections/${connection!.id}`, { enabled_clients: [...connection!.enabled_clients, client.client_id] }),
-    200,
-  );
-  return client.client_id;
+  return createNativeApp(management, REGISTERED_CALLBACK);
 }
 
 /** Sends `count` anonymous /authorize requests, `concurrency` at a time; answers how many went on to a hosted page. */

@@ -33,7 +33,7 @@ import {
   type ServerProcess,
   type TargetCheck,
 } from './lib/harness.js';
-import { expectBuiltServer, startLatchkey, storageLabel, type Latchkey, type StorageKind } from './lib/latchkey.js';
+import { createNativeApp, DATABASE_CONNECTION, expectBuiltServer, startLatchkey, storageLabel, type Latchkey, type StorageKind } from './lib/latchkey.js';
 
 /** From the issue: argon2id bounds sign-ins near 150/s on this 2-core machine. */
 const TARGETS = { signInsPerSecond: 80, signInP99Ms: 100, refreshesPerSecond: 1200 };
@@ -45,7 +45,6 @@ const LOAD_CORE = '1';
 
 const API_IDENTIFIER = 'https://bench.latchkey.local/api';
 const PASSWORD = 'Bench-password-1';
-const DATABASE_CONNECTION = 'Username-Password-Authentication';
 /** Registered as http://127.0.0.1/callback: loopback redirect URIs match on any port (RFC 8252 §7.3). Nothing listens there. */
 const REGISTERED_CALLBACK = 'http://127.0.0.1/callback';
 const REDIRECT_URI = 'http://127.0.0.1:8400/callback';
@@ -89,29 +88,7 @@ async function setUpTenant(latchkey: Latchkey): Promise<Tenant> {
     }),
     201,
   );
-  const client = expectStatus(
-    'create client',
-    await management('POST', '/clients', {
-      name: 'Benchmark desktop app',
-      app_type: 'native',
-      token_endpoint_auth_method: 'none',
-      grant_types: ['authorization_code', 'refresh_token'],
-      callbacks: [REGISTERED_CALLBACK],
-    }),
-    201,
-  ) as { client_id: string };
-  const found = expectStatus(
-    'find the database connection',
-    await management('GET', `/connections?name=${encodeURIComponent(DATABASE_CONNECTION)}`),
-    200,
-  ) as Array<{ id: string; enabled_clients: string[] }>;
-  const connection = found[0];
-  if (!connection) throw new Error(`no ${DATABASE_CONNECTION} connection in a new tenant`);
-  expectStatus(
-    'enable the client on the database connection',
-    await management('PATCH', `/connections/${connection.id}`, { enabled_clients: [...connection.enabled_clients, client.client_id] }),
-    200,
-  );
+  const clientId = await createNativeApp(management, REGISTERED_CALLBACK);
   // One user per sign-in connection: a password login is per user, as in production.
   const emails: string[] = [];
   for (let i = 0; i < signInConnections; i++) {
@@ -119,7 +96,7 @@ async function setUpTenant(latchkey: Latchkey): Promise<Tenant> {
     expectStatus('create user', await management('POST', '/users', { connection: DATABASE_CONNECTION, email, password: PASSWORD }), 201);
     emails.push(email);
   }
-  return { issuer: latchkey.issuer, clientId: client.client_id, emails };
+  return { issuer: latchkey.issuer, clientId, emails };
 }
 
 // ---------------------------------------------------------------------------------------------

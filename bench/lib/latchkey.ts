@@ -121,3 +121,34 @@ export async function startLatchkey(storage: StorageKind, core?: string, extraEn
     },
   };
 }
+
+/** The database connection every new tenant has; the benchmarks sign users in through it. */
+export const DATABASE_CONNECTION = 'Username-Password-Authentication';
+
+/** A public native app (PKCE, loopback callback) enabled on the database connection; answers its client_id. */
+export async function createNativeApp(management: ManagementApi['management'], callback: string): Promise<string> {
+  const client = expectStatus(
+    'create client',
+    await management('POST', '/clients', {
+      name: 'Benchmark desktop app',
+      app_type: 'native',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+      callbacks: [callback],
+    }),
+    201,
+  ) as { client_id: string };
+  const found = expectStatus(
+    'find the database connection',
+    await management('GET', `/connections?name=${encodeURIComponent(DATABASE_CONNECTION)}`),
+    200,
+  ) as Array<{ id: string; enabled_clients: string[] }>;
+  const connection = found[0];
+  if (!connection) throw new Error(`no ${DATABASE_CONNECTION} connection in a new tenant`);
+  expectStatus(
+    'enable the client on the database connection',
+    await management('PATCH', `/connections/${connection.id}`, { enabled_clients: [...connection.enabled_clients, client.client_id] }),
+    200,
+  );
+  return client.client_id;
+}
