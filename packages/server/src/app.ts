@@ -23,8 +23,8 @@ import { healthEndpoint } from './http/health.js';
 import { rejectUnstorableInput } from './http/input-limits.js';
 import { managementApi } from './http/management/plugin.js';
 import { tokenEndpoint } from './http/token.js';
-import { bootstrapTenant, type BootstrapResult } from './model/bootstrap.js';
-import { ManagementApiError } from './model/errors.js';
+import { bootstrapTenant, type BootstrapResult } from './domain/bootstrap.js';
+import { ManagementApiError } from './domain/errors.js';
 import { errorForLog, redactUrl, requestForLog } from './logging.js';
 import { assertCanListen, errorText, listenError, StartupError, tlsFiles } from './startup-checks.js';
 

@@ -2,7 +2,7 @@
 import { ConfigError, loadConfig } from './config.js';
 import { startServer } from './app.js';
 import { openContext } from './context.js';
-import { AdminRecoveryError, maxTokenLifetimeSeconds, rotateAdminSecret } from './model/bootstrap.js';
+import { AdminRecoveryError, maxTokenLifetimeSeconds, rotateAdminSecret } from './domain/bootstrap.js';
 import { errorText, StartupError } from './startup-checks.js';
 import { packageVersion } from './version.js';
 

@@ -2,7 +2,7 @@ import type { Config } from './config.js';
 import { Encrypter, MasterKey } from './crypto/encryption.js';
 import { KeyRing } from './crypto/keys.js';
 import { SecretDigester } from './crypto/secrets.js';
-import type { PictureSettings } from './model/default-picture.js';
+import type { PictureSettings } from './domain/default-picture.js';
 import { Lookups } from './storage/cache.js';
 import { openStorage } from './storage/index.js';
 import type { Storage } from './storage/types.js';

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Migrator, sql, type Kysely } from 'kysely';
 import { migrationProvider } from '../src/storage/migrations/index.js';
-import type { Client, Storage } from '../src/storage/types.js';
+import type { Storage } from '../src/storage/types.js';
+import type { Client } from '../src/domain/types.js';
 import { backend } from './helpers/server.js';
 import { testDatabase, type TestDatabase } from './helpers/storage.js';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { MasterKey } from '../src/crypto/encryption.js';
-import { defaultTenantSettings } from '../src/model/tenant.js';
+import { defaultTenantSettings } from '../src/domain/tenant.js';
 import { openSqlite } from '../src/storage/sqlite.js';
 
 let dir: string;

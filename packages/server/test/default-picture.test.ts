@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { avatarInitials } from '../src/model/default-picture.js';
+import { avatarInitials } from '../src/domain/default-picture.js';
 import { Browser } from './helpers/http-login.js';
 import { authorizationCode, claimsOf, tokenRequest } from './helpers/protocol.js';
 import { startTestServer, type TestServer } from './helpers/server.js';

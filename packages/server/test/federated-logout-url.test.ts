@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { federatedLogoutUrl, upstreamIdTokenContext, type UpstreamContext } from '../src/connections/upstream.js';
 import { Encrypter, MasterKey } from '../src/crypto/encryption.js';
-import type { Connection, Storage } from '../src/storage/types.js';
+import type { Storage } from '../src/storage/types.js';
+import type { Connection } from '../src/domain/types.js';
 
 /**
  * Where federated logout goes, from each provider's discovery document: its end_session_endpoint

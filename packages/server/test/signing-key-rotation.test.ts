@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
-import { maxTokenLifetimeSeconds } from '../src/model/bootstrap.js';
-import type { SigningKeyRecord } from '../src/storage/types.js';
+import { maxTokenLifetimeSeconds } from '../src/domain/bootstrap.js';
+import type { SigningKeyRecord } from '../src/domain/types.js';
 import { backend, startTestServer, type TestServer } from './helpers/server.js';
 
 /**

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Client, ClientGrant, Connection, PageRequest, ResourceServer, Storage, User } from '../src/storage/types.js';
+import type { Storage } from '../src/storage/types.js';
+import type { Client, ClientGrant, Connection, PageRequest, ResourceServer, User } from '../src/domain/types.js';
 import { backend } from './helpers/server.js';
 import { testDatabase, type TestDatabase } from './helpers/storage.js';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ManagementApiError } from '../src/model/errors.js';
-import { parseUserQuery, userComparator } from '../src/model/user-search.js';
-import type { User } from '../src/storage/types.js';
+import { ManagementApiError } from '../src/domain/errors.js';
+import { parseUserQuery, userComparator } from '../src/domain/user-search.js';
+import type { User } from '../src/domain/types.js';
 
 /** The subset of Auth0's Lucene user search (`q`, engine v3) that latchkey answers, and what it refuses. */
 const user = (id: string, extra: Partial<User> = {}): User => ({

@@ -1,8 +1,9 @@
 import { hashPassword, needsRehash, verifyPassword } from '../crypto/passwords.js';
 import { beginLoginAttempt, loginFailed, loginSucceeded, throttleKeys } from '../login/throttle.js';
-import { DEFAULT_DATABASE_CONNECTION } from '../model/connections.js';
+import { DEFAULT_DATABASE_CONNECTION } from '../domain/connections.js';
 import type { Lookups } from '../storage/cache.js';
-import type { Client, Connection, Storage, User } from '../storage/types.js';
+import type { Storage } from '../storage/types.js';
+import type { Client, Connection, User } from '../domain/types.js';
 
 export type DatabaseLoginFailure = 'wrong_credentials' | 'blocked' | 'too_many_attempts';
 

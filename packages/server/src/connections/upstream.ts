@@ -1,7 +1,8 @@
 import * as oauth from 'oauth4webapi';
 import type { Encrypter } from '../crypto/encryption.js';
-import { connectionSecret, expectedIssuerOf, insecureUrlAllowed, upstreamUrlProblem } from '../model/upstream-options.js';
-import type { Connection, Identity, Storage, User, UserRecord } from '../storage/types.js';
+import { connectionSecret, expectedIssuerOf, insecureUrlAllowed, upstreamUrlProblem } from '../domain/upstream-options.js';
+import type { Storage } from '../storage/types.js';
+import type { Connection, Identity, User, UserRecord } from '../domain/types.js';
 import { ProfileScriptError, runFetchUserProfile } from './sandbox/profile-script.js';
 
 /** How long latchkey waits for an upstream provider before telling the app it failed. */

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { avatarSvg } from '../model/default-picture.js';
+import { avatarSvg } from '../domain/default-picture.js';
 
 /**
  * `GET /avatars/{initials}.svg`: the default `picture` of users without one. Any site may show it

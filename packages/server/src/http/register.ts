@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { auth0DefaultsOn } from '../model/auth0-defaults.js';
-import { deleteClient } from '../model/clients.js';
+import { auth0DefaultsOn } from '../domain/auth0-defaults.js';
+import { deleteClient } from '../domain/clients.js';
 import { addressKey } from '../login/address.js';
 import {
   issueRegistrationToken,

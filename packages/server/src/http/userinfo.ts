@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { withDefaultPicture } from '../model/default-picture.js';
+import { withDefaultPicture } from '../domain/default-picture.js';
 import { verifyOwnJwt } from '../oauth/own-jwt.js';
 import { digestToken, profileClaims } from '../oauth/user-tokens.js';
 

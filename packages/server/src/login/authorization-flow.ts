@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { AuthorizeError } from '../oauth/authorize/index.js';
 import { authorizationResponse } from '../oauth/authorize/respond.js';
 import type { GrantContext } from '../oauth/grants/types.js';
-import type { AuthorizationRequest, Client, LoginTransaction, ResourceServer, Session, User } from '../storage/types.js';
+import type { AuthorizationRequest, Client, LoginTransaction, ResourceServer, Session, User } from '../domain/types.js';
 import { sessionServes } from './connection-access.js';
 import { consentNeeded, recordConsent } from './consent.js';
 

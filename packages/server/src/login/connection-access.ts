@@ -1,6 +1,6 @@
 import { connectionUsableBy } from '../connections/database.js';
 import type { Lookups } from '../storage/cache.js';
-import type { Client, Connection, Session } from '../storage/types.js';
+import type { Client, Connection, Session } from '../domain/types.js';
 
 const UPSTREAM_STRATEGIES = new Set(['oauth2', 'oidc']);
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { digestToken } from '../oauth/user-tokens.js';
-import type { Session, Storage, TenantSettings, User } from '../storage/types.js';
+import type { Storage } from '../storage/types.js';
+import type { Session, TenantSettings, User } from '../domain/types.js';
 
 export const SESSION_COOKIE = 'latchkey_session';
 

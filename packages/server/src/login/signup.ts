@@ -1,7 +1,8 @@
 import type { Config } from '../config.js';
-import { ManagementApiError } from '../model/errors.js';
-import { createUser, type UserCreateInput } from '../model/users.js';
-import type { Connection, Storage, User } from '../storage/types.js';
+import { ManagementApiError } from '../domain/errors.js';
+import { createUser, type UserCreateInput } from '../domain/users.js';
+import type { Storage } from '../storage/types.js';
+import type { Connection, User } from '../domain/types.js';
 import { addressKey } from './address.js';
 
 /** Sign-ups are counted per address and per tenant in fixed windows of an hour. */

@@ -1,6 +1,6 @@
 import { OAuthError } from './errors.js';
 import type { GrantContext } from './grants/types.js';
-import type { ResourceServer } from '../storage/types.js';
+import type { ResourceServer } from '../domain/types.js';
 
 /**
  * The API a user-facing request is for: `audience`, else the tenant's default audience, else none

@@ -1,4 +1,4 @@
-import type { Client } from '../storage/types.js';
+import type { Client } from '../domain/types.js';
 import { isLoopbackIp } from './redirect-uri.js';
 
 /**

@@ -6,7 +6,8 @@ import { grantedScopes, parseScope } from './scope.js';
 import { digestToken } from './user-tokens.js';
 import { addressKey } from '../login/address.js';
 import { countAttempt, type AttemptLimit } from '../login/throttle.js';
-import type { Client, DeviceCodeRecord, Storage } from '../storage/types.js';
+import type { Storage } from '../storage/types.js';
+import type { Client, DeviceCodeRecord } from '../domain/types.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const DEVICE_CODE_LIFETIME_SECONDS = 900;

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { SecretDigester } from '../crypto/secrets.js';
-import { RELAXED_BY_AUTH0_DEFAULTS } from '../model/auth0-defaults.js';
-import { createClient, RegisteredClientLimitReached, rotateClientSecret } from '../model/clients.js';
-import type { Client, Storage } from '../storage/types.js';
+import { RELAXED_BY_AUTH0_DEFAULTS } from '../domain/auth0-defaults.js';
+import { createClient, RegisteredClientLimitReached, rotateClientSecret } from '../domain/clients.js';
+import type { Storage } from '../storage/types.js';
+import type { Client } from '../domain/types.js';
 import { grantTypesForResponseType, responseTypesFor } from './authorize/response-type.js';
 import { isLoopbackIp } from './redirect-uri.js';
 

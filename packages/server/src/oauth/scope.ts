@@ -1,4 +1,4 @@
-import type { ResourceServer } from '../storage/types.js';
+import type { ResourceServer } from '../domain/types.js';
 
 /** Scopes of OpenID Connect itself, which any client may ask for. */
 export const OIDC_SCOPES: ReadonlySet<string> = new Set(['openid', 'profile', 'email', 'address', 'phone', 'offline_access']);

@@ -1,6 +1,6 @@
 import { randomBytes, sign } from 'node:crypto';
 import type { KeyRing, SigningKey } from '../crypto/keys.js';
-import type { ResourceServer } from '../storage/types.js';
+import type { ResourceServer } from '../domain/types.js';
 
 export interface AccessTokenClaims {
   sub: string;

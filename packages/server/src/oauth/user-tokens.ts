@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { GrantContext, TokenResponse } from './grants/types.js';
-import { withDefaultPicture } from '../model/default-picture.js';
+import { withDefaultPicture } from '../domain/default-picture.js';
 import { enforcePolicies } from './scope.js';
 import { signAccessToken, signJwt } from './tokens.js';
-import type { Client, Grant, RefreshTokenRecord, User } from '../storage/types.js';
+import type { Client, Grant, RefreshTokenRecord, User } from '../domain/types.js';
 
 /** Opaque access tokens (no API asked for) reach /userinfo only; Auth0 gives them a day. */
 export const OPAQUE_ACCESS_TOKEN_LIFETIME = 86400;

@@ -1,6 +1,7 @@
-import { everyItem } from '../model/paging.js';
+import { everyItem } from '../domain/paging.js';
 import { originKeys } from '../oauth/browser-origins.js';
-import type { ChangeKind, ClientGrant, ClientRecord, Connection, ResourceServer, Storage, TenantSettings } from './types.js';
+import type { ChangeKind, Storage } from './types.js';
+import type { ClientGrant, ClientRecord, Connection, ResourceServer, TenantSettings } from '../domain/types.js';
 
 /**
  * A bounded map of in-flight or settled lookups. The promise itself is cached, so concurrent misses

@@ -1,19 +1,8 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
-import type {
-  AuthorizationCodeData,
-  ClientRegistrationStore,
-  DeviceCodeRecord,
-  DeviceCodeStore,
-  AuthorizationCodeRecord,
-  ConsentRecord,
-  LoginTransaction,
-  OpaqueAccessTokenData,
-  RefreshTokenRecord,
-  Session,
-  SignInStore,
-} from './types.js';
+import type { ClientRegistrationStore, DeviceCodeStore, SignInStore } from './types.js';
+import type { AuthorizationCodeData, DeviceCodeRecord, AuthorizationCodeRecord, ConsentRecord, LoginTransaction, OpaqueAccessTokenData, RefreshTokenRecord, Session } from '../domain/types.js';
 
 /** Deterministic, so re-consenting keeps the id; hashed, so it does not spell out the user. */
 const consentId = (userId: string, clientId: string, audience: string) =>

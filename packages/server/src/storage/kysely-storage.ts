@@ -3,23 +3,8 @@ import { browserOriginsOf } from '../oauth/browser-origins.js';
 import { KyselySignInStorage } from './kysely-sign-in.js';
 import { migrationProvider } from './migrations/index.js';
 import type { Database } from './schema.js';
-import type {
-  ChangeFeed,
-  Client,
-  ClientGrant,
-  ClientGrantFilter,
-  ClientRecord,
-  Connection,
-  Page,
-  PageRequest,
-  ResourceServer,
-  SigningKeyRecord,
-  Storage,
-  TenantSettings,
-  User,
-  UserPermission,
-  UserRecord,
-} from './types.js';
+import type { ChangeFeed, ClientGrantFilter, Storage } from './types.js';
+import type { Client, ClientGrant, ClientRecord, Connection, Page, PageRequest, ResourceServer, SigningKeyRecord, TenantSettings, User, UserPermission, UserRecord } from '../domain/types.js';
 
 type Dialect = 'sqlite' | 'postgres';
 

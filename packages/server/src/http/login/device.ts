@@ -6,7 +6,7 @@ import { newTransaction, storeAnonymousTransaction, type SignedIn } from '../../
 import { sessionServes } from '../../login/connection-access.js';
 import { describeScopes, recordConsent } from '../../login/consent.js';
 import { formatUserCode, lookUpUserCode } from '../../oauth/device.js';
-import type { AuthorizationRequest, DeviceCodeRecord } from '../../storage/types.js';
+import type { AuthorizationRequest, DeviceCodeRecord } from '../../domain/types.js';
 import { sendPage, tenantBranding } from './html-response.js';
 import { cookieOptions, field, issueCsrfCookie, sameSecret } from './form.js';
 import { sendNextStep, signedInFrom } from './next-step.js';

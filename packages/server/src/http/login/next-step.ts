@@ -4,7 +4,7 @@ import { upstreamIdTokenContext } from '../../connections/upstream.js';
 import { afterSignIn, LOGIN_TRANSACTION_LIFETIME_MS, type FlowInput, type NextStep, type SignedIn } from '../../login/authorization-flow.js';
 import { createSession, endSession, passwordChangedSince, readSession, SESSION_COOKIE } from '../../login/sessions.js';
 import { AuthorizeError } from '../../oauth/authorize/index.js';
-import type { AuthorizationRequest, LoginTransaction, Session, User } from '../../storage/types.js';
+import type { AuthorizationRequest, LoginTransaction, Session, User } from '../../domain/types.js';
 import { cookieOptions, sameSecret } from './form.js';
 import { sendPage, tenantBranding } from './html-response.js';
 import { errorPage, formPostPage, webMessagePage } from './views/pages.js';

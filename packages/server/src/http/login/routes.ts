@@ -4,10 +4,10 @@ import { authenticateDatabaseUser, databaseConnectionFor, DatabaseLoginError, lo
 import { afterConsent, transactionShown, type FlowInput } from '../../login/authorization-flow.js';
 import { sessionServes, upstreamConnectionsFor, usableUpstreamConnection } from '../../login/connection-access.js';
 import { describeScopes, redirectDestination } from '../../login/consent.js';
-import { ManagementApiError } from '../../model/errors.js';
+import { ManagementApiError } from '../../domain/errors.js';
 import { SignupError, signUpDatabaseUser, signupLimits } from '../../login/signup.js';
-import { passwordPolicyHint } from '../../model/password-policy.js';
-import type { Connection, LoginTransaction, User } from '../../storage/types.js';
+import { passwordPolicyHint } from '../../domain/password-policy.js';
+import type { Connection, LoginTransaction, User } from '../../domain/types.js';
 import { field } from './form.js';
 import { sendPage, tenantBranding } from './html-response.js';
 import { loadTransaction, sendNextStep, sendTransactionProblem, signedInFrom, signInAndContinue } from './next-step.js';

@@ -3,7 +3,7 @@ import type { ServerContext } from '../../context.js';
 import { completeUpstreamLogin, upstreamAuthorization, UpstreamLoginError, type UpstreamContext } from '../../connections/upstream.js';
 import { AuthorizeError } from '../../oauth/authorize/index.js';
 import { usableUpstreamConnection } from '../../login/connection-access.js';
-import type { Connection, LoginTransaction } from '../../storage/types.js';
+import type { Connection, LoginTransaction } from '../../domain/types.js';
 import { field } from './form.js';
 import { sendPage, tenantBranding } from './html-response.js';
 import { errorPage } from './views/pages.js';

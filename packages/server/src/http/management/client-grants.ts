@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { ServerContext } from '../../context.js';
-import { createClientGrant, deleteClientGrant, updateClientGrant } from '../../model/client-grants.js';
+import { createClientGrant, deleteClientGrant, updateClientGrant } from '../../domain/client-grants.js';
 import { listBody, pageRequest, PagingQuery, type ManagementApp } from './plugin.js';
 import { IdParam, Strict } from './schemas.js';
 

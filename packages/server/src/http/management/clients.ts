@@ -1,9 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { ServerContext } from '../../context.js';
-import { auth0DefaultsOn } from '../../model/auth0-defaults.js';
-import { createClient, deleteClient, getClient, rotateClientSecret, updateClient } from '../../model/clients.js';
-import { scanPage } from '../../model/paging.js';
-import type { Client } from '../../storage/types.js';
+import { auth0DefaultsOn } from '../../domain/auth0-defaults.js';
+import { createClient, deleteClient, getClient, rotateClientSecret, updateClient } from '../../domain/clients.js';
+import { scanPage } from '../../domain/paging.js';
+import type { Client } from '../../domain/types.js';
 import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
 import { IdParam, Name, Strict, StringEnum, StringMap, Url, UrlList, OptionalFields } from './schemas.js';
 

@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
-import { createConnection, deleteConnection, getConnection, updateConnection } from '../../model/connections.js';
-import { presentOptions } from '../../model/upstream-options.js';
-import type { Connection } from '../../storage/types.js';
+import { createConnection, deleteConnection, getConnection, updateConnection } from '../../domain/connections.js';
+import { presentOptions } from '../../domain/upstream-options.js';
+import type { Connection } from '../../domain/types.js';
 import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
 import { IdParam, Name, Strict, StringMap, OptionalFields } from './schemas.js';
 

@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { ServerContext } from '../../context.js';
 import { revokeConsent } from '../../login/consent.js';
-import { notFound } from '../../model/errors.js';
-import type { ConsentRecord } from '../../storage/types.js';
+import { notFound } from '../../domain/errors.js';
+import type { ConsentRecord } from '../../domain/types.js';
 import type { ManagementApp } from './plugin.js';
 import { IdParam, Strict } from './schemas.js';
 

@@ -5,8 +5,8 @@ import {
   deleteResourceServer,
   getResourceServer,
   updateResourceServer,
-} from '../../model/resource-servers.js';
-import { scanPage } from '../../model/paging.js';
+} from '../../domain/resource-servers.js';
+import { scanPage } from '../../domain/paging.js';
 import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
 import { IdParam, Name, Strict, StringEnum, OptionalFields } from './schemas.js';
 

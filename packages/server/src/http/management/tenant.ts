@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { ServerContext } from '../../context.js';
-import { updateTenantSettings } from '../../model/tenant.js';
+import { updateTenantSettings } from '../../domain/tenant.js';
 import { FieldsQuery, project, type ManagementApp } from './plugin.js';
 import { Strict, Url, UrlList, OptionalFields } from './schemas.js';
 

@@ -1,11 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
-import { assignUserPermissions, listUserPermissions, removeUserPermissions } from '../../model/user-permissions.js';
-import { searchUsers } from '../../model/user-search.js';
-import { withDefaultPicture } from '../../model/default-picture.js';
-import { createUser, getUser, presentUser, updateUser } from '../../model/users.js';
-import type { User } from '../../storage/types.js';
+import { assignUserPermissions, listUserPermissions, removeUserPermissions } from '../../domain/user-permissions.js';
+import { searchUsers } from '../../domain/user-search.js';
+import { withDefaultPicture } from '../../domain/default-picture.js';
+import { createUser, getUser, presentUser, updateUser } from '../../domain/users.js';
+import type { User } from '../../domain/types.js';
 import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
 import { IdParam, Metadata, Name, Strict, Url, OptionalFields } from './schemas.js';
 

@@ -1,5 +1,5 @@
 import type { GrantContext } from '../grants/types.js';
-import type { AuthorizationRequest } from '../../storage/types.js';
+import type { AuthorizationRequest } from '../../domain/types.js';
 import { checkClient } from './client.js';
 import { checkConnection } from './connection.js';
 import { checkNonce, checkState } from './nonce-and-state.js';

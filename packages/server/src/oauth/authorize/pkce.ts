@@ -1,5 +1,5 @@
-import { auth0DefaultsOn, RELAXED_BY_AUTH0_DEFAULTS } from '../../model/auth0-defaults.js';
-import type { Client, TenantSettings } from '../../storage/types.js';
+import { auth0DefaultsOn, RELAXED_BY_AUTH0_DEFAULTS } from '../../domain/auth0-defaults.js';
+import type { Client, TenantSettings } from '../../domain/types.js';
 import { S256_CHALLENGE } from '../pkce.js';
 import { AuthorizeError, type AuthorizeCheck } from './types.js';
 

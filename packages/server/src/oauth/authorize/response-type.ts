@@ -1,4 +1,4 @@
-import { AUTH0_DEFAULTS_FLAG } from '../../model/auth0-defaults.js';
+import { AUTH0_DEFAULTS_FLAG } from '../../domain/auth0-defaults.js';
 import { AuthorizeError, type AuthorizeCheck } from './types.js';
 
 /** Normalised (sorted) response types and the client grant types each needs. */

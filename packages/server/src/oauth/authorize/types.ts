@@ -1,5 +1,5 @@
 import type { GrantContext } from '../grants/types.js';
-import type { AuthorizationRequest, Client, ResourceServer } from '../../storage/types.js';
+import type { AuthorizationRequest, Client, ResourceServer } from '../../domain/types.js';
 import { OAuthError, type OAuthErrorCode } from '../errors.js';
 
 export type AuthorizeParams = Record<string, string | undefined>;

@@ -3,7 +3,7 @@ import { signedInBeforePasswordChange } from '../../login/sessions.js';
 import { pkceVerifierMatches } from '../pkce.js';
 import { digestToken, issueUserTokens } from '../user-tokens.js';
 import { offersRefreshToken } from './refresh-policy.js';
-import type { AuthorizationCodeRecord } from '../../storage/types.js';
+import type { AuthorizationCodeRecord } from '../../domain/types.js';
 import type { GrantContext, GrantHandler } from './types.js';
 
 const invalidCode = () => new OAuthError('invalid_grant', 'Invalid authorization code');

@@ -6,7 +6,7 @@ import { grantedScopes, parseScope } from '../scope.js';
 import { issueUserTokens } from '../user-tokens.js';
 import { offersRefreshToken } from './refresh-policy.js';
 import type { GrantContext, GrantHandler, TokenParams, TokenRequestMeta } from './types.js';
-import type { ClientRecord } from '../../storage/types.js';
+import type { ClientRecord } from '../../domain/types.js';
 
 export const PASSWORD_REALM_GRANT = 'http://auth0.com/oauth/grant-type/password-realm';
 

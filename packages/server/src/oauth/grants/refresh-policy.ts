@@ -1,4 +1,4 @@
-import type { Client, Grant } from '../../storage/types.js';
+import type { Client, Grant } from '../../domain/types.js';
 import type { GrantContext } from './types.js';
 
 /**

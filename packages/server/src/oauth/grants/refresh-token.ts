@@ -1,5 +1,5 @@
-import { AUTH0_DEFAULTS_FLAG } from '../../model/auth0-defaults.js';
-import type { Client } from '../../storage/types.js';
+import { AUTH0_DEFAULTS_FLAG } from '../../domain/auth0-defaults.js';
+import type { Client } from '../../domain/types.js';
 import { OAuthError } from '../errors.js';
 import { grantedScopes, parseScope } from '../scope.js';
 import { digestToken, issueUserTokens, refreshTokenExpiry } from '../user-tokens.js';

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { browserOriginsOf } from '../../oauth/browser-origins.js';
-import type { Client } from '../types.js';
+import type { Client } from '../../domain/types.js';
 
 const BATCH = 500;
 

@@ -1,4 +1,4 @@
-import type { Page, PageRequest } from '../storage/types.js';
+import type { Page, PageRequest } from '../domain/types.js';
 import { ManagementApiError } from './errors.js';
 
 /** Walks a whole list with checkpoint paging, for the rare admin operation that must see it all. */

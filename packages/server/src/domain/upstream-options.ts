@@ -1,5 +1,5 @@
 import type { Encrypter } from '../crypto/encryption.js';
-import type { Connection, ConnectionStrategy } from '../storage/types.js';
+import type { Connection, ConnectionStrategy } from '../domain/types.js';
 import { badRequest } from './errors.js';
 
 /** Where a sealed client secret lives in stored options; never shown as is. */

@@ -1,7 +1,8 @@
 import type { Encrypter } from '../crypto/encryption.js';
 import { signOutEverywhere } from '../login/sessions.js';
 import { hashPassword, isImportableHash } from '../crypto/passwords.js';
-import type { Storage, User, UserRecord } from '../storage/types.js';
+import type { Storage } from '../storage/types.js';
+import type { User, UserRecord } from '../domain/types.js';
 import { badRequest, conflict, notFound } from './errors.js';
 import { newDatabaseUserId } from './ids.js';
 import { assertPasswordAllowed } from './password-policy.js';

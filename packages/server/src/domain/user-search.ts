@@ -1,4 +1,5 @@
-import type { Page, PageRequest, Storage, User } from '../storage/types.js';
+import type { Storage } from '../storage/types.js';
+import type { Page, PageRequest, User } from '../domain/types.js';
 import { ManagementApiError } from './errors.js';
 import { scanPage } from './paging.js';
 

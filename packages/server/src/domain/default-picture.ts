@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { User } from '../storage/types.js';
+import type { User } from '../domain/types.js';
 
 /**
  * Auth0 gives every user a `picture` (Gravatar, falling back to an initials image on its CDN), and

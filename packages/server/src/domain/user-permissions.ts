@@ -1,4 +1,5 @@
-import type { ResourceServer, Storage, UserPermission } from '../storage/types.js';
+import type { Storage } from '../storage/types.js';
+import type { ResourceServer, UserPermission } from '../domain/types.js';
 import { badRequest, notFound } from './errors.js';
 import { getUser } from './users.js';
 

@@ -1,4 +1,5 @@
-import type { ClientGrant, Storage } from '../storage/types.js';
+import type { Storage } from '../storage/types.js';
+import type { ClientGrant } from '../domain/types.js';
 import { badRequest, conflict, forbidden, notFound } from './errors.js';
 import { newClientGrantId } from './ids.js';
 

@@ -1,4 +1,4 @@
-import type { TenantSettings } from '../storage/types.js';
+import type { TenantSettings } from '../domain/types.js';
 
 /**
  * The one tenant setting that trades latchkey's strict defaults for Auth0's, so apps written from

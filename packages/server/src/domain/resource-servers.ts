@@ -1,4 +1,5 @@
-import type { ResourceServer, Storage } from '../storage/types.js';
+import type { Storage } from '../storage/types.js';
+import type { ResourceServer } from '../domain/types.js';
 import { badRequest, conflict, forbidden, notFound } from './errors.js';
 import { newResourceServerId } from './ids.js';
 

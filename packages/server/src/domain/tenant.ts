@@ -1,4 +1,5 @@
-import type { Storage, TenantSettings } from '../storage/types.js';
+import type { Storage } from '../storage/types.js';
+import type { TenantSettings } from '../domain/types.js';
 import { AUTH0_DEFAULTS_FLAG } from './auth0-defaults.js';
 import { assertUrls } from './urls.js';
 

@@ -1,5 +1,6 @@
 import { generateClientSecret, MIN_CLIENT_SECRET_LENGTH, type SecretDigester } from '../crypto/secrets.js';
-import type { AppType, Client, Storage, TokenEndpointAuthMethod } from '../storage/types.js';
+import type { Storage } from '../storage/types.js';
+import type { AppType, Client, TokenEndpointAuthMethod } from '../domain/types.js';
 import { badRequest, forbidden, notFound } from './errors.js';
 import { newClientId } from './ids.js';
 import { everyItem } from './paging.js';

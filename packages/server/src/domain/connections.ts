@@ -1,5 +1,6 @@
 import type { Encrypter } from '../crypto/encryption.js';
-import type { Connection, Storage } from '../storage/types.js';
+import type { Storage } from '../storage/types.js';
+import type { Connection } from '../domain/types.js';
 import { badRequest, conflict, notFound } from './errors.js';
 import { newConnectionId } from './ids.js';
 import { assertUpstreamOptions, sealOptions } from './upstream-options.js';
