@@ -33,11 +33,14 @@ let serverOutput = '';
 
 const log = (line) => console.log(`pack-install-test: ${line}`);
 
-/** The environment of a user's shell: nothing from an npm script or from latchkey's own test settings. */
+/**
+ * The environment of a user's shell: nothing from an npm script or from latchkey's own test settings.
+ * npm_config_nodedir stays: it is the machine's choice of headers for native addons (.ci/run points it at Node 24's).
+ */
 function cleanEnv(extra = {}) {
   const env = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(npm_|LATCHKEY_|INIT_CWD$|NODE_OPTIONS$)/i.test(key)) env[key] = value;
+    if (!/^(npm_|LATCHKEY_|INIT_CWD$|NODE_OPTIONS$)/i.test(key) || /^npm_config_nodedir$/i.test(key)) env[key] = value;
   }
   return { ...env, ...extra };
 }
