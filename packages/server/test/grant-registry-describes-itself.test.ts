@@ -66,7 +66,8 @@ describe('a grant added through the registry alone', () => {
   after(async () => server?.close());
 
   test('is listed in discovery after the built-in ones', async () => {
-    const metadata = (await (await fetch(`${server.issuer}.well-known/openid-configuration`)).json()) as { grant_types_supported: string[] };
+    const response = await fetch(`${server.issuer}.well-known/openid-configuration`);
+    const metadata = (await response.json()) as { grant_types_supported: string[] };
     assert.deepEqual(metadata.grant_types_supported, [...grantRegistry.tokenGrantTypes, ECHO_GRANT]);
   });
 
@@ -80,7 +81,8 @@ describe('a grant added through the registry alone', () => {
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.deepEqual(created.body.grant_types, [ECHO_GRANT, 'implicit']);
     client = created.body;
-    const unknown = await server.management('POST', '/clients', { name: 'Unknown', grant_types: ['urn:latchkey:test:grant-type:unregistered'] });
+    const unregistered = 'urn:latchkey:test:grant-type:unregistered';
+    const unknown = await server.management('POST', '/clients', { name: 'Unknown', grant_types: [unregistered] });
     assert.equal(unknown.status, 400);
   });
 
@@ -115,6 +117,7 @@ describe('a grant added through the registry alone', () => {
     assert.deepEqual(((await accepted.json()) as { grant_types: string[] }).grant_types, ['authorization_code', ECHO_GRANT]);
     const refused = await register(['authorization_code', 'client_credentials']);
     assert.equal(refused.status, 400);
-    assert.match(((await refused.json()) as { error_description: string }).error_description, /not allowed for registered clients: client_credentials/);
+    const { error_description: description } = (await refused.json()) as { error_description: string };
+    assert.match(description, /not allowed for registered clients: client_credentials/);
   });
 });

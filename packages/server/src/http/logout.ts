@@ -57,7 +57,8 @@ export async function logoutEndpoints(app: FastifyInstance, ctx: ServerContext):
   async function oidcLogout(request: FastifyRequest, reply: FastifyReply, source: unknown) {
     const params = stringParams(source);
     if (typeof params === 'string') return invalid(reply, params);
-    const confirmed = request.method === 'POST' && params.action === 'confirm' && sameSecret(params.csrf, request.cookies[LOGOUT_CSRF_COOKIE]);
+    const confirmed =
+      request.method === 'POST' && params.action === 'confirm' && sameSecret(params.csrf, request.cookies[LOGOUT_CSRF_COOKIE]);
     const decision = await decideOidcLogout(logoutContext(request), { params, signedIn: () => signedInFrom(request, ctx), confirmed });
     return carryOut(request, reply, decision);
   }

@@ -94,10 +94,11 @@ export async function enterUserCode(ctx: DeviceApprovalContext, input: DeviceApp
   };
   // Anyone holding a live user code (any device can ask for one) may post this form again and
   // again: stored as /authorize's anonymous transactions are, short-lived and capped per address.
-  const tx = await storeAnonymousTransaction(ctx, { ...newTransaction(signInRequest, ctx.now()), device: { userCode: found.record.userCode } }, {
-    source: addressDigest(input.ip),
-    maxPending: ctx.config.loginTransactionsPerIp,
-  });
+  const tx = await storeAnonymousTransaction(
+    ctx,
+    { ...newTransaction(signInRequest, ctx.now()), device: { userCode: found.record.userCode } },
+    { source: addressDigest(input.ip), maxPending: ctx.config.loginTransactionsPerIp },
+  );
   return { show: 'sign-in', tx };
 }
 
@@ -113,7 +114,10 @@ export async function reviewUserCode(ctx: DeviceApprovalContext, input: DeviceAp
  * The user's answer. The code is decided by compare-and-set, so of two answers (two tabs, two
  * users) only the first counts; an approval also records the consent to the app's scopes.
  */
-export async function answerUserCode(ctx: DeviceApprovalContext, input: DeviceApprovalInput & { approve: boolean }): Promise<DeviceApprovalStep> {
+export async function answerUserCode(
+  ctx: DeviceApprovalContext,
+  input: DeviceApprovalInput & { approve: boolean },
+): Promise<DeviceApprovalStep> {
   const found = await pendingRequest(ctx, input);
   if ('show' in found) return found;
   const { hash, record, signedIn } = found;

@@ -127,7 +127,9 @@ export async function decideAuth0Logout(ctx: LogoutContext, { params, signedIn }
     allowed = (await ctx.lookups.tenantSettings()).allowed_logout_urls;
   }
   if (returnTo !== undefined && !logoutUrlAllowed(allowed, returnTo)) {
-    return refuse(`The "returnTo" URL is not in the list of allowed logout URLs. Add ${returnTo} to the application's (or the tenant's) Allowed Logout URLs.`);
+    return refuse(
+      `The "returnTo" URL is not in the list of allowed logout URLs. Add ${returnTo} to the application's (or the tenant's) Allowed Logout URLs.`,
+    );
   }
   const target = returnTo ?? (clientId !== undefined ? allowed[0] : undefined);
   const user = params.federated !== undefined ? await signedIn() : undefined;
@@ -165,9 +167,12 @@ export async function decideOidcLogout(ctx: LogoutContext, input: LogoutInput & 
   }
 
   const signedIn = await input.signedIn();
-  const back = redirect !== undefined ? { postLogoutRedirectUri: redirect, ...(params.state !== undefined ? { state: params.state } : {}) } : {};
+  const back = redirect !== undefined
+    ? { postLogoutRedirectUri: redirect, ...(params.state !== undefined ? { state: params.state } : {}) }
+    : {};
   const redirectTo = (await federatedTarget(ctx, params, signedIn, back)) ?? target;
-  const hinted = hint !== undefined && signedIn !== undefined && hint.userId === signedIn.user.user_id && (!hint.sid || hint.sid === signedIn.session.sid);
+  const hinted =
+    hint !== undefined && signedIn !== undefined && hint.userId === signedIn.user.user_id && (!hint.sid || hint.sid === signedIn.session.sid);
   const mustConfirm = signedIn !== undefined && !hinted;
   if (mustConfirm && !input.confirmed) {
     const { action: _action, ...fields } = params;

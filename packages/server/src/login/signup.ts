@@ -87,7 +87,10 @@ export async function signUpDatabaseUser(storage: Storage, input: SignupInput): 
 
 /** What a sign-up may set: the user's own profile, never ids, app_metadata or verification flags. */
 export type SignupProfile = Partial<
-  Pick<UserCreateInput, 'email' | 'password' | 'username' | 'name' | 'given_name' | 'family_name' | 'nickname' | 'picture' | 'user_metadata'>
+  Pick<
+    UserCreateInput,
+    'email' | 'password' | 'username' | 'name' | 'given_name' | 'family_name' | 'nickname' | 'picture' | 'user_metadata'
+  >
 >;
 
 export interface SignupContext {

@@ -29,8 +29,10 @@ export async function deviceActivationPages(app: FastifyInstance, ctx: ServerCon
       case 'entry':
         if (step.lock) reply.headers(lockHeaders(step.lock, ctx.now()));
         return showEntry(reply, step.status, step.userCode, step.error);
-      case 'confirm':
-        return sendPage(reply, deviceConfirmPage({ branding: await tenantBranding(ctx.lookups), csrf: issueCsrf(reply), ...step.confirmation }));
+      case 'confirm': {
+        const branding = await tenantBranding(ctx.lookups);
+        return sendPage(reply, deviceConfirmPage({ branding, csrf: issueCsrf(reply), ...step.confirmation }));
+      }
       case 'sign-in':
         return sendNextStep(reply, ctx, { kind: 'login', tx: step.tx }, step.tx.request);
       case 'done':

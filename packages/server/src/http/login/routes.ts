@@ -164,8 +164,12 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
     } catch (err) {
       if (!(err instanceof SignupError)) throw err;
       if (err.reason === 'invalid_connection') return noConnection(reply, input.client.is_first_party);
-      if (err.reason === 'signup_disabled') return showLogin(reply, tx, input, connection, 403, 'Sign-up is disabled for this application.');
-      if (err.reason === 'missing_credentials') return showSignup(reply, tx, input, connection, 400, 'Enter an email address and a password.', email);
+      if (err.reason === 'signup_disabled') {
+        return showLogin(reply, tx, input, connection, 403, 'Sign-up is disabled for this application.');
+      }
+      if (err.reason === 'missing_credentials') {
+        return showSignup(reply, tx, input, connection, 400, 'Enter an email address and a password.', email);
+      }
       if (err.lock) reply.headers(lockHeaders(err.lock, ctx.now()));
       const [status, message] =
         err.reason === 'too_many_signups'
