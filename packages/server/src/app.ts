@@ -25,6 +25,7 @@ import { managementApi } from './http/management/plugin.js';
 import { tokenEndpoint } from './http/token.js';
 import { bootstrapTenant, type BootstrapResult } from './domain/bootstrap.js';
 import { ManagementApiError } from './domain/errors.js';
+import type { GrantRegistry } from './oauth/grants/index.js';
 import { errorForLog, redactUrl, requestForLog } from './logging.js';
 import { assertCanListen, errorText, listenError, StartupError, tlsFiles } from './startup-checks.js';
 
@@ -198,10 +199,14 @@ async function assertMasterKeyOpensSigningKey(ctx: ServerContext): Promise<void>
  * bootstraps the tenant and listens. If the start still fails after admin credentials were
  * generated, the StartupError carries them so they are not lost. Used by the CLI and by the tests.
  */
-export async function startServer(config: Config, options: Omit<AppOptions, 'https'> & { now?: () => number } = {}): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  options: Omit<AppOptions, 'https'> & { now?: () => number; grants?: GrantRegistry } = {},
+): Promise<RunningServer> {
   const https = tlsFiles(config);
   await assertCanListen(config);
   const { ctx, masterKeyCreatedAt } = await openContext(config, options.now);
+  if (options.grants) ctx.grants = options.grants;
   let bootstrap: BootstrapResult | undefined;
   try {
     await assertMasterKeyOpensSigningKey(ctx);

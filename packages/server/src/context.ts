@@ -3,6 +3,7 @@ import { Encrypter, MasterKey } from './crypto/encryption.js';
 import { KeyRing } from './crypto/keys.js';
 import { SecretDigester } from './crypto/secrets.js';
 import type { PictureSettings } from './domain/default-picture.js';
+import { grantRegistry, type GrantRegistry } from './oauth/grants/index.js';
 import { Lookups } from './storage/cache.js';
 import { openStorage } from './storage/index.js';
 import type { Storage } from './storage/types.js';
@@ -20,6 +21,8 @@ export interface ServerContext {
   secrets: Encrypter;
   /** How users without a picture get one (initials avatar or Gravatar). */
   pictures: PictureSettings;
+  /** The token endpoint's grants; the token parameters, clients' grant types and discovery follow from it. */
+  grants: GrantRegistry;
   now: () => number;
 }
 
@@ -74,6 +77,7 @@ export async function openContext(config: Config, now: () => number = Date.now):
     digester: new SecretDigester(key),
     secrets: new Encrypter(key, 'upstream secrets'),
     pictures: { issuer: config.issuer, mode: config.defaultPicture },
+    grants: grantRegistry,
     now,
   };
   return createdAt ? { ctx, masterKeyCreatedAt: createdAt } : { ctx };

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { databaseConnectionFor, lockHeaders } from '../connections/database.js';
-import { SignupError, signUpDatabaseUser, signupLimits } from '../login/signup.js';
+import { lockHeaders } from '../connections/database.js';
+import { SignupError, signUp } from '../login/signup.js';
 
 interface SignupBody {
   client_id: string;
@@ -55,12 +55,9 @@ export async function dbConnectionsEndpoints(app: FastifyInstance, ctx: ServerCo
     const body = request.body;
     const client = (await ctx.lookups.client(body.client_id))?.client;
     if (!client) return signupError(reply, 400, 'invalid_signup', 'Unknown client');
-    const connection = await databaseConnectionFor(ctx.lookups, client, body.connection);
-    if (!connection) return signupError(reply, 400, 'invalid_signup', 'The connection does not exist or is not enabled for this client');
-    if (connection.options.disable_signup === true) return signupError(reply, 403, 'operation_not_allowed', 'Public signup is disabled');
-    const { client_id: _c, connection: _n, ...profile } = body;
+    const { client_id: _c, connection, ...profile } = body;
     try {
-      const user = await signUpDatabaseUser(ctx.storage, { connection, profile, ip: request.ip, now: ctx.now(), limits: signupLimits(ctx.config) });
+      const { user } = await signUp(ctx, { client, connection, profile, ip: request.ip });
       return reply.send({ _id: user.user_id.replace(/^auth0\|/, ''), email: user.email, email_verified: user.email_verified });
     } catch (err) {
       if (!(err instanceof SignupError)) throw err;
@@ -68,6 +65,8 @@ export async function dbConnectionsEndpoints(app: FastifyInstance, ctx: ServerCo
         case 'too_many_signups':
           reply.headers(lockHeaders(err.lock!, ctx.now()));
           return signupError(reply, 429, 'too_many_requests', err.message, 'TooManyRequestsError');
+        case 'signup_disabled':
+          return signupError(reply, 403, 'operation_not_allowed', err.message);
         case 'invalid_password':
           return signupError(reply, 400, 'invalid_password', err.message, 'PasswordStrengthError');
         case 'user_exists':

@@ -1,14 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { SUPPORTED_RESPONSE_TYPES } from '../oauth/authorize/response-type.js';
-import { grantHandlers } from '../oauth/grants/index.js';
+import type { GrantRegistry } from '../oauth/grants/index.js';
 
 /**
  * OpenID Provider metadata (OIDC Discovery 1.0 / RFC 8414). Only endpoints that exist are listed, so
  * clients never try one that 404s. express-oauth2-jwt-bearer takes
  * `id_token_signing_alg_values_supported` as the allow-list for access tokens too.
  */
-export function providerMetadata(issuer: string): Record<string, unknown> {
+export function providerMetadata(issuer: string, grants: GrantRegistry): Record<string, unknown> {
   return {
     issuer,
     authorization_endpoint: `${issuer}authorize`,
@@ -26,7 +26,7 @@ export function providerMetadata(issuer: string): Record<string, unknown> {
     response_types_supported: SUPPORTED_RESPONSE_TYPES,
     response_modes_supported: ['query', 'fragment', 'form_post', 'web_message'],
     code_challenge_methods_supported: ['S256'],
-    grant_types_supported: [...grantHandlers.keys()],
+    grant_types_supported: grants.tokenGrantTypes,
     claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sid', 'at_hash', 'name', 'nickname', 'picture', 'given_name', 'family_name', 'updated_at', 'email', 'email_verified', 'phone_number'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     authorization_response_iss_parameter_supported: true,
@@ -38,7 +38,7 @@ export function providerMetadata(issuer: string): Record<string, unknown> {
 }
 
 export async function discoveryEndpoints(app: FastifyInstance, ctx: ServerContext): Promise<void> {
-  const metadata = providerMetadata(ctx.issuer);
+  const metadata = providerMetadata(ctx.issuer, ctx.grants);
   const sendMetadata = async (_: unknown, reply: import('fastify').FastifyReply) => reply.header('cache-control', 'public, max-age=60').send(metadata);
   app.get('/.well-known/openid-configuration', sendMetadata);
   app.get('/.well-known/oauth-authorization-server', sendMetadata);

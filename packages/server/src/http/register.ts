@@ -60,7 +60,10 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
       return undefined;
     }
     try {
-      return parseRegistration(request.body, { implicit: auth0DefaultsOn(await ctx.lookups.tenantSettings()) });
+      return parseRegistration(request.body, {
+        implicit: auth0DefaultsOn(await ctx.lookups.tenantSettings()),
+        grantTypes: ctx.grants.registrableGrantTypes,
+      });
     } catch (err) {
       if (!(err instanceof RegistrationError)) throw err;
       reply.status(400).send(err.toJSON());

@@ -2,19 +2,13 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { authenticateClient, clientCredentialsFrom } from '../oauth/client-auth.js';
 import { OAuthError } from '../oauth/errors.js';
-import { grantHandlers, type GrantContext, type TokenParams } from '../oauth/grants/index.js';
-
-/** The parameters the token endpoint and its grants read; any other is ignored, as in Auth0. */
-const TOKEN_PARAMETERS: ReadonlySet<string> = new Set([
-  'grant_type', 'client_id', 'client_secret', 'code', 'code_verifier', 'redirect_uri', 'refresh_token',
-  'scope', 'audience', 'username', 'password', 'realm', 'device_code',
-]);
+import { checkGrantParameters, type GrantContext, type TokenParams } from '../oauth/grants/index.js';
 
 /**
  * The parameters an endpoint reads, from a form or JSON body. RFC 6749 §3.2: they must not repeat,
  * and each is a string; parameters the endpoint does not read are ignored.
  */
-export function tokenParams(body: unknown, names: ReadonlySet<string> = TOKEN_PARAMETERS): TokenParams {
+export function tokenParams(body: unknown, names: ReadonlySet<string>): TokenParams {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new OAuthError('invalid_request', 'The request body must be a form or a JSON object');
   }
@@ -56,10 +50,11 @@ export async function tokenEndpoint(app: FastifyInstance, ctx: ServerContext): P
   });
 
   app.post('/oauth/token', { bodyLimit: 64 * 1024 }, async (request, reply) => {
-    const params = tokenParams(request.body);
+    // The parameters the grants declare; any other is ignored, as in Auth0.
+    const params = tokenParams(request.body, ctx.grants.tokenParameters);
     const grantType = params.grant_type;
     if (!grantType) throw new OAuthError('invalid_request', 'Missing required parameter: grant_type');
-    const handler = grantHandlers.get(grantType);
+    const handler = ctx.grants.handler(grantType);
     if (!handler) throw new OAuthError('unsupported_grant_type', `Unsupported grant type: ${grantType}`);
 
     const credentials = clientCredentialsFrom(params, request.headers.authorization);
@@ -70,6 +65,7 @@ export async function tokenEndpoint(app: FastifyInstance, ctx: ServerContext): P
     if (handler.confidentialOnly && record.client.token_endpoint_auth_method === 'none') {
       throw new OAuthError('unauthorized_client', `Grant type '${grantType}' requires a confidential client.`);
     }
+    checkGrantParameters(handler, params);
     const response = await handler.handle(grantCtx, record, params, { ip: request.ip });
     return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
   });

@@ -1,6 +1,9 @@
 import { decodeJwt } from 'jose';
+import { federatedLogoutUrl, type UpstreamContext } from '../connections/upstream.js';
 import type { KeyRing } from '../crypto/keys.js';
 import { verifyOwnJwt } from '../oauth/own-jwt.js';
+import type { Lookups } from '../storage/cache.js';
+import type { SignedIn } from './authorization-flow.js';
 
 /**
  * Whether a return URL after logout is registered. The comparison is exact, except that a query
@@ -59,4 +62,121 @@ export async function readIdTokenHint(keys: KeyRing, issuer: string, token: stri
   } catch {
     return undefined;
   }
+}
+
+/** What logout needs: the client and tenant lists, the keys that signed id_token hints, the upstreams. */
+export interface LogoutContext {
+  issuer: string;
+  lookups: Lookups;
+  keys: KeyRing;
+  /** For `federated`: the OIDC provider's logout endpoint, found by discovery. */
+  upstream: UpstreamContext;
+}
+
+/**
+ * What a logout request comes to, decided without HTTP. Logging out always ends this browser's SSO
+ * session (the session cookie's), and only that one; the route ends it, then redirects or shows the
+ * logged-out page.
+ */
+export type LogoutDecision =
+  | { action: 'refuse'; description: string }
+  /** Ask the user first; the form posts `fields` back (with a CSRF token) and may lead to `formTargets`. */
+  | { action: 'confirm'; fields: Record<string, string>; formTargets: string[] }
+  /** `confirmed`: a confirmation the user gave is used up. */
+  | { action: 'log-out'; redirectTo?: string; confirmed: boolean };
+
+const refuse = (description: string): LogoutDecision => ({ action: 'refuse', description });
+
+/**
+ * `federated` (Auth0): a session that came through an OIDC connection continues to that provider's
+ * logout, which returns the browser to `back` when the provider has it registered.
+ */
+async function federatedTarget(
+  ctx: LogoutContext,
+  params: Record<string, string>,
+  signedIn: SignedIn | undefined,
+  back: { postLogoutRedirectUri?: string; state?: string },
+): Promise<string | undefined> {
+  const name = signedIn?.session.connection;
+  if (params.federated === undefined || !signedIn || !name) return undefined;
+  const connection = await ctx.lookups.connection(name);
+  return connection && federatedLogoutUrl(ctx.upstream, connection, signedIn.session, back);
+}
+
+export interface LogoutInput {
+  /** The request's single string parameters. */
+  params: Record<string, string>;
+  /** The browser's signed-in user, read only when the decision needs it. */
+  signedIn: () => Promise<SignedIn | undefined>;
+}
+
+/**
+ * Auth0's `/v2/logout?client_id&returnTo&federated`: returnTo must be one of the client's Allowed
+ * Logout URLs, or the tenant's without a client_id; a client's first one is the default.
+ */
+export async function decideAuth0Logout(ctx: LogoutContext, { params, signedIn }: LogoutInput): Promise<LogoutDecision> {
+  const { client_id: clientId, returnTo } = params;
+  const problem = returnTo !== undefined ? returnUrlProblem('returnTo', returnTo) : undefined;
+  if (problem) return refuse(problem);
+  let allowed: string[];
+  if (clientId !== undefined) {
+    const client = (await ctx.lookups.client(clientId))?.client;
+    if (!client) return refuse('Unknown client.');
+    allowed = client.allowed_logout_urls;
+  } else {
+    allowed = (await ctx.lookups.tenantSettings()).allowed_logout_urls;
+  }
+  if (returnTo !== undefined && !logoutUrlAllowed(allowed, returnTo)) {
+    return refuse(
+      `The "returnTo" URL is not in the list of allowed logout URLs. Add ${returnTo} to the application's (or the tenant's) Allowed Logout URLs.`,
+    );
+  }
+  const target = returnTo ?? (clientId !== undefined ? allowed[0] : undefined);
+  const user = params.federated !== undefined ? await signedIn() : undefined;
+  const upstream = await federatedTarget(ctx, params, user, target !== undefined ? { postLogoutRedirectUri: target } : {});
+  const redirectTo = upstream ?? target;
+  return { action: 'log-out', ...(redirectTo !== undefined ? { redirectTo } : {}), confirmed: false };
+}
+
+/**
+ * OIDC RP-Initiated Logout 1.0 (`/oidc/logout`): post_logout_redirect_uri must be registered for
+ * the client named by id_token_hint or client_id. Without a hint for this very session, logout could
+ * be forced on the user by any page, so the user is asked first (`confirmed` says they were).
+ */
+export async function decideOidcLogout(ctx: LogoutContext, input: LogoutInput & { confirmed: boolean }): Promise<LogoutDecision> {
+  const { params } = input;
+  const redirect = params.post_logout_redirect_uri;
+  const problem = redirect !== undefined ? returnUrlProblem('post_logout_redirect_uri', redirect) : undefined;
+  if (problem) return refuse(problem);
+  const hint = params.id_token_hint ? await readIdTokenHint(ctx.keys, ctx.issuer, params.id_token_hint) : undefined;
+  if (params.id_token_hint && !hint) return refuse('The id_token_hint is not a valid id_token of this tenant.');
+  if (hint && params.client_id && params.client_id !== hint.clientId) return refuse('client_id does not match the id_token_hint.');
+  const clientId = hint?.clientId ?? params.client_id;
+  const client = clientId !== undefined ? (await ctx.lookups.client(clientId))?.client : undefined;
+  if (clientId !== undefined && !client) return refuse('Unknown client.');
+
+  let target: string | undefined;
+  if (redirect !== undefined) {
+    if (!client) return refuse('post_logout_redirect_uri needs an id_token_hint or a client_id.');
+    if (!client.allowed_logout_urls.includes(redirect)) {
+      return refuse(`The post_logout_redirect_uri is not in the application's Allowed Logout URLs: ${redirect}`);
+    }
+    const url = new URL(redirect);
+    if (params.state !== undefined) url.searchParams.set('state', params.state);
+    target = url.toString();
+  }
+
+  const signedIn = await input.signedIn();
+  const back = redirect !== undefined
+    ? { postLogoutRedirectUri: redirect, ...(params.state !== undefined ? { state: params.state } : {}) }
+    : {};
+  const redirectTo = (await federatedTarget(ctx, params, signedIn, back)) ?? target;
+  const hinted =
+    hint !== undefined && signedIn !== undefined && hint.userId === signedIn.user.user_id && (!hint.sid || hint.sid === signedIn.session.sid);
+  const mustConfirm = signedIn !== undefined && !hinted;
+  if (mustConfirm && !input.confirmed) {
+    const { action: _action, ...fields } = params;
+    return { action: 'confirm', fields, formTargets: redirectTo !== undefined ? [redirectTo] : [] };
+  }
+  return { action: 'log-out', ...(redirectTo !== undefined ? { redirectTo } : {}), confirmed: mustConfirm };
 }

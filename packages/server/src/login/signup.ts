@@ -2,7 +2,9 @@ import type { Config } from '../config.js';
 import { ManagementApiError } from '../domain/errors.js';
 import { createUser, type UserCreateInput } from '../domain/users.js';
 import type { Storage } from '../storage/types.js';
-import type { Connection, User } from '../domain/types.js';
+import type { Client, Connection, User } from '../domain/types.js';
+import { databaseConnectionFor } from '../connections/database.js';
+import type { Lookups } from '../storage/cache.js';
 import { addressKey } from './address.js';
 
 /** Sign-ups are counted per address and per tenant in fixed windows of an hour. */
@@ -20,7 +22,14 @@ export const signupLimits = (config: Pick<Config, 'signupLimitPerIp' | 'signupLi
   perTenant: config.signupLimitPerTenant,
 });
 
-export type SignupFailure = 'too_many_signups' | 'user_exists' | 'invalid_password' | 'invalid_signup';
+export type SignupFailure =
+  | 'too_many_signups'
+  | 'user_exists'
+  | 'invalid_password'
+  | 'invalid_signup'
+  | 'missing_credentials'
+  | 'invalid_connection'
+  | 'signup_disabled';
 
 export class SignupError extends Error {
   override name = 'SignupError';
@@ -74,4 +83,59 @@ export async function signUpDatabaseUser(storage: Storage, input: SignupInput): 
     if (err.errorCode === 'password_strength_error') throw new SignupError('invalid_password', err.message.replace(/^PasswordStrengthError: /, ''));
     throw new SignupError('invalid_signup', err.message);
   }
+}
+
+/** What a sign-up may set: the user's own profile, never ids, app_metadata or verification flags. */
+export type SignupProfile = Partial<
+  Pick<
+    UserCreateInput,
+    'email' | 'password' | 'username' | 'name' | 'given_name' | 'family_name' | 'nickname' | 'picture' | 'user_metadata'
+  >
+>;
+
+export interface SignupContext {
+  storage: Storage;
+  lookups: Lookups;
+  config: Pick<Config, 'signupLimitPerIp' | 'signupLimitPerTenant'>;
+  now: () => number;
+}
+
+export interface SignupRequest {
+  client: Client;
+  /** The connection the app named; the tenant's default directory when none. */
+  connection: string | undefined;
+  profile: SignupProfile;
+  ip: string;
+  /** The hosted page signs the new user in: counted as the first login, as Auth0 does. */
+  signsIn?: boolean;
+}
+
+/**
+ * The one sign-up behind both `/u/signup` and `/dbconnections/signup`: the database connection the
+ * client may use, its disable_signup switch, email and password present, then the limits, the
+ * password policy and the duplicate check of signUpDatabaseUser. Each surface only reads its input
+ * and words the answer its own way.
+ */
+export async function signUp(ctx: SignupContext, request: SignupRequest): Promise<{ user: User; connection: Connection }> {
+  const connection = await databaseConnectionFor(ctx.lookups, request.client, request.connection);
+  if (!connection) throw new SignupError('invalid_connection', 'The connection does not exist or is not enabled for this client');
+  if (connection.options.disable_signup === true) throw new SignupError('signup_disabled', 'Public signup is disabled');
+  const { email, password } = request.profile;
+  if (!email || !password) throw new SignupError('missing_credentials', 'An email address and a password are required');
+  const now = ctx.now();
+  let user = await signUpDatabaseUser(ctx.storage, {
+    connection,
+    profile: { ...request.profile, email, password },
+    ip: request.ip,
+    now,
+    limits: signupLimits(ctx.config),
+  });
+  if (request.signsIn) {
+    const record = await ctx.storage.getUser(user.user_id);
+    if (record) {
+      user = { ...user, logins_count: 1, last_login: new Date(now).toISOString() };
+      await ctx.storage.updateUser({ ...record, user });
+    }
+  }
+  return { user, connection };
 }

@@ -26,6 +26,9 @@ export function parseBasicAuthorization(header: string | undefined): { id: strin
   }
 }
 
+/** The body parameters of client authentication (RFC 6749 §2.3.1), which every client-facing endpoint reads. */
+export const CLIENT_AUTHENTICATION_PARAMETERS = ['client_id', 'client_secret'] as const;
+
 export function clientCredentialsFrom(
   body: { client_id?: unknown; client_secret?: unknown },
   authorization: string | undefined,

@@ -23,7 +23,6 @@ export class RegistrationError extends Error {
 }
 
 const AUTH_METHODS = ['none', 'client_secret_post', 'client_secret_basic'] as const;
-const GRANT_TYPES = ['authorization_code', 'refresh_token'];
 const LINK_FIELDS = ['client_uri', 'policy_uri', 'tos_uri'] as const;
 const MAX_REDIRECT_URIS = 20;
 
@@ -101,11 +100,13 @@ export interface RegistrationPolicy {
    * implicit too, as in Auth0, where the app need not declare it.
    */
   implicit: boolean;
+  /** The token grant types registered clients may have: those the grant registry marks so. */
+  grantTypes: readonly string[];
 }
 
 /** The grant types a registration gets, checked against the response types it asks for (RFC 7591 §2.1). */
 function registeredGrantTypes(input: Record<string, unknown>, policy: RegistrationPolicy): string[] {
-  const allowed = policy.implicit ? [...GRANT_TYPES, 'implicit'] : GRANT_TYPES;
+  const allowed = policy.implicit ? [...policy.grantTypes, 'implicit'] : policy.grantTypes;
   const grantTypes = [...new Set(stringArray(input, 'grant_types', 5) ?? (policy.implicit ? ['authorization_code', 'implicit'] : ['authorization_code']))];
   const disallowed = grantTypes.filter((g) => !allowed.includes(g));
   if (disallowed.length > 0) {

@@ -9,6 +9,7 @@ import type { DestinationStream } from 'pino';
 import { Agent, setGlobalDispatcher } from 'undici';
 import { startServer, type RunningServer } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import type { GrantRegistry } from '../../src/oauth/grants/index.js';
 
 /** Which database the suite runs on: `npm run test:sqlite` / `npm run test:postgres` set it. */
 export const backend = (process.env.LATCHKEY_TEST_DB ?? 'sqlite') as 'sqlite' | 'postgres';
@@ -70,6 +71,8 @@ export interface TestServerOptions {
   config?: Partial<Config>;
   /** Receives the server's log lines (pino JSON), e.g. to check what is logged. */
   logStream?: DestinationStream;
+  /** Grants other than the built-in ones, e.g. a test's own. */
+  grants?: GrantRegistry;
 }
 
 /**
@@ -126,6 +129,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const server = await startServer(config, {
     ...(options.now ? { now: options.now } : {}),
     ...(options.logStream ? { logStream: options.logStream } : {}),
+    ...(options.grants ? { grants: options.grants } : {}),
   });
   const issuer = config.issuer;
 

@@ -5,7 +5,7 @@ import { afterConsent, transactionShown, type FlowInput } from '../../login/auth
 import { sessionServes, upstreamConnectionsFor, usableUpstreamConnection } from '../../login/connection-access.js';
 import { describeScopes, redirectDestination } from '../../login/consent.js';
 import { ManagementApiError } from '../../domain/errors.js';
-import { SignupError, signUpDatabaseUser, signupLimits } from '../../login/signup.js';
+import { SignupError, signUp } from '../../login/signup.js';
 import { passwordPolicyHint } from '../../domain/password-policy.js';
 import type { Connection, LoginTransaction, User } from '../../domain/types.js';
 import { field } from './form.js';
@@ -154,22 +154,22 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
     const loaded = await begin(request, reply, field(body, 'state'), field(body, 'csrf') ?? '');
     if (!loaded) return reply;
     const { tx, input, connection } = loaded;
-    if (connection.options.disable_signup === true) return showLogin(reply, tx, input, connection, 403, 'Sign-up is disabled for this application.');
+    // Browsers autofill with a stray space; the page forgives it.
     const email = field(body, 'email', 254)?.trim();
     const password = field(body, 'password', 1024);
-    if (!email || !password) return showSignup(reply, tx, input, connection, 400, 'Enter an email address and a password.', email);
     let user: User;
     try {
-      const now = ctx.now();
-      user = await signUpDatabaseUser(ctx.storage, { connection, profile: { email, password }, ip: request.ip, now, limits: signupLimits(ctx.config) });
-      // Signing up signs in: count it as the first login, as Auth0 does.
-      const record = await ctx.storage.getUser(user.user_id);
-      if (record) {
-        user = { ...user, logins_count: 1, last_login: new Date(now).toISOString() };
-        await ctx.storage.updateUser({ ...record, user });
-      }
+      const profile = { ...(email !== undefined ? { email } : {}), ...(password !== undefined ? { password } : {}) };
+      ({ user } = await signUp(ctx, { client: input.client, connection: tx.request.connection, profile, ip: request.ip, signsIn: true }));
     } catch (err) {
       if (!(err instanceof SignupError)) throw err;
+      if (err.reason === 'invalid_connection') return noConnection(reply, input.client.is_first_party);
+      if (err.reason === 'signup_disabled') {
+        return showLogin(reply, tx, input, connection, 403, 'Sign-up is disabled for this application.');
+      }
+      if (err.reason === 'missing_credentials') {
+        return showSignup(reply, tx, input, connection, 400, 'Enter an email address and a password.', email);
+      }
       if (err.lock) reply.headers(lockHeaders(err.lock, ctx.now()));
       const [status, message] =
         err.reason === 'too_many_signups'

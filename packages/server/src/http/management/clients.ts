@@ -8,53 +8,50 @@ import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type Manageme
 import { IdParam, Name, Strict, StringEnum, StringMap, Url, UrlList, OptionalFields } from './schemas.js';
 
 const AuthMethod = Type.Union([Type.Literal('none'), Type.Literal('client_secret_post'), Type.Literal('client_secret_basic')]);
-const GrantType = StringEnum([
-    'authorization_code',
-    'implicit',
-    'refresh_token',
-    'client_credentials',
-    'password',
-    'http://auth0.com/oauth/grant-type/password-realm',
-    'urn:ietf:params:oauth:grant-type:device_code',
-  ] as const);
 
-const ClientFields = {
-  name: Name,
-  description: Type.String({ maxLength: 140 }),
-  app_type: StringEnum(['native', 'spa', 'regular_web', 'non_interactive'] as const),
-  logo_uri: Url,
-  callbacks: UrlList,
-  allowed_logout_urls: UrlList,
-  web_origins: UrlList,
-  allowed_origins: UrlList,
-  grant_types: Type.Array(GrantType, { maxItems: 10, uniqueItems: true }),
-  token_endpoint_auth_method: AuthMethod,
-  is_first_party: Type.Boolean(),
-  oidc_conformant: Type.Boolean(),
-  client_secret: Type.String({ minLength: 1, maxLength: 256 }),
-  client_metadata: StringMap,
-  // latchkey's own: true or false overrides the tenant's PKCE default for this app, null restores it.
-  require_pkce: Type.Union([Type.Boolean(), Type.Null()]),
-  jwt_configuration: Strict(OptionalFields({
-      lifetime_in_seconds: Type.Integer({ minimum: 1, maximum: 2592000 }),
-      alg: Type.Literal('RS256'),
-      secret_encoded: Type.Boolean(),
-    }),
-  ),
-  refresh_token: Strict(OptionalFields({
-      rotation_type: Type.Union([Type.Literal('rotating'), Type.Literal('non-rotating')]),
-      expiration_type: Type.Union([Type.Literal('expiring'), Type.Literal('non-expiring')]),
-      leeway: Type.Integer({ minimum: 0, maximum: 60 }),
-      token_lifetime: Type.Integer({ minimum: 1, maximum: 157680000 }),
-      idle_token_lifetime: Type.Integer({ minimum: 1, maximum: 157680000 }),
-      infinite_token_lifetime: Type.Boolean(),
-      infinite_idle_token_lifetime: Type.Boolean(),
-    }),
-  ),
-};
+/** The client body schemas; grant types are those the server's grant registry knows. */
+function clientBodies(grantTypes: readonly string[]) {
+  const GrantType = StringEnum(grantTypes);
+  const ClientFields = {
+    name: Name,
+    description: Type.String({ maxLength: 140 }),
+    app_type: StringEnum(['native', 'spa', 'regular_web', 'non_interactive'] as const),
+    logo_uri: Url,
+    callbacks: UrlList,
+    allowed_logout_urls: UrlList,
+    web_origins: UrlList,
+    allowed_origins: UrlList,
+    grant_types: Type.Array(GrantType, { maxItems: 10, uniqueItems: true }),
+    token_endpoint_auth_method: AuthMethod,
+    is_first_party: Type.Boolean(),
+    oidc_conformant: Type.Boolean(),
+    client_secret: Type.String({ minLength: 1, maxLength: 256 }),
+    client_metadata: StringMap,
+    // latchkey's own: true or false overrides the tenant's PKCE default for this app, null restores it.
+    require_pkce: Type.Union([Type.Boolean(), Type.Null()]),
+    jwt_configuration: Strict(OptionalFields({
+        lifetime_in_seconds: Type.Integer({ minimum: 1, maximum: 2592000 }),
+        alg: Type.Literal('RS256'),
+        secret_encoded: Type.Boolean(),
+      }),
+    ),
+    refresh_token: Strict(OptionalFields({
+        rotation_type: Type.Union([Type.Literal('rotating'), Type.Literal('non-rotating')]),
+        expiration_type: Type.Union([Type.Literal('expiring'), Type.Literal('non-expiring')]),
+        leeway: Type.Integer({ minimum: 0, maximum: 60 }),
+        token_lifetime: Type.Integer({ minimum: 1, maximum: 157680000 }),
+        idle_token_lifetime: Type.Integer({ minimum: 1, maximum: 157680000 }),
+        infinite_token_lifetime: Type.Boolean(),
+        infinite_idle_token_lifetime: Type.Boolean(),
+      }),
+    ),
+  };
 
-const CreateBody = Strict({ ...OptionalFields(ClientFields), name: Name });
-const UpdateBody = Strict(OptionalFields(ClientFields));
+  return {
+    CreateBody: Strict({ ...OptionalFields(ClientFields), name: Name }),
+    UpdateBody: Strict(OptionalFields(ClientFields)),
+  };
+}
 
 /**
  * The secret appears only in the create, update-with-secret and rotate responses: only its digest
@@ -69,6 +66,7 @@ const present = (client: Client, secret?: string) => ({
 
 export async function clientRoutes(app: ManagementApp, ctx: ServerContext): Promise<void> {
   const { storage, digester } = ctx;
+  const { CreateBody, UpdateBody } = clientBodies(ctx.grants.clientGrantTypes);
 
   // Auth0's list filters; app_type takes a comma-separated list. latchkey has no global client.
   const ClientFilters = {

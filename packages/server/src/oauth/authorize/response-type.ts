@@ -15,6 +15,9 @@ const RESPONSE_TYPES: Record<string, readonly string[]> = {
 
 export const SUPPORTED_RESPONSE_TYPES = Object.keys(RESPONSE_TYPES);
 
+/** The client grant types /authorize needs; `implicit` is one no token request uses. */
+export const AUTHORIZATION_GRANT_TYPES: readonly string[] = [...new Set(Object.values(RESPONSE_TYPES).flat())];
+
 /** A response_type in the order the table uses ('token id_token' → 'id_token token'). */
 export const normalizeResponseType = (responseType: string) => responseType.split(' ').filter(Boolean).sort().join(' ');
 

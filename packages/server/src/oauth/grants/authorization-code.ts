@@ -33,10 +33,11 @@ async function replayed(ctx: GrantContext, codeHash: string, nowIso: string): Pr
 export const authorizationCodeGrant: GrantHandler = {
   grantType: 'authorization_code',
   confidentialOnly: false,
+  parameters: [{ name: 'code', required: true }, { name: 'redirect_uri' }, { name: 'code_verifier' }],
+  dynamicRegistration: true,
 
   async handle(ctx, { client }, params) {
-    if (!params.code) throw new OAuthError('invalid_request', 'Missing required parameter: code');
-    const codeHash = digestToken(params.code);
+    const codeHash = digestToken(params.code!);
     const record = await ctx.storage.getAuthorizationCode(codeHash);
     if (!record) throw invalidCode();
     const nowIso = new Date(ctx.now()).toISOString();

@@ -10,6 +10,7 @@ import type { GrantHandler } from './types.js';
 export const clientCredentialsGrant: GrantHandler = {
   grantType: 'client_credentials',
   confidentialOnly: true,
+  parameters: [{ name: 'audience' }, { name: 'scope' }],
 
   async handle(ctx, { client }, params) {
     const audience = params.audience || (await ctx.lookups.tenantSettings()).default_audience;

@@ -12,10 +12,10 @@ import type { GrantHandler } from './types.js';
 export const deviceCodeGrant: GrantHandler = {
   grantType: DEVICE_CODE_GRANT,
   confidentialOnly: false,
+  parameters: [{ name: 'device_code', required: true }],
 
   async handle(ctx, { client }, params) {
-    if (!params.device_code) throw new OAuthError('invalid_request', 'Missing required parameter: device_code');
-    const hash = digestToken(params.device_code);
+    const hash = digestToken(params.device_code!);
     const record = await ctx.storage.getDeviceCode(hash);
     if (!record || record.clientId !== client.client_id) throw new OAuthError('invalid_grant', 'Invalid or expired device code.');
     const now = ctx.now();

@@ -22,8 +22,6 @@ async function passwordGrant(
   realm: string | undefined,
 ) {
   if (!client.is_first_party) throw new OAuthError('unauthorized_client', 'The password grant is for first-party clients only.');
-  if (!params.username) throw new OAuthError('invalid_request', 'Missing required parameter: username');
-  if (!params.password) throw new OAuthError('invalid_request', 'Missing required parameter: password');
   const connectionName = realm ?? (await ctx.lookups.tenantSettings()).default_directory;
   if (!connectionName) {
     throw new OAuthError('invalid_request', 'Authorization server not configured with default connection.');
@@ -36,7 +34,7 @@ async function passwordGrant(
 
   let user;
   try {
-    user = await authenticateDatabaseUser(ctx.storage, connection, params.username, params.password, meta.ip, ctx.now());
+    user = await authenticateDatabaseUser(ctx.storage, connection, params.username!, params.password!, meta.ip, ctx.now());
   } catch (err) {
     if (!(err instanceof DatabaseLoginError)) throw err;
     if (err.reason === 'too_many_attempts') throw new OAuthError('too_many_attempts', err.message, 429, err.lock && lockHeaders(err.lock, ctx.now()));
@@ -65,17 +63,24 @@ async function passwordGrant(
   return tokens;
 }
 
+const PASSWORD_PARAMETERS = [
+  { name: 'username', required: true },
+  { name: 'password', required: true },
+  { name: 'scope' },
+  { name: 'audience' },
+] as const;
+
 export const passwordGrantHandler: GrantHandler = {
   grantType: 'password',
   confidentialOnly: false,
+  parameters: PASSWORD_PARAMETERS,
   handle: (ctx, client, params, meta) => passwordGrant(ctx, client, params, meta, undefined),
 };
 
+/** Auth0's extension grant: the password grant against the database connection named by `realm`. */
 export const passwordRealmGrantHandler: GrantHandler = {
   grantType: PASSWORD_REALM_GRANT,
   confidentialOnly: false,
-  handle: (ctx, client, params, meta) => {
-    if (!params.realm) throw new OAuthError('invalid_request', 'Missing required parameter: realm');
-    return passwordGrant(ctx, client, params, meta, params.realm);
-  },
+  parameters: [{ name: 'realm', required: true }, ...PASSWORD_PARAMETERS],
+  handle: (ctx, client, params, meta) => passwordGrant(ctx, client, params, meta, params.realm),
 };

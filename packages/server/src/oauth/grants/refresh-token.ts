@@ -49,10 +49,11 @@ async function refuseIfFamilyRevoked(ctx: GrantContext, tokenHash: string, famil
 export const refreshTokenGrant: GrantHandler = {
   grantType: 'refresh_token',
   confidentialOnly: false,
+  parameters: [{ name: 'refresh_token', required: true }, { name: 'scope' }],
+  dynamicRegistration: true,
 
   async handle(ctx, { client }, params) {
-    if (!params.refresh_token) throw new OAuthError('invalid_request', 'Missing required parameter: refresh_token');
-    const tokenHash = digestToken(params.refresh_token);
+    const tokenHash = digestToken(params.refresh_token!);
     const record = await ctx.storage.getRefreshToken(tokenHash);
     const now = ctx.now();
     const nowIso = new Date(now).toISOString();

@@ -33,12 +33,28 @@ export interface TokenRequestMeta {
 }
 
 /**
+ * A token request parameter a grant reads, besides grant_type and client authentication. The token
+ * endpoint reads exactly the parameters its grants declare (any other is ignored, as in Auth0).
+ */
+export interface GrantParameter {
+  readonly name: string;
+  /** Absent or empty: `invalid_request`, before the handler runs. */
+  readonly required?: boolean;
+  /** Longer values are refused with `invalid_request`, before the handler runs. */
+  readonly maxLength?: number;
+}
+
+/**
  * One handler per grant type, as in fosite: validate the request for this grant, then issue. The
- * token endpoint has already authenticated the client and checked it may use the grant type.
+ * token endpoint has already authenticated the client, checked it may use the grant type and that
+ * the declared parameters are there.
  */
 export interface GrantHandler {
   readonly grantType: string;
   /** Auth0 refuses some grants to public clients (client_credentials) outright. */
   readonly confidentialOnly: boolean;
+  readonly parameters: readonly GrantParameter[];
+  /** Whether clients that registered themselves (RFC 7591, third-party) may be given this grant type. */
+  readonly dynamicRegistration?: boolean;
   handle(ctx: GrantContext, client: ClientRecord, params: TokenParams, request: TokenRequestMeta): Promise<TokenResponse>;
 }
