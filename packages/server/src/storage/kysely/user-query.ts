@@ -107,11 +107,8 @@ function drivingTerm(search: UserSearch): UserSearchTerm | undefined {
   return search.query.terms.find((t) => !t.negated && !t.prefix && !TEXT_COLUMNS[t.field] && !BOOLEAN_COLUMNS[t.field]);
 }
 
-/**
- * `GET /api/v2/users` with q/sort/connection, as one SQL query over indexes (and one bounded count).
- * Results stop at SEARCH_RESULT_LIMIT, as Auth0's do; pages past it are empty.
- */
-export async function searchUsers(db: Kysely<Database>, dialect: Dialect, search: UserSearch, page: PageRequest & { kind: 'offset' }): Promise<Page<User>> {
+/** The page query and the bounded count query of a search, unexecuted (tests EXPLAIN them). */
+export function compileUserSearch(dialect: Dialect, search: UserSearch, page: { offset: number; limit: number }) {
   const driver = drivingTerm(search);
   const conditions: Condition[] = [];
   if (search.connection !== undefined && driver?.field !== 'identities.connection') {
@@ -122,9 +119,7 @@ export async function searchUsers(db: Kysely<Database>, dialect: Dialect, search
     const terms = query.terms.filter((t) => t !== driver).map((t) => termCondition(dialect, t));
     if (terms.length > 0) conditions.push(query.any ? sql`(${sql.join(terms, sql` or `)})` : sql.join(terms, sql` and `));
   }
-  const from = driver
-    ? sql`user_search_terms d join users u on u.user_id = d.user_id`
-    : sql`users u`;
+  const from = driver ? sql`user_search_terms d join users u on u.user_id = d.user_id` : sql`users u`;
   if (driver) conditions.unshift(termRowCondition('d', driver));
   const where = conditions.length > 0 ? sql`where ${sql.join(conditions, sql` and `)}` : sql``;
 
@@ -137,15 +132,21 @@ export async function searchUsers(db: Kysely<Database>, dialect: Dialect, search
     const ref = sql.ref(`u.${column}`);
     order = nullable ? sql`${ref} is null, ${ref} ${direction}, u.user_id ${direction}` : sql`${ref} ${direction}, u.user_id ${direction}`;
   }
+  return {
+    items: sql<{ data: string }>`select u.data from ${from} ${where} order by ${order} limit ${page.limit} offset ${page.offset}`,
+    count: sql<{ n: number | string }>`select count(*) as n from (select 1 from ${from} ${where} limit ${SEARCH_RESULT_LIMIT}) s`,
+  };
+}
 
+/**
+ * `GET /api/v2/users` with q/sort/connection, as one SQL query over indexes (and one bounded count).
+ * Results stop at SEARCH_RESULT_LIMIT, as Auth0's do; pages past it are empty.
+ */
+export async function searchUsers(db: Kysely<Database>, dialect: Dialect, search: UserSearch, page: PageRequest & { kind: 'offset' }): Promise<Page<User>> {
   const limit = Math.min(page.limit, SEARCH_RESULT_LIMIT - page.offset);
-  const items =
-    limit <= 0
-      ? []
-      : (await sql<{ data: string }>`select u.data from ${from} ${where} order by ${order} limit ${limit} offset ${page.offset}`.execute(db)).rows.map(
-          (row) => JSON.parse(row.data) as User,
-        );
+  const compiled = compileUserSearch(dialect, search, { offset: page.offset, limit: Math.max(limit, 0) });
+  const items = limit <= 0 ? [] : (await compiled.items.execute(db)).rows.map((row) => JSON.parse(row.data) as User);
   if (!page.includeTotal) return { items };
-  const counted = await sql<{ n: number | string }>`select count(*) as n from (select 1 from ${from} ${where} limit ${SEARCH_RESULT_LIMIT}) s`.execute(db);
+  const counted = await compiled.count.execute(db);
   return { items, total: Number(counted.rows[0]!.n) };
 }
