@@ -16,7 +16,7 @@ import { FIXTURE } from './fixtures/v0013-tenant.js';
 
 /**
  * A tenant written by latchkey at schema 0013 (test/fixtures: a SQLite file and a PostgreSQL dump)
- * is migrated by a server start to the latest schema: every user is then found by the SQL search
+ * is migrated by a server start to the latest schema (0014 users, 0015 clients): every user is then found by the SQL search
  * as the JavaScript reading finds it, users-by-email answers, and its users still sign in.
  */
 const here = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -99,7 +99,11 @@ test(`every migrated user is found by the SQL search as before (${backend})`, as
 test(`a migrated user signs in, and so does the bcrypt-imported one (${backend})`, async () => {
   const { body: clients } = await server.management('GET', '/clients?app_type=native');
   const app = clients.find((c: { name: string }) => c.name === FIXTURE.appName);
-  assert.ok(app, 'the fixture app is there');
+  assert.ok(app, 'the fixture app is there (0015 filled in app_type)');
+  const thirdParty = await server.management('GET', '/clients?is_first_party=false');
+  assert.deepEqual(thirdParty.body.map((c: { name: string }) => c.name), ['Fixture SPA']);
+  const spas = await server.management('GET', '/clients?app_type=spa,non_interactive');
+  assert.deepEqual(spas.body.map((c: { name: string }) => c.name).filter((n: string) => n.startsWith('Fixture')), ['Fixture Backend', 'Fixture SPA']);
   for (const credentials of [{ email: FIXTURE.databaseUsers[0]!.email, password: TEST_PASSWORD }, FIXTURE.bcryptUser]) {
     const { code } = await authorizationCode(server, new Browser(server.issuer), { client_id: app.client_id, redirect_uri: 'http://127.0.0.1:50300/callback' }, credentials);
     assert.ok(code);

@@ -5,7 +5,15 @@
  * Timestamps are ISO-8601 strings: they sort correctly as text in both databases.
  */
 export interface Database {
-  clients: { client_id: string; secret_digest: string; data: string; created_at: string };
+  clients: {
+    client_id: string;
+    secret_digest: string;
+    data: string;
+    created_at: string;
+    /** Filtered by the client list (0015): '' for a client without an app type; 0/1. */
+    app_type: string | null;
+    is_first_party: number | null;
+  };
   resource_servers: { id: string; identifier: string; data: string; created_at: string };
   client_grants: { id: string; client_id: string; audience: string; data: string; created_at: string };
   connections: { id: string; name: string; strategy: string; data: string; created_at: string };
