@@ -101,7 +101,13 @@ export async function updateUserRow(db: Kysely<Database>, record: UserRecord, if
     if (ifPasswordHash !== undefined) query = ifPasswordHash === null ? query.where('password_hash', 'is', null) : query.where('password_hash', '=', ifPasswordHash);
     const result = await query.executeTakeFirst();
     if (result.numUpdatedRows === 0n) return false;
-    await writeUserTerms(trx, record.user);
+    // Most updates (every sign-in counts a login) leave identities and metadata alone: reading the
+    // terms from their index costs less than rewriting them.
+    const key = (row: UserSearchTermRow) => JSON.stringify([row.field, row.value, row.full_value]);
+    const stored = await trx.selectFrom('user_search_terms').select(['field', 'value', 'full_value']).where('user_id', '=', record.user.user_id).execute();
+    const wanted = userSearchTerms(record.user);
+    const same = stored.length === wanted.length && new Set(stored.map(key)).size === new Set([...stored, ...wanted].map(key)).size;
+    if (!same) await writeUserTerms(trx, record.user);
     return true;
   });
 }
