@@ -25,7 +25,9 @@ export interface UserSearchQuery {
   terms: UserSearchTerm[];
 }
 
-export const SORTABLE = ['user_id', 'email', 'name', 'nickname', 'username', 'created_at', 'updated_at', 'last_login', 'logins_count'] as const;
+export const SORTABLE = [
+  'user_id', 'email', 'name', 'nickname', 'username', 'created_at', 'updated_at', 'last_login', 'logins_count',
+] as const;
 export type SortField = (typeof SORTABLE)[number];
 export interface UserSort {
   field: SortField;
@@ -175,9 +177,17 @@ export function userComparator(sort: string): (a: User, b: User) => number {
 }
 
 /** `GET /api/v2/users` with `q`, `sort` or `connection`: parsed here (400 on what cannot be answered), run as SQL by storage. */
-export function searchUsers(storage: Storage, search: { q?: string; sort?: string; connection?: string }, page: PageRequest): Promise<Page<User>> {
+export function searchUsers(
+  storage: Storage,
+  search: { q?: string; sort?: string; connection?: string },
+  page: PageRequest,
+): Promise<Page<User>> {
   if (page.kind !== 'offset') {
-    throw new ManagementApiError(400, 'invalid_query_string', 'Query validation error: from/take cannot be combined with filters; use page and per_page');
+    throw new ManagementApiError(
+      400,
+      'invalid_query_string',
+      'Query validation error: from/take cannot be combined with filters; use page and per_page',
+    );
   }
   return storage.searchUsers(
     {

@@ -178,8 +178,8 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
   }
 
   listClients(page: PageRequest, filter: { app_type?: string[]; is_first_party?: boolean } = {}): Promise<Page<Client>> {
-    const where = { app_type: filter.app_type, is_first_party: filter.is_first_party === undefined ? undefined : Number(filter.is_first_party) };
-    return listPage(this.db, 'clients', 'client_id', where, page);
+    const firstParty = filter.is_first_party === undefined ? undefined : Number(filter.is_first_party);
+    return listPage(this.db, 'clients', 'client_id', { app_type: filter.app_type, is_first_party: firstParty }, page);
   }
 
   async insertClient({ client, secretDigest }: ClientRecord, options: { maxRegistered?: number } = {}): Promise<boolean> {
@@ -188,7 +188,13 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
       await this.db.transaction().execute(async (trx) => {
         await trx
           .insertInto('clients')
-          .values({ client_id: client.client_id, secret_digest: secretDigest, data: JSON.stringify(client), created_at: now(), ...clientColumns(client) })
+          .values({
+            client_id: client.client_id,
+            secret_digest: secretDigest,
+            data: JSON.stringify(client),
+            created_at: now(),
+            ...clientColumns(client),
+          })
           .execute();
         await insertOrigins(trx, client.client_id, origins);
         if (client.registration_source !== 'dynamic_registration') return;

@@ -43,7 +43,8 @@ export interface UserSearchTermRow {
 /** The indexed form of a searched text: its first TERM_VALUE_LENGTH code points, and the whole text when cut. */
 export function termValue(text: string): { value: string; full_value: string | null } {
   const chars = [...text];
-  return chars.length > TERM_VALUE_LENGTH ? { value: chars.slice(0, TERM_VALUE_LENGTH).join(''), full_value: text } : { value: text, full_value: null };
+  if (chars.length <= TERM_VALUE_LENGTH) return { value: text, full_value: null };
+  return { value: chars.slice(0, TERM_VALUE_LENGTH).join(''), full_value: text };
 }
 
 /**
@@ -89,7 +90,8 @@ export async function writeUserTerms(db: Kysely<Database> | Transaction<Database
 
 export async function insertUserRow(db: Kysely<Database>, record: UserRecord): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    await trx.insertInto('users').values({ user_id: record.user.user_id, created_at: record.user.created_at, ...userColumns(record) }).execute();
+    const row = { user_id: record.user.user_id, created_at: record.user.created_at, ...userColumns(record) };
+    await trx.insertInto('users').values(row).execute();
     await writeUserTerms(trx, record.user);
   });
 }
@@ -98,13 +100,19 @@ export async function insertUserRow(db: Kysely<Database>, record: UserRecord): P
 export async function updateUserRow(db: Kysely<Database>, record: UserRecord, ifPasswordHash?: string | null): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     let query = trx.updateTable('users').set(userColumns(record)).where('user_id', '=', record.user.user_id);
-    if (ifPasswordHash !== undefined) query = ifPasswordHash === null ? query.where('password_hash', 'is', null) : query.where('password_hash', '=', ifPasswordHash);
+    if (ifPasswordHash !== undefined) {
+      query = ifPasswordHash === null ? query.where('password_hash', 'is', null) : query.where('password_hash', '=', ifPasswordHash);
+    }
     const result = await query.executeTakeFirst();
     if (result.numUpdatedRows === 0n) return false;
     // Most updates (every sign-in counts a login) leave identities and metadata alone: reading the
     // terms from their index costs less than rewriting them.
     const key = (row: UserSearchTermRow) => JSON.stringify([row.field, row.value, row.full_value]);
-    const stored = await trx.selectFrom('user_search_terms').select(['field', 'value', 'full_value']).where('user_id', '=', record.user.user_id).execute();
+    const stored = await trx
+      .selectFrom('user_search_terms')
+      .select(['field', 'value', 'full_value'])
+      .where('user_id', '=', record.user.user_id)
+      .execute();
     const wanted = userSearchTerms(record.user);
     const same = stored.length === wanted.length && new Set(stored.map(key)).size === new Set([...stored, ...wanted].map(key)).size;
     if (!same) await writeUserTerms(trx, record.user);

@@ -142,7 +142,12 @@ export function compileUserSearch(dialect: Dialect, search: UserSearch, page: { 
  * `GET /api/v2/users` with q/sort/connection, as one SQL query over indexes (and one bounded count).
  * Results stop at SEARCH_RESULT_LIMIT, as Auth0's do; pages past it are empty.
  */
-export async function searchUsers(db: Kysely<Database>, dialect: Dialect, search: UserSearch, page: PageRequest & { kind: 'offset' }): Promise<Page<User>> {
+export async function searchUsers(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  search: UserSearch,
+  page: PageRequest & { kind: 'offset' },
+): Promise<Page<User>> {
   const limit = Math.min(page.limit, SEARCH_RESULT_LIMIT - page.offset);
   const compiled = compileUserSearch(dialect, search, { offset: page.offset, limit: Math.max(limit, 0) });
   const items = limit <= 0 ? [] : (await compiled.items.execute(db)).rows.map((row) => JSON.parse(row.data) as User);

@@ -41,7 +41,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     if (rows.length === 0) break;
     for (const row of rows) {
       const user = JSON.parse(row.data) as User;
-      const { data: _data, password_hash: _hash, connection: _connection, ...columns } = userColumns({ user, connection: row.connection, passwordHash: row.password_hash });
+      const record = { user, connection: row.connection, passwordHash: row.password_hash };
+      const { data: _data, password_hash: _hash, connection: _connection, ...columns } = userColumns(record);
       await typed.updateTable('users').set(columns).where('user_id', '=', row.user_id).execute();
       await writeUserTerms(typed, user);
     }
@@ -49,12 +50,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   }
 
   // After the backfill: building an index once is cheaper than keeping it up row by row.
-  const index = (name: string, table: string, columns: string) => sql`create index ${sql.ref(name)} on ${sql.ref(table)} (${sql.raw(columns)})`.execute(db);
+  const index = (name: string, table: string, columns: string) =>
+    sql`create index ${sql.ref(name)} on ${sql.ref(table)} (${sql.raw(columns)})`.execute(db);
   await index('user_search_terms_lookup', 'user_search_terms', 'field, value, created_at, user_id');
   await index('user_search_terms_user', 'user_search_terms', 'user_id, field, value');
   await index('users_username_lc', 'users', 'username_lc');
-  for (const column of ['name', 'nickname', 'given_name', 'family_name', 'phone_number']) await index(`users_${column}`, 'users', `${column}, user_id`);
-  for (const column of ['updated_at', 'last_login', 'logins_count']) await index(`users_${column}`, 'users', `${column}, user_id`);
+  for (const column of ['name', 'nickname', 'given_name', 'family_name', 'phone_number', 'updated_at', 'last_login', 'logins_count']) {
+    await index(`users_${column}`, 'users', `${column}, user_id`);
+  }
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {

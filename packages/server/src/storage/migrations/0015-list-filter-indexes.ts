@@ -12,7 +12,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable('clients').addColumn('is_first_party', 'integer').execute();
   // A client without an app type is listed under app_type '' (as the JavaScript filter read it).
   const field = (name: string) => (postgres ? sql.raw(`(data::json ->> '${name}')`) : sql.raw(`json_extract(data, '$.${name}')`));
-  const firstParty = postgres ? sql`case when (data::json ->> 'is_first_party') = 'true' then 1 else 0 end` : sql`coalesce(json_extract(data, '$.is_first_party'), 0)`;
+  const firstParty = postgres
+    ? sql`case when (data::json ->> 'is_first_party') = 'true' then 1 else 0 end`
+    : sql`coalesce(json_extract(data, '$.is_first_party'), 0)`;
   await sql`update clients set app_type = coalesce(${field('app_type')}, ''), is_first_party = ${firstParty}`.execute(db);
   await db.schema.createIndex('clients_app_type').on('clients').columns(['app_type', 'created_at', 'client_id']).execute();
   await db.schema.createIndex('connections_strategy').on('connections').columns(['strategy', 'created_at', 'id']).execute();
