@@ -2,6 +2,9 @@ import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
 import { browserOriginsOf } from '../oauth/browser-origins.js';
 import { KyselySignInStorage } from './kysely-sign-in.js';
 import { migrationProvider } from './migrations/index.js';
+import { insertUserRow, updateUserRow } from './kysely/user-columns.js';
+import { searchUsers } from './kysely/user-query.js';
+import type { UserSearch } from '../domain/user-search.js';
 import type { Database } from './schema.js';
 import type { ChangeFeed, ClientGrantFilter, Storage } from './types.js';
 import type { Client, ClientGrant, ClientRecord, Connection, Page, PageRequest, ResourceServer, SigningKeyRecord, TenantSettings, User, UserPermission, UserRecord } from '../domain/types.js';
@@ -61,7 +64,7 @@ async function listPage<T>(
   db: Kysely<Database>,
   table: 'clients' | 'resource_servers' | 'client_grants' | 'connections' | 'users',
   idColumn: 'client_id' | 'id' | 'user_id',
-  where: Record<string, string | undefined>,
+  where: Record<string, string | number | string[] | undefined>,
   page: PageRequest,
 ): Promise<Page<T>> {
   // Kysely cannot type a query over a table chosen at run time; the shape is fixed by the callers.
@@ -70,8 +73,11 @@ async function listPage<T>(
   let count = anyDb.selectFrom(table).select(sql<string | number>`count(*)`.as('n'));
   for (const [column, value] of Object.entries(where)) {
     if (value === undefined) continue;
-    query = query.where(column, '=', value);
-    count = count.where(column, '=', value);
+    // An empty list matches nothing (`in ()` is not SQL).
+    const list = Array.isArray(value) ? value : [value];
+    const condition = list.length > 0 ? sql<boolean>`${sql.ref(column)} in (${sql.join(list)})` : sql<boolean>`1 = 0`;
+    query = query.where(condition);
+    count = count.where(condition);
   }
   const parse = (rows: Array<Record<string, string>>) => rows.map((r) => JSON.parse(r.data!) as T);
 
@@ -102,6 +108,9 @@ async function listPage<T>(
 }
 
 const now = () => new Date().toISOString();
+
+/** The client fields the list filters by (0015), kept in step with `data`. */
+const clientColumns = (client: Client) => ({ app_type: client.app_type ?? '', is_first_party: client.is_first_party ? 1 : 0 });
 
 const REGISTERED_CLIENTS = 'registered_clients';
 
@@ -168,8 +177,9 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
     return row && { client: JSON.parse(row.data) as Client, secretDigest: row.secret_digest };
   }
 
-  listClients(page: PageRequest): Promise<Page<Client>> {
-    return listPage(this.db, 'clients', 'client_id', {}, page);
+  listClients(page: PageRequest, filter: { app_type?: string[]; is_first_party?: boolean } = {}): Promise<Page<Client>> {
+    const firstParty = filter.is_first_party === undefined ? undefined : Number(filter.is_first_party);
+    return listPage(this.db, 'clients', 'client_id', { app_type: filter.app_type, is_first_party: firstParty }, page);
   }
 
   async insertClient({ client, secretDigest }: ClientRecord, options: { maxRegistered?: number } = {}): Promise<boolean> {
@@ -178,7 +188,13 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
       await this.db.transaction().execute(async (trx) => {
         await trx
           .insertInto('clients')
-          .values({ client_id: client.client_id, secret_digest: secretDigest, data: JSON.stringify(client), created_at: now() })
+          .values({
+            client_id: client.client_id,
+            secret_digest: secretDigest,
+            data: JSON.stringify(client),
+            created_at: now(),
+            ...clientColumns(client),
+          })
           .execute();
         await insertOrigins(trx, client.client_id, origins);
         if (client.registration_source !== 'dynamic_registration') return;
@@ -204,7 +220,7 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
       // The row update comes first: it locks the client, so concurrent updates rewrite its origins one after the other.
       const result = await trx
         .updateTable('clients')
-        .set({ data: JSON.stringify(client), ...(secretDigest ? { secret_digest: secretDigest } : {}) })
+        .set({ data: JSON.stringify(client), ...clientColumns(client), ...(secretDigest ? { secret_digest: secretDigest } : {}) })
         .where('client_id', '=', client.client_id)
         .executeTakeFirst();
       if (result.numUpdatedRows === 0n) return undefined;
@@ -278,8 +294,8 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
     return row && (JSON.parse(row.data) as ResourceServer);
   }
 
-  listResourceServers(page: PageRequest): Promise<Page<ResourceServer>> {
-    return listPage(this.db, 'resource_servers', 'id', {}, page);
+  listResourceServers(page: PageRequest, filter: { identifiers?: string[] } = {}): Promise<Page<ResourceServer>> {
+    return listPage(this.db, 'resource_servers', 'id', { identifier: filter.identifiers }, page);
   }
 
   async insertResourceServer(rs: ResourceServer): Promise<boolean> {
@@ -432,16 +448,6 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
 
   // --- users ---------------------------------------------------------------------------------
 
-  private userRow(record: UserRecord) {
-    return {
-      connection: record.connection,
-      email_lc: record.user.email?.toLowerCase() ?? null,
-      username_lc: record.user.username?.toLowerCase() ?? null,
-      password_hash: record.passwordHash,
-      data: JSON.stringify(record.user),
-    };
-  }
-
   private userQuery() {
     return this.db.selectFrom('users').select(['data', 'connection', 'password_hash']);
   }
@@ -479,30 +485,25 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
     return listPage(this.db, 'users', 'user_id', {}, page);
   }
 
+  searchUsers(search: UserSearch, page: PageRequest & { kind: 'offset' }): Promise<Page<User>> {
+    return searchUsers(this.db, this.dialect, search, page);
+  }
+
   insertUser(record: UserRecord): Promise<boolean> {
-    return insertUnlessTaken(() =>
-      this.db
-        .insertInto('users')
-        .values({ user_id: record.user.user_id, created_at: record.user.created_at, ...this.userRow(record) })
-        .execute(),
-    );
+    return insertUnlessTaken(() => insertUserRow(this.db, record));
   }
 
   async updateUser(record: UserRecord, options: { ifPasswordHash?: string | null } = {}): Promise<boolean | 'conflict'> {
     let updated = false;
     const ok = await insertUnlessTaken(async () => {
-      let query = this.db.updateTable('users').set(this.userRow(record)).where('user_id', '=', record.user.user_id);
-      if (options.ifPasswordHash !== undefined) {
-        query = options.ifPasswordHash === null ? query.where('password_hash', 'is', null) : query.where('password_hash', '=', options.ifPasswordHash);
-      }
-      const result = await query.executeTakeFirst();
-      updated = result.numUpdatedRows > 0n;
+      updated = await updateUserRow(this.db, record, options.ifPasswordHash);
     });
     return ok ? updated : 'conflict';
   }
 
   async deleteUser(userId: string): Promise<boolean> {
     await this.db.deleteFrom('user_permissions').where('user_id', '=', userId).execute();
+    await this.db.deleteFrom('user_search_terms').where('user_id', '=', userId).execute();
     const result = await this.db.deleteFrom('users').where('user_id', '=', userId).executeTakeFirst();
     return result.numDeletedRows > 0n;
   }

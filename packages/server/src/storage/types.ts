@@ -25,10 +25,12 @@ import type {
   DeviceCodeRecord,
   UserPermission,
 } from '../domain/types.js';
+import type { UserSearch } from '../domain/user-search.js';
 
 export interface ClientStore {
   getClient(clientId: string): Promise<ClientRecord | undefined>;
-  listClients(page: PageRequest): Promise<Page<Client>>;
+  /** Auth0's list filters, in SQL: `app_type` any of these ('' for none), `is_first_party` equal. */
+  listClients(page: PageRequest, filter?: { app_type?: string[]; is_first_party?: boolean }): Promise<Page<Client>>;
   /**
    * Inserts a client with its browser origins. A dynamically registered client is counted, and is
    * refused (false) when `maxRegistered` of them exist already: the check and the insert are atomic.
@@ -51,7 +53,7 @@ export interface RateLimitStore {
 export interface ResourceServerStore {
   getResourceServer(id: string): Promise<ResourceServer | undefined>;
   getResourceServerByIdentifier(identifier: string): Promise<ResourceServer | undefined>;
-  listResourceServers(page: PageRequest): Promise<Page<ResourceServer>>;
+  listResourceServers(page: PageRequest, filter?: { identifiers?: string[] }): Promise<Page<ResourceServer>>;
   /** Resolves false when the identifier is taken. */
   insertResourceServer(rs: ResourceServer): Promise<boolean>;
   updateResourceServer(rs: ResourceServer): Promise<boolean>;
@@ -91,6 +93,8 @@ export interface UserStore {
   /** Users with this email (case-insensitively) on any connection, oldest first. */
   listUsersByEmail(email: string): Promise<User[]>;
   listUsers(page: PageRequest): Promise<Page<User>>;
+  /** `GET /api/v2/users` with q, sort or connection, in SQL (storage/kysely/user-query.ts). */
+  searchUsers(search: UserSearch, page: PageRequest & { kind: 'offset' }): Promise<Page<User>>;
   /** Resolves false when the email or username is taken on that connection. */
   insertUser(record: UserRecord): Promise<boolean>;
   /**

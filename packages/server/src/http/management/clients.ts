@@ -2,7 +2,6 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { ServerContext } from '../../context.js';
 import { auth0DefaultsOn } from '../../domain/auth0-defaults.js';
 import { createClient, deleteClient, getClient, rotateClientSecret, updateClient } from '../../domain/clients.js';
-import { scanPage } from '../../domain/paging.js';
 import type { Client } from '../../domain/types.js';
 import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
 import { IdParam, Name, Strict, StringEnum, StringMap, Url, UrlList, OptionalFields } from './schemas.js';
@@ -84,11 +83,9 @@ export async function clientRoutes(app: ManagementApp, ctx: ServerContext): Prom
         return listBody('clients', await storage.listClients(pageReq), pageReq, request.query, (c) => present(c));
       }
       const appTypes = app_type?.split(',').map((t) => t.trim());
-      const keep = (c: Client) =>
-        is_global !== true &&
-        (appTypes === undefined || appTypes.includes(c.app_type ?? '')) &&
-        (is_first_party === undefined || c.is_first_party === is_first_party);
-      const page = await scanPage((p) => storage.listClients(p), { keep }, pageReq);
+      // latchkey has no global client: is_global=true lists none.
+      const filter = { app_type: is_global === true ? [] : appTypes, ...(is_first_party !== undefined ? { is_first_party } : {}) };
+      const page = await storage.listClients(pageReq, filter);
       return listBody('clients', page, pageReq, request.query, (c) => present(c));
     },
   );

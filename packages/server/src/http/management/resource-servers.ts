@@ -6,7 +6,6 @@ import {
   getResourceServer,
   updateResourceServer,
 } from '../../domain/resource-servers.js';
-import { scanPage } from '../../domain/paging.js';
 import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
 import { IdParam, Name, Strict, StringEnum, OptionalFields } from './schemas.js';
 
@@ -40,9 +39,7 @@ export async function resourceServerRoutes(app: ManagementApp, ctx: ServerContex
     async (request) => {
       const pageReq = pageRequest(request.query);
       const { identifiers } = request.query;
-      const page = identifiers
-        ? await scanPage((p) => storage.listResourceServers(p), { keep: (rs) => identifiers.includes(rs.identifier) }, pageReq)
-        : await storage.listResourceServers(pageReq);
+      const page = await storage.listResourceServers(pageReq, identifiers ? { identifiers } : {});
       return listBody('resource_servers', page, pageReq, request.query);
     },
   );
