@@ -2,6 +2,9 @@ import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
 import { browserOriginsOf } from '../oauth/browser-origins.js';
 import { KyselySignInStorage } from './kysely-sign-in.js';
 import { migrationProvider } from './migrations/index.js';
+import { insertUserRow, updateUserRow } from './kysely/user-columns.js';
+import { searchUsers } from './kysely/user-query.js';
+import type { UserSearch } from '../domain/user-search.js';
 import type { Database } from './schema.js';
 import type { ChangeFeed, ClientGrantFilter, Storage } from './types.js';
 import type { Client, ClientGrant, ClientRecord, Connection, Page, PageRequest, ResourceServer, SigningKeyRecord, TenantSettings, User, UserPermission, UserRecord } from '../domain/types.js';
@@ -432,16 +435,6 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
 
   // --- users ---------------------------------------------------------------------------------
 
-  private userRow(record: UserRecord) {
-    return {
-      connection: record.connection,
-      email_lc: record.user.email?.toLowerCase() ?? null,
-      username_lc: record.user.username?.toLowerCase() ?? null,
-      password_hash: record.passwordHash,
-      data: JSON.stringify(record.user),
-    };
-  }
-
   private userQuery() {
     return this.db.selectFrom('users').select(['data', 'connection', 'password_hash']);
   }
@@ -479,30 +472,25 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
     return listPage(this.db, 'users', 'user_id', {}, page);
   }
 
+  searchUsers(search: UserSearch, page: PageRequest & { kind: 'offset' }): Promise<Page<User>> {
+    return searchUsers(this.db, this.dialect, search, page);
+  }
+
   insertUser(record: UserRecord): Promise<boolean> {
-    return insertUnlessTaken(() =>
-      this.db
-        .insertInto('users')
-        .values({ user_id: record.user.user_id, created_at: record.user.created_at, ...this.userRow(record) })
-        .execute(),
-    );
+    return insertUnlessTaken(() => insertUserRow(this.db, record));
   }
 
   async updateUser(record: UserRecord, options: { ifPasswordHash?: string | null } = {}): Promise<boolean | 'conflict'> {
     let updated = false;
     const ok = await insertUnlessTaken(async () => {
-      let query = this.db.updateTable('users').set(this.userRow(record)).where('user_id', '=', record.user.user_id);
-      if (options.ifPasswordHash !== undefined) {
-        query = options.ifPasswordHash === null ? query.where('password_hash', 'is', null) : query.where('password_hash', '=', options.ifPasswordHash);
-      }
-      const result = await query.executeTakeFirst();
-      updated = result.numUpdatedRows > 0n;
+      updated = await updateUserRow(this.db, record, options.ifPasswordHash);
     });
     return ok ? updated : 'conflict';
   }
 
   async deleteUser(userId: string): Promise<boolean> {
     await this.db.deleteFrom('user_permissions').where('user_id', '=', userId).execute();
+    await this.db.deleteFrom('user_search_terms').where('user_id', '=', userId).execute();
     const result = await this.db.deleteFrom('users').where('user_id', '=', userId).executeTakeFirst();
     return result.numDeletedRows > 0n;
   }

@@ -17,7 +17,20 @@ export interface Database {
     password_hash: string | null;
     data: string;
     created_at: string;
+    // Searched and sorted fields (0014), kept in step with `data` by storage/kysely/user-columns.ts.
+    name: string | null;
+    nickname: string | null;
+    given_name: string | null;
+    family_name: string | null;
+    phone_number: string | null;
+    email_verified: number | null;
+    blocked: number | null;
+    updated_at: string | null;
+    last_login: string | null;
+    logins_count: number | null;
   };
+  /** Identities and metadata leaves of each user, one row per value, for indexed search (0014). */
+  user_search_terms: { user_id: string; field: string; value: string; full_value: string | null; created_at: string };
   tenant_settings: { id: string; data: string };
   signing_keys: {
     kid: string;

@@ -25,6 +25,7 @@ import type {
   DeviceCodeRecord,
   UserPermission,
 } from '../domain/types.js';
+import type { UserSearch } from '../domain/user-search.js';
 
 export interface ClientStore {
   getClient(clientId: string): Promise<ClientRecord | undefined>;
@@ -91,6 +92,8 @@ export interface UserStore {
   /** Users with this email (case-insensitively) on any connection, oldest first. */
   listUsersByEmail(email: string): Promise<User[]>;
   listUsers(page: PageRequest): Promise<Page<User>>;
+  /** `GET /api/v2/users` with q, sort or connection, in SQL (storage/kysely/user-query.ts). */
+  searchUsers(search: UserSearch, page: PageRequest & { kind: 'offset' }): Promise<Page<User>>;
   /** Resolves false when the email or username is taken on that connection. */
   insertUser(record: UserRecord): Promise<boolean>;
   /**

@@ -11,6 +11,7 @@ import * as m0009 from './0009-sign-out-everywhere.js';
 import * as m0010 from './0010-origin-index-and-registration-limits.js';
 import * as m0013 from './0013-revoked-refresh-families.js';
 import * as m0012 from './0012-login-transaction-source.js';
+import * as m0014 from './0014-user-search-columns.js';
 
 /** Migrations are compiled in rather than read from disk, so the built CLI needs no source tree. */
 export const migrationProvider: MigrationProvider = {
@@ -24,6 +25,7 @@ export const migrationProvider: MigrationProvider = {
       '0010-origin-index-and-registration-limits': m0010,
       '0013-revoked-refresh-families': m0013,
       '0012-login-transaction-source': m0012,
+      '0014-user-search-columns': m0014,
     };
   },
 };

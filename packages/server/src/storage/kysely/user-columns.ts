@@ -1,0 +1,107 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { User, UserRecord } from '../../domain/types.js';
+import type { Database } from '../schema.js';
+
+/**
+ * The user fields that are searched, sorted or unique, as columns next to the JSON document (which
+ * stays the one that is read back). Emails and usernames are kept lower-cased: they match
+ * case-insensitively, and the per-connection unique indexes hold on the folded value.
+ */
+export function userColumns(record: UserRecord) {
+  const { user } = record;
+  return {
+    connection: record.connection,
+    email_lc: user.email?.toLowerCase() ?? null,
+    username_lc: user.username?.toLowerCase() ?? null,
+    name: user.name ?? null,
+    nickname: user.nickname ?? null,
+    given_name: user.given_name ?? null,
+    family_name: user.family_name ?? null,
+    phone_number: user.phone_number ?? null,
+    email_verified: user.email_verified ? 1 : 0,
+    blocked: user.blocked ? 1 : 0,
+    updated_at: user.updated_at,
+    last_login: user.last_login ?? null,
+    logins_count: user.logins_count,
+    password_hash: record.passwordHash,
+    data: JSON.stringify(user),
+  };
+}
+
+/**
+ * Longest value kept in the term index, in code points. PostgreSQL refuses a btree entry over about
+ * 2700 bytes; a longer value is indexed by its first characters and kept whole in `full_value`.
+ */
+export const TERM_VALUE_LENGTH = 200;
+
+export interface UserSearchTermRow {
+  field: string;
+  value: string;
+  full_value: string | null;
+}
+
+/** The indexed form of a searched text: its first TERM_VALUE_LENGTH code points, and the whole text when cut. */
+export function termValue(text: string): { value: string; full_value: string | null } {
+  const chars = [...text];
+  return chars.length > TERM_VALUE_LENGTH ? { value: chars.slice(0, TERM_VALUE_LENGTH).join(''), full_value: text } : { value: text, full_value: null };
+}
+
+/**
+ * Every value a multi-valued or open-ended field holds, one row each: `identities.*` per identity and
+ * each leaf of app_metadata/user_metadata under its dotted path, an array's elements under the
+ * array's path. This is what `field:value` reads in JavaScript (domain/user-search.ts): values are
+ * compared as String(value); null and objects never match; a key with a dot cannot be named in `q`.
+ */
+export function userSearchTerms(user: User): UserSearchTermRow[] {
+  const rows = new Map<string, UserSearchTermRow>();
+  const add = (field: string, value: unknown) => {
+    if (value === null || value === undefined || (typeof value === 'object' && !Array.isArray(value))) return;
+    const row = { field, ...termValue(String(value)) };
+    rows.set(JSON.stringify([field, row.full_value ?? row.value]), row);
+  };
+  for (const identity of user.identities) {
+    add('identities.connection', identity.connection);
+    add('identities.provider', identity.provider);
+    add('identities.user_id', identity.user_id);
+  }
+  const walk = (path: string, value: unknown) => {
+    if (Array.isArray(value)) {
+      for (const element of value) add(path, element);
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, child] of Object.entries(value)) if (key !== '' && !key.includes('.')) walk(`${path}.${key}`, child);
+    } else {
+      add(path, value);
+    }
+  };
+  for (const root of ['app_metadata', 'user_metadata'] as const) {
+    for (const [key, child] of Object.entries(user[root] ?? {})) if (key !== '' && !key.includes('.')) walk(`${root}.${key}`, child);
+  }
+  return [...rows.values()];
+}
+
+/** Replaces a user's term rows; in the transaction that writes the user row, so search never sees them apart. */
+export async function writeUserTerms(db: Kysely<Database> | Transaction<Database>, user: User): Promise<void> {
+  await db.deleteFrom('user_search_terms').where('user_id', '=', user.user_id).execute();
+  const rows = userSearchTerms(user).map((row) => ({ user_id: user.user_id, created_at: user.created_at, ...row }));
+  // Bounded chunks: SQLite allows 32766 bound values per statement.
+  for (let i = 0; i < rows.length; i += 500) await db.insertInto('user_search_terms').values(rows.slice(i, i + 500)).execute();
+}
+
+export async function insertUserRow(db: Kysely<Database>, record: UserRecord): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.insertInto('users').values({ user_id: record.user.user_id, created_at: record.user.created_at, ...userColumns(record) }).execute();
+    await writeUserTerms(trx, record.user);
+  });
+}
+
+/** Resolves whether a row was written (false: no such user, or its password hash was no longer `ifPasswordHash`). */
+export async function updateUserRow(db: Kysely<Database>, record: UserRecord, ifPasswordHash?: string | null): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    let query = trx.updateTable('users').set(userColumns(record)).where('user_id', '=', record.user.user_id);
+    if (ifPasswordHash !== undefined) query = ifPasswordHash === null ? query.where('password_hash', 'is', null) : query.where('password_hash', '=', ifPasswordHash);
+    const result = await query.executeTakeFirst();
+    if (result.numUpdatedRows === 0n) return false;
+    await writeUserTerms(trx, record.user);
+    return true;
+  });
+}
