@@ -24,11 +24,13 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import type { Kysely, Transaction } from 'kysely';
 import { hashPassword } from '../packages/server/src/crypto/passwords.js';
 import { newDatabaseUserId } from '../packages/server/src/domain/ids.js';
 import type { UserRecord } from '../packages/server/src/domain/types.js';
 import { openStorage } from '../packages/server/src/storage/index.js';
 import { KyselyStorage } from '../packages/server/src/storage/kysely-storage.js';
+import type { Database } from '../packages/server/src/storage/schema.js';
 import {
   allCores,
   cpuMs,
@@ -229,6 +231,20 @@ async function createPostgresDatabase(): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // Seeding
 
+/**
+ * The batch's transaction as a database whose own transactions join it: insertUser writes the user
+ * row and its search terms in a transaction of its own, which Kysely cannot open inside another.
+ */
+function joining(trx: Transaction<Database>): Kysely<Database> {
+  return new Proxy(trx, {
+    get(target, key) {
+      if (key === 'transaction') return () => ({ execute: <T>(fn: (t: Transaction<Database>) => Promise<T>) => fn(target) });
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 interface Seeded {
   count: number;
   seconds: number;
@@ -257,7 +273,7 @@ async function seed(latchkey: Latchkey, count: number, hashes: { signIn: string;
   let stopped = false;
   const insertBatch = (indexes: number[]) =>
     opened.db.transaction().execute(async (trx) => {
-      const storage = new KyselyStorage(trx, opened.dialect, opened.changes);
+      const storage = new KyselyStorage(joining(trx), opened.dialect, opened.changes);
       for (const index of indexes) {
         const record = seededUser(index, signIns.has(index) ? hashes.signIn : hashes.other);
         if (!(await storage.insertUser(record))) throw new Error(`seeding: user ${index} (${record.user.email}) already exists`);
