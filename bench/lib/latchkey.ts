@@ -60,16 +60,22 @@ export interface Latchkey {
 /**
  * Starts latchkey on `storage`, pinned to the taskset CPU list `core` (undefined: every core).
  * `LATCHKEY_LOG_LEVEL=silent`, so logging costs nothing under load; `extraEnv` adds or overrides settings.
+ * On PostgreSQL, the schema is made in the database `postgresUrl` names.
  */
-export async function startLatchkey(storage: StorageKind, core?: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Latchkey> {
+export async function startLatchkey(
+  storage: StorageKind,
+  core?: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+  postgresUrl = postgresBaseUrl,
+): Promise<Latchkey> {
   const name = `latchkey (${storageLabel(storage)})`;
   const dataDir = makeTempDir('latchkey-bench-');
   let databaseUrl = `sqlite:${join(dataDir, 'latchkey.db')}`;
   if (storage === 'postgres') {
     const schema = `bench_${randomBytes(6).toString('hex')}`;
-    databaseUrl = `${postgresBaseUrl}?schema=${schema}`;
+    databaseUrl = `${postgresUrl}?schema=${schema}`;
     // Registered before the server starts (clean-up runs in reverse), so it runs after the stop.
-    onCleanUp(`drop schema ${schema}`, () => dropSchema(postgresBaseUrl, schema));
+    onCleanUp(`drop schema ${schema}`, () => dropSchema(postgresUrl, schema));
   }
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}/`;
