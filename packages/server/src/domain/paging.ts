@@ -1,5 +1,5 @@
 import type { Page, PageRequest } from '../domain/types.js';
-import { ManagementApiError } from './errors.js';
+import { invalidField } from './errors.js';
 
 /** Walks a whole list with checkpoint paging, for the rare admin operation that must see it all. */
 export async function* everyItem<T>(list: (page: PageRequest) => Promise<Page<T>>): AsyncGenerator<T> {
@@ -21,7 +21,7 @@ export async function scanPage<T>(
   page: PageRequest,
 ): Promise<Page<T>> {
   if (page.kind !== 'offset') {
-    throw new ManagementApiError(400, 'invalid_query_string', 'Query validation error: from/take cannot be combined with filters; use page and per_page');
+    throw invalidField('from', 'from/take cannot be combined with filters; use page and per_page');
   }
   const found: T[] = [];
   for await (const item of everyItem(list)) if (select.keep(item)) found.push(item);

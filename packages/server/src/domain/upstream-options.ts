@@ -1,6 +1,6 @@
 import type { Encrypter } from '../crypto/encryption.js';
 import type { Connection, ConnectionStrategy } from '../domain/types.js';
-import { badRequest } from './errors.js';
+import { invalidField } from './errors.js';
 
 /** Where a sealed client secret lives in stored options; never shown as is. */
 const SEALED_SECRET = 'client_secret_sealed';
@@ -37,9 +37,9 @@ export function upstreamUrlProblem(value: string): string | undefined {
 function httpUrl(options: Record<string, unknown>, field: string, required: boolean): void {
   const value = options[field];
   if (value === undefined && !required) return;
-  if (typeof value !== 'string') throw badRequest(`Payload validation error: options.${field} is required (an https URL)`);
+  if (typeof value !== 'string') throw invalidField(`options.${field}`, `options.${field} is required (an https URL)`);
   const problem = upstreamUrlProblem(value);
-  if (problem) throw badRequest(`Payload validation error: options.${field} ${problem}`);
+  if (problem) throw invalidField(`options.${field}`, `options.${field} ${problem}`);
 }
 
 const OIDC_WELL_KNOWN = '/.well-known/openid-configuration';
@@ -74,7 +74,7 @@ function text(options: Record<string, unknown>, field: string, required: boolean
   const value = options[field];
   if (value === undefined && !required) return;
   if (typeof value !== 'string' || value.length === 0 || value.length > maxLength) {
-    throw badRequest(`Payload validation error: options.${field} must be a string of 1 to ${maxLength} characters`);
+    throw invalidField(`options.${field}`, `options.${field} must be a string of 1 to ${maxLength} characters`);
   }
 }
 
@@ -89,32 +89,32 @@ export function assertUpstreamOptions(strategy: ConnectionStrategy, options: Rec
   text(options, 'client_secret', false, 2048);
   const scope = options.scope;
   if (scope !== undefined && typeof scope !== 'string' && !(Array.isArray(scope) && scope.every((s) => typeof s === 'string'))) {
-    throw badRequest('Payload validation error: options.scope must be a string or an array of strings');
+    throw invalidField('options.scope', 'options.scope must be a string or an array of strings');
   }
   if (strategy === 'oauth2') {
     httpUrl(options, 'authorizationURL', true);
     httpUrl(options, 'tokenURL', true);
     const scripts = options.scripts as Record<string, unknown> | undefined;
     if (typeof scripts?.fetchUserProfile !== 'string' || scripts.fetchUserProfile.length > MAX_SCRIPT_LENGTH) {
-      throw badRequest('Payload validation error: options.scripts.fetchUserProfile is required (a function, as source text)');
+      throw invalidField('options.scripts.fetchUserProfile', 'options.scripts.fetchUserProfile is required (a function, as source text)');
     }
     const headers = options.customHeaders;
     if (headers !== undefined && (typeof headers !== 'object' || headers === null || !Object.values(headers).every((v) => typeof v === 'string'))) {
-      throw badRequest('Payload validation error: options.customHeaders must map header names to strings');
+      throw invalidField('options.customHeaders', 'options.customHeaders must map header names to strings');
     }
     if (options.pkce_enabled !== undefined && typeof options.pkce_enabled !== 'boolean') {
-      throw badRequest('Payload validation error: options.pkce_enabled must be a boolean');
+      throw invalidField('options.pkce_enabled', 'options.pkce_enabled must be a boolean');
     }
     // Optional: when set, the authorization response's `iss` (RFC 9207) is checked against it.
     httpUrl(options, 'issuer', false);
   } else {
     if (options.discovery_url === undefined && options.issuer === undefined) {
-      throw badRequest('Payload validation error: options.discovery_url or options.issuer is required');
+      throw invalidField('options.discovery_url', 'options.discovery_url or options.issuer is required');
     }
     httpUrl(options, 'discovery_url', false);
     httpUrl(options, 'issuer', false);
     const expected = expectedIssuerOf(options);
-    if ('problem' in expected) throw badRequest(`Payload validation error: ${expected.problem}`);
+    if ('problem' in expected) throw invalidField('options.issuer', expected.problem);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Storage } from '../storage/types.js';
 import type { Page, PageRequest, User } from '../domain/types.js';
-import { ManagementApiError } from './errors.js';
+import { invalidField } from './errors.js';
 import { scanPage } from './paging.js';
 
 /**
@@ -10,7 +10,7 @@ import { scanPage } from './paging.js';
  */
 export type UserPredicate = (user: User) => boolean;
 
-const invalidQuery = (message: string) => new ManagementApiError(400, 'invalid_query_string', `Query validation error: ${message}`);
+const invalidQuery = (message: string) => invalidField('q', message, 'invalid_query_string');
 
 /** Fields that can be searched, and how a user's values for each are read. */
 const FIELDS: Record<string, (user: User) => unknown[]> = {

@@ -1,8 +1,9 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { authenticateClient, clientCredentialsFrom } from '../oauth/client-auth.js';
 import { OAuthError } from '../oauth/errors.js';
 import { grantHandlers, type GrantContext, type TokenParams } from '../oauth/grants/index.js';
+import { installErrorHandler } from './errors.js';
 
 /** The parameters the token endpoint and its grants read; any other is ignored, as in Auth0. */
 const TOKEN_PARAMETERS: ReadonlySet<string> = new Set([
@@ -28,16 +29,6 @@ export function tokenParams(body: unknown, names: ReadonlySet<string> = TOKEN_PA
   return params;
 }
 
-/** Any failure at the token endpoint as `{error, error_description}`, never Fastify's default body. */
-export function toOAuthError(error: FastifyError | Error): OAuthError {
-  if (error instanceof OAuthError) return error;
-  const status = (error as FastifyError).statusCode;
-  if (status === 413) return new OAuthError('invalid_request', 'Request body too large', 413);
-  if (status === 415) return new OAuthError('invalid_request', 'Unsupported content type: send application/x-www-form-urlencoded or application/json', 415);
-  if (status && status >= 400 && status < 500) return new OAuthError('invalid_request', 'Malformed request body', status);
-  return new OAuthError('server_error', 'The server could not process the request', 500);
-}
-
 /** `POST /oauth/token`: authenticate the client, then hand over to the grant's handler. */
 export async function tokenEndpoint(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const grantCtx: GrantContext = {
@@ -49,11 +40,7 @@ export async function tokenEndpoint(app: FastifyInstance, ctx: ServerContext): P
     now: ctx.now,
   };
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const oauth = toOAuthError(error);
-    if (oauth.status >= 500) request.log.error({ err: error }, 'token endpoint error');
-    return reply.status(oauth.status).headers({ 'cache-control': 'no-store', ...oauth.headers }).send(oauth.toJSON());
-  });
+  installErrorHandler(app, 'oauth', ctx);
 
   app.post('/oauth/token', { bodyLimit: 64 * 1024 }, async (request, reply) => {
     const params = tokenParams(request.body);

@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import { ManagementApiError } from '../domain/errors.js';
+import { DomainError } from '../domain/errors.js';
 import { createUser, type UserCreateInput } from '../domain/users.js';
 import type { Storage } from '../storage/types.js';
 import type { Connection, User } from '../domain/types.js';
@@ -20,19 +20,6 @@ export const signupLimits = (config: Pick<Config, 'signupLimitPerIp' | 'signupLi
   perTenant: config.signupLimitPerTenant,
 });
 
-export type SignupFailure = 'too_many_signups' | 'user_exists' | 'invalid_password' | 'invalid_signup';
-
-export class SignupError extends Error {
-  override name = 'SignupError';
-  constructor(
-    readonly reason: SignupFailure,
-    message: string,
-    /** too_many_signups: when the window ends, and the limit that was reached (for lockHeaders). */
-    readonly lock?: { until: Date; limit: number },
-  ) {
-    super(message);
-  }
-}
 
 export interface SignupInput {
   connection: Connection;
@@ -61,17 +48,11 @@ export async function signUpDatabaseUser(storage: Storage, input: SignupInput): 
     const counted = await storage.recordLoginFailure(key, iso, windowStartedBefore);
     if (counted.failures > limit) {
       const until = new Date(Date.parse(counted.windowStartedAt) + SIGNUP_WINDOW_MS);
-      throw new SignupError('too_many_signups', `Too many sign-ups. Try again after ${until.toUTCString()}.`, { until, limit });
+      throw new DomainError('limit', 'too_many_signups', `Too many sign-ups. Try again after ${until.toUTCString()}.`, { lock: { until, limit } });
     }
   }
-  try {
-    // createUser hashes the password before it inserts: a taken email costs the same argon2id hash
-    // as a new one, so the time taken tells no more than the answer does.
-    return await createUser(storage, { ...input.profile, connection: input.connection.name }, new Date(now));
-  } catch (err) {
-    if (!(err instanceof ManagementApiError)) throw err;
-    if (err.errorCode === 'auth0_idp_error') throw new SignupError('user_exists', 'The user already exists.');
-    if (err.errorCode === 'password_strength_error') throw new SignupError('invalid_password', err.message.replace(/^PasswordStrengthError: /, ''));
-    throw new SignupError('invalid_signup', err.message);
-  }
+  // createUser hashes the password before it inserts: a taken email costs the same argon2id hash
+  // as a new one, so the time taken tells no more than the answer does. Its DomainErrors (user_exists,
+  // password_policy, invalid) go to the caller as they are.
+  return createUser(storage, { ...input.profile, connection: input.connection.name }, new Date(now));
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { SecretDigester } from '../crypto/secrets.js';
 import { RELAXED_BY_AUTH0_DEFAULTS } from '../domain/auth0-defaults.js';
-import { createClient, RegisteredClientLimitReached, rotateClientSecret } from '../domain/clients.js';
+import { createClient, REGISTERED_CLIENT_LIMIT, rotateClientSecret } from '../domain/clients.js';
+import { DomainError } from '../domain/errors.js';
 import type { Storage } from '../storage/types.js';
 import type { Client } from '../domain/types.js';
 import { grantTypesForResponseType, responseTypesFor } from './authorize/response-type.js';
@@ -260,7 +261,7 @@ export async function registerClient(
     );
     return { client, secret: request.token_endpoint_auth_method === 'none' ? undefined : secret };
   } catch (err) {
-    if (err instanceof RegisteredClientLimitReached) return undefined;
+    if (err instanceof DomainError && err.code === REGISTERED_CLIENT_LIMIT) return undefined;
     throw err;
   }
 }

@@ -1,11 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
-import { authenticateDatabaseUser, databaseConnectionFor, DatabaseLoginError, lockHeaders } from '../../connections/database.js';
+import { authenticateDatabaseUser, databaseConnectionFor, lockHeaders } from '../../connections/database.js';
 import { afterConsent, transactionShown, type FlowInput } from '../../login/authorization-flow.js';
 import { sessionServes, upstreamConnectionsFor, usableUpstreamConnection } from '../../login/connection-access.js';
 import { describeScopes, redirectDestination } from '../../login/consent.js';
-import { ManagementApiError } from '../../domain/errors.js';
-import { SignupError, signUpDatabaseUser, signupLimits } from '../../login/signup.js';
+import { DomainError } from '../../domain/errors.js';
+import { signUpDatabaseUser, signupLimits } from '../../login/signup.js';
+import { pageError } from '../errors.js';
 import { passwordPolicyHint } from '../../domain/password-policy.js';
 import type { Connection, LoginTransaction, User } from '../../domain/types.js';
 import { field } from './form.js';
@@ -129,15 +130,10 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
       const user = await authenticateDatabaseUser(ctx.storage, connection, username, password, request.ip, ctx.now());
       return await signInAndContinue(request, reply, ctx, { tx, input, user, connection: connection.name });
     } catch (err) {
-      if (!(err instanceof DatabaseLoginError)) throw err;
-      if (err.lock) reply.headers(lockHeaders(err.lock, ctx.now()));
-      const [status, message] =
-        err.reason === 'too_many_attempts'
-          ? [429, `Too many failed attempts. Your account is locked until ${err.lock?.until.toUTCString() ?? 'later'}; try again then.`]
-          : err.reason === 'blocked'
-            ? [401, 'Your account has been blocked. Contact your administrator.']
-            : [400, 'Wrong email or password.'];
-      return showLogin(reply, tx, input, connection, status, message, username);
+      if (!(err instanceof DomainError)) throw err;
+      if (err.details.lock) reply.headers(lockHeaders(err.details.lock, ctx.now()));
+      const shown = pageError(err);
+      return showLogin(reply, tx, input, connection, shown.status, shown.message, username);
     }
   });
 
@@ -169,15 +165,11 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
         await ctx.storage.updateUser({ ...record, user });
       }
     } catch (err) {
-      if (!(err instanceof SignupError)) throw err;
-      if (err.lock) reply.headers(lockHeaders(err.lock, ctx.now()));
-      const [status, message] =
-        err.reason === 'too_many_signups'
-          ? [429, `Too many sign-ups from your network. Try again after ${err.lock!.until.toUTCString()}.`]
-          : err.reason === 'user_exists'
-            ? [400, 'An account with this email address already exists.']
-            : [400, err.message.replace(/^Payload validation error: /, '')];
-      return showSignup(reply, tx, input, connection, status, message, email, err.reason === 'user_exists');
+      // The domain's own words (no parsing of messages): a taken email also offers to log in instead.
+      if (!(err instanceof DomainError)) throw err;
+      if (err.details.lock) reply.headers(lockHeaders(err.details.lock, ctx.now()));
+      const shown = pageError(err);
+      return showSignup(reply, tx, input, connection, shown.status, shown.message, email, err.code === 'user_exists');
     }
     return signInAndContinue(request, reply, ctx, { tx, input, user, connection: connection.name });
   });
