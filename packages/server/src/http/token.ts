@@ -4,6 +4,7 @@ import { authenticateClient, clientCredentialsFrom } from '../oauth/client-auth.
 import { OAuthError } from '../oauth/errors.js';
 import { grantHandlers, type GrantContext, type TokenParams } from '../oauth/grants/index.js';
 import { installErrorHandler } from './errors.js';
+import { readParams } from './params.js';
 
 /** The parameters the token endpoint and its grants read; any other is ignored, as in Auth0. */
 const TOKEN_PARAMETERS: ReadonlySet<string> = new Set([
@@ -16,17 +17,7 @@ const TOKEN_PARAMETERS: ReadonlySet<string> = new Set([
  * and each is a string; parameters the endpoint does not read are ignored.
  */
 export function tokenParams(body: unknown, names: ReadonlySet<string> = TOKEN_PARAMETERS): TokenParams {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new OAuthError('invalid_request', 'The request body must be a form or a JSON object');
-  }
-  const params: TokenParams = {};
-  for (const [key, value] of Object.entries(body)) {
-    if (!names.has(key) || value === undefined || value === null) continue;
-    if (Array.isArray(value)) throw new OAuthError('invalid_request', `Parameter ${key} must not be repeated`);
-    if (typeof value !== 'string') throw new OAuthError('invalid_request', `Parameter ${key} must be a string`);
-    params[key] = value;
-  }
-  return params;
+  return readParams(body, { names });
 }
 
 /** `POST /oauth/token`: authenticate the client, then hand over to the grant's handler. */
