@@ -30,7 +30,8 @@ const SignupBody = Type.Object(
 export async function dbConnectionsEndpoints(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   installErrorHandler(app, 'dbconnections', ctx);
 
-  app.post<{ Body: Static<typeof SignupBody> }>('/dbconnections/signup', { schema: { body: SignupBody }, bodyLimit: 16 * 1024 }, async (request, reply) => {
+  const options = { schema: { body: SignupBody }, bodyLimit: 16 * 1024 };
+  app.post<{ Body: Static<typeof SignupBody> }>('/dbconnections/signup', options, async (request, reply) => {
     const body = request.body;
     const client = (await ctx.lookups.client(body.client_id))?.client;
     if (!client) throw invalid('Unknown client', 'invalid_signup');
@@ -39,7 +40,8 @@ export async function dbConnectionsEndpoints(app: FastifyInstance, ctx: ServerCo
     if (connection.options.disable_signup === true) throw forbidden('Public signup is disabled', 'operation_not_allowed');
     const { client_id: _c, connection: _n, ...profile } = body;
     // Its DomainErrors (user_exists, password policy, limits) are answered by the dbconnections mapper.
-    const user = await signUpDatabaseUser(ctx.storage, { connection, profile, ip: request.ip, now: ctx.now(), limits: signupLimits(ctx.config) });
+    const limits = signupLimits(ctx.config);
+    const user = await signUpDatabaseUser(ctx.storage, { connection, profile, ip: request.ip, now: ctx.now(), limits });
     return reply.send({ _id: user.user_id.replace(/^auth0\|/, ''), email: user.email, email_verified: user.email_verified });
   });
 }

@@ -142,12 +142,14 @@ export function managementError(error: unknown): WireError {
   if (!problem) return managementBody(500, 'internal_error', 'Internal error');
   if (problem.kind === 'validation') {
     if (problem.where === 'querystring') {
-      return managementBody(400, 'invalid_query_string', `Query validation error: '${problem.message}'${problem.property ? ` on property ${problem.property}` : ''}.`);
+      const where = problem.property ? ` on property ${problem.property}` : '';
+      return managementBody(400, 'invalid_query_string', `Query validation error: '${problem.message}'${where}.`);
     }
     if (problem.where === 'params') return managementBody(400, 'invalid_uri', `Path validation error: '${problem.message}'.`);
     return managementBody(400, 'invalid_body', `Payload validation error: ${validationText(problem)}.`);
   }
-  const code = problem.kind === 'too_large' ? 'payload_too_large' : problem.kind === 'media_type' ? 'unsupported_media_type' : 'invalid_body';
+  const code =
+    problem.kind === 'too_large' ? 'payload_too_large' : problem.kind === 'media_type' ? 'unsupported_media_type' : 'invalid_body';
   return managementBody(problem.status, code, problem.kind === 'bad_json' ? problem.message : (error as Error).message);
 }
 
@@ -173,7 +175,8 @@ export function oauthError(error: unknown, now = Date.now()): OAuthError {
 }
 
 export function dbconnectionsError(error: unknown, now = Date.now()): WireError {
-  const body = (status: number, code: string, description: string, name = 'BadRequestError') => ({ name, code, description, statusCode: status });
+  const body = (status: number, code: string, description: string, name = 'BadRequestError') =>
+    ({ name, code, description, statusCode: status });
   if (error instanceof DomainError) {
     const { status, code, name } = DBCONNECTIONS_ERRORS[error.kind];
     const lock = error.details.lock;
@@ -191,7 +194,8 @@ export function registrationError(error: unknown, now = Date.now()): WireError {
   if (error instanceof DomainError) {
     const { error: code, status } = REGISTRATION_ERRORS[error.kind];
     const lock = error.details.lock;
-    const headers = { ...(lock ? lockHeaders(lock, now) : {}), ...(status === 401 ? { 'www-authenticate': 'Bearer error="invalid_token"' } : {}) };
+    const challenge: Record<string, string> = status === 401 ? { 'www-authenticate': 'Bearer error="invalid_token"' } : {};
+    const headers = { ...(lock ? lockHeaders(lock, now) : {}), ...challenge };
     return { status, headers, body: { error: code, error_description: error.message } };
   }
   if (error instanceof OAuthError) return { status: error.status, headers: error.headers, body: error.toJSON() };
@@ -228,7 +232,9 @@ export function pageError(error: unknown): PageError {
     return { status: error.status, title: 'Something went wrong', message: error.description, code: error.error };
   }
   const problem = error instanceof Error ? frameworkProblem(error as FastifyError) : undefined;
-  if (!problem) return { status: 500, title: 'Something went wrong', message: 'The server could not process the request.', code: 'server_error' };
+  if (!problem) {
+    return { status: 500, title: 'Something went wrong', message: 'The server could not process the request.', code: 'server_error' };
+  }
   const status = problem.kind === 'validation' ? 400 : problem.status;
   const message = problem.kind === 'validation' ? `Invalid request: ${validationText(problem)}` : problem.message;
   return { status, title: 'Invalid request', message, code: 'invalid_request' };

@@ -24,7 +24,9 @@ export function readParams(source: unknown, rules: ParamRules = {}): Record<stri
     if ((rules.names && !rules.names.has(key)) || value === undefined || value === null) continue;
     if (Array.isArray(value)) throw repeated(key);
     if (typeof value !== 'string') throw new OAuthError('invalid_request', `Parameter ${key} must be a string`);
-    if (rules.maxLength !== undefined && value.length > rules.maxLength) throw new OAuthError('invalid_request', `Parameter ${key} is too long`);
+    if (rules.maxLength !== undefined && value.length > rules.maxLength) {
+      throw new OAuthError('invalid_request', `Parameter ${key} is too long`);
+    }
     params[key] = value;
   }
   return params;

@@ -48,7 +48,8 @@ export async function signUpDatabaseUser(storage: Storage, input: SignupInput): 
     const counted = await storage.recordLoginFailure(key, iso, windowStartedBefore);
     if (counted.failures > limit) {
       const until = new Date(Date.parse(counted.windowStartedAt) + SIGNUP_WINDOW_MS);
-      throw new DomainError('limit', 'too_many_signups', `Too many sign-ups. Try again after ${until.toUTCString()}.`, { lock: { until, limit } });
+      const message = `Too many sign-ups. Try again after ${until.toUTCString()}.`;
+      throw new DomainError('limit', 'too_many_signups', message, { lock: { until, limit } });
     }
   }
   // createUser hashes the password before it inserts: a taken email costs the same argon2id hash

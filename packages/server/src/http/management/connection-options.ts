@@ -17,7 +17,9 @@ const open = { additionalProperties: true, maxProperties: 100 } as const;
 const Auth0Options = Type.Object(
   {
     passwordPolicy: Type.Optional(Type.Union([Type.String({ maxLength: 32 }), Type.Null()])),
-    password_complexity_options: Type.Optional(Type.Object({ min_length: Type.Optional(Type.Integer({ minimum: 1, maximum: 128 })) }, open)),
+    password_complexity_options: Type.Optional(
+      Type.Object({ min_length: Type.Optional(Type.Integer({ minimum: 1, maximum: 128 })) }, open),
+    ),
     brute_force_protection: Type.Optional(Type.Boolean()),
     disable_signup: Type.Optional(Type.Boolean()),
     requires_username: Type.Optional(Type.Boolean()),
