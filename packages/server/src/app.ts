@@ -1,3 +1,4 @@
+import type { GrantRegistry } from './oauth/grants/index.js';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import Ajv from 'ajv';
@@ -19,13 +20,12 @@ import { logoutEndpoints } from './http/logout.js';
 import { registrationEndpoint } from './http/register.js';
 import { revocationEndpoint } from './http/revoke.js';
 import { userinfoEndpoint } from './http/userinfo.js';
+import { installErrorHandler, managementBody } from './http/errors.js';
 import { healthEndpoint } from './http/health.js';
 import { rejectUnstorableInput } from './http/input-limits.js';
 import { managementApi } from './http/management/plugin.js';
 import { tokenEndpoint } from './http/token.js';
 import { bootstrapTenant, type BootstrapResult } from './domain/bootstrap.js';
-import { ManagementApiError } from './domain/errors.js';
-import type { GrantRegistry } from './oauth/grants/index.js';
 import { errorForLog, redactUrl, requestForLog } from './logging.js';
 import { assertCanListen, errorText, listenError, StartupError, tlsFiles } from './startup-checks.js';
 
@@ -98,7 +98,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
       const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
       const message = status === 414 ? 'URI Too Long' : 'Malformed request URL';
       const body = request.url.startsWith('/api/v2')
-        ? new ManagementApiError(status, 'invalid_uri', message).toJSON()
+        ? managementBody(status, 'invalid_uri', message).body
         : { error: 'invalid_request', error_description: message };
       (reply as unknown as FastifyReply).status(status).send(body);
     },
@@ -126,11 +126,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
     reply.status(404).send({ error: 'not_found', error_description: 'Not Found' }),
   );
   // Errors outside any endpoint's own handler (e.g. a body that cannot be parsed on an unknown route).
-  app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) request.log.error({ err: error }, 'unhandled error');
-    return reply.status(status).send({ error: status === 500 ? 'server_error' : 'invalid_request', error_description: status === 500 ? 'Internal error' : error.message });
-  });
+  installErrorHandler(app, 'oauth', ctx);
 
   await app.register(formbody, { bodyLimit: 64 * 1024 });
   await app.register(cookie);
@@ -148,11 +144,15 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
     await scope.register(async (inner) => userinfoEndpoint(inner, ctx));
     await scope.register(async (inner) => dbConnectionsEndpoints(inner, ctx));
   });
-  await app.register(async (scope) => authorizeEndpoint(scope, ctx));
-  await app.register(async (scope) => hostedPages(scope, ctx));
-  await app.register(async (scope) => upstreamRoutes(scope, ctx));
-  await app.register(async (scope) => deviceActivationPages(scope, ctx));
-  await app.register(async (scope) => logoutEndpoints(scope, ctx));
+  // Browser-facing pages: a failure there is an HTML error page, not JSON.
+  await app.register(async (pages) => {
+    installErrorHandler(pages, 'hosted', ctx);
+    await pages.register(async (scope) => authorizeEndpoint(scope, ctx));
+    await pages.register(async (scope) => hostedPages(scope, ctx));
+    await pages.register(async (scope) => upstreamRoutes(scope, ctx));
+    await pages.register(async (scope) => deviceActivationPages(scope, ctx));
+    await pages.register(async (scope) => logoutEndpoints(scope, ctx));
+  });
   await app.register(async (scope) => registrationEndpoint(scope, ctx));
   await app.register(async (scope) => managementApi(scope, ctx), { prefix: '/api/v2' });
   return app;

@@ -4,7 +4,8 @@ import type { SignedIn } from '../src/login/authorization-flow.js';
 import { answerUserCode, enterUserCode, INVALID_USER_CODE, reviewUserCode } from '../src/login/device-approval.js';
 import { decideAuth0Logout, decideOidcLogout, type LogoutContext } from '../src/login/logout.js';
 import { createSession } from '../src/login/sessions.js';
-import { signUp, SignupError } from '../src/login/signup.js';
+import { signUp } from '../src/login/signup.js';
+import { DomainError } from '../src/domain/errors.js';
 import { startDeviceAuthorization } from '../src/oauth/device.js';
 import type { Client } from '../src/domain/types.js';
 import { authorizeUrl, Browser, formFields, pkcePair } from './helpers/http-login.js';
@@ -211,13 +212,13 @@ describe('sign-up: one function behind both surfaces', () => {
     const attempt = (profile: { email?: string; password?: string }) =>
       signUp(server.ctx, { client, connection: DATABASE, profile, ip: '10.2.0.2' }).then(
         () => 'created',
-        (err: unknown) => (err instanceof SignupError ? err.reason : String(err)),
+        (err: unknown) => (err instanceof DomainError ? err.code : String(err)),
       );
     assert.equal(await attempt({ email: EMAIL, password: 'Another-one-42' }), 'user_exists');
     assert.equal(await attempt({ email: 'nopass@example.test' }), 'missing_credentials');
     const profile = { email: 'x@example.test', password: 'Another-one-42' };
     const elsewhere = signUp(server.ctx, { client, connection: 'no-such', profile, ip: '10.2.0.2' });
-    assert.equal(await elsewhere.catch((err: SignupError) => err.reason), 'invalid_connection');
+    assert.equal(await elsewhere.catch((err: DomainError) => err.code), 'invalid_connection');
 
     const connectionId = (await server.management('GET', `/connections?name=${DATABASE}`)).body[0].id;
     await server.management('PATCH', `/connections/${connectionId}`, { options: { disable_signup: true } });

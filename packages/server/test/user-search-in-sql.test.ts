@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ManagementApiError } from '../src/domain/errors.js';
+import { DomainError } from '../src/domain/errors.js';
 import { parseUserSearch, searchUsers, userComparator, userMatches } from '../src/domain/user-search.js';
 import type { User } from '../src/domain/types.js';
 import type { Storage } from '../src/storage/types.js';
@@ -131,8 +131,8 @@ test('unsupported syntax and paging stay 400 invalid_query_string', async () => 
   for (const search of [{ q: 'email:a*' }, { q: '(email:x)' }, { sort: 'password:1' }, { q: 'name:[a TO z]' }]) {
     await assert.rejects(
       async () => searchUsers(storage, search, { kind: 'offset', offset: 0, limit: 10, includeTotal: false }),
-      (err: unknown) => err instanceof ManagementApiError && err.statusCode === 400 && err.errorCode === 'invalid_query_string',
+      (err: unknown) => err instanceof DomainError && err.kind === 'invalid' && err.code === 'invalid_query_string',
     );
   }
-  await assert.rejects(async () => searchUsers(storage, { q: 'email:ada*' }, { kind: 'checkpoint', from: undefined, take: 10 }), ManagementApiError);
+  await assert.rejects(async () => searchUsers(storage, { q: 'email:ada*' }, { kind: 'checkpoint', from: undefined, take: 10 }), DomainError);
 });

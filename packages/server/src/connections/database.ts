@@ -1,23 +1,16 @@
 import { hashPassword, needsRehash, verifyPassword } from '../crypto/passwords.js';
 import { beginLoginAttempt, loginFailed, loginSucceeded, throttleKeys } from '../login/throttle.js';
 import { DEFAULT_DATABASE_CONNECTION } from '../domain/connections.js';
+import { DomainError } from '../domain/errors.js';
 import type { Lookups } from '../storage/cache.js';
 import type { Storage } from '../storage/types.js';
 import type { Client, Connection, User } from '../domain/types.js';
 
-export type DatabaseLoginFailure = 'wrong_credentials' | 'blocked' | 'too_many_attempts';
-
-export class DatabaseLoginError extends Error {
-  override name = 'DatabaseLoginError';
-  constructor(
-    readonly reason: DatabaseLoginFailure,
-    message: string,
-    /** too_many_attempts: when the lock ends, and the limit of failures that set it. */
-    readonly lock?: { until: Date; limit: number },
-  ) {
-    super(message);
-  }
-}
+/**
+ * A refused sign-in throws a DomainError with one of these codes: `wrong_credentials` (unauthorized),
+ * `blocked` (forbidden), `too_many_attempts` (limit, with `details.lock`).
+ */
+const wrongCredentials = () => new DomainError('unauthorized', 'wrong_credentials', 'Wrong email or password.');
 
 /** A lock's 429 headers: when to come back (RFC 9110 Retry-After) and Auth0's X-RateLimit-* trio. */
 export function lockHeaders(lock: { until: Date; limit: number }, now: number): Record<string, string> {
@@ -51,19 +44,20 @@ export async function authenticateDatabaseUser(
   const bruteForceProtection = connection.options.brute_force_protection !== false;
   const attempt = bruteForceProtection ? await beginLoginAttempt(storage, keys, now) : undefined;
   if (attempt?.lockedUntil) {
-    throw new DatabaseLoginError(
+    throw new DomainError(
+      'limit',
       'too_many_attempts',
       'Your account has been blocked after multiple consecutive login attempts. Try again later.',
-      { until: attempt.lockedUntil, limit: attempt.limit },
+      { lock: { until: attempt.lockedUntil, limit: attempt.limit } },
     );
   }
   const hash = record?.passwordHash ?? (await (decoyHash ??= hashPassword('decoy password, never matches')));
   const ok = (await verifyPassword(password, hash)) && record !== undefined && record.passwordHash !== null;
   if (!ok || !record) {
     if (attempt) await loginFailed(storage, keys, attempt, now);
-    throw new DatabaseLoginError('wrong_credentials', 'Wrong email or password.');
+    throw wrongCredentials();
   }
-  if (record.user.blocked) throw new DatabaseLoginError('blocked', 'user is blocked');
+  if (record.user.blocked) throw new DomainError('forbidden', 'blocked', 'user is blocked');
   if (attempt) await loginSucceeded(storage, keys);
   const iso = new Date(now).toISOString();
   const user: User = { ...record.user, last_login: iso, logins_count: record.user.logins_count + 1 };
@@ -71,7 +65,7 @@ export async function authenticateDatabaseUser(
   // Only over the hash just verified: a password changed meanwhile (while this attempt was hashing)
   // must neither be overwritten by the old one nor let the old one sign in.
   if ((await storage.updateUser({ ...record, user, passwordHash }, { ifPasswordHash: record.passwordHash })) !== true) {
-    throw new DatabaseLoginError('wrong_credentials', 'Wrong email or password.');
+    throw wrongCredentials();
   }
   return user;
 }

@@ -1,4 +1,5 @@
 import type { KeyRing } from '../crypto/keys.js';
+import { DomainError } from './errors.js';
 import type { SecretDigester } from '../crypto/secrets.js';
 import type { Storage } from '../storage/types.js';
 import { createClient, setNewClientSecret } from './clients.js';
@@ -74,7 +75,7 @@ export async function bootstrapTenant(
       { isSystem: true },
     ).catch((err) => {
       // Another node starting at the same moment created it first.
-      if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+      if (!(err instanceof DomainError && err.kind === 'conflict')) throw err;
     });
   }
 

@@ -1,6 +1,6 @@
 import type { Storage } from '../storage/types.js';
 import type { ClientGrant } from '../domain/types.js';
-import { badRequest, conflict, forbidden, notFound } from './errors.js';
+import { conflict, forbidden, invalidField, notFound } from './errors.js';
 import { newClientGrantId } from './ids.js';
 
 async function assertScopesExist(storage: Storage, audience: string, scope: string[]): Promise<void> {
@@ -9,7 +9,7 @@ async function assertScopesExist(storage: Storage, audience: string, scope: stri
   const known = new Set(api.scopes.map((s) => s.value));
   const unknown = scope.filter((s) => !known.has(s));
   if (unknown.length > 0) {
-    throw badRequest(`Payload validation error: scopes not defined by the API ${audience}: ${unknown.join(', ')}`);
+    throw invalidField('scope', `scopes not defined by the API ${audience}: ${unknown.join(', ')}`);
   }
 }
 

@@ -1,18 +1,13 @@
 import { generateClientSecret, MIN_CLIENT_SECRET_LENGTH, type SecretDigester } from '../crypto/secrets.js';
 import type { Storage } from '../storage/types.js';
 import type { AppType, Client, TokenEndpointAuthMethod } from '../domain/types.js';
-import { badRequest, forbidden, notFound } from './errors.js';
+import { DomainError, forbidden, invalidField, notFound } from './errors.js';
 import { newClientId } from './ids.js';
 import { everyItem } from './paging.js';
 import { assertUrls } from './urls.js';
 
-/** The tenant holds as many dynamically registered clients as it may (LATCHKEY_REGISTRATION_MAX_CLIENTS). */
-export class RegisteredClientLimitReached extends Error {
-  override name = 'RegisteredClientLimitReached';
-  constructor() {
-    super('The limit of dynamically registered clients is reached');
-  }
-}
+/** The code of the `limit` error thrown when the tenant holds as many registered clients as it may. */
+export const REGISTERED_CLIENT_LIMIT = 'registered_client_limit';
 
 export type ClientInput = Partial<Omit<Client, 'client_id' | 'is_system' | 'jwt_configuration' | 'refresh_token' | 'require_pkce'>> & {
   client_secret?: string;
@@ -44,8 +39,9 @@ function validate(client: Client): void {
   assertUrls('web_origins', client.web_origins, { origins: true });
   assertUrls('allowed_origins', client.allowed_origins, { origins: true });
   if (client.token_endpoint_auth_method === 'none' && client.grant_types.includes('client_credentials')) {
-    throw badRequest(
-      "Payload validation error: the 'client_credentials' grant requires a confidential client (token_endpoint_auth_method other than 'none')",
+    throw invalidField(
+      'grant_types',
+      "the 'client_credentials' grant requires a confidential client (token_endpoint_auth_method other than 'none')",
     );
   }
 }
@@ -53,7 +49,7 @@ function validate(client: Client): void {
 function checkedSecret(secret: string | undefined): string {
   if (secret === undefined) return generateClientSecret();
   if (secret.length < MIN_CLIENT_SECRET_LENGTH) {
-    throw badRequest(`Payload validation error: 'client_secret' must be at least ${MIN_CLIENT_SECRET_LENGTH} characters (256 bits)`);
+    throw invalidField('client_secret', `'client_secret' must be at least ${MIN_CLIENT_SECRET_LENGTH} characters (256 bits)`);
   }
   return secret;
 }
@@ -102,7 +98,9 @@ export async function createClient(
   validate(client);
   const secret = checkedSecret(input.client_secret);
   const limit = options.maxRegistered !== undefined ? { maxRegistered: options.maxRegistered } : {};
-  if (!(await storage.insertClient({ client, secretDigest: digester.digest(secret) }, limit))) throw new RegisteredClientLimitReached();
+  if (!(await storage.insertClient({ client, secretDigest: digester.digest(secret) }, limit))) {
+    throw new DomainError('limit', REGISTERED_CLIENT_LIMIT, 'The limit of dynamically registered clients is reached');
+  }
   return { client, secret };
 }
 

@@ -1,7 +1,7 @@
 import type { Encrypter } from '../crypto/encryption.js';
 import type { Storage } from '../storage/types.js';
 import type { Connection } from '../domain/types.js';
-import { badRequest, conflict, notFound } from './errors.js';
+import { conflict, invalidField, notFound } from './errors.js';
 import { newConnectionId } from './ids.js';
 import { assertUpstreamOptions, sealOptions } from './upstream-options.js';
 
@@ -11,7 +11,7 @@ export type ConnectionInput = Partial<Omit<Connection, 'id'>>;
 
 async function assertClientsExist(storage: Storage, clientIds: string[]): Promise<void> {
   for (const id of clientIds) {
-    if (!(await storage.getClient(id))) throw badRequest(`Payload validation error: unknown client in enabled_clients: ${id}`);
+    if (!(await storage.getClient(id))) throw invalidField('enabled_clients', `unknown client in enabled_clients: ${id}`);
   }
 }
 
@@ -58,10 +58,10 @@ export async function getConnection(storage: Storage, id: string): Promise<Conne
 export async function updateConnection(storage: Storage, id: string, patch: ConnectionInput, secrets?: Encrypter): Promise<Connection> {
   const existing = await getConnection(storage, id);
   if (patch.name !== undefined && patch.name !== existing.name) {
-    throw badRequest("Payload validation error: a connection's 'name' cannot be changed");
+    throw invalidField('name', "a connection's 'name' cannot be changed");
   }
   if (patch.strategy !== undefined && patch.strategy !== existing.strategy) {
-    throw badRequest("Payload validation error: a connection's 'strategy' cannot be changed");
+    throw invalidField('strategy', "a connection's 'strategy' cannot be changed");
   }
   if (patch.enabled_clients) await assertClientsExist(storage, patch.enabled_clients);
   const connection: Connection = {

@@ -1,4 +1,4 @@
-import { badRequest } from './errors.js';
+import { DomainError } from './errors.js';
 
 /**
  * Auth0's database-connection password policies (connection option `passwordPolicy`), with
@@ -50,7 +50,7 @@ export function passwordProblem(password: string, options: Record<string, unknow
 
 export function assertPasswordAllowed(password: string, options: Record<string, unknown>): void {
   const problem = passwordProblem(password, options);
-  if (problem) throw badRequest(`PasswordStrengthError: ${problem}`, 'password_strength_error');
+  if (problem) throw new DomainError('password_policy', 'password_strength_error', problem, { field: 'password' });
 }
 
 /** The policy in words, shown under the sign-up form's password field. */

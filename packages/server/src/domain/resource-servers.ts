@@ -1,6 +1,6 @@
 import type { Storage } from '../storage/types.js';
 import type { ResourceServer } from '../domain/types.js';
-import { badRequest, conflict, forbidden, notFound } from './errors.js';
+import { conflict, forbidden, invalidField, notFound } from './errors.js';
 import { newResourceServerId } from './ids.js';
 
 export type ResourceServerInput = Partial<Omit<ResourceServer, 'id' | 'is_system'>>;
@@ -42,9 +42,9 @@ function assertScopes(rs: ResourceServer): void {
   for (const { value } of rs.scopes) {
     // Scope tokens are space separated on the wire (RFC 6749 §3.3), so a space would split one in two.
     if (!/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(value)) {
-      throw badRequest(`Payload validation error: invalid scope value ${JSON.stringify(value)}`);
+      throw invalidField('scopes', `invalid scope value ${JSON.stringify(value)}`);
     }
-    if (seen.has(value)) throw badRequest(`Payload validation error: duplicate scope ${JSON.stringify(value)}`);
+    if (seen.has(value)) throw invalidField('scopes', `duplicate scope ${JSON.stringify(value)}`);
     seen.add(value);
   }
 }
@@ -92,7 +92,7 @@ export async function updateResourceServer(
   const existing = await getResourceServer(storage, idOrIdentifier);
   if (existing.is_system) throw forbidden('You cannot update the Management API resource server');
   if (patch.identifier !== undefined && patch.identifier !== existing.identifier) {
-    throw badRequest("Payload validation error: 'identifier' cannot be changed");
+    throw invalidField('identifier', "'identifier' cannot be changed");
   }
   const rs: ResourceServer = { ...existing, ...patch };
   assertScopes(rs);

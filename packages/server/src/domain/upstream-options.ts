@@ -1,10 +1,9 @@
 import type { Encrypter } from '../crypto/encryption.js';
 import type { Connection, ConnectionStrategy } from '../domain/types.js';
-import { badRequest } from './errors.js';
+import { invalidField } from './errors.js';
 
 /** Where a sealed client secret lives in stored options; never shown as is. */
 const SEALED_SECRET = 'client_secret_sealed';
-const MAX_SCRIPT_LENGTH = 64 * 1024;
 
 /** `URL.parse` of Node 22, for Node 20. */
 function parseUrl(value: string): URL | null {
@@ -37,9 +36,9 @@ export function upstreamUrlProblem(value: string): string | undefined {
 function httpUrl(options: Record<string, unknown>, field: string, required: boolean): void {
   const value = options[field];
   if (value === undefined && !required) return;
-  if (typeof value !== 'string') throw badRequest(`Payload validation error: options.${field} is required (an https URL)`);
+  if (typeof value !== 'string') throw invalidField(`options.${field}`, `options.${field} is required (an https URL)`);
   const problem = upstreamUrlProblem(value);
-  if (problem) throw badRequest(`Payload validation error: options.${field} ${problem}`);
+  if (problem) throw invalidField(`options.${field}`, `options.${field} ${problem}`);
 }
 
 const OIDC_WELL_KNOWN = '/.well-known/openid-configuration';
@@ -70,51 +69,24 @@ export function expectedIssuerOf(options: Record<string, unknown>): { issuer: UR
   return { issuer: new URL(`${url.origin}${issuerPath}`), discoveryUrl: url.href };
 }
 
-function text(options: Record<string, unknown>, field: string, required: boolean, maxLength = 2048): void {
-  const value = options[field];
-  if (value === undefined && !required) return;
-  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength) {
-    throw badRequest(`Payload validation error: options.${field} must be a string of 1 to ${maxLength} characters`);
-  }
-}
-
 /**
- * Options of upstream connections, as Auth0 names them: `oauth2` (authorizationURL, tokenURL,
- * client_id, client_secret, scope, scripts.fetchUserProfile, customHeaders, pkce_enabled, and
- * latchkey's optional issuer) and `oidc` (discovery_url or issuer, client_id, client_secret, scope).
+ * What the options schemas (http/management/connection-options.ts, one per strategy) cannot say:
+ * provider URLs are https (http for loopback only), and an OIDC provider has an issuer to expect.
  */
 export function assertUpstreamOptions(strategy: ConnectionStrategy, options: Record<string, unknown>): void {
   if (strategy === 'auth0') return;
-  text(options, 'client_id', true, 512);
-  text(options, 'client_secret', false, 2048);
-  const scope = options.scope;
-  if (scope !== undefined && typeof scope !== 'string' && !(Array.isArray(scope) && scope.every((s) => typeof s === 'string'))) {
-    throw badRequest('Payload validation error: options.scope must be a string or an array of strings');
-  }
   if (strategy === 'oauth2') {
     httpUrl(options, 'authorizationURL', true);
     httpUrl(options, 'tokenURL', true);
-    const scripts = options.scripts as Record<string, unknown> | undefined;
-    if (typeof scripts?.fetchUserProfile !== 'string' || scripts.fetchUserProfile.length > MAX_SCRIPT_LENGTH) {
-      throw badRequest('Payload validation error: options.scripts.fetchUserProfile is required (a function, as source text)');
-    }
-    const headers = options.customHeaders;
-    if (headers !== undefined && (typeof headers !== 'object' || headers === null || !Object.values(headers).every((v) => typeof v === 'string'))) {
-      throw badRequest('Payload validation error: options.customHeaders must map header names to strings');
-    }
-    if (options.pkce_enabled !== undefined && typeof options.pkce_enabled !== 'boolean') {
-      throw badRequest('Payload validation error: options.pkce_enabled must be a boolean');
-    }
-    // Optional: when set, the authorization response's `iss` (RFC 9207) is checked against it.
     httpUrl(options, 'issuer', false);
   } else {
     if (options.discovery_url === undefined && options.issuer === undefined) {
-      throw badRequest('Payload validation error: options.discovery_url or options.issuer is required');
+      throw invalidField('options.discovery_url', 'options.discovery_url or options.issuer is required');
     }
     httpUrl(options, 'discovery_url', false);
     httpUrl(options, 'issuer', false);
     const expected = expectedIssuerOf(options);
-    if ('problem' in expected) throw badRequest(`Payload validation error: ${expected.problem}`);
+    if ('problem' in expected) throw invalidField('options.issuer', expected.problem);
   }
 }
 

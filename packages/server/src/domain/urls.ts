@@ -1,4 +1,4 @@
-import { badRequest } from './errors.js';
+import { invalidField } from './errors.js';
 
 /**
  * Callback, logout and origin URLs as admins register them. Any scheme is allowed (native apps use
@@ -10,11 +10,11 @@ export function assertUrls(field: string, urls: string[] | undefined, { origins 
     try {
       url = new URL(value);
     } catch {
-      throw badRequest(`Payload validation error: '${field}' contains an invalid URL: ${JSON.stringify(value)}`);
+      throw invalidField(field, `'${field}' contains an invalid URL: ${JSON.stringify(value)}`);
     }
-    if (value.includes('#')) throw badRequest(`Payload validation error: '${field}' URLs must not contain a fragment`);
+    if (value.includes('#')) throw invalidField(field, `'${field}' URLs must not contain a fragment`);
     if (origins && (url.pathname !== '/' || url.search) && url.origin !== 'null') {
-      throw badRequest(`Payload validation error: '${field}' must contain origins (scheme://host[:port]) only`);
+      throw invalidField(field, `'${field}' must contain origins (scheme://host[:port]) only`);
     }
   }
 }

@@ -1,6 +1,6 @@
 import type { Storage } from '../storage/types.js';
 import type { ResourceServer, UserPermission } from '../domain/types.js';
-import { badRequest, notFound } from './errors.js';
+import { invalid, notFound } from './errors.js';
 import { getUser } from './users.js';
 
 /** A permission as the Management API names it. */
@@ -36,7 +36,7 @@ async function resolve(storage: Storage, refs: PermissionRef[], defined = true):
     const api = await apiOf(identifier);
     if (!api) throw notFound(`Resource server ${identifier} does not exist.`, 'inexistent_resource_server');
     if (defined && !api.scopes.some((s) => s.value === ref.permission_name)) {
-      throw badRequest(`Permission ${ref.permission_name} is not defined by resource server ${identifier}.`);
+      throw invalid(`Permission ${ref.permission_name} is not defined by resource server ${identifier}.`);
     }
     permissions.push({ audience: identifier, permission: ref.permission_name });
   }

@@ -1,6 +1,6 @@
 import type { Storage } from '../storage/types.js';
 import type { Page, PageRequest, User } from '../domain/types.js';
-import { ManagementApiError } from './errors.js';
+import { invalidField } from './errors.js';
 
 /**
  * The part of Auth0's user search (`q`, Lucene syntax, search engine v3) that latchkey answers:
@@ -48,7 +48,7 @@ export interface UserSearch {
  */
 export const SEARCH_RESULT_LIMIT = 1000;
 
-const invalidQuery = (message: string) => new ManagementApiError(400, 'invalid_query_string', `Query validation error: ${message}`);
+const invalidQuery = (message: string) => invalidField('q', message, 'invalid_query_string');
 
 /** Fields that can be searched, and how a user's values for each are read. */
 const FIELDS: Record<string, (user: User) => unknown[]> = {
@@ -183,11 +183,7 @@ export function searchUsers(
   page: PageRequest,
 ): Promise<Page<User>> {
   if (page.kind !== 'offset') {
-    throw new ManagementApiError(
-      400,
-      'invalid_query_string',
-      'Query validation error: from/take cannot be combined with filters; use page and per_page',
-    );
+    throw invalidField('from', 'from/take cannot be combined with filters; use page and per_page', 'invalid_query_string');
   }
   return storage.searchUsers(
     {

@@ -3,7 +3,7 @@ import { signOutEverywhere } from '../login/sessions.js';
 import { hashPassword, isImportableHash } from '../crypto/passwords.js';
 import type { Storage } from '../storage/types.js';
 import type { User, UserRecord } from '../domain/types.js';
-import { badRequest, conflict, notFound } from './errors.js';
+import { conflict, invalid, invalidField, notFound } from './errors.js';
 import { newDatabaseUserId } from './ids.js';
 import { assertPasswordAllowed } from './password-policy.js';
 
@@ -29,7 +29,7 @@ export type UserUpdateInput = Omit<Profile, 'app_metadata' | 'user_metadata'> & 
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-const userExists = () => conflict('The user already exists.', 'auth0_idp_error');
+const userExists = () => conflict('The user already exists.', 'user_exists');
 
 /** Auth0 merges metadata one level deep on PATCH; a null value removes the key. */
 function mergeMetadata(existing: Record<string, unknown>, patch: Record<string, unknown> | undefined) {
@@ -44,18 +44,18 @@ function mergeMetadata(existing: Record<string, unknown>, patch: Record<string, 
 
 export async function createUser(storage: Storage, input: UserCreateInput, now: Date): Promise<User> {
   const connection = await storage.getConnectionByName(input.connection);
-  if (!connection) throw badRequest('The connection does not exist.', 'inexistent_connection');
-  if (input.email !== undefined && !EMAIL.test(input.email)) throw badRequest("Payload validation error: 'email' is not a valid email address");
+  if (!connection) throw invalid('The connection does not exist.', 'inexistent_connection');
+  if (input.email !== undefined && !EMAIL.test(input.email)) throw invalidField('email', "'email' is not a valid email address");
   const requiresUsername = connection.options.requires_username === true;
-  if (!input.email) throw badRequest("Payload validation error: Missing required property: 'email'");
-  if (requiresUsername && !input.username) throw badRequest("Payload validation error: Missing required property: 'username'");
+  if (!input.email) throw invalidField('email', "Missing required property: 'email'");
+  if (requiresUsername && !input.username) throw invalidField('username', "Missing required property: 'username'");
   if (input.password !== undefined && input.password_hash !== undefined) {
-    throw badRequest("Payload validation error: send either 'password' or 'password_hash', not both");
+    throw invalidField('password_hash', "send either 'password' or 'password_hash', not both");
   }
   if (input.password_hash !== undefined) {
-    if (!isImportableHash(input.password_hash)) throw badRequest("Payload validation error: 'password_hash' must be a bcrypt hash ($2a$, $2b$ or $2y$)");
+    if (!isImportableHash(input.password_hash)) throw invalidField('password_hash', "'password_hash' must be a bcrypt hash ($2a$, $2b$ or $2y$)");
   } else {
-    if (input.password === undefined) throw badRequest("Payload validation error: Missing required property: 'password'");
+    if (input.password === undefined) throw invalidField('password', "Missing required property: 'password'");
     assertPasswordAllowed(input.password, connection.options);
   }
 
@@ -97,7 +97,7 @@ export async function updateUser(storage: Storage, userId: string, patch: UserUp
   const record = await getUser(storage, userId);
   const { password, connection: _connection, verify_email: _verify, app_metadata, user_metadata, ...profile } = patch;
   if (profile.email !== undefined && !EMAIL.test(profile.email)) {
-    throw badRequest("Payload validation error: 'email' is not a valid email address");
+    throw invalidField('email', "'email' is not a valid email address");
   }
   let passwordHash = record.passwordHash;
   if (password !== undefined) {

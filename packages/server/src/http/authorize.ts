@@ -6,20 +6,23 @@ import { AuthorizeError, validateAuthorizationRequest, type AuthorizeParams, typ
 import { sendPage, tenantBranding } from './login/html-response.js';
 import { errorParams, sendAuthorizationResult, sendNextStep, signedInFrom } from './login/next-step.js';
 import { errorPage } from './login/views/pages.js';
+import { readParams } from './params.js';
+import { OAuthError } from '../oauth/errors.js';
 
 const MAX_PARAM_LENGTH = 4096;
 
-/** Query or form parameters, each given at most once (RFC 6749 §3.1). */
+/**
+ * Query or form parameters by the rules of http/params.ts (none repeated, RFC 6749 §3.1). A refusal
+ * here is shown on the error page: before client_id and redirect_uri are checked, nothing is trusted
+ * enough to redirect to.
+ */
 function singleValued(source: unknown): AuthorizeParams | string {
-  const params: AuthorizeParams = {};
-  if (source === null || typeof source !== 'object') return params;
-  for (const [key, value] of Object.entries(source)) {
-    if (Array.isArray(value)) return `Parameter ${key} must not be repeated`;
-    if (typeof value !== 'string') continue;
-    if (value.length > MAX_PARAM_LENGTH) return `Parameter ${key} is too long`;
-    params[key] = value;
+  try {
+    return readParams(source, { maxLength: MAX_PARAM_LENGTH });
+  } catch (err) {
+    if (err instanceof OAuthError) return err.description;
+    throw err;
   }
-  return params;
 }
 
 /**

@@ -5,6 +5,8 @@ import { endSession, SESSION_COOKIE } from '../login/sessions.js';
 import { cookieOptions, issueCsrfCookie, sameSecret } from './login/form.js';
 import { sendPage, tenantBranding } from './login/html-response.js';
 import { signedInFrom } from './login/next-step.js';
+import { readParams } from './params.js';
+import { OAuthError } from '../oauth/errors.js';
 import { upstreamContext } from './login/upstream.js';
 import { errorPage, loggedOutPage, logoutConfirmPage } from './login/views/pages.js';
 
@@ -12,16 +14,14 @@ const LOGOUT_CSRF_COOKIE = 'latchkey_logout';
 
 const MAX_PARAM_LENGTH = 8192;
 
-/** Single string parameters; an overlong one is refused by name rather than silently dropped. */
+/** The parameters (http/params.ts rules: none repeated, none overlong), or why they are refused. */
 function stringParams(source: unknown): Record<string, string> | string {
-  const params: Record<string, string> = {};
-  if (source === null || typeof source !== 'object') return params;
-  for (const [key, value] of Object.entries(source)) {
-    if (typeof value !== 'string') continue;
-    if (value.length > MAX_PARAM_LENGTH) return `Parameter ${key} is too long.`;
-    params[key] = value;
+  try {
+    return readParams(source, { maxLength: MAX_PARAM_LENGTH });
+  } catch (err) {
+    if (err instanceof OAuthError) return `${err.description}.`;
+    throw err;
   }
-  return params;
 }
 
 /** `/v2/logout` (Auth0) and `/oidc/logout` (OIDC RP-Initiated Logout 1.0). Both end the SSO session. */

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { auth0DefaultsOn } from '../domain/auth0-defaults.js';
 import { deleteClient } from '../domain/clients.js';
@@ -8,12 +8,12 @@ import {
   issueRegistrationToken,
   parseRegistration,
   registerClient,
-  RegistrationError,
   registrationResponse,
   registrationTokenValid,
   updateRegisteredClient,
   type RegistrationRequest,
 } from '../oauth/registration.js';
+import { installErrorHandler } from './errors.js';
 import { FixedWindowLimiter, SharedWindowLimiter, type RateLimitAnswer } from './rate-limit.js';
 
 export const DCR_FLAG = 'enable_dynamic_client_registration';
@@ -59,25 +59,14 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
       reply.status(400).send({ error: 'invalid_client_metadata', error_description: 'Send the metadata as application/json.' });
       return undefined;
     }
-    try {
-      return parseRegistration(request.body, {
-        implicit: auth0DefaultsOn(await ctx.lookups.tenantSettings()),
-        grantTypes: ctx.grants.registrableGrantTypes,
-      });
-    } catch (err) {
-      if (!(err instanceof RegistrationError)) throw err;
-      reply.status(400).send(err.toJSON());
-      return undefined;
-    }
+    // A RegistrationError goes to the registration mapper (http/errors.ts) as RFC 7591's 400.
+    return parseRegistration(request.body, {
+      implicit: auth0DefaultsOn(await ctx.lookups.tenantSettings()),
+      grantTypes: ctx.grants.registrableGrantTypes,
+    });
   }
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) request.log.error({ err: error }, 'registration error');
-    return reply
-      .status(status)
-      .send(status === 500 ? { error: 'server_error', error_description: 'Internal error' } : { error: 'invalid_client_metadata', error_description: error.message });
-  });
+  installErrorHandler(app, 'registration', ctx);
 
   app.post('/oidc/register', { bodyLimit: 32 * 1024 }, async (request, reply) => {
     const rate = limiter.hit(addressKey(request.ip));

@@ -1,35 +1,17 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { authenticateClient, clientCredentialsFrom } from '../oauth/client-auth.js';
 import { OAuthError } from '../oauth/errors.js';
 import { checkGrantParameters, type GrantContext, type TokenParams } from '../oauth/grants/index.js';
+import { installErrorHandler } from './errors.js';
+import { readParams } from './params.js';
 
 /**
  * The parameters an endpoint reads, from a form or JSON body. RFC 6749 §3.2: they must not repeat,
  * and each is a string; parameters the endpoint does not read are ignored.
  */
 export function tokenParams(body: unknown, names: ReadonlySet<string>): TokenParams {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new OAuthError('invalid_request', 'The request body must be a form or a JSON object');
-  }
-  const params: TokenParams = {};
-  for (const [key, value] of Object.entries(body)) {
-    if (!names.has(key) || value === undefined || value === null) continue;
-    if (Array.isArray(value)) throw new OAuthError('invalid_request', `Parameter ${key} must not be repeated`);
-    if (typeof value !== 'string') throw new OAuthError('invalid_request', `Parameter ${key} must be a string`);
-    params[key] = value;
-  }
-  return params;
-}
-
-/** Any failure at the token endpoint as `{error, error_description}`, never Fastify's default body. */
-export function toOAuthError(error: FastifyError | Error): OAuthError {
-  if (error instanceof OAuthError) return error;
-  const status = (error as FastifyError).statusCode;
-  if (status === 413) return new OAuthError('invalid_request', 'Request body too large', 413);
-  if (status === 415) return new OAuthError('invalid_request', 'Unsupported content type: send application/x-www-form-urlencoded or application/json', 415);
-  if (status && status >= 400 && status < 500) return new OAuthError('invalid_request', 'Malformed request body', status);
-  return new OAuthError('server_error', 'The server could not process the request', 500);
+  return readParams(body, { names });
 }
 
 /** `POST /oauth/token`: authenticate the client, then hand over to the grant's handler. */
@@ -43,11 +25,7 @@ export async function tokenEndpoint(app: FastifyInstance, ctx: ServerContext): P
     now: ctx.now,
   };
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const oauth = toOAuthError(error);
-    if (oauth.status >= 500) request.log.error({ err: error }, 'token endpoint error');
-    return reply.status(oauth.status).headers({ 'cache-control': 'no-store', ...oauth.headers }).send(oauth.toJSON());
-  });
+  installErrorHandler(app, 'oauth', ctx);
 
   app.post('/oauth/token', { bodyLimit: 64 * 1024 }, async (request, reply) => {
     // The parameters the grants declare; any other is ignored, as in Auth0.

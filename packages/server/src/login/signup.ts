@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import { ManagementApiError } from '../domain/errors.js';
+import { DomainError } from '../domain/errors.js';
 import { createUser, type UserCreateInput } from '../domain/users.js';
 import type { Storage } from '../storage/types.js';
 import type { Client, Connection, User } from '../domain/types.js';
@@ -22,26 +22,6 @@ export const signupLimits = (config: Pick<Config, 'signupLimitPerIp' | 'signupLi
   perTenant: config.signupLimitPerTenant,
 });
 
-export type SignupFailure =
-  | 'too_many_signups'
-  | 'user_exists'
-  | 'invalid_password'
-  | 'invalid_signup'
-  | 'missing_credentials'
-  | 'invalid_connection'
-  | 'signup_disabled';
-
-export class SignupError extends Error {
-  override name = 'SignupError';
-  constructor(
-    readonly reason: SignupFailure,
-    message: string,
-    /** too_many_signups: when the window ends, and the limit that was reached (for lockHeaders). */
-    readonly lock?: { until: Date; limit: number },
-  ) {
-    super(message);
-  }
-}
 
 export interface SignupInput {
   connection: Connection;
@@ -70,19 +50,14 @@ export async function signUpDatabaseUser(storage: Storage, input: SignupInput): 
     const counted = await storage.recordLoginFailure(key, iso, windowStartedBefore);
     if (counted.failures > limit) {
       const until = new Date(Date.parse(counted.windowStartedAt) + SIGNUP_WINDOW_MS);
-      throw new SignupError('too_many_signups', `Too many sign-ups. Try again after ${until.toUTCString()}.`, { until, limit });
+      const message = `Too many sign-ups. Try again after ${until.toUTCString()}.`;
+      throw new DomainError('limit', 'too_many_signups', message, { lock: { until, limit } });
     }
   }
-  try {
-    // createUser hashes the password before it inserts: a taken email costs the same argon2id hash
-    // as a new one, so the time taken tells no more than the answer does.
-    return await createUser(storage, { ...input.profile, connection: input.connection.name }, new Date(now));
-  } catch (err) {
-    if (!(err instanceof ManagementApiError)) throw err;
-    if (err.errorCode === 'auth0_idp_error') throw new SignupError('user_exists', 'The user already exists.');
-    if (err.errorCode === 'password_strength_error') throw new SignupError('invalid_password', err.message.replace(/^PasswordStrengthError: /, ''));
-    throw new SignupError('invalid_signup', err.message);
-  }
+  // createUser hashes the password before it inserts: a taken email costs the same argon2id hash
+  // as a new one, so the time taken tells no more than the answer does. Its DomainErrors (user_exists,
+  // password_policy, invalid) go to the caller as they are.
+  return createUser(storage, { ...input.profile, connection: input.connection.name }, new Date(now));
 }
 
 /** What a sign-up may set: the user's own profile, never ids, app_metadata or verification flags. */
@@ -118,10 +93,10 @@ export interface SignupRequest {
  */
 export async function signUp(ctx: SignupContext, request: SignupRequest): Promise<{ user: User; connection: Connection }> {
   const connection = await databaseConnectionFor(ctx.lookups, request.client, request.connection);
-  if (!connection) throw new SignupError('invalid_connection', 'The connection does not exist or is not enabled for this client');
-  if (connection.options.disable_signup === true) throw new SignupError('signup_disabled', 'Public signup is disabled');
+  if (!connection) throw new DomainError('invalid', 'invalid_connection', 'The connection does not exist or is not enabled for this client', { field: 'connection' });
+  if (connection.options.disable_signup === true) throw new DomainError('forbidden', 'signup_disabled', 'Public signup is disabled');
   const { email, password } = request.profile;
-  if (!email || !password) throw new SignupError('missing_credentials', 'An email address and a password are required');
+  if (!email || !password) throw new DomainError('invalid', 'missing_credentials', 'An email address and a password are required');
   const now = ctx.now();
   let user = await signUpDatabaseUser(ctx.storage, {
     connection,

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import type { SecretDigester } from '../crypto/secrets.js';
 import { RELAXED_BY_AUTH0_DEFAULTS } from '../domain/auth0-defaults.js';
-import { createClient, RegisteredClientLimitReached, rotateClientSecret } from '../domain/clients.js';
+import { createClient, REGISTERED_CLIENT_LIMIT, rotateClientSecret } from '../domain/clients.js';
+import { DomainError } from '../domain/errors.js';
 import type { Storage } from '../storage/types.js';
 import type { Client } from '../domain/types.js';
 import { grantTypesForResponseType, responseTypesFor } from './authorize/response-type.js';
@@ -41,23 +44,36 @@ export interface RegistrationRequest {
 
 const invalidMetadata = (description: string) => new RegistrationError('invalid_client_metadata', description);
 
-function optionalString(body: Record<string, unknown>, field: string, maxLength: number): string | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength) {
-    throw invalidMetadata(`${field} must be a string of 1 to ${maxLength} characters`);
-  }
-  return value;
+/**
+ * RFC 7591 §2 metadata latchkey reads, typed and bounded; any other member is ignored, as §2 requires.
+ * A failure is `invalid_client_metadata`, or `invalid_redirect_uri` for redirect_uris (§3.2.2).
+ */
+const text = (maxLength: number) => Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength }), Type.Null()]));
+const strings = (maxItems: number) =>
+  Type.Optional(Type.Union([Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), { maxItems }), Type.Null()]));
+export const RegistrationBody = Type.Object({
+  redirect_uris: Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), { minItems: 1, maxItems: MAX_REDIRECT_URIS }),
+  token_endpoint_auth_method: Type.Optional(Type.Union(AUTH_METHODS.map((m) => Type.Literal(m)))),
+  grant_types: strings(5),
+  response_types: strings(5),
+  contacts: strings(10),
+  client_name: text(128),
+  logo_uri: text(2048),
+  client_uri: text(2048),
+  policy_uri: text(2048),
+  tos_uri: text(2048),
+});
+
+function checkBody(body: unknown): Static<typeof RegistrationBody> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidMetadata('The request body must be a JSON object');
+  const first = Value.Errors(RegistrationBody, body).First();
+  if (!first) return body as Static<typeof RegistrationBody>;
+  const field = first.path.slice(1).split('/')[0] || 'body';
+  throw new RegistrationError(field === 'redirect_uris' ? 'invalid_redirect_uri' : 'invalid_client_metadata', `${field}: ${first.message}`);
 }
 
-function stringArray(body: Record<string, unknown>, field: string, maxItems: number): string[] | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value) || value.length > maxItems || !value.every((v) => typeof v === 'string' && v.length > 0 && v.length <= 2048)) {
-    throw invalidMetadata(`${field} must be an array of at most ${maxItems} non-empty strings`);
-  }
-  return value as string[];
-}
+const optionalString = (body: Record<string, unknown>, field: string) => (body[field] ?? undefined) as string | undefined;
+const stringArray = (body: Record<string, unknown>, field: string) => (body[field] ?? undefined) as string[] | undefined;
 
 function httpsUrl(field: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -107,7 +123,7 @@ export interface RegistrationPolicy {
 /** The grant types a registration gets, checked against the response types it asks for (RFC 7591 §2.1). */
 function registeredGrantTypes(input: Record<string, unknown>, policy: RegistrationPolicy): string[] {
   const allowed = policy.implicit ? [...policy.grantTypes, 'implicit'] : policy.grantTypes;
-  const grantTypes = [...new Set(stringArray(input, 'grant_types', 5) ?? (policy.implicit ? ['authorization_code', 'implicit'] : ['authorization_code']))];
+  const grantTypes = [...new Set(stringArray(input, 'grant_types') ?? (policy.implicit ? ['authorization_code', 'implicit'] : ['authorization_code']))];
   const disallowed = grantTypes.filter((g) => !allowed.includes(g));
   if (disallowed.length > 0) {
     const relax = disallowed.includes('implicit') ? ` (implicit: ${RELAXED_BY_AUTH0_DEFAULTS})` : '';
@@ -116,7 +132,7 @@ function registeredGrantTypes(input: Record<string, unknown>, policy: Registrati
   if (!grantTypes.includes('authorization_code') && !grantTypes.includes('implicit')) {
     throw invalidMetadata(`grant_types must include authorization_code${policy.implicit ? ' or implicit' : ''}`);
   }
-  for (const responseType of stringArray(input, 'response_types', 5) ?? []) {
+  for (const responseType of stringArray(input, 'response_types') ?? []) {
     const needs = grantTypesForResponseType(responseType);
     if (!needs) throw invalidMetadata(`response_types: ${responseType} is not supported`);
     if (!policy.implicit && needs.includes('implicit')) {
@@ -130,20 +146,15 @@ function registeredGrantTypes(input: Record<string, unknown>, policy: Registrati
 
 /** Reads an RFC 7591 registration request; unknown metadata is ignored, as §2 requires. */
 export function parseRegistration(body: unknown, policy: RegistrationPolicy): RegistrationRequest {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidMetadata('The request body must be a JSON object');
-  const input = body as Record<string, unknown>;
-  const redirectUris = stringArray(input, 'redirect_uris', MAX_REDIRECT_URIS);
-  if (!redirectUris || redirectUris.length === 0) throw new RegistrationError('invalid_redirect_uri', 'redirect_uris is required');
+  const input: Record<string, unknown> = checkBody(body);
+  const redirectUris = input.redirect_uris as string[];
   for (const uri of redirectUris) {
     const problem = redirectUriProblem(uri);
     if (problem) throw new RegistrationError('invalid_redirect_uri', `redirect_uri ${uri} ${problem}`);
   }
   const method = input.token_endpoint_auth_method ?? 'client_secret_post';
-  if (!AUTH_METHODS.includes(method as never)) {
-    throw invalidMetadata(`token_endpoint_auth_method must be one of ${AUTH_METHODS.join(', ')}`);
-  }
   const grantTypes = registeredGrantTypes(input, policy);
-  const contacts = stringArray(input, 'contacts', 10);
+  const contacts = stringArray(input, 'contacts');
   const request: RegistrationRequest = {
     redirect_uris: [...new Set(redirectUris)],
     token_endpoint_auth_method: method as RegistrationRequest['token_endpoint_auth_method'],
@@ -151,12 +162,12 @@ export function parseRegistration(body: unknown, policy: RegistrationPolicy): Re
     response_types: responseTypesFor(grantTypes),
     ...(contacts ? { contacts } : {}),
   };
-  const name = optionalString(input, 'client_name', 128);
+  const name = optionalString(input, 'client_name');
   if (name !== undefined) request.client_name = name;
-  const logo = httpsUrl('logo_uri', optionalString(input, 'logo_uri', 2048));
+  const logo = httpsUrl('logo_uri', optionalString(input, 'logo_uri'));
   if (logo !== undefined) request.logo_uri = logo;
   for (const field of LINK_FIELDS) {
-    const value = httpsUrl(field, optionalString(input, field, 2048));
+    const value = httpsUrl(field, optionalString(input, field));
     if (value !== undefined) request[field] = value;
   }
   return request;
@@ -261,7 +272,7 @@ export async function registerClient(
     );
     return { client, secret: request.token_endpoint_auth_method === 'none' ? undefined : secret };
   } catch (err) {
-    if (err instanceof RegisteredClientLimitReached) return undefined;
+    if (err instanceof DomainError && err.code === REGISTERED_CLIENT_LIMIT) return undefined;
     throw err;
   }
 }

@@ -1,10 +1,16 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import type { ServerContext } from '../../context.js';
+import { repeated } from '../params.js';
 
-/** A form or query field as one string; anything else (repeated, missing, too long) reads as absent. */
+/**
+ * A form or query field as one string; missing or too long reads as absent. A repeated field is
+ * refused (http/params.ts, RFC 6749 §3.1) rather than read as absent: latchkey's own forms never
+ * repeat one, so the request is forged or broken, and the hosted error page says which field.
+ */
 export function field(body: unknown, name: string, maxLength = 1024): string | undefined {
   const value = body && typeof body === 'object' ? (body as Record<string, unknown>)[name] : undefined;
+  if (Array.isArray(value)) throw repeated(name);
   return typeof value === 'string' && value.length <= maxLength ? value : undefined;
 }
 

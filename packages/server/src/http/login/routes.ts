@@ -1,11 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
-import { authenticateDatabaseUser, databaseConnectionFor, DatabaseLoginError, lockHeaders } from '../../connections/database.js';
+import { authenticateDatabaseUser, databaseConnectionFor, lockHeaders } from '../../connections/database.js';
 import { afterConsent, transactionShown, type FlowInput } from '../../login/authorization-flow.js';
 import { sessionServes, upstreamConnectionsFor, usableUpstreamConnection } from '../../login/connection-access.js';
 import { describeScopes, redirectDestination } from '../../login/consent.js';
-import { ManagementApiError } from '../../domain/errors.js';
-import { SignupError, signUp } from '../../login/signup.js';
+import { DomainError } from '../../domain/errors.js';
+import { signUp } from '../../login/signup.js';
+import { pageError } from '../errors.js';
 import { passwordPolicyHint } from '../../domain/password-policy.js';
 import type { Connection, LoginTransaction, User } from '../../domain/types.js';
 import { field } from './form.js';
@@ -129,15 +130,10 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
       const user = await authenticateDatabaseUser(ctx.storage, connection, username, password, request.ip, ctx.now());
       return await signInAndContinue(request, reply, ctx, { tx, input, user, connection: connection.name });
     } catch (err) {
-      if (!(err instanceof DatabaseLoginError)) throw err;
-      if (err.lock) reply.headers(lockHeaders(err.lock, ctx.now()));
-      const [status, message] =
-        err.reason === 'too_many_attempts'
-          ? [429, `Too many failed attempts. Your account is locked until ${err.lock?.until.toUTCString() ?? 'later'}; try again then.`]
-          : err.reason === 'blocked'
-            ? [401, 'Your account has been blocked. Contact your administrator.']
-            : [400, 'Wrong email or password.'];
-      return showLogin(reply, tx, input, connection, status, message, username);
+      if (!(err instanceof DomainError)) throw err;
+      if (err.details.lock) reply.headers(lockHeaders(err.details.lock, ctx.now()));
+      const shown = pageError(err);
+      return showLogin(reply, tx, input, connection, shown.status, shown.message, username);
     }
   });
 
@@ -162,22 +158,16 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
       const profile = { ...(email !== undefined ? { email } : {}), ...(password !== undefined ? { password } : {}) };
       ({ user } = await signUp(ctx, { client: input.client, connection: tx.request.connection, profile, ip: request.ip, signsIn: true }));
     } catch (err) {
-      if (!(err instanceof SignupError)) throw err;
-      if (err.reason === 'invalid_connection') return noConnection(reply, input.client.is_first_party);
-      if (err.reason === 'signup_disabled') {
-        return showLogin(reply, tx, input, connection, 403, 'Sign-up is disabled for this application.');
-      }
-      if (err.reason === 'missing_credentials') {
+      // The domain's own codes (no parsing of messages): a taken email also offers to log in instead.
+      if (!(err instanceof DomainError)) throw err;
+      if (err.code === 'invalid_connection') return noConnection(reply, input.client.is_first_party);
+      if (err.code === 'signup_disabled') return showLogin(reply, tx, input, connection, 403, 'Sign-up is disabled for this application.');
+      if (err.code === 'missing_credentials') {
         return showSignup(reply, tx, input, connection, 400, 'Enter an email address and a password.', email);
       }
-      if (err.lock) reply.headers(lockHeaders(err.lock, ctx.now()));
-      const [status, message] =
-        err.reason === 'too_many_signups'
-          ? [429, `Too many sign-ups from your network. Try again after ${err.lock!.until.toUTCString()}.`]
-          : err.reason === 'user_exists'
-            ? [400, 'An account with this email address already exists.']
-            : [400, err.message.replace(/^Payload validation error: /, '')];
-      return showSignup(reply, tx, input, connection, status, message, email, err.reason === 'user_exists');
+      if (err.details.lock) reply.headers(lockHeaders(err.details.lock, ctx.now()));
+      const shown = pageError(err);
+      return showSignup(reply, tx, input, connection, shown.status, shown.message, email, err.code === 'user_exists');
     }
     return signInAndContinue(request, reply, ctx, { tx, input, user, connection: connection.name });
   });

@@ -4,12 +4,13 @@ import type { ServerContext } from '../../context.js';
 import { createConnection, deleteConnection, getConnection, updateConnection } from '../../domain/connections.js';
 import { presentOptions } from '../../domain/upstream-options.js';
 import type { Connection } from '../../domain/types.js';
+import { checkConnectionOptions } from './connection-options.js';
 import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
 import { IdParam, Name, Strict, StringMap, OptionalFields } from './schemas.js';
 
 const Fields = {
   display_name: Type.String({ maxLength: 128 }),
-  // Options are strategy-specific and free-form, as in Auth0.
+  // Checked by the connection's strategy, in the handler (connection-options.ts): a PATCH names no strategy.
   options: Type.Record(Type.String({ maxLength: 255 }), Type.Unknown(), { maxProperties: 100 }),
   enabled_clients: Type.Array(Type.String({ minLength: 1, maxLength: 300 }), { maxItems: 1000 }),
   is_domain_connection: Type.Boolean(),
@@ -56,7 +57,10 @@ export async function connectionRoutes(app: ManagementApp, ctx: ServerContext): 
   app.post(
     '/connections',
     { config: { scope: 'create:connections' }, schema: { body: CreateBody } },
-    async (request, reply) => reply.status(201).send(present(request)(await createConnection(storage, request.body, ctx.secrets))),
+    async (request, reply) => {
+      checkConnectionOptions(request.body.strategy, request.body.options ?? {});
+      return reply.status(201).send(present(request)(await createConnection(storage, request.body, ctx.secrets)));
+    },
   );
 
   app.get(
@@ -68,7 +72,10 @@ export async function connectionRoutes(app: ManagementApp, ctx: ServerContext): 
   app.patch(
     '/connections/:id',
     { config: { scope: 'update:connections' }, schema: { params: IdParam, body: UpdateBody } },
-    async (request) => present(request)(await updateConnection(storage, request.params.id, request.body, ctx.secrets)),
+    async (request) => {
+      if (request.body.options) checkConnectionOptions((await getConnection(storage, request.params.id)).strategy, request.body.options);
+      return present(request)(await updateConnection(storage, request.params.id, request.body, ctx.secrets));
+    },
   );
 
   app.delete(

@@ -1,9 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { errors as joseErrors } from 'jose';
 import type { ServerContext } from '../../context.js';
-import { ManagementApiError } from '../../domain/errors.js';
+import { DomainError, invalidField } from '../../domain/errors.js';
+import { installErrorHandler, managementError } from '../errors.js';
 import { verifyOwnJwt } from '../../oauth/own-jwt.js';
 import { managementAudience } from '../../domain/resource-servers.js';
 import { decodeCheckpoint } from '../../storage/kysely-storage.js';
@@ -49,7 +50,7 @@ type FieldsQueryValue = { fields?: string; include_fields?: boolean };
 export function pageRequest(query: PagingQueryValue): PageRequest {
   if (query.from !== undefined || query.take !== undefined) {
     if (query.from !== undefined && !decodeCheckpoint(query.from)) {
-      throw new ManagementApiError(400, 'invalid_query_string', "Query validation error: 'from' is not a valid checkpoint");
+      throw invalidField('from', "'from' is not a valid checkpoint", 'invalid_query_string');
     }
     return { kind: 'checkpoint', from: query.from, take: query.take ?? 50 };
   }
@@ -79,7 +80,7 @@ export function listBody<T extends object>(
   return { start: request.offset, limit: request.limit, length: items.length, total: page.total ?? items.length, [key]: items };
 }
 
-const unauthorized = (message: string) => new ManagementApiError(401, 'invalid_token', message);
+const unauthorized = (message: string) => new DomainError('unauthorized', 'invalid_token', message);
 
 /**
  * Every route needs a Management API access token (client_credentials, audience `${issuer}api/v2/`)
@@ -97,7 +98,7 @@ function guard(ctx: ServerContext) {
       const payload = await verifyOwnJwt(ctx.keys, ctx.issuer, match[1]!, { audience, currentDate: new Date(ctx.now()) });
       scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
     } catch (err) {
-      if (err instanceof ManagementApiError) throw err;
+      if (err instanceof DomainError) throw err;
       if (err instanceof joseErrors.JWTExpired) throw unauthorized('Expired token received for JSON Web Token validation');
       if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'aud') throw unauthorized(`Bad audience: ${audience}`);
       throw unauthorized('Invalid token');
@@ -107,47 +108,19 @@ function guard(ctx: ServerContext) {
     if (required === undefined) return;
     const anyOf = Array.isArray(required) ? required : [required];
     if (!anyOf.some((s) => scopes.includes(s))) {
-      throw new ManagementApiError(403, 'insufficient_scope', `Insufficient scope, expected any of: ${anyOf.join(',')}`);
+      throw new DomainError('forbidden', 'insufficient_scope', `Insufficient scope, expected any of: ${anyOf.join(',')}`);
     }
   };
-}
-
-function validationMessage(error: FastifyError): ManagementApiError {
-  const first = error.validation?.[0];
-  const where = error.validationContext;
-  if (where === 'querystring') {
-    return new ManagementApiError(400, 'invalid_query_string', `Query validation error: '${first?.message ?? error.message}'${first?.instancePath ? ` on property ${first.instancePath.slice(1)}` : ''}.`);
-  }
-  if (where === 'params') return new ManagementApiError(400, 'invalid_uri', `Path validation error: '${first?.message ?? error.message}'.`);
-  const property = first?.params && 'additionalProperty' in first.params ? String(first.params.additionalProperty) : first?.instancePath.slice(1).replace(/\//g, '.');
-  const message = first?.keyword === 'additionalProperties' ? 'Additional properties not allowed' : (first?.message ?? error.message);
-  return new ManagementApiError(400, 'invalid_body', `Payload validation error: '${message}'${property ? ` on property ${property}` : ''}.`);
-}
-
-/** One place that turns any failure under /api/v2 into Auth0's error body. */
-export function toManagementError(error: FastifyError | Error): ManagementApiError {
-  if (error instanceof ManagementApiError) return error;
-  const fastifyError = error as FastifyError;
-  if (fastifyError.validation) return validationMessage(fastifyError);
-  const status = fastifyError.statusCode;
-  if (status && status >= 400 && status < 500) {
-    const code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'invalid_body';
-    return new ManagementApiError(status, code, fastifyError.code === 'FST_ERR_CTP_INVALID_JSON' ? 'Invalid request payload JSON format' : error.message);
-  }
-  return new ManagementApiError(500, 'internal_error', 'Internal error');
 }
 
 export async function managementApi(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   api.addHook('onRequest', guard(ctx));
-  api.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const mapped = toManagementError(error);
-    if (mapped.statusCode >= 500) request.log.error({ err: error }, 'management API error');
-    return reply.status(mapped.statusCode).send(mapped.toJSON());
+  installErrorHandler(api, 'management', ctx);
+  api.setNotFoundHandler((_request, reply) => {
+    const wire = managementError(new DomainError('not_found', 'not_found', 'Not Found'));
+    return reply.status(wire.status).send(wire.body);
   });
-  api.setNotFoundHandler((_request, reply) =>
-    reply.status(404).send(new ManagementApiError(404, 'not_found', 'Not Found').toJSON()),
-  );
   await api.register(async (scoped) => clientRoutes(scoped, ctx));
   await api.register(async (scoped) => resourceServerRoutes(scoped, ctx));
   await api.register(async (scoped) => clientGrantRoutes(scoped, ctx));

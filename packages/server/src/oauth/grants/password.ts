@@ -1,4 +1,5 @@
-import { authenticateDatabaseUser, DatabaseLoginError, lockHeaders } from '../../connections/database.js';
+import { authenticateDatabaseUser, lockHeaders } from '../../connections/database.js';
+import { DomainError } from '../../domain/errors.js';
 import { passwordChangedSince } from '../../login/sessions.js';
 import { userFacingApi } from '../audience.js';
 import { OAuthError } from '../errors.js';
@@ -36,8 +37,9 @@ async function passwordGrant(
   try {
     user = await authenticateDatabaseUser(ctx.storage, connection, params.username!, params.password!, meta.ip, ctx.now());
   } catch (err) {
-    if (!(err instanceof DatabaseLoginError)) throw err;
-    if (err.reason === 'too_many_attempts') throw new OAuthError('too_many_attempts', err.message, 429, err.lock && lockHeaders(err.lock, ctx.now()));
+    if (!(err instanceof DomainError)) throw err;
+    const lock = err.details.lock;
+    if (err.kind === 'limit') throw new OAuthError('too_many_attempts', err.message, 429, lock && lockHeaders(lock, ctx.now()));
     throw new OAuthError('invalid_grant', err.message);
   }
   const grant = {
