@@ -117,6 +117,19 @@ describe(`storage compare-and-set under parallel calls (${backend})`, () => {
     assert.equal((await storage.getDeviceCode('dc-denied'))?.status, 'denied');
   });
 
+  test('recordDevicePoll: parallel polls see each other, so only the first is told there was no poll before', async () => {
+    await storage.insertDeviceCode('dc-poll', deviceCode('POLL-RACE'));
+    const polls = Array.from({ length: N }, (_, i) => `${at(7)}#${String(i).padStart(2, '0')}`);
+    const previous = await Promise.all(polls.map((now, i) => on(i).recordDevicePoll('dc-poll', now)));
+    // Serialised, the answers chain: one null, then every other poll's time except the last one's.
+    assert.equal(previous.filter((p) => p === null).length, 1, `previous polls: ${JSON.stringify(previous)}`);
+    const last = (await storage.getDeviceCode('dc-poll'))?.lastPolledAt;
+    assert.deepEqual(
+      [...previous.filter((p) => p !== null), last].sort(),
+      [...polls].sort(),
+    );
+  });
+
   test('insertDeviceCode: one user code, one request, however many race for it', async () => {
     const results = await Promise.all(Array.from({ length: N }, (_, i) => on(i).insertDeviceCode(`dc-dup-${i}`, deviceCode('SAME-CODE', `client-${i}`))));
     assert.equal(winners(results).length, 1);
