@@ -266,6 +266,33 @@ describe(`storage compare-and-set under parallel calls (${backend})`, () => {
     assert.equal(await storage.updateUser({ user: user('TAKEN@example.com'), connection: 'db', passwordHash: 'set' }, { ifPasswordHash: 'set' }), 'conflict');
   });
 
+  test('deleteConsent: of N parallel deletes of one consent, exactly one gets it back', async () => {
+    await storage.putConsent({ userId: 'auth0|u', clientId: 'c', audience: 'https://api/', scope: ['read'], updatedAt: at(0) });
+    const id = (await storage.getConsent('auth0|u', 'c', 'https://api/'))!.id;
+    const results = await Promise.all(Array.from({ length: N }, (_, i) => on(i).deleteConsent(id)));
+    assert.equal(results.filter((r) => r !== undefined).length, 1);
+    assert.equal(await storage.getConsent('auth0|u', 'c', 'https://api/'), undefined);
+  });
+
+  test('rotateSigningKey: parallel rotations leave exactly one current key', async () => {
+    const key = (kid: string) => ({
+      kid,
+      alg: 'RS256' as const,
+      publicJwk: { kty: 'RSA', n: kid, e: 'AQAB' },
+      privateKeyEncrypted: `sealed-${kid}`,
+      createdAt: at(8),
+      retiredAt: null,
+      publishUntil: null,
+    });
+    await storage.rotateSigningKey(key('rot-0'), at(8));
+    // On SQLite one handle only: a second handle in the same process would block the event loop on the write lock.
+    const rotating = (i: number) => (backend === 'postgres' ? on(i) : storage);
+    await Promise.all(Array.from({ length: 6 }, (_, i) => rotating(i).rotateSigningKey(key(`rot-${i + 1}`), at(9))));
+    const keys = await storage.listSigningKeys();
+    assert.equal(keys.length, 7);
+    assert.deepEqual(keys.filter((k) => k.retiredAt === null).length, 1, JSON.stringify(keys.map((k) => [k.kid, k.retiredAt])));
+  });
+
   test('createTenantSettings: one of N parallel bootstraps wins and its settings are the ones stored', async () => {
     const settings = (i: number): TenantSettings => ({
       friendly_name: `tenant-${i}`,
