@@ -131,7 +131,9 @@ describe(`storage compare-and-set under parallel calls (${backend})`, () => {
   });
 
   test('insertDeviceCode: one user code, one request, however many race for it', async () => {
-    const results = await Promise.all(Array.from({ length: N }, (_, i) => on(i).insertDeviceCode(`dc-dup-${i}`, deviceCode('SAME-CODE', `client-${i}`))));
+    const results = await Promise.all(
+      Array.from({ length: N }, (_, i) => on(i).insertDeviceCode(`dc-dup-${i}`, deviceCode('SAME-CODE', `client-${i}`))),
+    );
     assert.equal(winners(results).length, 1);
     const won = winners(results)[0]!;
     const found = await storage.findDeviceCodeByUserCode('SAME-CODE');
@@ -170,15 +172,24 @@ describe(`storage compare-and-set under parallel calls (${backend})`, () => {
 
   test('insertClient at the registration cap: parallel registrations fill exactly the room left', async () => {
     const before = await storage.countRegisteredClients();
-    for (let i = 0; i < 3; i++) assert.equal(await storage.insertClient({ client: client(`dyn-pre-${i}`), secretDigest: 'd' }, { maxRegistered: before + 8 }), true);
+    const cap = { maxRegistered: before + 8 };
+    for (let i = 0; i < 3; i++) assert.equal(await storage.insertClient({ client: client(`dyn-pre-${i}`), secretDigest: 'd' }, cap), true);
     // A client the Management API made does not count, even past the cap.
-    assert.equal(await storage.insertClient({ client: { ...client('managed'), registration_source: 'management_api' }, secretDigest: 'd' }, { maxRegistered: 0 }), true);
+    assert.equal(
+      await storage.insertClient(
+        { client: { ...client('managed'), registration_source: 'management_api' }, secretDigest: 'd' },
+        { maxRegistered: 0 },
+      ),
+      true,
+    );
     assert.equal(await storage.countRegisteredClients(), before + 3);
 
     // On one storage only: two SQLite handles cannot interleave open transactions in one process
     // (better-sqlite3 would block the event loop on the other handle's write lock).
     const results = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => storage.insertClient({ client: client(`dyn-race-${String(i).padStart(2, '0')}`), secretDigest: 'd' }, { maxRegistered: before + 8 })),
+      Array.from({ length: 12 }, (_, i) =>
+        storage.insertClient({ client: client(`dyn-race-${String(i).padStart(2, '0')}`), secretDigest: 'd' }, cap),
+      ),
     );
     assert.equal(winners(results).length, 5);
     assert.equal(await storage.countRegisteredClients(), before + 8);
@@ -199,7 +210,9 @@ describe(`storage compare-and-set under parallel calls (${backend})`, () => {
   test('insertClient at the cap across two storages (PostgreSQL: two pools)', { skip: backend !== 'postgres' }, async () => {
     const start = await storage.countRegisteredClients();
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => on(i).insertClient({ client: client(`dyn-two-${i}`), secretDigest: 'd' }, { maxRegistered: start + 4 })),
+      Array.from({ length: 10 }, (_, i) =>
+        on(i).insertClient({ client: client(`dyn-two-${i}`), secretDigest: 'd' }, { maxRegistered: start + 4 }),
+      ),
     );
     assert.equal(winners(results).length, 4);
     assert.equal(await other.countRegisteredClients(), start + 4);
@@ -246,7 +259,10 @@ describe(`storage compare-and-set under parallel calls (${backend})`, () => {
     assert.equal(await storage.insertUser({ user: user('cas@example.com'), connection: 'db', passwordHash: 'hash-0' }), true);
     const results = await Promise.all(
       Array.from({ length: N }, (_, i) =>
-        on(i).updateUser({ user: { ...user('cas@example.com'), logins_count: i }, connection: 'db', passwordHash: `hash-${i + 1}` }, { ifPasswordHash: 'hash-0' }),
+        on(i).updateUser(
+          { user: { ...user('cas@example.com'), logins_count: i }, connection: 'db', passwordHash: `hash-${i + 1}` },
+          { ifPasswordHash: 'hash-0' },
+        ),
       ),
     );
     assert.ok(results.every((r) => r === true || r === false), `only booleans: ${JSON.stringify(results)}`);
@@ -257,13 +273,22 @@ describe(`storage compare-and-set under parallel calls (${backend})`, () => {
     assert.equal(stored?.user.logins_count, won[0]);
 
     // null means "while there is no password".
-    assert.equal(await storage.updateUser({ user: user('cas@example.com'), connection: 'db', passwordHash: 'x' }, { ifPasswordHash: null }), false);
+    assert.equal(
+      await storage.updateUser({ user: user('cas@example.com'), connection: 'db', passwordHash: 'x' }, { ifPasswordHash: null }),
+      false,
+    );
     await storage.updateUser({ user: user('cas@example.com'), connection: 'db', passwordHash: null });
-    assert.equal(await storage.updateUser({ user: user('cas@example.com'), connection: 'db', passwordHash: 'set' }, { ifPasswordHash: null }), true);
+    assert.equal(
+      await storage.updateUser({ user: user('cas@example.com'), connection: 'db', passwordHash: 'set' }, { ifPasswordHash: null }),
+      true,
+    );
     assert.equal((await storage.getUser('auth0|cas'))?.passwordHash, 'set');
     // A taken email is still a conflict, whatever the hash.
     await storage.insertUser({ user: { ...user('taken@example.com'), user_id: 'auth0|taken' }, connection: 'db', passwordHash: null });
-    assert.equal(await storage.updateUser({ user: user('TAKEN@example.com'), connection: 'db', passwordHash: 'set' }, { ifPasswordHash: 'set' }), 'conflict');
+    assert.equal(
+      await storage.updateUser({ user: user('TAKEN@example.com'), connection: 'db', passwordHash: 'set' }, { ifPasswordHash: 'set' }),
+      'conflict',
+    );
   });
 
   test('deleteConsent: of N parallel deletes of one consent, exactly one gets it back', async () => {

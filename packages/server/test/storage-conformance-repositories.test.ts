@@ -42,7 +42,9 @@ describe(`storage repositories round-trip (${backend})`, () => {
   test('connections: get by id and name, update, delete, list with filters and paging', async () => {
     const oauth2 = await storage.listConnections({ strategy: 'oauth2' }, offset(0, 10));
     assert.equal(oauth2.total, 0);
-    for (let i = 0; i < 5; i++) assert.equal(await storage.insertConnection(connection(`con_${i}`, `conn-${i}`, i % 2 ? 'oauth2' : 'auth0')), true);
+    for (let i = 0; i < 5; i++) {
+      assert.equal(await storage.insertConnection(connection(`con_${i}`, `conn-${i}`, i % 2 ? 'oauth2' : 'auth0')), true);
+    }
     assert.equal(await storage.insertConnection(connection('con_dup', 'conn-0')), false, 'name taken');
     assert.equal(await storage.getConnection('con_dup'), undefined);
     assert.deepEqual(await storage.getConnection('con_2'), connection('con_2', 'conn-2'));
@@ -88,13 +90,32 @@ describe(`storage repositories round-trip (${backend})`, () => {
   });
 
   test('users: per-connection lookups, email across connections oldest first, paging, update and delete', async () => {
-    assert.equal(await storage.insertUser({ user: user('auth0|u2', 'Same@Example.com', at(2), 'sam'), connection: 'db', passwordHash: 'h2' }), true);
-    assert.equal(await storage.insertUser({ user: user('oauth2|u1', 'same@example.com', at(1)), connection: 'github', passwordHash: null }), true);
-    assert.equal(await storage.insertUser({ user: user('auth0|u3', undefined, at(3), 'phoneless'), connection: 'db', passwordHash: 'h3' }), true);
-    assert.equal(await storage.insertUser({ user: user('auth0|u4', 'other@example.com', at(4)), connection: 'db', passwordHash: 'h4' }), true);
-    assert.equal(await storage.insertUser({ user: user('auth0|u2', 'new@example.com', at(5)), connection: 'db', passwordHash: 'h' }), false, 'id taken');
+    assert.equal(
+      await storage.insertUser({ user: user('auth0|u2', 'Same@Example.com', at(2), 'sam'), connection: 'db', passwordHash: 'h2' }),
+      true,
+    );
+    assert.equal(
+      await storage.insertUser({ user: user('oauth2|u1', 'same@example.com', at(1)), connection: 'github', passwordHash: null }),
+      true,
+    );
+    assert.equal(
+      await storage.insertUser({ user: user('auth0|u3', undefined, at(3), 'phoneless'), connection: 'db', passwordHash: 'h3' }),
+      true,
+    );
+    assert.equal(
+      await storage.insertUser({ user: user('auth0|u4', 'other@example.com', at(4)), connection: 'db', passwordHash: 'h4' }),
+      true,
+    );
+    assert.equal(
+      await storage.insertUser({ user: user('auth0|u2', 'new@example.com', at(5)), connection: 'db', passwordHash: 'h' }),
+      false,
+      'id taken',
+    );
 
-    assert.deepEqual(await storage.getUser('auth0|u2'), { user: user('auth0|u2', 'Same@Example.com', at(2), 'sam'), connection: 'db', passwordHash: 'h2' });
+    assert.deepEqual(
+      await storage.getUser('auth0|u2'),
+      { user: user('auth0|u2', 'Same@Example.com', at(2), 'sam'), connection: 'db', passwordHash: 'h2' },
+    );
     assert.equal((await storage.findUserByEmail('github', 'SAME@example.com'))?.user.user_id, 'oauth2|u1');
     assert.equal((await storage.findUserByEmail('db', 'same@EXAMPLE.com'))?.user.user_id, 'auth0|u2');
     assert.equal(await storage.findUserByEmail('other-db', 'same@example.com'), undefined);
@@ -119,9 +140,16 @@ describe(`storage repositories round-trip (${backend})`, () => {
     assert.equal(await storage.updateUser({ user: moved, connection: 'db', passwordHash: 'h2b' }), true);
     assert.equal(await storage.findUserByEmail('db', 'same@example.com'), undefined);
     assert.deepEqual(await storage.findUserByEmail('db', 'Moved@example.com'), { user: moved, connection: 'db', passwordHash: 'h2b' });
-    assert.equal(await storage.updateUser({ user: user('auth0|u3', 'x@example.com', at(3), 'SAM'), connection: 'db', passwordHash: 'h3' }), 'conflict');
+    assert.equal(
+      await storage.updateUser({ user: user('auth0|u3', 'x@example.com', at(3), 'SAM'), connection: 'db', passwordHash: 'h3' }),
+      'conflict',
+    );
     assert.equal((await storage.getUser('auth0|u3'))?.user.email, undefined, 'a conflicting update changes nothing');
-    assert.equal(await storage.updateUser({ user: user('auth0|u3', 'x@example.com', at(3), 'SAM'), connection: 'github', passwordHash: 'h3' }), true, 'free on another connection');
+    assert.equal(
+      await storage.updateUser({ user: user('auth0|u3', 'x@example.com', at(3), 'SAM'), connection: 'github', passwordHash: 'h3' }),
+      true,
+      'free on another connection',
+    );
 
     await storage.addUserPermissions('auth0|u4', [{ audience: 'https://a/', permission: 'read' }], at(0));
     assert.equal(await storage.deleteUser('auth0|u4'), true);
@@ -178,7 +206,14 @@ describe(`storage repositories round-trip (${backend})`, () => {
   const tx = (id: string, minute: number, source?: string) => ({
     id,
     csrf: `csrf-${id}`,
-    request: { clientId: 'c', redirectUri: 'http://127.0.0.1/cb', responseType: 'code', responseMode: 'query' as const, scope: ['openid'], prompt: [] },
+    request: {
+      clientId: 'c',
+      redirectUri: 'http://127.0.0.1/cb',
+      responseType: 'code',
+      responseMode: 'query' as const,
+      scope: ['openid'],
+      prompt: [],
+    },
     createdAt: at(0),
     expiresAt: at(minute),
     ...(source ? { source } : {}),
@@ -186,14 +221,22 @@ describe(`storage repositories round-trip (${backend})`, () => {
 
   test('login transactions: put, get, update in place, delete; trimming touches one source only', async () => {
     await storage.putLoginTransaction({ ...tx('ltx-1', 10, 'src-x'), upstream: { connection: 'github', codeVerifier: 'v', nonce: 'n' } });
-    assert.deepEqual(await storage.getLoginTransaction('ltx-1'), { ...tx('ltx-1', 10, 'src-x'), upstream: { connection: 'github', codeVerifier: 'v', nonce: 'n' } });
+    assert.deepEqual(
+      await storage.getLoginTransaction('ltx-1'),
+      { ...tx('ltx-1', 10, 'src-x'), upstream: { connection: 'github', codeVerifier: 'v', nonce: 'n' } },
+    );
     await storage.putLoginTransaction({ ...tx('ltx-1', 20), userId: 'auth0|u', device: { userCode: 'ABCD-EFGH' } });
-    assert.deepEqual(await storage.getLoginTransaction('ltx-1'), { ...tx('ltx-1', 20, 'src-x'), userId: 'auth0|u', device: { userCode: 'ABCD-EFGH' } });
+    assert.deepEqual(
+      await storage.getLoginTransaction('ltx-1'),
+      { ...tx('ltx-1', 20, 'src-x'), userId: 'auth0|u', device: { userCode: 'ABCD-EFGH' } },
+    );
     for (let i = 2; i <= 4; i++) await storage.putLoginTransaction(tx(`ltx-${i}`, i, 'src-x'));
     await storage.putLoginTransaction(tx('ltx-y', 1, 'src-y'));
     await storage.trimLoginTransactions('src-x', 2, 'ltx-2');
     // ltx-2 (the newest) and ltx-1 (expires last) stay.
-    const left = await Promise.all(['ltx-1', 'ltx-2', 'ltx-3', 'ltx-4', 'ltx-y'].map(async (id) => (await storage.getLoginTransaction(id)) !== undefined));
+    const left = await Promise.all(
+      ['ltx-1', 'ltx-2', 'ltx-3', 'ltx-4', 'ltx-y'].map(async (id) => (await storage.getLoginTransaction(id)) !== undefined),
+    );
     assert.deepEqual(left, [true, true, false, false, true]);
     await storage.trimLoginTransactions('src-absent', 1, 'ltx-1');
     assert.ok(await storage.getLoginTransaction('ltx-1'));
@@ -203,7 +246,14 @@ describe(`storage repositories round-trip (${backend})`, () => {
   });
 
   test('sessions: create, touch, end once; endSessionsOf ends only that user’s live sessions', async () => {
-    const session = (sid: string, userId: string) => ({ sid, userId, authTime: at(0), lastSeenAt: at(0), expiresAt: at(60), endedAt: null });
+    const session = (sid: string, userId: string) => ({
+      sid,
+      userId,
+      authTime: at(0),
+      lastSeenAt: at(0),
+      expiresAt: at(60),
+      endedAt: null,
+    });
     await storage.createSession('sh-1', { ...session('sid-1', 'auth0|a'), connection: 'db', upstreamIdToken: 'sealed' });
     await storage.createSession('sh-2', session('sid-2', 'auth0|a'));
     await storage.createSession('sh-3', session('sid-3', 'auth0|b'));
@@ -225,15 +275,31 @@ describe(`storage repositories round-trip (${backend})`, () => {
   });
 
   test('authorization codes: stored as given, claimed once, replay and issued tokens recorded', async () => {
-    const data = { clientId: 'c', userId: 'auth0|a', scope: ['openid'], audience: 'https://api/', sid: 'sid', authTime: at(0), redirectUri: 'http://127.0.0.1/cb', nonce: 'n', codeChallenge: 'cc' };
+    const data = {
+      clientId: 'c',
+      userId: 'auth0|a',
+      scope: ['openid'],
+      audience: 'https://api/',
+      sid: 'sid',
+      authTime: at(0),
+      redirectUri: 'http://127.0.0.1/cb',
+      nonce: 'n',
+      codeChallenge: 'cc',
+    };
     await storage.insertAuthorizationCode('ac-1', data, at(1));
-    assert.deepEqual(await storage.getAuthorizationCode('ac-1'), { data, expiresAt: at(1), consumedAt: null, familyId: null, accessTokenHash: null, replayedAt: null });
+    assert.deepEqual(
+      await storage.getAuthorizationCode('ac-1'),
+      { data, expiresAt: at(1), consumedAt: null, familyId: null, accessTokenHash: null, replayedAt: null },
+    );
     assert.equal(await storage.claimAuthorizationCode('ac-1', at(0)), true);
     assert.equal(await storage.claimAuthorizationCode('ac-1', at(0)), false);
     await storage.recordCodeTokens('ac-1', { familyId: 'fam', accessTokenHash: 'ath' });
     await storage.markAuthorizationCodeReplayed('ac-1', at(2));
     await storage.markAuthorizationCodeReplayed('ac-1', at(3));
-    assert.deepEqual(await storage.getAuthorizationCode('ac-1'), { data, expiresAt: at(1), consumedAt: at(0), familyId: 'fam', accessTokenHash: 'ath', replayedAt: at(2) });
+    assert.deepEqual(
+      await storage.getAuthorizationCode('ac-1'),
+      { data, expiresAt: at(1), consumedAt: at(0), familyId: 'fam', accessTokenHash: 'ath', replayedAt: at(2) },
+    );
   });
 
   const refreshToken = (familyId: string, userId: string, clientId: string): RefreshTokenRecord => ({
@@ -260,7 +326,8 @@ describe(`storage repositories round-trip (${backend})`, () => {
     await storage.insertRefreshToken('r-5', refreshToken('f-4', 'auth0|b', 'c1'));
     await storage.revokeRefreshTokenFamily('f-1', at(10));
     await storage.revokeRefreshTokenFamily('f-1', at(11));
-    const revokedAt = async () => Promise.all(['r-1', 'r-2', 'r-3', 'r-4', 'r-5'].map(async (h) => (await storage.getRefreshToken(h))?.revokedAt));
+    const revokedAt = async () =>
+      Promise.all(['r-1', 'r-2', 'r-3', 'r-4', 'r-5'].map(async (h) => (await storage.getRefreshToken(h))?.revokedAt));
     assert.deepEqual(await revokedAt(), [at(10), at(10), null, null, null]);
     await storage.revokeRefreshTokensOf('auth0|a', 'c1', at(12));
     assert.deepEqual(await revokedAt(), [at(10), at(10), at(12), null, null]);
@@ -287,23 +354,42 @@ describe(`storage repositories round-trip (${backend})`, () => {
   });
 
   test('consents: one per user, client and API with a stable id; list filters; delete by id and in bulk', async () => {
-    const consent = (userId: string, clientId: string, audience: string, minute: number, scope = ['read']) => ({ userId, clientId, audience, scope, updatedAt: at(minute) });
+    const consent = (userId: string, clientId: string, audience: string, minute: number, scope = ['read']) => ({
+      userId,
+      clientId,
+      audience,
+      scope,
+      updatedAt: at(minute),
+    });
     await storage.putConsent(consent('auth0|a', 'c1', 'https://a/', 1));
     const first = await storage.getConsent('auth0|a', 'c1', 'https://a/');
     assert.ok(first && first.id.startsWith('cgt_'));
     assert.deepEqual(first, { id: first.id, ...consent('auth0|a', 'c1', 'https://a/', 1) });
     await storage.putConsent(consent('auth0|a', 'c1', 'https://a/', 2, ['read', 'write']));
-    assert.deepEqual(await storage.getConsent('auth0|a', 'c1', 'https://a/'), { id: first.id, ...consent('auth0|a', 'c1', 'https://a/', 2, ['read', 'write']) });
+    assert.deepEqual(
+      await storage.getConsent('auth0|a', 'c1', 'https://a/'),
+      { id: first.id, ...consent('auth0|a', 'c1', 'https://a/', 2, ['read', 'write']) },
+    );
     await storage.putConsent(consent('auth0|a', 'c1', 'https://b/', 3));
     await storage.putConsent(consent('auth0|a', 'c2', 'https://a/', 4));
     await storage.putConsent(consent('auth0|b', 'c1', 'https://a/', 5));
 
-    const ids = (list: Array<{ userId: string; clientId: string; audience: string }>) => list.map((c) => `${c.userId} ${c.clientId} ${c.audience}`);
-    assert.deepEqual(ids(await storage.listConsents({ userId: 'auth0|a' })), ['auth0|a c1 https://a/', 'auth0|a c1 https://b/', 'auth0|a c2 https://a/']);
-    assert.deepEqual(ids(await storage.listConsents({ clientId: 'c1', audience: 'https://a/' })), ['auth0|a c1 https://a/', 'auth0|b c1 https://a/']);
+    const ids = (list: Array<{ userId: string; clientId: string; audience: string }>) =>
+      list.map((c) => `${c.userId} ${c.clientId} ${c.audience}`);
+    assert.deepEqual(
+      ids(await storage.listConsents({ userId: 'auth0|a' })),
+      ['auth0|a c1 https://a/', 'auth0|a c1 https://b/', 'auth0|a c2 https://a/'],
+    );
+    assert.deepEqual(
+      ids(await storage.listConsents({ clientId: 'c1', audience: 'https://a/' })),
+      ['auth0|a c1 https://a/', 'auth0|b c1 https://a/'],
+    );
     assert.deepEqual(await storage.listConsents({ userId: 'auth0|nobody' }), []);
 
-    assert.deepEqual(await storage.deleteConsent(first.id), { id: first.id, ...consent('auth0|a', 'c1', 'https://a/', 2, ['read', 'write']) });
+    assert.deepEqual(
+      await storage.deleteConsent(first.id),
+      { id: first.id, ...consent('auth0|a', 'c1', 'https://a/', 2, ['read', 'write']) },
+    );
     assert.equal(await storage.deleteConsent(first.id), undefined);
     await storage.deleteConsents('auth0|a', 'c1');
     assert.deepEqual(ids(await storage.listConsents({ userId: 'auth0|a' })), ['auth0|a c2 https://a/']);
@@ -332,7 +418,15 @@ describe(`storage repositories round-trip (${backend})`, () => {
   });
 
   test('device codes: round trip, lookup by user code, polls, decisions and consumption', async () => {
-    const record: DeviceCodeRecord = { userCode: 'WXYZ-1234', status: 'pending', clientId: 'tv', scope: ['openid'], audience: 'https://api/', expiresAt: at(15), lastPolledAt: null };
+    const record: DeviceCodeRecord = {
+      userCode: 'WXYZ-1234',
+      status: 'pending',
+      clientId: 'tv',
+      scope: ['openid'],
+      audience: 'https://api/',
+      expiresAt: at(15),
+      lastPolledAt: null,
+    };
     assert.equal(await storage.insertDeviceCode('dev-1', record), true);
     assert.equal(await storage.insertDeviceCode('dev-2', { ...record, clientId: 'other' }), false, 'user code taken');
     assert.deepEqual(await storage.getDeviceCode('dev-1'), record);

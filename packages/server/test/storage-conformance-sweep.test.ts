@@ -34,7 +34,14 @@ describe(`storage sweep boundaries (${backend})`, () => {
   const tx = (id: string, expiresAt: string) => ({
     id,
     csrf: 'c',
-    request: { clientId: 'c', redirectUri: 'http://127.0.0.1/cb', responseType: 'code', responseMode: 'query' as const, scope: [], prompt: [] },
+    request: {
+      clientId: 'c',
+      redirectUri: 'http://127.0.0.1/cb',
+      responseType: 'code',
+      responseMode: 'query' as const,
+      scope: [],
+      prompt: [],
+    },
     createdAt: LONG_AGO,
     expiresAt,
   });
@@ -48,11 +55,20 @@ describe(`storage sweep boundaries (${backend})`, () => {
     revokedAt,
   });
 
+  const device = (userCode: string, expiresAt: string) => ({
+    userCode,
+    status: 'pending' as const,
+    clientId: 'c',
+    scope: [],
+    expiresAt,
+    lastPolledAt: null,
+  });
+
   test('login transactions, device codes and opaque tokens: gone once expired strictly before now', async () => {
     const cases = { gone: before_(NOW), edge: NOW, live: after_(NOW) };
     for (const [name, expiresAt] of Object.entries(cases)) {
       await storage.putLoginTransaction(tx(`tx-${name}`, expiresAt));
-      await storage.insertDeviceCode(`dc-${name}`, { userCode: `SWEP-${name.toUpperCase()}`, status: 'pending', clientId: 'c', scope: [], expiresAt, lastPolledAt: null });
+      await storage.insertDeviceCode(`dc-${name}`, device(`SWEP-${name.toUpperCase()}`, expiresAt));
       await storage.insertOpaqueAccessToken(`at-${name}`, { clientId: 'c', userId: 'auth0|sweep', scope: [], expiresAt });
     }
     await storage.sweepExpired(NOW);
@@ -65,7 +81,10 @@ describe(`storage sweep boundaries (${backend})`, () => {
     assert.deepEqual(await present('edge'), [true, true, true]);
     assert.deepEqual(await present('live'), [true, true, true]);
     assert.equal(await storage.findDeviceCodeByUserCode('SWEP-GONE'), undefined, 'the user code is free again');
-    assert.equal(await storage.insertDeviceCode('dc-reuse', { userCode: 'SWEP-GONE', status: 'pending', clientId: 'c', scope: [], expiresAt: NOW, lastPolledAt: null }), true);
+    assert.equal(
+      await storage.insertDeviceCode('dc-reuse', device('SWEP-GONE', NOW)),
+      true,
+    );
   });
 
   test('authorization codes, used or not, stay seven days past expiry for replay detection', async () => {
