@@ -406,9 +406,19 @@ export class KyselySignInStorage implements SignInStore, DeviceCodeStore, Client
   }
 
   async recordDevicePoll(deviceCodeHash: string, now: string): Promise<string | null> {
-    const row = await this.db.selectFrom('device_codes').select('last_polled_at').where('device_code_hash', '=', deviceCodeHash).executeTakeFirst();
-    await this.db.updateTable('device_codes').set({ last_polled_at: now }).where('device_code_hash', '=', deviceCodeHash).execute();
-    return row?.last_polled_at ?? null;
+    // Compare-and-set, retried: parallel polls must each see the one before, or they all dodge slow_down.
+    for (;;) {
+      const row = await this.db.selectFrom('device_codes').select('last_polled_at').where('device_code_hash', '=', deviceCodeHash).executeTakeFirst();
+      if (!row) return null;
+      const previous = row.last_polled_at;
+      const result = await this.db
+        .updateTable('device_codes')
+        .set({ last_polled_at: now })
+        .where('device_code_hash', '=', deviceCodeHash)
+        .where('last_polled_at', previous === null ? 'is' : '=', previous)
+        .executeTakeFirst();
+      if (result.numUpdatedRows > 0n) return previous;
+    }
   }
 
   async consumeDeviceCode(deviceCodeHash: string): Promise<boolean> {

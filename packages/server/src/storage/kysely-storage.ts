@@ -587,6 +587,10 @@ export class KyselyStorage extends KyselySignInStorage implements Storage {
 
   async rotateSigningKey(next: SigningKeyRecord, publishPreviousUntil: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
+      // Rotations on other nodes wait here: otherwise each retires only the keys committed before it
+      // started, and two rotating at once leave two current keys. Readers are not blocked. (SQLite
+      // already serialises writers.)
+      if (this.dialect === 'postgres') await sql`lock table signing_keys in share row exclusive mode`.execute(trx);
       await trx
         .updateTable('signing_keys')
         .set({ retired_at: next.createdAt, publish_until: publishPreviousUntil })
