@@ -102,12 +102,12 @@ export async function createClient(
   validate(client);
   const secret = checkedSecret(input.client_secret);
   const limit = options.maxRegistered !== undefined ? { maxRegistered: options.maxRegistered } : {};
-  if (!(await storage.insertClient({ client, secretDigest: digester.digest(secret) }, limit))) throw new RegisteredClientLimitReached();
+  if (!(await storage.clients.insert({ client, secretDigest: digester.digest(secret) }, limit))) throw new RegisteredClientLimitReached();
   return { client, secret };
 }
 
 export async function getClient(storage: Storage, clientId: string): Promise<Client> {
-  const record = await storage.getClient(clientId);
+  const record = await storage.clients.get(clientId);
   if (!record) throw notFound('The client does not exist', 'inexistent_client');
   return record.client;
 }
@@ -133,7 +133,7 @@ export async function updateClient(
     ...(pkce !== undefined ? { require_pkce: pkce } : {}),
   };
   validate(client);
-  await storage.updateClient(client, secret !== undefined ? digester.digest(checkedSecret(secret)) : undefined);
+  await storage.clients.update(client, secret !== undefined ? digester.digest(checkedSecret(secret)) : undefined);
   return client;
 }
 
@@ -175,21 +175,21 @@ export async function setNewClientSecret(
   client: Client,
 ): Promise<{ client: Client; secret: string }> {
   const secret = generateClientSecret();
-  await storage.updateClient(client, digester.digest(secret));
+  await storage.clients.update(client, digester.digest(secret));
   return { client, secret };
 }
 
 /** Deleting a client also removes its client grants and its place in connections. Absent is fine (204). */
 export async function deleteClient(storage: Storage, clientId: string): Promise<void> {
-  const record = await storage.getClient(clientId);
+  const record = await storage.clients.get(clientId);
   if (!record) return;
   if (record.client.is_system) throw forbidden('The bootstrap admin client cannot be deleted');
-  await storage.deleteClient(clientId);
-  await storage.deleteClientGrantsWhere({ client_id: clientId });
-  await storage.deleteRegistrationToken(clientId);
-  for await (const connection of everyItem((page) => storage.listConnections({}, page))) {
+  await storage.clients.delete(clientId);
+  await storage.clientGrants.deleteWhere({ client_id: clientId });
+  await storage.registrations.delete(clientId);
+  for await (const connection of everyItem((page) => storage.connections.list({}, page))) {
     if (connection.enabled_clients.includes(clientId)) {
-      await storage.updateConnection({
+      await storage.connections.update({
         ...connection,
         enabled_clients: connection.enabled_clients.filter((id) => id !== clientId),
       });

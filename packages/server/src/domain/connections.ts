@@ -11,7 +11,7 @@ export type ConnectionInput = Partial<Omit<Connection, 'id'>>;
 
 async function assertClientsExist(storage: Storage, clientIds: string[]): Promise<void> {
   for (const id of clientIds) {
-    if (!(await storage.getClient(id))) throw badRequest(`Payload validation error: unknown client in enabled_clients: ${id}`);
+    if (!(await storage.clients.get(id))) throw badRequest(`Payload validation error: unknown client in enabled_clients: ${id}`);
   }
 }
 
@@ -42,14 +42,14 @@ export async function createConnection(
     realms: input.realms ?? [input.name],
     ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
   };
-  if (!(await storage.insertConnection(connection))) {
+  if (!(await storage.connections.insert(connection))) {
     throw conflict('A connection with the same name already exists', 'connection_exists');
   }
   return connection;
 }
 
 export async function getConnection(storage: Storage, id: string): Promise<Connection> {
-  const connection = await storage.getConnection(id);
+  const connection = await storage.connections.get(id);
   if (!connection) throw notFound('The connection does not exist', 'inexistent_connection');
   return connection;
 }
@@ -70,10 +70,10 @@ export async function updateConnection(storage: Storage, id: string, patch: Conn
     ...(patch.options ? { options: storedOptions(secrets, existing, patch.options, existing.options) } : {}),
     ...(patch.enabled_clients ? { enabled_clients: [...new Set(patch.enabled_clients)] } : {}),
   };
-  await storage.updateConnection(connection);
+  await storage.connections.update(connection);
   return connection;
 }
 
 export async function deleteConnection(storage: Storage, id: string): Promise<void> {
-  await storage.deleteConnection(id);
+  await storage.connections.delete(id);
 }

@@ -69,7 +69,7 @@ export async function createResourceServer(
     ...(options.isSystem ? { is_system: true } : {}),
   };
   assertScopes(rs);
-  if (!(await storage.insertResourceServer(rs))) {
+  if (!(await storage.resourceServers.insert(rs))) {
     throw conflict('A resource server with the same identifier already exists', 'operation_not_supported');
   }
   return rs;
@@ -78,8 +78,8 @@ export async function createResourceServer(
 /** Auth0 addresses resource servers by id or by identifier. */
 export async function getResourceServer(storage: Storage, idOrIdentifier: string): Promise<ResourceServer> {
   const rs =
-    (await storage.getResourceServer(idOrIdentifier)) ??
-    (await storage.getResourceServerByIdentifier(idOrIdentifier));
+    (await storage.resourceServers.get(idOrIdentifier)) ??
+    (await storage.resourceServers.getByIdentifier(idOrIdentifier));
   if (!rs) throw notFound('The resource server does not exist', 'inexistent_resource_server');
   return rs;
 }
@@ -96,22 +96,22 @@ export async function updateResourceServer(
   }
   const rs: ResourceServer = { ...existing, ...patch };
   assertScopes(rs);
-  await storage.updateResourceServer(rs);
+  await storage.resourceServers.update(rs);
   // A scope taken off the API is taken from every user who held it, as in Auth0: adding it back later
   // must not silently grant it again.
   const kept = new Set(rs.scopes.map((s) => s.value));
   const removed = existing.scopes.map((s) => s.value).filter((value) => !kept.has(value));
-  if (removed.length > 0) await storage.removeApiPermissions(rs.identifier, removed);
+  if (removed.length > 0) await storage.permissions.removeForApi(rs.identifier, removed);
   return rs;
 }
 
 /** Also removes the client grants for the API, whose audience no longer exists. */
 export async function deleteResourceServer(storage: Storage, idOrIdentifier: string): Promise<void> {
   const rs =
-    (await storage.getResourceServer(idOrIdentifier)) ??
-    (await storage.getResourceServerByIdentifier(idOrIdentifier));
+    (await storage.resourceServers.get(idOrIdentifier)) ??
+    (await storage.resourceServers.getByIdentifier(idOrIdentifier));
   if (!rs) return;
   if (rs.is_system) throw forbidden('You cannot delete the Management API resource server');
-  await storage.deleteResourceServer(rs.id);
-  await storage.deleteClientGrantsWhere({ audience: rs.identifier });
+  await storage.resourceServers.delete(rs.id);
+  await storage.clientGrants.deleteWhere({ audience: rs.identifier });
 }

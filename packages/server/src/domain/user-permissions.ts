@@ -19,7 +19,7 @@ function apiLookup(storage: Storage): (identifier: string) => Promise<ResourceSe
   const apis = new Map<string, Promise<ResourceServer | undefined>>();
   return (identifier) => {
     let api = apis.get(identifier);
-    if (!api) apis.set(identifier, (api = storage.getResourceServerByIdentifier(identifier)));
+    if (!api) apis.set(identifier, (api = storage.resourceServers.getByIdentifier(identifier)));
     return api;
   };
 }
@@ -45,12 +45,12 @@ async function resolve(storage: Storage, refs: PermissionRef[], defined = true):
 
 export async function assignUserPermissions(storage: Storage, userId: string, refs: PermissionRef[], now: Date): Promise<void> {
   await getUser(storage, userId);
-  await storage.addUserPermissions(userId, await resolve(storage, refs), now.toISOString());
+  await storage.permissions.add(userId, await resolve(storage, refs), now.toISOString());
 }
 
 export async function removeUserPermissions(storage: Storage, userId: string, refs: PermissionRef[]): Promise<void> {
   await getUser(storage, userId);
-  await storage.removeUserPermissions(userId, await resolve(storage, refs, false));
+  await storage.permissions.remove(userId, await resolve(storage, refs, false));
 }
 
 /** The user's permissions with their API's name and the scope's description, as Auth0 lists them. */
@@ -58,7 +58,7 @@ export async function listUserPermissions(storage: Storage, userId: string): Pro
   await getUser(storage, userId);
   const apiOf = apiLookup(storage);
   const presented: PresentedPermission[] = [];
-  for (const { audience, permission } of await storage.listUserPermissions(userId)) {
+  for (const { audience, permission } of await storage.permissions.list(userId)) {
     const api = await apiOf(audience);
     // A scope since removed from its API grants nothing, so it is not listed either.
     const scope = api?.scopes.find((s) => s.value === permission);

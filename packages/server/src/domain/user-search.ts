@@ -113,7 +113,7 @@ export function userComparator(sort: string): (a: User, b: User) => number {
 export function searchUsers(storage: Storage, search: { q?: string; sort?: string; connection?: string }, page: PageRequest): Promise<Page<User>> {
   const matches = search.q !== undefined ? parseUserQuery(search.q) : () => true;
   const { connection } = search;
-  return scanPage((p) => storage.listUsers(p), {
+  return scanPage((p) => storage.users.list(p), {
     keep: (user) => (connection === undefined || user.identities.some((i) => i.connection === connection)) && matches(user),
     ...(search.sort !== undefined ? { compare: userComparator(search.sort) } : {}),
   }, page);

@@ -43,7 +43,7 @@ function mergeMetadata(existing: Record<string, unknown>, patch: Record<string, 
 }
 
 export async function createUser(storage: Storage, input: UserCreateInput, now: Date): Promise<User> {
-  const connection = await storage.getConnectionByName(input.connection);
+  const connection = await storage.connections.getByName(input.connection);
   if (!connection) throw badRequest('The connection does not exist.', 'inexistent_connection');
   if (input.email !== undefined && !EMAIL.test(input.email)) throw badRequest("Payload validation error: 'email' is not a valid email address");
   const requiresUsername = connection.options.requires_username === true;
@@ -83,12 +83,12 @@ export async function createUser(storage: Storage, input: UserCreateInput, now: 
   };
   const passwordHash = input.password_hash ?? (await hashPassword(input.password!));
   const record: UserRecord = { user, connection: connection.name, passwordHash };
-  if (!(await storage.insertUser(record))) throw userExists();
+  if (!(await storage.users.insert(record))) throw userExists();
   return user;
 }
 
 export async function getUser(storage: Storage, userId: string): Promise<UserRecord> {
-  const record = await storage.getUser(userId);
+  const record = await storage.users.get(userId);
   if (!record) throw notFound('The user does not exist.', 'inexistent_user');
   return record;
 }
@@ -101,7 +101,7 @@ export async function updateUser(storage: Storage, userId: string, patch: UserUp
   }
   let passwordHash = record.passwordHash;
   if (password !== undefined) {
-    const connection = await storage.getConnectionByName(record.connection);
+    const connection = await storage.connections.getByName(record.connection);
     assertPasswordAllowed(password, connection?.options ?? {});
     passwordHash = await hashPassword(password);
   }
@@ -113,7 +113,7 @@ export async function updateUser(storage: Storage, userId: string, patch: UserUp
     updated_at: now.toISOString(),
     ...(password !== undefined ? { last_password_reset: now.toISOString() } : {}),
   };
-  const result = await storage.updateUser({ ...record, user, passwordHash });
+  const result = await storage.users.update({ ...record, user, passwordHash });
   if (result === 'conflict') throw userExists();
   if (!result) throw notFound('The user does not exist.', 'inexistent_user');
   // After the new hash is stored, so a sign-in with the old password that slipped in is ended too.

@@ -17,7 +17,7 @@ export async function consentNeeded(
 ): Promise<boolean> {
   if (prompt.includes('consent')) return true;
   if (client.is_first_party && (!api || api.skip_consent_for_verifiable_first_party_clients)) return false;
-  const consent = await storage.getConsent(userId, client.client_id, api?.identifier ?? '');
+  const consent = await storage.consents.get(userId, client.client_id, api?.identifier ?? '');
   return !consent || scope.some((s) => !consent.scope.includes(s));
 }
 
@@ -30,8 +30,8 @@ export async function recordConsent(
   now: number,
 ): Promise<void> {
   const audience = api?.identifier ?? '';
-  const existing = await storage.getConsent(userId, client.client_id, audience);
-  await storage.putConsent({
+  const existing = await storage.consents.get(userId, client.client_id, audience);
+  await storage.consents.put({
     userId,
     clientId: client.client_id,
     audience,
@@ -80,11 +80,11 @@ export async function revokeConsent(
 ): Promise<boolean> {
   const nowIso = new Date(now).toISOString();
   if ('id' in which) {
-    const removed = await storage.deleteConsent(which.id);
-    if (removed) await storage.revokeRefreshTokensOf(removed.userId, removed.clientId, nowIso);
+    const removed = await storage.consents.delete(which.id);
+    if (removed) await storage.refreshTokens.revokeAllOf(removed.userId, removed.clientId, nowIso);
     return removed !== undefined;
   }
-  await storage.deleteConsents(which.userId, which.clientId);
-  await storage.revokeRefreshTokensOf(which.userId, which.clientId, nowIso);
+  await storage.consents.deleteAllOf(which.userId, which.clientId);
+  await storage.refreshTokens.revokeAllOf(which.userId, which.clientId, nowIso);
   return true;
 }

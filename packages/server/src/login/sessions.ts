@@ -34,7 +34,7 @@ export async function createSession(storage: Storage, input: NewSession): Promis
     connection: input.connection,
     ...(input.upstreamIdToken ? { upstreamIdToken: input.upstreamIdToken } : {}),
   };
-  await storage.createSession(digestToken(cookieValue), session);
+  await storage.sessions.create(digestToken(cookieValue), session);
   return { cookieValue, session };
 }
 
@@ -47,18 +47,18 @@ export async function readSession(
 ): Promise<Session | undefined> {
   if (!cookieValue || cookieValue.length > 100) return undefined;
   const idHash = digestToken(cookieValue);
-  const session = await storage.getSession(idHash);
+  const session = await storage.sessions.get(idHash);
   if (!session || session.endedAt !== null) return undefined;
   if (Date.parse(session.expiresAt) <= now) return undefined;
   if (Date.parse(session.lastSeenAt) + settings.idle_session_lifetime * HOUR_MS <= now) return undefined;
   // Writing on every request would make each /authorize a write; a minute of precision is plenty.
-  if (now - Date.parse(session.lastSeenAt) > 60_000) await storage.touchSession(idHash, new Date(now).toISOString());
+  if (now - Date.parse(session.lastSeenAt) > 60_000) await storage.sessions.touch(idHash, new Date(now).toISOString());
   return session;
 }
 
 export async function endSession(storage: Storage, cookieValue: string | undefined, now: number): Promise<void> {
   if (!cookieValue || cookieValue.length > 100) return;
-  await storage.endSession(digestToken(cookieValue), new Date(now).toISOString());
+  await storage.sessions.end(digestToken(cookieValue), new Date(now).toISOString());
 }
 
 /**
@@ -69,9 +69,9 @@ export async function endSession(storage: Storage, cookieValue: string | undefin
  */
 export async function signOutEverywhere(storage: Storage, userId: string, now: number): Promise<void> {
   const iso = new Date(now).toISOString();
-  await storage.endSessionsOf(userId, iso);
-  await storage.revokeRefreshTokensOf(userId, undefined, iso);
-  await storage.deleteOpaqueAccessTokensOf(userId);
+  await storage.sessions.endAllOf(userId, iso);
+  await storage.refreshTokens.revokeAllOf(userId, undefined, iso);
+  await storage.accessTokens.deleteAllOf(userId);
 }
 
 /**
@@ -90,6 +90,6 @@ export function signedInBeforePasswordChange(user: Pick<User, 'last_password_res
  * two always sees the other.
  */
 export async function passwordChangedSince(storage: Storage, user: Pick<User, 'user_id' | 'last_password_reset'>): Promise<boolean> {
-  const current = (await storage.getUser(user.user_id))?.user;
+  const current = (await storage.users.get(user.user_id))?.user;
   return !current || current.last_password_reset !== user.last_password_reset;
 }

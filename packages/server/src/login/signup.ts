@@ -58,7 +58,7 @@ export async function signUpDatabaseUser(storage: Storage, input: SignupInput): 
     ['signup:tenant', limits.perTenant],
   ] as const;
   for (const [key, limit] of counters) {
-    const counted = await storage.recordLoginFailure(key, iso, windowStartedBefore);
+    const counted = await storage.throttles.recordFailure(key, iso, windowStartedBefore);
     if (counted.failures > limit) {
       const until = new Date(Date.parse(counted.windowStartedAt) + SIGNUP_WINDOW_MS);
       throw new SignupError('too_many_signups', `Too many sign-ups. Try again after ${until.toUTCString()}.`, { until, limit });

@@ -56,11 +56,11 @@ export async function countAttempt(
   limits: AttemptLimit,
   now: number,
 ): Promise<{ lockedUntil: Date; failures?: undefined } | { lockedUntil?: undefined; failures: number }> {
-  const counted = await storage.recordLoginFailure(key, new Date(now).toISOString(), new Date(now - limits.windowMs).toISOString());
+  const counted = await storage.throttles.recordFailure(key, new Date(now).toISOString(), new Date(now - limits.windowMs).toISOString());
   if (counted.lockedUntil && Date.parse(counted.lockedUntil) > now) return { lockedUntil: new Date(counted.lockedUntil) };
   if (counted.failures > limits.maxFailures) {
     const until = new Date(now + limits.lockMs);
-    await storage.lockLogin(key, until.toISOString());
+    await storage.throttles.lock(key, until.toISOString());
     return { lockedUntil: until };
   }
   return { failures: counted.failures };
@@ -85,12 +85,12 @@ export async function beginLoginAttempt(storage: Storage, keys: ThrottleKeys, no
 export async function loginFailed(storage: Storage, keys: ThrottleKeys, attempt: LoginAttempt, now: number): Promise<void> {
   if (attempt.lockedUntil) return;
   for (const [kind, key, limits] of limitsOf(keys)) {
-    if (attempt.failuresSoFar[kind] >= limits.maxFailures) await storage.lockLogin(key, new Date(now + limits.lockMs).toISOString());
+    if (attempt.failuresSoFar[kind] >= limits.maxFailures) await storage.throttles.lock(key, new Date(now + limits.lockMs).toISOString());
   }
 }
 
 /** The right password: the account starts afresh, and the address gets this attempt back. */
 export async function loginSucceeded(storage: Storage, keys: ThrottleKeys): Promise<void> {
-  await storage.clearLoginThrottle(keys.account);
-  await storage.forgiveLoginFailure(keys.ip);
+  await storage.throttles.clear(keys.account);
+  await storage.throttles.forgiveFailure(keys.ip);
 }

@@ -115,12 +115,12 @@ export async function deviceActivationPages(app: FastifyInstance, ctx: ServerCon
     if (!signedIn) return showEntry(reply, 200, formatUserCode(found.record.userCode));
     const approved = shortField(request.body, 'action') === 'confirm';
     const decided = approved
-      ? await ctx.storage.decideDeviceCode(found.hash, 'approved', {
+      ? await ctx.storage.deviceCodes.decide(found.hash, 'approved', {
           userId: signedIn.user.user_id,
           sid: signedIn.session.sid,
           authTime: signedIn.session.authTime,
         })
-      : await ctx.storage.decideDeviceCode(found.hash, 'denied');
+      : await ctx.storage.deviceCodes.decide(found.hash, 'denied');
     if (!decided) return showEntry(reply, 400, undefined, 'That code was already used.');
     if (approved) {
       const client = (await ctx.lookups.client(found.record.clientId))?.client;

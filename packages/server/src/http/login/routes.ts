@@ -163,10 +163,10 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
       const now = ctx.now();
       user = await signUpDatabaseUser(ctx.storage, { connection, profile: { email, password }, ip: request.ip, now, limits: signupLimits(ctx.config) });
       // Signing up signs in: count it as the first login, as Auth0 does.
-      const record = await ctx.storage.getUser(user.user_id);
+      const record = await ctx.storage.users.get(user.user_id);
       if (record) {
         user = { ...user, logins_count: 1, last_login: new Date(now).toISOString() };
-        await ctx.storage.updateUser({ ...record, user });
+        await ctx.storage.users.update({ ...record, user });
       }
     } catch (err) {
       if (!(err instanceof SignupError)) throw err;

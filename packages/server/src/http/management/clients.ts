@@ -83,14 +83,14 @@ export async function clientRoutes(app: ManagementApp, ctx: ServerContext): Prom
       const { app_type, is_first_party, is_global } = request.query;
       const pageReq = pageRequest(request.query);
       if (app_type === undefined && is_first_party === undefined && is_global === undefined) {
-        return listBody('clients', await storage.listClients(pageReq), pageReq, request.query, (c) => present(c));
+        return listBody('clients', await storage.clients.list(pageReq), pageReq, request.query, (c) => present(c));
       }
       const appTypes = app_type?.split(',').map((t) => t.trim());
       const keep = (c: Client) =>
         is_global !== true &&
         (appTypes === undefined || appTypes.includes(c.app_type ?? '')) &&
         (is_first_party === undefined || c.is_first_party === is_first_party);
-      const page = await scanPage((p) => storage.listClients(p), { keep }, pageReq);
+      const page = await scanPage((p) => storage.clients.list(p), { keep }, pageReq);
       return listBody('clients', page, pageReq, request.query, (c) => present(c));
     },
   );

@@ -48,7 +48,7 @@ export async function connectionRoutes(app: ManagementApp, ctx: ServerContext): 
     async (request) => {
       const { strategy, name } = request.query;
       const pageReq = pageRequest(request.query);
-      const page = await storage.listConnections({ strategy, name }, pageReq);
+      const page = await storage.connections.list({ strategy, name }, pageReq);
       return listBody('connections', { ...page, items: page.items.map(present(request)) }, pageReq, request.query);
     },
   );

@@ -41,8 +41,8 @@ export async function resourceServerRoutes(app: ManagementApp, ctx: ServerContex
       const pageReq = pageRequest(request.query);
       const { identifiers } = request.query;
       const page = identifiers
-        ? await scanPage((p) => storage.listResourceServers(p), { keep: (rs) => identifiers.includes(rs.identifier) }, pageReq)
-        : await storage.listResourceServers(pageReq);
+        ? await scanPage((p) => storage.resourceServers.list(p), { keep: (rs) => identifiers.includes(rs.identifier) }, pageReq)
+        : await storage.resourceServers.list(pageReq);
       return listBody('resource_servers', page, pageReq, request.query);
     },
   );
