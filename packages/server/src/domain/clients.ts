@@ -179,20 +179,28 @@ export async function setNewClientSecret(
   return { client, secret };
 }
 
-/** Deleting a client also removes its client grants and its place in connections. Absent is fine (204). */
-export async function deleteClient(storage: Storage, clientId: string): Promise<void> {
-  const record = await storage.clients.get(clientId);
-  if (!record) return;
-  if (record.client.is_system) throw forbidden('The bootstrap admin client cannot be deleted');
-  await storage.clients.delete(clientId);
-  await storage.clientGrants.deleteWhere({ client_id: clientId });
-  await storage.registrations.delete(clientId);
-  for await (const connection of everyItem((page) => storage.connections.list({}, page))) {
-    if (connection.enabled_clients.includes(clientId)) {
-      await storage.connections.update({
-        ...connection,
-        enabled_clients: connection.enabled_clients.filter((id) => id !== clientId),
-      });
+/**
+ * Deleting a client also removes, in one transaction, its client grants, the users' consents to it,
+ * the refresh tokens it holds (revoked), its registration access token, its browser origins and its
+ * place in connections. Absent is fine (204).
+ */
+export async function deleteClient(storage: Pick<Storage, 'transaction'>, clientId: string, now: Date): Promise<void> {
+  await storage.transaction(async (tx) => {
+    const record = await tx.clients.get(clientId);
+    if (!record) return;
+    if (record.client.is_system) throw forbidden('The bootstrap admin client cannot be deleted');
+    await tx.clients.delete(clientId);
+    await tx.clientGrants.deleteWhere({ client_id: clientId });
+    await tx.consents.deleteAllFor(clientId);
+    await tx.refreshTokens.revokeAllFor(clientId, now.toISOString());
+    await tx.registrations.delete(clientId);
+    for await (const connection of everyItem((page) => tx.connections.list({}, page))) {
+      if (connection.enabled_clients.includes(clientId)) {
+        await tx.connections.update({
+          ...connection,
+          enabled_clients: connection.enabled_clients.filter((id) => id !== clientId),
+        });
+      }
     }
-  }
+  });
 }

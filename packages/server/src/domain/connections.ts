@@ -1,4 +1,5 @@
 import type { Encrypter } from '../crypto/encryption.js';
+import { deleteUserWith } from './users.js';
 import type { Storage } from '../storage/types.js';
 import type { Connection } from '../domain/types.js';
 import { badRequest, conflict, notFound } from './errors.js';
@@ -74,6 +75,20 @@ export async function updateConnection(storage: Storage, id: string, patch: Conn
   return connection;
 }
 
-export async function deleteConnection(storage: Storage, id: string): Promise<void> {
-  await storage.connections.delete(id);
+/** Users deleted per round trip when a connection goes. */
+const USER_BATCH = 200;
+
+/**
+ * Deleting a connection deletes its users, each with its cascade (as Auth0 does), in one transaction
+ * with the connection itself.
+ */
+export async function deleteConnection(storage: Pick<Storage, 'transaction'>, id: string, now: Date): Promise<void> {
+  await storage.transaction(async (tx) => {
+    const connection = await tx.connections.get(id);
+    if (!connection) return;
+    for (let ids = await tx.users.listIdsOf(connection.name, USER_BATCH); ids.length > 0; ids = await tx.users.listIdsOf(connection.name, USER_BATCH)) {
+      for (const userId of ids) await deleteUserWith(tx, userId, now);
+    }
+    await tx.connections.delete(id);
+  });
 }

@@ -105,13 +105,14 @@ export async function updateResourceServer(
   return rs;
 }
 
-/** Also removes the client grants for the API, whose audience no longer exists. */
-export async function deleteResourceServer(storage: Storage, idOrIdentifier: string): Promise<void> {
-  const rs =
-    (await storage.resourceServers.get(idOrIdentifier)) ??
-    (await storage.resourceServers.getByIdentifier(idOrIdentifier));
-  if (!rs) return;
-  if (rs.is_system) throw forbidden('You cannot delete the Management API resource server');
-  await storage.resourceServers.delete(rs.id);
-  await storage.clientGrants.deleteWhere({ audience: rs.identifier });
+/** Also removes, in one transaction, the client grants for the API and the users' permissions on it. */
+export async function deleteResourceServer(storage: Pick<Storage, 'transaction'>, idOrIdentifier: string): Promise<void> {
+  await storage.transaction(async (tx) => {
+    const rs = (await tx.resourceServers.get(idOrIdentifier)) ?? (await tx.resourceServers.getByIdentifier(idOrIdentifier));
+    if (!rs) return;
+    if (rs.is_system) throw forbidden('You cannot delete the Management API resource server');
+    await tx.resourceServers.delete(rs.id);
+    await tx.clientGrants.deleteWhere({ audience: rs.identifier });
+    await tx.permissions.removeForApi(rs.identifier);
+  });
 }

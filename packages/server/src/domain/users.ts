@@ -1,7 +1,7 @@
 import type { Encrypter } from '../crypto/encryption.js';
 import { signOutEverywhere } from '../login/sessions.js';
 import { hashPassword, isImportableHash } from '../crypto/passwords.js';
-import type { Storage } from '../storage/types.js';
+import type { Repositories, Storage } from '../storage/types.js';
 import type { User, UserRecord } from '../domain/types.js';
 import { badRequest, conflict, notFound } from './errors.js';
 import { newDatabaseUserId } from './ids.js';
@@ -135,4 +135,25 @@ export function presentUser(user: User, secrets: Encrypter, withIdpTokens: boole
     return { ...identity, ...(accessToken ? { access_token: accessToken } : {}), ...(refreshToken ? { refresh_token: refreshToken } : {}) };
   });
   return { ...user, identities };
+}
+
+/**
+ * Deleting a user takes everything that acts for it along, in one transaction, as Auth0 does: its SSO
+ * sessions end, its refresh tokens are revoked, its opaque access tokens, consents and permissions go.
+ * Absent is fine (Auth0 answers 204).
+ */
+export async function deleteUser(storage: Pick<Storage, 'transaction'>, userId: string, now: Date): Promise<void> {
+  await storage.transaction((tx) => deleteUserWith(tx, userId, now));
+}
+
+/** The user cascade inside a caller's transaction (deleting a connection deletes its users). */
+export async function deleteUserWith(
+  tx: Pick<Repositories, 'users' | 'sessions' | 'refreshTokens' | 'accessTokens' | 'consents' | 'permissions'>,
+  userId: string,
+  now: Date,
+): Promise<void> {
+  await signOutEverywhere(tx, userId, now.getTime());
+  await tx.consents.deleteAllOf(userId);
+  await tx.permissions.removeAllOf(userId);
+  await tx.users.delete(userId);
 }

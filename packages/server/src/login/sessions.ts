@@ -67,7 +67,7 @@ export async function endSession(storage: Storage, cookieValue: string | undefin
  * whoever knew the old password may hold any of them. JWT access tokens are self-contained and
  * live until they expire.
  */
-export async function signOutEverywhere(storage: Storage, userId: string, now: number): Promise<void> {
+export async function signOutEverywhere(storage: Pick<Storage, 'sessions' | 'refreshTokens' | 'accessTokens'>, userId: string, now: number): Promise<void> {
   const iso = new Date(now).toISOString();
   await storage.sessions.endAllOf(userId, iso);
   await storage.refreshTokens.revokeAllOf(userId, undefined, iso);

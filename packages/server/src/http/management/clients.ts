@@ -124,7 +124,7 @@ export async function clientRoutes(app: ManagementApp, ctx: ServerContext): Prom
     '/clients/:id',
     { config: { scope: 'delete:clients' }, schema: { params: IdParam } },
     async (request, reply) => {
-      await deleteClient(storage, request.params.id);
+      await deleteClient(storage, request.params.id, new Date(ctx.now()));
       return reply.status(204).send();
     },
   );

@@ -75,7 +75,7 @@ export async function connectionRoutes(app: ManagementApp, ctx: ServerContext): 
     '/connections/:id',
     { config: { scope: 'delete:connections' }, schema: { params: IdParam } },
     async (request, reply) => {
-      await deleteConnection(storage, request.params.id);
+      await deleteConnection(storage, request.params.id, new Date(ctx.now()));
       return reply.status(204).send();
     },
   );

@@ -4,7 +4,7 @@ import type { ServerContext } from '../../context.js';
 import { assignUserPermissions, listUserPermissions, removeUserPermissions } from '../../domain/user-permissions.js';
 import { searchUsers } from '../../domain/user-search.js';
 import { withDefaultPicture } from '../../domain/default-picture.js';
-import { createUser, getUser, presentUser, updateUser } from '../../domain/users.js';
+import { createUser, deleteUser, getUser, presentUser, updateUser } from '../../domain/users.js';
 import type { User } from '../../domain/types.js';
 import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
 import { IdParam, Metadata, Name, Strict, Url, OptionalFields } from './schemas.js';
@@ -134,7 +134,7 @@ export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promis
     '/users/:id',
     { config: { scope: 'delete:users' }, schema: { params: IdParam } },
     async (request, reply) => {
-      await storage.users.delete(request.params.id);
+      await deleteUser(storage, request.params.id, now());
       return reply.status(204).send();
     },
   );
