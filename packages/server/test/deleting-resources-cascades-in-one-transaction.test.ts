@@ -206,3 +206,21 @@ test('change notices go out after the commit, and not at all after a rollback', 
   // The in-process cache was dropped at the commit.
   assert.equal((await server.ctx.lookups.client(app.client_id))?.client.name, 'renamed in a transaction');
 });
+
+test('inside a transaction, a taken name or a reached cap answers false and the transaction goes on', async () => {
+  const existing = await createUser(server, 'taken@example.test');
+  const record = (await storage.users.get(existing.user_id))!;
+  const { body: template } = await server.management('GET', `/clients/${app.client_id}`);
+  const registered = (id: string) => ({ client: { ...template, client_id: id, registration_source: 'dynamic_registration' }, secretDigest: 'd' });
+  const count = await storage.clients.countRegistered();
+  await storage.transaction(async (tx) => {
+    // PostgreSQL aborts a transaction on any error: the unique violation must not take the rest down.
+    assert.equal(await tx.users.insert({ ...record, user: { ...record.user, user_id: 'auth0|duplicate' } }), false);
+    assert.equal(await tx.clients.insert(registered('over-the-cap'), { maxRegistered: count }), false);
+    assert.equal(await tx.clients.insert(registered('under-the-cap'), { maxRegistered: count + 1 }), true);
+  });
+  assert.equal(await storage.users.get('auth0|duplicate'), undefined);
+  assert.equal(await storage.clients.get('over-the-cap'), undefined);
+  assert.ok(await storage.clients.get('under-the-cap'));
+  assert.equal(await storage.clients.countRegistered(), count + 1);
+});

@@ -37,7 +37,7 @@ let decoyHash: Promise<string> | undefined;
  * A blocked user is only told so after the right password, so blocking does not reveal accounts.
  */
 export async function authenticateDatabaseUser(
-  storage: Storage,
+  storage: Pick<Storage, 'throttles' | 'users'>,
   connection: Connection,
   identifier: string,
   password: string,

@@ -24,7 +24,7 @@ export interface BootstrapResult {
 }
 
 /** The longest any token can live, so a retired signing key stays published long enough. */
-export async function maxTokenLifetimeSeconds(storage: Storage): Promise<number> {
+export async function maxTokenLifetimeSeconds(storage: Pick<Storage, 'clients' | 'resourceServers'>): Promise<number> {
   let max = 86400; // Auth0's default access token lifetime
   for await (const rs of everyItem((page) => storage.resourceServers.list(page))) max = Math.max(max, rs.token_lifetime);
   for await (const c of everyItem((page) => storage.clients.list(page))) max = Math.max(max, c.jwt_configuration.lifetime_in_seconds);
@@ -37,7 +37,7 @@ export async function maxTokenLifetimeSeconds(storage: Storage): Promise<number>
  * signing key. Runs on every start; only the first start (or a changed issuer) creates anything.
  */
 export async function bootstrapTenant(
-  storage: Storage,
+  storage: Pick<Storage, 'clientGrants' | 'clients' | 'connections' | 'resourceServers' | 'signingKeys' | 'tenant'>,
   digester: SecretDigester,
   keys: KeyRing,
   options: BootstrapOptions,
@@ -120,7 +120,7 @@ export class AdminRecoveryError extends Error {
  * whose secret comes from LATCHKEY_ADMIN_CLIENT_SECRET is refused, since the next start would set it back.
  */
 export async function rotateAdminSecret(
-  storage: Storage,
+  storage: Pick<Storage, 'clients'>,
   digester: SecretDigester,
   options: { clientId?: string; configuredAdminId?: string },
 ): Promise<{ clientId: string; clientSecret: string }> {

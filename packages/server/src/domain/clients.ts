@@ -60,7 +60,7 @@ function checkedSecret(secret: string | undefined): string {
 
 /** Creates a client; the secret is returned here and on rotation only, and never stored. */
 export async function createClient(
-  storage: Storage,
+  storage: Pick<Storage, 'clients'>,
   digester: SecretDigester,
   input: ClientInput,
   options: { clientId?: string; isSystem?: boolean; dynamic?: boolean; auth0Defaults?: boolean; maxRegistered?: number } = {},
@@ -106,7 +106,7 @@ export async function createClient(
   return { client, secret };
 }
 
-export async function getClient(storage: Storage, clientId: string): Promise<Client> {
+export async function getClient(storage: Pick<Storage, 'clients'>, clientId: string): Promise<Client> {
   const record = await storage.clients.get(clientId);
   if (!record) throw notFound('The client does not exist', 'inexistent_client');
   return record.client;
@@ -114,7 +114,7 @@ export async function getClient(storage: Storage, clientId: string): Promise<Cli
 
 /** PATCH semantics as Auth0's: top-level fields replace, the two settings objects merge. */
 export async function updateClient(
-  storage: Storage,
+  storage: Pick<Storage, 'clients'>,
   digester: SecretDigester,
   clientId: string,
   patch: ClientInput,
@@ -157,7 +157,7 @@ function assertSystemClientKeepsItsCredentials(client: Client, patch: ClientInpu
 }
 
 export async function rotateClientSecret(
-  storage: Storage,
+  storage: Pick<Storage, 'clients'>,
   digester: SecretDigester,
   clientId: string,
 ): Promise<{ client: Client; secret: string }> {
@@ -170,7 +170,7 @@ export async function rotateClientSecret(
 
 /** A fresh server-generated secret; only its digest is stored. No permission check: callers decide. */
 export async function setNewClientSecret(
-  storage: Storage,
+  storage: Pick<Storage, 'clients'>,
   digester: SecretDigester,
   client: Client,
 ): Promise<{ client: Client; secret: string }> {

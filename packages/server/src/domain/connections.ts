@@ -10,7 +10,7 @@ export const DEFAULT_DATABASE_CONNECTION = 'Username-Password-Authentication';
 
 export type ConnectionInput = Partial<Omit<Connection, 'id'>>;
 
-async function assertClientsExist(storage: Storage, clientIds: string[]): Promise<void> {
+async function assertClientsExist(storage: Pick<Storage, 'clients'>, clientIds: string[]): Promise<void> {
   for (const id of clientIds) {
     if (!(await storage.clients.get(id))) throw badRequest(`Payload validation error: unknown client in enabled_clients: ${id}`);
   }
@@ -25,7 +25,7 @@ function storedOptions(secrets: Encrypter | undefined, connection: Pick<Connecti
 }
 
 export async function createConnection(
-  storage: Storage,
+  storage: Pick<Storage, 'clients' | 'connections'>,
   input: ConnectionInput & { name: string; strategy: Connection['strategy'] },
   secrets?: Encrypter,
 ): Promise<Connection> {
@@ -49,14 +49,14 @@ export async function createConnection(
   return connection;
 }
 
-export async function getConnection(storage: Storage, id: string): Promise<Connection> {
+export async function getConnection(storage: Pick<Storage, 'connections'>, id: string): Promise<Connection> {
   const connection = await storage.connections.get(id);
   if (!connection) throw notFound('The connection does not exist', 'inexistent_connection');
   return connection;
 }
 
 /** `options` is replaced as a whole, as Auth0 does: send the complete object. */
-export async function updateConnection(storage: Storage, id: string, patch: ConnectionInput, secrets?: Encrypter): Promise<Connection> {
+export async function updateConnection(storage: Pick<Storage, 'clients' | 'connections'>, id: string, patch: ConnectionInput, secrets?: Encrypter): Promise<Connection> {
   const existing = await getConnection(storage, id);
   if (patch.name !== undefined && patch.name !== existing.name) {
     throw badRequest("Payload validation error: a connection's 'name' cannot be changed");

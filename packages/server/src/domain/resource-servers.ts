@@ -50,7 +50,7 @@ function assertScopes(rs: ResourceServer): void {
 }
 
 export async function createResourceServer(
-  storage: Storage,
+  storage: Pick<Storage, 'resourceServers'>,
   input: ResourceServerInput & { identifier: string },
   options: { isSystem?: boolean } = {},
 ): Promise<ResourceServer> {
@@ -76,7 +76,7 @@ export async function createResourceServer(
 }
 
 /** Auth0 addresses resource servers by id or by identifier. */
-export async function getResourceServer(storage: Storage, idOrIdentifier: string): Promise<ResourceServer> {
+export async function getResourceServer(storage: Pick<Storage, 'resourceServers'>, idOrIdentifier: string): Promise<ResourceServer> {
   const rs =
     (await storage.resourceServers.get(idOrIdentifier)) ??
     (await storage.resourceServers.getByIdentifier(idOrIdentifier));
@@ -85,7 +85,7 @@ export async function getResourceServer(storage: Storage, idOrIdentifier: string
 }
 
 export async function updateResourceServer(
-  storage: Storage,
+  storage: Pick<Storage, 'permissions' | 'resourceServers'>,
   idOrIdentifier: string,
   patch: ResourceServerInput,
 ): Promise<ResourceServer> {

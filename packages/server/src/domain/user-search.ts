@@ -110,7 +110,7 @@ export function userComparator(sort: string): (a: User, b: User) => number {
  * `GET /api/v2/users` with `q`, `sort` or `connection`: every user is read and filtered, a full scan
  * (fine for the tenants latchkey is run for; an index-backed search would replace it).
  */
-export function searchUsers(storage: Storage, search: { q?: string; sort?: string; connection?: string }, page: PageRequest): Promise<Page<User>> {
+export function searchUsers(storage: Pick<Storage, 'users'>, search: { q?: string; sort?: string; connection?: string }, page: PageRequest): Promise<Page<User>> {
   const matches = search.q !== undefined ? parseUserQuery(search.q) : () => true;
   const { connection } = search;
   return scanPage((p) => storage.users.list(p), {

@@ -42,7 +42,7 @@ function mergeMetadata(existing: Record<string, unknown>, patch: Record<string, 
   return merged;
 }
 
-export async function createUser(storage: Storage, input: UserCreateInput, now: Date): Promise<User> {
+export async function createUser(storage: Pick<Storage, 'connections' | 'users'>, input: UserCreateInput, now: Date): Promise<User> {
   const connection = await storage.connections.getByName(input.connection);
   if (!connection) throw badRequest('The connection does not exist.', 'inexistent_connection');
   if (input.email !== undefined && !EMAIL.test(input.email)) throw badRequest("Payload validation error: 'email' is not a valid email address");
@@ -87,7 +87,7 @@ export async function createUser(storage: Storage, input: UserCreateInput, now: 
   return user;
 }
 
-export async function getUser(storage: Storage, userId: string): Promise<UserRecord> {
+export async function getUser(storage: Pick<Storage, 'users'>, userId: string): Promise<UserRecord> {
   const record = await storage.users.get(userId);
   if (!record) throw notFound('The user does not exist.', 'inexistent_user');
   return record;

@@ -8,7 +8,7 @@ import type { Client, ResourceServer } from '../domain/types.js';
  * clients always are, unless the user already granted every scope now asked for.
  */
 export async function consentNeeded(
-  storage: Storage,
+  storage: Pick<Storage, 'consents'>,
   client: Client,
   api: ResourceServer | undefined,
   userId: string,
@@ -22,7 +22,7 @@ export async function consentNeeded(
 }
 
 export async function recordConsent(
-  storage: Storage,
+  storage: Pick<Storage, 'consents'>,
   client: Client,
   api: ResourceServer | undefined,
   userId: string,
@@ -74,17 +74,20 @@ export function redirectDestination(redirectUri: string): string {
  * or for a whole user or user and client.
  */
 export async function revokeConsent(
-  storage: Storage,
+  storage: Pick<Storage, 'transaction'>,
   which: { id: string } | { userId: string; clientId?: string },
   now: number,
 ): Promise<boolean> {
   const nowIso = new Date(now).toISOString();
-  if ('id' in which) {
-    const removed = await storage.consents.delete(which.id);
-    if (removed) await storage.refreshTokens.revokeAllOf(removed.userId, removed.clientId, nowIso);
-    return removed !== undefined;
-  }
-  await storage.consents.deleteAllOf(which.userId, which.clientId);
-  await storage.refreshTokens.revokeAllOf(which.userId, which.clientId, nowIso);
-  return true;
+  // One transaction: a consent gone with its tokens still live (or the reverse) is never seen.
+  return storage.transaction(async (tx) => {
+    if ('id' in which) {
+      const removed = await tx.consents.delete(which.id);
+      if (removed) await tx.refreshTokens.revokeAllOf(removed.userId, removed.clientId, nowIso);
+      return removed !== undefined;
+    }
+    await tx.consents.deleteAllOf(which.userId, which.clientId);
+    await tx.refreshTokens.revokeAllOf(which.userId, which.clientId, nowIso);
+    return true;
+  });
 }

@@ -21,7 +21,7 @@ export interface NewSession {
  * The SSO session behind the cookie. The cookie carries a 256-bit secret; the database keeps its
  * digest, and the public `sid` (for id_tokens) is a separate random value.
  */
-export async function createSession(storage: Storage, input: NewSession): Promise<{ cookieValue: string; session: Session }> {
+export async function createSession(storage: Pick<Storage, 'sessions'>, input: NewSession): Promise<{ cookieValue: string; session: Session }> {
   const cookieValue = randomBytes(32).toString('base64url');
   const iso = new Date(input.now).toISOString();
   const session: Session = {
@@ -40,7 +40,7 @@ export async function createSession(storage: Storage, input: NewSession): Promis
 
 /** The live session for a cookie value: not ended, within its absolute and idle lifetimes. */
 export async function readSession(
-  storage: Storage,
+  storage: Pick<Storage, 'sessions'>,
   cookieValue: string | undefined,
   settings: TenantSettings,
   now: number,
@@ -56,7 +56,7 @@ export async function readSession(
   return session;
 }
 
-export async function endSession(storage: Storage, cookieValue: string | undefined, now: number): Promise<void> {
+export async function endSession(storage: Pick<Storage, 'sessions'>, cookieValue: string | undefined, now: number): Promise<void> {
   if (!cookieValue || cookieValue.length > 100) return;
   await storage.sessions.end(digestToken(cookieValue), new Date(now).toISOString());
 }
@@ -89,7 +89,7 @@ export function signedInBeforePasswordChange(user: Pick<User, 'last_password_res
  * before there is a session to end, so the sign-in checks once more after its insert: one of the
  * two always sees the other.
  */
-export async function passwordChangedSince(storage: Storage, user: Pick<User, 'user_id' | 'last_password_reset'>): Promise<boolean> {
+export async function passwordChangedSince(storage: Pick<Storage, 'users'>, user: Pick<User, 'user_id' | 'last_password_reset'>): Promise<boolean> {
   const current = (await storage.users.get(user.user_id))?.user;
   return !current || current.last_password_reset !== user.last_password_reset;
 }

@@ -49,7 +49,7 @@ export interface SignupInput {
  * requests sent all at once cannot slip past the limit. The address is counted first: a sign-up
  * refused by its address's limit does not use up the tenant's.
  */
-export async function signUpDatabaseUser(storage: Storage, input: SignupInput): Promise<User> {
+export async function signUpDatabaseUser(storage: Pick<Storage, 'connections' | 'throttles' | 'users'>, input: SignupInput): Promise<User> {
   const { now, limits } = input;
   const iso = new Date(now).toISOString();
   const windowStartedBefore = new Date(now - SIGNUP_WINDOW_MS).toISOString();

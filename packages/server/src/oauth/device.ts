@@ -45,7 +45,7 @@ export type UserCodeLookup =
  * address before the code is checked (as password attempts are), so a burst of parallel guesses
  * gets no more than USER_CODE_GUESSES.maxFailures codes checked; a right code takes its count back.
  */
-export async function lookUpUserCode(storage: Storage, input: { userCode: string | undefined; ip: string; now: number }): Promise<UserCodeLookup> {
+export async function lookUpUserCode(storage: Pick<Storage, 'deviceCodes' | 'throttles'>, input: { userCode: string | undefined; ip: string; now: number }): Promise<UserCodeLookup> {
   // Per IPv4 address or IPv6 /64: one subscriber's /64 would otherwise buy unlimited guesses.
   const key = `activate:${addressKey(input.ip)}`;
   const attempt = await countAttempt(storage, key, USER_CODE_GUESSES, input.now);

@@ -230,13 +230,13 @@ export async function updateRegisteredClient(
 }
 
 /** A fresh registration access token (RFC 7592 §1.1); only its digest is kept. */
-export async function issueRegistrationToken(storage: Storage, digester: SecretDigester, clientId: string): Promise<string> {
+export async function issueRegistrationToken(storage: Pick<Storage, 'registrations'>, digester: SecretDigester, clientId: string): Promise<string> {
   const token = randomBytes(32).toString('base64url');
   await storage.registrations.putTokenDigest(clientId, digester.digest(token));
   return token;
 }
 
-export async function registrationTokenValid(storage: Storage, digester: SecretDigester, clientId: string, token: string): Promise<boolean> {
+export async function registrationTokenValid(storage: Pick<Storage, 'registrations'>, digester: SecretDigester, clientId: string, token: string): Promise<boolean> {
   const digest = await storage.registrations.getTokenDigest(clientId);
   return digest !== undefined && digester.verify(token, digest);
 }
@@ -246,7 +246,7 @@ export async function registrationTokenValid(storage: Storage, digester: SecretD
  * `maxRegistered` registered clients (checked atomically with the insert).
  */
 export async function registerClient(
-  storage: Storage,
+  storage: Pick<Storage, 'clients'>,
   digester: SecretDigester,
   request: RegistrationRequest,
   options: { clientIdPrefix: string; maxRegistered: number },
