@@ -86,7 +86,9 @@ export async function deleteConnection(storage: Pick<Storage, 'transaction'>, id
   await storage.transaction(async (tx) => {
     const connection = await tx.connections.get(id);
     if (!connection) return;
-    for (let ids = await tx.users.listIdsOf(connection.name, USER_BATCH); ids.length > 0; ids = await tx.users.listIdsOf(connection.name, USER_BATCH)) {
+    for (;;) {
+      const ids = await tx.users.listIdsOf(connection.name, USER_BATCH);
+      if (ids.length === 0) break;
       for (const userId of ids) await deleteUserWith(tx, userId, now);
     }
     await tx.connections.delete(id);
