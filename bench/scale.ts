@@ -29,7 +29,7 @@ import { hashPassword } from '../packages/server/src/crypto/passwords.js';
 import { newDatabaseUserId } from '../packages/server/src/domain/ids.js';
 import type { UserRecord } from '../packages/server/src/domain/types.js';
 import { openStorage } from '../packages/server/src/storage/index.js';
-import { KyselyStorage } from '../packages/server/src/storage/kysely-storage.js';
+import { KyselyStorage } from '../packages/server/src/storage/kysely/index.js';
 import type { Database } from '../packages/server/src/storage/schema.js';
 import {
   allCores,
@@ -231,20 +231,6 @@ async function createPostgresDatabase(): Promise<string> {
 // ---------------------------------------------------------------------------------------------
 // Seeding
 
-/**
- * The batch's transaction as a database whose own transactions join it: insertUser writes the user
- * row and its search terms in a transaction of its own, which Kysely cannot open inside another.
- */
-function joining(trx: Transaction<Database>): Kysely<Database> {
-  return new Proxy(trx, {
-    get(target, key) {
-      if (key === 'transaction') return () => ({ execute: <T>(fn: (t: Transaction<Database>) => Promise<T>) => fn(target) });
-      const value = Reflect.get(target, key, target) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
-
 interface Seeded {
   count: number;
   seconds: number;
@@ -261,7 +247,7 @@ async function seed(latchkey: Latchkey, count: number, hashes: { signIn: string;
   // A bulk load need not wait for the WAL flush of every row: commits are asynchronous in this
   // database while seeding (the rows are the same), and synchronous again before the server restarts.
   if (postgresDatabase) await pgQuery(postgresBaseUrl, `ALTER DATABASE "${databaseName}" SET synchronous_commit = off`);
-  const opened = (await openStorage(latchkey.databaseUrl)) as KyselyStorage;
+  const opened = await openStorage(latchkey.databaseUrl);
   const signIns = new Set(signInIndexes(count));
   // The users the run names (sign-ins, lookups) go first, so a seeding stopped at its time bound still has them.
   const named = [...new Set([...signInIndexes(count), ...lookupIndexes(count)])];
@@ -272,17 +258,16 @@ async function seed(latchkey: Latchkey, count: number, hashes: { signIn: string;
   let reported = 0;
   let stopped = false;
   const insertBatch = (indexes: number[]) =>
-    opened.db.transaction().execute(async (trx) => {
-      const storage = new KyselyStorage(joining(trx), opened.dialect, opened.changes);
+    opened.transaction(async (tx) => {
       for (const index of indexes) {
         const record = seededUser(index, signIns.has(index) ? hashes.signIn : hashes.other);
-        if (!(await storage.insertUser(record))) throw new Error(`seeding: user ${index} (${record.user.email}) already exists`);
+        if (!(await tx.users.insert(record))) throw new Error(`seeding: user ${index} (${record.user.email}) already exists`);
       }
       inserted += indexes.length;
     });
   let next = 0;
   // One transaction per batch: a commit per row costs ~1 ms here on both backends (1,000 users/s).
-  // The rows are still written by latchkey's insertUser, on a storage bound to the transaction.
+  // The rows are still written by latchkey's users repository, inside storage.transaction.
   const insertBatches = async () => {
     while (next < count && !stopped) {
       const first = next;

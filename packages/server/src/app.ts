@@ -185,7 +185,7 @@ export interface RunningServer {
 
 /** Fails at start, not at the first request (nor after creating a tenant), if the master key is wrong. */
 async function assertMasterKeyOpensSigningKey(ctx: ServerContext): Promise<void> {
-  if (!(await ctx.storage.listSigningKeys()).some((k) => k.retiredAt === null)) return;
+  if (!(await ctx.storage.signingKeys.list()).some((k) => k.retiredAt === null)) return;
   await ctx.keys.current().catch((err: unknown) => {
     throw new StartupError(
       `latchkey: the master key (LATCHKEY_MASTER_KEY, or master.key in LATCHKEY_DATA_DIR) cannot decrypt the current signing key: ${errorText(err)}`,

@@ -86,7 +86,7 @@ async function rotateKeys(): Promise<void> {
   try {
     // A key sealed with another master key would become current yet no server could decrypt it, so
     // every token request would fail: prove this master key opens the current key first.
-    if ((await ctx.storage.listSigningKeys()).some((k) => k.retiredAt === null)) await ctx.keys.current();
+    if ((await ctx.storage.signingKeys.list()).some((k) => k.retiredAt === null)) await ctx.keys.current();
     const lifetime = await maxTokenLifetimeSeconds(ctx.storage);
     const key = await ctx.keys.rotate(lifetime);
     console.log(`latchkey: new signing key ${key.kid} is current; earlier keys stay published for ${lifetime} s`);

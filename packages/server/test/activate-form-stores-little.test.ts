@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { UNSHOWN_TRANSACTION_LIFETIME_MS } from '../src/login/authorization-flow.js';
-import type { KyselySignInStorage } from '../src/storage/kysely-sign-in.js';
+import type { KyselyStorage } from '../src/storage/kysely/index.js';
 import { Browser, formFields } from './helpers/http-login.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { createNativeApp } from './helpers/tenant.js';
@@ -22,7 +22,7 @@ before(async () => {
 });
 after(() => server?.close());
 
-const rows = () => (server.ctx.storage as unknown as KyselySignInStorage).db.selectFrom('login_transactions').select(['id', 'expires_at']).execute();
+const rows = () => (server.ctx.storage as unknown as KyselyStorage).db.selectFrom('login_transactions').select(['id', 'expires_at']).execute();
 
 test('posting a live user code again and again holds at most the per-address number of transactions', async () => {
   const started = await fetch(`${server.issuer}oauth/device/code`, { method: 'POST', body: new URLSearchParams({ client_id: clientId, scope: 'openid' }) });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { KyselySignInStorage } from '../src/storage/kysely-sign-in.js';
+import type { KyselyStorage } from '../src/storage/kysely/index.js';
 import { authorizeUrl, Browser, pkcePair } from './helpers/http-login.js';
 import { assertStrictPage, TestClock } from './helpers/protocol.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -23,7 +23,7 @@ before(async () => {
 });
 after(() => server?.close());
 
-const db = () => (server.ctx.storage as unknown as KyselySignInStorage).db;
+const db = () => (server.ctx.storage as unknown as KyselyStorage).db;
 const storedRows = () => db().selectFrom('login_transactions').select(['id', 'data', 'expires_at', 'source']).execute();
 
 function authorize(params: Record<string, string> = {}): URL {

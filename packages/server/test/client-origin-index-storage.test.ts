@@ -83,51 +83,51 @@ describe(`client origin index in storage (${backend})`, () => {
 
   test('migrating carries existing clients’ origins and registrations forward', async () => {
     for (const key of ['https://old-spa.example', 'http://127.0.0.1:*', 'https://third.example', 'https://third-api.example']) {
-      assert.equal(await storage.clientOriginExists(key), true, key);
+      assert.equal(await storage.clients.originExists(key), true, key);
     }
-    assert.equal(await storage.clientOriginExists('myapp://cb'), false);
-    assert.equal(await storage.clientOriginExists('https://elsewhere.example'), false);
-    assert.equal(await storage.countRegisteredClients(), 2);
+    assert.equal(await storage.clients.originExists('myapp://cb'), false);
+    assert.equal(await storage.clients.originExists('https://elsewhere.example'), false);
+    assert.equal(await storage.clients.countRegistered(), 2);
   });
 
   test('writes keep the index in step and announce exactly the origin keys that changed', async () => {
     changes.length = 0;
-    await storage.insertClient({ client: client('new', { web_origins: ['https://a.example'], callbacks: ['https://b.example/cb'] }), secretDigest: 'd' });
+    await storage.clients.insert({ client: client('new', { web_origins: ['https://a.example'], callbacks: ['https://b.example/cb'] }), secretDigest: 'd' });
     assert.deepEqual(changes.filter((c) => c.startsWith('client_origin:')).sort(), ['client_origin:https://a.example', 'client_origin:https://b.example']);
-    assert.equal(await storage.clientOriginExists('https://a.example'), true);
+    assert.equal(await storage.clients.originExists('https://a.example'), true);
 
     changes.length = 0;
-    assert.equal(await storage.updateClient(client('new', { web_origins: ['https://c.example'], callbacks: ['https://b.example/cb2'] })), true);
+    assert.equal(await storage.clients.update(client('new', { web_origins: ['https://c.example'], callbacks: ['https://b.example/cb2'] })), true);
     assert.deepEqual(changes.filter((c) => c.startsWith('client_origin:')).sort(), ['client_origin:https://a.example', 'client_origin:https://c.example']);
-    assert.equal(await storage.clientOriginExists('https://a.example'), false);
-    assert.equal(await storage.clientOriginExists('https://b.example'), true);
+    assert.equal(await storage.clients.originExists('https://a.example'), false);
+    assert.equal(await storage.clients.originExists('https://b.example'), true);
 
     changes.length = 0;
-    assert.equal(await storage.deleteClient('new'), true);
+    assert.equal(await storage.clients.delete('new'), true);
     assert.deepEqual(changes.filter((c) => c.startsWith('client_origin:')).sort(), ['client_origin:https://b.example', 'client_origin:https://c.example']);
-    assert.equal(await storage.clientOriginExists('https://c.example'), false);
-    assert.equal(await storage.deleteClient('new'), false);
-    assert.equal(await storage.updateClient(client('new')), false);
+    assert.equal(await storage.clients.originExists('https://c.example'), false);
+    assert.equal(await storage.clients.delete('new'), false);
+    assert.equal(await storage.clients.update(client('new')), false);
   });
 
   test('registered clients are counted and capped atomically; deleting one frees its place', async () => {
     const registered = (id: string) => ({ client: client(id, { registration_source: 'dynamic_registration' }), secretDigest: 'd' });
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => storage.insertClient(registered(`reg-${i}`), { maxRegistered: 5 })));
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => storage.clients.insert(registered(`reg-${i}`), { maxRegistered: 5 })));
     assert.equal(results.filter(Boolean).length, 3, 'two were there already');
-    assert.equal(await storage.countRegisteredClients(), 5);
-    assert.equal(await storage.insertClient({ client: client('admin-made'), secretDigest: 'd' }, { maxRegistered: 5 }), true, 'admin-made clients are not capped');
-    assert.equal(await storage.deleteClient('old-native'), true);
-    assert.equal(await storage.countRegisteredClients(), 4);
-    assert.equal(await storage.insertClient(registered('reg-again'), { maxRegistered: 5 }), true);
-    assert.equal(await storage.countRegisteredClients(), 5);
+    assert.equal(await storage.clients.countRegistered(), 5);
+    assert.equal(await storage.clients.insert({ client: client('admin-made'), secretDigest: 'd' }, { maxRegistered: 5 }), true, 'admin-made clients are not capped');
+    assert.equal(await storage.clients.delete('old-native'), true);
+    assert.equal(await storage.clients.countRegistered(), 4);
+    assert.equal(await storage.clients.insert(registered('reg-again'), { maxRegistered: 5 }), true);
+    assert.equal(await storage.clients.countRegistered(), 5);
   });
 
   test('a shared rate-limit window counts every hit and restarts with a later window', async () => {
     const first = '2026-11-23T12:00:00.000Z';
-    const hits = await Promise.all(Array.from({ length: 10 }, () => storage.hitRateLimit('registration', first)));
+    const hits = await Promise.all(Array.from({ length: 10 }, () => storage.rateLimits.hit('registration', first)));
     assert.deepEqual([...hits].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    assert.equal(await storage.hitRateLimit('registration', '2026-11-23T12:01:00.000Z'), 1);
-    assert.equal(await storage.hitRateLimit('registration', first), 2, 'a lagging clock counts into the current window');
-    assert.equal(await storage.hitRateLimit('other', first), 1);
+    assert.equal(await storage.rateLimits.hit('registration', '2026-11-23T12:01:00.000Z'), 1);
+    assert.equal(await storage.rateLimits.hit('registration', first), 2, 'a lagging clock counts into the current window');
+    assert.equal(await storage.rateLimits.hit('other', first), 1);
   });
 });

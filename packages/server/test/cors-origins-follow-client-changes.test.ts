@@ -70,9 +70,9 @@ describe(`CORS origins follow client changes (${backend})`, () => {
 
   test('no request reads every client, however many registrations come in between', async () => {
     const storage = nodeA.ctx.storage;
-    const listClients = storage.listClients.bind(storage);
+    const listClients = storage.clients.list.bind(storage.clients);
     let scans = 0;
-    storage.listClients = (page) => {
+    storage.clients.list = (page) => {
       scans++;
       return listClients(page);
     };
@@ -84,7 +84,7 @@ describe(`CORS origins follow client changes (${backend})`, () => {
         assert.equal(await allowedOrigin(nodeA, uniqueOrigin('unknown')), null);
       }
     } finally {
-      storage.listClients = listClients;
+      storage.clients.list = listClients;
     }
     assert.equal(scans, 0, 'preflights after registrations listed the clients');
   });

@@ -24,7 +24,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 async function openAndWrite(path: string) {
   const storage = openSqlite(path);
   await storage.migrate();
-  await storage.createTenantSettings(defaultTenantSettings('modes'));
+  await storage.tenant.create(defaultTenantSettings('modes'));
   return storage;
 }
 

@@ -37,7 +37,7 @@ test('a user imported with a bcrypt hash signs in, and the hash is replaced by a
     password_hash: bcryptHash,
   });
   assert.equal(created.status, 201, JSON.stringify(created.body));
-  const stored = async () => (await server.ctx.storage.getUser(created.body.user_id))!.passwordHash!;
+  const stored = async () => (await server.ctx.storage.users.get(created.body.user_id))!.passwordHash!;
   assert.equal(await stored(), bcryptHash);
 
   assert.equal((await signIn('legacy@example.com', 'wrong-password')).status, 400);

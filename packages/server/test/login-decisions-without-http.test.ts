@@ -69,7 +69,7 @@ describe('device approval', () => {
       },
     });
     assert.deepEqual(await answerUserCode(server.ctx, { ...input, approve: true }), { show: 'done', approved: true });
-    const found = await server.ctx.storage.findDeviceCodeByUserCode(userCode.replace('-', ''));
+    const found = await server.ctx.storage.deviceCodes.findByUserCode(userCode.replace('-', ''));
     assert.equal(found?.record.status, 'approved');
     assert.equal(found?.record.approval?.userId, signedIn.user.user_id);
     const again = await answerUserCode(server.ctx, { ...input, approve: false });
@@ -84,7 +84,7 @@ describe('device approval', () => {
       show: 'done',
       approved: false,
     });
-    assert.equal((await server.ctx.storage.findDeviceCodeByUserCode(userCode.replace('-', '')))?.record.status, 'denied');
+    assert.equal((await server.ctx.storage.deviceCodes.findByUserCode(userCode.replace('-', '')))?.record.status, 'denied');
   });
 
   test('wrong codes are refused without reading the session, and lock the address after the limit', async () => {

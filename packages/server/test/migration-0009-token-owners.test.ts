@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Migrator, sql } from 'kysely';
 import { migrationProvider } from '../src/storage/migrations/index.js';
-import type { KyselyStorage } from '../src/storage/kysely-storage.js';
+import type { KyselyStorage } from '../src/storage/kysely/index.js';
 import { backend } from './helpers/server.js';
 import { testDatabase } from './helpers/storage.js';
 
@@ -32,10 +32,10 @@ test(`migration 0009 gives old opaque and refresh tokens their owner (${backend}
       values ('refresh-old', 'fam1', null, ${JSON.stringify({ grant, familyExpiresAt: null })}, ${new Date().toISOString()}, null, null, null)`.execute(storage.db);
 
     await storage.migrate();
-    await storage.deleteOpaqueAccessTokensOf('auth0|old');
-    assert.equal(await storage.getOpaqueAccessToken('opaque-old'), undefined);
-    await storage.revokeRefreshTokensOf('auth0|old', 'app1', new Date().toISOString());
-    assert.ok((await storage.getRefreshToken('refresh-old'))?.revokedAt);
+    await storage.accessTokens.deleteAllOf('auth0|old');
+    assert.equal(await storage.accessTokens.get('opaque-old'), undefined);
+    await storage.refreshTokens.revokeAllOf('auth0|old', 'app1', new Date().toISOString());
+    assert.ok((await storage.refreshTokens.get('refresh-old'))?.revokedAt);
   } finally {
     await storage.close();
     await database.drop();

@@ -155,10 +155,10 @@ test('a code or a device approval from before the change gives no tokens after i
 test('a password change landing after the password was checked but before the session is stored ends that session too', async () => {
   const user = await createUser(server, 'between-check-and-session@example.test');
   const storage = server.ctx.storage;
-  const original = storage.createSession.bind(storage);
+  const original = storage.sessions.create.bind(storage.sessions);
   // The change lands at the worst moment: the old password has been verified, the session not yet stored.
-  storage.createSession = async (...args: Parameters<typeof original>) => {
-    storage.createSession = original;
+  storage.sessions.create = async (...args: Parameters<typeof original>) => {
+    storage.sessions.create = original;
     const patched = await server.management('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { password: 'A-new-password-77' });
     assert.equal(patched.status, 200);
     return original(...args);
@@ -176,7 +176,7 @@ test('a password change landing after the password was checked but before the se
     assert.equal(response.headers.get('location'), null);
     assert.match(await response.text(), /Sign-in expired/);
   } finally {
-    storage.createSession = original;
+    storage.sessions.create = original;
   }
   assert.equal((await silentAuthorize(browser)).get('error'), 'login_required', 'no live session either');
 });
@@ -185,10 +185,10 @@ test('the password grant: a change landing after the password was checked revoke
   const user = await createUser(server, 'ropg-race@example.test');
   const client = await createAppClient(server, { name: 'ropg', app_type: 'regular_web', grant_types: [PASSWORD_REALM_GRANT, 'refresh_token'] });
   const storage = server.ctx.storage;
-  const original = storage.insertRefreshToken.bind(storage);
+  const original = storage.refreshTokens.insert.bind(storage.refreshTokens);
   // The change (and its sign-out everywhere) lands after the password check, before the new family is stored.
-  storage.insertRefreshToken = async (...args: Parameters<typeof original>) => {
-    storage.insertRefreshToken = original;
+  storage.refreshTokens.insert = async (...args: Parameters<typeof original>) => {
+    storage.refreshTokens.insert = original;
     assert.equal((await server.management('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { password: 'A-new-password-77' })).status, 200);
     return original(...args);
   };
@@ -204,7 +204,7 @@ test('the password grant: a change landing after the password was checked revoke
       scope: 'openid offline_access',
     });
   } finally {
-    storage.insertRefreshToken = original;
+    storage.refreshTokens.insert = original;
   }
   if (answer.status === 200) {
     // Had it answered, its refresh token would have to be dead; it must not answer at all.

@@ -144,16 +144,16 @@ test('deleting the user or the API takes its permissions with it', async () => {
   const path = `/users/${encodeURIComponent(other)}/permissions`;
   assert.equal((await server.management('POST', path, { permissions: [{ resource_server_identifier: RBAC_API, permission_name: 'read:reports' }] })).status, 201);
   assert.equal((await server.management('DELETE', `/users/${encodeURIComponent(other)}`)).status, 204);
-  assert.deepEqual(await server.ctx.storage.listUserPermissions(other), []);
+  assert.deepEqual(await server.ctx.storage.permissions.list(other), []);
 
   const doomed = await server.management('POST', '/resource-servers', { identifier: 'https://doomed.example.test/', name: 'Doomed', scopes, enforce_policies: true });
   assert.equal(doomed.status, 201, JSON.stringify(doomed.body));
   const assign = { permissions: [{ resource_server_identifier: 'https://doomed.example.test/', permission_name: 'read:reports' }] };
   assert.equal((await server.management('POST', `/users/${encodeURIComponent(userId)}/permissions`, assign)).status, 201);
-  assert.equal((await server.ctx.storage.listUserPermissions(userId, 'https://doomed.example.test/')).length, 1);
+  assert.equal((await server.ctx.storage.permissions.list(userId, 'https://doomed.example.test/')).length, 1);
   assert.equal((await server.management('DELETE', `/resource-servers/${doomed.body.id}`)).status, 204);
-  assert.deepEqual(await server.ctx.storage.listUserPermissions(userId, 'https://doomed.example.test/'), []);
-  assert.deepEqual(await server.ctx.storage.listUserPermissions(userId, RBAC_API), [{ audience: RBAC_API, permission: 'read:reports' }]);
+  assert.deepEqual(await server.ctx.storage.permissions.list(userId, 'https://doomed.example.test/'), []);
+  assert.deepEqual(await server.ctx.storage.permissions.list(userId, RBAC_API), [{ audience: RBAC_API, permission: 'read:reports' }]);
 });
 
 test('a scope taken off the API is taken from its holders, and adding it back grants nothing', async () => {
@@ -163,12 +163,12 @@ test('a scope taken off the API is taken from its holders, and adding it back gr
   const both = { permissions: scopes.map((s) => ({ resource_server_identifier: 'https://shrinking.example.test/', permission_name: s.value })) };
   assert.equal((await server.management('POST', path, both)).status, 201);
   assert.equal((await server.management('PATCH', `/resource-servers/${api.body.id}`, { scopes: [scopes[0]] })).status, 200);
-  assert.deepEqual(await server.ctx.storage.listUserPermissions(userId, 'https://shrinking.example.test/'), [{ audience: 'https://shrinking.example.test/', permission: 'read:reports' }]);
+  assert.deepEqual(await server.ctx.storage.permissions.list(userId, 'https://shrinking.example.test/'), [{ audience: 'https://shrinking.example.test/', permission: 'read:reports' }]);
   assert.equal((await server.management('PATCH', `/resource-servers/${api.body.id}`, { scopes })).status, 200);
-  assert.deepEqual((await server.ctx.storage.listUserPermissions(userId, 'https://shrinking.example.test/')).map((p) => p.permission), ['read:reports']);
+  assert.deepEqual((await server.ctx.storage.permissions.list(userId, 'https://shrinking.example.test/')).map((p) => p.permission), ['read:reports']);
   // Removing works for a scope the API no longer defines, and for a long, repetitive list.
   const many = { permissions: Array.from({ length: 1000 }, () => ({ resource_server_identifier: 'https://shrinking.example.test/', permission_name: 'read:reports' })) };
   assert.equal((await server.management('DELETE', path, many)).status, 204);
   assert.equal((await server.management('DELETE', path, { permissions: [{ resource_server_identifier: 'https://shrinking.example.test/', permission_name: 'gone:scope' }] })).status, 204);
-  assert.deepEqual(await server.ctx.storage.listUserPermissions(userId, 'https://shrinking.example.test/'), []);
+  assert.deepEqual(await server.ctx.storage.permissions.list(userId, 'https://shrinking.example.test/'), []);
 });

@@ -64,7 +64,7 @@ async function verify(token: string, at = new Date()) {
 }
 
 async function keyRecord(kid: string): Promise<SigningKeyRecord> {
-  const record = (await server.ctx.storage.listSigningKeys()).find((k) => k.kid === kid);
+  const record = (await server.ctx.storage.signingKeys.list()).find((k) => k.kid === kid);
   assert.ok(record, `no stored key ${kid}`);
   return record;
 }
@@ -154,11 +154,11 @@ test('`latchkey keys rotate` against the running server\'s database: the server 
 
 test('`latchkey keys rotate` with another master key refuses, and the server keeps signing', async () => {
   const wrongKey = randomBytes(32).toString('base64');
-  const before = await server.ctx.storage.listSigningKeys();
+  const before = await server.ctx.storage.signingKeys.list();
   const run = await runKeysRotate(wrongKey);
   assert.notEqual(run.code, 0, `stdout: ${run.stdout}`);
   assert.match(run.stderr, /LATCHKEY_MASTER_KEY/);
-  assert.deepEqual(await server.ctx.storage.listSigningKeys(), before, 'no key sealed with the wrong master key was added');
+  assert.deepEqual(await server.ctx.storage.signingKeys.list(), before, 'no key sealed with the wrong master key was added');
   assert.equal((await mint()).kid, minted[2]!.kid);
 });
 

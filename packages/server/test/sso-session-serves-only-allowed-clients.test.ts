@@ -161,7 +161,7 @@ describe('the session does not answer apps that may not use its connection', () 
   test('a session that recorded no connection (made before the upgrade) answers no one', async () => {
     const cookie = randomBytes(32).toString('base64url');
     const now = new Date().toISOString();
-    await server.ctx.storage.createSession(digestToken(cookie), {
+    await server.ctx.storage.sessions.create(digestToken(cookie), {
       sid: randomBytes(16).toString('base64url'),
       userId,
       authTime: now,

@@ -40,39 +40,39 @@ describe(`storage repositories round-trip (${backend})`, () => {
   });
 
   test('connections: get by id and name, update, delete, list with filters and paging', async () => {
-    const oauth2 = await storage.listConnections({ strategy: 'oauth2' }, offset(0, 10));
+    const oauth2 = await storage.connections.list({ strategy: 'oauth2' }, offset(0, 10));
     assert.equal(oauth2.total, 0);
     for (let i = 0; i < 5; i++) {
-      assert.equal(await storage.insertConnection(connection(`con_${i}`, `conn-${i}`, i % 2 ? 'oauth2' : 'auth0')), true);
+      assert.equal(await storage.connections.insert(connection(`con_${i}`, `conn-${i}`, i % 2 ? 'oauth2' : 'auth0')), true);
     }
-    assert.equal(await storage.insertConnection(connection('con_dup', 'conn-0')), false, 'name taken');
-    assert.equal(await storage.getConnection('con_dup'), undefined);
-    assert.deepEqual(await storage.getConnection('con_2'), connection('con_2', 'conn-2'));
-    assert.deepEqual(await storage.getConnectionByName('conn-3'), connection('con_3', 'conn-3', 'oauth2'));
+    assert.equal(await storage.connections.insert(connection('con_dup', 'conn-0')), false, 'name taken');
+    assert.equal(await storage.connections.get('con_dup'), undefined);
+    assert.deepEqual(await storage.connections.get('con_2'), connection('con_2', 'conn-2'));
+    assert.deepEqual(await storage.connections.getByName('conn-3'), connection('con_3', 'conn-3', 'oauth2'));
 
-    const byStrategy = await storage.listConnections({ strategy: 'oauth2' }, offset(0, 10));
+    const byStrategy = await storage.connections.list({ strategy: 'oauth2' }, offset(0, 10));
     assert.deepEqual([byStrategy.items.map((c) => c.id), byStrategy.total], [['con_1', 'con_3'], 2]);
-    const byName = await storage.listConnections({ name: 'conn-4' }, offset(0, 10));
+    const byName = await storage.connections.list({ name: 'conn-4' }, offset(0, 10));
     assert.deepEqual(byName.items.map((c) => c.id), ['con_4']);
-    const second = await storage.listConnections({}, offset(2, 2));
+    const second = await storage.connections.list({}, offset(2, 2));
     assert.deepEqual([second.items.map((c) => c.id), second.total], [['con_2', 'con_3'], 5]);
     const seen: string[] = [];
     let from: string | undefined;
     do {
-      const page = await storage.listConnections({ strategy: 'auth0' }, { kind: 'checkpoint', from, take: 2 });
+      const page = await storage.connections.list({ strategy: 'auth0' }, { kind: 'checkpoint', from, take: 2 });
       seen.push(...page.items.map((c) => c.id));
       from = page.next;
     } while (from);
     assert.deepEqual(seen, ['con_0', 'con_2', 'con_4']);
 
-    assert.equal(await storage.updateConnection({ ...connection('con_2', 'conn-2'), display_name: 'Two' }), true);
-    assert.equal((await storage.getConnectionByName('conn-2'))?.display_name, 'Two');
-    assert.equal(await storage.updateConnection(connection('con_absent', 'absent')), false);
+    assert.equal(await storage.connections.update({ ...connection('con_2', 'conn-2'), display_name: 'Two' }), true);
+    assert.equal((await storage.connections.getByName('conn-2'))?.display_name, 'Two');
+    assert.equal(await storage.connections.update(connection('con_absent', 'absent')), false);
     assert.ok(changes.includes('connection:conn-2'));
-    assert.equal(await storage.deleteConnection('con_2'), true);
-    assert.equal(await storage.deleteConnection('con_2'), false);
-    assert.equal(await storage.getConnectionByName('conn-2'), undefined);
-    assert.equal(await storage.insertConnection(connection('con_2b', 'conn-2')), true, 'a deleted name is free again');
+    assert.equal(await storage.connections.delete('con_2'), true);
+    assert.equal(await storage.connections.delete('con_2'), false);
+    assert.equal(await storage.connections.getByName('conn-2'), undefined);
+    assert.equal(await storage.connections.insert(connection('con_2b', 'conn-2')), true, 'a deleted name is free again');
   });
 
   const user = (id: string, email: string | undefined, createdAt: string, username?: string): User => ({
@@ -91,45 +91,45 @@ describe(`storage repositories round-trip (${backend})`, () => {
 
   test('users: per-connection lookups, email across connections oldest first, paging, update and delete', async () => {
     assert.equal(
-      await storage.insertUser({ user: user('auth0|u2', 'Same@Example.com', at(2), 'sam'), connection: 'db', passwordHash: 'h2' }),
+      await storage.users.insert({ user: user('auth0|u2', 'Same@Example.com', at(2), 'sam'), connection: 'db', passwordHash: 'h2' }),
       true,
     );
     assert.equal(
-      await storage.insertUser({ user: user('oauth2|u1', 'same@example.com', at(1)), connection: 'github', passwordHash: null }),
+      await storage.users.insert({ user: user('oauth2|u1', 'same@example.com', at(1)), connection: 'github', passwordHash: null }),
       true,
     );
     assert.equal(
-      await storage.insertUser({ user: user('auth0|u3', undefined, at(3), 'phoneless'), connection: 'db', passwordHash: 'h3' }),
+      await storage.users.insert({ user: user('auth0|u3', undefined, at(3), 'phoneless'), connection: 'db', passwordHash: 'h3' }),
       true,
     );
     assert.equal(
-      await storage.insertUser({ user: user('auth0|u4', 'other@example.com', at(4)), connection: 'db', passwordHash: 'h4' }),
+      await storage.users.insert({ user: user('auth0|u4', 'other@example.com', at(4)), connection: 'db', passwordHash: 'h4' }),
       true,
     );
     assert.equal(
-      await storage.insertUser({ user: user('auth0|u2', 'new@example.com', at(5)), connection: 'db', passwordHash: 'h' }),
+      await storage.users.insert({ user: user('auth0|u2', 'new@example.com', at(5)), connection: 'db', passwordHash: 'h' }),
       false,
       'id taken',
     );
 
     assert.deepEqual(
-      await storage.getUser('auth0|u2'),
+      await storage.users.get('auth0|u2'),
       { user: user('auth0|u2', 'Same@Example.com', at(2), 'sam'), connection: 'db', passwordHash: 'h2' },
     );
-    assert.equal((await storage.findUserByEmail('github', 'SAME@example.com'))?.user.user_id, 'oauth2|u1');
-    assert.equal((await storage.findUserByEmail('db', 'same@EXAMPLE.com'))?.user.user_id, 'auth0|u2');
-    assert.equal(await storage.findUserByEmail('other-db', 'same@example.com'), undefined);
-    assert.equal(await storage.findUserByUsername('github', 'sam'), undefined, 'usernames are per connection');
-    assert.equal((await storage.findUserByUsername('db', 'PHONELESS'))?.passwordHash, 'h3');
-    assert.deepEqual((await storage.listUsersByEmail('SAME@example.COM')).map((u) => u.user_id), ['oauth2|u1', 'auth0|u2']);
-    assert.deepEqual(await storage.listUsersByEmail('nobody@example.com'), []);
+    assert.equal((await storage.users.findByEmail('github', 'SAME@example.com'))?.user.user_id, 'oauth2|u1');
+    assert.equal((await storage.users.findByEmail('db', 'same@EXAMPLE.com'))?.user.user_id, 'auth0|u2');
+    assert.equal(await storage.users.findByEmail('other-db', 'same@example.com'), undefined);
+    assert.equal(await storage.users.findByUsername('github', 'sam'), undefined, 'usernames are per connection');
+    assert.equal((await storage.users.findByUsername('db', 'PHONELESS'))?.passwordHash, 'h3');
+    assert.deepEqual((await storage.users.listByEmail('SAME@example.COM')).map((u) => u.user_id), ['oauth2|u1', 'auth0|u2']);
+    assert.deepEqual(await storage.users.listByEmail('nobody@example.com'), []);
 
-    const page = await storage.listUsers(offset(1, 2));
+    const page = await storage.users.list(offset(1, 2));
     assert.deepEqual([page.items.map((u) => u.user_id), page.total], [['auth0|u2', 'auth0|u3'], 4]);
     const seen: string[] = [];
     let from: string | undefined;
     do {
-      const next = await storage.listUsers({ kind: 'checkpoint', from, take: 3 });
+      const next = await storage.users.list({ kind: 'checkpoint', from, take: 3 });
       seen.push(...next.items.map((u) => u.user_id));
       from = next.next;
     } while (from);
@@ -137,25 +137,25 @@ describe(`storage repositories round-trip (${backend})`, () => {
 
     // Changing the email moves the lookups; the old address is free again.
     const moved = { ...user('auth0|u2', 'moved@example.com', at(2), 'sam'), logins_count: 3 };
-    assert.equal(await storage.updateUser({ user: moved, connection: 'db', passwordHash: 'h2b' }), true);
-    assert.equal(await storage.findUserByEmail('db', 'same@example.com'), undefined);
-    assert.deepEqual(await storage.findUserByEmail('db', 'Moved@example.com'), { user: moved, connection: 'db', passwordHash: 'h2b' });
+    assert.equal(await storage.users.update({ user: moved, connection: 'db', passwordHash: 'h2b' }), true);
+    assert.equal(await storage.users.findByEmail('db', 'same@example.com'), undefined);
+    assert.deepEqual(await storage.users.findByEmail('db', 'Moved@example.com'), { user: moved, connection: 'db', passwordHash: 'h2b' });
     assert.equal(
-      await storage.updateUser({ user: user('auth0|u3', 'x@example.com', at(3), 'SAM'), connection: 'db', passwordHash: 'h3' }),
+      await storage.users.update({ user: user('auth0|u3', 'x@example.com', at(3), 'SAM'), connection: 'db', passwordHash: 'h3' }),
       'conflict',
     );
-    assert.equal((await storage.getUser('auth0|u3'))?.user.email, undefined, 'a conflicting update changes nothing');
+    assert.equal((await storage.users.get('auth0|u3'))?.user.email, undefined, 'a conflicting update changes nothing');
     assert.equal(
-      await storage.updateUser({ user: user('auth0|u3', 'x@example.com', at(3), 'SAM'), connection: 'github', passwordHash: 'h3' }),
+      await storage.users.update({ user: user('auth0|u3', 'x@example.com', at(3), 'SAM'), connection: 'github', passwordHash: 'h3' }),
       true,
       'free on another connection',
     );
 
-    await storage.addUserPermissions('auth0|u4', [{ audience: 'https://a/', permission: 'read' }], at(0));
-    assert.equal(await storage.deleteUser('auth0|u4'), true);
-    assert.equal(await storage.getUser('auth0|u4'), undefined);
-    assert.deepEqual(await storage.listUserPermissions('auth0|u4'), [], 'deleting a user drops its permissions');
-    assert.equal(await storage.deleteUser('auth0|u4'), false);
+    await storage.permissions.add('auth0|u4', [{ audience: 'https://a/', permission: 'read' }], at(0));
+    assert.equal(await storage.users.delete('auth0|u4'), true);
+    assert.equal(await storage.users.get('auth0|u4'), undefined);
+    assert.deepEqual(await storage.permissions.list('auth0|u4'), [], 'deleting a user drops its permissions');
+    assert.equal(await storage.users.delete('auth0|u4'), false);
   });
 
   test('tenant settings: absent at first, created once, replaced by put', async () => {
@@ -169,13 +169,13 @@ describe(`storage repositories round-trip (${backend})`, () => {
       idle_session_lifetime: 24,
       flags: { enable_client_connections: false },
     };
-    assert.equal(await storage.getTenantSettings(), undefined);
-    assert.equal(await storage.createTenantSettings(settings), true);
-    assert.deepEqual(await storage.getTenantSettings(), settings);
-    assert.equal(await storage.createTenantSettings({ ...settings, friendly_name: 'second' }), false);
-    assert.deepEqual(await storage.getTenantSettings(), settings);
-    await storage.putTenantSettings({ ...settings, friendly_name: 'put' });
-    assert.equal((await storage.getTenantSettings())?.friendly_name, 'put');
+    assert.equal(await storage.tenant.get(), undefined);
+    assert.equal(await storage.tenant.create(settings), true);
+    assert.deepEqual(await storage.tenant.get(), settings);
+    assert.equal(await storage.tenant.create({ ...settings, friendly_name: 'second' }), false);
+    assert.deepEqual(await storage.tenant.get(), settings);
+    await storage.tenant.put({ ...settings, friendly_name: 'put' });
+    assert.equal((await storage.tenant.get())?.friendly_name, 'put');
     assert.ok(changes.includes('tenant:default'));
   });
 
@@ -189,18 +189,18 @@ describe(`storage repositories round-trip (${backend})`, () => {
       retiredAt: null,
       publishUntil: null,
     });
-    assert.deepEqual(await storage.listSigningKeys(), []);
-    await storage.rotateSigningKey(key('k1', at(1)), at(0));
-    assert.deepEqual(await storage.listSigningKeys(), [key('k1', at(1))]);
-    await storage.rotateSigningKey(key('k2', at(2)), at(10));
-    await storage.rotateSigningKey(key('k3', at(3)), at(20));
-    assert.deepEqual(await storage.listSigningKeys(), [
+    assert.deepEqual(await storage.signingKeys.list(), []);
+    await storage.signingKeys.rotate(key('k1', at(1)), at(0));
+    assert.deepEqual(await storage.signingKeys.list(), [key('k1', at(1))]);
+    await storage.signingKeys.rotate(key('k2', at(2)), at(10));
+    await storage.signingKeys.rotate(key('k3', at(3)), at(20));
+    assert.deepEqual(await storage.signingKeys.list(), [
       { ...key('k1', at(1)), retiredAt: at(2), publishUntil: at(10) },
       { ...key('k2', at(2)), retiredAt: at(3), publishUntil: at(20) },
       key('k3', at(3)),
     ]);
-    await assert.rejects(storage.rotateSigningKey(key('k3', at(4)), at(30)), 'a kid is unique');
-    assert.equal((await storage.listSigningKeys()).filter((k) => k.retiredAt === null).length, 1, 'the failed rotation retired nothing');
+    await assert.rejects(storage.signingKeys.rotate(key('k3', at(4)), at(30)), 'a kid is unique');
+    assert.equal((await storage.signingKeys.list()).filter((k) => k.retiredAt === null).length, 1, 'the failed rotation retired nothing');
   });
 
   const tx = (id: string, minute: number, source?: string) => ({
@@ -220,29 +220,29 @@ describe(`storage repositories round-trip (${backend})`, () => {
   });
 
   test('login transactions: put, get, update in place, delete; trimming touches one source only', async () => {
-    await storage.putLoginTransaction({ ...tx('ltx-1', 10, 'src-x'), upstream: { connection: 'github', codeVerifier: 'v', nonce: 'n' } });
+    await storage.loginTransactions.put({ ...tx('ltx-1', 10, 'src-x'), upstream: { connection: 'github', codeVerifier: 'v', nonce: 'n' } });
     assert.deepEqual(
-      await storage.getLoginTransaction('ltx-1'),
+      await storage.loginTransactions.get('ltx-1'),
       { ...tx('ltx-1', 10, 'src-x'), upstream: { connection: 'github', codeVerifier: 'v', nonce: 'n' } },
     );
-    await storage.putLoginTransaction({ ...tx('ltx-1', 20), userId: 'auth0|u', device: { userCode: 'ABCD-EFGH' } });
+    await storage.loginTransactions.put({ ...tx('ltx-1', 20), userId: 'auth0|u', device: { userCode: 'ABCD-EFGH' } });
     assert.deepEqual(
-      await storage.getLoginTransaction('ltx-1'),
+      await storage.loginTransactions.get('ltx-1'),
       { ...tx('ltx-1', 20, 'src-x'), userId: 'auth0|u', device: { userCode: 'ABCD-EFGH' } },
     );
-    for (let i = 2; i <= 4; i++) await storage.putLoginTransaction(tx(`ltx-${i}`, i, 'src-x'));
-    await storage.putLoginTransaction(tx('ltx-y', 1, 'src-y'));
-    await storage.trimLoginTransactions('src-x', 2, 'ltx-2');
+    for (let i = 2; i <= 4; i++) await storage.loginTransactions.put(tx(`ltx-${i}`, i, 'src-x'));
+    await storage.loginTransactions.put(tx('ltx-y', 1, 'src-y'));
+    await storage.loginTransactions.trim('src-x', 2, 'ltx-2');
     // ltx-2 (the newest) and ltx-1 (expires last) stay.
     const left = await Promise.all(
-      ['ltx-1', 'ltx-2', 'ltx-3', 'ltx-4', 'ltx-y'].map(async (id) => (await storage.getLoginTransaction(id)) !== undefined),
+      ['ltx-1', 'ltx-2', 'ltx-3', 'ltx-4', 'ltx-y'].map(async (id) => (await storage.loginTransactions.get(id)) !== undefined),
     );
     assert.deepEqual(left, [true, true, false, false, true]);
-    await storage.trimLoginTransactions('src-absent', 1, 'ltx-1');
-    assert.ok(await storage.getLoginTransaction('ltx-1'));
-    await storage.deleteLoginTransaction('ltx-1');
-    assert.equal(await storage.getLoginTransaction('ltx-1'), undefined);
-    await storage.deleteLoginTransaction('ltx-1'); // deleting twice is fine
+    await storage.loginTransactions.trim('src-absent', 1, 'ltx-1');
+    assert.ok(await storage.loginTransactions.get('ltx-1'));
+    await storage.loginTransactions.delete('ltx-1');
+    assert.equal(await storage.loginTransactions.get('ltx-1'), undefined);
+    await storage.loginTransactions.delete('ltx-1'); // deleting twice is fine
   });
 
   test('sessions: create, touch, end once; endSessionsOf ends only that user’s live sessions', async () => {
@@ -254,24 +254,24 @@ describe(`storage repositories round-trip (${backend})`, () => {
       expiresAt: at(60),
       endedAt: null,
     });
-    await storage.createSession('sh-1', { ...session('sid-1', 'auth0|a'), connection: 'db', upstreamIdToken: 'sealed' });
-    await storage.createSession('sh-2', session('sid-2', 'auth0|a'));
-    await storage.createSession('sh-3', session('sid-3', 'auth0|b'));
-    await assert.rejects(storage.createSession('sh-1', session('sid-x', 'auth0|c')), 'an id hash is unique');
-    assert.deepEqual(await storage.getSession('sh-1'), { ...session('sid-1', 'auth0|a'), connection: 'db', upstreamIdToken: 'sealed' });
-    assert.deepEqual(await storage.getSession('sh-2'), session('sid-2', 'auth0|a'));
+    await storage.sessions.create('sh-1', { ...session('sid-1', 'auth0|a'), connection: 'db', upstreamIdToken: 'sealed' });
+    await storage.sessions.create('sh-2', session('sid-2', 'auth0|a'));
+    await storage.sessions.create('sh-3', session('sid-3', 'auth0|b'));
+    await assert.rejects(storage.sessions.create('sh-1', session('sid-x', 'auth0|c')), 'an id hash is unique');
+    assert.deepEqual(await storage.sessions.get('sh-1'), { ...session('sid-1', 'auth0|a'), connection: 'db', upstreamIdToken: 'sealed' });
+    assert.deepEqual(await storage.sessions.get('sh-2'), session('sid-2', 'auth0|a'));
 
-    await storage.touchSession('sh-2', at(5));
-    assert.equal((await storage.getSession('sh-2'))?.lastSeenAt, at(5));
-    await storage.endSession('sh-2', at(6));
-    await storage.endSession('sh-2', at(7));
-    assert.equal((await storage.getSession('sh-2'))?.endedAt, at(6), 'the first end stands');
+    await storage.sessions.touch('sh-2', at(5));
+    assert.equal((await storage.sessions.get('sh-2'))?.lastSeenAt, at(5));
+    await storage.sessions.end('sh-2', at(6));
+    await storage.sessions.end('sh-2', at(7));
+    assert.equal((await storage.sessions.get('sh-2'))?.endedAt, at(6), 'the first end stands');
 
-    await storage.endSessionsOf('auth0|a', at(8));
-    assert.equal((await storage.getSession('sh-1'))?.endedAt, at(8));
-    assert.equal((await storage.getSession('sh-2'))?.endedAt, at(6));
-    assert.equal((await storage.getSession('sh-3'))?.endedAt, null);
-    assert.equal(await storage.getSession('sh-absent'), undefined);
+    await storage.sessions.endAllOf('auth0|a', at(8));
+    assert.equal((await storage.sessions.get('sh-1'))?.endedAt, at(8));
+    assert.equal((await storage.sessions.get('sh-2'))?.endedAt, at(6));
+    assert.equal((await storage.sessions.get('sh-3'))?.endedAt, null);
+    assert.equal(await storage.sessions.get('sh-absent'), undefined);
   });
 
   test('authorization codes: stored as given, claimed once, replay and issued tokens recorded', async () => {
@@ -286,18 +286,18 @@ describe(`storage repositories round-trip (${backend})`, () => {
       nonce: 'n',
       codeChallenge: 'cc',
     };
-    await storage.insertAuthorizationCode('ac-1', data, at(1));
+    await storage.codes.insert('ac-1', data, at(1));
     assert.deepEqual(
-      await storage.getAuthorizationCode('ac-1'),
+      await storage.codes.get('ac-1'),
       { data, expiresAt: at(1), consumedAt: null, familyId: null, accessTokenHash: null, replayedAt: null },
     );
-    assert.equal(await storage.claimAuthorizationCode('ac-1', at(0)), true);
-    assert.equal(await storage.claimAuthorizationCode('ac-1', at(0)), false);
-    await storage.recordCodeTokens('ac-1', { familyId: 'fam', accessTokenHash: 'ath' });
-    await storage.markAuthorizationCodeReplayed('ac-1', at(2));
-    await storage.markAuthorizationCodeReplayed('ac-1', at(3));
+    assert.equal(await storage.codes.claim('ac-1', at(0)), true);
+    assert.equal(await storage.codes.claim('ac-1', at(0)), false);
+    await storage.codes.recordTokens('ac-1', { familyId: 'fam', accessTokenHash: 'ath' });
+    await storage.codes.markReplayed('ac-1', at(2));
+    await storage.codes.markReplayed('ac-1', at(3));
     assert.deepEqual(
-      await storage.getAuthorizationCode('ac-1'),
+      await storage.codes.get('ac-1'),
       { data, expiresAt: at(1), consumedAt: at(0), familyId: 'fam', accessTokenHash: 'ath', replayedAt: at(2) },
     );
   });
@@ -313,44 +313,44 @@ describe(`storage repositories round-trip (${backend})`, () => {
   });
 
   test('refresh tokens: round trip, sliding expiry, family revocation, revocation per user and client', async () => {
-    await storage.insertRefreshToken('r-1', refreshToken('f-1', 'auth0|a', 'c1'));
-    assert.deepEqual(await storage.getRefreshToken('r-1'), refreshToken('f-1', 'auth0|a', 'c1'));
-    await storage.extendRefreshToken('r-1', at(90));
-    assert.equal((await storage.getRefreshToken('r-1'))?.expiresAt, at(90));
-    await storage.extendRefreshToken('r-1', null);
-    assert.equal((await storage.getRefreshToken('r-1'))?.expiresAt, null);
+    await storage.refreshTokens.insert('r-1', refreshToken('f-1', 'auth0|a', 'c1'));
+    assert.deepEqual(await storage.refreshTokens.get('r-1'), refreshToken('f-1', 'auth0|a', 'c1'));
+    await storage.refreshTokens.extend('r-1', at(90));
+    assert.equal((await storage.refreshTokens.get('r-1'))?.expiresAt, at(90));
+    await storage.refreshTokens.extend('r-1', null);
+    assert.equal((await storage.refreshTokens.get('r-1'))?.expiresAt, null);
 
-    await storage.insertRefreshToken('r-2', refreshToken('f-1', 'auth0|a', 'c1'));
-    await storage.insertRefreshToken('r-3', refreshToken('f-2', 'auth0|a', 'c1'));
-    await storage.insertRefreshToken('r-4', refreshToken('f-3', 'auth0|a', 'c2'));
-    await storage.insertRefreshToken('r-5', refreshToken('f-4', 'auth0|b', 'c1'));
-    await storage.revokeRefreshTokenFamily('f-1', at(10));
-    await storage.revokeRefreshTokenFamily('f-1', at(11));
+    await storage.refreshTokens.insert('r-2', refreshToken('f-1', 'auth0|a', 'c1'));
+    await storage.refreshTokens.insert('r-3', refreshToken('f-2', 'auth0|a', 'c1'));
+    await storage.refreshTokens.insert('r-4', refreshToken('f-3', 'auth0|a', 'c2'));
+    await storage.refreshTokens.insert('r-5', refreshToken('f-4', 'auth0|b', 'c1'));
+    await storage.refreshTokens.revokeFamily('f-1', at(10));
+    await storage.refreshTokens.revokeFamily('f-1', at(11));
     const revokedAt = async () =>
-      Promise.all(['r-1', 'r-2', 'r-3', 'r-4', 'r-5'].map(async (h) => (await storage.getRefreshToken(h))?.revokedAt));
+      Promise.all(['r-1', 'r-2', 'r-3', 'r-4', 'r-5'].map(async (h) => (await storage.refreshTokens.get(h))?.revokedAt));
     assert.deepEqual(await revokedAt(), [at(10), at(10), null, null, null]);
-    await storage.revokeRefreshTokensOf('auth0|a', 'c1', at(12));
+    await storage.refreshTokens.revokeAllOf('auth0|a', 'c1', at(12));
     assert.deepEqual(await revokedAt(), [at(10), at(10), at(12), null, null]);
-    await storage.revokeRefreshTokensOf('auth0|a', undefined, at(13));
+    await storage.refreshTokens.revokeAllOf('auth0|a', undefined, at(13));
     assert.deepEqual(await revokedAt(), [at(10), at(10), at(12), at(13), null]);
-    assert.equal(await storage.markRefreshTokenRotated('r-4', at(14)), false, 'a revoked token does not rotate');
-    assert.equal(await storage.markRefreshTokenRotated('r-5', at(14)), true);
-    assert.equal(await storage.markRefreshTokenRotated('r-5', at(15)), false);
-    assert.equal((await storage.getRefreshToken('r-5'))?.rotatedAt, at(14));
-    assert.equal(await storage.getRefreshToken('r-absent'), undefined);
+    assert.equal(await storage.refreshTokens.markRotated('r-4', at(14)), false, 'a revoked token does not rotate');
+    assert.equal(await storage.refreshTokens.markRotated('r-5', at(14)), true);
+    assert.equal(await storage.refreshTokens.markRotated('r-5', at(15)), false);
+    assert.equal((await storage.refreshTokens.get('r-5'))?.rotatedAt, at(14));
+    assert.equal(await storage.refreshTokens.get('r-absent'), undefined);
   });
 
   test('opaque access tokens: round trip, delete one, delete all of a user', async () => {
     const token = (userId: string) => ({ clientId: 'c', userId, scope: ['read'], expiresAt: at(5) });
-    await storage.insertOpaqueAccessToken('o-1', token('auth0|a'));
-    await storage.insertOpaqueAccessToken('o-2', token('auth0|a'));
-    await storage.insertOpaqueAccessToken('o-3', token('auth0|b'));
-    assert.deepEqual(await storage.getOpaqueAccessToken('o-1'), token('auth0|a'));
-    await storage.deleteOpaqueAccessToken('o-1');
-    assert.equal(await storage.getOpaqueAccessToken('o-1'), undefined);
-    await storage.deleteOpaqueAccessTokensOf('auth0|a');
-    assert.equal(await storage.getOpaqueAccessToken('o-2'), undefined);
-    assert.deepEqual(await storage.getOpaqueAccessToken('o-3'), token('auth0|b'));
+    await storage.accessTokens.insert('o-1', token('auth0|a'));
+    await storage.accessTokens.insert('o-2', token('auth0|a'));
+    await storage.accessTokens.insert('o-3', token('auth0|b'));
+    assert.deepEqual(await storage.accessTokens.get('o-1'), token('auth0|a'));
+    await storage.accessTokens.delete('o-1');
+    assert.equal(await storage.accessTokens.get('o-1'), undefined);
+    await storage.accessTokens.deleteAllOf('auth0|a');
+    assert.equal(await storage.accessTokens.get('o-2'), undefined);
+    assert.deepEqual(await storage.accessTokens.get('o-3'), token('auth0|b'));
   });
 
   test('consents: one per user, client and API with a stable id; list filters; delete by id and in bulk', async () => {
@@ -361,60 +361,60 @@ describe(`storage repositories round-trip (${backend})`, () => {
       scope,
       updatedAt: at(minute),
     });
-    await storage.putConsent(consent('auth0|a', 'c1', 'https://a/', 1));
-    const first = await storage.getConsent('auth0|a', 'c1', 'https://a/');
+    await storage.consents.put(consent('auth0|a', 'c1', 'https://a/', 1));
+    const first = await storage.consents.get('auth0|a', 'c1', 'https://a/');
     assert.ok(first && first.id.startsWith('cgt_'));
     assert.deepEqual(first, { id: first.id, ...consent('auth0|a', 'c1', 'https://a/', 1) });
-    await storage.putConsent(consent('auth0|a', 'c1', 'https://a/', 2, ['read', 'write']));
+    await storage.consents.put(consent('auth0|a', 'c1', 'https://a/', 2, ['read', 'write']));
     assert.deepEqual(
-      await storage.getConsent('auth0|a', 'c1', 'https://a/'),
+      await storage.consents.get('auth0|a', 'c1', 'https://a/'),
       { id: first.id, ...consent('auth0|a', 'c1', 'https://a/', 2, ['read', 'write']) },
     );
-    await storage.putConsent(consent('auth0|a', 'c1', 'https://b/', 3));
-    await storage.putConsent(consent('auth0|a', 'c2', 'https://a/', 4));
-    await storage.putConsent(consent('auth0|b', 'c1', 'https://a/', 5));
+    await storage.consents.put(consent('auth0|a', 'c1', 'https://b/', 3));
+    await storage.consents.put(consent('auth0|a', 'c2', 'https://a/', 4));
+    await storage.consents.put(consent('auth0|b', 'c1', 'https://a/', 5));
 
     const ids = (list: Array<{ userId: string; clientId: string; audience: string }>) =>
       list.map((c) => `${c.userId} ${c.clientId} ${c.audience}`);
     assert.deepEqual(
-      ids(await storage.listConsents({ userId: 'auth0|a' })),
+      ids(await storage.consents.list({ userId: 'auth0|a' })),
       ['auth0|a c1 https://a/', 'auth0|a c1 https://b/', 'auth0|a c2 https://a/'],
     );
     assert.deepEqual(
-      ids(await storage.listConsents({ clientId: 'c1', audience: 'https://a/' })),
+      ids(await storage.consents.list({ clientId: 'c1', audience: 'https://a/' })),
       ['auth0|a c1 https://a/', 'auth0|b c1 https://a/'],
     );
-    assert.deepEqual(await storage.listConsents({ userId: 'auth0|nobody' }), []);
+    assert.deepEqual(await storage.consents.list({ userId: 'auth0|nobody' }), []);
 
     assert.deepEqual(
-      await storage.deleteConsent(first.id),
+      await storage.consents.delete(first.id),
       { id: first.id, ...consent('auth0|a', 'c1', 'https://a/', 2, ['read', 'write']) },
     );
-    assert.equal(await storage.deleteConsent(first.id), undefined);
-    await storage.deleteConsents('auth0|a', 'c1');
-    assert.deepEqual(ids(await storage.listConsents({ userId: 'auth0|a' })), ['auth0|a c2 https://a/']);
-    await storage.deleteConsents('auth0|a');
-    assert.deepEqual(ids(await storage.listConsents({})), ['auth0|b c1 https://a/']);
+    assert.equal(await storage.consents.delete(first.id), undefined);
+    await storage.consents.deleteAllOf('auth0|a', 'c1');
+    assert.deepEqual(ids(await storage.consents.list({ userId: 'auth0|a' })), ['auth0|a c2 https://a/']);
+    await storage.consents.deleteAllOf('auth0|a');
+    assert.deepEqual(ids(await storage.consents.list({})), ['auth0|b c1 https://a/']);
   });
 
   test('login throttles: a window restarts after its cut-off; locks are set and cleared per key', async () => {
-    assert.equal(await storage.getLoginThrottle('t-a'), undefined);
-    assert.deepEqual(await storage.recordLoginFailure('t-a', at(0), at(-15)), { failures: 1, windowStartedAt: at(0), lockedUntil: null });
-    assert.deepEqual(await storage.recordLoginFailure('t-a', at(10), at(-5)), { failures: 2, windowStartedAt: at(0), lockedUntil: null });
+    assert.equal(await storage.throttles.get('t-a'), undefined);
+    assert.deepEqual(await storage.throttles.recordFailure('t-a', at(0), at(-15)), { failures: 1, windowStartedAt: at(0), lockedUntil: null });
+    assert.deepEqual(await storage.throttles.recordFailure('t-a', at(10), at(-5)), { failures: 2, windowStartedAt: at(0), lockedUntil: null });
     // The window began at minute 0, before the cut-off at minute 1: it starts again.
-    assert.deepEqual(await storage.recordLoginFailure('t-a', at(16), at(1)), { failures: 1, windowStartedAt: at(16), lockedUntil: null });
-    await storage.recordLoginFailure('t-b', at(0), at(-15));
-    await storage.lockLogin('t-a', at(40));
-    assert.equal((await storage.getLoginThrottle('t-a'))?.lockedUntil, at(40));
-    assert.equal((await storage.getLoginThrottle('t-b'))?.lockedUntil, null);
-    await storage.lockLogin('t-absent', at(40));
-    assert.equal(await storage.getLoginThrottle('t-absent'), undefined, 'locking a key with no failures creates nothing');
-    await storage.forgiveLoginFailure('t-a');
-    await storage.forgiveLoginFailure('t-a');
-    assert.equal((await storage.getLoginThrottle('t-a'))?.failures, 0, 'never below zero');
-    await storage.clearLoginThrottle('t-a');
-    assert.equal(await storage.getLoginThrottle('t-a'), undefined);
-    assert.equal((await storage.getLoginThrottle('t-b'))?.failures, 1);
+    assert.deepEqual(await storage.throttles.recordFailure('t-a', at(16), at(1)), { failures: 1, windowStartedAt: at(16), lockedUntil: null });
+    await storage.throttles.recordFailure('t-b', at(0), at(-15));
+    await storage.throttles.lock('t-a', at(40));
+    assert.equal((await storage.throttles.get('t-a'))?.lockedUntil, at(40));
+    assert.equal((await storage.throttles.get('t-b'))?.lockedUntil, null);
+    await storage.throttles.lock('t-absent', at(40));
+    assert.equal(await storage.throttles.get('t-absent'), undefined, 'locking a key with no failures creates nothing');
+    await storage.throttles.forgiveFailure('t-a');
+    await storage.throttles.forgiveFailure('t-a');
+    assert.equal((await storage.throttles.get('t-a'))?.failures, 0, 'never below zero');
+    await storage.throttles.clear('t-a');
+    assert.equal(await storage.throttles.get('t-a'), undefined);
+    assert.equal((await storage.throttles.get('t-b'))?.failures, 1);
   });
 
   test('device codes: round trip, lookup by user code, polls, decisions and consumption', async () => {
@@ -427,55 +427,55 @@ describe(`storage repositories round-trip (${backend})`, () => {
       expiresAt: at(15),
       lastPolledAt: null,
     };
-    assert.equal(await storage.insertDeviceCode('dev-1', record), true);
-    assert.equal(await storage.insertDeviceCode('dev-2', { ...record, clientId: 'other' }), false, 'user code taken');
-    assert.deepEqual(await storage.getDeviceCode('dev-1'), record);
-    assert.deepEqual(await storage.findDeviceCodeByUserCode('WXYZ-1234'), { deviceCodeHash: 'dev-1', record });
-    assert.equal(await storage.findDeviceCodeByUserCode('NONE-0000'), undefined);
+    assert.equal(await storage.deviceCodes.insert('dev-1', record), true);
+    assert.equal(await storage.deviceCodes.insert('dev-2', { ...record, clientId: 'other' }), false, 'user code taken');
+    assert.deepEqual(await storage.deviceCodes.get('dev-1'), record);
+    assert.deepEqual(await storage.deviceCodes.findByUserCode('WXYZ-1234'), { deviceCodeHash: 'dev-1', record });
+    assert.equal(await storage.deviceCodes.findByUserCode('NONE-0000'), undefined);
 
-    assert.equal(await storage.recordDevicePoll('dev-1', at(1)), null);
-    assert.equal(await storage.recordDevicePoll('dev-1', at(2)), at(1));
-    assert.equal((await storage.getDeviceCode('dev-1'))?.lastPolledAt, at(2));
-    assert.equal(await storage.recordDevicePoll('dev-absent', at(2)), null);
+    assert.equal(await storage.deviceCodes.recordPoll('dev-1', at(1)), null);
+    assert.equal(await storage.deviceCodes.recordPoll('dev-1', at(2)), at(1));
+    assert.equal((await storage.deviceCodes.get('dev-1'))?.lastPolledAt, at(2));
+    assert.equal(await storage.deviceCodes.recordPoll('dev-absent', at(2)), null);
 
     const approval = { userId: 'auth0|a', sid: 'sid', authTime: at(3) };
-    assert.equal(await storage.decideDeviceCode('dev-1', 'approved', approval), true);
-    assert.deepEqual(await storage.getDeviceCode('dev-1'), { ...record, status: 'approved', lastPolledAt: at(2), approval });
-    assert.equal(await storage.consumeDeviceCode('dev-1'), true);
-    assert.equal(await storage.consumeDeviceCode('dev-1'), false);
-    assert.equal((await storage.findDeviceCodeByUserCode('WXYZ-1234'))?.record.status, 'consumed');
+    assert.equal(await storage.deviceCodes.decide('dev-1', 'approved', approval), true);
+    assert.deepEqual(await storage.deviceCodes.get('dev-1'), { ...record, status: 'approved', lastPolledAt: at(2), approval });
+    assert.equal(await storage.deviceCodes.consume('dev-1'), true);
+    assert.equal(await storage.deviceCodes.consume('dev-1'), false);
+    assert.equal((await storage.deviceCodes.findByUserCode('WXYZ-1234'))?.record.status, 'consumed');
   });
 
   test('registration tokens: one digest per client, replaced by put, deleted per client', async () => {
-    assert.equal(await storage.getRegistrationTokenDigest('dyn-1'), undefined);
-    await storage.putRegistrationTokenDigest('dyn-1', 'digest-a');
-    await storage.putRegistrationTokenDigest('dyn-2', 'digest-b');
-    assert.equal(await storage.getRegistrationTokenDigest('dyn-1'), 'digest-a');
-    await storage.putRegistrationTokenDigest('dyn-1', 'digest-c');
-    assert.equal(await storage.getRegistrationTokenDigest('dyn-1'), 'digest-c');
-    await storage.deleteRegistrationToken('dyn-1');
-    assert.equal(await storage.getRegistrationTokenDigest('dyn-1'), undefined);
-    assert.equal(await storage.getRegistrationTokenDigest('dyn-2'), 'digest-b');
+    assert.equal(await storage.registrations.getTokenDigest('dyn-1'), undefined);
+    await storage.registrations.putTokenDigest('dyn-1', 'digest-a');
+    await storage.registrations.putTokenDigest('dyn-2', 'digest-b');
+    assert.equal(await storage.registrations.getTokenDigest('dyn-1'), 'digest-a');
+    await storage.registrations.putTokenDigest('dyn-1', 'digest-c');
+    assert.equal(await storage.registrations.getTokenDigest('dyn-1'), 'digest-c');
+    await storage.registrations.delete('dyn-1');
+    assert.equal(await storage.registrations.getTokenDigest('dyn-1'), undefined);
+    assert.equal(await storage.registrations.getTokenDigest('dyn-2'), 'digest-b');
   });
 
   test('user permissions: an API’s permissions are removed from every user, all or by name', async () => {
     const p = (audience: string, permission: string) => ({ audience, permission });
-    await storage.addUserPermissions('auth0|p1', [p('https://x/', 'read'), p('https://x/', 'write'), p('https://y/', 'read')], at(0));
-    await storage.addUserPermissions('auth0|p2', [p('https://x/', 'read'), p('https://x/', 'write')], at(0));
-    await storage.removeApiPermissions('https://x/', ['write']);
-    assert.deepEqual(await storage.listUserPermissions('auth0|p1'), [p('https://x/', 'read'), p('https://y/', 'read')]);
-    assert.deepEqual(await storage.listUserPermissions('auth0|p2'), [p('https://x/', 'read')]);
-    await storage.removeApiPermissions('https://x/');
-    assert.deepEqual(await storage.listUserPermissions('auth0|p1'), [p('https://y/', 'read')]);
-    assert.deepEqual(await storage.listUserPermissions('auth0|p2'), []);
-    assert.deepEqual(await storage.listUserPermissions('auth0|p1', 'https://x/'), []);
+    await storage.permissions.add('auth0|p1', [p('https://x/', 'read'), p('https://x/', 'write'), p('https://y/', 'read')], at(0));
+    await storage.permissions.add('auth0|p2', [p('https://x/', 'read'), p('https://x/', 'write')], at(0));
+    await storage.permissions.removeForApi('https://x/', ['write']);
+    assert.deepEqual(await storage.permissions.list('auth0|p1'), [p('https://x/', 'read'), p('https://y/', 'read')]);
+    assert.deepEqual(await storage.permissions.list('auth0|p2'), [p('https://x/', 'read')]);
+    await storage.permissions.removeForApi('https://x/');
+    assert.deepEqual(await storage.permissions.list('auth0|p1'), [p('https://y/', 'read')]);
+    assert.deepEqual(await storage.permissions.list('auth0|p2'), []);
+    assert.deepEqual(await storage.permissions.list('auth0|p1', 'https://x/'), []);
   });
 
   test('rate limits: each key has its own window', async () => {
-    assert.equal(await storage.hitRateLimit('rl-a', at(0)), 1);
-    assert.equal(await storage.hitRateLimit('rl-a', at(0)), 2);
-    assert.equal(await storage.hitRateLimit('rl-b', at(0)), 1);
-    assert.equal(await storage.hitRateLimit('rl-a', at(1)), 1);
-    assert.equal(await storage.hitRateLimit('rl-a', at(1)), 2);
+    assert.equal(await storage.rateLimits.hit('rl-a', at(0)), 1);
+    assert.equal(await storage.rateLimits.hit('rl-a', at(0)), 2);
+    assert.equal(await storage.rateLimits.hit('rl-b', at(0)), 1);
+    assert.equal(await storage.rateLimits.hit('rl-a', at(1)), 1);
+    assert.equal(await storage.rateLimits.hit('rl-a', at(1)), 2);
   });
 });

@@ -180,7 +180,7 @@ test('a custom OAuth2 connection: the profile script calls the provider; the use
   // The upstream tokens are kept, encrypted, and shown only with read:user_idp_tokens.
   const withTokens = await server.management('GET', `/users/${encodeURIComponent('oauth2|acme-oauth|alice')}`, undefined, await server.managementToken('read:users read:user_idp_tokens'));
   assert.equal(typeof withTokens.body.identities[0].access_token, 'string');
-  const stored = await server.ctx.storage.getUser('oauth2|acme-oauth|alice');
+  const stored = await server.ctx.storage.users.get('oauth2|acme-oauth|alice');
   assert.notEqual(stored!.user.identities[0]!.access_token, withTokens.body.identities[0].access_token, 'stored encrypted');
 });
 

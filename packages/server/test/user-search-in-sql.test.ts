@@ -44,7 +44,7 @@ before(async () => {
   database = testDatabase();
   storage = await database.open();
   await storage.migrate();
-  for (const u of users) assert.equal(await storage.insertUser({ user: u, connection: u.identities[0]!.connection, passwordHash: null }), true);
+  for (const u of users) assert.equal(await storage.users.insert({ user: u, connection: u.identities[0]!.connection, passwordHash: null }), true);
 });
 after(async () => {
   await storage?.close();
@@ -114,17 +114,17 @@ test(`pages, totals, and nothing past the first 1000 results (${backend})`, asyn
 });
 
 test(`writes keep the search columns and terms in step (${backend})`, async () => {
-  const record = (await storage.getUser('auth0|f'))!;
+  const record = (await storage.users.get('auth0|f'))!;
   const changed = { ...record.user, email: 'Frank@Example.net', user_metadata: { plan: 'enterprise' } };
-  assert.equal(await storage.updateUser({ ...record, user: changed }), true);
+  assert.equal(await storage.users.update({ ...record, user: changed }), true);
   assert.deepEqual((await found({ q: 'email:frank@example.net' })).ids, ['auth0|f']);
   assert.deepEqual((await found({ q: 'user_metadata.plan:enterprise' })).ids, ['auth0|f']);
   assert.deepEqual((await found({ q: 'user_metadata.tags:two' })).ids, [], 'old metadata is gone');
-  assert.deepEqual((await storage.listUsersByEmail('FRANK@example.NET')).map((u) => u.user_id), ['auth0|f']);
-  assert.equal(await storage.deleteUser('auth0|f'), true);
+  assert.deepEqual((await storage.users.listByEmail('FRANK@example.NET')).map((u) => u.user_id), ['auth0|f']);
+  assert.equal(await storage.users.delete('auth0|f'), true);
   assert.deepEqual((await found({ q: 'user_metadata.plan:enterprise' })).ids, []);
-  assert.equal(await storage.updateUser({ ...record, user: record.user }), false, 'no such user any more');
-  assert.equal(await storage.insertUser({ ...record, user: { ...record.user, user_id: 'auth0|f2', email: 'ada@EXAMPLE.com' }, connection: 'db' }), false, 'email taken on the connection');
+  assert.equal(await storage.users.update({ ...record, user: record.user }), false, 'no such user any more');
+  assert.equal(await storage.users.insert({ ...record, user: { ...record.user, user_id: 'auth0|f2', email: 'ada@EXAMPLE.com' }, connection: 'db' }), false, 'email taken on the connection');
 });
 
 test('unsupported syntax and paging stay 400 invalid_query_string', async () => {

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { parseUserSearch, parseUserSort, type UserSearch } from '../src/domain/user-search.js';
 import type { User } from '../src/domain/types.js';
-import type { KyselyStorage } from '../src/storage/kysely-storage.js';
+import type { KyselyStorage } from '../src/storage/kysely/index.js';
 import { userColumns, userSearchTerms } from '../src/storage/kysely/user-columns.js';
 import { compileUserSearch } from '../src/storage/kysely/user-query.js';
 import type { Database } from '../src/storage/schema.js';

@@ -30,7 +30,7 @@ let decoyHash: Promise<string> | undefined;
  * A blocked user is only told so after the right password, so blocking does not reveal accounts.
  */
 export async function authenticateDatabaseUser(
-  storage: Storage,
+  storage: Pick<Storage, 'throttles' | 'users'>,
   connection: Connection,
   identifier: string,
   password: string,
@@ -38,8 +38,8 @@ export async function authenticateDatabaseUser(
   now: number,
 ): Promise<User> {
   const record = identifier.includes('@')
-    ? await storage.findUserByEmail(connection.name, identifier.trim())
-    : await storage.findUserByUsername(connection.name, identifier.trim());
+    ? await storage.users.findByEmail(connection.name, identifier.trim())
+    : await storage.users.findByUsername(connection.name, identifier.trim());
   const keys = throttleKeys(connection.name, record ? { userId: record.user.user_id } : { identifier }, ip);
   const bruteForceProtection = connection.options.brute_force_protection !== false;
   const attempt = bruteForceProtection ? await beginLoginAttempt(storage, keys, now) : undefined;
@@ -64,7 +64,7 @@ export async function authenticateDatabaseUser(
   const passwordHash = needsRehash(record.passwordHash!) ? await hashPassword(password) : record.passwordHash;
   // Only over the hash just verified: a password changed meanwhile (while this attempt was hashing)
   // must neither be overwritten by the old one nor let the old one sign in.
-  if ((await storage.updateUser({ ...record, user, passwordHash }, { ifPasswordHash: record.passwordHash })) !== true) {
+  if ((await storage.users.update({ ...record, user, passwordHash }, { ifPasswordHash: record.passwordHash })) !== true) {
     throw wrongCredentials();
   }
   return user;

@@ -317,11 +317,11 @@ async function upsertUser(ctx: UpstreamContext, connection: Connection, profile:
   for (const key of PROFILE_FIELDS) if (typeof profile[key] === 'string' && profile[key]) fields[key] = profile[key] as string;
   if (typeof profile.email_verified === 'boolean') fields.email_verified = profile.email_verified;
 
-  const existing = await ctx.storage.getUser(userId);
+  const existing = await ctx.storage.users.get(userId);
   if (existing) {
     if (existing.user.blocked) throw new UpstreamLoginError('access_denied', 'user is blocked');
     const user: User = { ...existing.user, ...fields, identities: [identity], updated_at: now, last_login: now, logins_count: existing.user.logins_count + 1 };
-    if ((await ctx.storage.updateUser({ ...existing, user })) === 'conflict') {
+    if ((await ctx.storage.users.update({ ...existing, user })) === 'conflict') {
       throw new UpstreamLoginError('server_error', 'Another user of this connection already has that email address');
     }
     return user;
@@ -342,7 +342,7 @@ async function upsertUser(ctx: UpstreamContext, connection: Connection, profile:
     blocked: false,
   };
   const record: UserRecord = { user, connection: connection.name, passwordHash: null };
-  if (!(await ctx.storage.insertUser(record))) {
+  if (!(await ctx.storage.users.insert(record))) {
     throw new UpstreamLoginError('server_error', 'Another user of this connection already has that email address');
   }
   return user;

@@ -1,6 +1,6 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, importJWK, type CryptoKey, type JWK } from 'jose';
-import type { ChangeFeed, SigningKeyStore } from '../storage/types.js';
+import type { ChangeFeed, Storage } from '../storage/types.js';
 import type { SigningKeyRecord } from '../domain/types.js';
 import type { Encrypter } from './encryption.js';
 
@@ -52,7 +52,7 @@ export class KeyRing {
   private loaded: Promise<LoadedKeys> | undefined;
 
   constructor(
-    private readonly store: SigningKeyStore,
+    private readonly store: Pick<Storage, 'signingKeys'>,
     private readonly encrypter: Encrypter,
     changes: ChangeFeed,
     private readonly clock: () => number = Date.now,
@@ -65,7 +65,7 @@ export class KeyRing {
 
   /** Creates the first key on a new tenant. */
   async ensureKey(): Promise<void> {
-    const keys = await this.store.listSigningKeys();
+    const keys = await this.store.signingKeys.list();
     if (keys.some((k) => k.retiredAt === null)) return;
     await this.rotate(0);
   }
@@ -78,7 +78,7 @@ export class KeyRing {
     const now = new Date(this.clock());
     const next = await generateSigningKey(this.encrypter, now);
     const publishUntil = new Date(now.getTime() + maxTokenLifetimeSeconds * 1000).toISOString();
-    await this.store.rotateSigningKey(next, publishUntil);
+    await this.store.signingKeys.rotate(next, publishUntil);
     this.loaded = undefined;
     return next;
   }
@@ -108,7 +108,7 @@ export class KeyRing {
   }
 
   private async read(): Promise<LoadedKeys> {
-    const records = await this.store.listSigningKeys();
+    const records = await this.store.signingKeys.list();
     const nowIso = new Date(this.clock()).toISOString();
     const currentRecord = records.filter((r) => r.retiredAt === null).at(-1);
     if (!currentRecord) throw new Error('No signing key: run `latchkey keys rotate` or start the server once');

@@ -25,10 +25,10 @@ export interface BootstrapResult {
 }
 
 /** The longest any token can live, so a retired signing key stays published long enough. */
-export async function maxTokenLifetimeSeconds(storage: Storage): Promise<number> {
+export async function maxTokenLifetimeSeconds(storage: Pick<Storage, 'clients' | 'resourceServers'>): Promise<number> {
   let max = 86400; // Auth0's default access token lifetime
-  for await (const rs of everyItem((page) => storage.listResourceServers(page))) max = Math.max(max, rs.token_lifetime);
-  for await (const c of everyItem((page) => storage.listClients(page))) max = Math.max(max, c.jwt_configuration.lifetime_in_seconds);
+  for await (const rs of everyItem((page) => storage.resourceServers.list(page))) max = Math.max(max, rs.token_lifetime);
+  for await (const c of everyItem((page) => storage.clients.list(page))) max = Math.max(max, c.jwt_configuration.lifetime_in_seconds);
   return max;
 }
 
@@ -38,31 +38,31 @@ export async function maxTokenLifetimeSeconds(storage: Storage): Promise<number>
  * signing key. Runs on every start; only the first start (or a changed issuer) creates anything.
  */
 export async function bootstrapTenant(
-  storage: Storage,
+  storage: Pick<Storage, 'clientGrants' | 'clients' | 'connections' | 'resourceServers' | 'signingKeys' | 'tenant'>,
   digester: SecretDigester,
   keys: KeyRing,
   options: BootstrapOptions,
 ): Promise<BootstrapResult> {
   const result: BootstrapResult = { tenantCreated: false };
-  result.tenantCreated = await storage.createTenantSettings(defaultTenantSettings('latchkey dev'));
+  result.tenantCreated = await storage.tenant.create(defaultTenantSettings('latchkey dev'));
   if (result.tenantCreated) {
     await createConnection(storage, { name: DEFAULT_DATABASE_CONNECTION, strategy: 'auth0' });
   }
   if (options.auth0CompatibleDefaults !== undefined) {
     // The configuration wins at start, as the admin secret does; the Management API may change it later.
-    const settings = await storage.getTenantSettings();
+    const settings = await storage.tenant.get();
     if (settings && settings.flags[AUTH0_DEFAULTS_FLAG] !== options.auth0CompatibleDefaults) {
       await updateTenantSettings(storage, { flags: { [AUTH0_DEFAULTS_FLAG]: options.auth0CompatibleDefaults } });
     }
   }
 
   const audience = managementAudience(options.issuer);
-  const managementApi = await storage.getResourceServerByIdentifier(audience);
+  const managementApi = await storage.resourceServers.getByIdentifier(audience);
   const missingScopes = (have: string[]) => MANAGEMENT_SCOPES.filter((s) => !have.includes(s));
   if (managementApi && missingScopes(managementApi.scopes.map((s) => s.value)).length > 0) {
     // A newer latchkey added Management API scopes: the system API and admin grants gain them.
     const added = missingScopes(managementApi.scopes.map((s) => s.value)).map((value) => ({ value, description: value.replace(':', ' ') }));
-    await storage.updateResourceServer({ ...managementApi, scopes: [...managementApi.scopes, ...added] });
+    await storage.resourceServers.update({ ...managementApi, scopes: [...managementApi.scopes, ...added] });
   }
   if (!managementApi) {
     await createResourceServer(
@@ -81,12 +81,12 @@ export async function bootstrapTenant(
 
   let adminId = options.adminClientId;
   if (adminId && options.adminClientSecret) {
-    const existing = await storage.getClient(adminId);
+    const existing = await storage.clients.get(adminId);
     const digest = digester.digest(options.adminClientSecret);
     if (!existing) {
       await createClient(storage, digester, adminInput(options.adminClientSecret), { clientId: adminId, isSystem: true });
     } else if (!digester.verify(options.adminClientSecret, existing.secretDigest)) {
-      await storage.updateClient(existing.client, digest);
+      await storage.clients.update(existing.client, digest);
     }
   } else if (result.tenantCreated) {
     const { client, secret } = await createClient(storage, digester, adminInput(undefined), { isSystem: true });
@@ -95,17 +95,17 @@ export async function bootstrapTenant(
   }
   // Every admin client reaches the Management API of the current issuer, even after it changed.
   const adminIds = new Set(adminId ? [adminId] : []);
-  for await (const c of everyItem((page) => storage.listClients(page))) if (c.is_system) adminIds.add(c.client_id);
+  for await (const c of everyItem((page) => storage.clients.list(page))) if (c.is_system) adminIds.add(c.client_id);
   for (const clientId of adminIds) {
-    const grant = await storage.findClientGrant(clientId, audience);
+    const grant = await storage.clientGrants.find(clientId, audience);
     if (!grant) {
-      await storage.insertClientGrant({ id: newClientGrantId(), client_id: clientId, audience, scope: [...MANAGEMENT_SCOPES] });
+      await storage.clientGrants.insert({ id: newClientGrantId(), client_id: clientId, audience, scope: [...MANAGEMENT_SCOPES] });
     } else if (missingScopes(grant.scope).length > 0) {
-      await storage.updateClientGrant({ ...grant, scope: [...grant.scope, ...missingScopes(grant.scope)] });
+      await storage.clientGrants.update({ ...grant, scope: [...grant.scope, ...missingScopes(grant.scope)] });
     }
   }
 
-  if (!(await storage.listSigningKeys()).some((k) => k.retiredAt === null)) {
+  if (!(await storage.signingKeys.list()).some((k) => k.retiredAt === null)) {
     await keys.rotate(await maxTokenLifetimeSeconds(storage));
   }
   return result;
@@ -121,18 +121,18 @@ export class AdminRecoveryError extends Error {
  * whose secret comes from LATCHKEY_ADMIN_CLIENT_SECRET is refused, since the next start would set it back.
  */
 export async function rotateAdminSecret(
-  storage: Storage,
+  storage: Pick<Storage, 'clients'>,
   digester: SecretDigester,
   options: { clientId?: string; configuredAdminId?: string },
 ): Promise<{ clientId: string; clientSecret: string }> {
   const admins: string[] = [];
-  for await (const c of everyItem((page) => storage.listClients(page))) if (c.is_system) admins.push(c.client_id);
+  for await (const c of everyItem((page) => storage.clients.list(page))) if (c.is_system) admins.push(c.client_id);
   if (admins.length === 0) throw new AdminRecoveryError('latchkey: no admin client yet; run `latchkey start` once to create the tenant');
   const clientId = options.clientId ?? (admins.length === 1 ? admins[0] : undefined);
   if (clientId === undefined) {
     throw new AdminRecoveryError(`latchkey: several admin clients (${admins.join(', ')}); name one: latchkey admin rotate-secret CLIENT_ID`);
   }
-  const record = await storage.getClient(clientId);
+  const record = await storage.clients.get(clientId);
   if (!record?.client.is_system) throw new AdminRecoveryError(`latchkey: ${clientId} is not an admin client (admin clients: ${admins.join(', ')})`);
   if (clientId === options.configuredAdminId) {
     throw new AdminRecoveryError(`latchkey: the secret of ${clientId} is set by LATCHKEY_ADMIN_CLIENT_SECRET; change it there and restart`);

@@ -3,8 +3,8 @@ import type { ClientGrant } from '../domain/types.js';
 import { conflict, forbidden, invalidField, notFound } from './errors.js';
 import { newClientGrantId } from './ids.js';
 
-async function assertScopesExist(storage: Storage, audience: string, scope: string[]): Promise<void> {
-  const api = await storage.getResourceServerByIdentifier(audience);
+async function assertScopesExist(storage: Pick<Storage, 'resourceServers'>, audience: string, scope: string[]): Promise<void> {
+  const api = await storage.resourceServers.getByIdentifier(audience);
   if (!api) throw notFound(`No resource server found by audience ${audience}`, 'inexistent_resource_server');
   const known = new Set(api.scopes.map((s) => s.value));
   const unknown = scope.filter((s) => !known.has(s));
@@ -14,43 +14,43 @@ async function assertScopesExist(storage: Storage, audience: string, scope: stri
 }
 
 export async function createClientGrant(
-  storage: Storage,
+  storage: Pick<Storage, 'clientGrants' | 'clients' | 'resourceServers'>,
   input: { client_id: string; audience: string; scope: string[] },
 ): Promise<ClientGrant> {
-  if (!(await storage.getClient(input.client_id))) throw notFound('The client does not exist', 'inexistent_client');
+  if (!(await storage.clients.get(input.client_id))) throw notFound('The client does not exist', 'inexistent_client');
   await assertScopesExist(storage, input.audience, input.scope);
   const grant: ClientGrant = { id: newClientGrantId(), ...input, scope: [...new Set(input.scope)] };
-  if (!(await storage.insertClientGrant(grant))) {
+  if (!(await storage.clientGrants.insert(grant))) {
     throw conflict('A client grant for this client and audience already exists', 'conflict');
   }
   return grant;
 }
 
-async function existingGrant(storage: Storage, id: string): Promise<ClientGrant> {
-  const grant = await storage.getClientGrant(id);
+async function existingGrant(storage: Pick<Storage, 'clientGrants'>, id: string): Promise<ClientGrant> {
+  const grant = await storage.clientGrants.get(id);
   if (!grant) throw notFound('The client grant does not exist', 'inexistent_client_grant');
   return grant;
 }
 
 /** The bootstrap admin must keep its way into the Management API, or the tenant is locked. */
-async function assertNotSystemGrant(storage: Storage, grant: ClientGrant): Promise<void> {
-  if ((await storage.getClient(grant.client_id))?.client.is_system) {
+async function assertNotSystemGrant(storage: Pick<Storage, 'clients'>, grant: ClientGrant): Promise<void> {
+  if ((await storage.clients.get(grant.client_id))?.client.is_system) {
     throw forbidden("The bootstrap admin client's grant cannot be changed or deleted");
   }
 }
 
-export async function updateClientGrant(storage: Storage, id: string, patch: { scope?: string[] }): Promise<ClientGrant> {
+export async function updateClientGrant(storage: Pick<Storage, 'clientGrants' | 'clients' | 'resourceServers'>, id: string, patch: { scope?: string[] }): Promise<ClientGrant> {
   const existing = await existingGrant(storage, id);
   await assertNotSystemGrant(storage, existing);
   const grant = { ...existing, ...(patch.scope ? { scope: [...new Set(patch.scope)] } : {}) };
   await assertScopesExist(storage, grant.audience, grant.scope);
-  await storage.updateClientGrant(grant);
+  await storage.clientGrants.update(grant);
   return grant;
 }
 
-export async function deleteClientGrant(storage: Storage, id: string): Promise<void> {
-  const grant = await storage.getClientGrant(id);
+export async function deleteClientGrant(storage: Pick<Storage, 'clientGrants' | 'clients'>, id: string): Promise<void> {
+  const grant = await storage.clientGrants.get(id);
   if (!grant) return;
   await assertNotSystemGrant(storage, grant);
-  await storage.deleteClientGrant(id);
+  await storage.clientGrants.delete(id);
 }

@@ -56,7 +56,7 @@ function checkedSecret(secret: string | undefined): string {
 
 /** Creates a client; the secret is returned here and on rotation only, and never stored. */
 export async function createClient(
-  storage: Storage,
+  storage: Pick<Storage, 'clients'>,
   digester: SecretDigester,
   input: ClientInput,
   options: { clientId?: string; isSystem?: boolean; dynamic?: boolean; auth0Defaults?: boolean; maxRegistered?: number } = {},
@@ -98,21 +98,21 @@ export async function createClient(
   validate(client);
   const secret = checkedSecret(input.client_secret);
   const limit = options.maxRegistered !== undefined ? { maxRegistered: options.maxRegistered } : {};
-  if (!(await storage.insertClient({ client, secretDigest: digester.digest(secret) }, limit))) {
+  if (!(await storage.clients.insert({ client, secretDigest: digester.digest(secret) }, limit))) {
     throw new DomainError('limit', REGISTERED_CLIENT_LIMIT, 'The limit of dynamically registered clients is reached');
   }
   return { client, secret };
 }
 
-export async function getClient(storage: Storage, clientId: string): Promise<Client> {
-  const record = await storage.getClient(clientId);
+export async function getClient(storage: Pick<Storage, 'clients'>, clientId: string): Promise<Client> {
+  const record = await storage.clients.get(clientId);
   if (!record) throw notFound('The client does not exist', 'inexistent_client');
   return record.client;
 }
 
 /** PATCH semantics as Auth0's: top-level fields replace, the two settings objects merge. */
 export async function updateClient(
-  storage: Storage,
+  storage: Pick<Storage, 'clients'>,
   digester: SecretDigester,
   clientId: string,
   patch: ClientInput,
@@ -131,7 +131,7 @@ export async function updateClient(
     ...(pkce !== undefined ? { require_pkce: pkce } : {}),
   };
   validate(client);
-  await storage.updateClient(client, secret !== undefined ? digester.digest(checkedSecret(secret)) : undefined);
+  await storage.clients.update(client, secret !== undefined ? digester.digest(checkedSecret(secret)) : undefined);
   return client;
 }
 
@@ -155,7 +155,7 @@ function assertSystemClientKeepsItsCredentials(client: Client, patch: ClientInpu
 }
 
 export async function rotateClientSecret(
-  storage: Storage,
+  storage: Pick<Storage, 'clients'>,
   digester: SecretDigester,
   clientId: string,
 ): Promise<{ client: Client; secret: string }> {
@@ -168,29 +168,37 @@ export async function rotateClientSecret(
 
 /** A fresh server-generated secret; only its digest is stored. No permission check: callers decide. */
 export async function setNewClientSecret(
-  storage: Storage,
+  storage: Pick<Storage, 'clients'>,
   digester: SecretDigester,
   client: Client,
 ): Promise<{ client: Client; secret: string }> {
   const secret = generateClientSecret();
-  await storage.updateClient(client, digester.digest(secret));
+  await storage.clients.update(client, digester.digest(secret));
   return { client, secret };
 }
 
-/** Deleting a client also removes its client grants and its place in connections. Absent is fine (204). */
-export async function deleteClient(storage: Storage, clientId: string): Promise<void> {
-  const record = await storage.getClient(clientId);
-  if (!record) return;
-  if (record.client.is_system) throw forbidden('The bootstrap admin client cannot be deleted');
-  await storage.deleteClient(clientId);
-  await storage.deleteClientGrantsWhere({ client_id: clientId });
-  await storage.deleteRegistrationToken(clientId);
-  for await (const connection of everyItem((page) => storage.listConnections({}, page))) {
-    if (connection.enabled_clients.includes(clientId)) {
-      await storage.updateConnection({
-        ...connection,
-        enabled_clients: connection.enabled_clients.filter((id) => id !== clientId),
-      });
+/**
+ * Deleting a client also removes, in one transaction, its client grants, the users' consents to it,
+ * the refresh tokens it holds (revoked), its registration access token, its browser origins and its
+ * place in connections. Absent is fine (204).
+ */
+export async function deleteClient(storage: Pick<Storage, 'transaction'>, clientId: string, now: Date): Promise<void> {
+  await storage.transaction(async (tx) => {
+    const record = await tx.clients.get(clientId);
+    if (!record) return;
+    if (record.client.is_system) throw forbidden('The bootstrap admin client cannot be deleted');
+    await tx.clients.delete(clientId);
+    await tx.clientGrants.deleteWhere({ client_id: clientId });
+    await tx.consents.deleteAllFor(clientId);
+    await tx.refreshTokens.revokeAllFor(clientId, now.toISOString());
+    await tx.registrations.delete(clientId);
+    for await (const connection of everyItem((page) => tx.connections.list({}, page))) {
+      if (connection.enabled_clients.includes(clientId)) {
+        await tx.connections.update({
+          ...connection,
+          enabled_clients: connection.enabled_clients.filter((id) => id !== clientId),
+        });
+      }
     }
-  }
+  });
 }

@@ -1,4 +1,5 @@
 import type { Encrypter } from '../crypto/encryption.js';
+import { deleteUserWith } from './users.js';
 import type { Storage } from '../storage/types.js';
 import type { Connection } from '../domain/types.js';
 import { conflict, invalidField, notFound } from './errors.js';
@@ -9,9 +10,9 @@ export const DEFAULT_DATABASE_CONNECTION = 'Username-Password-Authentication';
 
 export type ConnectionInput = Partial<Omit<Connection, 'id'>>;
 
-async function assertClientsExist(storage: Storage, clientIds: string[]): Promise<void> {
+async function assertClientsExist(storage: Pick<Storage, 'clients'>, clientIds: string[]): Promise<void> {
   for (const id of clientIds) {
-    if (!(await storage.getClient(id))) throw invalidField('enabled_clients', `unknown client in enabled_clients: ${id}`);
+    if (!(await storage.clients.get(id))) throw invalidField('enabled_clients', `unknown client in enabled_clients: ${id}`);
   }
 }
 
@@ -24,7 +25,7 @@ function storedOptions(secrets: Encrypter | undefined, connection: Pick<Connecti
 }
 
 export async function createConnection(
-  storage: Storage,
+  storage: Pick<Storage, 'clients' | 'connections'>,
   input: ConnectionInput & { name: string; strategy: Connection['strategy'] },
   secrets?: Encrypter,
 ): Promise<Connection> {
@@ -42,20 +43,20 @@ export async function createConnection(
     realms: input.realms ?? [input.name],
     ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
   };
-  if (!(await storage.insertConnection(connection))) {
+  if (!(await storage.connections.insert(connection))) {
     throw conflict('A connection with the same name already exists', 'connection_exists');
   }
   return connection;
 }
 
-export async function getConnection(storage: Storage, id: string): Promise<Connection> {
-  const connection = await storage.getConnection(id);
+export async function getConnection(storage: Pick<Storage, 'connections'>, id: string): Promise<Connection> {
+  const connection = await storage.connections.get(id);
   if (!connection) throw notFound('The connection does not exist', 'inexistent_connection');
   return connection;
 }
 
 /** `options` is replaced as a whole, as Auth0 does: send the complete object. */
-export async function updateConnection(storage: Storage, id: string, patch: ConnectionInput, secrets?: Encrypter): Promise<Connection> {
+export async function updateConnection(storage: Pick<Storage, 'clients' | 'connections'>, id: string, patch: ConnectionInput, secrets?: Encrypter): Promise<Connection> {
   const existing = await getConnection(storage, id);
   if (patch.name !== undefined && patch.name !== existing.name) {
     throw invalidField('name', "a connection's 'name' cannot be changed");
@@ -70,10 +71,26 @@ export async function updateConnection(storage: Storage, id: string, patch: Conn
     ...(patch.options ? { options: storedOptions(secrets, existing, patch.options, existing.options) } : {}),
     ...(patch.enabled_clients ? { enabled_clients: [...new Set(patch.enabled_clients)] } : {}),
   };
-  await storage.updateConnection(connection);
+  await storage.connections.update(connection);
   return connection;
 }
 
-export async function deleteConnection(storage: Storage, id: string): Promise<void> {
-  await storage.deleteConnection(id);
+/** Users deleted per round trip when a connection goes. */
+const USER_BATCH = 200;
+
+/**
+ * Deleting a connection deletes its users, each with its cascade (as Auth0 does), in one transaction
+ * with the connection itself.
+ */
+export async function deleteConnection(storage: Pick<Storage, 'transaction'>, id: string, now: Date): Promise<void> {
+  await storage.transaction(async (tx) => {
+    const connection = await tx.connections.get(id);
+    if (!connection) return;
+    for (;;) {
+      const ids = await tx.users.listIdsOf(connection.name, USER_BATCH);
+      if (ids.length === 0) break;
+      for (const userId of ids) await deleteUserWith(tx, userId, now);
+    }
+    await tx.connections.delete(id);
+  });
 }

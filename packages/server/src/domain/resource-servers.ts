@@ -50,7 +50,7 @@ function assertScopes(rs: ResourceServer): void {
 }
 
 export async function createResourceServer(
-  storage: Storage,
+  storage: Pick<Storage, 'resourceServers'>,
   input: ResourceServerInput & { identifier: string },
   options: { isSystem?: boolean } = {},
 ): Promise<ResourceServer> {
@@ -69,23 +69,23 @@ export async function createResourceServer(
     ...(options.isSystem ? { is_system: true } : {}),
   };
   assertScopes(rs);
-  if (!(await storage.insertResourceServer(rs))) {
+  if (!(await storage.resourceServers.insert(rs))) {
     throw conflict('A resource server with the same identifier already exists', 'operation_not_supported');
   }
   return rs;
 }
 
 /** Auth0 addresses resource servers by id or by identifier. */
-export async function getResourceServer(storage: Storage, idOrIdentifier: string): Promise<ResourceServer> {
+export async function getResourceServer(storage: Pick<Storage, 'resourceServers'>, idOrIdentifier: string): Promise<ResourceServer> {
   const rs =
-    (await storage.getResourceServer(idOrIdentifier)) ??
-    (await storage.getResourceServerByIdentifier(idOrIdentifier));
+    (await storage.resourceServers.get(idOrIdentifier)) ??
+    (await storage.resourceServers.getByIdentifier(idOrIdentifier));
   if (!rs) throw notFound('The resource server does not exist', 'inexistent_resource_server');
   return rs;
 }
 
 export async function updateResourceServer(
-  storage: Storage,
+  storage: Pick<Storage, 'permissions' | 'resourceServers'>,
   idOrIdentifier: string,
   patch: ResourceServerInput,
 ): Promise<ResourceServer> {
@@ -96,22 +96,23 @@ export async function updateResourceServer(
   }
   const rs: ResourceServer = { ...existing, ...patch };
   assertScopes(rs);
-  await storage.updateResourceServer(rs);
+  await storage.resourceServers.update(rs);
   // A scope taken off the API is taken from every user who held it, as in Auth0: adding it back later
   // must not silently grant it again.
   const kept = new Set(rs.scopes.map((s) => s.value));
   const removed = existing.scopes.map((s) => s.value).filter((value) => !kept.has(value));
-  if (removed.length > 0) await storage.removeApiPermissions(rs.identifier, removed);
+  if (removed.length > 0) await storage.permissions.removeForApi(rs.identifier, removed);
   return rs;
 }
 
-/** Also removes the client grants for the API, whose audience no longer exists. */
-export async function deleteResourceServer(storage: Storage, idOrIdentifier: string): Promise<void> {
-  const rs =
-    (await storage.getResourceServer(idOrIdentifier)) ??
-    (await storage.getResourceServerByIdentifier(idOrIdentifier));
-  if (!rs) return;
-  if (rs.is_system) throw forbidden('You cannot delete the Management API resource server');
-  await storage.deleteResourceServer(rs.id);
-  await storage.deleteClientGrantsWhere({ audience: rs.identifier });
+/** Also removes, in one transaction, the client grants for the API and the users' permissions on it. */
+export async function deleteResourceServer(storage: Pick<Storage, 'transaction'>, idOrIdentifier: string): Promise<void> {
+  await storage.transaction(async (tx) => {
+    const rs = (await tx.resourceServers.get(idOrIdentifier)) ?? (await tx.resourceServers.getByIdentifier(idOrIdentifier));
+    if (!rs) return;
+    if (rs.is_system) throw forbidden('You cannot delete the Management API resource server');
+    await tx.resourceServers.delete(rs.id);
+    await tx.clientGrants.deleteWhere({ audience: rs.identifier });
+    await tx.permissions.removeForApi(rs.identifier);
+  });
 }

@@ -19,10 +19,10 @@ export function defaultTenantSettings(friendlyName: string): TenantSettings {
 export type TenantSettingsInput = Partial<Omit<TenantSettings, 'flags'>> & { flags?: Record<string, boolean> };
 
 /** Top-level fields replace; `flags` merges, so toggling one flag leaves the others alone. */
-export async function updateTenantSettings(storage: Storage, patch: TenantSettingsInput): Promise<TenantSettings> {
-  const existing = (await storage.getTenantSettings()) ?? defaultTenantSettings('latchkey');
+export async function updateTenantSettings(storage: Pick<Storage, 'tenant'>, patch: TenantSettingsInput): Promise<TenantSettings> {
+  const existing = (await storage.tenant.get()) ?? defaultTenantSettings('latchkey');
   assertUrls('allowed_logout_urls', patch.allowed_logout_urls);
   const settings: TenantSettings = { ...existing, ...patch, flags: { ...existing.flags, ...patch.flags } };
-  await storage.putTenantSettings(settings);
+  await storage.tenant.put(settings);
   return settings;
 }

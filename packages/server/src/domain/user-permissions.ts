@@ -15,11 +15,11 @@ export interface PresentedPermission extends PermissionRef {
 }
 
 /** Looks each API up once per call, however many permissions name it. */
-function apiLookup(storage: Storage): (identifier: string) => Promise<ResourceServer | undefined> {
+function apiLookup(storage: Pick<Storage, 'resourceServers'>): (identifier: string) => Promise<ResourceServer | undefined> {
   const apis = new Map<string, Promise<ResourceServer | undefined>>();
   return (identifier) => {
     let api = apis.get(identifier);
-    if (!api) apis.set(identifier, (api = storage.getResourceServerByIdentifier(identifier)));
+    if (!api) apis.set(identifier, (api = storage.resourceServers.getByIdentifier(identifier)));
     return api;
   };
 }
@@ -28,7 +28,7 @@ function apiLookup(storage: Storage): (identifier: string) => Promise<ResourceSe
  * Each permission must be a scope its API defines, as Auth0 requires (for removal, `defined: false`,
  * only the API must exist); unknown APIs are 404.
  */
-async function resolve(storage: Storage, refs: PermissionRef[], defined = true): Promise<UserPermission[]> {
+async function resolve(storage: Pick<Storage, 'resourceServers'>, refs: PermissionRef[], defined = true): Promise<UserPermission[]> {
   const apiOf = apiLookup(storage);
   const permissions: UserPermission[] = [];
   for (const ref of refs) {
@@ -43,22 +43,22 @@ async function resolve(storage: Storage, refs: PermissionRef[], defined = true):
   return permissions;
 }
 
-export async function assignUserPermissions(storage: Storage, userId: string, refs: PermissionRef[], now: Date): Promise<void> {
+export async function assignUserPermissions(storage: Pick<Storage, 'permissions' | 'resourceServers' | 'users'>, userId: string, refs: PermissionRef[], now: Date): Promise<void> {
   await getUser(storage, userId);
-  await storage.addUserPermissions(userId, await resolve(storage, refs), now.toISOString());
+  await storage.permissions.add(userId, await resolve(storage, refs), now.toISOString());
 }
 
-export async function removeUserPermissions(storage: Storage, userId: string, refs: PermissionRef[]): Promise<void> {
+export async function removeUserPermissions(storage: Pick<Storage, 'permissions' | 'resourceServers' | 'users'>, userId: string, refs: PermissionRef[]): Promise<void> {
   await getUser(storage, userId);
-  await storage.removeUserPermissions(userId, await resolve(storage, refs, false));
+  await storage.permissions.remove(userId, await resolve(storage, refs, false));
 }
 
 /** The user's permissions with their API's name and the scope's description, as Auth0 lists them. */
-export async function listUserPermissions(storage: Storage, userId: string): Promise<PresentedPermission[]> {
+export async function listUserPermissions(storage: Pick<Storage, 'permissions' | 'resourceServers' | 'users'>, userId: string): Promise<PresentedPermission[]> {
   await getUser(storage, userId);
   const apiOf = apiLookup(storage);
   const presented: PresentedPermission[] = [];
-  for (const { audience, permission } of await storage.listUserPermissions(userId)) {
+  for (const { audience, permission } of await storage.permissions.list(userId)) {
     const api = await apiOf(audience);
     // A scope since removed from its API grants nothing, so it is not listed either.
     const scope = api?.scopes.find((s) => s.value === permission);

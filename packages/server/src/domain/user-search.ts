@@ -178,14 +178,14 @@ export function userComparator(sort: string): (a: User, b: User) => number {
 
 /** `GET /api/v2/users` with `q`, `sort` or `connection`: parsed here (400 on what cannot be answered), run as SQL by storage. */
 export function searchUsers(
-  storage: Storage,
+  storage: Pick<Storage, 'users'>,
   search: { q?: string; sort?: string; connection?: string },
   page: PageRequest,
 ): Promise<Page<User>> {
   if (page.kind !== 'offset') {
     throw invalidField('from', 'from/take cannot be combined with filters; use page and per_page', 'invalid_query_string');
   }
-  return storage.searchUsers(
+  return storage.users.search(
     {
       ...(search.q !== undefined ? { query: parseUserSearch(search.q) } : {}),
       ...(search.sort !== undefined ? { sort: parseUserSort(search.sort) } : {}),

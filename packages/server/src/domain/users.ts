@@ -1,7 +1,7 @@
 import type { Encrypter } from '../crypto/encryption.js';
 import { signOutEverywhere } from '../login/sessions.js';
 import { hashPassword, isImportableHash } from '../crypto/passwords.js';
-import type { Storage } from '../storage/types.js';
+import type { Repositories, Storage } from '../storage/types.js';
 import type { User, UserRecord } from '../domain/types.js';
 import { conflict, invalid, invalidField, notFound } from './errors.js';
 import { newDatabaseUserId } from './ids.js';
@@ -42,8 +42,8 @@ function mergeMetadata(existing: Record<string, unknown>, patch: Record<string, 
   return merged;
 }
 
-export async function createUser(storage: Storage, input: UserCreateInput, now: Date): Promise<User> {
-  const connection = await storage.getConnectionByName(input.connection);
+export async function createUser(storage: Pick<Storage, 'connections' | 'users'>, input: UserCreateInput, now: Date): Promise<User> {
+  const connection = await storage.connections.getByName(input.connection);
   if (!connection) throw invalid('The connection does not exist.', 'inexistent_connection');
   if (input.email !== undefined && !EMAIL.test(input.email)) throw invalidField('email', "'email' is not a valid email address");
   const requiresUsername = connection.options.requires_username === true;
@@ -83,12 +83,12 @@ export async function createUser(storage: Storage, input: UserCreateInput, now: 
   };
   const passwordHash = input.password_hash ?? (await hashPassword(input.password!));
   const record: UserRecord = { user, connection: connection.name, passwordHash };
-  if (!(await storage.insertUser(record))) throw userExists();
+  if (!(await storage.users.insert(record))) throw userExists();
   return user;
 }
 
-export async function getUser(storage: Storage, userId: string): Promise<UserRecord> {
-  const record = await storage.getUser(userId);
+export async function getUser(storage: Pick<Storage, 'users'>, userId: string): Promise<UserRecord> {
+  const record = await storage.users.get(userId);
   if (!record) throw notFound('The user does not exist.', 'inexistent_user');
   return record;
 }
@@ -101,7 +101,7 @@ export async function updateUser(storage: Storage, userId: string, patch: UserUp
   }
   let passwordHash = record.passwordHash;
   if (password !== undefined) {
-    const connection = await storage.getConnectionByName(record.connection);
+    const connection = await storage.connections.getByName(record.connection);
     assertPasswordAllowed(password, connection?.options ?? {});
     passwordHash = await hashPassword(password);
   }
@@ -113,7 +113,7 @@ export async function updateUser(storage: Storage, userId: string, patch: UserUp
     updated_at: now.toISOString(),
     ...(password !== undefined ? { last_password_reset: now.toISOString() } : {}),
   };
-  const result = await storage.updateUser({ ...record, user, passwordHash });
+  const result = await storage.users.update({ ...record, user, passwordHash });
   if (result === 'conflict') throw userExists();
   if (!result) throw notFound('The user does not exist.', 'inexistent_user');
   // After the new hash is stored, so a sign-in with the old password that slipped in is ended too.
@@ -135,4 +135,25 @@ export function presentUser(user: User, secrets: Encrypter, withIdpTokens: boole
     return { ...identity, ...(accessToken ? { access_token: accessToken } : {}), ...(refreshToken ? { refresh_token: refreshToken } : {}) };
   });
   return { ...user, identities };
+}
+
+/**
+ * Deleting a user takes everything that acts for it along, in one transaction, as Auth0 does: its SSO
+ * sessions end, its refresh tokens are revoked, its opaque access tokens, consents and permissions go.
+ * Absent is fine (Auth0 answers 204).
+ */
+export async function deleteUser(storage: Pick<Storage, 'transaction'>, userId: string, now: Date): Promise<void> {
+  await storage.transaction((tx) => deleteUserWith(tx, userId, now));
+}
+
+/** The user cascade inside a caller's transaction (deleting a connection deletes its users). */
+export async function deleteUserWith(
+  tx: Pick<Repositories, 'users' | 'sessions' | 'refreshTokens' | 'accessTokens' | 'consents' | 'permissions'>,
+  userId: string,
+  now: Date,
+): Promise<void> {
+  await signOutEverywhere(tx, userId, now.getTime());
+  await tx.consents.deleteAllOf(userId);
+  await tx.permissions.removeAllOf(userId);
+  await tx.users.delete(userId);
 }

@@ -1,4 +1,4 @@
-import type { RateLimitStore } from '../storage/types.js';
+import type { Storage } from '../storage/types.js';
 
 /** What a limiter answers for one hit: what the X-RateLimit-* and Retry-After headers need. */
 export interface RateLimitAnswer {
@@ -50,7 +50,7 @@ export class SharedWindowLimiter {
   readonly limit: number;
 
   constructor(
-    private readonly store: RateLimitStore,
+    private readonly store: Pick<Storage, 'rateLimits'>,
     private readonly options: { key: string; limit: number; windowMs: number; clock: () => number },
   ) {
     this.limit = options.limit;
@@ -60,7 +60,7 @@ export class SharedWindowLimiter {
     const { key, windowMs, clock } = this.options;
     const now = clock();
     const start = now - (now % windowMs);
-    const hits = await this.store.hitRateLimit(key, new Date(start).toISOString());
+    const hits = await this.store.rateLimits.hit(key, new Date(start).toISOString());
     return { allowed: hits <= this.limit, remaining: Math.max(0, this.limit - hits), resetAt: start + windowMs };
   }
 }

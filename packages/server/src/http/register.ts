@@ -150,7 +150,7 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
   app.delete<{ Params: { clientId: string } }>('/oidc/register/:clientId', async (request, reply) => {
     const client = await registeredClient(request, reply);
     if (!client) return reply;
-    await deleteClient(ctx.storage, client.client_id);
+    await deleteClient(ctx.storage, client.client_id, new Date(ctx.now()));
     request.log.info({ client_id: client.client_id }, 'dynamically registered client deleted itself');
     return reply.status(204).send();
   });

@@ -26,7 +26,7 @@ export async function userinfoEndpoint(app: FastifyInstance, ctx: ServerContext)
         return undefined;
       }
     }
-    const opaque = await ctx.storage.getOpaqueAccessToken(digestToken(token));
+    const opaque = await ctx.storage.accessTokens.get(digestToken(token));
     if (!opaque || Date.parse(opaque.expiresAt) <= ctx.now()) return undefined;
     return { userId: opaque.userId, scope: opaque.scope };
   }
@@ -50,7 +50,7 @@ export async function userinfoEndpoint(app: FastifyInstance, ctx: ServerContext)
     if (!match || match[1]!.length > 8192) return reject(reply, 'invalid_request', 'Malformed Authorization header');
     const grant = await grantFor(match[1]!);
     if (!grant) return reject(reply, 'invalid_token', 'The access token is invalid or expired');
-    const user = (await ctx.storage.getUser(grant.userId))?.user;
+    const user = (await ctx.storage.users.get(grant.userId))?.user;
     if (!user || user.blocked) return reject(reply, 'invalid_token', 'The access token is invalid or expired');
     return reply.header('cache-control', 'no-store').send({ sub: user.user_id, ...profileClaims(withDefaultPicture(user, ctx.pictures), grant.scope) });
   }

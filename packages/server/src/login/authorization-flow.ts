@@ -75,8 +75,8 @@ export async function storeAnonymousTransaction(ctx: GrantContext, tx: LoginTran
     expiresAt: new Date(Math.min(Date.parse(tx.expiresAt), ctx.now() + UNSHOWN_TRANSACTION_LIFETIME_MS)).toISOString(),
     source: origin.source,
   };
-  await ctx.storage.putLoginTransaction(sourced);
-  await ctx.storage.trimLoginTransactions(origin.source, origin.maxPending, sourced.id);
+  await ctx.storage.loginTransactions.put(sourced);
+  await ctx.storage.loginTransactions.trim(origin.source, origin.maxPending, sourced.id);
   return sourced;
 }
 
@@ -85,7 +85,7 @@ export async function transactionShown(ctx: GrantContext, tx: LoginTransaction):
   const fullExpiry = new Date(Date.parse(tx.createdAt) + LOGIN_TRANSACTION_LIFETIME_MS).toISOString();
   if (tx.expiresAt >= fullExpiry) return tx;
   const shown = { ...tx, expiresAt: fullExpiry };
-  await ctx.storage.putLoginTransaction(shown);
+  await ctx.storage.loginTransactions.put(shown);
   return shown;
 }
 
@@ -114,14 +114,14 @@ export async function afterSignIn(
   const { request, client, api } = input;
   if (await consentNeeded(ctx.storage, client, api, signedIn.user.user_id, request.scope, request.prompt)) {
     if (request.prompt.includes('none')) {
-      if (tx) await ctx.storage.deleteLoginTransaction(tx.id);
+      if (tx) await ctx.storage.loginTransactions.delete(tx.id);
       return { kind: 'error', error: new AuthorizeError('consent_required', 'Consent required') };
     }
     const pending = { ...(tx ?? newTransaction(request, ctx.now())), userId: signedIn.user.user_id };
-    await ctx.storage.putLoginTransaction(pending);
+    await ctx.storage.loginTransactions.put(pending);
     return { kind: 'consent', tx: pending };
   }
-  if (tx) await ctx.storage.deleteLoginTransaction(tx.id);
+  if (tx) await ctx.storage.loginTransactions.delete(tx.id);
   return { kind: 'respond', params: await authorizationResponse(ctx, request, client, signedIn.user, signedIn.session) };
 }
 
@@ -132,7 +132,7 @@ export async function afterConsent(
   tx: LoginTransaction,
   accepted: boolean,
 ): Promise<NextStep> {
-  await ctx.storage.deleteLoginTransaction(tx.id);
+  await ctx.storage.loginTransactions.delete(tx.id);
   if (!accepted) return { kind: 'error', error: new AuthorizeError('access_denied', 'User did not authorize the request') };
   await recordConsent(ctx.storage, input.client, input.api, signedIn.user.user_id, input.request.scope, ctx.now());
   return { kind: 'respond', params: await authorizationResponse(ctx, input.request, input.client, signedIn.user, signedIn.session) };

@@ -8,7 +8,7 @@ import type { Client, ResourceServer } from '../domain/types.js';
  * clients always are, unless the user already granted every scope now asked for.
  */
 export async function consentNeeded(
-  storage: Storage,
+  storage: Pick<Storage, 'consents'>,
   client: Client,
   api: ResourceServer | undefined,
   userId: string,
@@ -17,12 +17,12 @@ export async function consentNeeded(
 ): Promise<boolean> {
   if (prompt.includes('consent')) return true;
   if (client.is_first_party && (!api || api.skip_consent_for_verifiable_first_party_clients)) return false;
-  const consent = await storage.getConsent(userId, client.client_id, api?.identifier ?? '');
+  const consent = await storage.consents.get(userId, client.client_id, api?.identifier ?? '');
   return !consent || scope.some((s) => !consent.scope.includes(s));
 }
 
 export async function recordConsent(
-  storage: Storage,
+  storage: Pick<Storage, 'consents'>,
   client: Client,
   api: ResourceServer | undefined,
   userId: string,
@@ -30,8 +30,8 @@ export async function recordConsent(
   now: number,
 ): Promise<void> {
   const audience = api?.identifier ?? '';
-  const existing = await storage.getConsent(userId, client.client_id, audience);
-  await storage.putConsent({
+  const existing = await storage.consents.get(userId, client.client_id, audience);
+  await storage.consents.put({
     userId,
     clientId: client.client_id,
     audience,
@@ -74,17 +74,20 @@ export function redirectDestination(redirectUri: string): string {
  * or for a whole user or user and client.
  */
 export async function revokeConsent(
-  storage: Storage,
+  storage: Pick<Storage, 'transaction'>,
   which: { id: string } | { userId: string; clientId?: string },
   now: number,
 ): Promise<boolean> {
   const nowIso = new Date(now).toISOString();
-  if ('id' in which) {
-    const removed = await storage.deleteConsent(which.id);
-    if (removed) await storage.revokeRefreshTokensOf(removed.userId, removed.clientId, nowIso);
-    return removed !== undefined;
-  }
-  await storage.deleteConsents(which.userId, which.clientId);
-  await storage.revokeRefreshTokensOf(which.userId, which.clientId, nowIso);
-  return true;
+  // One transaction: a consent gone with its tokens still live (or the reverse) is never seen.
+  return storage.transaction(async (tx) => {
+    if ('id' in which) {
+      const removed = await tx.consents.delete(which.id);
+      if (removed) await tx.refreshTokens.revokeAllOf(removed.userId, removed.clientId, nowIso);
+      return removed !== undefined;
+    }
+    await tx.consents.deleteAllOf(which.userId, which.clientId);
+    await tx.refreshTokens.revokeAllOf(which.userId, which.clientId, nowIso);
+    return true;
+  });
 }

@@ -123,12 +123,12 @@ export async function answerUserCode(
   const { hash, record, signedIn } = found;
   if (!signedIn) return { show: 'entry', status: 200, userCode: formatUserCode(record.userCode) };
   const decided = input.approve
-    ? await ctx.storage.decideDeviceCode(hash, 'approved', {
+    ? await ctx.storage.deviceCodes.decide(hash, 'approved', {
         userId: signedIn.user.user_id,
         sid: signedIn.session.sid,
         authTime: signedIn.session.authTime,
       })
-    : await ctx.storage.decideDeviceCode(hash, 'denied');
+    : await ctx.storage.deviceCodes.decide(hash, 'denied');
   if (!decided) return { show: 'entry', status: 400, error: 'That code was already used.' };
   if (input.approve) {
     const client = (await ctx.lookups.client(record.clientId))?.client;

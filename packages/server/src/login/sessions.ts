@@ -21,7 +21,7 @@ export interface NewSession {
  * The SSO session behind the cookie. The cookie carries a 256-bit secret; the database keeps its
  * digest, and the public `sid` (for id_tokens) is a separate random value.
  */
-export async function createSession(storage: Storage, input: NewSession): Promise<{ cookieValue: string; session: Session }> {
+export async function createSession(storage: Pick<Storage, 'sessions'>, input: NewSession): Promise<{ cookieValue: string; session: Session }> {
   const cookieValue = randomBytes(32).toString('base64url');
   const iso = new Date(input.now).toISOString();
   const session: Session = {
@@ -34,31 +34,31 @@ export async function createSession(storage: Storage, input: NewSession): Promis
     connection: input.connection,
     ...(input.upstreamIdToken ? { upstreamIdToken: input.upstreamIdToken } : {}),
   };
-  await storage.createSession(digestToken(cookieValue), session);
+  await storage.sessions.create(digestToken(cookieValue), session);
   return { cookieValue, session };
 }
 
 /** The live session for a cookie value: not ended, within its absolute and idle lifetimes. */
 export async function readSession(
-  storage: Storage,
+  storage: Pick<Storage, 'sessions'>,
   cookieValue: string | undefined,
   settings: TenantSettings,
   now: number,
 ): Promise<Session | undefined> {
   if (!cookieValue || cookieValue.length > 100) return undefined;
   const idHash = digestToken(cookieValue);
-  const session = await storage.getSession(idHash);
+  const session = await storage.sessions.get(idHash);
   if (!session || session.endedAt !== null) return undefined;
   if (Date.parse(session.expiresAt) <= now) return undefined;
   if (Date.parse(session.lastSeenAt) + settings.idle_session_lifetime * HOUR_MS <= now) return undefined;
   // Writing on every request would make each /authorize a write; a minute of precision is plenty.
-  if (now - Date.parse(session.lastSeenAt) > 60_000) await storage.touchSession(idHash, new Date(now).toISOString());
+  if (now - Date.parse(session.lastSeenAt) > 60_000) await storage.sessions.touch(idHash, new Date(now).toISOString());
   return session;
 }
 
-export async function endSession(storage: Storage, cookieValue: string | undefined, now: number): Promise<void> {
+export async function endSession(storage: Pick<Storage, 'sessions'>, cookieValue: string | undefined, now: number): Promise<void> {
   if (!cookieValue || cookieValue.length > 100) return;
-  await storage.endSession(digestToken(cookieValue), new Date(now).toISOString());
+  await storage.sessions.end(digestToken(cookieValue), new Date(now).toISOString());
 }
 
 /**
@@ -67,11 +67,11 @@ export async function endSession(storage: Storage, cookieValue: string | undefin
  * whoever knew the old password may hold any of them. JWT access tokens are self-contained and
  * live until they expire.
  */
-export async function signOutEverywhere(storage: Storage, userId: string, now: number): Promise<void> {
+export async function signOutEverywhere(storage: Pick<Storage, 'sessions' | 'refreshTokens' | 'accessTokens'>, userId: string, now: number): Promise<void> {
   const iso = new Date(now).toISOString();
-  await storage.endSessionsOf(userId, iso);
-  await storage.revokeRefreshTokensOf(userId, undefined, iso);
-  await storage.deleteOpaqueAccessTokensOf(userId);
+  await storage.sessions.endAllOf(userId, iso);
+  await storage.refreshTokens.revokeAllOf(userId, undefined, iso);
+  await storage.accessTokens.deleteAllOf(userId);
 }
 
 /**
@@ -89,7 +89,7 @@ export function signedInBeforePasswordChange(user: Pick<User, 'last_password_res
  * before there is a session to end, so the sign-in checks once more after its insert: one of the
  * two always sees the other.
  */
-export async function passwordChangedSince(storage: Storage, user: Pick<User, 'user_id' | 'last_password_reset'>): Promise<boolean> {
-  const current = (await storage.getUser(user.user_id))?.user;
+export async function passwordChangedSince(storage: Pick<Storage, 'users'>, user: Pick<User, 'user_id' | 'last_password_reset'>): Promise<boolean> {
+  const current = (await storage.users.get(user.user_id))?.user;
   return !current || current.last_password_reset !== user.last_password_reset;
 }

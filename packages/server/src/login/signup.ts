@@ -38,7 +38,7 @@ export interface SignupInput {
  * requests sent all at once cannot slip past the limit. The address is counted first: a sign-up
  * refused by its address's limit does not use up the tenant's.
  */
-export async function signUpDatabaseUser(storage: Storage, input: SignupInput): Promise<User> {
+export async function signUpDatabaseUser(storage: Pick<Storage, 'connections' | 'throttles' | 'users'>, input: SignupInput): Promise<User> {
   const { now, limits } = input;
   const iso = new Date(now).toISOString();
   const windowStartedBefore = new Date(now - SIGNUP_WINDOW_MS).toISOString();
@@ -47,7 +47,7 @@ export async function signUpDatabaseUser(storage: Storage, input: SignupInput): 
     ['signup:tenant', limits.perTenant],
   ] as const;
   for (const [key, limit] of counters) {
-    const counted = await storage.recordLoginFailure(key, iso, windowStartedBefore);
+    const counted = await storage.throttles.recordFailure(key, iso, windowStartedBefore);
     if (counted.failures > limit) {
       const until = new Date(Date.parse(counted.windowStartedAt) + SIGNUP_WINDOW_MS);
       const message = `Too many sign-ups. Try again after ${until.toUTCString()}.`;
@@ -106,10 +106,10 @@ export async function signUp(ctx: SignupContext, request: SignupRequest): Promis
     limits: signupLimits(ctx.config),
   });
   if (request.signsIn) {
-    const record = await ctx.storage.getUser(user.user_id);
+    const record = await ctx.storage.users.get(user.user_id);
     if (record) {
       user = { ...user, logins_count: 1, last_login: new Date(now).toISOString() };
-      await ctx.storage.updateUser({ ...record, user });
+      await ctx.storage.users.update({ ...record, user });
     }
   }
   return { user, connection };

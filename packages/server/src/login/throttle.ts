@@ -51,16 +51,16 @@ export interface AttemptLimit {
  * `maxFailures` guesses per window get checked, however many arrive together.
  */
 export async function countAttempt(
-  storage: Storage,
+  storage: Pick<Storage, 'throttles'>,
   key: string,
   limits: AttemptLimit,
   now: number,
 ): Promise<{ lockedUntil: Date; failures?: undefined } | { lockedUntil?: undefined; failures: number }> {
-  const counted = await storage.recordLoginFailure(key, new Date(now).toISOString(), new Date(now - limits.windowMs).toISOString());
+  const counted = await storage.throttles.recordFailure(key, new Date(now).toISOString(), new Date(now - limits.windowMs).toISOString());
   if (counted.lockedUntil && Date.parse(counted.lockedUntil) > now) return { lockedUntil: new Date(counted.lockedUntil) };
   if (counted.failures > limits.maxFailures) {
     const until = new Date(now + limits.lockMs);
-    await storage.lockLogin(key, until.toISOString());
+    await storage.throttles.lock(key, until.toISOString());
     return { lockedUntil: until };
   }
   return { failures: counted.failures };
@@ -71,7 +71,7 @@ export async function countAttempt(
  * (see countAttempt). An attempt past either limit locks and is refused; a good password takes its
  * count back.
  */
-export async function beginLoginAttempt(storage: Storage, keys: ThrottleKeys, now: number): Promise<LoginAttempt> {
+export async function beginLoginAttempt(storage: Pick<Storage, 'throttles'>, keys: ThrottleKeys, now: number): Promise<LoginAttempt> {
   const failuresSoFar = { ip: 0, account: 0 };
   for (const [kind, key, limits] of limitsOf(keys)) {
     const counted = await countAttempt(storage, key, limits, now);
@@ -82,15 +82,15 @@ export async function beginLoginAttempt(storage: Storage, keys: ThrottleKeys, no
 }
 
 /** A wrong password: the attempt stays counted, and the one that reaches a limit locks now. */
-export async function loginFailed(storage: Storage, keys: ThrottleKeys, attempt: LoginAttempt, now: number): Promise<void> {
+export async function loginFailed(storage: Pick<Storage, 'throttles'>, keys: ThrottleKeys, attempt: LoginAttempt, now: number): Promise<void> {
   if (attempt.lockedUntil) return;
   for (const [kind, key, limits] of limitsOf(keys)) {
-    if (attempt.failuresSoFar[kind] >= limits.maxFailures) await storage.lockLogin(key, new Date(now + limits.lockMs).toISOString());
+    if (attempt.failuresSoFar[kind] >= limits.maxFailures) await storage.throttles.lock(key, new Date(now + limits.lockMs).toISOString());
   }
 }
 
 /** The right password: the account starts afresh, and the address gets this attempt back. */
-export async function loginSucceeded(storage: Storage, keys: ThrottleKeys): Promise<void> {
-  await storage.clearLoginThrottle(keys.account);
-  await storage.forgiveLoginFailure(keys.ip);
+export async function loginSucceeded(storage: Pick<Storage, 'throttles'>, keys: ThrottleKeys): Promise<void> {
+  await storage.throttles.clear(keys.account);
+  await storage.throttles.forgiveFailure(keys.ip);
 }

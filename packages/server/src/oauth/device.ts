@@ -45,15 +45,15 @@ export type UserCodeLookup =
  * address before the code is checked (as password attempts are), so a burst of parallel guesses
  * gets no more than USER_CODE_GUESSES.maxFailures codes checked; a right code takes its count back.
  */
-export async function lookUpUserCode(storage: Storage, input: { userCode: string | undefined; ip: string; now: number }): Promise<UserCodeLookup> {
+export async function lookUpUserCode(storage: Pick<Storage, 'deviceCodes' | 'throttles'>, input: { userCode: string | undefined; ip: string; now: number }): Promise<UserCodeLookup> {
   // Per IPv4 address or IPv6 /64: one subscriber's /64 would otherwise buy unlimited guesses.
   const key = `activate:${addressKey(input.ip)}`;
   const attempt = await countAttempt(storage, key, USER_CODE_GUESSES, input.now);
   if (attempt.lockedUntil) return { refused: 'locked', until: attempt.lockedUntil, limit: USER_CODE_GUESSES.maxFailures };
   const code = input.userCode ? normalizeUserCode(input.userCode) : undefined;
-  const found = code ? await storage.findDeviceCodeByUserCode(code) : undefined;
+  const found = code ? await storage.deviceCodes.findByUserCode(code) : undefined;
   if (!found || found.record.status !== 'pending' || Date.parse(found.record.expiresAt) <= input.now) return { refused: 'invalid' };
-  await storage.forgiveLoginFailure(key);
+  await storage.throttles.forgiveFailure(key);
   return { found };
 }
 
@@ -89,7 +89,7 @@ export async function startDeviceAuthorization(
       expiresAt,
       lastPolledAt: null,
     };
-    if (await ctx.storage.insertDeviceCode(digestToken(deviceCode), record)) {
+    if (await ctx.storage.deviceCodes.insert(digestToken(deviceCode), record)) {
       const verificationUri = `${ctx.issuer}activate`;
       return {
         device_code: deviceCode,

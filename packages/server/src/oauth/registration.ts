@@ -234,7 +234,7 @@ export async function updateRegisteredClient(
 ): Promise<{ client: Client; secret?: string }> {
   const { logo_uri: _logo, ...withoutLogo } = client;
   const updated: Client = { ...(request.logo_uri ? client : withoutLogo), ...clientFields(request), is_first_party: false };
-  await storage.updateClient(updated);
+  await storage.clients.update(updated);
   if (client.token_endpoint_auth_method === 'none' && updated.token_endpoint_auth_method !== 'none') {
     return rotateClientSecret(storage, digester, client.client_id);
   }
@@ -242,14 +242,14 @@ export async function updateRegisteredClient(
 }
 
 /** A fresh registration access token (RFC 7592 §1.1); only its digest is kept. */
-export async function issueRegistrationToken(storage: Storage, digester: SecretDigester, clientId: string): Promise<string> {
+export async function issueRegistrationToken(storage: Pick<Storage, 'registrations'>, digester: SecretDigester, clientId: string): Promise<string> {
   const token = randomBytes(32).toString('base64url');
-  await storage.putRegistrationTokenDigest(clientId, digester.digest(token));
+  await storage.registrations.putTokenDigest(clientId, digester.digest(token));
   return token;
 }
 
-export async function registrationTokenValid(storage: Storage, digester: SecretDigester, clientId: string, token: string): Promise<boolean> {
-  const digest = await storage.getRegistrationTokenDigest(clientId);
+export async function registrationTokenValid(storage: Pick<Storage, 'registrations'>, digester: SecretDigester, clientId: string, token: string): Promise<boolean> {
+  const digest = await storage.registrations.getTokenDigest(clientId);
   return digest !== undefined && digester.verify(token, digest);
 }
 
@@ -258,7 +258,7 @@ export async function registrationTokenValid(storage: Storage, digester: SecretD
  * `maxRegistered` registered clients (checked atomically with the insert).
  */
 export async function registerClient(
-  storage: Storage,
+  storage: Pick<Storage, 'clients'>,
   digester: SecretDigester,
   request: RegistrationRequest,
   options: { clientIdPrefix: string; maxRegistered: number },

@@ -7,7 +7,7 @@ import type { Client } from '../domain/types.js';
  * A token that is unknown, already revoked or another client's is silently ignored (§2.2).
  */
 export async function revokeRefreshToken(ctx: GrantContext, client: Client, token: string): Promise<void> {
-  const record = await ctx.storage.getRefreshToken(digestToken(token));
+  const record = await ctx.storage.refreshTokens.get(digestToken(token));
   if (!record || record.grant.clientId !== client.client_id || record.revokedAt !== null) return;
-  await ctx.storage.revokeRefreshTokenFamily(record.familyId, new Date(ctx.now()).toISOString());
+  await ctx.storage.refreshTokens.revokeFamily(record.familyId, new Date(ctx.now()).toISOString());
 }

@@ -110,7 +110,7 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
     const audience = scope.includes('openid') ? [api.identifier, `${ctx.issuer}userinfo`] : api.identifier;
     // Evaluated at every issue, refreshes included: a permission taken away ends with the next token.
     const policy = api.enforce_policies
-      ? enforcePolicies(api, scope, (await ctx.storage.listUserPermissions(user.user_id, api.identifier)).map((p) => p.permission))
+      ? enforcePolicies(api, scope, (await ctx.storage.permissions.list(user.user_id, api.identifier)).map((p) => p.permission))
       : { scope };
     accessScope = policy.scope;
     ({ token: accessToken, expiresIn } = await signAccessToken(
@@ -132,7 +132,7 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
     accessToken = newOpaqueToken();
     expiresIn = OPAQUE_ACCESS_TOKEN_LIFETIME;
     opaqueTokenHash = digestToken(accessToken);
-    await ctx.storage.insertOpaqueAccessToken(opaqueTokenHash, {
+    await ctx.storage.accessTokens.insert(opaqueTokenHash, {
       clientId: client.client_id,
       userId: user.user_id,
       scope,
@@ -181,7 +181,7 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
       rotatedAt: null,
       revokedAt: null,
     };
-    await ctx.storage.insertRefreshToken(digestToken(refreshToken), record);
+    await ctx.storage.refreshTokens.insert(digestToken(refreshToken), record);
     response.refresh_token = refreshToken;
     return { tokens: response, familyId: family.familyId, ...(opaqueTokenHash ? { opaqueTokenHash } : {}) };
   }

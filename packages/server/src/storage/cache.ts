@@ -95,23 +95,23 @@ export class Lookups {
   }
 
   client(clientId: string): Promise<ClientRecord | undefined> {
-    return this.clients.get(clientId, () => this.storage.getClient(clientId));
+    return this.clients.get(clientId, () => this.storage.clients.get(clientId));
   }
 
   resourceServer(identifier: string): Promise<ResourceServer | undefined> {
-    return this.resourceServers.get(identifier, () => this.storage.getResourceServerByIdentifier(identifier));
+    return this.resourceServers.get(identifier, () => this.storage.resourceServers.getByIdentifier(identifier));
   }
 
   clientGrant(clientId: string, audience: string): Promise<ClientGrant | undefined> {
-    return this.clientGrants.get(`${clientId} ${audience}`, () => this.storage.findClientGrant(clientId, audience));
+    return this.clientGrants.get(`${clientId} ${audience}`, () => this.storage.clientGrants.find(clientId, audience));
   }
 
   connection(name: string): Promise<Connection | undefined> {
-    return this.connections.get(name, () => this.storage.getConnectionByName(name));
+    return this.connections.get(name, () => this.storage.connections.getByName(name));
   }
 
   async tenantSettings(): Promise<TenantSettings> {
-    const settings = await this.tenant.get('default', () => this.storage.getTenantSettings());
+    const settings = await this.tenant.get('default', () => this.storage.tenant.get());
     if (!settings) throw new Error('Tenant settings missing: the tenant was not bootstrapped');
     return settings;
   }
@@ -121,7 +121,7 @@ export class Lookups {
     return this.upstream.get('all', async () => {
       const found: Connection[] = [];
       for (const strategy of ['oauth2', 'oidc']) {
-        for await (const connection of everyItem((page) => this.storage.listConnections({ strategy }, page))) found.push(connection);
+        for await (const connection of everyItem((page) => this.storage.connections.list({ strategy }, page))) found.push(connection);
       }
       return found;
     }) as Promise<Connection[]>;
@@ -136,7 +136,7 @@ export class Lookups {
     // No stored origin is longer (URLs are at most 2048 characters), so longer headers are not looked up or kept.
     if (origin.length > MAX_ORIGIN_LENGTH) return false;
     for (const key of originKeys(origin)) {
-      if (await this.origins.get(key, () => this.storage.clientOriginExists(key))) return true;
+      if (await this.origins.get(key, () => this.storage.clients.originExists(key))) return true;
     }
     return false;
   }

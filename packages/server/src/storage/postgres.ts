@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { LocalChangeFeed } from './change-feed.js';
-import { KyselyStorage } from './kysely-storage.js';
+import { KyselyStorage } from './kysely/index.js';
 import type { Database } from './schema.js';
 import type { ChangeKind } from './types.js';
 

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { LocalChangeFeed } from './change-feed.js';
-import { KyselyStorage } from './kysely-storage.js';
+import { KyselyStorage } from './kysely/index.js';
 import type { Database } from './schema.js';
 
 /**

@@ -21,7 +21,7 @@ export async function signedInFrom(request: FastifyRequest, ctx: ServerContext):
   const settings = await ctx.lookups.tenantSettings();
   const session: Session | undefined = await readSession(ctx.storage, request.cookies[SESSION_COOKIE], settings, ctx.now());
   if (!session) return undefined;
-  const user = (await ctx.storage.getUser(session.userId))?.user;
+  const user = (await ctx.storage.users.get(session.userId))?.user;
   // A blocked user has no usable session: not for SSO, a pending consent page, nor device approval.
   return user && !user.blocked ? { user, session } : undefined;
 }
@@ -43,7 +43,7 @@ export async function loadTransaction(
   submittedCsrf?: string,
 ): Promise<{ tx: LoginTransaction; input: FlowInput } | { problem: 'expired' | 'csrf' }> {
   if (!state || state.length > 64) return { problem: 'expired' };
-  const tx = await ctx.storage.getLoginTransaction(state);
+  const tx = await ctx.storage.loginTransactions.get(state);
   if (!tx || Date.parse(tx.expiresAt) <= ctx.now()) return { problem: 'expired' };
   // Double submit: the cookie binds the transaction to this browser, the form field to this page.
   if (!sameSecret(request.cookies[transactionCookie(tx.id)], tx.csrf)) return { problem: 'csrf' };
@@ -150,7 +150,7 @@ export async function signInAndContinue(
   }
   setSessionCookie(reply, ctx, cookieValue, settings.session_lifetime);
   if (tx.device) {
-    await ctx.storage.deleteLoginTransaction(tx.id);
+    await ctx.storage.loginTransactions.delete(tx.id);
     return reply.redirect(`/activate/confirm?user_code=${encodeURIComponent(tx.device.userCode)}`, 302);
   }
   return sendNextStep(reply, ctx, await afterSignIn(ctx, input, { user, session }, tx), tx.request);

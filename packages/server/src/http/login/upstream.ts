@@ -25,7 +25,7 @@ export function upstreamContext(ctx: ServerContext, request: FastifyRequest): Up
  */
 async function failUpstream(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext, tx: LoginTransaction, error: UpstreamLoginError) {
   request.log.warn({ connection: tx.upstream?.connection, error: error.error, description: error.description, refused: error.refused }, 'upstream sign-in failed');
-  await ctx.storage.deleteLoginTransaction(tx.id);
+  await ctx.storage.loginTransactions.delete(tx.id);
   if (error.refused) {
     const page = errorPage(
       await tenantBranding(ctx.lookups),
@@ -48,7 +48,7 @@ export async function redirectUpstream(request: FastifyRequest, reply: FastifyRe
     throw err;
   }
   const { url, ...pending } = authorization;
-  await ctx.storage.putLoginTransaction({ ...tx, upstream: { connection: connection.name, ...pending } });
+  await ctx.storage.loginTransactions.put({ ...tx, upstream: { connection: connection.name, ...pending } });
   return reply.header('cache-control', 'no-store').redirect(url, 302);
 }
 
@@ -85,7 +85,7 @@ export async function upstreamRoutes(app: FastifyInstance, ctx: ServerContext): 
     if (!pending || !connection) return sendTransactionProblem(reply, ctx, 'expired');
     // The transaction is spent whatever happens: an upstream code must not be replayable here.
     const { upstream: _spent, ...rest } = tx;
-    await ctx.storage.putLoginTransaction(rest);
+    await ctx.storage.loginTransactions.put(rest);
     try {
       const { user, idToken } = await completeUpstreamLogin(upstreamContext(ctx, request), connection, pending, callbackParams(query), tx.id);
       return await signInAndContinue(request, reply, ctx, { tx: rest, input, user, connection: connection.name, ...(idToken ? { upstreamIdToken: idToken } : {}) });

@@ -24,7 +24,7 @@ export async function clientGrantRoutes(app: ManagementApp, ctx: ServerContext):
     async (request) => {
       const { audience, client_id } = request.query;
       const pageReq = pageRequest(request.query);
-      const page = await storage.listClientGrants({ audience, client_id }, pageReq);
+      const page = await storage.clientGrants.list({ audience, client_id }, pageReq);
       return listBody('client_grants', page, pageReq, {});
     },
   );

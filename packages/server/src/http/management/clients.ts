@@ -80,12 +80,12 @@ export async function clientRoutes(app: ManagementApp, ctx: ServerContext): Prom
       const { app_type, is_first_party, is_global } = request.query;
       const pageReq = pageRequest(request.query);
       if (app_type === undefined && is_first_party === undefined && is_global === undefined) {
-        return listBody('clients', await storage.listClients(pageReq), pageReq, request.query, (c) => present(c));
+        return listBody('clients', await storage.clients.list(pageReq), pageReq, request.query, (c) => present(c));
       }
       const appTypes = app_type?.split(',').map((t) => t.trim());
       // latchkey has no global client: is_global=true lists none.
       const filter = { app_type: is_global === true ? [] : appTypes, ...(is_first_party !== undefined ? { is_first_party } : {}) };
-      const page = await storage.listClients(pageReq, filter);
+      const page = await storage.clients.list(pageReq, filter);
       return listBody('clients', page, pageReq, request.query, (c) => present(c));
     },
   );
@@ -119,7 +119,7 @@ export async function clientRoutes(app: ManagementApp, ctx: ServerContext): Prom
     '/clients/:id',
     { config: { scope: 'delete:clients' }, schema: { params: IdParam } },
     async (request, reply) => {
-      await deleteClient(storage, request.params.id);
+      await deleteClient(storage, request.params.id, new Date(ctx.now()));
       return reply.status(204).send();
     },
   );

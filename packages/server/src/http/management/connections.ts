@@ -49,7 +49,7 @@ export async function connectionRoutes(app: ManagementApp, ctx: ServerContext): 
     async (request) => {
       const { strategy, name } = request.query;
       const pageReq = pageRequest(request.query);
-      const page = await storage.listConnections({ strategy, name }, pageReq);
+      const page = await storage.connections.list({ strategy, name }, pageReq);
       return listBody('connections', { ...page, items: page.items.map(present(request)) }, pageReq, request.query);
     },
   );
@@ -82,7 +82,7 @@ export async function connectionRoutes(app: ManagementApp, ctx: ServerContext): 
     '/connections/:id',
     { config: { scope: 'delete:connections' }, schema: { params: IdParam } },
     async (request, reply) => {
-      await deleteConnection(storage, request.params.id);
+      await deleteConnection(storage, request.params.id, new Date(ctx.now()));
       return reply.status(204).send();
     },
   );

@@ -27,7 +27,7 @@ export async function grantRoutes(app: ManagementApp, ctx: ServerContext): Promi
 
   app.get('/grants', { config: { scope: 'read:grants' }, schema: { querystring: Filter } }, async (request) => {
     const { user_id: userId, client_id: clientId, audience } = request.query;
-    const consents = await storage.listConsents({
+    const consents = await storage.consents.list({
       ...(userId !== undefined ? { userId } : {}),
       ...(clientId !== undefined ? { clientId } : {}),
       ...(audience !== undefined ? { audience } : {}),

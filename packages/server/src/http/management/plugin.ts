@@ -7,7 +7,7 @@ import { DomainError, invalidField } from '../../domain/errors.js';
 import { installErrorHandler, managementError } from '../errors.js';
 import { verifyOwnJwt } from '../../oauth/own-jwt.js';
 import { managementAudience } from '../../domain/resource-servers.js';
-import { decodeCheckpoint } from '../../storage/kysely-storage.js';
+import { decodeCheckpoint } from '../../storage/kysely/index.js';
 import type { Page, PageRequest } from '../../domain/types.js';
 import { clientGrantRoutes } from './client-grants.js';
 import { grantRoutes } from './grants.js';

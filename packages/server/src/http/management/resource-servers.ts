@@ -39,7 +39,7 @@ export async function resourceServerRoutes(app: ManagementApp, ctx: ServerContex
     async (request) => {
       const pageReq = pageRequest(request.query);
       const { identifiers } = request.query;
-      const page = await storage.listResourceServers(pageReq, identifiers ? { identifiers } : {});
+      const page = await storage.resourceServers.list(pageReq, identifiers ? { identifiers } : {});
       return listBody('resource_servers', page, pageReq, request.query);
     },
   );

@@ -4,7 +4,7 @@ import type { ServerContext } from '../../context.js';
 import { assignUserPermissions, listUserPermissions, removeUserPermissions } from '../../domain/user-permissions.js';
 import { searchUsers } from '../../domain/user-search.js';
 import { withDefaultPicture } from '../../domain/default-picture.js';
-import { createUser, getUser, presentUser, updateUser } from '../../domain/users.js';
+import { createUser, deleteUser, getUser, presentUser, updateUser } from '../../domain/users.js';
 import type { User } from '../../domain/types.js';
 import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
 import { IdParam, Metadata, Name, Strict, Url, OptionalFields } from './schemas.js';
@@ -66,7 +66,7 @@ export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promis
       const { q, sort, connection } = request.query;
       const pageReq = pageRequest(request.query);
       if (q === undefined && sort === undefined && connection === undefined) {
-        const page = await storage.listUsers(pageReq);
+        const page = await storage.users.list(pageReq);
         return listBody('users', { ...page, items: page.items.map(present(request)) }, pageReq, request.query);
       }
       const found = await searchUsers(storage, { q, sort, connection }, pageReq);
@@ -81,7 +81,7 @@ export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promis
       config: { scope: 'read:users' },
       schema: { querystring: Strict({ email: Type.String({ minLength: 1, maxLength: 254 }), ...FieldsQuery }) },
     },
-    async (request) => (await storage.listUsersByEmail(request.query.email)).map((user) => project(present(request)(user), request.query)),
+    async (request) => (await storage.users.listByEmail(request.query.email)).map((user) => project(present(request)(user), request.query)),
   );
 
   app.post('/users', { config: { scope: 'create:users' }, schema: { body: CreateBody } }, async (request, reply) =>
@@ -134,7 +134,7 @@ export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promis
     '/users/:id',
     { config: { scope: 'delete:users' }, schema: { params: IdParam } },
     async (request, reply) => {
-      await storage.deleteUser(request.params.id);
+      await deleteUser(storage, request.params.id, now());
       return reply.status(204).send();
     },
   );

@@ -29,7 +29,7 @@ export async function authorizationResponse(
   const types = request.responseType.split(' ');
   if (types.includes('code')) {
     const code = randomBytes(32).toString('base64url');
-    await ctx.storage.insertAuthorizationCode(
+    await ctx.storage.codes.insert(
       digestToken(code),
       {
         ...grant,

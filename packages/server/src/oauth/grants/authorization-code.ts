@@ -10,8 +10,8 @@ const invalidCode = () => new OAuthError('invalid_grant', 'Invalid authorization
 
 /** RFC 6749 §4.1.2: what a code issued is revoked when the code is seen again. */
 async function revokeIssued(ctx: GrantContext, record: AuthorizationCodeRecord, nowIso: string): Promise<void> {
-  if (record.familyId) await ctx.storage.revokeRefreshTokenFamily(record.familyId, nowIso);
-  if (record.accessTokenHash) await ctx.storage.deleteOpaqueAccessToken(record.accessTokenHash);
+  if (record.familyId) await ctx.storage.refreshTokens.revokeFamily(record.familyId, nowIso);
+  if (record.accessTokenHash) await ctx.storage.accessTokens.delete(record.accessTokenHash);
 }
 
 /**
@@ -20,8 +20,8 @@ async function revokeIssued(ctx: GrantContext, record: AuthorizationCodeRecord, 
  * sees the other's write, and the tokens never survive a replay.
  */
 async function replayed(ctx: GrantContext, codeHash: string, nowIso: string): Promise<never> {
-  await ctx.storage.markAuthorizationCodeReplayed(codeHash, nowIso);
-  const record = await ctx.storage.getAuthorizationCode(codeHash);
+  await ctx.storage.codes.markReplayed(codeHash, nowIso);
+  const record = await ctx.storage.codes.get(codeHash);
   if (record) await revokeIssued(ctx, record, nowIso);
   throw invalidCode();
 }
@@ -38,7 +38,7 @@ export const authorizationCodeGrant: GrantHandler = {
 
   async handle(ctx, { client }, params) {
     const codeHash = digestToken(params.code!);
-    const record = await ctx.storage.getAuthorizationCode(codeHash);
+    const record = await ctx.storage.codes.get(codeHash);
     if (!record) throw invalidCode();
     const nowIso = new Date(ctx.now()).toISOString();
     if (record.consumedAt !== null) return replayed(ctx, codeHash, nowIso);
@@ -56,10 +56,10 @@ export const authorizationCodeGrant: GrantHandler = {
     } else if (params.code_verifier !== undefined) {
       throw new OAuthError('invalid_grant', 'code_verifier sent, but the authorization request had no code_challenge');
     }
-    const user = (await ctx.storage.getUser(code.userId))?.user;
+    const user = (await ctx.storage.users.get(code.userId))?.user;
     if (!user || user.blocked || signedInBeforePasswordChange(user, code.authTime)) throw invalidCode();
     // Losing the race with another presentation of the same code is a replay too.
-    if (!(await ctx.storage.claimAuthorizationCode(codeHash, nowIso))) return replayed(ctx, codeHash, nowIso);
+    if (!(await ctx.storage.codes.claim(codeHash, nowIso))) return replayed(ctx, codeHash, nowIso);
 
     const { redirectUri: _r, nonce, codeChallenge: _c, ...grant } = code;
     const { tokens, familyId, opaqueTokenHash } = await issueUserTokens(ctx, {
@@ -70,9 +70,9 @@ export const authorizationCodeGrant: GrantHandler = {
       ...((await offersRefreshToken(ctx, client, grant)) ? { refresh: 'new' as const } : {}),
     });
     if (familyId || opaqueTokenHash) {
-      await ctx.storage.recordCodeTokens(codeHash, { familyId, accessTokenHash: opaqueTokenHash });
+      await ctx.storage.codes.recordTokens(codeHash, { familyId, accessTokenHash: opaqueTokenHash });
       // A replay that came while these tokens were made may have found nothing to revoke yet.
-      const after = await ctx.storage.getAuthorizationCode(codeHash);
+      const after = await ctx.storage.codes.get(codeHash);
       if (after?.replayedAt) {
         await revokeIssued(ctx, after, nowIso);
         throw invalidCode();

@@ -16,23 +16,23 @@ export const deviceCodeGrant: GrantHandler = {
 
   async handle(ctx, { client }, params) {
     const hash = digestToken(params.device_code!);
-    const record = await ctx.storage.getDeviceCode(hash);
+    const record = await ctx.storage.deviceCodes.get(hash);
     if (!record || record.clientId !== client.client_id) throw new OAuthError('invalid_grant', 'Invalid or expired device code.');
     const now = ctx.now();
     if (Date.parse(record.expiresAt) <= now) throw new OAuthError('expired_token', 'The device code has expired. Start again.');
     if (record.status === 'denied') throw new OAuthError('access_denied', 'The user denied the request.');
     if (record.status === 'consumed') throw new OAuthError('invalid_grant', 'Invalid or expired device code.');
 
-    const previousPoll = await ctx.storage.recordDevicePoll(hash, new Date(now).toISOString());
+    const previousPoll = await ctx.storage.deviceCodes.recordPoll(hash, new Date(now).toISOString());
     if (record.status === 'pending') {
       if (previousPoll && now - Date.parse(previousPoll) < POLL_INTERVAL_SECONDS * 1000) {
         throw new OAuthError('slow_down', `Polling too fast: wait at least ${POLL_INTERVAL_SECONDS} seconds between requests.`);
       }
       throw new OAuthError('authorization_pending', 'User has yet to authorize device code.');
     }
-    if (!(await ctx.storage.consumeDeviceCode(hash))) throw new OAuthError('invalid_grant', 'Invalid or expired device code.');
+    if (!(await ctx.storage.deviceCodes.consume(hash))) throw new OAuthError('invalid_grant', 'Invalid or expired device code.');
     const approval = record.approval!;
-    const user = (await ctx.storage.getUser(approval.userId))?.user;
+    const user = (await ctx.storage.users.get(approval.userId))?.user;
     if (!user || user.blocked || signedInBeforePasswordChange(user, approval.authTime)) throw new OAuthError('invalid_grant', 'Invalid or expired device code.');
     const grant = {
       clientId: client.client_id,

@@ -58,8 +58,8 @@ async function passwordGrant(
   });
   // A password change that landed after the check revoked what existed then, not what this made.
   if (await passwordChangedSince(ctx.storage, user)) {
-    if (familyId) await ctx.storage.revokeRefreshTokenFamily(familyId, new Date(ctx.now()).toISOString());
-    if (opaqueTokenHash) await ctx.storage.deleteOpaqueAccessToken(opaqueTokenHash);
+    if (familyId) await ctx.storage.refreshTokens.revokeFamily(familyId, new Date(ctx.now()).toISOString());
+    if (opaqueTokenHash) await ctx.storage.accessTokens.delete(opaqueTokenHash);
     throw new OAuthError('invalid_grant', 'Wrong email or password.');
   }
   return tokens;

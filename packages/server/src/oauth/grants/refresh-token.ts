@@ -36,9 +36,9 @@ function reusedToken(client: Client): OAuthError {
  * code's family, for /oauth/revoke and for a consent withdrawn (all go through the family row).
  */
 async function refuseIfFamilyRevoked(ctx: GrantContext, tokenHash: string, familyId: string, nowIso: string): Promise<void> {
-  const current = await ctx.storage.getRefreshToken(tokenHash);
+  const current = await ctx.storage.refreshTokens.get(tokenHash);
   if (current && current.revokedAt === null) return;
-  await ctx.storage.revokeRefreshTokenFamily(familyId, nowIso);
+  await ctx.storage.refreshTokens.revokeFamily(familyId, nowIso);
   throw invalidToken();
 }
 
@@ -54,7 +54,7 @@ export const refreshTokenGrant: GrantHandler = {
 
   async handle(ctx, { client }, params) {
     const tokenHash = digestToken(params.refresh_token!);
-    const record = await ctx.storage.getRefreshToken(tokenHash);
+    const record = await ctx.storage.refreshTokens.get(tokenHash);
     const now = ctx.now();
     const nowIso = new Date(now).toISOString();
     if (!record || record.revokedAt !== null || record.grant.clientId !== client.client_id) throw invalidToken();
@@ -78,20 +78,20 @@ export const refreshTokenGrant: GrantHandler = {
       // `>=`: with no leeway, any second presentation is reuse, even within the same millisecond.
       const reusedLate = (rotatedAt: string) => now - Date.parse(rotatedAt) >= leewayMs;
       if (record.rotatedAt !== null && reusedLate(record.rotatedAt)) {
-        await ctx.storage.revokeRefreshTokenFamily(record.familyId, nowIso);
+        await ctx.storage.refreshTokens.revokeFamily(record.familyId, nowIso);
         throw reusedToken(client);
       }
-      if (record.rotatedAt === null && !(await ctx.storage.markRefreshTokenRotated(tokenHash, nowIso))) {
+      if (record.rotatedAt === null && !(await ctx.storage.refreshTokens.markRotated(tokenHash, nowIso))) {
         // Another request rotated it a moment ago: within the leeway that is a lost response, not theft.
-        const current = await ctx.storage.getRefreshToken(tokenHash);
+        const current = await ctx.storage.refreshTokens.get(tokenHash);
         if (!current?.rotatedAt || current.revokedAt !== null || reusedLate(current.rotatedAt)) {
-          await ctx.storage.revokeRefreshTokenFamily(record.familyId, nowIso);
+          await ctx.storage.refreshTokens.revokeFamily(record.familyId, nowIso);
           throw reusedToken(client);
         }
       }
     }
 
-    const user = (await ctx.storage.getUser(record.grant.userId))?.user;
+    const user = (await ctx.storage.users.get(record.grant.userId))?.user;
     if (!user || user.blocked) throw invalidToken();
 
     const { tokens } = await issueUserTokens(ctx, {
@@ -101,7 +101,7 @@ export const refreshTokenGrant: GrantHandler = {
       scope,
       ...(rotating ? { refresh: { familyId: record.familyId, familyExpiresAt: record.familyExpiresAt } } : {}),
     });
-    if (!rotating) await ctx.storage.extendRefreshToken(tokenHash, refreshTokenExpiry(client, record.familyExpiresAt, now));
+    if (!rotating) await ctx.storage.refreshTokens.extend(tokenHash, refreshTokenExpiry(client, record.familyExpiresAt, now));
     await refuseIfFamilyRevoked(ctx, tokenHash, record.familyId, nowIso);
     return tokens;
   },

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { User, UserRecord } from '../../domain/types.js';
+import { atomically } from './shared.js';
 import type { Database } from '../schema.js';
 
 /**
@@ -89,7 +90,7 @@ export async function writeUserTerms(db: Kysely<Database> | Transaction<Database
 }
 
 export async function insertUserRow(db: Kysely<Database>, record: UserRecord): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await atomically(db, async (trx) => {
     const row = { user_id: record.user.user_id, created_at: record.user.created_at, ...userColumns(record) };
     await trx.insertInto('users').values(row).execute();
     await writeUserTerms(trx, record.user);
@@ -98,7 +99,7 @@ export async function insertUserRow(db: Kysely<Database>, record: UserRecord): P
 
 /** Resolves whether a row was written (false: no such user, or its password hash was no longer `ifPasswordHash`). */
 export async function updateUserRow(db: Kysely<Database>, record: UserRecord, ifPasswordHash?: string | null): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
+  return atomically(db, async (trx) => {
     let query = trx.updateTable('users').set(userColumns(record)).where('user_id', '=', record.user.user_id);
     if (ifPasswordHash !== undefined) {
       query = ifPasswordHash === null ? query.where('password_hash', 'is', null) : query.where('password_hash', '=', ifPasswordHash);
