@@ -12,8 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { expectStatus, positiveInteger, printTable, runBenchmark, serverDir } from './lib/harness.js';
-import { createNativeApp, expectBuiltServer, startLatchkey, storageLabel, type Latchkey, type StorageKind } from './lib/latchkey.js';
+import { positiveInteger, printTable, runBenchmark, serverDir } from './lib/harness.js';
+import { createNativeApp, expectBuiltServer, type Latchkey, type StorageKind, startLatchkey, storageLabel } from './lib/latchkey.js';
 
 const REGISTERED_CALLBACK = 'http://127.0.0.1/callback';
 const REDIRECT_URI = 'http://127.0.0.1:8400/callback';
@@ -71,7 +71,10 @@ const requireFromServer = createRequire(join(serverDir, 'package.json'));
 
 async function inspectorFor(latchkey: Latchkey): Promise<Inspector> {
   if (latchkey.storage === 'sqlite') {
-    const Database = requireFromServer('better-sqlite3') as new (path: string, options: { readonly: boolean }) => {
+    const Database = requireFromServer('better-sqlite3') as new (
+      path: string,
+      options: { readonly: boolean },
+    ) => {
       prepare(sql: string): { get(): any; all(): any[] };
       close(): void;
     };
@@ -79,9 +82,14 @@ async function inspectorFor(latchkey: Latchkey): Promise<Inspector> {
     return {
       async figures() {
         const stored = db
-          .prepare(`select count(*) as n, coalesce(sum(length(cast(id as blob)) + length(cast(data as blob)) + length(expires_at)), 0) as bytes, max(expires_at) as last from login_transactions`)
+          .prepare(
+            `select count(*) as n, coalesce(sum(length(cast(id as blob)) + length(cast(data as blob)) + length(expires_at)), 0) as bytes, max(expires_at) as last from login_transactions`,
+          )
           .get();
-        const names = db.prepare(`select name from sqlite_master where tbl_name = 'login_transactions'`).all().map((r) => `'${r.name}'`);
+        const names = db
+          .prepare(`select name from sqlite_master where tbl_name = 'login_transactions'`)
+          .all()
+          .map((r) => `'${r.name}'`);
         const disk = db.prepare(`select coalesce(sum(pgsize), 0) as bytes from dbstat where name in (${names.join(', ')})`).get();
         return { rows: stored.n, rowBytes: stored.bytes, diskBytes: disk.bytes, keptSeconds: keptFor(stored.last) };
       },
@@ -99,7 +107,11 @@ async function inspectorFor(latchkey: Latchkey): Promise<Inspector> {
   return {
     async figures() {
       const table = `"${schema}".login_transactions`;
-      const stored = (await client.query(`select count(*)::int as n, coalesce(sum(pg_column_size(t.*)), 0)::int as bytes, max(expires_at) as last from ${table} t`)).rows[0];
+      const stored = (
+        await client.query(
+          `select count(*)::int as n, coalesce(sum(pg_column_size(t.*)), 0)::int as bytes, max(expires_at) as last from ${table} t`,
+        )
+      ).rows[0];
       const disk = (await client.query(`select pg_total_relation_size('${table}')::int as bytes`)).rows[0];
       return { rows: stored.n, rowBytes: stored.bytes, diskBytes: disk.bytes, keptSeconds: keptFor(stored.last) };
     },
@@ -115,7 +127,12 @@ async function setUpClient(latchkey: Latchkey): Promise<string> {
 }
 
 /** Sends `count` anonymous /authorize requests, `concurrency` at a time; answers how many went on to a hosted page. */
-async function sendAuthorizeRequests(issuer: string, clientId: string, count: number, params: () => Record<string, string>): Promise<number> {
+async function sendAuthorizeRequests(
+  issuer: string,
+  clientId: string,
+  count: number,
+  params: () => Record<string, string>,
+): Promise<number> {
   let next = 0;
   let toLoginPage = 0;
   const worker = async () => {
@@ -160,7 +177,9 @@ async function freshServer(storage: StorageKind) {
 }
 
 async function measure(storage: StorageKind): Promise<void> {
-  console.log(`\n${storageLabel(storage)}: ${requestsPerKind} anonymous /authorize requests per kind (each on a fresh server), ${concurrency} at a time`);
+  console.log(
+    `\n${storageLabel(storage)}: ${requestsPerKind} anonymous /authorize requests per kind (each on a fresh server), ${concurrency} at a time`,
+  );
   const rows: string[][] = [];
   for (const kind of KINDS) {
     const server = await freshServer(storage);
@@ -187,7 +206,9 @@ async function measure(storage: StorageKind): Promise<void> {
   try {
     await sendAuthorizeRequests(server.latchkey.issuer, server.clientId, floodRequests, KINDS[0]!.params);
     const after = await server.inspector.figures();
-    console.log(`  flood: ${floodRequests} typical requests from one address leave ${after.rows} pending transactions, table ${kb(after.diskBytes)} KB on disk`);
+    console.log(
+      `  flood: ${floodRequests} typical requests from one address leave ${after.rows} pending transactions, table ${kb(after.diskBytes)} KB on disk`,
+    );
   } finally {
     await server.stop();
   }

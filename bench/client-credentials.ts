@@ -33,13 +33,13 @@ import {
   rs256SignatureMicros,
   rssMb,
   runBenchmark,
+  type ServerProcess,
   sleep,
   startPinned,
-  waitForOk,
-  type ServerProcess,
   type TargetCheck,
+  waitForOk,
 } from './lib/harness.js';
-import { expectBuiltServer, startLatchkey, type StorageKind } from './lib/latchkey.js';
+import { expectBuiltServer, type StorageKind, startLatchkey } from './lib/latchkey.js';
 
 const TARGETS = { throughputRatio: 1.5, p99Ms: 5, startupMs: 1000, idleRssMb: 120 };
 const WARMUP_SECONDS = 2;
@@ -223,7 +223,9 @@ async function benchLatchkey(storage: StorageKind): Promise<Measured> {
 }
 
 async function benchOidcProvider(): Promise<Measured> {
-  const version = (JSON.parse(readFileSync(createRequire(import.meta.url).resolve('oidc-provider/package.json'), 'utf8')) as { version: string }).version;
+  const version = (
+    JSON.parse(readFileSync(createRequire(import.meta.url).resolve('oidc-provider/package.json'), 'utf8')) as { version: string }
+  ).version;
   const name = `oidc-provider ${version}`;
   const port = await freePort();
   const client = { id: `bench${randomBytes(8).toString('hex')}`, secret: randomBytes(32).toString('base64url') };
@@ -281,7 +283,19 @@ function printReport(runs: Measured[], reference: Measured, signatureUs: number)
     r.idleRssMb.toFixed(1),
     r.loadedRssMb.toFixed(1),
   ]);
-  const header = ['server', 'req/s', 'CPU µs/req', 'p50 ms', 'p99 ms', 'requests', 'failed', 'start-up ms', 'restart ms', 'idle RSS MB', 'RSS after MB'];
+  const header = [
+    'server',
+    'req/s',
+    'CPU µs/req',
+    'p50 ms',
+    'p99 ms',
+    'requests',
+    'failed',
+    'start-up ms',
+    'restart ms',
+    'idle RSS MB',
+    'RSS after MB',
+  ];
   printTable(header, rows);
 
   let valid = true;
@@ -289,7 +303,9 @@ function printReport(runs: Measured[], reference: Measured, signatureUs: number)
     const { non2xx, errors, timeouts, statusCodes, non2xxSamples } = r.load;
     if (non2xx + errors + timeouts === 0) continue;
     valid = false;
-    console.log(`\n${r.name}: ${non2xx} non-2xx, ${errors} connection errors, ${timeouts} timeouts; status codes ${JSON.stringify(statusCodes)}`);
+    console.log(
+      `\n${r.name}: ${non2xx} non-2xx, ${errors} connection errors, ${timeouts} timeouts; status codes ${JSON.stringify(statusCodes)}`,
+    );
     for (const sample of non2xxSamples) console.log(`  ${sample}`);
   }
 
@@ -306,7 +322,9 @@ function printReport(runs: Measured[], reference: Measured, signatureUs: number)
     printTargetChecks(checks);
     // The same comparison by CPU per token, which other load on the machine disturbs far less.
     const cpuRatio = reference.load.cpuUsPerRequest / r.load.cpuUsPerRequest;
-    console.log(`    (by CPU per token: ${cpuRatio.toFixed(2)}x oidc-provider; ${r.load.cpuUsPerRequest.toFixed(0)} vs ${reference.load.cpuUsPerRequest.toFixed(0)} µs)`);
+    console.log(
+      `    (by CPU per token: ${cpuRatio.toFixed(2)}x oidc-provider; ${r.load.cpuUsPerRequest.toFixed(0)} vs ${reference.load.cpuUsPerRequest.toFixed(0)} µs)`,
+    );
   }
   // Both servers must make one RSA signature per token: that cost bounds any ratio between them.
   const budgetUs = reference.load.cpuUsPerRequest / TARGETS.throughputRatio;

@@ -26,18 +26,26 @@ import {
   runBenchmark,
   type TargetCheck,
 } from './lib/harness.js';
-import { createNativeApp, DATABASE_CONNECTION, expectBuiltServer, startLatchkey, storageLabel, type Latchkey, type StorageKind } from './lib/latchkey.js';
+import {
+  createNativeApp,
+  DATABASE_CONNECTION,
+  expectBuiltServer,
+  type Latchkey,
+  type StorageKind,
+  startLatchkey,
+  storageLabel,
+} from './lib/latchkey.js';
 import {
   API_IDENTIFIER,
   PASSWORD,
+  type PhaseFigures,
   REGISTERED_CALLBACK,
   runRefreshes,
   runSignIns,
   signInOnce,
+  type Tenant,
   totalFailures,
   verifyFlow,
-  type PhaseFigures,
-  type Tenant,
 } from './lib/sign-in.js';
 
 /** From the issue: argon2id bounds sign-ins near 150/s on this 2-core machine. */
@@ -125,7 +133,8 @@ async function benchBackend(storage: StorageKind): Promise<Measured> {
 
   // One token family per refresh connection, the rest spare; a slow machine may need a few more sign-ins.
   refreshTokens.push(verifiedToken);
-  while (refreshTokens.length < refreshConnections * 2) refreshTokens.push((await signInOnce(tenant, tenant.emails[0] ?? '')).refresh_token);
+  while (refreshTokens.length < refreshConnections * 2)
+    refreshTokens.push((await signInOnce(tenant, tenant.emails[0] ?? '')).refresh_token);
   const tokens = refreshTokens.splice(0, refreshConnections);
 
   // Refresh grants: latchkey alone on one core, the load from the other.
@@ -150,7 +159,12 @@ const fixed = (n: number, digits: number) => (Number.isNaN(n) ? '-' : n.toFixed(
 const down = (n: number, digits: number) => (Number.isNaN(n) ? '-' : (Math.floor(n * 10 ** digits) / 10 ** digits).toFixed(digits));
 
 /** One table per phase; CPU per operation in ms (sign-ins) or µs (refreshes). */
-function printPhase(title: string, what: { plural: string; one: string; cpuUnit: 'ms' | 'µs' }, runs: Measured[], pick: (m: Measured) => PhaseFigures): void {
+function printPhase(
+  title: string,
+  what: { plural: string; one: string; cpuUnit: 'ms' | 'µs' },
+  runs: Measured[],
+  pick: (m: Measured) => PhaseFigures,
+): void {
   const cpuScale = what.cpuUnit === 'ms' ? 1 : 1000;
   const cpuDigits = what.cpuUnit === 'ms' ? 1 : 0;
   const header = [
@@ -191,7 +205,9 @@ function printFailures(runs: Measured[]): boolean {
     ] as const) {
       if (totalFailures(f) === 0) continue;
       valid = false;
-      console.log(`\n${run.name}, ${phase}: ${f.failed} unexpected responses, ${f.timeouts} timeouts, ${f.connectionErrors} connection errors`);
+      console.log(
+        `\n${run.name}, ${phase}: ${f.failed} unexpected responses, ${f.timeouts} timeouts, ${f.connectionErrors} connection errors`,
+      );
       for (const sample of f.failureSamples) console.log(`  ${sample}`);
     }
   }
@@ -218,9 +234,21 @@ function printReport(runs: Measured[], signatureUs: number): boolean {
   for (const run of runs) {
     const { signIns, refreshes } = run;
     const checks: TargetCheck[] = [
-      [`sign-ins >= ${TARGETS.signInsPerSecond}/s (2 cores)`, signIns.perSecond >= TARGETS.signInsPerSecond, `${down(signIns.perSecond, 0)}/s`],
-      [`sign-in p99 < ${TARGETS.signInP99Ms} ms (${signInConnections} connections)`, signIns.p99Ms < TARGETS.signInP99Ms, `${down(signIns.p99Ms, 1)} ms`],
-      [`refreshes >= ${TARGETS.refreshesPerSecond}/s (1 core)`, refreshes.perSecond >= TARGETS.refreshesPerSecond, `${down(refreshes.perSecond, 0)}/s`],
+      [
+        `sign-ins >= ${TARGETS.signInsPerSecond}/s (2 cores)`,
+        signIns.perSecond >= TARGETS.signInsPerSecond,
+        `${down(signIns.perSecond, 0)}/s`,
+      ],
+      [
+        `sign-in p99 < ${TARGETS.signInP99Ms} ms (${signInConnections} connections)`,
+        signIns.p99Ms < TARGETS.signInP99Ms,
+        `${down(signIns.p99Ms, 1)} ms`,
+      ],
+      [
+        `refreshes >= ${TARGETS.refreshesPerSecond}/s (1 core)`,
+        refreshes.perSecond >= TARGETS.refreshesPerSecond,
+        `${down(refreshes.perSecond, 0)}/s`,
+      ],
     ];
     console.log(`  ${run.name} (load average at its start ${run.loadAverage}; start-up ${run.startupMs.toFixed(0)} ms)`);
     printTargetChecks(checks);

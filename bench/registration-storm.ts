@@ -9,12 +9,13 @@
  * Usage: npm run bench:registration-storm [-- -- --sqlite-only | --postgres-only, --duration 5,
  *        --clients 50000, --registrations-per-second 200, --addresses 8, --connections 4]
  */
-import autocannon from 'autocannon';
+
 import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
 import { browserOriginsOf } from '../packages/server/src/oauth/browser-origins.js';
 import {
   benchDir,
@@ -29,12 +30,12 @@ import {
   printTargetChecks,
   requestJson,
   runBenchmark,
+  type ServerProcess,
   serverDir,
   sleep,
-  type ServerProcess,
   type TargetCheck,
 } from './lib/harness.js';
-import { expectBuiltServer, startLatchkey, storageLabel, type Latchkey, type StorageKind } from './lib/latchkey.js';
+import { expectBuiltServer, type Latchkey, type StorageKind, startLatchkey, storageLabel } from './lib/latchkey.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -145,13 +146,14 @@ async function openDatabase(latchkey: Latchkey) {
     insert: async (rows: SeedRows) => {
       const columns = <T extends unknown[]>(list: T[], i: number) => list.map((row) => row[i]);
       await client.query('begin');
-      await client.query('insert into clients (client_id, secret_digest, data, created_at) select * from unnest($1::text[], $2::text[], $3::text[], $4::text[])', [
-        columns(rows.clients, 0),
-        columns(rows.clients, 1),
-        columns(rows.clients, 2),
-        columns(rows.clients, 3),
+      await client.query(
+        'insert into clients (client_id, secret_digest, data, created_at) select * from unnest($1::text[], $2::text[], $3::text[], $4::text[])',
+        [columns(rows.clients, 0), columns(rows.clients, 1), columns(rows.clients, 2), columns(rows.clients, 3)],
+      );
+      await client.query('insert into client_origins (origin, client_id) select * from unnest($1::text[], $2::text[])', [
+        columns(rows.origins, 0),
+        columns(rows.origins, 1),
       ]);
-      await client.query('insert into client_origins (origin, client_id) select * from unnest($1::text[], $2::text[])', [columns(rows.origins, 0), columns(rows.origins, 1)]);
       await client.query("update counters set value = value + $1 where name = 'registered_clients'", [rows.clients.length]);
       await client.query('commit');
     },
@@ -175,14 +177,16 @@ async function seed(latchkey: Latchkey, templateClientId: string): Promise<{ sec
       const rows = seedRows(template, from, Math.min(seedCount, from + SEED_BATCH));
       await db.insert(rows);
       origins += rows.origins.length;
-      if (performance.now() - started > 120_000) throw new Error(`seeding took over 2 minutes (${from + SEED_BATCH} of ${seedCount} clients)`);
+      if (performance.now() - started > 120_000)
+        throw new Error(`seeding took over 2 minutes (${from + SEED_BATCH} of ${seedCount} clients)`);
     }
     const seconds = (performance.now() - started) / 1000;
     // For comparison: what the former origin cache did on the first request after every registration
     // (read every client and collect its origins), timed here in one go rather than page by page.
     const scanStarted = performance.now();
     const all = new Set<string>();
-    for (const data of await db.allData()) for (const origin of browserOriginsOf(JSON.parse(data) as Parameters<typeof browserOriginsOf>[0])) all.add(origin);
+    for (const data of await db.allData())
+      for (const origin of browserOriginsOf(JSON.parse(data) as Parameters<typeof browserOriginsOf>[0])) all.add(origin);
     const formerRebuildMs = performance.now() - scanStarted;
     await db.announce();
     return { seconds, origins, formerRebuildMs };
@@ -207,7 +211,10 @@ interface Storm {
 
 /** Starts the storm; resolves once it is running. */
 async function startStorm(issuer: string): Promise<Storm> {
-  const child = fork(stormWorker, [issuer, String(registrationRate), String(addressCount)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(stormWorker, [issuer, String(registrationRate), String(addressCount)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   onCleanUp('stop the registration storm', () => void child.kill('SIGKILL'));
   const messages: unknown[] = [];
   const waiters: Array<() => void> = [];
@@ -295,7 +302,12 @@ interface Phase {
   storm?: Record<string, number>;
 }
 
-async function runPhase(label: string, latchkey: Latchkey, loads: { preflight: autocannon.Options; token: autocannon.Options }, withStorm: boolean): Promise<Phase> {
+async function runPhase(
+  label: string,
+  latchkey: Latchkey,
+  loads: { preflight: autocannon.Options; token: autocannon.Options },
+  withStorm: boolean,
+): Promise<Phase> {
   await eventLoopDelay(latchkey.server); // starts the phase's histogram
   const cpuBefore = cpuMs(latchkey.server);
   const wallBefore = performance.now();
@@ -330,13 +342,33 @@ async function benchStorage(storage: StorageKind): Promise<boolean> {
     LATCHKEY_REGISTRATION_MAX_CLIENTS: '10000000',
   });
   const { management } = await latchkey.managementApi();
-  expectStatus('enable registration', await management('PATCH', '/tenants/settings', { flags: { enable_dynamic_client_registration: true } }), 200);
-  expectStatus('create API', await management('POST', '/resource-servers', { identifier: API, name: 'Storm API', scopes: [{ value: 'read:data' }] }), 201);
-  const m2m = expectStatus('create M2M client', await management('POST', '/clients', { name: 'Storm M2M', app_type: 'non_interactive' }), 201);
-  expectStatus('create grant', await management('POST', '/client-grants', { client_id: m2m.client_id, audience: API, scope: ['read:data'] }), 201);
+  expectStatus(
+    'enable registration',
+    await management('PATCH', '/tenants/settings', { flags: { enable_dynamic_client_registration: true } }),
+    200,
+  );
+  expectStatus(
+    'create API',
+    await management('POST', '/resource-servers', { identifier: API, name: 'Storm API', scopes: [{ value: 'read:data' }] }),
+    201,
+  );
+  const m2m = expectStatus(
+    'create M2M client',
+    await management('POST', '/clients', { name: 'Storm M2M', app_type: 'non_interactive' }),
+    201,
+  );
+  expectStatus(
+    'create grant',
+    await management('POST', '/client-grants', { client_id: m2m.client_id, audience: API, scope: ['read:data'] }),
+    201,
+  );
   const template = expectStatus(
     'register the template client',
-    await requestJson('POST', `${latchkey.issuer}oidc/register`, { client_name: 'Template', redirect_uris: ['https://template.example/callback'], token_endpoint_auth_method: 'none' }),
+    await requestJson('POST', `${latchkey.issuer}oidc/register`, {
+      client_name: 'Template',
+      redirect_uris: ['https://template.example/callback'],
+      token_endpoint_auth_method: 'none',
+    }),
     201,
   );
 
@@ -345,25 +377,38 @@ async function benchStorage(storage: StorageKind): Promise<boolean> {
     `seeded ${seedCount.toLocaleString('en')} registered clients (${seeded.origins.toLocaleString('en')} origin rows) in ${seeded.seconds.toFixed(1)} s: ` +
       `${Math.floor(seedCount / seeded.seconds).toLocaleString('en')} clients/s`,
   );
-  console.log(`reading every client's origins, as the former cache did after each registration: ${seeded.formerRebuildMs.toFixed(0)} ms (in this process)`);
+  console.log(
+    `reading every client's origins, as the former cache did after each registration: ${seeded.formerRebuildMs.toFixed(0)} ms (in this process)`,
+  );
   const listed = expectStatus('count clients', await management('GET', '/clients?per_page=1&include_totals=true'), 200);
   if (listed.total < seedCount) throw new Error(`the server lists ${listed.total} clients, expected at least ${seedCount}`);
 
   // Preflights from 50 seeded clients' origins; checked once before the load.
   const origins = Array.from({ length: 50 }, (_, i) => seedOrigin(Math.floor((i * seedCount) / 50) + 1));
-  const check = await fetch(`${latchkey.issuer}oauth/token`, { method: 'OPTIONS', headers: { origin: origins[0]!, 'access-control-request-method': 'POST' } });
+  const check = await fetch(`${latchkey.issuer}oauth/token`, {
+    method: 'OPTIONS',
+    headers: { origin: origins[0]!, 'access-control-request-method': 'POST' },
+  });
   if (check.headers.get('access-control-allow-origin') !== origins[0]) throw new Error(`a seeded origin is not allowed: ${check.status}`);
   const tokenUrl = `${latchkey.issuer}oauth/token`;
   const loads = {
     preflight: {
       url: tokenUrl,
-      requests: origins.map((origin) => ({ method: 'OPTIONS' as const, headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } })),
+      requests: origins.map((origin) => ({
+        method: 'OPTIONS' as const,
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      })),
     },
     token: {
       url: tokenUrl,
       method: 'POST' as const,
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: m2m.client_id, client_secret: m2m.client_secret, audience: API }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: m2m.client_id,
+        client_secret: m2m.client_secret,
+        audience: API,
+      }).toString(),
     },
   };
   // Warm-up, so the JIT has compiled both paths before anything is measured.
@@ -376,7 +421,22 @@ async function benchStorage(storage: StorageKind): Promise<boolean> {
 
   const ms = (v: number) => v.toFixed(2);
   printTable(
-    ['phase', 'registered/s', 'preflight/s', 'p50 ms', 'p99 ms', 'CPU µs', 'tokens/s', 'p50 ms', 'p99 ms', 'CPU µs', 'event loop p50', 'p99', 'max ms', 'server CPU %'],
+    [
+      'phase',
+      'registered/s',
+      'preflight/s',
+      'p50 ms',
+      'p99 ms',
+      'CPU µs',
+      'tokens/s',
+      'p50 ms',
+      'p99 ms',
+      'CPU µs',
+      'event loop p50',
+      'p99',
+      'max ms',
+      'server CPU %',
+    ],
     [quiet, storm].map((p) => [
       p.label,
       p.registrationsPerSecond.toFixed(0),
@@ -402,7 +462,8 @@ async function benchStorage(storage: StorageKind): Promise<boolean> {
   ];
   printTargetChecks(checks);
   const failures = [quiet, storm].flatMap((p) => [p.preflight, p.token]).filter((f) => f.failures > 0);
-  if (failures.length > 0) throw new Error(`responses other than expected under load: ${failures.map((f) => f.samples.join(',')).join('; ')}`);
+  if (failures.length > 0)
+    throw new Error(`responses other than expected under load: ${failures.map((f) => f.samples.join(',')).join('; ')}`);
   return checks.every(([, met]) => met);
 }
 

@@ -24,13 +24,10 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import type { Kysely, Transaction } from 'kysely';
 import { hashPassword } from '../packages/server/src/crypto/passwords.js';
 import { newDatabaseUserId } from '../packages/server/src/domain/ids.js';
 import type { UserRecord } from '../packages/server/src/domain/types.js';
 import { openStorage } from '../packages/server/src/storage/index.js';
-import { KyselyStorage } from '../packages/server/src/storage/kysely/index.js';
-import type { Database } from '../packages/server/src/storage/schema.js';
 import {
   allCores,
   cpuMs,
@@ -44,32 +41,32 @@ import {
   printTable,
   rs256SignatureMicros,
   runBenchmark,
+  type ServerProcess,
   serverDir,
   sleep,
-  type ServerProcess,
 } from './lib/harness.js';
 import {
   createNativeApp,
   DATABASE_CONNECTION,
   expectBuiltServer,
-  postgresBaseUrl,
-  startLatchkey,
-  storageLabel,
   type Latchkey,
   type ManagementApi,
+  postgresBaseUrl,
   type StorageKind,
+  startLatchkey,
+  storageLabel,
 } from './lib/latchkey.js';
 import {
   API_IDENTIFIER,
   PASSWORD,
+  type PhaseFigures,
   REGISTERED_CALLBACK,
   runRefreshes,
   runSignIns,
   signInOnce,
+  type Tenant,
   totalFailures,
   verifyFlow,
-  type PhaseFigures,
-  type Tenant,
 } from './lib/sign-in.js';
 
 const TARGETS = { lookupP99Ms: 20, metadataP99Ms: 100, prefixP99Ms: 50, signInP99Ratio: 1.1, floorShare: 0.9, rssMb: 200 };
@@ -107,22 +104,96 @@ const queryConnections = positiveInteger(args['query-connections'], '--query-con
 const signInConnections = positiveInteger(args.connections, '--connections');
 const refreshConnections = positiveInteger(args['refresh-connections'], '--refresh-connections');
 const seedMinutes = positiveInteger(args['seed-minutes'], '--seed-minutes');
-if (signInConnections > baselineCount) throw new Error('--baseline must be at least --connections: each sign-in connection has its own user');
+if (signInConnections > baselineCount)
+  throw new Error('--baseline must be at least --connections: each sign-in connection has its own user');
 
 // ---------------------------------------------------------------------------------------------
 // The seeded users: every field derives from the user's index, so any user's email can be named
 // again without keeping a million of them.
 
 const FIRST_NAMES = [
-  'Alice', 'Alina', 'Alistair', 'Ali', 'Alix', 'Aaron', 'Amara', 'Ben', 'Bianca', 'Carlos', 'Chloe', 'Daniel', 'Dana', 'Elena',
-  'Emeka', 'Fatima', 'Felix', 'Grace', 'Hiro', 'Ines', 'Isaac', 'Jana', 'John', 'Kenji', 'Laura', 'Liam', 'Maria', 'Mateo',
-  'Mei', 'Noah', 'Nora', 'Olga', 'Omar', 'Priya', 'Quentin', 'Rosa', 'Samuel', 'Sofia', 'Tariq', 'Uma', 'Victor', 'Wen',
-  'Xavier', 'Yara', 'Yusuf', 'Zoe', 'Hannah', 'Lucas', 'Emma', 'Leon',
+  'Alice',
+  'Alina',
+  'Alistair',
+  'Ali',
+  'Alix',
+  'Aaron',
+  'Amara',
+  'Ben',
+  'Bianca',
+  'Carlos',
+  'Chloe',
+  'Daniel',
+  'Dana',
+  'Elena',
+  'Emeka',
+  'Fatima',
+  'Felix',
+  'Grace',
+  'Hiro',
+  'Ines',
+  'Isaac',
+  'Jana',
+  'John',
+  'Kenji',
+  'Laura',
+  'Liam',
+  'Maria',
+  'Mateo',
+  'Mei',
+  'Noah',
+  'Nora',
+  'Olga',
+  'Omar',
+  'Priya',
+  'Quentin',
+  'Rosa',
+  'Samuel',
+  'Sofia',
+  'Tariq',
+  'Uma',
+  'Victor',
+  'Wen',
+  'Xavier',
+  'Yara',
+  'Yusuf',
+  'Zoe',
+  'Hannah',
+  'Lucas',
+  'Emma',
+  'Leon',
 ];
 const LAST_NAMES = [
-  'Smith', 'Garcia', 'Müller', 'Rossi', 'Dubois', 'Nowak', 'Kim', 'Nguyen', 'Okafor', 'Silva', 'Tanaka', 'Ivanova', 'Cohen',
-  'Jensen', 'Kowalski', 'Haddad', 'Patel', 'Singh', 'Brown', 'Wilson', 'Martin', 'Bernard', 'Fischer', 'Lopez', 'Novak',
-  'Andersson', 'Costa', 'Yilmaz', 'Murphy', 'Schmidt',
+  'Smith',
+  'Garcia',
+  'Müller',
+  'Rossi',
+  'Dubois',
+  'Nowak',
+  'Kim',
+  'Nguyen',
+  'Okafor',
+  'Silva',
+  'Tanaka',
+  'Ivanova',
+  'Cohen',
+  'Jensen',
+  'Kowalski',
+  'Haddad',
+  'Patel',
+  'Singh',
+  'Brown',
+  'Wilson',
+  'Martin',
+  'Bernard',
+  'Fischer',
+  'Lopez',
+  'Novak',
+  'Andersson',
+  'Costa',
+  'Yilmaz',
+  'Murphy',
+  'Schmidt',
 ];
 const DOMAINS = ['example.com', 'mail.example.org', 'corp.example.net', 'example.io', 'students.example.edu', 'example.co.uk'];
 const LOCALES = ['en-US', 'en-GB', 'de-DE', 'fr-FR', 'es-ES', 'pt-BR', 'ja-JP', 'pl-PL'];
@@ -145,7 +216,11 @@ function random(seed: number): () => number {
 const pick = <T>(items: readonly T[], r: () => number): T => items[Math.floor(r() * items.length)]!;
 
 /** The ASCII form of a name for an email address (Müller: muller). */
-const emailPart = (name: string) => name.normalize('NFD').replace(/[^A-Za-z]/g, '').toLowerCase();
+const emailPart = (name: string) =>
+  name
+    .normalize('NFD')
+    .replace(/[^A-Za-z]/g, '')
+    .toLowerCase();
 
 function seededName(index: number): { first: string; last: string; email: string } {
   const r = random(index * 2654435761);
@@ -175,7 +250,11 @@ function seededUser(index: number, passwordHash: string): UserRecord {
       given_name: first,
       family_name: last,
       identities: [{ connection: DATABASE_CONNECTION, user_id: userId.slice('auth0|'.length), provider: 'auth0', isSocial: false }],
-      app_metadata: { roles: r() < 0.05 ? ['admin', 'member'] : ['member'], tenant_id: `ten_${Math.floor(r() * 5000)}`, billing_id: `cus_${index}` },
+      app_metadata: {
+        roles: r() < 0.05 ? ['admin', 'member'] : ['member'],
+        tenant_id: `ten_${Math.floor(r() * 5000)}`,
+        billing_id: `cus_${index}`,
+      },
       user_metadata: { plan, locale: pick(LOCALES, r), signup_source: pick(SIGNUP_SOURCES, r), newsletter: r() < 0.3 },
       created_at: new Date(createdMs).toISOString(),
       updated_at: new Date(updatedMs).toISOString(),
@@ -187,7 +266,8 @@ function seededUser(index: number, passwordHash: string): UserRecord {
 }
 
 /** The users who sign in during the run, one per sign-in connection, spread over the index range. */
-const signInIndexes = (count: number) => Array.from({ length: signInConnections }, (_, k) => Math.floor(((k + 0.5) * count) / signInConnections));
+const signInIndexes = (count: number) =>
+  Array.from({ length: signInConnections }, (_, k) => Math.floor(((k + 0.5) * count) / signInConnections));
 
 /** Users looked up by email: spread over the index range, none of them a sign-in user. */
 const lookupIndexes = (count: number) => Array.from({ length: 100 }, (_, k) => Math.floor(((k + 0.37) * count) / 100));
@@ -279,7 +359,9 @@ async function seed(latchkey: Latchkey, count: number, hashes: { signIn: string;
       if (inserted - reported >= 100_000) {
         reported = inserted;
         const seconds = (performance.now() - startedAt) / 1000;
-        console.log(`    seeded ${inserted.toLocaleString('en-US')} users in ${seconds.toFixed(0)} s (${(inserted / seconds).toFixed(0)}/s)`);
+        console.log(
+          `    seeded ${inserted.toLocaleString('en-US')} users in ${seconds.toFixed(0)} s (${(inserted / seconds).toFixed(0)}/s)`,
+        );
       }
       if (performance.now() > deadline && !stopped) {
         stopped = true;
@@ -357,7 +439,16 @@ async function runQuery(issuer: string, token: string, query: Query): Promise<Qu
   if (response.status !== 200) throw new Error(`${query.name}: expected 200, got ${response.status} ${text.slice(0, 300)}`);
   query.check(JSON.parse(text));
   if (probeMs > SLOW_QUERY_MS) {
-    return { p50Ms: probeMs, p99Ms: probeMs, perSecond: 1000 / probeMs, completed: 1, failed: 0, single: true, timedOut: false, samples: [] };
+    return {
+      p50Ms: probeMs,
+      p99Ms: probeMs,
+      perSecond: 1000 / probeMs,
+      completed: 1,
+      failed: 0,
+      single: true,
+      timedOut: false,
+      samples: [],
+    };
   }
 
   let nextPath = 0;
@@ -538,7 +629,11 @@ async function setUpTenant(latchkey: Latchkey, management: ManagementApi['manage
     }),
     201,
   ) as { client_id: string; client_secret: string };
-  expectStatus('create client grant', await management('POST', '/client-grants', { client_id: m2m.client_id, audience: API_IDENTIFIER, scope: [API_SCOPE] }), 201);
+  expectStatus(
+    'create client grant',
+    await management('POST', '/client-grants', { client_id: m2m.client_id, audience: API_IDENTIFIER, scope: [API_SCOPE] }),
+    201,
+  );
   const clientCredentialsForm = new URLSearchParams({
     grant_type: 'client_credentials',
     client_id: m2m.client_id,
@@ -546,7 +641,10 @@ async function setUpTenant(latchkey: Latchkey, management: ManagementApi['manage
     audience: API_IDENTIFIER,
     scope: API_SCOPE,
   }).toString();
-  return { tenant: { issuer: latchkey.issuer, clientId, emails: signInIndexes(count).map((i) => seededName(i).email) }, clientCredentialsForm };
+  return {
+    tenant: { issuer: latchkey.issuer, clientId, emails: signInIndexes(count).map((i) => seededName(i).email) },
+    clientCredentialsForm,
+  };
 }
 
 async function benchCase(storage: StorageKind, count: number, hashes: { signIn: string; other: string }): Promise<Measured> {
@@ -608,7 +706,18 @@ async function benchCase(storage: StorageKind, count: number, hashes: { signIn: 
   const rss = serverRssMb(server);
   await server.stop();
   pinProcess(process.pid, allCores());
-  return { storage, count, loadAverage: atStart, seeded, restartMs: relaunched.startupMs, queries, signIns, clientCredentials, refreshes, rssMb: rss };
+  return {
+    storage,
+    count,
+    loadAverage: atStart,
+    seeded,
+    restartMs: relaunched.startupMs,
+    queries,
+    signIns,
+    clientCredentials,
+    refreshes,
+    rssMb: rss,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -620,7 +729,9 @@ const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
 
 function printBackend(small: Measured, large: Measured, signatureUs: number): boolean {
   const label = (m: Measured) => `${m.seeded.count.toLocaleString('en-US')} users`;
-  console.log(`\n${storageLabel(large.storage)}: ${label(small)} vs ${label(large)} (load average at their starts: ${small.loadAverage} / ${large.loadAverage})`);
+  console.log(
+    `\n${storageLabel(large.storage)}: ${label(small)} vs ${label(large)} (load average at their starts: ${small.loadAverage} / ${large.loadAverage})`,
+  );
   const rows: string[][] = [];
   const seedRow = (m: Measured) => `${m.seeded.perSecond.toFixed(0)}/s, ${m.seeded.seconds.toFixed(1)} s`;
   rows.push(['seeding rate', seedRow(small), seedRow(large), '', '']);
@@ -630,7 +741,8 @@ function printBackend(small: Measured, large: Measured, signatureUs: number): bo
   rows.push(['start-up on the seeded data', ms(small.restartMs), ms(large.restartMs), '', '']);
   for (const [i, { query, figures }] of large.queries.entries()) {
     const before = small.queries[i]!.figures;
-    const shown = (f: QueryFigures) => (f.timedOut ? `> ${QUERY_TIMEOUT_MS / 1000} s (no answer)` : `${ms(f.p99Ms)}${f.single ? ' (1 request)' : ''}`);
+    const shown = (f: QueryFigures) =>
+      f.timedOut ? `> ${QUERY_TIMEOUT_MS / 1000} s (no answer)` : `${ms(f.p99Ms)}${f.single ? ' (1 request)' : ''}`;
     const met = !figures.timedOut && figures.p99Ms < query.target;
     rows.push([`${query.name} p99 (${queryConnections} conn.)`, shown(before), shown(figures), `< ${query.target} ms`, verdict(met)]);
   }
@@ -645,13 +757,26 @@ function printBackend(small: Measured, large: Measured, signatureUs: number): bo
   rows.push(['sign-ins/s', small.signIns.perSecond.toFixed(0), large.signIns.perSecond.toFixed(0), '', '']);
   // A token is one RS256 signature, a refresh two: the share of the floor is the signatures' CPU over the request's.
   const ccShare = (m: Measured) => signatureUs / m.clientCredentials.cpuUsEach;
-  const ccRow = (m: Measured) => `${percent(ccShare(m))} (${m.clientCredentials.perSecond.toFixed(0)}/s, ${m.clientCredentials.cpuUsEach.toFixed(0)} µs)`;
+  const ccRow = (m: Measured) =>
+    `${percent(ccShare(m))} (${m.clientCredentials.perSecond.toFixed(0)}/s, ${m.clientCredentials.cpuUsEach.toFixed(0)} µs)`;
   rows.push(['client_credentials, share of floor', ccRow(small), ccRow(large), '>= 90%', verdict(ccShare(large) >= TARGETS.floorShare)]);
   const refreshShare = (m: Measured) => (2 * signatureUs) / (m.refreshes.cpu.serverMsEach * 1000);
   const refreshRow = (m: Measured) =>
     `${percent(refreshShare(m))} (${m.refreshes.perSecond.toFixed(0)}/s, ${(m.refreshes.cpu.serverMsEach * 1000).toFixed(0)} µs)`;
-  rows.push(['refresh, share of floor', refreshRow(small), refreshRow(large), '>= 90%', verdict(refreshShare(large) >= TARGETS.floorShare)]);
-  rows.push(['server RSS after the run', `${small.rssMb.toFixed(1)} MB`, `${large.rssMb.toFixed(1)} MB`, `< ${TARGETS.rssMb} MB`, verdict(large.rssMb < TARGETS.rssMb)]);
+  rows.push([
+    'refresh, share of floor',
+    refreshRow(small),
+    refreshRow(large),
+    '>= 90%',
+    verdict(refreshShare(large) >= TARGETS.floorShare),
+  ]);
+  rows.push([
+    'server RSS after the run',
+    `${small.rssMb.toFixed(1)} MB`,
+    `${large.rssMb.toFixed(1)} MB`,
+    `< ${TARGETS.rssMb} MB`,
+    verdict(large.rssMb < TARGETS.rssMb),
+  ]);
   printTable(['figure', label(small), label(large), 'target', `at ${label(large)}`], rows, '  ');
 
   let valid = true;
@@ -700,7 +825,7 @@ async function main(): Promise<number> {
     results.push([small, large]);
   }
   console.log(`\nFloor: one RS256 signature costs ${signatureUs.toFixed(0)} µs of CPU here (node:crypto); a share of the floor is`);
-  console.log('the signatures\' CPU (one per client_credentials token, two per refresh) over the server\'s CPU per request, on one core.');
+  console.log("the signatures' CPU (one per client_credentials token, two per refresh) over the server's CPU per request, on one core.");
   for (const [small, large] of results) valid = printBackend(small, large, signatureUs) && valid;
   console.log(`\nload average at the end: ${loadAverage()}`);
   if (!valid) {

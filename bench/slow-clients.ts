@@ -61,26 +61,28 @@ async function main(): Promise<number> {
   const started = performance.now();
   const closedAfter: number[] = [];
   let answered408 = 0;
-  const done = Array.from({ length: connections }, () =>
-    new Promise<void>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      let timer: NodeJS.Timeout | undefined;
-      const giveUp = setTimeout(() => socket.destroy(), GIVE_UP_MS);
-      socket.on('connect', () => {
-        socket.write(head);
-        timer = setInterval(() => socket.writable && socket.write('a'), 1000);
-      });
-      socket.on('data', (chunk) => {
-        if (chunk.toString('latin1').startsWith('HTTP/1.1 408')) answered408++;
-      });
-      socket.on('error', () => {});
-      socket.on('close', () => {
-        clearInterval(timer);
-        clearTimeout(giveUp);
-        closedAfter.push(performance.now() - started);
-        resolve();
-      });
-    }),
+  const done = Array.from(
+    { length: connections },
+    () =>
+      new Promise<void>((resolve) => {
+        const socket = connect(port, '127.0.0.1');
+        let timer: NodeJS.Timeout | undefined;
+        const giveUp = setTimeout(() => socket.destroy(), GIVE_UP_MS);
+        socket.on('connect', () => {
+          socket.write(head);
+          timer = setInterval(() => socket.writable && socket.write('a'), 1000);
+        });
+        socket.on('data', (chunk) => {
+          if (chunk.toString('latin1').startsWith('HTTP/1.1 408')) answered408++;
+        });
+        socket.on('error', () => {});
+        socket.on('close', () => {
+          clearInterval(timer);
+          clearTimeout(giveUp);
+          closedAfter.push(performance.now() - started);
+          resolve();
+        });
+      }),
   );
 
   // Meanwhile, an ordinary client: one discovery request every 100 ms.
@@ -104,12 +106,25 @@ async function main(): Promise<number> {
   const sorted = Float64Array.from(closedAfter).sort();
   const held = closedAfter.filter((ms) => ms >= GIVE_UP_MS - 1).length;
   const probeSorted = Float64Array.from(latencies).sort();
-  console.log(`\nslow clients: ${connections} connections trickling a body at 1 byte/s; LATCHKEY_REQUEST_TIMEOUT_MS=${timeoutMs ?? 'default (30000)'}\n`);
+  console.log(
+    `\nslow clients: ${connections} connections trickling a body at 1 byte/s; LATCHKEY_REQUEST_TIMEOUT_MS=${timeoutMs ?? 'default (30000)'}\n`,
+  );
   printTable(
     ['closed by server', 'answered 408', 'first closed', 'median closed', 'last closed', 'still open at give-up'],
-    [[`${connections - held}`, `${answered408}`, `${(sorted[0]! / 1000).toFixed(1)} s`, `${(percentile(sorted, 50) / 1000).toFixed(1)} s`, `${(sorted[sorted.length - 1]! / 1000).toFixed(1)} s`, `${held}`]],
+    [
+      [
+        `${connections - held}`,
+        `${answered408}`,
+        `${(sorted[0]! / 1000).toFixed(1)} s`,
+        `${(percentile(sorted, 50) / 1000).toFixed(1)} s`,
+        `${(sorted[sorted.length - 1]! / 1000).toFixed(1)} s`,
+        `${held}`,
+      ],
+    ],
   );
-  console.log(`\nordinary requests meanwhile: ${latencies.length}, p50 ${percentile(probeSorted, 50).toFixed(1)} ms, p99 ${percentile(probeSorted, 99).toFixed(1)} ms`);
+  console.log(
+    `\nordinary requests meanwhile: ${latencies.length}, p50 ${percentile(probeSorted, 50).toFixed(1)} ms, p99 ${percentile(probeSorted, 99).toFixed(1)} ms`,
+  );
   return held === 0 ? 0 : 1;
 }
 

@@ -66,7 +66,12 @@ function runAsync(command, args, { cwd, env = cleanEnv(), timeoutMs = 120_000 } 
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve(stdout);
-      else reject(new Error(`${command} ${args.join(' ')} failed (${signal ? `killed after ${timeoutMs / 1000} s` : `exit ${code}`}):\n${stdout}\n${stderr}`.trim()));
+      else
+        reject(
+          new Error(
+            `${command} ${args.join(' ')} failed (${signal ? `killed after ${timeoutMs / 1000} s` : `exit ${code}`}):\n${stdout}\n${stderr}`.trim(),
+          ),
+        );
     });
   });
 }
@@ -78,10 +83,17 @@ function check(condition, message) {
 /** The tarball holds built output and what it needs at run time: no tests, fixtures or sources. */
 function checkContents(pack) {
   const files = pack.files.map((f) => f.path);
-  const stray = files.filter((f) => !/^(dist\/.+|package\.json|README\.md|LICENSE)$/.test(f) || /(^|\/)(test|tests|fixtures)\//.test(f) || (/\.(ts|tsx|mts)$/.test(f) && !f.endsWith('.d.ts')));
+  const stray = files.filter(
+    (f) =>
+      !/^(dist\/.+|package\.json|README\.md|LICENSE)$/.test(f) ||
+      /(^|\/)(test|tests|fixtures)\//.test(f) ||
+      (/\.(ts|tsx|mts)$/.test(f) && !f.endsWith('.d.ts')),
+  );
   check(stray.length === 0, `${pack.name}: the tarball holds files it should not: ${stray.join(', ')}`);
   check(files.includes('LICENSE'), `${pack.name}: the tarball has no LICENSE`);
-  const manifest = JSON.parse(readFileSync(join(repo, pack.name === '@latchkey/server' ? 'packages/server' : 'packages/desktop', 'package.json'), 'utf8'));
+  const manifest = JSON.parse(
+    readFileSync(join(repo, pack.name === '@latchkey/server' ? 'packages/server' : 'packages/desktop', 'package.json'), 'utf8'),
+  );
   check(manifest.license === 'Apache-2.0', `${pack.name}: license is ${manifest.license}`);
   const targets = [...Object.values(manifest.bin ?? {}), manifest.main, manifest.types];
   for (const entry of Object.values(manifest.exports ?? {})) {
@@ -157,7 +169,11 @@ async function startServer(port) {
       const entry = JSON.parse(line);
       if (entry.msg !== 'latchkey started') return;
       clearTimeout(timer);
-      resolve({ startedLine: entry, clientId: credentials.LATCHKEY_ADMIN_CLIENT_ID, clientSecret: credentials.LATCHKEY_ADMIN_CLIENT_SECRET });
+      resolve({
+        startedLine: entry,
+        clientId: credentials.LATCHKEY_ADMIN_CLIENT_ID,
+        clientSecret: credentials.LATCHKEY_ADMIN_CLIENT_SECRET,
+      });
     });
   });
 }
@@ -173,7 +189,9 @@ async function startUpstream() {
       response.writeHead(302, { location: back.href }).end();
     } else if (url.pathname === '/token' && request.method === 'POST') {
       request.resume().on('end', () => {
-        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: 'upstream-token', token_type: 'Bearer', expires_in: 300 }));
+        response
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ access_token: 'upstream-token', token_type: 'Bearer', expires_in: 300 }));
       });
     } else {
       response.writeHead(404).end();
@@ -201,17 +219,30 @@ async function main() {
   run('npm', ['run', 'build', ...PACKAGES.flatMap((p) => ['-w', p])], { cwd: repo, env: process.env, timeoutMs: 300_000 });
   const tarballs = join(work, 'tarballs');
   mkdirSync(tarballs);
-  const packs = JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tarballs, ...PACKAGES.flatMap((p) => ['-w', p])], { cwd: repo, env: process.env }));
+  const packs = JSON.parse(
+    run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tarballs, ...PACKAGES.flatMap((p) => ['-w', p])], {
+      cwd: repo,
+      env: process.env,
+    }),
+  );
   for (const pack of packs) log(`${pack.filename}: ${checkContents(pack)} files, ${(pack.size / 1024).toFixed(0)} kB`);
   const version = packs.find((p) => p.name === '@latchkey/server').version;
 
   // 2. A plain `npm install` of each tarball in an empty directory outside the repository.
   seedBetterSqlitePrebuild();
   const tarball = (name) => join(tarballs, packs.find((p) => p.name === name).filename);
-  for (const [dir, name] of [[serverDir, '@latchkey/server'], [app, '@latchkey/desktop']]) {
+  for (const [dir, name] of [
+    [serverDir, '@latchkey/server'],
+    [app, '@latchkey/desktop'],
+  ]) {
     mkdirSync(dir);
     // As the README says for projects: better-sqlite3's install script may run (npm 12 asks).
-    const manifest = { name: `latchkey-pack-check-${basename(dir)}`, private: true, type: 'module', allowScripts: { 'better-sqlite3': true } };
+    const manifest = {
+      name: `latchkey-pack-check-${basename(dir)}`,
+      private: true,
+      type: 'module',
+      allowScripts: { 'better-sqlite3': true },
+    };
     writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     const installStarted = Date.now();
     run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball(name)], { cwd: dir, timeoutMs: 6 * 60_000 });
@@ -221,7 +252,11 @@ async function main() {
   // 3. The installed CLI and the server's main module.
   const printed = run('npx', ['--no', '--', 'latchkey', '--version'], { cwd: serverDir }).trim();
   check(printed === version, `npx latchkey --version printed ${JSON.stringify(printed)}, not ${version}`);
-  const main = run('node', ['--input-type=module', '-e', "const m = await import('@latchkey/server'); console.log(typeof m.startServer);"], { cwd: serverDir });
+  const main = run(
+    'node',
+    ['--input-type=module', '-e', "const m = await import('@latchkey/server'); console.log(typeof m.startServer);"],
+    { cwd: serverDir },
+  );
   check(main.trim() === 'function', "import('@latchkey/server') does not export startServer");
 
   // 4. The server from the installed package, on SQLite under ./data.
@@ -229,19 +264,32 @@ async function main() {
   const { startedLine, clientId, clientSecret } = await startServer(port);
   check(startedLine.version === version, `the "latchkey started" line says version ${startedLine.version}, not ${version}`);
   check(clientId && clientSecret, 'the first start did not print the admin credentials');
-  check(existsSync(join(serverDir, 'data/latchkey.db')) && existsSync(join(serverDir, 'data/master.key')), 'the first start did not create ./data/latchkey.db and ./data/master.key');
+  check(
+    existsSync(join(serverDir, 'data/latchkey.db')) && existsSync(join(serverDir, 'data/master.key')),
+    'the first start did not create ./data/latchkey.db and ./data/master.key',
+  );
   const issuer = `http://127.0.0.1:${port}/`;
   log(`latchkey ${version} started from the installed package on ${issuer}`);
 
   // 5. An app, an API and a user through the Management API; an upstream provider with a profile script.
   const tokenResponse = await fetch(`${issuer}oauth/token`, {
     method: 'POST',
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, audience: `${issuer}api/v2/` }),
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: clientId,
+      client_secret: clientSecret,
+      audience: `${issuer}api/v2/`,
+    }),
   });
   check(tokenResponse.ok, `the admin client_credentials grant answered ${tokenResponse.status}`);
   const token = (await tokenResponse.json()).access_token;
   const audience = 'https://api.example.test/';
-  await management(issuer, token, 'POST', '/resource-servers', { name: 'Example API', identifier: audience, allow_offline_access: true, skip_consent_for_verifiable_first_party_clients: true });
+  await management(issuer, token, 'POST', '/resource-servers', {
+    name: 'Example API',
+    identifier: audience,
+    allow_offline_access: true,
+    skip_consent_for_verifiable_first_party_clients: true,
+  });
   const client = await management(issuer, token, 'POST', '/clients', {
     name: 'CLI',
     app_type: 'native',
@@ -250,7 +298,9 @@ async function main() {
     callbacks: ['http://127.0.0.1/callback'],
   });
   const [database] = await management(issuer, token, 'GET', '/connections?name=Username-Password-Authentication');
-  await management(issuer, token, 'PATCH', `/connections/${database.id}`, { enabled_clients: [...database.enabled_clients, client.client_id] });
+  await management(issuer, token, 'PATCH', `/connections/${database.id}`, {
+    enabled_clients: [...database.enabled_clients, client.client_id],
+  });
   await management(issuer, token, 'POST', '/users', { connection: database.name, email: EMAIL, password: PASSWORD, name: 'Ada Lovelace' });
   const upstream = await startUpstream();
   await management(issuer, token, 'POST', '/connections', {
@@ -263,7 +313,9 @@ async function main() {
       client_id: 'latchkey',
       client_secret: 'upstream-secret',
       scope: 'profile',
-      scripts: { fetchUserProfile: `function fetchUserProfile(accessToken, context, callback) { callback(null, { user_id: 'grace', email: '${UPSTREAM_EMAIL}', name: 'Grace Hopper' }); }` },
+      scripts: {
+        fetchUserProfile: `function fetchUserProfile(accessToken, context, callback) { callback(null, { user_id: 'grace', email: '${UPSTREAM_EMAIL}', name: 'Grace Hopper' }); }`,
+      },
     },
   });
 
@@ -271,7 +323,19 @@ async function main() {
   copyFileSync(join(here, 'types.ts'), join(app, 'types.ts'));
   writeFileSync(
     join(app, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', noEmit: true, skipLibCheck: false, typeRoots: [join(repo, 'node_modules/@types')], types: ['node'] }, files: ['types.ts'] }),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        target: 'ES2022',
+        noEmit: true,
+        skipLibCheck: false,
+        typeRoots: [join(repo, 'node_modules/@types')],
+        types: ['node'],
+      },
+      files: ['types.ts'],
+    }),
   );
   run(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: app });
   copyFileSync(join(here, 'sign-in.mjs'), join(app, 'sign-in.mjs'));
@@ -313,4 +377,6 @@ if (failure) {
   console.error(`pack-install-test: FAIL (${seconds} s): ${failure.stack ?? failure}`);
   process.exit(1);
 }
-console.log(`pack-install-test: PASS (${seconds} s): both tarballs install outside the repository, the server starts from one, the SDK from the other signs users in`);
+console.log(
+  `pack-install-test: PASS (${seconds} s): both tarballs install outside the repository, the server starts from one, the SDK from the other signs users in`,
+);

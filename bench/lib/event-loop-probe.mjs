@@ -9,7 +9,12 @@ const histogram = monitorEventLoopDelay({ resolution: 1 });
 histogram.enable();
 process.on('SIGUSR2', () => {
   const ms = (ns) => Math.round(ns / 1e4) / 100;
-  const figures = { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max), samples: histogram.count };
+  const figures = {
+    p50: ms(histogram.percentile(50)),
+    p99: ms(histogram.percentile(99)),
+    max: ms(histogram.max),
+    samples: histogram.count,
+  };
   process.stderr.write(`event-loop-delay ${JSON.stringify(figures)}\n`);
   histogram.reset();
 });

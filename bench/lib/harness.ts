@@ -6,7 +6,7 @@
  * Importing this module installs the exit and signal handlers, so that a benchmark interrupted at
  * any point still stops its servers and removes its temporary data.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -113,7 +113,8 @@ export function startPinned(name: string, script: string, scriptArgs: string[], 
   child.once('error', (err) => {
     output += `\n${err.message}`;
   });
-  if (child.pid === undefined) throw new Error(`${name}: could not spawn ${command}${core === undefined ? '' : ' (is util-linux installed?)'}`);
+  if (child.pid === undefined)
+    throw new Error(`${name}: could not spawn ${command}${core === undefined ? '' : ' (is util-linux installed?)'}`);
   running.add(child);
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString('utf8')).slice(-8192);

@@ -14,10 +14,10 @@ import {
   makeTempDir,
   onCleanUp,
   requestJson,
+  type ServerProcess,
   serverDir,
   startPinned,
   waitForOk,
-  type ServerProcess,
 } from './harness.js';
 
 export const latchkeyCli = join(serverDir, 'dist/cli.js');

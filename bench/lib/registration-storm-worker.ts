@@ -45,7 +45,13 @@ const workers = Array.from({ length: addressCount }, async (_, n) => {
       next += intervalMs;
       const origin = `https://storm-${n}-${randomBytes(6).toString('hex')}.example`;
       const body = JSON.stringify({ client_name: 'Storm', redirect_uris: [`${origin}/callback`], token_endpoint_auth_method: 'none' });
-      const status = await send(agent, registerUrl, 'POST', { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }, body);
+      const status = await send(
+        agent,
+        registerUrl,
+        'POST',
+        { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
+        body,
+      );
       count(`register ${status}`);
       if (status !== 201) continue;
       registered++;

@@ -72,9 +72,7 @@ function header(headers: Headers, name: string): string[] {
 /** A response body short enough for a failure report: a hosted page as its text, without markup. */
 function bodySample(body: string): string {
   const text = body.trimStart().startsWith('<')
-    ? body
-        .replace(/<(style|script)[^>]*>[\s\S]*?<\/\1>/gi, ' ')
-        .replace(/<[^>]+>/g, ' ')
+    ? body.replace(/<(style|script)[^>]*>[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]+>/g, ' ')
     : body;
   return text.replace(/\s+/g, ' ').trim().slice(0, 300);
 }
@@ -155,7 +153,11 @@ const SIGN_IN_STEPS: Step[] = [
   {
     // What a browser shows; its form carries the transaction and the CSRF token.
     name: 'GET /u/login',
-    request: (_tenant, flow) => ({ method: 'GET', path: `/u/login?state=${encodeURIComponent(flow.txId)}`, headers: { cookie: flow.txCookie } }),
+    request: (_tenant, flow) => ({
+      method: 'GET',
+      path: `/u/login?state=${encodeURIComponent(flow.txId)}`,
+      headers: { cookie: flow.txCookie },
+    }),
     read: (_tenant, flow, status, body) => {
       expectResponse(status, 200, body);
       if (!body.includes(flow.csrf)) throw new Error('the login page does not carry the CSRF token');
@@ -216,7 +218,8 @@ function decodeJwt(token: string): { header: { alg?: string }; payload: Record<s
 function expectAppTokens(tenant: Tenant, tokens: Tokens): void {
   const access = decodeJwt(tokens.access_token);
   const id = decodeJwt(tokens.id_token);
-  if (access.header.alg !== 'RS256' || id.header.alg !== 'RS256') throw new Error(`tokens signed with ${access.header.alg}/${id.header.alg}, not RS256`);
+  if (access.header.alg !== 'RS256' || id.header.alg !== 'RS256')
+    throw new Error(`tokens signed with ${access.header.alg}/${id.header.alg}, not RS256`);
   const audiences = [access.payload.aud].flat();
   if (!audiences.includes(API_IDENTIFIER)) throw new Error(`access token for ${JSON.stringify(access.payload.aud)}, not ${API_IDENTIFIER}`);
   if (id.payload.aud !== tenant.clientId) throw new Error(`ID token for ${JSON.stringify(id.payload.aud)}, not the client`);
@@ -362,7 +365,10 @@ function phaseFigures(
 }
 
 /** Starts autocannon and resolves with its result; `onInstance` may listen to its events. */
-export function autocannonRun(options: autocannon.Options, onInstance?: (instance: autocannon.Instance) => void): Promise<autocannon.Result> {
+export function autocannonRun(
+  options: autocannon.Options,
+  onInstance?: (instance: autocannon.Instance) => void,
+): Promise<autocannon.Result> {
   return new Promise((resolveRun, reject) => {
     const instance = autocannon(options, (err, result) => (err ? reject(err) : resolveRun(result)));
     onInstance?.(instance);

@@ -2,8 +2,9 @@
 // A few bundled files load far faster than ~900 modules (start-up time), and take less memory; the
 // code the CLI and the app share is one chunk, not two copies in the published package. Packages
 // with native addons or WebAssembly files stay external and load from node_modules.
-import { build } from 'esbuild';
+
 import { rmSync } from 'node:fs';
+import { build } from 'esbuild';
 
 rmSync(new URL('./dist', import.meta.url), { recursive: true, force: true });
 await build({
@@ -20,7 +21,15 @@ await build({
   // Maps give `node --enable-source-maps` file and line; the sources themselves are not shipped.
   sourcemap: true,
   sourcesContent: false,
-  external: ['better-sqlite3', 'pg-native', '@node-rs/argon2', '@node-rs/bcrypt', 'quickjs-emscripten', 'quickjs-emscripten-core', '@jitl/*'],
+  external: [
+    'better-sqlite3',
+    'pg-native',
+    '@node-rs/argon2',
+    '@node-rs/bcrypt',
+    'quickjs-emscripten',
+    'quickjs-emscripten-core',
+    '@jitl/*',
+  ],
   // Bundled CommonJS packages call require(); ESM output has none unless given one.
   banner: { js: "import { createRequire as __latchkeyRequire } from 'node:module'; const require = __latchkeyRequire(import.meta.url);" },
   logLevel: 'warning',

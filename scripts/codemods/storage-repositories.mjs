@@ -148,7 +148,10 @@ const methodPattern = new RegExp(`\\.(${names})\\b`, 'g');
 // `Pick<Storage, 'getUser' | 'updateUser'>`: the quoted names become the repository names.
 const pickPattern = new RegExp(`'(${names})'`, 'g');
 const typeNames = Object.keys(TYPES).join('|');
-const importPattern = new RegExp(`import type \\{([^}]*\\b(?:${typeNames})\\b[^}]*)\\}(\\s*from\\s*'[^']*storage/(?:types|index)\\.js')`, 'g');
+const importPattern = new RegExp(
+  `import type \\{([^}]*\\b(?:${typeNames})\\b[^}]*)\\}(\\s*from\\s*'[^']*storage/(?:types|index)\\.js')`,
+  'g',
+);
 const typePattern = new RegExp(`\\b(${typeNames})\\b`, 'g');
 // The auth0 SDK has methods of the same names (`management.users.listUsersByEmail`): never rewritten.
 const SDK_RECEIVER = /\b(management|managementClient|mgmt|auth0)(\.[\w$]+)*$/;
@@ -165,11 +168,26 @@ export function transform(text) {
   out = out.replace(/(Pick|Omit)<\s*Storage\s*,([^>]*)>/g, (whole, kind, picked) => {
     const replaced = picked.replace(pickPattern, (_, name) => `'${METHODS[name][0]}'`);
     // The same repository named twice after the rewrite: keep it once.
-    const unique = [...new Set(replaced.split('|').map((s) => s.trim()).filter(Boolean))].join(' | ');
+    const unique = [
+      ...new Set(
+        replaced
+          .split('|')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
+    ].join(' | ');
     return replaced === picked ? whole : `${kind}<Storage, ${unique}>`;
   });
   out = out.replace(importPattern, (_, list, from) => {
-    const kept = [...new Set(list.split(',').map((s) => s.trim()).filter(Boolean).map((s) => (TYPES[s] ? 'Storage' : s)))];
+    const kept = [
+      ...new Set(
+        list
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+          .map((s) => (TYPES[s] ? 'Storage' : s)),
+      ),
+    ];
     return `import type { ${kept.join(', ')} }${from}`;
   });
   out = out.replace(typePattern, (name) => `Pick<Storage, ${TYPES[name].map((r) => `'${r}'`).join(' | ')}>`);

@@ -5,8 +5,8 @@
 // an upstream provider (which runs the server's profile-script sandbox from the installed package).
 // The system browser is played by plain HTTP with a cookie jar, so no browser is needed.
 import { DesktopAuth, memoryStore } from '@latchkey/desktop';
-import { encryptedFileStore, loopbackRedirect, passphraseCipher } from '@latchkey/desktop/node';
 import * as electron from '@latchkey/desktop/electron';
+import { encryptedFileStore, loopbackRedirect, passphraseCipher } from '@latchkey/desktop/node';
 import * as tauri from '@latchkey/desktop/tauri';
 
 const env = (name) => {
@@ -26,8 +26,14 @@ function check(condition, message) {
   if (!condition) throw new Error(message);
 }
 
-check(typeof electron.safeStorageCipher === 'function' && typeof electron.forwardDeepLinks === 'function', '@latchkey/desktop/electron lacks its exports');
-check(typeof tauri.forwardTauriDeepLinks === 'function' && typeof tauri.invokeStore === 'function', '@latchkey/desktop/tauri lacks its exports');
+check(
+  typeof electron.safeStorageCipher === 'function' && typeof electron.forwardDeepLinks === 'function',
+  '@latchkey/desktop/electron lacks its exports',
+);
+check(
+  typeof tauri.forwardTauriDeepLinks === 'function' && typeof tauri.invokeStore === 'function',
+  '@latchkey/desktop/tauri lacks its exports',
+);
 
 /** A user agent that follows redirects one by one, keeps cookies per origin and fills in the login form. */
 async function playBrowser(authorizeUrl) {
@@ -65,7 +71,11 @@ async function playBrowser(authorizeUrl) {
       const fields = {};
       for (const m of page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[m[1]] = m[2].replace(/&amp;/g, '&');
       url = new URL('/u/login', url);
-      init = { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...fields, username: email, password }) };
+      init = {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ ...fields, username: email, password }),
+      };
       continue;
     }
     const title = /<title>([^<]*)<\/title>/.exec(page)?.[1] ?? page.slice(0, 200);

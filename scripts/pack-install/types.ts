@@ -1,8 +1,8 @@
 // Type-checked inside the temporary project the pack-and-install test creates: every entry point's
 // `types` resolves from the installed tarball and describes the API (not `any`).
 import { DesktopAuth, memoryStore, type TokenStore, type UserProfile } from '@latchkey/desktop';
-import { createNodeAuth, encryptedFileStore, loopbackRedirect, passphraseCipher } from '@latchkey/desktop/node';
 import { forwardDeepLinks, safeStorageCipher } from '@latchkey/desktop/electron';
+import { createNodeAuth, encryptedFileStore, loopbackRedirect, passphraseCipher } from '@latchkey/desktop/node';
 import { forwardTauriDeepLinks, invokeStore } from '@latchkey/desktop/tauri';
 
 const store: TokenStore = encryptedFileStore({ path: 'session.bin', cipher: passphraseCipher('secret') });

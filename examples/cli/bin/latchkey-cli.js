@@ -8,6 +8,10 @@ import { fileURLToPath } from 'node:url';
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 // Ctrl-C reaches both processes; the CLI handles it (exit 130), this wrapper just waits for it.
 process.on('SIGINT', () => {});
-const { status, signal, error } = spawnSync(process.execPath, ['--conditions=latchkey-source', '--import', import.meta.resolve('tsx'), main, ...process.argv.slice(2)], { stdio: 'inherit' });
+const { status, signal, error } = spawnSync(
+  process.execPath,
+  ['--conditions=latchkey-source', '--import', import.meta.resolve('tsx'), main, ...process.argv.slice(2)],
+  { stdio: 'inherit' },
+);
 if (error) console.error(`latchkey-cli: ${error.message}`);
 process.exit(status ?? (signal === 'SIGINT' ? 130 : 1));

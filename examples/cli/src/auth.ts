@@ -1,6 +1,13 @@
 import { DesktopAuth, type DesktopAuthOptions, type TokenStore } from '@latchkey/desktop';
-import { encryptedFileStore, keychainStore, loopbackRedirect, openSystemBrowser, passphraseCipher, secretToolStore } from '@latchkey/desktop/node';
-import { UsageError, type CliConfig } from './config.js';
+import {
+  encryptedFileStore,
+  keychainStore,
+  loopbackRedirect,
+  openSystemBrowser,
+  passphraseCipher,
+  secretToolStore,
+} from '@latchkey/desktop/node';
+import { type CliConfig, UsageError } from './config.js';
 
 export function storeFor(config: CliConfig): TokenStore {
   const account = `${config.clientId}@${config.issuer ?? config.domain}`;
@@ -26,7 +33,8 @@ export function createCliAuth(config: CliConfig, print: (line: string) => void, 
     clientId: config.clientId,
     ...(config.audience ? { audience: config.audience } : {}),
     redirect: loopbackRedirect({
-      successPage: (user) => `<!doctype html><meta charset="utf-8"><title>Signed in</title><p>Signed in as ${escape(String(user.name ?? user.sub))}. You may close this tab and return to the terminal.</p>`,
+      successPage: (user) =>
+        `<!doctype html><meta charset="utf-8"><title>Signed in</title><p>Signed in as ${escapeHtml(String(user.name ?? user.sub))}. You may close this tab and return to the terminal.</p>`,
     }),
     openUrl: async (url) => {
       print(`Open this URL to sign in: ${url}`);
@@ -37,6 +45,6 @@ export function createCliAuth(config: CliConfig, print: (line: string) => void, 
   });
 }
 
-function escape(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }

@@ -1,5 +1,5 @@
 import type { DesktopAuth } from '@latchkey/desktop';
-import { CLI_NAME, UsageError, type CliConfig } from './config.js';
+import { CLI_NAME, type CliConfig, UsageError } from './config.js';
 
 export type Print = (line: string) => void;
 
@@ -40,7 +40,9 @@ export async function callApi(auth: DesktopAuth, config: CliConfig, print: Print
 
 export async function logout(auth: DesktopAuth, print: Print): Promise<string | undefined> {
   const { logoutUrl, revoked } = await auth.logout();
-  print(revoked ? 'Signed out; the refresh token is revoked.' : 'Signed out locally (the server could not be reached to revoke the token).');
+  print(
+    revoked ? 'Signed out; the refresh token is revoked.' : 'Signed out locally (the server could not be reached to revoke the token).',
+  );
   if (logoutUrl) print(`To end the browser session too, open: ${logoutUrl}`);
   return logoutUrl;
 }

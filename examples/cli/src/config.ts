@@ -64,7 +64,7 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): CliConfig {
     });
   } catch (error) {
     // node:util's own messages are clear ("Unknown option '--x'"); its TypeError and stack are not.
-    throw new UsageError((error as Error).message.split('. ')[0]!.replace(/\.$/, '') + '.');
+    throw new UsageError(`${(error as Error).message.split('. ')[0]!.replace(/\.$/, '')}.`);
   }
   const { values, positionals } = parsed;
   const configHome = env.XDG_CONFIG_HOME ?? join(homedir(), '.config');
@@ -76,10 +76,13 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): CliConfig {
   const domain = values.domain ?? env.LATCHKEY_CLI_DOMAIN;
   if (!issuer && !domain) throw new UsageError('Missing --issuer or --domain (LATCHKEY_CLI_ISSUER / LATCHKEY_CLI_DOMAIN).');
   const store = (values.store ?? env.LATCHKEY_CLI_STORE ?? 'keychain') as StoreKind;
-  if (!['keychain', 'secret-tool', 'file'].includes(store)) throw new UsageError(`Unknown store ${store}: use keychain, secret-tool or file.`);
+  if (!['keychain', 'secret-tool', 'file'].includes(store))
+    throw new UsageError(`Unknown store ${store}: use keychain, secret-tool or file.`);
   const passphrase = env.LATCHKEY_CLI_STORE_PASSPHRASE;
-  if (store === 'file' && !passphrase) throw new UsageError('--store file needs a passphrase in LATCHKEY_CLI_STORE_PASSPHRASE: the token file is always encrypted.');
-  if (store === 'file' && passphrase!.length < MIN_PASSPHRASE) throw new UsageError(`LATCHKEY_CLI_STORE_PASSPHRASE is too short: use at least ${MIN_PASSPHRASE} characters.`);
+  if (store === 'file' && !passphrase)
+    throw new UsageError('--store file needs a passphrase in LATCHKEY_CLI_STORE_PASSPHRASE: the token file is always encrypted.');
+  if (store === 'file' && passphrase!.length < MIN_PASSPHRASE)
+    throw new UsageError(`LATCHKEY_CLI_STORE_PASSPHRASE is too short: use at least ${MIN_PASSPHRASE} characters.`);
   return {
     command: positionals[0],
     help: false,

@@ -2,7 +2,7 @@ import { DesktopAuthError } from '@latchkey/desktop';
 import { openSystemBrowser } from '@latchkey/desktop/node';
 import { createCliAuth } from './auth.js';
 import { callApi, login, logout, whoami } from './commands.js';
-import { CLI_NAME, readConfig, USAGE, UsageError, type CliConfig } from './config.js';
+import { CLI_NAME, type CliConfig, readConfig, USAGE, UsageError } from './config.js';
 import { explain } from './messages.js';
 
 const print = (line: string) => console.log(line);

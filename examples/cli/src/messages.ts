@@ -1,4 +1,4 @@
-import { OAuthRequestFailed, type DesktopAuthError } from '@latchkey/desktop';
+import { type DesktopAuthError, OAuthRequestFailed } from '@latchkey/desktop';
 import { CLI_NAME, type CliConfig } from './config.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { DesktopAuth } from '@latchkey/desktop';
-import { registerAuthBridge, type IpcMainLike } from '@latchkey/desktop/electron';
+import { type IpcMainLike, registerAuthBridge } from '@latchkey/desktop/electron';
 import { PRIVATE_MESSAGE_CHANNEL } from './ipc.js';
 
 export interface MainProcessOptions {
@@ -27,7 +27,9 @@ export function wireMainProcess(options: MainProcessOptions) {
     ...(options.logoutReturnTo ? { logoutReturnTo: options.logoutReturnTo } : {}),
   });
   ipcMain.handle(PRIVATE_MESSAGE_CHANNEL, async () => {
-    const response = await fetchImpl(new URL('/private', options.apiUrl), { headers: { authorization: `Bearer ${await auth.getAccessToken()}` } });
+    const response = await fetchImpl(new URL('/private', options.apiUrl), {
+      headers: { authorization: `Bearer ${await auth.getAccessToken()}` },
+    });
     const body = (await response.json()) as { message?: string; error?: string };
     if (!response.ok) throw new Error(`The API answered ${response.status}: ${body.error ?? ''}`);
     return body.message ?? '';

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { app, BrowserWindow, ipcMain, safeStorage, shell } from 'electron';
-import { deepLinkRedirect, DesktopAuth, type TokenStore } from '@latchkey/desktop';
+import { DesktopAuth, deepLinkRedirect, type TokenStore } from '@latchkey/desktop';
 import { forwardDeepLinks, safeStorageCipher } from '@latchkey/desktop/electron';
 import { encryptedFileStore, keychainStore, loopbackRedirect } from '@latchkey/desktop/node';
+import { app, BrowserWindow, ipcMain, safeStorage, shell } from 'electron';
 import { wireMainProcess } from './auth-service.js';
 import { readConfig } from './config.js';
 

@@ -1,5 +1,5 @@
-import { exposeAuthBridge, type ContextBridgeLike, type IpcRendererLike } from '@latchkey/desktop/electron-preload';
-import { PRIVATE_MESSAGE_CHANNEL, type ExampleApi } from './ipc.js';
+import { type ContextBridgeLike, exposeAuthBridge, type IpcRendererLike } from '@latchkey/desktop/electron-preload';
+import { type ExampleApi, PRIVATE_MESSAGE_CHANNEL } from './ipc.js';
 
 /**
  * What the preload gives the window, without Electron imports so it runs in Node tests:

@@ -1,4 +1,4 @@
-import { deepLinkRedirect, DesktopAuth, type FetchLike } from '@latchkey/desktop';
+import { DesktopAuth, deepLinkRedirect, type FetchLike } from '@latchkey/desktop';
 import { forwardTauriDeepLinks, invokeStore, type TauriDeepLink, type TauriInvoke } from '@latchkey/desktop/tauri';
 
 export interface TauriAuthConfig {
@@ -24,7 +24,10 @@ export interface TauriPlugins {
  * The SDK in a Tauri 2 webview: the system browser through the opener plugin, the callback through
  * the deep-link plugin into handleRedirect(), and the refresh token in the OS keychain on the Rust side.
  */
-export async function createTauriAuth(config: TauriAuthConfig, plugins: TauriPlugins): Promise<{ auth: DesktopAuth; stopListening: () => void }> {
+export async function createTauriAuth(
+  config: TauriAuthConfig,
+  plugins: TauriPlugins,
+): Promise<{ auth: DesktopAuth; stopListening: () => void }> {
   const auth = new DesktopAuth({
     issuer: config.issuer,
     clientId: config.clientId,

@@ -37,7 +37,8 @@ async function run(action: () => Promise<unknown>): Promise<void> {
 }
 
 auth.on('status', (status) => {
-  byId('status').textContent = status === 'signing-in' ? 'Finish signing in in your browser…' : status === 'offline' ? 'Offline: reconnecting…' : '';
+  byId('status').textContent =
+    status === 'signing-in' ? 'Finish signing in in your browser…' : status === 'offline' ? 'Offline: reconnecting…' : '';
 });
 byId('login').addEventListener('click', () => run(() => auth.login()));
 byId('logout').addEventListener('click', () =>

@@ -94,7 +94,8 @@ export class BackgroundRefresh {
 
 function seconds(settings: BackgroundRefreshOptions, key: keyof BackgroundRefreshOptions, fallback: number, min: number): number {
   const value = settings[key] ?? fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) throw new TypeError(`backgroundRefresh.${key} must be a number of seconds of at least ${min}.`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min)
+    throw new TypeError(`backgroundRefresh.${key} must be a number of seconds of at least ${min}.`);
   return value;
 }
 

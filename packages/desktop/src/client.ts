@@ -1,20 +1,27 @@
 import { linkedSignal, sleep, untilAborted } from './abort.js';
+import {
+  type AuthorizationParams,
+  buildAuthorizationRequest,
+  isCallbackFor,
+  type PendingAuthorization,
+  parseAuthorizationResponse,
+} from './authorization.js';
 import { BackgroundRefresh, platformTimers, type RefreshOutcome } from './background-refresh.js';
-import { buildAuthorizationRequest, isCallbackFor, parseAuthorizationResponse, type AuthorizationParams, type PendingAuthorization } from './authorization.js';
-import { DEFAULT_SCOPE, normaliseIssuer, withOpenid, type DesktopAuthOptions, type FetchLike } from './config.js';
-import { pollForDeviceTokens, requestDeviceAuthorization, type DeviceCodePrompt } from './device-flow.js';
+import { DEFAULT_SCOPE, type DesktopAuthOptions, type FetchLike, normaliseIssuer, withOpenid } from './config.js';
+import { type DeviceCodePrompt, pollForDeviceTokens, requestDeviceAuthorization } from './device-flow.js';
 import { discover, type ServerMetadata } from './discovery.js';
 import { AudienceNotGranted, IdTokenInvalid, LoginCancelled, LoginRequired, LoginTimeout, TokenRefreshFailed } from './errors.js';
-import { Emitter, type AuthEvents, type AuthStatus } from './events.js';
-import { idTokenVerifier, type IdTokenExpectations, type IdTokenVerifier, type UserProfile } from './id-token.js';
+import { type AuthEvents, type AuthStatus, Emitter } from './events.js';
+import { type IdTokenExpectations, type IdTokenVerifier, idTokenVerifier, type UserProfile } from './id-token.js';
 import { PendingLogin } from './pending-login.js';
 import type { OpenRedirect } from './redirect.js';
-import { grantsAudience, isTransientFailure, redeemRefreshToken, type RefreshedTokens, type RefreshGrantContext } from './refresh.js';
-import { parseSession, serialiseSession, type Session } from './session.js';
+import { grantsAudience, isTransientFailure, type RefreshedTokens, type RefreshGrantContext, redeemRefreshToken } from './refresh.js';
+import { parseSession, type Session, serialiseSession } from './session.js';
 import { memoryStore, type TokenStore } from './storage.js';
-import { revokeRefreshToken, tokenRequest, type TokenResponse } from './token-endpoint.js';
+import { revokeRefreshToken, type TokenResponse, tokenRequest } from './token-endpoint.js';
 
-export interface LoginOptions extends Partial<Pick<AuthorizationParams, 'audience' | 'scope' | 'maxAge' | 'prompt' | 'connection' | 'loginHint' | 'extraParams'>> {
+export interface LoginOptions
+  extends Partial<Pick<AuthorizationParams, 'audience' | 'scope' | 'maxAge' | 'prompt' | 'connection' | 'loginHint' | 'extraParams'>> {
   /** Aborting rejects login() with LoginCancelled and closes the loopback listener. */
   signal?: AbortSignal;
   timeoutMs?: number;
@@ -233,7 +240,11 @@ export class DesktopAuth {
       const authorization = await requestDeviceAuthorization(
         this.#fetch,
         endpoint,
-        { clientId: this.clientId, scope: withOpenid(options.scope ?? this.#options.scope ?? DEFAULT_SCOPE), ...this.#audienceParam(options.audience) },
+        {
+          clientId: this.clientId,
+          scope: withOpenid(options.scope ?? this.#options.scope ?? DEFAULT_SCOPE),
+          ...this.#audienceParam(options.audience),
+        },
         link.signal,
       );
       const { deviceCode: _secret, interval: _interval, ...prompt } = authorization;
@@ -377,7 +388,13 @@ export class DesktopAuth {
     return options.federated ? `${url.href}&federated` : url.href;
   }
 
-  async #completeAuthorization(callbackUrl: string, request: PendingAuthorization, discovery: Discovery, audience: string | undefined, signal: AbortSignal): Promise<UserProfile> {
+  async #completeAuthorization(
+    callbackUrl: string,
+    request: PendingAuthorization,
+    discovery: Discovery,
+    audience: string | undefined,
+    signal: AbortSignal,
+  ): Promise<UserProfile> {
     const code = parseAuthorizationResponse(callbackUrl, {
       state: request.state,
       issuer: discovery.metadata.issuer,
@@ -386,14 +403,32 @@ export class DesktopAuth {
     const tokens = await tokenRequest(
       this.#fetch,
       discovery.metadata.token_endpoint,
-      { grant_type: 'authorization_code', client_id: this.clientId, code, code_verifier: request.codeVerifier, redirect_uri: request.redirectUri },
+      {
+        grant_type: 'authorization_code',
+        client_id: this.clientId,
+        code,
+        code_verifier: request.codeVerifier,
+        redirect_uri: request.redirectUri,
+      },
       signal,
     );
-    return this.#establish(tokens, discovery, { nonce: request.nonce, ...(request.maxAge !== undefined ? { maxAge: request.maxAge } : {}) }, audience, signal);
+    return this.#establish(
+      tokens,
+      discovery,
+      { nonce: request.nonce, ...(request.maxAge !== undefined ? { maxAge: request.maxAge } : {}) },
+      audience,
+      signal,
+    );
   }
 
   /** A new session from a login's token response: the id_token is checked before anything is kept. */
-  async #establish(tokens: TokenResponse, discovery: Discovery, expected: Partial<IdTokenExpectations>, audience: string | undefined, signal: AbortSignal): Promise<UserProfile> {
+  async #establish(
+    tokens: TokenResponse,
+    discovery: Discovery,
+    expected: Partial<IdTokenExpectations>,
+    audience: string | undefined,
+    signal: AbortSignal,
+  ): Promise<UserProfile> {
     if (!tokens.id_token) throw new IdTokenInvalid('the token response has no id_token');
     const user = await discovery.verify(tokens.id_token, this.#expectations(expected));
     // Cancelled while the code was being redeemed: the caller was told it failed, so keep nothing.
@@ -538,7 +573,13 @@ export class DesktopAuth {
 
   async #persist(refreshToken: string, audience: string | undefined): Promise<void> {
     await this.#store.save(
-      serialiseSession({ v: 1, issuer: this.issuer, clientId: this.clientId, refreshToken, ...(audience !== undefined ? { audience } : {}) }),
+      serialiseSession({
+        v: 1,
+        issuer: this.issuer,
+        clientId: this.clientId,
+        refreshToken,
+        ...(audience !== undefined ? { audience } : {}),
+      }),
     );
   }
 
@@ -547,7 +588,10 @@ export class DesktopAuth {
       const pending = discover(this.issuer, this.#fetch).then((metadata) => {
         const verify = idTokenVerifier(metadata, this.#fetch);
         // The provider's own spelling of its issuer (with or without the trailing slash) is what `iss` carries.
-        return { metadata, verify: (idToken: string, expected: IdTokenExpectations) => verify(idToken, { ...expected, issuer: metadata.issuer }) };
+        return {
+          metadata,
+          verify: (idToken: string, expected: IdTokenExpectations) => verify(idToken, { ...expected, issuer: metadata.issuer }),
+        };
       });
       // A failed discovery (offline at start-up) is retried by the next call instead of being cached.
       pending.catch(() => {

@@ -1,6 +1,6 @@
 import type { FetchLike } from './config.js';
 import { DeviceCodeExpired, OAuthRequestFailed, RequestFailed } from './errors.js';
-import { postForm, tokenRequest, type TokenResponse } from './token-endpoint.js';
+import { postForm, type TokenResponse, tokenRequest } from './token-endpoint.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -35,7 +35,12 @@ export async function requestDeviceAuthorization(
   );
   const verificationUri = body.verification_uri ?? body.verification_url;
   const complete = body.verification_uri_complete ?? body.verification_url_complete;
-  if (typeof body.device_code !== 'string' || typeof body.user_code !== 'string' || typeof verificationUri !== 'string' || typeof body.expires_in !== 'number') {
+  if (
+    typeof body.device_code !== 'string' ||
+    typeof body.user_code !== 'string' ||
+    typeof verificationUri !== 'string' ||
+    typeof body.expires_in !== 'number'
+  ) {
     throw new RequestFailed('The device authorization response lacks device_code, user_code, verification_uri or expires_in');
   }
   return {

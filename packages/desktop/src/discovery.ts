@@ -1,4 +1,4 @@
-import { isLoopbackHost, type FetchLike } from './config.js';
+import { type FetchLike, isLoopbackHost } from './config.js';
 import { DiscoveryFailed } from './errors.js';
 
 /** The part of the OpenID Provider metadata the SDK uses. */
@@ -34,18 +34,27 @@ export async function discover(issuer: string, fetchImpl: FetchLike, signal?: Ab
   if (!response.ok) throw new DiscoveryFailed(`${url} answered ${response.status}`);
   const metadata = (await response.json().catch(() => undefined)) as Partial<ServerMetadata> | undefined;
   if (!metadata || typeof metadata !== 'object') throw new DiscoveryFailed(`${url} is not JSON`);
-  if (metadata.issuer !== issuer && `${metadata.issuer}/` !== issuer) throw new DiscoveryFailed(`The discovery document names issuer ${String(metadata.issuer)}, expected ${issuer}`);
+  if (metadata.issuer !== issuer && `${metadata.issuer}/` !== issuer)
+    throw new DiscoveryFailed(`The discovery document names issuer ${String(metadata.issuer)}, expected ${issuer}`);
   for (const field of ENDPOINTS) {
     const value = metadata[field];
     if ((value === undefined || value === null) && !REQUIRED.has(field)) continue;
     if (typeof value !== 'string') throw new DiscoveryFailed(`The discovery document has no ${field}`);
-    if (!isSecureEndpoint(value)) throw new DiscoveryFailed(`The discovery document's ${field} is not an https URL: ${value.slice(0, 200)}`);
+    if (!isSecureEndpoint(value))
+      throw new DiscoveryFailed(`The discovery document's ${field} is not an https URL: ${value.slice(0, 200)}`);
   }
   return metadata as ServerMetadata;
 }
 
 const REQUIRED = new Set<keyof ServerMetadata>(['authorization_endpoint', 'token_endpoint', 'jwks_uri']);
-const ENDPOINTS = ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'revocation_endpoint', 'device_authorization_endpoint', 'end_session_endpoint'] as const;
+const ENDPOINTS = [
+  'authorization_endpoint',
+  'token_endpoint',
+  'jwks_uri',
+  'revocation_endpoint',
+  'device_authorization_endpoint',
+  'end_session_endpoint',
+] as const;
 
 /**
  * Refresh tokens go to the token and revocation endpoints, the id_token to the end_session one, and

@@ -120,7 +120,10 @@ export class DeviceCodeExpired extends DesktopAuthError {
  */
 export class AudienceNotGranted extends DesktopAuthError {
   constructor(readonly audience: string) {
-    super('audience_not_granted', `The server did not issue a token for ${audience} from this refresh token. Log in with this audience, or enable multi-resource refresh tokens for it.`);
+    super(
+      'audience_not_granted',
+      `The server did not issue a token for ${audience} from this refresh token. Log in with this audience, or enable multi-resource refresh tokens for it.`,
+    );
   }
 }
 
@@ -147,7 +150,10 @@ export class DiscoveryFailed extends DesktopAuthError {
 
 /** The system browser could not be started (no browser, no xdg-open). Show the URL to the user instead. */
 export class BrowserOpenFailed extends DesktopAuthError {
-  constructor(readonly url: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly url: string,
+    options?: { cause?: unknown },
+  ) {
     super('browser_open_failed', `Could not open the system browser. Open this URL to sign in: ${url}`, options);
   }
 }

@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, customFetch, errors, type JWTPayload, jwtVerify } from 'jose';
 import type { FetchLike } from './config.js';
 import type { ServerMetadata } from './discovery.js';
 import { IdTokenInvalid } from './errors.js';
@@ -57,15 +57,18 @@ export function idTokenVerifier(metadata: ServerMetadata, fetchImpl: FetchLike):
       throw new IdTokenInvalid(reason, { cause });
     }
     const nowSeconds = expected.now / 1000;
-    if (typeof payload.iat !== 'number' || payload.iat > nowSeconds + expected.leewaySeconds) throw new IdTokenInvalid('issued in the future (iat)');
+    if (typeof payload.iat !== 'number' || payload.iat > nowSeconds + expected.leewaySeconds)
+      throw new IdTokenInvalid('issued in the future (iat)');
     // §3.1.3.7 (4)/(5): with several audiences the token must name us as its authorised party.
     if ((Array.isArray(payload.aud) && payload.aud.length > 1) || payload.azp !== undefined) {
       if (payload.azp !== expected.clientId) throw new IdTokenInvalid('azp is not this client');
     }
-    if (expected.nonce !== undefined && payload.nonce !== expected.nonce) throw new IdTokenInvalid('nonce mismatch (replayed or foreign token)');
+    if (expected.nonce !== undefined && payload.nonce !== expected.nonce)
+      throw new IdTokenInvalid('nonce mismatch (replayed or foreign token)');
     if (expected.maxAge !== undefined) {
       if (typeof payload.auth_time !== 'number') throw new IdTokenInvalid('auth_time missing although max_age was requested');
-      if (payload.auth_time + expected.maxAge + expected.leewaySeconds < nowSeconds) throw new IdTokenInvalid('the sign-in is older than max_age');
+      if (payload.auth_time + expected.maxAge + expected.leewaySeconds < nowSeconds)
+        throw new IdTokenInvalid('the sign-in is older than max_age');
     }
     if (expected.sub !== undefined && payload.sub !== expected.sub) throw new IdTokenInvalid('the refreshed id_token is for another user');
     return payload as UserProfile;

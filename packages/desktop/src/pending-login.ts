@@ -31,7 +31,8 @@ export class PendingLogin {
 
   /** The redirect strategies call this; the outcome is what a loopback page shows. */
   readonly deliver = async (callbackUrl: string): Promise<LoginOutcome> => {
-    if (this.#completion) return { ok: false, error: new DesktopAuthError('duplicate_callback', 'This sign-in already received its response.') };
+    if (this.#completion)
+      return { ok: false, error: new DesktopAuthError('duplicate_callback', 'This sign-in already received its response.') };
     // Before the request exists a callback cannot be ours; it does not end the login either.
     if (!this.#complete || this.controller.signal.aborted) return { ok: false, error: new StateMismatch() };
     this.#completion = this.#complete(callbackUrl);

@@ -2,7 +2,7 @@ import { decodeJwt } from 'jose';
 import type { FetchLike } from './config.js';
 import { DiscoveryFailed, OAuthRequestFailed, RequestFailed, TokenRefreshFailed } from './errors.js';
 import type { UserProfile } from './id-token.js';
-import { tokenRequest, type TokenResponse } from './token-endpoint.js';
+import { type TokenResponse, tokenRequest } from './token-endpoint.js';
 
 export interface RefreshGrantContext {
   fetch: FetchLike;
@@ -26,7 +26,11 @@ export interface RefreshedTokens {
  * response is looked at further: the old one is already dead at the server, and a crash or a failed
  * check after this point must not lose the only token that still works.
  */
-export async function redeemRefreshToken(ctx: RefreshGrantContext, refreshToken: string, narrow: { audience?: string; scope?: string } = {}): Promise<RefreshedTokens> {
+export async function redeemRefreshToken(
+  ctx: RefreshGrantContext,
+  refreshToken: string,
+  narrow: { audience?: string; scope?: string } = {},
+): Promise<RefreshedTokens> {
   const { audience, scope } = narrow;
   let tokens: TokenResponse;
   try {
@@ -70,8 +74,12 @@ export function grantsAudience(accessToken: string, audience: string): boolean {
  * `temporarily_unavailable` / `server_error`, and a 5xx without OAuth JSON). A refused token is not.
  */
 export function isTransientFailure(error: unknown): boolean {
-  if (!(error instanceof TokenRefreshFailed) || error.loginRequired) return error instanceof RequestFailed || error instanceof DiscoveryFailed;
+  if (!(error instanceof TokenRefreshFailed) || error.loginRequired)
+    return error instanceof RequestFailed || error instanceof DiscoveryFailed;
   const cause = error.cause;
   if (cause instanceof RequestFailed || cause instanceof DiscoveryFailed) return true;
-  return cause instanceof OAuthRequestFailed && (cause.error === 'temporarily_unavailable' || cause.error === 'server_error' || (cause.status ?? 0) >= 500);
+  return (
+    cause instanceof OAuthRequestFailed &&
+    (cause.error === 'temporarily_unavailable' || cause.error === 'server_error' || (cause.status ?? 0) >= 500)
+  );
 }

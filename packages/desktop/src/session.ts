@@ -22,7 +22,8 @@ export function parseSession(value: string | null, issuer: string, clientId: str
   if (value === null) return undefined;
   try {
     const parsed = JSON.parse(value) as Partial<PersistedSession>;
-    if (parsed.v !== 1 || parsed.issuer !== issuer || parsed.clientId !== clientId || typeof parsed.refreshToken !== 'string') return undefined;
+    if (parsed.v !== 1 || parsed.issuer !== issuer || parsed.clientId !== clientId || typeof parsed.refreshToken !== 'string')
+      return undefined;
     return parsed as PersistedSession;
   } catch {
     return undefined;

@@ -11,7 +11,12 @@ export interface TokenResponse {
 }
 
 /** POSTs a form (RFC 6749 §3.2) and returns the JSON body; OAuth errors become OAuthRequestFailed. */
-export async function postForm(fetchImpl: FetchLike, endpoint: string, params: Record<string, string>, signal?: AbortSignal): Promise<Record<string, unknown>> {
+export async function postForm(
+  fetchImpl: FetchLike,
+  endpoint: string,
+  params: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<Record<string, unknown>> {
   let response: Response;
   try {
     response = await fetchImpl(endpoint, {
@@ -42,19 +47,32 @@ export async function postForm(fetchImpl: FetchLike, endpoint: string, params: R
   return record;
 }
 
-export async function tokenRequest(fetchImpl: FetchLike, endpoint: string, params: Record<string, string>, signal?: AbortSignal): Promise<TokenResponse> {
+export async function tokenRequest(
+  fetchImpl: FetchLike,
+  endpoint: string,
+  params: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<TokenResponse> {
   const body = await postForm(fetchImpl, endpoint, params, signal);
   if (typeof body.access_token !== 'string' || typeof body.token_type !== 'string' || body.token_type.toLowerCase() !== 'bearer') {
     throw new RequestFailed('The token response has no Bearer access_token');
   }
   for (const field of ['id_token', 'refresh_token', 'scope'] as const) {
-    if (body[field] !== undefined && typeof body[field] !== 'string') throw new RequestFailed(`The token response's ${field} is not a string`);
+    if (body[field] !== undefined && typeof body[field] !== 'string')
+      throw new RequestFailed(`The token response's ${field} is not a string`);
   }
-  if (body.expires_in !== undefined && typeof body.expires_in !== 'number') throw new RequestFailed("The token response's expires_in is not a number");
+  if (body.expires_in !== undefined && typeof body.expires_in !== 'number')
+    throw new RequestFailed("The token response's expires_in is not a number");
   return body as unknown as TokenResponse;
 }
 
 /** RFC 7009. Auth0 revokes the refresh token's whole family (every rotation of it) too. */
-export async function revokeRefreshToken(fetchImpl: FetchLike, endpoint: string, clientId: string, token: string, signal?: AbortSignal): Promise<void> {
+export async function revokeRefreshToken(
+  fetchImpl: FetchLike,
+  endpoint: string,
+  clientId: string,
+  token: string,
+  signal?: AbortSignal,
+): Promise<void> {
   await postForm(fetchImpl, endpoint, { client_id: clientId, token, token_type_hint: 'refresh_token' }, signal);
 }

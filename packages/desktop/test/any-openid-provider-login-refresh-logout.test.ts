@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import type { Page } from 'playwright-core';
-import { DesktopAuth, memoryStore } from '../src/index.js';
 import { loopbackRedirect } from '../src/adapters/node.js';
+import { DesktopAuth, memoryStore } from '../src/index.js';
 import { parseSession } from '../src/session.js';
 import { countingFetch } from './helpers/counting-fetch.js';
-import { createNativeApp, newContext, signInAtLoginPage, startLatchkey, type Latchkey } from './helpers/latchkey.js';
-import { OP_CLIENT_ID, signInAtPlainProvider, startPlainProvider, type PlainProvider } from './helpers/oidc-provider.js';
+import { createNativeApp, type Latchkey, newContext, signInAtLoginPage, startLatchkey } from './helpers/latchkey.js';
+import { OP_CLIENT_ID, type PlainProvider, signInAtPlainProvider, startPlainProvider } from './helpers/oidc-provider.js';
 
 /** One provider the same flow runs against. */
 interface Target {
@@ -38,7 +38,13 @@ const targets: Record<string, () => Promise<Target>> = {
   latchkey: async () => {
     const returnTo = `${new URL(latchkey.server.issuer).origin}/signed-out`;
     const app = await createNativeApp(latchkey.server, ['http://127.0.0.1/callback'], { allowed_logout_urls: [returnTo] });
-    return { issuer: latchkey.server.issuer, clientId: app.client_id, signIn: signInAtLoginPage, name: 'Ada Lovelace', endSessionPath: '/oidc/logout' };
+    return {
+      issuer: latchkey.server.issuer,
+      clientId: app.client_id,
+      signIn: signInAtLoginPage,
+      name: 'Ada Lovelace',
+      endSessionPath: '/oidc/logout',
+    };
   },
 };
 
@@ -65,11 +71,21 @@ async function refreshDirectly(tokenEndpoint: string, clientId: string, refreshT
 for (const [label, setUp] of Object.entries(targets)) {
   test(`${label}: loopback sign-in, raw id_token and token response, rotation, a narrower scope per call, restore, RP-initiated logout`, async () => {
     const target = await setUp();
-    const discovery = (await (await fetch(`${target.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`)).json()) as Record<string, string>;
+    const discovery = (await (await fetch(`${target.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      string
+    >;
     const store = memoryStore();
     const counting = countingFetch();
     const { context, page, problems } = await newContext(latchkey.browser);
-    const auth = new DesktopAuth({ issuer: target.issuer, clientId: target.clientId, redirect: loopbackRedirect(), openUrl: (url) => page.goto(url), store, fetch: counting.fetch });
+    const auth = new DesktopAuth({
+      issuer: target.issuer,
+      clientId: target.clientId,
+      redirect: loopbackRedirect(),
+      openUrl: (url) => page.goto(url),
+      store,
+      fetch: counting.fetch,
+    });
 
     const [user] = await Promise.all([auth.login(target.prompt ? { prompt: target.prompt } : {}), target.signIn(page)]);
     assert.equal(user.name, target.name);
@@ -115,13 +131,20 @@ for (const [label, setUp] of Object.entries(targets)) {
     assert.equal(url.searchParams.get('post_logout_redirect_uri'), returnTo);
     assert.equal(url.searchParams.get('client_id'), target.clientId);
     assert.equal(await store.load(), null);
-    assert.equal(await refreshDirectly(discovery.token_endpoint!, target.clientId, liveRefreshToken), 'invalid_grant', 'revoked at the server');
+    assert.equal(
+      await refreshDirectly(discovery.token_endpoint!, target.clientId, liveRefreshToken),
+      'invalid_grant',
+      'revoked at the server',
+    );
 
     // The browser ends its session at the provider and comes back to returnTo.
     await page.goto(url.href);
     await target.confirmLogout?.(page);
     await page.waitForURL((current) => current.href.startsWith(returnTo));
-    assert.deepEqual(problems.filter((p) => !/fonts\.googleapis/.test(p)), []);
+    assert.deepEqual(
+      problems.filter((p) => !/fonts\.googleapis/.test(p)),
+      [],
+    );
     await context.close();
   });
 }

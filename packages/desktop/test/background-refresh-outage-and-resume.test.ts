@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launchChromium, newContext } from '../../server/test/helpers/chromium.js';
 import type { Browser } from 'playwright-core';
-import { DesktopAuth, memoryStore, type AuthStatus, type Timers, type TokenStore } from '../src/index.js';
+import { launchChromium, newContext } from '../../server/test/helpers/chromium.js';
 import { loopbackRedirect } from '../src/adapters/node.js';
+import { type AuthStatus, DesktopAuth, memoryStore, type Timers, type TokenStore } from '../src/index.js';
 import { parseSession, serialiseSession } from '../src/session.js';
 import { FAKE_CLIENT, FAKE_ISSUER, fakeIssuer } from './helpers/fake-issuer.js';
-import { OP_CLIENT_ID, signInAtPlainProvider, startPlainProvider, type PlainProvider } from './helpers/oidc-provider.js';
+import { OP_CLIENT_ID, type PlainProvider, signInAtPlainProvider, startPlainProvider } from './helpers/oidc-provider.js';
 
 /** Timers the test fires by hand: nothing runs until it says so. */
 function manualTimers() {
@@ -48,7 +48,10 @@ async function issuerAt(clock: () => number) {
   let round = 0;
   issuer.onToken(() => {
     round += 1;
-    return { status: 200, body: { access_token: `at-${round}`, token_type: 'Bearer', expires_in: 3600, refresh_token: `rt-${round}`, id_token: '' } };
+    return {
+      status: 200,
+      body: { access_token: `at-${round}`, token_type: 'Bearer', expires_in: 3600, refresh_token: `rt-${round}`, id_token: '' },
+    };
   });
   const fetchImpl: typeof issuer.fetch = async (input, init) => {
     const response = await issuer.fetch(input, init);
@@ -116,7 +119,16 @@ test('a refresh token refused in the background signs out and stops the timer', 
   const { issuer, fetch } = await issuerAt(() => clock);
   const manual = manualTimers();
   const store = await seeded();
-  const auth = new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, store, fetch, now: () => clock, random: () => 0, timers: manual.timers, backgroundRefresh: true });
+  const auth = new DesktopAuth({
+    issuer: FAKE_ISSUER,
+    clientId: FAKE_CLIENT,
+    store,
+    fetch,
+    now: () => clock,
+    random: () => 0,
+    timers: manual.timers,
+    backgroundRefresh: true,
+  });
   await auth.restore();
   issuer.onToken(() => ({ status: 403, body: { error: 'invalid_grant' } }));
   clock += 3600 * 1000;
@@ -127,7 +139,7 @@ test('a refresh token refused in the background signs out and stops the timer', 
 });
 
 test('dispose() while a refresh is in flight: the refresh completes but arms no timer, nor does any later one', async () => {
-  let clock = Date.parse('2026-01-01T09:00:00Z');
+  const clock = Date.parse('2026-01-01T09:00:00Z');
   const { fetch } = await issuerAt(() => clock);
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
@@ -137,7 +149,16 @@ test('dispose() while a refresh is in flight: the refresh completes but arms no 
     return fetch(input, init);
   };
   const manual = manualTimers();
-  const auth = new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, store: await seeded(), fetch: slowFetch, now: () => clock, random: () => 0, timers: manual.timers, backgroundRefresh: true });
+  const auth = new DesktopAuth({
+    issuer: FAKE_ISSUER,
+    clientId: FAKE_CLIENT,
+    store: await seeded(),
+    fetch: slowFetch,
+    now: () => clock,
+    random: () => 0,
+    timers: manual.timers,
+    backgroundRefresh: true,
+  });
   await auth.restore();
   gated = true;
   const refreshing = auth.getAccessToken({ forceRefresh: true });
@@ -217,12 +238,25 @@ test('through a provider outage (server stopped, then restarted): status offline
 });
 
 test('background refresh settings that would spin (0 or NaN seconds between wakes or retries) are refused when the client is made', () => {
-  for (const settings of [{ checkEverySeconds: 0 }, { maxRetrySeconds: 0 }, { checkEverySeconds: Number.NaN }, { jitterSeconds: -1 }, { aheadSeconds: Number.POSITIVE_INFINITY }]) {
+  for (const settings of [
+    { checkEverySeconds: 0 },
+    { maxRetrySeconds: 0 },
+    { checkEverySeconds: Number.NaN },
+    { jitterSeconds: -1 },
+    { aheadSeconds: Number.POSITIVE_INFINITY },
+  ]) {
     assert.throws(
       () => new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, backgroundRefresh: settings }),
       (error: unknown) => error instanceof TypeError && error.message.includes(`backgroundRefresh.${Object.keys(settings)[0]}`),
       JSON.stringify(settings),
     );
   }
-  assert.doesNotThrow(() => new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, backgroundRefresh: { checkEverySeconds: 1, maxRetrySeconds: 1, jitterSeconds: 0, aheadSeconds: 0 } }));
+  assert.doesNotThrow(
+    () =>
+      new DesktopAuth({
+        issuer: FAKE_ISSUER,
+        clientId: FAKE_CLIENT,
+        backgroundRefresh: { checkEverySeconds: 1, maxRetrySeconds: 1, jitterSeconds: 0, aheadSeconds: 0 },
+      }),
+  );
 });

@@ -1,14 +1,25 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { DesktopAuth } from '../src/index.js';
 import { encryptedFileStore, passphraseCipher } from '../src/adapters/node.js';
+import { DesktopAuth } from '../src/index.js';
 import { parseSession } from '../src/session.js';
 import { runCli } from './helpers/cli-process.js';
 import { countingFetch } from './helpers/counting-fetch.js';
-import { ACCESS_TOKEN_LIFETIME, API, callApi, createNativeApp, directRefresh, EMAIL, newContext, signInAtLoginPage, startLatchkey, type Latchkey } from './helpers/latchkey.js';
+import {
+  ACCESS_TOKEN_LIFETIME,
+  API,
+  callApi,
+  createNativeApp,
+  directRefresh,
+  EMAIL,
+  type Latchkey,
+  newContext,
+  signInAtLoginPage,
+  startLatchkey,
+} from './helpers/latchkey.js';
 
 const PASSPHRASE = 'correct horse battery staple';
 
@@ -38,7 +49,11 @@ after(async () => {
 });
 
 const storedRefreshToken = async () =>
-  parseSession(await encryptedFileStore({ path: env.LATCHKEY_CLI_STORE_PATH!, cipher: passphraseCipher(PASSPHRASE) }).load(), latchkey.server.issuer, clientId)?.refreshToken;
+  parseSession(
+    await encryptedFileStore({ path: env.LATCHKEY_CLI_STORE_PATH!, cipher: passphraseCipher(PASSPHRASE) }).load(),
+    latchkey.server.issuer,
+    clientId,
+  )?.refreshToken;
 
 test('the CLI example signs in by loopback in Chromium, calls the API, restarts silently, refreshes once for 10 callers, and logs out', async () => {
   // 1. `login`: the CLI prints the URL (--no-browser); Chromium plays the system browser.

@@ -23,8 +23,13 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const run = (args: string[], env: Record<string, string> = {}) => runCli(args, { LATCHKEY_CLI_ISSUER: server.issuer, LATCHKEY_CLI_CLIENT_ID: clientId, ...env }).exit;
-const fileStore = (passphrase = 'a long enough passphrase') => ({ LATCHKEY_CLI_STORE: 'file', LATCHKEY_CLI_STORE_PATH: join(dir, 'session.bin'), LATCHKEY_CLI_STORE_PASSPHRASE: passphrase });
+const run = (args: string[], env: Record<string, string> = {}) =>
+  runCli(args, { LATCHKEY_CLI_ISSUER: server.issuer, LATCHKEY_CLI_CLIENT_ID: clientId, ...env }).exit;
+const fileStore = (passphrase = 'a long enough passphrase') => ({
+  LATCHKEY_CLI_STORE: 'file',
+  LATCHKEY_CLI_STORE_PATH: join(dir, 'session.bin'),
+  LATCHKEY_CLI_STORE_PASSPHRASE: passphrase,
+});
 /** What a user must never see from a CLI: a stack, a TypeError, npm's failure block. */
 const noInternals = (stderr: string) => {
   assert.doesNotMatch(stderr, /TypeError|ERR_[A-Z_]+|^\s+at |npm error|Lifecycle script/m, stderr);
@@ -57,25 +62,38 @@ test('a short passphrase is a sentence, not a TypeError; so is a missing one', a
 });
 
 test('the command it tells users to run exists: `latchkey-cli`, the package bin, and errors exit non-zero cleanly', async () => {
-  const pkg = JSON.parse(readFileSync(new URL('../../../examples/cli/package.json', import.meta.url), 'utf8')) as { bin: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(new URL('../../../examples/cli/package.json', import.meta.url), 'utf8')) as {
+    bin: Record<string, string>;
+  };
   assert.equal(new URL(pkg.bin['latchkey-cli']!, new URL('../../../examples/cli/', import.meta.url)).pathname, CLI_BIN);
   const who = await run(['whoami'], fileStore());
   assert.equal(who.code, 1);
   assert.match(who.stdout, /^Not signed in\. Run: latchkey-cli login$/m);
-  const offline = await runCli(['whoami'], { LATCHKEY_CLI_ISSUER: 'http://127.0.0.1:9/', LATCHKEY_CLI_CLIENT_ID: clientId, ...fileStore() }).exit;
+  const offline = await runCli(['whoami'], { LATCHKEY_CLI_ISSUER: 'http://127.0.0.1:9/', LATCHKEY_CLI_CLIENT_ID: clientId, ...fileStore() })
+    .exit;
   assert.equal(offline.code, 1, 'nothing stored: not signed in, without touching the network');
-  const unreachable = await runCli(['login', '--no-browser'], { LATCHKEY_CLI_ISSUER: 'http://127.0.0.1:9/', LATCHKEY_CLI_CLIENT_ID: clientId, ...fileStore() }).exit;
+  const unreachable = await runCli(['login', '--no-browser'], {
+    LATCHKEY_CLI_ISSUER: 'http://127.0.0.1:9/',
+    LATCHKEY_CLI_CLIENT_ID: clientId,
+    ...fileStore(),
+  }).exit;
   assert.equal(unreachable.code, 1);
-  assert.match(unreachable.stderr, /^Cannot use the issuer http:\/\/127\.0\.0\.1:9\/: .*\nCheck --issuer \/ --domain \(LATCHKEY_CLI_ISSUER/);
+  assert.match(
+    unreachable.stderr,
+    /^Cannot use the issuer http:\/\/127\.0\.0\.1:9\/: .*\nCheck --issuer \/ --domain \(LATCHKEY_CLI_ISSUER/,
+  );
   assert.doesNotMatch(unreachable.stdout, /Open this URL/);
   noInternals(unreachable.stderr);
 });
 
-test('no keychain (headless, no session bus): login fails before any URL is shown, naming the CLI\'s own --store file', async () => {
+test("no keychain (headless, no session bus): login fails before any URL is shown, naming the CLI's own --store file", async () => {
   const result = await run(['login', '--no-browser'], { LATCHKEY_CLI_STORE: 'keychain' });
   assert.equal(result.code, 1);
   assert.doesNotMatch(result.stdout, /Open this URL/, 'the browser is never sent anywhere');
-  assert.match(result.stderr, /^The OS keychain cannot be used here: No Secret Service \(OS keychain\) is reachable: DBUS_SESSION_BUS_ADDRESS is not set\./);
+  assert.match(
+    result.stderr,
+    /^The OS keychain cannot be used here: No Secret Service \(OS keychain\) is reachable: DBUS_SESSION_BUS_ADDRESS is not set\./,
+  );
   assert.match(result.stderr, /set LATCHKEY_CLI_STORE_PASSPHRASE and run `latchkey-cli login --store file`/);
   assert.doesNotMatch(result.stderr, /encryptedFileStore/, 'not the SDK function: the CLI has a flag for it');
   noInternals(result.stderr);
@@ -87,12 +105,20 @@ test('no keychain (headless, no session bus): login fails before any URL is show
 test('login --device against an application without the device grant says which grant to enable', async () => {
   const result = await run(['login', '--device'], fileStore());
   assert.equal(result.code, 1);
-  assert.match(result.stderr, /^This application does not allow the device flow\.\nEnable the Device Code grant \(urn:ietf:params:oauth:grant-type:device_code\)/);
+  assert.match(
+    result.stderr,
+    /^This application does not allow the device flow\.\nEnable the Device Code grant \(urn:ietf:params:oauth:grant-type:device_code\)/,
+  );
   noInternals(result.stderr);
 });
 
 test("the CLI reads its own LATCHKEY_CLI_* variables, never the server's LATCHKEY_ISSUER", async () => {
-  const result = await runCli(['whoami'], { LATCHKEY_ISSUER: server.issuer, CLIENT_ID: clientId, LATCHKEY_CLI_CLIENT_ID: clientId, ...fileStore() }).exit;
+  const result = await runCli(['whoami'], {
+    LATCHKEY_ISSUER: server.issuer,
+    CLIENT_ID: clientId,
+    LATCHKEY_CLI_CLIENT_ID: clientId,
+    ...fileStore(),
+  }).exit;
   assert.equal(result.code, 2);
   assert.match(result.stderr, /^Missing --issuer or --domain \(LATCHKEY_CLI_ISSUER \/ LATCHKEY_CLI_DOMAIN\)\./);
 });

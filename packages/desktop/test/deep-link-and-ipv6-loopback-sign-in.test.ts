@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { after, before, test } from 'node:test';
-import { deepLinkRedirect, DesktopAuth, memoryStore, type AuthStatus } from '../src/index.js';
-import { forwardDeepLinks, type ElectronAppLike } from '../src/adapters/electron.js';
+import { type ElectronAppLike, forwardDeepLinks } from '../src/adapters/electron.js';
 import { loopbackRedirect } from '../src/adapters/node.js';
-import { API, callApi, createNativeApp, EMAIL, newContext, signInAtLoginPage, startLatchkey, type Latchkey } from './helpers/latchkey.js';
+import { type AuthStatus, DesktopAuth, deepLinkRedirect, memoryStore } from '../src/index.js';
+import { API, callApi, createNativeApp, EMAIL, type Latchkey, newContext, signInAtLoginPage, startLatchkey } from './helpers/latchkey.js';
 
 const REDIRECT_URI = 'com.example.desktop:/callback';
 
@@ -39,7 +39,7 @@ test('custom scheme: the 302 to com.example.desktop: is handed to handleRedirect
   await signInAtLoginPage(page);
   const location = (await redirect).headers().location!;
   assert.ok(location.startsWith(`${REDIRECT_URI}?`), location);
-  assert.equal(auth.handleRedirect('com.other.app:/callback?code=x'), false, 'another app\'s link is not ours');
+  assert.equal(auth.handleRedirect('com.other.app:/callback?code=x'), false, "another app's link is not ours");
   assert.equal(auth.handleRedirect(location), true);
   const user = await loggingIn;
 

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { AccessDenied, DesktopAuth, memoryStore, type DeviceCodePrompt } from '../src/index.js';
+import { AccessDenied, DesktopAuth, type DeviceCodePrompt, memoryStore } from '../src/index.js';
 import { runCli } from './helpers/cli-process.js';
-import { API, callApi, createNativeApp, EMAIL, newContext, signInAtLoginPage, startLatchkey, type Latchkey } from './helpers/latchkey.js';
+import { API, callApi, createNativeApp, EMAIL, type Latchkey, newContext, signInAtLoginPage, startLatchkey } from './helpers/latchkey.js';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -67,7 +67,10 @@ test('device flow: the code is shown, approved in Chromium, polled with interval
   assert.equal(prompts[0]!.verificationUri, `${latchkey.server.issuer}activate`);
   assert.equal(prompts[0]!.expiresIn, 900);
   assert.equal(waits[0], 5000, "the server's interval");
-  assert.ok(waits.some((ms) => ms >= 10_000), `slow_down answers added 5 s each: ${waits.join(' ')}`);
+  assert.ok(
+    waits.some((ms) => ms >= 10_000),
+    `slow_down answers added 5 s each: ${waits.join(' ')}`,
+  );
   assert.equal((await callApi(latchkey.apiUrl, await auth.getAccessToken())).status, 200);
   assert.ok(await store.load(), 'offline_access: the refresh token is stored for restore()');
   assert.deepEqual(problems, []);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { deepLinkRedirect, DesktopAuth, DiscoveryFailed, type FetchLike } from '../src/index.js';
+import { DesktopAuth, DiscoveryFailed, deepLinkRedirect, type FetchLike } from '../src/index.js';
 import { FAKE_CLIENT, FAKE_ISSUER, fakeIssuer } from './helpers/fake-issuer.js';
 
 /** The fake issuer with its discovery document changed: what a compromised or misconfigured provider publishes. */
@@ -24,15 +24,26 @@ async function issuerPublishing(overrides: Record<string, unknown>) {
 
 test('a plain-http token endpoint (not loopback) is refused before the browser opens: no code or refresh token is ever sent in clear', async () => {
   const { auth, opened, issuer } = await issuerPublishing({ token_endpoint: 'http://issuer.test/oauth/token' });
-  await assert.rejects(auth.login(), (error: unknown) => error instanceof DiscoveryFailed && /token_endpoint is not an https URL/.test(error.message));
+  await assert.rejects(
+    auth.login(),
+    (error: unknown) => error instanceof DiscoveryFailed && /token_endpoint is not an https URL/.test(error.message),
+  );
   assert.deepEqual(opened, []);
   assert.equal(issuer.requests.filter((r) => r.url.startsWith('http:')).length, 0);
 });
 
-for (const endSession of ['http://issuer.test/logout', 'file:///C:/Windows/System32/calc.exe', 'smb://attacker.example/share/run.exe', 'javascript:alert(1)']) {
+for (const endSession of [
+  'http://issuer.test/logout',
+  'file:///C:/Windows/System32/calc.exe',
+  'smb://attacker.example/share/run.exe',
+  'javascript:alert(1)',
+]) {
   test(`an end_session_endpoint of ${endSession.split(':')[0]}: is refused: the id_token_hint is not sent there and no such URL reaches openExternal`, async () => {
     const { auth } = await issuerPublishing({ end_session_endpoint: endSession });
-    await assert.rejects(auth.logoutUrl(), (error: unknown) => error instanceof DiscoveryFailed && /end_session_endpoint/.test(error.message));
+    await assert.rejects(
+      auth.logoutUrl(),
+      (error: unknown) => error instanceof DiscoveryFailed && /end_session_endpoint/.test(error.message),
+    );
   });
 }
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { deepLinkRedirect, DesktopAuth, memoryStore, type AuthStatus } from '../src/index.js';
 import { registerAuthBridge } from '../src/adapters/electron.js';
-import { AUTH_BRIDGE_CHANNELS, exposeAuthBridge, type AuthBridge } from '../src/adapters/electron-preload.js';
+import { AUTH_BRIDGE_CHANNELS, type AuthBridge, exposeAuthBridge } from '../src/adapters/electron-preload.js';
+import { type AuthStatus, DesktopAuth, deepLinkRedirect, memoryStore } from '../src/index.js';
 import { fakeElectron } from './helpers/fake-electron.js';
 import { FAKE_CLIENT, FAKE_ISSUER, fakeIssuer } from './helpers/fake-issuer.js';
 
@@ -16,7 +16,16 @@ async function signedInAuth() {
   let round = 0;
   issuer.onToken(() => {
     round += 1;
-    return { status: 200, body: { access_token: `at-${round}`, token_type: 'Bearer', expires_in: 3600, refresh_token: `${REFRESH_TOKEN}-${round}`, id_token: idToken } };
+    return {
+      status: 200,
+      body: {
+        access_token: `at-${round}`,
+        token_type: 'Bearer',
+        expires_in: 3600,
+        refresh_token: `${REFRESH_TOKEN}-${round}`,
+        id_token: idToken,
+      },
+    };
   });
   const auth: DesktopAuth = new DesktopAuth({
     issuer: FAKE_ISSUER,
@@ -45,7 +54,12 @@ test('the preload exposes exactly login, logout, getAccessToken, getProfile and 
   const api = electron.exposed.get('latchkey') as AuthBridge;
   assert.deepEqual(Object.keys(api).sort(), ['getAccessToken', 'getProfile', 'login', 'logout', 'onStatus']);
   for (const value of Object.values(api)) assert.equal(typeof value, 'function');
-  assert.deepEqual([...electron.handlers.keys()].sort(), Object.values(AUTH_BRIDGE_CHANNELS).filter((c) => c !== AUTH_BRIDGE_CHANNELS.status).sort());
+  assert.deepEqual(
+    [...electron.handlers.keys()].sort(),
+    Object.values(AUTH_BRIDGE_CHANNELS)
+      .filter((c) => c !== AUTH_BRIDGE_CHANNELS.status)
+      .sort(),
+  );
 
   const statuses: AuthStatus[] = [];
   api.onStatus((status) => statuses.push(status));
@@ -81,7 +95,8 @@ test('main checks every argument and the sender; failures arrive as errors with 
   exposeAuthBridge(electron.contextBridge, electron.ipcRenderer, 'auth');
   const api = electron.exposed.get('auth') as AuthBridge;
 
-  const rejectsWith = (promise: Promise<unknown>, code: string) => assert.rejects(promise, (error: Error & { code?: string }) => error.code === code && error.message.startsWith(`${code}: `));
+  const rejectsWith = (promise: Promise<unknown>, code: string) =>
+    assert.rejects(promise, (error: Error & { code?: string }) => error.code === code && error.message.startsWith(`${code}: `));
   await rejectsWith(api.getAccessToken(), 'login_required');
   await rejectsWith(api.getAccessToken({ audience: 42 } as never), 'invalid_argument');
   await rejectsWith(api.getAccessToken({ refreshToken: true } as never), 'invalid_argument');

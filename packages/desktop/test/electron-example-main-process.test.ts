@@ -1,15 +1,25 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { DesktopAuth, memoryStore, type AuthStatus } from '../src/index.js';
-import type { AuthBridge } from '../src/adapters/electron-preload.js';
-import { loopbackRedirect } from '../src/adapters/node.js';
-import { parseSession } from '../src/session.js';
 import { wireMainProcess } from '../../../examples/electron/src/auth-service.js';
 import { readConfig } from '../../../examples/electron/src/config.js';
 import type { ExampleApi } from '../../../examples/electron/src/ipc.js';
 import { exposeRendererApis } from '../../../examples/electron/src/preload-api.js';
+import type { AuthBridge } from '../src/adapters/electron-preload.js';
+import { loopbackRedirect } from '../src/adapters/node.js';
+import { type AuthStatus, DesktopAuth, memoryStore } from '../src/index.js';
+import { parseSession } from '../src/session.js';
 import { fakeElectron } from './helpers/fake-electron.js';
-import { API, createNativeApp, directRefresh, EMAIL, PICTURE, newContext, signInAtLoginPage, startLatchkey, type Latchkey } from './helpers/latchkey.js';
+import {
+  API,
+  createNativeApp,
+  directRefresh,
+  EMAIL,
+  type Latchkey,
+  newContext,
+  PICTURE,
+  signInAtLoginPage,
+  startLatchkey,
+} from './helpers/latchkey.js';
 
 let latchkey: Latchkey;
 
@@ -24,7 +34,13 @@ after(async () => {
 /** The example's main process and preload on fake Electron IPC: what the window gets is what a renderer would. */
 function exampleApp(auth: DesktopAuth, opened: string[], returnTo: string) {
   const electron = fakeElectron();
-  const main = wireMainProcess({ ipcMain: electron.ipcMain, auth, apiUrl: latchkey.apiUrl, openExternal: async (url) => void opened.push(url), logoutReturnTo: returnTo });
+  const main = wireMainProcess({
+    ipcMain: electron.ipcMain,
+    auth,
+    apiUrl: latchkey.apiUrl,
+    openExternal: async (url) => void opened.push(url),
+    logoutReturnTo: returnTo,
+  });
   exposeRendererApis(electron.contextBridge, electron.ipcRenderer);
   const statuses: AuthStatus[] = [];
   const window = { latchkey: electron.exposed.get('latchkey') as AuthBridge, exampleApi: electron.exposed.get('exampleApi') as ExampleApi };
@@ -32,13 +48,24 @@ function exampleApp(auth: DesktopAuth, opened: string[], returnTo: string) {
   return { main, window, statuses, crossed: electron.crossed, exposed: electron.exposed };
 }
 
-test("the Electron example through the bridge: log in, profile for the window, Get Private Message, restart, log out at the provider", async () => {
+test('the Electron example through the bridge: log in, profile for the window, Get Private Message, restart, log out at the provider', async () => {
   const returnTo = 'http://127.0.0.1/logged-out';
   const clientId = (await createNativeApp(latchkey.server, ['http://127.0.0.1/callback'], { allowed_logout_urls: [returnTo] })).client_id;
   const { context, page } = await newContext(latchkey.browser);
   const store = memoryStore();
   const opened: string[] = [];
-  const first = exampleApp(new DesktopAuth({ issuer: latchkey.server.issuer, clientId, audience: API, redirect: loopbackRedirect(), openUrl: (url) => page.goto(url), store }), opened, returnTo);
+  const first = exampleApp(
+    new DesktopAuth({
+      issuer: latchkey.server.issuer,
+      clientId,
+      audience: API,
+      redirect: loopbackRedirect(),
+      openUrl: (url) => page.goto(url),
+      store,
+    }),
+    opened,
+    returnTo,
+  );
   assert.deepEqual([...first.exposed.keys()], ['latchkey', 'exampleApi']);
 
   assert.equal(await first.window.latchkey.getProfile(), null, 'nothing stored: the window shows "Log in"');
@@ -71,13 +98,20 @@ test("the Electron example through the bridge: log in, profile for the window, G
   assert.equal((await directRefresh(latchkey.server, clientId, refreshToken)).body.error, 'invalid_grant', 'revoked at the server');
   assert.deepEqual(first.statuses, ['signed-out', 'signing-in', 'signed-in']);
   assert.deepEqual(restarted.statuses, ['signed-out', 'signing-in', 'signed-in', 'signed-out']);
-  for (const app of [first, restarted]) assert.ok(!app.crossed.join('\n').includes(refreshToken.slice(0, 20)), 'no refresh token crossed to the window');
+  for (const app of [first, restarted])
+    assert.ok(!app.crossed.join('\n').includes(refreshToken.slice(0, 20)), 'no refresh token crossed to the window');
   restarted.main.dispose();
   await context.close();
 });
 
 test('the Electron example reads its configuration from the environment', () => {
-  const config = readConfig({ AUTH0_DOMAIN: 'tenant.eu.auth0.com', CLIENT_ID: 'abc', AUDIENCE: 'https://api/', REDIRECT: 'custom-scheme', TOKEN_STORE: 'safe-storage' });
+  const config = readConfig({
+    AUTH0_DOMAIN: 'tenant.eu.auth0.com',
+    CLIENT_ID: 'abc',
+    AUDIENCE: 'https://api/',
+    REDIRECT: 'custom-scheme',
+    TOKEN_STORE: 'safe-storage',
+  });
   assert.deepEqual(config, {
     domain: 'tenant.eu.auth0.com',
     clientId: 'abc',

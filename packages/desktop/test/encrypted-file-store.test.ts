@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { KeychainUnavailable, StorageFailed } from '../src/index.js';
+import { type SafeStorageLike, safeStorageCipher } from '../src/adapters/electron.js';
 import { encryptedFileStore, passphraseCipher } from '../src/adapters/node.js';
-import { safeStorageCipher, type SafeStorageLike } from '../src/adapters/electron.js';
+import { KeychainUnavailable, StorageFailed } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'latchkey-file-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -66,10 +66,13 @@ test('Electron safeStorage as the cipher: values go through it both ways', async
   assert.ok(!readFileSync(join(dir, 'electron.bin')).includes('super-secret'));
 });
 
-test("safeStorage without an OS secret store (Linux basic_text) or not ready is refused: it would be plain text in disguise", async () => {
+test('safeStorage without an OS secret store (Linux basic_text) or not ready is refused: it would be plain text in disguise', async () => {
   const weak = encryptedFileStore({ path: join(dir, 'weak.bin'), cipher: safeStorageCipher(fakeSafeStorage('basic_text')) });
   await assert.rejects(weak.save(SESSION), (error: unknown) => error instanceof KeychainUnavailable && /basic_text/.test(error.message));
-  const unavailable = encryptedFileStore({ path: join(dir, 'weak.bin'), cipher: safeStorageCipher(fakeSafeStorage('gnome_libsecret', false)) });
+  const unavailable = encryptedFileStore({
+    path: join(dir, 'weak.bin'),
+    cipher: safeStorageCipher(fakeSafeStorage('gnome_libsecret', false)),
+  });
   await assert.rejects(unavailable.save(SESSION), KeychainUnavailable);
   assert.throws(() => statSync(join(dir, 'weak.bin')), /ENOENT/, 'nothing was written');
 });

@@ -13,7 +13,9 @@ test('every error code is in the README table, and the table names no other code
 });
 
 test('every exported error class carries a code from the list, and `code` is the union type', () => {
-  const classes = Object.values(sdk).filter((value): value is typeof DesktopAuthError => typeof value === 'function' && value.prototype instanceof DesktopAuthError);
+  const classes = Object.values(sdk).filter(
+    (value): value is typeof DesktopAuthError => typeof value === 'function' && value.prototype instanceof DesktopAuthError,
+  );
   assert.ok(classes.length >= 14);
   for (const ErrorClass of classes) assert.match(errorTable, new RegExp(`\\| \`${ErrorClass.name}\``), `${ErrorClass.name} is documented`);
   const code: DesktopAuthErrorCode = new sdk.LoginRequired().code;

@@ -1,8 +1,16 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
-import { DesktopAuth, DiscoveryFailed, KeychainUnavailable, memoryStore, RedirectUnavailable, StorageFailed, type TokenStore } from '../src/index.js';
 import { encryptedFileStore, keychainStore, loopbackRedirect, passphraseCipher } from '../src/adapters/node.js';
+import {
+  DesktopAuth,
+  DiscoveryFailed,
+  KeychainUnavailable,
+  memoryStore,
+  RedirectUnavailable,
+  StorageFailed,
+  type TokenStore,
+} from '../src/index.js';
 import { FAKE_CLIENT, FAKE_ISSUER, fakeIssuer } from './helpers/fake-issuer.js';
 
 /** A login whose "browser" records whether it was ever opened. */
@@ -45,7 +53,11 @@ test('a loopback port that is taken fails with RedirectUnavailable before the br
   const port = (blocker.address() as { port: number }).port;
   try {
     const { auth, opened } = await attempt({ redirect: loopbackRedirect({ port }) });
-    await assert.rejects(auth.login(), (error: unknown) => error instanceof RedirectUnavailable && error.code === 'redirect_unavailable' && /port is in use/.test(error.message));
+    await assert.rejects(
+      auth.login(),
+      (error: unknown) =>
+        error instanceof RedirectUnavailable && error.code === 'redirect_unavailable' && /port is in use/.test(error.message),
+    );
     assert.deepEqual(opened, []);
   } finally {
     blocker.close();

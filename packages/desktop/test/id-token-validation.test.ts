@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { discover } from '../src/discovery.js';
-import { idTokenVerifier, type IdTokenExpectations } from '../src/id-token.js';
+import { type IdTokenExpectations, idTokenVerifier } from '../src/id-token.js';
 import { IdTokenInvalid } from '../src/index.js';
 import { FAKE_CLIENT, FAKE_ISSUER, fakeIssuer } from './helpers/fake-issuer.js';
 
@@ -17,7 +17,8 @@ const expect = (extra: Partial<IdTokenExpectations> = {}): IdTokenExpectations =
   ...extra,
 });
 
-const refused = (reason: RegExp) => (error: unknown) => error instanceof IdTokenInvalid && error.code === 'id_token_invalid' && reason.test(error.message);
+const refused = (reason: RegExp) => (error: unknown) =>
+  error instanceof IdTokenInvalid && error.code === 'id_token_invalid' && reason.test(error.message);
 
 test('a well-formed id_token is accepted and its claims returned', async () => {
   const claims = await verify(await issuer.idToken({ nonce: 'n-1', name: 'Ada' }), expect());
@@ -29,7 +30,10 @@ test('signature: a token signed by another key, or with HS256 (a public client h
   const { generateKeyPair } = await import('jose');
   const other = await generateKeyPair('RS256');
   await assert.rejects(verify(await issuer.idToken({ nonce: 'n-1' }, {}, other.privateKey), expect()), refused(/signature/));
-  await assert.rejects(verify(await issuer.idToken({ nonce: 'n-1' }, { alg: 'HS256' }, new TextEncoder().encode('x'.repeat(32))), expect()), refused(/alg/));
+  await assert.rejects(
+    verify(await issuer.idToken({ nonce: 'n-1' }, { alg: 'HS256' }, new TextEncoder().encode('x'.repeat(32))), expect()),
+    refused(/alg/),
+  );
 });
 
 test('iss and aud must be this issuer and this client', async () => {
@@ -59,10 +63,16 @@ test('nonce: a token for another login (replay) is refused', async () => {
 
 test('max_age: auth_time must be present and recent enough', async () => {
   await assert.rejects(verify(await issuer.idToken({ nonce: 'n-1' }), expect({ maxAge: 300 })), refused(/auth_time missing/));
-  await assert.rejects(verify(await issuer.idToken({ nonce: 'n-1', auth_time: nowSeconds() - 3600 }), expect({ maxAge: 300 })), refused(/max_age/));
+  await assert.rejects(
+    verify(await issuer.idToken({ nonce: 'n-1', auth_time: nowSeconds() - 3600 }), expect({ maxAge: 300 })),
+    refused(/max_age/),
+  );
   assert.ok(await verify(await issuer.idToken({ nonce: 'n-1', auth_time: nowSeconds() - 100 }), expect({ maxAge: 300 })));
 });
 
 test('on refresh the user must stay the same', async () => {
-  await assert.rejects(verify(await issuer.idToken({ sub: 'auth0|someone-else' }), expect({ nonce: undefined, sub: 'auth0|user1' })), refused(/another user/));
+  await assert.rejects(
+    verify(await issuer.idToken({ sub: 'auth0|someone-else' }), expect({ nonce: undefined, sub: 'auth0|user1' })),
+    refused(/another user/),
+  );
 });

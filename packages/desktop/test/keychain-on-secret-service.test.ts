@@ -1,18 +1,20 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { DesktopAuth, KeychainUnavailable, memoryStore } from '../src/index.js';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { keychainStore, loopbackRedirect, secretToolStore } from '../src/adapters/node.js';
-import { createNativeApp, directRefresh, newContext, signInAtLoginPage, startLatchkey, type Latchkey } from './helpers/latchkey.js';
+import { DesktopAuth, KeychainUnavailable, memoryStore } from '../src/index.js';
+import { createNativeApp, directRefresh, type Latchkey, newContext, signInAtLoginPage, startLatchkey } from './helpers/latchkey.js';
 
 const DESKTOP = fileURLToPath(new URL('..', import.meta.url));
 const hasGnomeKeyring = spawnSync('sh', ['-c', 'command -v gnome-keyring-daemon']).status === 0;
-const skip = hasGnomeKeyring ? false : 'gnome-keyring-daemon is not installed (apt install gnome-keyring libsecret-tools dbus-x11): no Secret Service to test against';
+const skip = hasGnomeKeyring
+  ? false
+  : 'gnome-keyring-daemon is not installed (apt install gnome-keyring libsecret-tools dbus-x11): no Secret Service to test against';
 
 /** Node with the SDK's sources, as the other tests run it. */
 const NODE = [process.execPath, '--conditions=latchkey-source', '--import', 'tsx'];
@@ -32,12 +34,20 @@ after(async () => {
   await latchkey?.close();
 });
 
-test('on a real Secret Service (gnome-keyring in dbus-run-session): store, silent restore with rotation, logout clears the item', { skip }, async (t) => {
+test('on a real Secret Service (gnome-keyring in dbus-run-session): store, silent restore with rotation, logout clears the item', {
+  skip,
+}, async (t) => {
   // Sign in here (Chromium), then hand the stored session to a process that has a keyring.
   const clientId = (await createNativeApp(latchkey.server, ['http://127.0.0.1/callback'])).client_id;
   const captured = memoryStore();
   const { context, page } = await newContext(latchkey.browser);
-  const auth = new DesktopAuth({ issuer: latchkey.server.issuer, clientId, redirect: loopbackRedirect(), openUrl: (url) => page.goto(url), store: captured });
+  const auth = new DesktopAuth({
+    issuer: latchkey.server.issuer,
+    clientId,
+    redirect: loopbackRedirect(),
+    openUrl: (url) => page.goto(url),
+    store: captured,
+  });
   await Promise.all([auth.login(), signInAtLoginPage(page)]);
   await context.close();
   const sessionValue = (await captured.load())!;
@@ -49,7 +59,13 @@ test('on a real Secret Service (gnome-keyring in dbus-run-session): store, silen
   // Asynchronous: the child talks to the latchkey running in this process.
   const { stdout } = await promisify(execFile)('dbus-run-session', ['--', 'sh', '-c', script], {
     cwd: DESKTOP,
-    env: { ...envWithoutBus(), XDG_DATA_HOME: keyringHome, ISSUER: latchkey.server.issuer, CLIENT_ID: clientId, SESSION_VALUE: sessionValue },
+    env: {
+      ...envWithoutBus(),
+      XDG_DATA_HOME: keyringHome,
+      ISSUER: latchkey.server.issuer,
+      CLIENT_ID: clientId,
+      SESSION_VALUE: sessionValue,
+    },
     encoding: 'utf8',
   });
   const result = JSON.parse(stdout.trim().split('\n').at(-1)!);
@@ -62,11 +78,19 @@ test('on a real Secret Service (gnome-keyring in dbus-run-session): store, silen
   assert.equal(result.clearedFromKeyring, true);
   const refused = await directRefresh(latchkey.server, clientId, result.rotatedToken);
   assert.equal(refused.body.error, 'invalid_grant', 'logout revoked the token at the server');
-  assert.deepEqual(result.napi, { readBySecretTool: true, readBack: true, cleared: true }, '@napi-rs/keyring (the default store) on the same Secret Service');
+  assert.deepEqual(
+    result.napi,
+    { readBySecretTool: true, readBack: true, cleared: true },
+    '@napi-rs/keyring (the default store) on the same Secret Service',
+  );
 });
 
 test('without a session bus (headless Linux) every keychain path fails with KeychainUnavailable, saying what to do', { skip }, async () => {
-  const { stdout } = await promisify(execFile)(NODE[0]!, [...NODE.slice(1), 'test/fixtures/keychain-unavailable.ts'], { cwd: DESKTOP, env: envWithoutBus(), encoding: 'utf8' });
+  const { stdout } = await promisify(execFile)(NODE[0]!, [...NODE.slice(1), 'test/fixtures/keychain-unavailable.ts'], {
+    cwd: DESKTOP,
+    env: envWithoutBus(),
+    encoding: 'utf8',
+  });
   const result = JSON.parse(stdout.trim());
   for (const [operation, outcome] of Object.entries<{ name: string; code: string; message: string }>(result)) {
     assert.equal(outcome.code, 'keychain_unavailable', `${operation}: ${JSON.stringify(outcome)}`);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { AccessDenied, deepLinkRedirect, DesktopAuth, LoginCancelled, LoginTimeout, StateMismatch, type AuthStatus } from '../src/index.js';
 import { loopbackRedirect } from '../src/adapters/node.js';
+import { AccessDenied, type AuthStatus, DesktopAuth, deepLinkRedirect, LoginCancelled, LoginTimeout, StateMismatch } from '../src/index.js';
 import { countingFetch } from './helpers/counting-fetch.js';
-import { API, createNativeApp, startLatchkey, type Latchkey } from './helpers/latchkey.js';
+import { API, createNativeApp, type Latchkey, startLatchkey } from './helpers/latchkey.js';
 
 let latchkey: Latchkey;
 let loopbackClient: string;
@@ -41,12 +41,19 @@ function loopbackAuth(onOpen: (url: URL) => unknown = () => {}) {
   return { auth, counting, opened, statuses, redirectUri };
 }
 
-const portClosed = (url: string) => assert.rejects(fetch(url), (error: Error) => error instanceof TypeError && /ECONNREFUSED/.test(String((error.cause as Error)?.message ?? error.cause)));
+const portClosed = (url: string) =>
+  assert.rejects(
+    fetch(url),
+    (error: Error) => error instanceof TypeError && /ECONNREFUSED/.test(String((error.cause as Error)?.message ?? error.cause)),
+  );
 
 test('cancellation: aborting the signal rejects with LoginCancelled and closes the loopback listener', async () => {
   const controller = new AbortController();
   const { auth, redirectUri, statuses } = loopbackAuth(() => controller.abort());
-  await assert.rejects(auth.login({ signal: controller.signal }), (error: unknown) => error instanceof LoginCancelled && error.code === 'login_cancelled');
+  await assert.rejects(
+    auth.login({ signal: controller.signal }),
+    (error: unknown) => error instanceof LoginCancelled && error.code === 'login_cancelled',
+  );
   await portClosed(redirectUri());
   assert.deepEqual(statuses, ['signing-in', 'signed-out']);
   await assert.rejects(auth.login({ signal: AbortSignal.abort() }), LoginCancelled, 'an already aborted signal never opens the browser');
@@ -88,7 +95,10 @@ test('the loopback listener answers only its own path and Host (no DNS rebinding
     assert.equal((await fetch(new URL('/favicon.ico', base))).status, 404);
     const rebound = await new Promise<number>((resolve, reject) => {
       import('node:http').then(({ request }) =>
-        request({ host: base.hostname, port: base.port, path: `${base.pathname}?code=c&state=s`, headers: { host: `evil.example:${base.port}` } }, (res) => resolve(res.statusCode!))
+        request(
+          { host: base.hostname, port: base.port, path: `${base.pathname}?code=c&state=s`, headers: { host: `evil.example:${base.port}` } },
+          (res) => resolve(res.statusCode!),
+        )
           .on('error', reject)
           .end(),
       );
@@ -96,9 +106,14 @@ test('the loopback listener answers only its own path and Host (no DNS rebinding
     assert.equal(rebound, 400);
     // The sign-in is still waiting: an error from the server now reaches it normally.
     const state = url.searchParams.get('state');
-    await fetch(`${base.href}?error=access_denied&error_description=User%20did%20not%20authorize&state=${state}&iss=${encodeURIComponent(latchkey.server.issuer)}`);
+    await fetch(
+      `${base.href}?error=access_denied&error_description=User%20did%20not%20authorize&state=${state}&iss=${encodeURIComponent(latchkey.server.issuer)}`,
+    );
   });
-  await assert.rejects(auth.login(), (error: unknown) => error instanceof AccessDenied && error.errorDescription === 'User did not authorize');
+  await assert.rejects(
+    auth.login(),
+    (error: unknown) => error instanceof AccessDenied && error.errorDescription === 'User did not authorize',
+  );
 });
 
 test('a forged state through handleRedirect() is refused likewise', async () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DesktopAuth } from '../src/index.js';
-import { createNodeAuth, loopbackRedirect, openSystemBrowser } from '../src/adapters/node.js';
 import { openerFor } from '../src/adapters/browser.js';
+import { createNodeAuth, loopbackRedirect, openSystemBrowser } from '../src/adapters/node.js';
+import { DesktopAuth } from '../src/index.js';
 
 test('issuer from a domain or a URL, always https with a trailing slash; plain http only on loopback', () => {
   assert.equal(createNodeAuth({ domain: 'tenant.eu.auth0.com', clientId: 'c' }).issuer, 'https://tenant.eu.auth0.com/');
@@ -21,7 +21,10 @@ test('the system browser: open on macOS, rundll32 on Windows (no cmd parsing of 
 });
 
 test('login() without a redirect strategy or a browser says what is missing', async () => {
-  await assert.rejects(new DesktopAuth({ issuer: 'https://id.example.com/', clientId: 'c' }).login(), /needs the `redirect` and `openUrl` options/);
+  await assert.rejects(
+    new DesktopAuth({ issuer: 'https://id.example.com/', clientId: 'c' }).login(),
+    /needs the `redirect` and `openUrl` options/,
+  );
 });
 
 test('the loopback listener binds a loopback literal only: 0.0.0.0 or a LAN address from untyped code is refused', () => {

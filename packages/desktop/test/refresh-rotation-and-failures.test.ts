@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DesktopAuth, IdTokenInvalid, LoginRequired, memoryStore, TokenRefreshFailed, type AuthStatus, type TokenStore } from '../src/index.js';
+import {
+  type AuthStatus,
+  DesktopAuth,
+  IdTokenInvalid,
+  LoginRequired,
+  memoryStore,
+  TokenRefreshFailed,
+  type TokenStore,
+} from '../src/index.js';
 import { parseSession, serialiseSession } from '../src/session.js';
 import { FAKE_CLIENT, FAKE_ISSUER, fakeIssuer } from './helpers/fake-issuer.js';
 
@@ -31,7 +39,16 @@ test('rotation: the new refresh token is stored before the response is checked, 
     assert.equal(params.get('grant_type'), 'refresh_token');
     assert.equal(params.get('refresh_token'), `rt-${round}`, 'always the latest rotated token');
     round += 1;
-    return { status: 200, body: { access_token: `at-${round}`, token_type: 'Bearer', expires_in: 3600, refresh_token: `rt-${round}`, id_token: idTokens[badIdToken ? 1 : 0] } };
+    return {
+      status: 200,
+      body: {
+        access_token: `at-${round}`,
+        token_type: 'Bearer',
+        expires_in: 3600,
+        refresh_token: `rt-${round}`,
+        id_token: idTokens[badIdToken ? 1 : 0],
+      },
+    };
   });
   const auth = new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, store, fetch: issuer.fetch });
   assert.equal((await auth.restore())?.sub, 'auth0|user1');
@@ -67,7 +84,10 @@ test('a refused refresh token (invalid_grant) signs out and clears storage; a ne
   assert.equal(await storedToken(store), 'rt-0', 'a non-rotating server sends no new token; the old one stays');
 
   mode = 'offline';
-  await assert.rejects(auth.getAccessToken({ forceRefresh: true }), (error: unknown) => error instanceof TokenRefreshFailed && !error.loginRequired);
+  await assert.rejects(
+    auth.getAccessToken({ forceRefresh: true }),
+    (error: unknown) => error instanceof TokenRefreshFailed && !error.loginRequired,
+  );
   assert.equal(auth.status, 'offline', 'a network failure is an outage, not a sign-out');
   assert.equal(auth.getProfile()?.sub, 'auth0|user1');
   assert.equal(await storedToken(store), 'rt-0');
@@ -90,7 +110,10 @@ test('restore(): nothing stored, or a refused token, resolves undefined; offline
 
   const otherApp = memoryStore();
   await otherApp.save(serialiseSession({ v: 1, issuer: FAKE_ISSUER, clientId: 'another-client', refreshToken: 'rt-x' }));
-  assert.equal(await new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, store: otherApp, fetch: issuer.fetch }).restore(), undefined);
+  assert.equal(
+    await new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, store: otherApp, fetch: issuer.fetch }).restore(),
+    undefined,
+  );
   assert.equal(issuer.tokenRequests().length, 0, "another client's token is never sent");
 
   const offline = await seededStore('rt-0');
@@ -98,12 +121,18 @@ test('restore(): nothing stored, or a refused token, resolves undefined; offline
     if (String(input).endsWith('/oauth/token')) throw new TypeError('fetch failed');
     return issuer.fetch(input, init);
   };
-  await assert.rejects(new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, store: offline, fetch: offlineFetch }).restore(), TokenRefreshFailed);
+  await assert.rejects(
+    new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, store: offline, fetch: offlineFetch }).restore(),
+    TokenRefreshFailed,
+  );
   assert.equal(await storedToken(offline), 'rt-0');
 
   issuer.onToken(() => ({ status: 403, body: { error: 'invalid_grant' } }));
   const revoked = await seededStore('rt-0');
-  assert.equal(await new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, store: revoked, fetch: issuer.fetch }).restore(), undefined);
+  assert.equal(
+    await new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, store: revoked, fetch: issuer.fetch }).restore(),
+    undefined,
+  );
   assert.equal(await revoked.load(), null);
 });
 
@@ -114,7 +143,10 @@ test('logout while a refresh is in flight: the refresh finishes first, then its 
   const idToken = await issuer.idToken({});
   issuer.onToken(() => {
     round += 1;
-    return { status: 200, body: { access_token: `at-${round}`, token_type: 'Bearer', expires_in: 3600, refresh_token: `rt-${round}`, id_token: idToken } };
+    return {
+      status: 200,
+      body: { access_token: `at-${round}`, token_type: 'Bearer', expires_in: 3600, refresh_token: `rt-${round}`, id_token: idToken },
+    };
   });
   const auth = new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, store, fetch: issuer.fetch });
   await auth.restore();
@@ -135,13 +167,23 @@ test('a refresh (or an outage) during a new login does not overwrite its signing
   const issuer = await fakeIssuer();
   const store = await seededStore('rt-0');
   const idToken = await issuer.idToken({});
-  issuer.onToken(() => ({ status: 200, body: { access_token: 'at', token_type: 'Bearer', expires_in: 3600, refresh_token: 'rt-1', id_token: idToken } }));
+  issuer.onToken(() => ({
+    status: 200,
+    body: { access_token: 'at', token_type: 'Bearer', expires_in: 3600, refresh_token: 'rt-1', id_token: idToken },
+  }));
   let offline = false;
   const fetchImpl: typeof issuer.fetch = async (input, init) => {
     if (offline && String(input).endsWith('/oauth/token')) throw new TypeError('fetch failed');
     return issuer.fetch(input, init);
   };
-  const auth = new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, store, fetch: fetchImpl, redirect: { open: async () => ({ redirectUri: 'com.example.app:/cb', close: async () => {} }) }, openUrl: () => {} });
+  const auth = new DesktopAuth({
+    issuer: FAKE_ISSUER,
+    clientId: FAKE_CLIENT,
+    store,
+    fetch: fetchImpl,
+    redirect: { open: async () => ({ redirectUri: 'com.example.app:/cb', close: async () => {} }) },
+    openUrl: () => {},
+  });
   await auth.restore();
   const controller = new AbortController();
   const login = auth.login({ signal: controller.signal });
@@ -164,7 +206,16 @@ test('a refresh response without an id_token (optional in OIDC Core §12.2) stil
   issuer.onToken(() => {
     round += 1;
     // Only the first answer (restore) carries an id_token, as providers that send it at sign-in only.
-    return { status: 200, body: { access_token: `at-${round}`, token_type: 'Bearer', expires_in: 3600, refresh_token: `rt-${round}`, ...(round === 1 ? { id_token: idToken } : {}) } };
+    return {
+      status: 200,
+      body: {
+        access_token: `at-${round}`,
+        token_type: 'Bearer',
+        expires_in: 3600,
+        refresh_token: `rt-${round}`,
+        ...(round === 1 ? { id_token: idToken } : {}),
+      },
+    };
   });
   const auth = new DesktopAuth({ issuer: FAKE_ISSUER, clientId: FAKE_CLIENT, store, fetch: issuer.fetch });
   assert.equal((await auth.restore())?.name, 'Ada Lovelace');

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { AudienceNotGranted, DesktopAuth, memoryStore } from '../src/index.js';
 import { loopbackRedirect } from '../src/adapters/node.js';
+import { AudienceNotGranted, DesktopAuth, memoryStore } from '../src/index.js';
 import { parseSession } from '../src/session.js';
 import { countingFetch } from './helpers/counting-fetch.js';
-import { API, callApi, createNativeApp, newContext, signInAtLoginPage, startLatchkey, type Latchkey } from './helpers/latchkey.js';
+import { API, callApi, createNativeApp, type Latchkey, newContext, signInAtLoginPage, startLatchkey } from './helpers/latchkey.js';
 
 let latchkey: Latchkey;
 
@@ -35,7 +35,10 @@ test('a token for another API from the same refresh token: refused as AudienceNo
   const loginToken = parseSession(await store.load(), auth.issuer, clientId)!.refreshToken;
 
   // latchkey, like Auth0 without multi-resource refresh tokens, answers with a token for the login's API.
-  await assert.rejects(auth.getAccessToken({ audience: 'https://other-api.example.test/' }), (error: unknown) => error instanceof AudienceNotGranted && error.code === 'audience_not_granted');
+  await assert.rejects(
+    auth.getAccessToken({ audience: 'https://other-api.example.test/' }),
+    (error: unknown) => error instanceof AudienceNotGranted && error.code === 'audience_not_granted',
+  );
   assert.equal(counting.grants('refresh_token'), 1);
   const rotated = parseSession(await store.load(), auth.issuer, clientId)!.refreshToken;
   assert.notEqual(rotated, loginToken, 'the refused answer still rotated the refresh token, and the new one was kept');

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { createTauriAuth } from '../../../examples/tauri/src/auth.js';
 import type { TauriInvoke } from '../src/adapters/tauri.js';
 import { parseSession } from '../src/session.js';
-import { API, callApi, createNativeApp, EMAIL, newContext, signInAtLoginPage, startLatchkey, type Latchkey } from './helpers/latchkey.js';
+import { API, callApi, createNativeApp, EMAIL, type Latchkey, newContext, signInAtLoginPage, startLatchkey } from './helpers/latchkey.js';
 
 const REDIRECT_URI = 'com.example.latchkey-tauri:/callback';
 
@@ -52,7 +52,11 @@ test("the Tauri example's JavaScript: opener plugin to the browser, deep-link pl
   // A deep link the app was started with before any login: nothing waits for it, so it is ignored.
   const deepLink = deepLinkPlugin([`${REDIRECT_URI}?code=stale&state=stale`]);
   const { context, page } = await newContext(latchkey.browser);
-  const { auth, stopListening } = await createTauriAuth(config, { openUrl: async (url) => void (await page.goto(url)), deepLink, invoke: keychain.invoke });
+  const { auth, stopListening } = await createTauriAuth(config, {
+    openUrl: async (url) => void (await page.goto(url)),
+    deepLink,
+    invoke: keychain.invoke,
+  });
   assert.equal(deepLink.listeners(), 1);
 
   const redirect = page.waitForResponse((response) => response.url().endsWith('/u/login') && response.status() === 302);
@@ -61,7 +65,10 @@ test("the Tauri example's JavaScript: opener plugin to the browser, deep-link pl
   deepLink.open((await redirect).headers().location!);
   assert.equal((await loggingIn).email, EMAIL);
   assert.equal((await callApi(latchkey.apiUrl, await auth.getAccessToken())).status, 200);
-  assert.ok(parseSession(keychain.items.get('session') ?? null, latchkey.server.issuer, clientId)?.refreshToken, 'the refresh token went to the Rust side');
+  assert.ok(
+    parseSession(keychain.items.get('session') ?? null, latchkey.server.issuer, clientId)?.refreshToken,
+    'the refresh token went to the Rust side',
+  );
   stopListening();
   assert.equal(deepLink.listeners(), 0);
   await context.close();

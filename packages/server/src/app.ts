@@ -1,32 +1,32 @@
-import type { GrantRegistry } from './oauth/grants/index.js';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import Ajv from 'ajv';
-import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { DestinationStream } from 'pino';
-import { trustProxyOption, type Config } from './config.js';
+import { type Config, trustProxyOption } from './config.js';
 import { closeProfileScriptSandbox } from './connections/sandbox/index.js';
 import { openContext, type ServerContext } from './context.js';
+import { type BootstrapResult, bootstrapTenant } from './domain/bootstrap.js';
 import { authorizeEndpoint } from './http/authorize.js';
 import { avatarEndpoint } from './http/avatars.js';
 import { corsFor } from './http/cors.js';
 import { dbConnectionsEndpoints } from './http/dbconnections.js';
 import { deviceAuthorizationEndpoint } from './http/device-code.js';
 import { discoveryEndpoints } from './http/discovery.js';
+import { installErrorHandler, managementBody } from './http/errors.js';
+import { healthEndpoint } from './http/health.js';
+import { rejectUnstorableInput } from './http/input-limits.js';
 import { deviceActivationPages } from './http/login/device.js';
 import { hostedPages } from './http/login/routes.js';
 import { upstreamRoutes } from './http/login/upstream.js';
 import { logoutEndpoints } from './http/logout.js';
+import { managementApi } from './http/management/plugin.js';
 import { registrationEndpoint } from './http/register.js';
 import { revocationEndpoint } from './http/revoke.js';
-import { userinfoEndpoint } from './http/userinfo.js';
-import { installErrorHandler, managementBody } from './http/errors.js';
-import { healthEndpoint } from './http/health.js';
-import { rejectUnstorableInput } from './http/input-limits.js';
-import { managementApi } from './http/management/plugin.js';
 import { tokenEndpoint } from './http/token.js';
-import { bootstrapTenant, type BootstrapResult } from './domain/bootstrap.js';
+import { userinfoEndpoint } from './http/userinfo.js';
 import { errorForLog, redactUrl, requestForLog } from './logging.js';
+import type { GrantRegistry } from './oauth/grants/index.js';
 import { assertCanListen, errorText, listenError, StartupError, tlsFiles } from './startup-checks.js';
 
 /**
@@ -36,8 +36,7 @@ import { assertCanListen, errorText, listenError, StartupError, tlsFiles } from 
 function validatorCompilers() {
   const body = new Ajv.default({ coerceTypes: false, removeAdditional: false, useDefaults: true, allErrors: false, strict: false });
   const text = new Ajv.default({ coerceTypes: 'array', removeAdditional: false, useDefaults: true, allErrors: false, strict: false });
-  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
-    (httpPart === 'body' ? body : text).compile(schema);
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) => (httpPart === 'body' ? body : text).compile(schema);
 }
 
 export interface AppOptions {
@@ -117,14 +116,18 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
   if (config.logLevel === 'debug' || config.logLevel === 'trace') {
     app.addHook('onResponse', async (request, reply) => {
       request.log.debug(
-        { method: request.method, url: redactUrl(request.url), ip: request.ip, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+        {
+          method: request.method,
+          url: redactUrl(request.url),
+          ip: request.ip,
+          status: reply.statusCode,
+          ms: Math.round(reply.elapsedTime),
+        },
         'request',
       );
     });
   }
-  app.setNotFoundHandler((_request, reply) =>
-    reply.status(404).send({ error: 'not_found', error_description: 'Not Found' }),
-  );
+  app.setNotFoundHandler((_request, reply) => reply.status(404).send({ error: 'not_found', error_description: 'Not Found' }));
   // Errors outside any endpoint's own handler (e.g. a body that cannot be parsed on an unknown route).
   installErrorHandler(app, 'oauth', ctx);
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { ConfigError, loadConfig } from './config.js';
 import { startServer } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
 import { openContext } from './context.js';
 import { AdminRecoveryError, maxTokenLifetimeSeconds, rotateAdminSecret } from './domain/bootstrap.js';
 import { errorText, StartupError } from './startup-checks.js';
@@ -22,7 +22,7 @@ Configuration comes from LATCHKEY_* environment variables (see README).`;
 /** Printed on the console rather than the structured log, so the secret is not shipped to a log store. */
 function printAdminCredentials(admin: { clientId: string; clientSecret: string }, issuer: string, heading: string): void {
   process.stdout.write(
-    [
+    `${[
       '',
       `  latchkey: ${heading}`,
       `    LATCHKEY_ADMIN_CLIENT_ID=${admin.clientId}`,
@@ -30,7 +30,7 @@ function printAdminCredentials(admin: { clientId: string; clientSecret: string }
       `  Get a token:  curl -s ${issuer}oauth/token -d grant_type=client_credentials \\`,
       `                  -d client_id=${admin.clientId} -d client_secret=... -d audience=${issuer}api/v2/`,
       '',
-    ].join('\n') + '\n',
+    ].join('\n')}\n`,
   );
 }
 
@@ -43,18 +43,32 @@ async function start(): Promise<void> {
   } catch (err) {
     // The tenant was created but the start failed after all: these credentials exist nowhere else.
     if (err instanceof StartupError && err.generatedAdmin) {
-      printAdminCredentials(err.generatedAdmin, config.issuer, 'a new tenant was created, but the server could not start. Admin (Management API) credentials, shown only this once:');
+      printAdminCredentials(
+        err.generatedAdmin,
+        config.issuer,
+        'a new tenant was created, but the server could not start. Admin (Management API) credentials, shown only this once:',
+      );
     }
     throw err;
   }
   const log = server.app.log;
   if (server.masterKeyCreatedAt) {
-    log.warn({ path: server.masterKeyCreatedAt }, 'generated a master key; keep it safe, and set LATCHKEY_MASTER_KEY when running several nodes');
+    log.warn(
+      { path: server.masterKeyCreatedAt },
+      'generated a master key; keep it safe, and set LATCHKEY_MASTER_KEY when running several nodes',
+    );
   }
   if (server.bootstrap.generatedAdmin) {
-    printAdminCredentials(server.bootstrap.generatedAdmin, config.issuer, 'a new tenant was created. Admin (Management API) credentials, shown only this once:');
+    printAdminCredentials(
+      server.bootstrap.generatedAdmin,
+      config.issuer,
+      'a new tenant was created. Admin (Management API) credentials, shown only this once:',
+    );
   }
-  log.info({ version: packageVersion(), url: server.url, issuer: config.issuer, startupMs: Math.round(performance.now() - startedAt) }, 'latchkey started');
+  log.info(
+    { version: packageVersion(), url: server.url, issuer: config.issuer, startupMs: Math.round(performance.now() - startedAt) },
+    'latchkey started',
+  );
 
   let stopping = false;
   const stop = (signal: string) => {

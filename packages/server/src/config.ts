@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { Type, type Static } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
 /**
@@ -123,7 +123,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   for (const [key, name] of Object.entries(ENV_NAMES)) {
     const value = env[name];
     if (value === undefined || value === '') continue;
-    raw[key] = NUMERIC.has(key) && /^\d+$/.test(value) ? Number(value) : BOOLEAN.has(key) && /^(true|false)$/.test(value) ? value === 'true' : value;
+    raw[key] =
+      NUMERIC.has(key) && /^\d+$/.test(value) ? Number(value) : BOOLEAN.has(key) && /^(true|false)$/.test(value) ? value === 'true' : value;
   }
   Object.assign(raw, overrides);
   const withDefaults = Value.Default(ConfigSchema, raw) as Static<typeof ConfigSchema>;
@@ -139,9 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError('Invalid configuration:\n  LATCHKEY_TLS_CERT and LATCHKEY_TLS_KEY must be set together');
   }
   if (Boolean(withDefaults.adminClientId) !== Boolean(withDefaults.adminClientSecret)) {
-    throw new ConfigError(
-      'Invalid configuration:\n  LATCHKEY_ADMIN_CLIENT_ID and LATCHKEY_ADMIN_CLIENT_SECRET must be set together',
-    );
+    throw new ConfigError('Invalid configuration:\n  LATCHKEY_ADMIN_CLIENT_ID and LATCHKEY_ADMIN_CLIENT_SECRET must be set together');
   }
   if (typeof withDefaults.trustProxy === 'string') {
     const bad = trustedProxyList(withDefaults.trustProxy).find((entry) => !isProxyAddress(entry));

@@ -3,11 +3,11 @@ import { Encrypter, MasterKey } from './crypto/encryption.js';
 import { KeyRing } from './crypto/keys.js';
 import { SecretDigester } from './crypto/secrets.js';
 import type { PictureSettings } from './domain/default-picture.js';
-import { grantRegistry, type GrantRegistry } from './oauth/grants/index.js';
+import { type GrantRegistry, grantRegistry } from './oauth/grants/index.js';
+import { describeDatabaseUrl, errorText, StartupError } from './startup-checks.js';
 import { Lookups } from './storage/cache.js';
 import { openStorage } from './storage/index.js';
 import type { Storage } from './storage/types.js';
-import { describeDatabaseUrl, errorText, StartupError } from './startup-checks.js';
 
 /** Everything request handling needs, built once at start and passed down explicitly. */
 export interface ServerContext {
@@ -60,7 +60,10 @@ export async function openContext(config: Config, now: () => number = Date.now):
     await storage.migrate();
   } catch (err) {
     await storage?.close().catch(() => {});
-    throw new StartupError(`latchkey: cannot open the database LATCHKEY_DATABASE_URL (${describeDatabaseUrl(config.databaseUrl)}): ${errorText(err)}`, { cause: err });
+    throw new StartupError(
+      `latchkey: cannot open the database LATCHKEY_DATABASE_URL (${describeDatabaseUrl(config.databaseUrl)}): ${errorText(err)}`,
+      { cause: err },
+    );
   }
   try {
     ({ key, createdAt } = masterKeyFor(config));

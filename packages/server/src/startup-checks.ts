@@ -53,14 +53,16 @@ export function tlsFiles(config: Pick<Config, 'tlsCert' | 'tlsKey'>): { cert: Bu
 const LISTEN_PROBLEMS: Record<string, string> = {
   EADDRINUSE: 'the port is already in use',
   EACCES: 'permission denied (ports below 1024 need privileges)',
-  EADDRNOTAVAIL: 'the address is not one of this machine\'s',
+  EADDRNOTAVAIL: "the address is not one of this machine's",
   ENOTFOUND: 'the host name does not resolve',
 };
 
 export function listenError(config: Pick<Config, 'host' | 'port'>, err: unknown): StartupError {
   const code = (err as { code?: string }).code ?? '';
   const problem = LISTEN_PROBLEMS[code] ?? errorText(err);
-  return new StartupError(`latchkey: cannot listen on ${config.host}:${config.port} (LATCHKEY_HOST, LATCHKEY_PORT): ${problem}`, { cause: err });
+  return new StartupError(`latchkey: cannot listen on ${config.host}:${config.port} (LATCHKEY_HOST, LATCHKEY_PORT): ${problem}`, {
+    cause: err,
+  });
 }
 
 /**

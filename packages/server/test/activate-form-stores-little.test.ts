@@ -22,10 +22,14 @@ before(async () => {
 });
 after(() => server?.close());
 
-const rows = () => (server.ctx.storage as unknown as KyselyStorage).db.selectFrom('login_transactions').select(['id', 'expires_at']).execute();
+const rows = () =>
+  (server.ctx.storage as unknown as KyselyStorage).db.selectFrom('login_transactions').select(['id', 'expires_at']).execute();
 
 test('posting a live user code again and again holds at most the per-address number of transactions', async () => {
-  const started = await fetch(`${server.issuer}oauth/device/code`, { method: 'POST', body: new URLSearchParams({ client_id: clientId, scope: 'openid' }) });
+  const started = await fetch(`${server.issuer}oauth/device/code`, {
+    method: 'POST',
+    body: new URLSearchParams({ client_id: clientId, scope: 'openid' }),
+  });
   const { user_code } = (await started.json()) as { user_code: string };
   const browser = new Browser(server.issuer);
   const csrf = formFields(await (await browser.get('/activate')).text()).csrf!;

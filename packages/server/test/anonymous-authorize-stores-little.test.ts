@@ -135,6 +135,9 @@ describe('pending transactions are bounded in time and per address', () => {
     assert.ok(ids.includes(kept), 'a transaction whose page was shown outlives the unshown ones');
     assert.ok(ids.includes(newest));
     assert.equal((await last.get(`/u/login?state=${newest}`)).status, 200);
-    assert.ok(rows.every((r) => r.source && !r.source.includes('127.0.0.1')), 'a digest of the address, not the address');
+    assert.ok(
+      rows.every((r) => r.source && !r.source.includes('127.0.0.1')),
+      'a digest of the address, not the address',
+    );
   });
 });

@@ -60,7 +60,12 @@ async function startTutorialApi(issuer: string, audience: string): Promise<{ ser
   app.get('/public', (_req, res) => res.send('anyone'));
   app.use(
     expressjwt({
-      secret: jwksRsa.expressJwtSecret({ cache: true, rateLimit: true, jwksRequestsPerMinute: 5, jwksUri: `${issuer}.well-known/jwks.json` }) as GetVerificationKey,
+      secret: jwksRsa.expressJwtSecret({
+        cache: true,
+        rateLimit: true,
+        jwksRequestsPerMinute: 5,
+        jwksUri: `${issuer}.well-known/jwks.json`,
+      }) as GetVerificationKey,
       audience,
       issuer,
       algorithms: ['RS256'],
@@ -70,7 +75,9 @@ async function startTutorialApi(issuer: string, audience: string): Promise<{ ser
   const onError: ErrorRequestHandler = (err: { status?: number }, _req, res, _next) => void res.status(err.status ?? 500).send('refused');
   app.use(onError);
   return new Promise((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve({ server: listening, url: `http://127.0.0.1:${(listening.address() as AddressInfo).port}` }));
+    const listening = app.listen(0, '127.0.0.1', () =>
+      resolve({ server: listening, url: `http://127.0.0.1:${(listening.address() as AddressInfo).port}` }),
+    );
   });
 }
 
@@ -114,16 +121,22 @@ async function runElectronTutorial(clientId: string, redirectUri: string, restar
     `${server.issuer}authorize?audience=${ELECTRON_API}&scope=openid profile offline_access` +
     `&response_type=code&client_id=${clientId}&redirect_uri=${redirectUri}`;
   const callback = callbackParams(await signInWithPassword(new Browser(server.issuer), new URL(authenticationUrl), EMAIL, TEST_PASSWORD));
-  if (callback.has('error')) return { failedAt: 'authorize', error: callback.get('error'), description: callback.get('error_description') ?? '' };
-  const exchanged = await tokenEndpoint({ grant_type: 'authorization_code', client_id: clientId, code: callback.get('code')!, redirect_uri: redirectUri }, 'json');
-  if (exchanged.status !== 200) return { failedAt: 'code exchange', error: exchanged.body.error, description: exchanged.body.error_description };
+  if (callback.has('error'))
+    return { failedAt: 'authorize', error: callback.get('error'), description: callback.get('error_description') ?? '' };
+  const exchanged = await tokenEndpoint(
+    { grant_type: 'authorization_code', client_id: clientId, code: callback.get('code')!, redirect_uri: redirectUri },
+    'json',
+  );
+  if (exchanged.status !== 200)
+    return { failedAt: 'code exchange', error: exchanged.body.error, description: exchanged.body.error_description };
   assert.ok(exchanged.body.id_token, 'the tutorial decodes the id_token for the profile');
   assert.equal(await callPrivateEndpoint(exchanged.body.access_token), 200);
   const storedRefreshToken = exchanged.body.refresh_token as string;
   assert.ok(storedRefreshToken, 'a refresh token to keep in the keychain');
   for (let restart = 1; restart <= restarts; restart++) {
     const refreshed = await tokenEndpoint({ grant_type: 'refresh_token', client_id: clientId, refresh_token: storedRefreshToken }, 'json');
-    if (refreshed.status !== 200) return { failedAt: `restart ${restart}`, error: refreshed.body.error, description: refreshed.body.error_description };
+    if (refreshed.status !== 200)
+      return { failedAt: `restart ${restart}`, error: refreshed.body.error, description: refreshed.body.error_description };
     assert.ok(refreshed.body.id_token, 'each restart decodes a new id_token');
     assert.equal(await callPrivateEndpoint(refreshed.body.access_token), 200);
   }
@@ -151,13 +164,20 @@ async function runPkceTutorial(clientId: string) {
   const callback = callbackParams(await signInWithPassword(new Browser(server.issuer), url, EMAIL, TEST_PASSWORD));
   assert.equal(callback.get('state'), 'xyzABC123');
   const exchanged = await tokenEndpoint(
-    { grant_type: 'authorization_code', client_id: clientId, code_verifier: verifier, code: callback.get('code')!, redirect_uri: PKCE_CALLBACK },
+    {
+      grant_type: 'authorization_code',
+      client_id: clientId,
+      code_verifier: verifier,
+      code: callback.get('code')!,
+      redirect_uri: PKCE_CALLBACK,
+    },
     'form',
   );
   assert.equal(exchanged.status, 200, JSON.stringify(exchanged.body));
   const refreshToken = exchanged.body.refresh_token as string;
   const refreshes: TokenAnswer[] = [];
-  for (let i = 0; i < 2; i++) refreshes.push(await tokenEndpoint({ grant_type: 'refresh_token', client_id: clientId, refresh_token: refreshToken }, 'form'));
+  for (let i = 0; i < 2; i++)
+    refreshes.push(await tokenEndpoint({ grant_type: 'refresh_token', client_id: clientId, refresh_token: refreshToken }, 'form'));
   return refreshes;
 }
 
@@ -299,7 +319,10 @@ describe(`with flags.auth0_compatible_defaults on, the same requests pass (${bac
     assert.equal(claimsOf(callback.get('id_token')!).aud, client.client_id);
     const access = claimsOf(callback.get('access_token')!);
     assert.ok([access.aud].flat().includes(APPOINTMENTS_API), JSON.stringify(access.aud));
-    assert.ok(['appointments', 'contacts'].every((s) => access.scope.split(' ').includes(s)), access.scope);
+    assert.ok(
+      ['appointments', 'contacts'].every((s) => access.scope.split(' ').includes(s)),
+      access.scope,
+    );
   });
 
   test('an app created before the switch keeps the rotation it was created with; PKCE follows the switch at once', async () => {
@@ -315,11 +338,19 @@ describe(`with flags.auth0_compatible_defaults on, the same requests pass (${bac
     const { challenge } = pkcePair();
     const withChallenge = new URL(`${server.issuer}authorize`);
     withChallenge.search = new URLSearchParams({
-      response_type: 'code', client_id: app.client_id, redirect_uri: PKCE_CALLBACK, scope: 'openid', code_challenge: challenge, code_challenge_method: 'S256',
+      response_type: 'code',
+      client_id: app.client_id,
+      redirect_uri: PKCE_CALLBACK,
+      scope: 'openid',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
     }).toString();
     const browser = new Browser(server.issuer);
     const code = callbackParams(await signInWithPassword(browser, withChallenge, EMAIL, TEST_PASSWORD)).get('code')!;
-    const wrong = await tokenEndpoint({ grant_type: 'authorization_code', client_id: app.client_id, code, redirect_uri: PKCE_CALLBACK, code_verifier: pkcePair().verifier }, 'form');
+    const wrong = await tokenEndpoint(
+      { grant_type: 'authorization_code', client_id: app.client_id, code, redirect_uri: PKCE_CALLBACK, code_verifier: pkcePair().verifier },
+      'form',
+    );
     assert.equal(wrong.status, 403);
     assert.equal(wrong.body.error, 'invalid_grant');
 
@@ -327,7 +358,16 @@ describe(`with flags.auth0_compatible_defaults on, the same requests pass (${bac
     withoutChallenge.searchParams.delete('code_challenge');
     withoutChallenge.searchParams.delete('code_challenge_method');
     const plainCode = callbackParams(await browser.get(withoutChallenge)).get('code')!;
-    const downgrade = await tokenEndpoint({ grant_type: 'authorization_code', client_id: app.client_id, code: plainCode, redirect_uri: PKCE_CALLBACK, code_verifier: pkcePair().verifier }, 'form');
+    const downgrade = await tokenEndpoint(
+      {
+        grant_type: 'authorization_code',
+        client_id: app.client_id,
+        code: plainCode,
+        redirect_uri: PKCE_CALLBACK,
+        code_verifier: pkcePair().verifier,
+      },
+      'form',
+    );
     assert.equal(downgrade.status, 403);
     assert.match(downgrade.body.error_description, /no code_challenge/);
   });
@@ -361,7 +401,11 @@ describe(`with flags.auth0_compatible_defaults on, the same requests pass (${bac
     const registered = await fetch(`${server.issuer}oidc/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ redirect_uris: ['http://127.0.0.1/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] }),
+      body: JSON.stringify({
+        redirect_uris: ['http://127.0.0.1/cb'],
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+      }),
     });
     assert.equal(registered.status, 201);
     const { client_id, response_types } = (await registered.json()) as { client_id: string; response_types: string[] };
@@ -369,7 +413,12 @@ describe(`with flags.auth0_compatible_defaults on, the same requests pass (${bac
     const stored = await server.management('GET', `/clients/${client_id}`);
     assert.equal(stored.body.refresh_token.rotation_type, 'rotating');
     const url = new URL(`${server.issuer}authorize`);
-    url.search = new URLSearchParams({ response_type: 'code', client_id, redirect_uri: 'http://127.0.0.1:4000/cb', scope: 'openid' }).toString();
+    url.search = new URLSearchParams({
+      response_type: 'code',
+      client_id,
+      redirect_uri: 'http://127.0.0.1:4000/cb',
+      scope: 'openid',
+    }).toString();
     const refused = callbackParams(await fetch(url, { redirect: 'manual' }));
     assert.equal(refused.get('error'), 'invalid_request');
     assert.match(refused.get('error_description')!, /third-party/);
@@ -390,7 +439,11 @@ test(`LATCHKEY_AUTH0_COMPATIBLE_DEFAULTS sets the tenant flag at every start; un
   try {
     const settings = await configured.management('GET', '/tenants/settings');
     assert.equal(settings.body.flags.auth0_compatible_defaults, true);
-    const created = await configured.management('POST', '/clients', { name: 'Configured', app_type: 'native', callbacks: [ELECTRON_CALLBACK] });
+    const created = await configured.management('POST', '/clients', {
+      name: 'Configured',
+      app_type: 'native',
+      callbacks: [ELECTRON_CALLBACK],
+    });
     assert.equal(created.body.refresh_token.rotation_type, 'non-rotating');
     // Later starts on the same database: false wins over what is stored, unset keeps it.
     const off = await startTestServer({ shareWith: configured, config: { auth0CompatibleDefaults: false } });

@@ -6,7 +6,7 @@ import * as oauth from 'oauth4webapi';
 import { authorizeUrl, Browser, callbackParams, formFields, pkcePair, signInWithPassword } from './helpers/http-login.js';
 import { assertStrictPage, claimsOf, cspDirective, decodeHtml, TestClock, tokenRequest } from './helpers/protocol.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { createAppClient, createNativeApp, createUser, TEST_PASSWORD, makeDatabaseConnectionDomainWide } from './helpers/tenant.js';
+import { createAppClient, createNativeApp, createUser, makeDatabaseConnectionDomainWide, TEST_PASSWORD } from './helpers/tenant.js';
 
 /**
  * /authorize rules at the protocol level: which redirect URIs get a redirect at all, how errors
@@ -108,12 +108,19 @@ describe('redirect_uri and client_id', () => {
   });
 
   test('even errors that would be redirectable are shown when the redirect_uri is not registered', async () => {
-    const response = await fetch(nativeAuthorize({ redirect_uri: 'https://attacker.example/cb', code_challenge_method: 'plain' }), { redirect: 'manual' });
+    const response = await fetch(nativeAuthorize({ redirect_uri: 'https://attacker.example/cb', code_challenge_method: 'plain' }), {
+      redirect: 'manual',
+    });
     await assertErrorPage(response, /Callback URL mismatch/);
   });
 
   test('a loopback IP registered without a port matches any port (RFC 8252 §7.3)', async () => {
-    for (const redirectUri of ['http://127.0.0.1:50123/callback', 'http://127.0.0.1:8/callback', 'http://127.0.0.1/callback', 'http://[::1]:61000/callback']) {
+    for (const redirectUri of [
+      'http://127.0.0.1:50123/callback',
+      'http://127.0.0.1:8/callback',
+      'http://127.0.0.1/callback',
+      'http://[::1]:61000/callback',
+    ]) {
       const response = await fetch(nativeAuthorize({ redirect_uri: redirectUri }), { redirect: 'manual' });
       assert.equal(response.status, 302, redirectUri);
       assert.match(response.headers.get('location')!, /^\/u\/login\?state=/, redirectUri);
@@ -206,7 +213,12 @@ describe('errors back to the client', () => {
 
 describe('sessions and prompts', () => {
   test('state and iss are echoed on success', async () => {
-    const response = await signInWithPassword(new Browser(server.issuer), nativeAuthorize({ state: 'success-state' }), email, TEST_PASSWORD);
+    const response = await signInWithPassword(
+      new Browser(server.issuer),
+      nativeAuthorize({ state: 'success-state' }),
+      email,
+      TEST_PASSWORD,
+    );
     const params = callbackParams(response);
     assert.ok(params.get('code'));
     assert.equal(params.get('state'), 'success-state');
@@ -304,7 +316,12 @@ describe('sessions and prompts', () => {
 
     // A fresh sign-in moves auth_time forward.
     const pkce3 = pkcePair();
-    const reauth = await signInWithPassword(browser, nativeAuthorize({ code_challenge: pkce3.challenge, max_age: '0' }), email, TEST_PASSWORD);
+    const reauth = await signInWithPassword(
+      browser,
+      nativeAuthorize({ code_challenge: pkce3.challenge, max_age: '0' }),
+      email,
+      TEST_PASSWORD,
+    );
     const fresh = await tokenRequest(server, {
       grant_type: 'authorization_code',
       client_id: native.client_id,
@@ -324,7 +341,13 @@ describe('sessions and prompts', () => {
 
 describe('implicit response types and response modes', () => {
   function spaAuthorize(params: Record<string, string>): URL {
-    return authorizeUrl(server.issuer, { client_id: spa.client_id, redirect_uri: spaCallback, scope: 'openid profile', state: 'spa-state', ...params });
+    return authorizeUrl(server.issuer, {
+      client_id: spa.client_id,
+      redirect_uri: spaCallback,
+      scope: 'openid profile',
+      state: 'spa-state',
+      ...params,
+    });
   }
 
   test('response_type=token returns the access token in the fragment', async () => {
@@ -340,11 +363,21 @@ describe('implicit response types and response modes', () => {
     assert.equal(params.get('iss'), server.issuer);
   });
 
-  test('an implicit access token for an API lives the API\'s token_lifetime_for_web, not token_lifetime', async () => {
+  test("an implicit access token for an API lives the API's token_lifetime_for_web, not token_lifetime", async () => {
     const identifier = 'https://web-lifetime.example.test/';
-    const created = await server.management('POST', '/resource-servers', { identifier, name: 'Web lifetime', token_lifetime: 86400, token_lifetime_for_web: 3600 });
+    const created = await server.management('POST', '/resource-servers', {
+      identifier,
+      name: 'Web lifetime',
+      token_lifetime: 86400,
+      token_lifetime_for_web: 3600,
+    });
     assert.equal(created.status, 201, JSON.stringify(created.body));
-    const response = await signInWithPassword(new Browser(server.issuer), spaAuthorize({ response_type: 'token', audience: identifier }), email, TEST_PASSWORD);
+    const response = await signInWithPassword(
+      new Browser(server.issuer),
+      spaAuthorize({ response_type: 'token', audience: identifier }),
+      email,
+      TEST_PASSWORD,
+    );
     const params = callbackParams(response);
     assert.equal(params.get('expires_in'), '3600');
     const claims = decodeJwt(params.get('access_token')!);
@@ -352,8 +385,18 @@ describe('implicit response types and response modes', () => {
 
     // Never longer than token_lifetime itself, whatever token_lifetime_for_web says (default 7200).
     const shortLived = 'https://short-lived.example.test/';
-    assert.equal((await server.management('POST', '/resource-servers', { identifier: shortLived, name: 'Short', token_lifetime: 300 })).status, 201);
-    const short = callbackParams(await signInWithPassword(new Browser(server.issuer), spaAuthorize({ response_type: 'token', audience: shortLived }), email, TEST_PASSWORD));
+    assert.equal(
+      (await server.management('POST', '/resource-servers', { identifier: shortLived, name: 'Short', token_lifetime: 300 })).status,
+      201,
+    );
+    const short = callbackParams(
+      await signInWithPassword(
+        new Browser(server.issuer),
+        spaAuthorize({ response_type: 'token', audience: shortLived }),
+        email,
+        TEST_PASSWORD,
+      ),
+    );
     assert.equal(short.get('expires_in'), '300');
   });
 
@@ -382,7 +425,9 @@ describe('implicit response types and response modes', () => {
 
   test('hybrid response types: a code with the front-channel tokens in the fragment, validated by oauth4webapi', async () => {
     const issuer = new URL(server.issuer);
-    const as = await oauth.discoveryRequest(issuer, { [oauth.allowInsecureRequests]: true }).then((r) => oauth.processDiscoveryResponse(issuer, r));
+    const as = await oauth
+      .discoveryRequest(issuer, { [oauth.allowInsecureRequests]: true })
+      .then((r) => oauth.processDiscoveryResponse(issuer, r));
     assert.ok(as.response_types_supported?.includes('code id_token token'));
     const oauthClient: oauth.Client = { client_id: spa.client_id, token_endpoint_auth_method: 'none' };
     for (const responseType of ['code id_token', 'code id_token token', 'code token']) {
@@ -401,7 +446,9 @@ describe('implicit response types and response modes', () => {
       let params: URLSearchParams;
       if (responseType.includes('id_token')) {
         // Checks the id_token's nonce, c_hash against the code, iss, aud and state.
-        params = await oauth.validateCodeIdTokenResponse(as, oauthClient, location, nonce, 'spa-state', undefined, { [oauth.allowInsecureRequests]: true });
+        params = await oauth.validateCodeIdTokenResponse(as, oauthClient, location, nonce, 'spa-state', undefined, {
+          [oauth.allowInsecureRequests]: true,
+        });
         if (fragment.has('access_token')) {
           const idToken = claimsOf(fragment.get('id_token')!);
           const digest = createHash('sha256').update(fragment.get('access_token')!).digest();
@@ -426,7 +473,9 @@ describe('implicit response types and response modes', () => {
     assert.equal(noNonce.get('error'), 'invalid_request');
     const native = callbackParams(await fetch(nativeAuthorize({ response_type: 'code token', nonce: 'n' }), { redirect: 'manual' }));
     assert.equal(native.get('error'), 'unauthorized_client');
-    const query = await fetch(spaAuthorize({ response_type: 'code id_token', response_mode: 'query', nonce: 'n', ...pkce }), { redirect: 'manual' });
+    const query = await fetch(spaAuthorize({ response_type: 'code id_token', response_mode: 'query', nonce: 'n', ...pkce }), {
+      redirect: 'manual',
+    });
     assert.equal(new URL(query.headers.get('location')!).search, '', 'tokens never go in the query string');
   });
 
@@ -458,7 +507,16 @@ describe('implicit response types and response modes', () => {
     assert.equal(response.headers.get('cache-control'), 'no-store');
 
     // Errors take the same way.
-    const failed = await fetch(spaAuthorize({ response_type: 'code', response_mode: 'form_post', code_challenge: pkce.challenge, code_challenge_method: 'S256', prompt: 'none' }), { redirect: 'manual' });
+    const failed = await fetch(
+      spaAuthorize({
+        response_type: 'code',
+        response_mode: 'form_post',
+        code_challenge: pkce.challenge,
+        code_challenge_method: 'S256',
+        prompt: 'none',
+      }),
+      { redirect: 'manual' },
+    );
     assert.equal(failed.status, 200);
     const errorBody = await failed.text();
     assertStrictPage(failed, errorBody);
@@ -551,7 +609,9 @@ describe('hosted pages', () => {
     const body = await login.text();
     assert.doesNotMatch(body, /<script>alert/);
     assert.match(body, /&quot;&gt;&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
-    const mismatch = await fetch(nativeAuthorize({ redirect_uri: 'https://x.example/"><script>alert(1)</script>' }), { redirect: 'manual' });
+    const mismatch = await fetch(nativeAuthorize({ redirect_uri: 'https://x.example/"><script>alert(1)</script>' }), {
+      redirect: 'manual',
+    });
     assert.doesNotMatch(await mismatch.text(), /<script>alert/);
   });
 });

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Migrator, sql, type Kysely } from 'kysely';
+import { type Kysely, Migrator, sql } from 'kysely';
+import type { Client } from '../src/domain/types.js';
 import { migrationProvider } from '../src/storage/migrations/index.js';
 import type { Storage } from '../src/storage/types.js';
-import type { Client } from '../src/domain/types.js';
 import { backend } from './helpers/server.js';
-import { testDatabase, type TestDatabase } from './helpers/storage.js';
+import { type TestDatabase, testDatabase } from './helpers/storage.js';
 
 /**
  * The storage side of CORS by index: every client write keeps the origin rows in step and announces
@@ -62,11 +62,17 @@ describe(`client origin index in storage (${backend})`, () => {
     const old = [
       client('old-spa', { web_origins: ['https://old-spa.example'], callbacks: ['https://old-spa.example/cb', 'myapp://cb'] }),
       client('old-native', { callbacks: ['http://127.0.0.1/callback'], registration_source: 'dynamic_registration' }),
-      client('old-registered', { callbacks: ['https://third.example/cb'], allowed_origins: ['https://third-api.example'], registration_source: 'dynamic_registration' }),
+      client('old-registered', {
+        callbacks: ['https://third.example/cb'],
+        allowed_origins: ['https://third-api.example'],
+        registration_source: 'dynamic_registration',
+      }),
     ];
     await db
       .insertInto('clients')
-      .values(old.map((c) => ({ client_id: c.client_id, secret_digest: 'd', data: JSON.stringify(c), created_at: new Date().toISOString() })))
+      .values(
+        old.map((c) => ({ client_id: c.client_id, secret_digest: 'd', data: JSON.stringify(c), created_at: new Date().toISOString() })),
+      )
       .execute();
     await storage.migrate();
     // What this storage publishes (PostgreSQL also echoes it back through NOTIFY, later).
@@ -92,19 +98,34 @@ describe(`client origin index in storage (${backend})`, () => {
 
   test('writes keep the index in step and announce exactly the origin keys that changed', async () => {
     changes.length = 0;
-    await storage.clients.insert({ client: client('new', { web_origins: ['https://a.example'], callbacks: ['https://b.example/cb'] }), secretDigest: 'd' });
-    assert.deepEqual(changes.filter((c) => c.startsWith('client_origin:')).sort(), ['client_origin:https://a.example', 'client_origin:https://b.example']);
+    await storage.clients.insert({
+      client: client('new', { web_origins: ['https://a.example'], callbacks: ['https://b.example/cb'] }),
+      secretDigest: 'd',
+    });
+    assert.deepEqual(changes.filter((c) => c.startsWith('client_origin:')).sort(), [
+      'client_origin:https://a.example',
+      'client_origin:https://b.example',
+    ]);
     assert.equal(await storage.clients.originExists('https://a.example'), true);
 
     changes.length = 0;
-    assert.equal(await storage.clients.update(client('new', { web_origins: ['https://c.example'], callbacks: ['https://b.example/cb2'] })), true);
-    assert.deepEqual(changes.filter((c) => c.startsWith('client_origin:')).sort(), ['client_origin:https://a.example', 'client_origin:https://c.example']);
+    assert.equal(
+      await storage.clients.update(client('new', { web_origins: ['https://c.example'], callbacks: ['https://b.example/cb2'] })),
+      true,
+    );
+    assert.deepEqual(changes.filter((c) => c.startsWith('client_origin:')).sort(), [
+      'client_origin:https://a.example',
+      'client_origin:https://c.example',
+    ]);
     assert.equal(await storage.clients.originExists('https://a.example'), false);
     assert.equal(await storage.clients.originExists('https://b.example'), true);
 
     changes.length = 0;
     assert.equal(await storage.clients.delete('new'), true);
-    assert.deepEqual(changes.filter((c) => c.startsWith('client_origin:')).sort(), ['client_origin:https://b.example', 'client_origin:https://c.example']);
+    assert.deepEqual(changes.filter((c) => c.startsWith('client_origin:')).sort(), [
+      'client_origin:https://b.example',
+      'client_origin:https://c.example',
+    ]);
     assert.equal(await storage.clients.originExists('https://c.example'), false);
     assert.equal(await storage.clients.delete('new'), false);
     assert.equal(await storage.clients.update(client('new')), false);
@@ -112,10 +133,16 @@ describe(`client origin index in storage (${backend})`, () => {
 
   test('registered clients are counted and capped atomically; deleting one frees its place', async () => {
     const registered = (id: string) => ({ client: client(id, { registration_source: 'dynamic_registration' }), secretDigest: 'd' });
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => storage.clients.insert(registered(`reg-${i}`), { maxRegistered: 5 })));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => storage.clients.insert(registered(`reg-${i}`), { maxRegistered: 5 })),
+    );
     assert.equal(results.filter(Boolean).length, 3, 'two were there already');
     assert.equal(await storage.clients.countRegistered(), 5);
-    assert.equal(await storage.clients.insert({ client: client('admin-made'), secretDigest: 'd' }, { maxRegistered: 5 }), true, 'admin-made clients are not capped');
+    assert.equal(
+      await storage.clients.insert({ client: client('admin-made'), secretDigest: 'd' }, { maxRegistered: 5 }),
+      true,
+      'admin-made clients are not capped',
+    );
     assert.equal(await storage.clients.delete('old-native'), true);
     assert.equal(await storage.clients.countRegistered(), 4);
     assert.equal(await storage.clients.insert(registered('reg-again'), { maxRegistered: 5 }), true);
@@ -125,7 +152,10 @@ describe(`client origin index in storage (${backend})`, () => {
   test('a shared rate-limit window counts every hit and restarts with a later window', async () => {
     const first = '2026-11-23T12:00:00.000Z';
     const hits = await Promise.all(Array.from({ length: 10 }, () => storage.rateLimits.hit('registration', first)));
-    assert.deepEqual([...hits].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual(
+      [...hits].sort((a, b) => a - b),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
     assert.equal(await storage.rateLimits.hit('registration', '2026-11-23T12:01:00.000Z'), 1);
     assert.equal(await storage.rateLimits.hit('registration', first), 2, 'a lagging clock counts into the current window');
     assert.equal(await storage.rateLimits.hit('other', first), 1);

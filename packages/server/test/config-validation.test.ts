@@ -43,7 +43,11 @@ test('bad settings fail at start with the variable named', () => {
     [{ LATCHKEY_DEFAULT_PICTURE: 'robohash' }, /LATCHKEY_DEFAULT_PICTURE/],
   ];
   for (const [env, message] of cases) {
-    assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && message.test(err.message), JSON.stringify(env));
+    assert.throws(
+      () => loadConfig(env),
+      (err: unknown) => err instanceof ConfigError && message.test(err.message),
+      JSON.stringify(env),
+    );
   }
 });
 

@@ -17,7 +17,14 @@ before(async () => {
   const config = { registrationRateLimit: 1000, registrationTenantRateLimit: 1000 };
   nodeA = await startTestServer({ config });
   nodeB = await startTestServer({ shareWith: nodeA, config });
-  assert.equal((await nodeA.management('PATCH', '/tenants/settings', { flags: { enable_dynamic_client_registration: true, enable_dynamic_client_registration_management: true } })).status, 200);
+  assert.equal(
+    (
+      await nodeA.management('PATCH', '/tenants/settings', {
+        flags: { enable_dynamic_client_registration: true, enable_dynamic_client_registration_management: true },
+      })
+    ).status,
+    200,
+  );
 });
 after(async () => {
   await nodeB?.close();
@@ -100,10 +107,18 @@ describe(`CORS origins follow client changes (${backend})`, () => {
     assert.equal((await nodeA.management('PATCH', `/clients/${app.client_id}`, { web_origins: [second] })).status, 200);
     assert.equal(await allowedOrigin(nodeA, first), null, 'the old origin is refused at once');
     assert.ok(await allowed(nodeA, second), 'the new origin is allowed at once');
-    await eventually(async () => (await allowedOrigin(nodeB, first)) === null && (await allowed(nodeB, second)), 'update on the other node');
+    await eventually(
+      async () => (await allowedOrigin(nodeB, first)) === null && (await allowed(nodeB, second)),
+      'update on the other node',
+    );
 
     // An origin two clients share stays allowed while one of them still lists it.
-    const other = await createAppClient(nodeB, { name: 'Other SPA', app_type: 'spa', token_endpoint_auth_method: 'none', allowed_origins: [second] });
+    const other = await createAppClient(nodeB, {
+      name: 'Other SPA',
+      app_type: 'spa',
+      token_endpoint_auth_method: 'none',
+      allowed_origins: [second],
+    });
     assert.equal((await nodeB.management('DELETE', `/clients/${app.client_id}`)).status, 204);
     assert.ok(await allowed(nodeB, second), 'still listed by the other client');
     assert.equal((await nodeB.management('DELETE', `/clients/${other.client_id}`)).status, 204);
@@ -126,9 +141,15 @@ describe(`CORS origins follow client changes (${backend})`, () => {
     assert.equal(replaced.status, 200);
     assert.equal(await allowedOrigin(nodeA, 'http://[::1]:4711'), null);
     assert.ok(await allowed(nodeA, moved));
-    await eventually(async () => (await allowedOrigin(nodeB, 'http://[::1]:4711')) === null && (await allowed(nodeB, moved)), 'replacement on the other node');
+    await eventually(
+      async () => (await allowedOrigin(nodeB, 'http://[::1]:4711')) === null && (await allowed(nodeB, moved)),
+      'replacement on the other node',
+    );
 
-    const deleted = await fetch(created.registration_client_uri, { method: 'DELETE', headers: { authorization: `Bearer ${created.registration_access_token}` } });
+    const deleted = await fetch(created.registration_client_uri, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${created.registration_access_token}` },
+    });
     assert.equal(deleted.status, 204);
     assert.equal(await allowedOrigin(nodeA, moved), null);
     await eventually(async () => (await allowedOrigin(nodeB, moved)) === null, 'deletion on the other node');

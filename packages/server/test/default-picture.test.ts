@@ -15,8 +15,19 @@ const callback = 'http://127.0.0.1/callback';
 const redirectUri = 'http://127.0.0.1:50330/callback';
 
 async function signInTokens(server: TestServer, clientId: string, email: string) {
-  const { code, verifier } = await authorizationCode(server, new Browser(server.issuer), { client_id: clientId, redirect_uri: redirectUri }, { email, password: TEST_PASSWORD });
-  const tokens = await tokenRequest(server, { grant_type: 'authorization_code', client_id: clientId, code, code_verifier: verifier, redirect_uri: redirectUri });
+  const { code, verifier } = await authorizationCode(
+    server,
+    new Browser(server.issuer),
+    { client_id: clientId, redirect_uri: redirectUri },
+    { email, password: TEST_PASSWORD },
+  );
+  const tokens = await tokenRequest(server, {
+    grant_type: 'authorization_code',
+    client_id: clientId,
+    code,
+    code_verifier: verifier,
+    redirect_uri: redirectUri,
+  });
   assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
   return tokens.body as { access_token: string; id_token: string };
 }
@@ -71,7 +82,12 @@ describe('default picture: initials avatar', () => {
     const signup = await fetch(`${server.issuer}dbconnections/signup`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ client_id: clientId, connection: 'Username-Password-Authentication', email: 'zoe.q@example.test', password: TEST_PASSWORD }),
+      body: JSON.stringify({
+        client_id: clientId,
+        connection: 'Username-Password-Authentication',
+        email: 'zoe.q@example.test',
+        password: TEST_PASSWORD,
+      }),
     });
     const id = `auth0|${((await signup.json()) as { _id: string })._id}`;
     assert.equal((await server.management('GET', `/users/${encodeURIComponent(id)}`)).body.picture, `${server.issuer}avatars/zq.svg`);
@@ -94,9 +110,21 @@ describe('default picture: initials avatar', () => {
       assert.ok(svg.includes(text), svg);
       assert.doesNotMatch(svg, /<script|on\w+=|href|<style|<foreignObject/i);
     }
-    const colour = async (file: string) => /<rect [^>]*fill="(#[0-9a-f]{6})"/.exec(await (await fetch(`${server.issuer}avatars/${file}`)).text())![1];
+    const colour = async (file: string) =>
+      /<rect [^>]*fill="(#[0-9a-f]{6})"/.exec(await (await fetch(`${server.issuer}avatars/${file}`)).text())![1];
     assert.equal(await colour('al.svg'), await colour('al.svg'));
-    for (const file of ['AL.svg', 'abc.svg', '%3Cscript%3E.svg', '%C3%A9.svg', 'al.png', 'al', '..%2Fal.svg', 'a1.svg', '.svg', 'al.svg%00']) {
+    for (const file of [
+      'AL.svg',
+      'abc.svg',
+      '%3Cscript%3E.svg',
+      '%C3%A9.svg',
+      'al.png',
+      'al',
+      '..%2Fal.svg',
+      'a1.svg',
+      '.svg',
+      'al.svg%00',
+    ]) {
       const response = await fetch(`${server.issuer}avatars/${file}`);
       assert.ok(response.status === 404 || response.status === 400, `${file}: ${response.status}`);
       assert.notEqual(response.headers.get('content-type'), 'image/svg+xml');

@@ -36,7 +36,13 @@ async function signIn(clientId: string, email: string): Promise<{ browser: Brows
     { client_id: clientId, redirect_uri: REDIRECT, scope: 'openid profile offline_access' },
     { email, password: TEST_PASSWORD },
   );
-  const tokens = await tokenRequest(server, { grant_type: 'authorization_code', client_id: clientId, code, code_verifier: verifier, redirect_uri: REDIRECT });
+  const tokens = await tokenRequest(server, {
+    grant_type: 'authorization_code',
+    client_id: clientId,
+    code,
+    code_verifier: verifier,
+    redirect_uri: REDIRECT,
+  });
   assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
   return { browser, refreshToken: tokens.body.refresh_token, accessToken: tokens.body.access_token };
 }
@@ -54,7 +60,8 @@ async function silentAuthorize(browser: Browser, clientId = app.client_id): Prom
   return callbackParams(await browser.get(url));
 }
 
-const refresh = (clientId: string, refreshToken: string) => tokenRequest(server, { grant_type: 'refresh_token', client_id: clientId, refresh_token: refreshToken });
+const refresh = (clientId: string, refreshToken: string) =>
+  tokenRequest(server, { grant_type: 'refresh_token', client_id: clientId, refresh_token: refreshToken });
 const userinfo = (accessToken: string) => fetch(`${server.issuer}userinfo`, { headers: { authorization: `Bearer ${accessToken}` } });
 const at = () => new Date(server.ctx.now()).toISOString();
 
@@ -97,7 +104,13 @@ test('DELETE /api/v2/clients/{id} takes its client grants, consents, refresh tok
   const { refreshToken } = await signIn(doomed.client_id, user.email);
   const grant = await server.management('POST', '/client-grants', { client_id: doomed.client_id, audience: API, scope: ['read:messages'] });
   assert.equal(grant.status, 201, JSON.stringify(grant.body));
-  await storage.consents.put({ userId: user.user_id, clientId: doomed.client_id, audience: API, scope: ['read:messages'], updatedAt: at() });
+  await storage.consents.put({
+    userId: user.user_id,
+    clientId: doomed.client_id,
+    audience: API,
+    scope: ['read:messages'],
+    updatedAt: at(),
+  });
   await storage.consents.put({ userId: user.user_id, clientId: app.client_id, audience: API, scope: ['read:messages'], updatedAt: at() });
   await storage.registrations.putTokenDigest(doomed.client_id, 'digest');
 
@@ -110,10 +123,13 @@ test('DELETE /api/v2/clients/{id} takes its client grants, consents, refresh tok
   assert.equal(await storage.registrations.getTokenDigest(doomed.client_id), undefined);
 });
 
-test('DELETE /api/v2/resource-servers/{id} takes its client grants and the users\' permissions on it', async () => {
+test("DELETE /api/v2/resource-servers/{id} takes its client grants and the users' permissions on it", async () => {
   const api = await createApi(server, 'https://short-lived.example.test/');
   const user = await createUser(server, 'api-user@example.test');
-  assert.equal((await server.management('POST', '/client-grants', { client_id: app.client_id, audience: api.identifier, scope: [] })).status, 201);
+  assert.equal(
+    (await server.management('POST', '/client-grants', { client_id: app.client_id, audience: api.identifier, scope: [] })).status,
+    201,
+  );
   const permissions = [
     { resource_server_identifier: api.identifier, permission_name: 'read:messages' },
     { resource_server_identifier: API, permission_name: 'read:messages' },
@@ -127,7 +143,11 @@ test('DELETE /api/v2/resource-servers/{id} takes its client grants and the users
 });
 
 test('DELETE /api/v2/connections/{id} deletes its users with their cascades', async () => {
-  const created = await server.management('POST', '/connections', { name: 'doomed-db', strategy: 'auth0', enabled_clients: [app.client_id] });
+  const created = await server.management('POST', '/connections', {
+    name: 'doomed-db',
+    strategy: 'auth0',
+    enabled_clients: [app.client_id],
+  });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const users = [];
   for (const email of ['one@doomed.example.test', 'two@doomed.example.test']) {
@@ -180,7 +200,11 @@ test('change notices go out after the commit, and not at all after a rollback', 
     storage.transaction(async (tx) => {
       assert.equal(await tx.tenant.create({ ...(await tx.tenant.get())! }), false);
       assert.equal(await tx.clients.insert({ client: { ...template, client_id: 'rolled-back-client' }, secretDigest: 'd' }), true);
-      await tx.connections.insert({ ...(await tx.connections.getByName('Username-Password-Authentication'))!, id: 'con_rolledback', name: 'rolled-back' });
+      await tx.connections.insert({
+        ...(await tx.connections.getByName('Username-Password-Authentication'))!,
+        id: 'con_rolledback',
+        name: 'rolled-back',
+      });
       throw new Error('changed my mind');
     }),
     /changed my mind/,
@@ -201,7 +225,10 @@ test('change notices go out after the commit, and not at all after a rollback', 
   // Notices of one node reach it in order (PostgreSQL NOTIFY included), so once the commit's notice is
   // here, a rolled-back one would have been too.
   while (!heard.includes('client committed-client')) await new Promise((resolve) => setImmediate(resolve));
-  assert.deepEqual(heard.filter((h) => h.includes('rolled-back')), []);
+  assert.deepEqual(
+    heard.filter((h) => h.includes('rolled-back')),
+    [],
+  );
   assert.ok(await storage.clients.get('committed-client'));
   // The in-process cache was dropped at the commit.
   assert.equal((await server.ctx.lookups.client(app.client_id))?.client.name, 'renamed in a transaction');
@@ -211,7 +238,10 @@ test('inside a transaction, a taken name or a reached cap answers false and the 
   const existing = await createUser(server, 'taken@example.test');
   const record = (await storage.users.get(existing.user_id))!;
   const { body: template } = await server.management('GET', `/clients/${app.client_id}`);
-  const registered = (id: string) => ({ client: { ...template, client_id: id, registration_source: 'dynamic_registration' }, secretDigest: 'd' });
+  const registered = (id: string) => ({
+    client: { ...template, client_id: id, registration_source: 'dynamic_registration' },
+    secretDigest: 'd',
+  });
   const count = await storage.clients.countRegistered();
   await storage.transaction(async (tx) => {
     // PostgreSQL aborts a transaction on any error: the unique violation must not take the rest down.

@@ -36,7 +36,10 @@ const form = (fields: Record<string, string>) => ({
 });
 
 async function deviceCode(): Promise<Record<string, any>> {
-  const response = await fetch(`${server.issuer}oauth/device/code`, form({ client_id: clientId, scope: 'openid profile offline_access', audience: API }));
+  const response = await fetch(
+    `${server.issuer}oauth/device/code`,
+    form({ client_id: clientId, scope: 'openid profile offline_access', audience: API }),
+  );
   assert.equal(response.status, 200);
   return response.json() as Promise<Record<string, any>>;
 }
@@ -81,7 +84,10 @@ test('openid-client polls while the user approves in the browser, and gets token
 
 test('polling answers authorization_pending, then slow_down when too fast; cancel gives access_denied', async () => {
   const started = await deviceCode();
-  assert.deepEqual(await poll(started.device_code), { status: 403, body: { error: 'authorization_pending', error_description: 'User has yet to authorize device code.' } });
+  assert.deepEqual(await poll(started.device_code), {
+    status: 403,
+    body: { error: 'authorization_pending', error_description: 'User has yet to authorize device code.' },
+  });
   const tooFast = await poll(started.device_code);
   assert.equal(tooFast.status, 429);
   assert.equal(tooFast.body.error, 'slow_down');

@@ -26,7 +26,10 @@ const wrongCode = (i: number) => `BBBB-${ALPHABET[i % 20]}${ALPHABET[Math.floor(
 
 test('parallel wrong codes on /activate/confirm: exactly the limit gets checked, then every code page answers 429', async () => {
   const started = (await (
-    await fetch(`${server.issuer}oauth/device/code`, { method: 'POST', body: new URLSearchParams({ client_id: clientId, scope: 'openid' }) })
+    await fetch(`${server.issuer}oauth/device/code`, {
+      method: 'POST',
+      body: new URLSearchParams({ client_id: clientId, scope: 'openid' }),
+    })
   ).json()) as { user_code: string };
   const limit = USER_CODE_GUESSES.maxFailures;
   const burst = limit + 30;
@@ -44,5 +47,8 @@ test('parallel wrong codes on /activate/confirm: exactly the limit gets checked,
   const browser = new Browser(server.issuer);
   const csrf = async () => formFields(await (await browser.get('/activate')).text()).csrf!;
   assert.equal((await browser.postForm('/activate', { csrf: await csrf(), user_code: started.user_code })).status, 429);
-  assert.equal((await browser.postForm('/activate/confirm', { csrf: await csrf(), user_code: started.user_code, action: 'confirm' })).status, 429);
+  assert.equal(
+    (await browser.postForm('/activate/confirm', { csrf: await csrf(), user_code: started.user_code, action: 'confirm' })).status,
+    429,
+  );
 });

@@ -28,7 +28,8 @@ const register = (body: unknown, headers: Record<string, string> = {}) =>
   });
 
 const setFlag = (on: boolean) => server.management('PATCH', '/tenants/settings', { flags: { enable_dynamic_client_registration: on } });
-const setDomainConnection = (on: boolean) => server.management('PATCH', `/connections/${databaseConnectionId}`, { is_domain_connection: on });
+const setDomainConnection = (on: boolean) =>
+  server.management('PATCH', `/connections/${databaseConnectionId}`, { is_domain_connection: on });
 
 before(async () => {
   server = await startTestServer({ config: { registrationRateLimit: 1000 } });
@@ -106,7 +107,13 @@ describe('with dynamic registration enabled', () => {
     assert.ok(body.client_secret.length >= 43);
     const token = await fetch(`${server.issuer}oauth/token`, {
       method: 'POST',
-      body: new URLSearchParams({ grant_type: 'authorization_code', code: 'nope', client_id: body.client_id, client_secret: body.client_secret, redirect_uri: 'https://server.example/cb' }),
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: 'nope',
+        client_id: body.client_id,
+        client_secret: body.client_secret,
+        redirect_uri: 'https://server.example/cb',
+      }),
     });
     assert.equal(((await token.json()) as { error: string }).error, 'invalid_grant', 'the client authenticated; only the code is wrong');
   });
@@ -179,7 +186,8 @@ describe('with dynamic registration enabled', () => {
     await submitLogin(page, EMAIL, TEST_PASSWORD);
     await page.getByRole('heading', { name: 'Authorize Partner Sync' }).waitFor();
     const text = (await page.locator('main').textContent())!;
-    for (const expected of ['Website', 'Privacy policy', 'Terms of service', 'Read your messages', EMAIL]) assert.ok(text.includes(expected), expected);
+    for (const expected of ['Website', 'Privacy policy', 'Terms of service', 'Read your messages', EMAIL])
+      assert.ok(text.includes(expected), expected);
     await page.screenshot({ path: join(SCREENSHOTS, 'consent-dynamic-client-desktop.png') });
     await page.getByRole('button', { name: 'Decline' }).click();
     await page.waitForURL(`${callbackOrigin}/callback?**`);
@@ -224,9 +232,18 @@ describe('with dynamic registration enabled', () => {
   });
 
   test('PKCE is required of third-party clients, confidential ones included', async () => {
-    const body = (await (await register({ client_name: 'Confidential partner', redirect_uris: [`${callbackOrigin}/cb`] })).json()) as { client_id: string };
+    const body = (await (await register({ client_name: 'Confidential partner', redirect_uris: [`${callbackOrigin}/cb`] })).json()) as {
+      client_id: string;
+    };
     const url = new URL(`${server.issuer}authorize`);
-    for (const [k, v] of Object.entries({ client_id: body.client_id, response_type: 'code', redirect_uri: `${callbackOrigin}/cb`, scope: 'openid', state: 's1' })) url.searchParams.set(k, v);
+    for (const [k, v] of Object.entries({
+      client_id: body.client_id,
+      response_type: 'code',
+      redirect_uri: `${callbackOrigin}/cb`,
+      scope: 'openid',
+      state: 's1',
+    }))
+      url.searchParams.set(k, v);
     const response = await fetch(url, { redirect: 'manual' });
     const location = new URL(response.headers.get('location')!);
     assert.equal(location.searchParams.get('error'), 'invalid_request');
@@ -239,7 +256,10 @@ describe('registration limits', () => {
   const frozen = Date.parse('2026-11-23T12:00:00.250Z');
 
   before(async () => {
-    limited = await startTestServer({ now: () => frozen, config: { registrationRateLimit: 3, registrationInitialAccessToken: 'i'.repeat(40) } });
+    limited = await startTestServer({
+      now: () => frozen,
+      config: { registrationRateLimit: 3, registrationInitialAccessToken: 'i'.repeat(40) },
+    });
     await limited.management('PATCH', '/tenants/settings', { flags: { enable_dynamic_client_registration: true } });
   });
   after(() => limited.close());
@@ -288,7 +308,9 @@ describe('registration management (RFC 7592), behind its own flag', () => {
 
   test('read, replace and delete a registration with its token; a wrong token gets 401', async () => {
     await server.management('PATCH', '/tenants/settings', { flags: { enable_dynamic_client_registration_management: true } });
-    const created = (await (await register({ client_name: 'Managed', redirect_uris: ['https://managed.example/cb'], token_endpoint_auth_method: 'none' })).json()) as Record<string, any>;
+    const created = (await (
+      await register({ client_name: 'Managed', redirect_uris: ['https://managed.example/cb'], token_endpoint_auth_method: 'none' })
+    ).json()) as Record<string, any>;
     assert.ok(created.registration_access_token);
     assert.equal(created.registration_client_uri, `${server.issuer}oidc/register/${created.client_id}`);
     const uri = created.registration_client_uri as string;
@@ -308,7 +330,12 @@ describe('registration management (RFC 7592), behind its own flag', () => {
 
     const replaced = await manage(uri, token, {
       method: 'PUT',
-      body: JSON.stringify({ client_id: created.client_id, client_name: 'Managed v2', redirect_uris: ['https://managed.example/v2'], token_endpoint_auth_method: 'client_secret_basic' }),
+      body: JSON.stringify({
+        client_id: created.client_id,
+        client_name: 'Managed v2',
+        redirect_uris: ['https://managed.example/v2'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      }),
     });
     assert.equal(replaced.status, 200);
     const after = (await replaced.json()) as Record<string, any>;

@@ -31,7 +31,9 @@ async function register(node: TestServer, options: { address?: number; redirectU
 }
 
 const enableRegistration = (node: TestServer) =>
-  node.management('PATCH', '/tenants/settings', { flags: { enable_dynamic_client_registration: true, enable_dynamic_client_registration_management: true } });
+  node.management('PATCH', '/tenants/settings', {
+    flags: { enable_dynamic_client_registration: true, enable_dynamic_client_registration_management: true },
+  });
 
 describe(`tenant-wide registration rate limit (${backend})`, () => {
   const clock = new TestClock();
@@ -89,7 +91,9 @@ describe(`cap on dynamically registered clients (${backend})`, () => {
   const MAX = 4;
 
   before(async () => {
-    server = await startTestServer({ config: { registrationRateLimit: 1000, registrationTenantRateLimit: 1000, registrationMaxClients: MAX } });
+    server = await startTestServer({
+      config: { registrationRateLimit: 1000, registrationTenantRateLimit: 1000, registrationMaxClients: MAX },
+    });
     assert.equal((await enableRegistration(server)).status, 200);
   });
   after(() => server?.close());
@@ -119,14 +123,20 @@ describe(`cap on dynamically registered clients (${backend})`, () => {
     await assertFull(await register(server));
 
     const self = created[1]!;
-    const deleted = await fetch(self.registration_client_uri, { method: 'DELETE', headers: { authorization: `Bearer ${self.registration_access_token}` } });
+    const deleted = await fetch(self.registration_client_uri, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${self.registration_access_token}` },
+    });
     assert.equal(deleted.status, 204);
     assert.equal((await register(server)).status, 201);
     await assertFull(await register(server));
   });
 
   test('parallel registrations never overshoot the cap', async () => {
-    const clients = (await server.management('GET', '/clients?per_page=100')).body as Array<{ client_id: string; registration_source: string }>;
+    const clients = (await server.management('GET', '/clients?per_page=100')).body as Array<{
+      client_id: string;
+      registration_source: string;
+    }>;
     for (const client of clients.filter((c) => c.registration_source === 'dynamic_registration')) {
       assert.equal((await server.management('DELETE', `/clients/${client.client_id}`)).status, 204);
     }

@@ -29,11 +29,21 @@ test('every kind maps to a 4xx on every surface, and the mappers follow their ta
     const error = new DomainError(kind, `some_${kind}_code`, `A ${kind} error`);
     const management = managementError(error);
     assert.equal(management.status, MANAGEMENT_STATUS[kind]);
-    assert.deepEqual(management.body, { statusCode: management.status, error: management.body.error, message: `A ${kind} error`.replace(/^/, kind === 'password_policy' ? 'PasswordStrengthError: ' : ''), errorCode: `some_${kind}_code` });
+    assert.deepEqual(management.body, {
+      statusCode: management.status,
+      error: management.body.error,
+      message: `A ${kind} error`.replace(/^/, kind === 'password_policy' ? 'PasswordStrengthError: ' : ''),
+      errorCode: `some_${kind}_code`,
+    });
     const oauth = oauthError(error);
     assert.deepEqual([oauth.status, oauth.error], [OAUTH_ERRORS[kind].status, OAUTH_ERRORS[kind].error]);
     const db = dbconnectionsError(error);
-    assert.deepEqual(db.body, { name: DBCONNECTIONS_ERRORS[kind].name, code: DBCONNECTIONS_ERRORS[kind].code, description: `A ${kind} error`, statusCode: db.status });
+    assert.deepEqual(db.body, {
+      name: DBCONNECTIONS_ERRORS[kind].name,
+      code: DBCONNECTIONS_ERRORS[kind].code,
+      description: `A ${kind} error`,
+      statusCode: db.status,
+    });
     const registration = registrationError(error);
     assert.deepEqual([registration.status, registration.body.error], [REGISTRATION_ERRORS[kind].status, REGISTRATION_ERRORS[kind].error]);
     const page = pageError(error);
@@ -46,7 +56,13 @@ test('every kind maps to a 4xx on every surface, and the mappers follow their ta
 
 test('unknown errors are a 500 without detail on every surface', () => {
   const secret = new Error('SQLITE_ERROR: no such table: users at /srv/x.js:1');
-  const bodies = [managementError(secret).body, oauthError(secret).toJSON(), dbconnectionsError(secret).body, registrationError(secret).body, pageError(secret)];
+  const bodies = [
+    managementError(secret).body,
+    oauthError(secret).toJSON(),
+    dbconnectionsError(secret).body,
+    registrationError(secret).body,
+    pageError(secret),
+  ];
   for (const body of bodies) assert.doesNotMatch(JSON.stringify(body), /SQLITE|no such table|\/srv/);
   assert.equal(managementError(secret).status, 500);
   assert.equal(oauthError(secret).status, 500);
@@ -59,19 +75,26 @@ test('the docs table lists every kind with what each surface answers', () => {
   const docs = readFileSync(join(root, 'docs/auth0-compatibility.md'), 'utf8');
   const rows = new Map<string, string[]>();
   for (const line of docs.split('\n')) {
-    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
     if (cells.length === 6) rows.set(cells[0]!, cells.slice(1));
   }
   for (const kind of ERROR_KINDS) {
     const row = rows.get(kind);
     assert.ok(row, `docs: no row for ${kind}`);
-    assert.deepEqual(row, [
-      String(MANAGEMENT_STATUS[kind]),
-      `${OAUTH_ERRORS[kind].status} ${OAUTH_ERRORS[kind].error}`,
-      String(HOSTED_STATUS[kind]),
-      `${DBCONNECTIONS_ERRORS[kind].status} ${DBCONNECTIONS_ERRORS[kind].code}`,
-      `${REGISTRATION_ERRORS[kind].status} ${REGISTRATION_ERRORS[kind].error}`,
-    ], kind);
+    assert.deepEqual(
+      row,
+      [
+        String(MANAGEMENT_STATUS[kind]),
+        `${OAUTH_ERRORS[kind].status} ${OAUTH_ERRORS[kind].error}`,
+        String(HOSTED_STATUS[kind]),
+        `${DBCONNECTIONS_ERRORS[kind].status} ${DBCONNECTIONS_ERRORS[kind].code}`,
+        `${REGISTRATION_ERRORS[kind].status} ${REGISTRATION_ERRORS[kind].error}`,
+      ],
+      kind,
+    );
   }
   const documented = [...rows.keys()].filter((k) => k !== 'kind' && k !== '---');
   assert.deepEqual(documented.sort(), [...ERROR_KINDS].sort(), 'the docs list no other kind');
@@ -108,5 +131,8 @@ test('error classes: the domain error, the protocol errors, and process-level on
     'storage/kysely-storage.ts:CapReached',
   ]);
   const found = sources(src).flatMap(([path, text]) => [...text.matchAll(/class (\w+) extends Error\b/g)].map((m) => `${path}:${m[1]}`));
-  assert.deepEqual(found.filter((f) => !allowed.has(f)), []);
+  assert.deepEqual(
+    found.filter((f) => !allowed.has(f)),
+    [],
+  );
 });

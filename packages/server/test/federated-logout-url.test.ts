@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { federatedLogoutUrl, upstreamIdTokenContext, type UpstreamContext } from '../src/connections/upstream.js';
+import { federatedLogoutUrl, type UpstreamContext, upstreamIdTokenContext } from '../src/connections/upstream.js';
 import { Encrypter, MasterKey } from '../src/crypto/encryption.js';
-import type { Storage } from '../src/storage/types.js';
 import type { Connection } from '../src/domain/types.js';
+import type { Storage } from '../src/storage/types.js';
 
 /**
  * Where federated logout goes, from each provider's discovery document: its end_session_endpoint
@@ -50,13 +50,23 @@ const ctx: UpstreamContext = {
   log: (message) => logged.push(message),
 };
 const connection = (name: string, strategy: 'oidc' | 'oauth2' = 'oidc'): Connection =>
-  ({ id: `con_${name}`, name, strategy, options: { discovery_url: `${base}/${name}/.well-known/openid-configuration`, client_id: 'upstream-client' } }) as unknown as Connection;
+  ({
+    id: `con_${name}`,
+    name,
+    strategy,
+    options: { discovery_url: `${base}/${name}/.well-known/openid-configuration`, client_id: 'upstream-client' },
+  }) as unknown as Connection;
 
 test('a usable end_session_endpoint gets the client_id, the sealed id_token as hint, the return URL and state', async () => {
-  const session = { userId: 'oidc|good|u1', upstreamIdToken: secrets.encrypt('header.payload.signature', upstreamIdTokenContext('oidc|good|u1')) };
-  const url = new URL((await federatedLogoutUrl(ctx, connection('good'), session, { postLogoutRedirectUri: 'https://app.example.test/bye', state: 's1' }))!);
+  const session = {
+    userId: 'oidc|good|u1',
+    upstreamIdToken: secrets.encrypt('header.payload.signature', upstreamIdTokenContext('oidc|good|u1')),
+  };
+  const url = new URL(
+    (await federatedLogoutUrl(ctx, connection('good'), session, { postLogoutRedirectUri: 'https://app.example.test/bye', state: 's1' }))!,
+  );
   assert.equal(`${url.origin}${url.pathname}`, `${base}/good/session/end`);
-  assert.equal(url.searchParams.get('keep'), '1', 'the endpoint\'s own query is kept');
+  assert.equal(url.searchParams.get('keep'), '1', "the endpoint's own query is kept");
   assert.equal(url.searchParams.get('client_id'), 'upstream-client');
   assert.equal(url.searchParams.get('id_token_hint'), 'header.payload.signature');
   assert.equal(url.searchParams.get('post_logout_redirect_uri'), 'https://app.example.test/bye');
@@ -64,7 +74,10 @@ test('a usable end_session_endpoint gets the client_id, the sealed id_token as h
 });
 
 test('a hint sealed for another user is not sent; no return URL means no state either', async () => {
-  const session = { userId: 'oidc|good|u2', upstreamIdToken: secrets.encrypt('someone.else.token', upstreamIdTokenContext('oidc|good|u1')) };
+  const session = {
+    userId: 'oidc|good|u2',
+    upstreamIdToken: secrets.encrypt('someone.else.token', upstreamIdTokenContext('oidc|good|u1')),
+  };
   const url = new URL((await federatedLogoutUrl(ctx, connection('good'), session, { state: 'ignored' }))!);
   assert.equal(url.searchParams.has('id_token_hint'), false);
   assert.equal(url.searchParams.has('post_logout_redirect_uri'), false);
@@ -77,7 +90,10 @@ test('no usable endpoint, no discovery, or an OAuth2 connection: no federated st
     assert.equal(await federatedLogoutUrl(ctx, connection(name), session, {}), undefined, name);
   }
   assert.equal(await federatedLogoutUrl(ctx, connection('good', 'oauth2'), session, {}), undefined);
-  const unreachable = { ...connection('gone'), options: { discovery_url: 'http://127.0.0.1:9/.well-known/openid-configuration', client_id: 'c' } } as unknown as Connection;
+  const unreachable = {
+    ...connection('gone'),
+    options: { discovery_url: 'http://127.0.0.1:9/.well-known/openid-configuration', client_id: 'c' },
+  } as unknown as Connection;
   assert.equal(await federatedLogoutUrl(ctx, unreachable, session, {}), undefined);
   assert.ok(logged.includes('federated logout skipped'));
 });

@@ -43,7 +43,11 @@ after(async () => {
 });
 
 function cli(args: string[], extraEnv: Record<string, string> = {}) {
-  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 60_000 });
+  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    env: { ...env, ...extraEnv },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
 }
 
 function assertOneLineFailure(result: ReturnType<typeof cli>, problem: RegExp) {
@@ -87,7 +91,12 @@ async function tokenStatus(admin: { clientId: string; clientSecret: string }): P
   const response = await fetch(`http://127.0.0.1:${port}/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: admin.clientId, client_secret: admin.clientSecret, audience: `http://localhost:${port}/api/v2/` }),
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: admin.clientId,
+      client_secret: admin.clientSecret,
+      audience: `http://localhost:${port}/api/v2/`,
+    }),
   });
   await response.arrayBuffer();
   return response.status;
@@ -105,13 +114,19 @@ test('a taken port, a bad TLS file, then a good start: the credentials are print
 
   // 2. A certificate file that is missing, then one that is not PEM.
   const tls = testCertificates();
-  assertOneLineFailure(cli(['start'], { LATCHKEY_TLS_CERT: join(dir, 'missing.pem'), LATCHKEY_TLS_KEY: tls.keyPath }), /LATCHKEY_TLS_CERT.*missing\.pem/);
+  assertOneLineFailure(
+    cli(['start'], { LATCHKEY_TLS_CERT: join(dir, 'missing.pem'), LATCHKEY_TLS_KEY: tls.keyPath }),
+    /LATCHKEY_TLS_CERT.*missing\.pem/,
+  );
   const notPem = join(dir, 'not.pem');
   writeFileSync(notPem, 'not a certificate\n');
   assertOneLineFailure(cli(['start'], { LATCHKEY_TLS_CERT: notPem, LATCHKEY_TLS_KEY: tls.keyPath }), /LATCHKEY_TLS_CERT.*not a usable PEM/);
 
   // 3. A database that cannot be reached (the password is not repeated).
-  assertOneLineFailure(cli(['start'], { LATCHKEY_DATABASE_URL: 'postgres://latchkey:hunter2@127.0.0.1:1/latchkey' }), /^latchkey: cannot open the database LATCHKEY_DATABASE_URL \(postgres:\/\/latchkey:\*\*\*@127\.0\.0\.1:1\/latchkey\): .*ECONNREFUSED/);
+  assertOneLineFailure(
+    cli(['start'], { LATCHKEY_DATABASE_URL: 'postgres://latchkey:hunter2@127.0.0.1:1/latchkey' }),
+    /^latchkey: cannot open the database LATCHKEY_DATABASE_URL \(postgres:\/\/latchkey:\*\*\*@127\.0\.0\.1:1\/latchkey\): .*ECONNREFUSED/,
+  );
 
   // 4. The good start creates the tenant and shows its admin credentials, which work.
   const first = await runServer();
@@ -145,7 +160,10 @@ test('a taken port, a bad TLS file, then a good start: the credentials are print
   const unknown = cli(['admin', 'rotate-secret', 'nosuchclient']);
   assert.equal(unknown.status, 1);
   assert.match(unknown.stderr.trim(), new RegExp(`^latchkey: nosuchclient is not an admin client \\(admin clients: ${admin.clientId}\\)$`));
-  const configured = cli(['admin', 'rotate-secret'], { LATCHKEY_ADMIN_CLIENT_ID: admin.clientId, LATCHKEY_ADMIN_CLIENT_SECRET: 'c'.repeat(43) });
+  const configured = cli(['admin', 'rotate-secret'], {
+    LATCHKEY_ADMIN_CLIENT_ID: admin.clientId,
+    LATCHKEY_ADMIN_CLIENT_SECRET: 'c'.repeat(43),
+  });
   assert.equal(configured.status, 1);
   assert.equal(configured.stderr.trim().split('\n').length, 1, configured.stderr);
   assert.match(configured.stderr, /set by LATCHKEY_ADMIN_CLIENT_SECRET/);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { grantRegistry, type GrantHandler } from '../src/oauth/grants/index.js';
+import { type GrantHandler, grantRegistry } from '../src/oauth/grants/index.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
@@ -24,19 +24,33 @@ const echoGrant: GrantHandler = {
 
 describe('the built-in registry', () => {
   test('/oauth/token reads what Auth0 clients send, and nothing the grants do not declare', () => {
-    assert.deepEqual(
-      [...grantRegistry.tokenParameters].sort(),
-      ['audience', 'client_id', 'client_secret', 'code', 'code_verifier', 'device_code', 'grant_type', 'password', 'realm',
-        'redirect_uri', 'refresh_token', 'scope', 'username'],
-    );
+    assert.deepEqual([...grantRegistry.tokenParameters].sort(), [
+      'audience',
+      'client_id',
+      'client_secret',
+      'code',
+      'code_verifier',
+      'device_code',
+      'grant_type',
+      'password',
+      'realm',
+      'redirect_uri',
+      'refresh_token',
+      'scope',
+      'username',
+    ]);
     const declared = grantRegistry.tokenGrantTypes.flatMap((type) => grantRegistry.handler(type)!.parameters.map((p) => p.name));
     assert.deepEqual(new Set(grantRegistry.tokenParameters), new Set(['grant_type', 'client_id', 'client_secret', ...declared]));
   });
 
   test('clients may hold every token grant type and implicit; registered clients the code and refresh grants', () => {
     assert.deepEqual(grantRegistry.tokenGrantTypes, [
-      'authorization_code', 'refresh_token', 'client_credentials', 'password',
-      'http://auth0.com/oauth/grant-type/password-realm', 'urn:ietf:params:oauth:grant-type:device_code',
+      'authorization_code',
+      'refresh_token',
+      'client_credentials',
+      'password',
+      'http://auth0.com/oauth/grant-type/password-realm',
+      'urn:ietf:params:oauth:grant-type:device_code',
     ]);
     assert.deepEqual(grantRegistry.clientGrantTypes.sort(), [...grantRegistry.tokenGrantTypes, 'implicit'].sort());
     assert.deepEqual(grantRegistry.registrableGrantTypes, ['authorization_code', 'refresh_token']);

@@ -45,7 +45,8 @@ function authorizeUrl(params: Record<string, string> = {}): string {
     code_challenge: pkce.challenge,
     code_challenge_method: 'S256',
     ...params,
-  })) url.searchParams.set(key, value);
+  }))
+    url.searchParams.set(key, value);
   return url.href;
 }
 
@@ -122,7 +123,9 @@ test('a taken email on the sign-up page says the account exists and its link log
 
 test('the default avatar renders as an image', async () => {
   const { context, page } = await newContext(browser, { viewport: { width: 400, height: 160 } });
-  await page.setContent(`<body style="margin:16px">${['al', 'pl', 'z', 'default'].map((n) => `<img src="${server.issuer}avatars/${n}.svg" width="64" height="64" style="margin-right:12px;border-radius:50%">`).join('')}</body>`);
+  await page.setContent(
+    `<body style="margin:16px">${['al', 'pl', 'z', 'default'].map((n) => `<img src="${server.issuer}avatars/${n}.svg" width="64" height="64" style="margin-right:12px;border-radius:50%">`).join('')}</body>`,
+  );
   await page.waitForFunction(() => [...document.images].every((img) => img.complete && img.naturalWidth === 128));
   await page.screenshot({ path: join(SCREENSHOTS, 'default-avatars.png') });
   await context.close();
@@ -136,7 +139,13 @@ test('the consent page names the app, its links and what it asks for; declining 
   });
   await makeDatabaseConnectionDomainWide(server);
   const { context, page, problems } = await newContext(browser);
-  await page.goto(authorizeUrl({ client_id: thirdParty.client_id, audience: 'https://api.acme.test/', scope: 'openid profile read:messages offline_access' }));
+  await page.goto(
+    authorizeUrl({
+      client_id: thirdParty.client_id,
+      audience: 'https://api.acme.test/',
+      scope: 'openid profile read:messages offline_access',
+    }),
+  );
   await submitLogin(page, 'pat@acme.test', TEST_PASSWORD);
   await page.getByRole('heading', { name: 'Authorize Partner Sync' }).waitFor();
   const text = (await page.locator('main').textContent())!;

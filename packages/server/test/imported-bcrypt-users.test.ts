@@ -54,7 +54,11 @@ test('only bcrypt hashes are importable, and never together with a password', as
     { password_hash: 'plaintext' },
     { password_hash: await hash('x', { cost: 4 }), password: 'Also-a-password-1' },
   ]) {
-    const response = await server.management('POST', '/users', { connection: 'Username-Password-Authentication', email: 'bad@example.com', ...body });
+    const response = await server.management('POST', '/users', {
+      connection: 'Username-Password-Authentication',
+      email: 'bad@example.com',
+      ...body,
+    });
     assert.equal(response.status, 400, JSON.stringify(body));
     assert.equal(response.body.statusCode, 400);
   }

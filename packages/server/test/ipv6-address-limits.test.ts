@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { USER_CODE_GUESSES } from '../src/oauth/device.js';
 import { THROTTLE } from '../src/login/throttle.js';
+import { USER_CODE_GUESSES } from '../src/oauth/device.js';
 import { PASSWORD_REALM_GRANT } from '../src/oauth/grants/password.js';
 import { TestClock } from './helpers/protocol.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -29,14 +29,18 @@ test('device user codes: wrong guesses from one /64 share one limit, however man
   const network = '2001:db8:1:1';
   const statuses: number[] = [];
   for (let i = 0; i <= USER_CODE_GUESSES.maxFailures; i++) {
-    const response = await fetch(`${server.issuer}activate/confirm?user_code=${wrongCode(i)}`, { headers: { 'x-forwarded-for': inNetwork(network, i) } });
+    const response = await fetch(`${server.issuer}activate/confirm?user_code=${wrongCode(i)}`, {
+      headers: { 'x-forwarded-for': inNetwork(network, i) },
+    });
     await response.arrayBuffer();
     statuses.push(response.status);
   }
   assert.equal(statuses.filter((s) => s === 400).length, USER_CODE_GUESSES.maxFailures);
   assert.equal(statuses.at(-1), 429, 'the guess past the limit is refused, from a new address of the same /64');
   // Another /64 is someone else.
-  const other = await fetch(`${server.issuer}activate/confirm?user_code=${wrongCode(0)}`, { headers: { 'x-forwarded-for': '2001:db8:1:2::1' } });
+  const other = await fetch(`${server.issuer}activate/confirm?user_code=${wrongCode(0)}`, {
+    headers: { 'x-forwarded-for': '2001:db8:1:2::1' },
+  });
   await other.arrayBuffer();
   assert.equal(other.status, 400);
 });
@@ -48,14 +52,23 @@ test('password logins: the address lock covers the whole /64', async () => {
     const response = await fetch(`${server.issuer}oauth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
-      body: JSON.stringify({ grant_type: PASSWORD_REALM_GRANT, realm: 'Username-Password-Authentication', client_id: client.client_id, client_secret: client.client_secret, username, password }),
+      body: JSON.stringify({
+        grant_type: PASSWORD_REALM_GRANT,
+        realm: 'Username-Password-Authentication',
+        client_id: client.client_id,
+        client_secret: client.client_secret,
+        username,
+        password,
+      }),
     });
     await response.arrayBuffer();
     return response.status;
   };
   const network = '2001:db8:2:1';
   for (let batch = 0; batch < THROTTLE.ip.maxFailures; batch += 10) {
-    await Promise.all(Array.from({ length: 10 }, (_, i) => login(`nobody${batch + i}@example.com`, 'wrong', inNetwork(network, batch + i))));
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => login(`nobody${batch + i}@example.com`, 'wrong', inNetwork(network, batch + i))),
+    );
   }
   assert.equal(await login(user.email, TEST_PASSWORD, inNetwork(network, 5000)), 429, 'a fresh address of the locked /64');
   assert.equal(await login(user.email, TEST_PASSWORD, '2001:db8:2:2::1'), 200, 'another /64 signs in');

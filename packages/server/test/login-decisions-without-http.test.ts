@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { DomainError } from '../src/domain/errors.js';
+import type { Client } from '../src/domain/types.js';
 import type { SignedIn } from '../src/login/authorization-flow.js';
 import { answerUserCode, enterUserCode, INVALID_USER_CODE, reviewUserCode } from '../src/login/device-approval.js';
 import { decideAuth0Logout, decideOidcLogout, type LogoutContext } from '../src/login/logout.js';
 import { createSession } from '../src/login/sessions.js';
 import { signUp } from '../src/login/signup.js';
-import { DomainError } from '../src/domain/errors.js';
 import { startDeviceAuthorization } from '../src/oauth/device.js';
-import type { Client } from '../src/domain/types.js';
 import { authorizeUrl, Browser, formFields, pkcePair } from './helpers/http-login.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { createNativeApp, createUser } from './helpers/tenant.js';
@@ -65,7 +65,7 @@ describe('device approval', () => {
         clientName: 'Decider TV',
         userCode,
         userName: EMAIL,
-        scopes: (await enterUserCode(server.ctx, input) as { confirmation: { scopes: unknown } }).confirmation.scopes,
+        scopes: ((await enterUserCode(server.ctx, input)) as { confirmation: { scopes: unknown } }).confirmation.scopes,
       },
     });
     assert.deepEqual(await answerUserCode(server.ctx, { ...input, approve: true }), { show: 'done', approved: true });
@@ -107,7 +107,7 @@ describe('logout decision', () => {
   // Without federated, /v2/logout never needs to know who is signed in.
   const auth0Logout = (params: Record<string, string>) => decideAuth0Logout(ctx(), { params, signedIn: notRead });
 
-  test('/v2/logout: returnTo must be one of the client\'s logout URLs; the first is the default', async () => {
+  test("/v2/logout: returnTo must be one of the client's logout URLs; the first is the default", async () => {
     assert.equal((await auth0Logout({ client_id: client.client_id, returnTo: 'https://evil.example/' })).action, 'refuse');
     assert.deepEqual(await auth0Logout({ client_id: client.client_id, returnTo: 'https://app.example/other?x=1' }), {
       action: 'log-out',

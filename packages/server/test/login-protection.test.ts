@@ -99,13 +99,29 @@ describe('CSRF and the transaction cookie', () => {
     const { fields } = await openPage(browser);
     const { csrf, ...withoutCsrf } = fields;
     assert.ok(csrf);
-    await assertRefusedPage(await browser.postForm('/u/login', { ...withoutCsrf, username: email, password: TEST_PASSWORD }), 403, /could not be verified/);
+    await assertRefusedPage(
+      await browser.postForm('/u/login', { ...withoutCsrf, username: email, password: TEST_PASSWORD }),
+      403,
+      /could not be verified/,
+    );
     const wrong = { ...fields, csrf: csrf!.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) };
-    await assertRefusedPage(await browser.postForm('/u/login', { ...wrong, username: email, password: TEST_PASSWORD }), 403, /could not be verified/);
-    await assertRefusedPage(await browser.postForm('/u/login', { ...fields, csrf: '', username: email, password: TEST_PASSWORD }), 403, /could not be verified/);
+    await assertRefusedPage(
+      await browser.postForm('/u/login', { ...wrong, username: email, password: TEST_PASSWORD }),
+      403,
+      /could not be verified/,
+    );
+    await assertRefusedPage(
+      await browser.postForm('/u/login', { ...fields, csrf: '', username: email, password: TEST_PASSWORD }),
+      403,
+      /could not be verified/,
+    );
     // As many characters as the token but more bytes: refused like any wrong token, not a 500.
     const wide = { ...fields, csrf: 'é'.repeat(csrf!.length) };
-    await assertRefusedPage(await browser.postForm('/u/login', { ...wide, username: email, password: TEST_PASSWORD }), 403, /could not be verified/);
+    await assertRefusedPage(
+      await browser.postForm('/u/login', { ...wide, username: email, password: TEST_PASSWORD }),
+      403,
+      /could not be verified/,
+    );
     assert.equal(browser.cookies.has(SESSION_COOKIE), false);
     // The genuine form still works afterwards.
     const ok = await browser.postForm('/u/login', { ...fields, username: email, password: TEST_PASSWORD });
@@ -117,8 +133,16 @@ describe('CSRF and the transaction cookie', () => {
     const { fields } = await openPage(browser, { screen_hint: 'signup' });
     const newEmail = 'csrf-signup@example.test';
     const { csrf: _csrf, ...withoutCsrf } = fields;
-    await assertRefusedPage(await browser.postForm('/u/signup', { ...withoutCsrf, email: newEmail, password: TEST_PASSWORD }), 403, /could not be verified/);
-    await assertRefusedPage(await browser.postForm('/u/signup', { ...fields, csrf: 'x'.repeat(32), email: newEmail, password: TEST_PASSWORD }), 403, /could not be verified/);
+    await assertRefusedPage(
+      await browser.postForm('/u/signup', { ...withoutCsrf, email: newEmail, password: TEST_PASSWORD }),
+      403,
+      /could not be verified/,
+    );
+    await assertRefusedPage(
+      await browser.postForm('/u/signup', { ...fields, csrf: 'x'.repeat(32), email: newEmail, password: TEST_PASSWORD }),
+      403,
+      /could not be verified/,
+    );
     assert.equal((await userEmails()).includes(newEmail), false);
   });
 
@@ -126,13 +150,21 @@ describe('CSRF and the transaction cookie', () => {
     const victim = new Browser(server.issuer);
     const { fields } = await openPage(victim);
     const attacker = new Browser(server.issuer);
-    await assertRefusedPage(await attacker.postForm('/u/login', { ...fields, username: email, password: TEST_PASSWORD }), 403, /could not be verified/);
+    await assertRefusedPage(
+      await attacker.postForm('/u/login', { ...fields, username: email, password: TEST_PASSWORD }),
+      403,
+      /could not be verified/,
+    );
     assert.equal(attacker.cookies.has(SESSION_COOKIE), false);
     // Nor does a cookie of the right name with another value help.
     const [name] = [...victim.cookies.keys()].filter((k) => k.startsWith('latchkey_tx_'));
     assert.ok(name);
     attacker.cookies.set(name!, 'forged-value-forged-value-forged-v');
-    await assertRefusedPage(await attacker.postForm('/u/login', { ...fields, username: email, password: TEST_PASSWORD }), 403, /could not be verified/);
+    await assertRefusedPage(
+      await attacker.postForm('/u/login', { ...fields, username: email, password: TEST_PASSWORD }),
+      403,
+      /could not be verified/,
+    );
     const signupAttempt = await attacker.postForm('/u/signup', { ...fields, email: 'other-browser@example.test', password: TEST_PASSWORD });
     assert.equal(signupAttempt.status, 403);
     assert.equal((await userEmails()).includes('other-browser@example.test'), false);
@@ -158,12 +190,20 @@ describe('CSRF and the transaction cookie', () => {
     assert.ok(callbackParams(done).get('code'));
     const replay = new Browser(server.issuer);
     for (const [name, value] of browser.cookies) if (name !== SESSION_COOKIE) replay.cookies.set(name, value);
-    await assertRefusedPage(await replay.postForm('/u/login', { ...fields, username: email, password: TEST_PASSWORD }), 400, /Sign-in expired/);
+    await assertRefusedPage(
+      await replay.postForm('/u/login', { ...fields, username: email, password: TEST_PASSWORD }),
+      400,
+      /Sign-in expired/,
+    );
 
     const slow = new Browser(server.issuer);
     const { fields: slowFields } = await openPage(slow);
     clock.advance(61 * 60_000);
-    await assertRefusedPage(await slow.postForm('/u/login', { ...slowFields, username: email, password: TEST_PASSWORD }), 400, /Sign-in expired/);
+    await assertRefusedPage(
+      await slow.postForm('/u/login', { ...slowFields, username: email, password: TEST_PASSWORD }),
+      400,
+      /Sign-in expired/,
+    );
   });
 
   test('repeated state or connection parameters on /u/upstream are a refused sign-in, not a 500', async () => {
@@ -179,7 +219,11 @@ describe('CSRF and the transaction cookie', () => {
 
   test('an unknown or missing transaction is an expired sign-in, not a session', async () => {
     const browser = new Browser(server.issuer);
-    await assertRefusedPage(await browser.postForm('/u/login', { state: 'no-such-transaction', csrf: 'x', username: email, password: TEST_PASSWORD }), 400, /Sign-in expired/);
+    await assertRefusedPage(
+      await browser.postForm('/u/login', { state: 'no-such-transaction', csrf: 'x', username: email, password: TEST_PASSWORD }),
+      400,
+      /Sign-in expired/,
+    );
     await assertRefusedPage(await browser.get('/u/login'), 400, /Sign-in expired/);
   });
 });
@@ -203,7 +247,11 @@ describe('brute force and blocked users', () => {
     assert.ok(callbackParams(bystander).get('code'));
 
     clock.advance(14 * 60_000);
-    await assertRefusedPage(await browser.postForm('/u/login', { ...fields, username: victim, password: TEST_PASSWORD }), 429, /Too many failed attempts/);
+    await assertRefusedPage(
+      await browser.postForm('/u/login', { ...fields, username: victim, password: TEST_PASSWORD }),
+      429,
+      /Too many failed attempts/,
+    );
     clock.advance(60_000 + 1_000);
     const unlocked = await browser.postForm('/u/login', { ...fields, username: victim, password: TEST_PASSWORD });
     assert.ok(callbackParams(unlocked).get('code'));
@@ -233,12 +281,18 @@ describe('brute force and blocked users', () => {
     const browser = new Browser(server.issuer);
     const { fields } = await openPage(browser);
     const statuses = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => browser.postForm('/u/login', { ...fields, username: victim, password: `Wrong-password-${i}` }).then((r) => r.status)),
+      Array.from({ length: 30 }, (_, i) =>
+        browser.postForm('/u/login', { ...fields, username: victim, password: `Wrong-password-${i}` }).then((r) => r.status),
+      ),
     );
     const checked = statuses.filter((status) => status === 400).length;
     assert.equal(checked + statuses.filter((status) => status === 429).length, 30, statuses.join(' '));
     assert.ok(checked <= 10, `${checked} passwords were checked`);
-    await assertRefusedPage(await browser.postForm('/u/login', { ...fields, username: victim, password: TEST_PASSWORD }), 429, /Too many failed attempts/);
+    await assertRefusedPage(
+      await browser.postForm('/u/login', { ...fields, username: victim, password: TEST_PASSWORD }),
+      429,
+      /Too many failed attempts/,
+    );
     clock.advance(15 * 60_000 + 1_000);
   });
 
@@ -251,7 +305,11 @@ describe('brute force and blocked users', () => {
       const response = await browser.postForm('/u/login', { ...fields, username: victim, password: `Wrong-password-${attempt}` });
       assert.equal(response.status, 400, `attempt ${attempt}`);
     }
-    await assertRefusedPage(await browser.postForm('/u/login', { ...fields, username: 'two-names', password: TEST_PASSWORD }), 429, /Too many failed attempts/);
+    await assertRefusedPage(
+      await browser.postForm('/u/login', { ...fields, username: 'two-names', password: TEST_PASSWORD }),
+      429,
+      /Too many failed attempts/,
+    );
     clock.advance(15 * 60_000 + 1_000);
   });
 
@@ -335,7 +393,11 @@ describe('sign-up', () => {
 
   test('/dbconnections/signup: 200 with {_id, email, email_verified}; weak password and taken email (user_exists) are 400', async () => {
     const signup = (body: Record<string, unknown>) =>
-      fetch(`${server.issuer}dbconnections/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${server.issuer}dbconnections/signup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const base = { client_id: native.client_id, connection: 'Username-Password-Authentication' };
     const ok = await signup({ ...base, email: 'api-signup@example.test', password: TEST_PASSWORD });
     assert.equal(ok.status, 200);
@@ -354,7 +416,12 @@ describe('sign-up', () => {
     const taken = await signup({ ...base, email: 'api-signup@example.test', password: TEST_PASSWORD });
     assert.equal(taken.status, 400);
     // Auth0's answer for a taken email, which Lock and auth0.js show as it is.
-    assert.deepEqual(await taken.json(), { name: 'BadRequestError', code: 'user_exists', description: 'The user already exists.', statusCode: 400 });
+    assert.deepEqual(await taken.json(), {
+      name: 'BadRequestError',
+      code: 'user_exists',
+      description: 'The user already exists.',
+      statusCode: 400,
+    });
 
     const unknownClient = await signup({ ...base, client_id: 'no-such-client', email: 'x@example.test', password: TEST_PASSWORD });
     assert.equal(unknownClient.status, 400);
@@ -388,7 +455,9 @@ describe('/v2/logout', () => {
   test('an allowed returnTo redirects there and ends the session on the server', async () => {
     const browser = await signedInBrowser();
     const cookie = browser.cookies.get(SESSION_COOKIE)!;
-    const response = await browser.get(`/v2/logout?${new URLSearchParams({ client_id: native.client_id, returnTo: `${loggedOut}?from=app` })}`);
+    const response = await browser.get(
+      `/v2/logout?${new URLSearchParams({ client_id: native.client_id, returnTo: `${loggedOut}?from=app` })}`,
+    );
     assert.equal(response.status, 302);
     assert.equal(response.headers.get('location'), `${loggedOut}?from=app`);
     assert.equal(browser.cookies.has(SESSION_COOKIE), false);
@@ -420,8 +489,19 @@ describe('/v2/logout', () => {
 
 describe('/oidc/logout', () => {
   async function idTokenFor(browser: Browser): Promise<string> {
-    const { code, verifier } = await authorizationCode(server, browser, { client_id: native.client_id, redirect_uri: redirectUri }, { email, password: TEST_PASSWORD });
-    const tokens = await tokenRequest(server, { grant_type: 'authorization_code', client_id: native.client_id, code, code_verifier: verifier, redirect_uri: redirectUri });
+    const { code, verifier } = await authorizationCode(
+      server,
+      browser,
+      { client_id: native.client_id, redirect_uri: redirectUri },
+      { email, password: TEST_PASSWORD },
+    );
+    const tokens = await tokenRequest(server, {
+      grant_type: 'authorization_code',
+      client_id: native.client_id,
+      code,
+      code_verifier: verifier,
+      redirect_uri: redirectUri,
+    });
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
     return tokens.body.id_token;
   }
@@ -448,7 +528,9 @@ describe('/oidc/logout', () => {
   test('a valid id_token_hint for this session logs out and redirects with state', async () => {
     const browser = await signedInBrowser();
     const idToken = await idTokenFor(browser);
-    const response = await browser.get(`/oidc/logout?${new URLSearchParams({ id_token_hint: idToken, post_logout_redirect_uri: loggedOut, state: 'bye state' })}`);
+    const response = await browser.get(
+      `/oidc/logout?${new URLSearchParams({ id_token_hint: idToken, post_logout_redirect_uri: loggedOut, state: 'bye state' })}`,
+    );
     assert.equal(response.status, 302);
     const location = new URL(response.headers.get('location')!);
     assert.equal(`${location.origin}${location.pathname}`, loggedOut);
@@ -492,7 +574,9 @@ describe('/oidc/logout', () => {
     const other = await signedInBrowser();
     const foreignToken = await idTokenFor(other);
     const browser = await signedInBrowser();
-    const response = await browser.get(`/oidc/logout?${new URLSearchParams({ id_token_hint: foreignToken, post_logout_redirect_uri: loggedOut })}`);
+    const response = await browser.get(
+      `/oidc/logout?${new URLSearchParams({ id_token_hint: foreignToken, post_logout_redirect_uri: loggedOut })}`,
+    );
     assert.equal(response.status, 200);
     assert.match(await response.text(), /Log out\?/);
     assert.ok(await stillSignedIn(browser));
@@ -530,13 +614,24 @@ describe('CORS', () => {
     for (const origin of ['http://127.0.0.1:5173', 'http://127.0.0.1:50300']) {
       assert.equal((await preflight(origin)).headers.get('access-control-allow-origin'), origin);
     }
-    for (const origin of ['http://localhost:5173', 'https://127.0.0.1:5173', 'http://127.0.0.2:5173', 'http://[::1]:5173', 'http://127.0.0.1.evil.example:5173']) {
+    for (const origin of [
+      'http://localhost:5173',
+      'https://127.0.0.1:5173',
+      'http://127.0.0.2:5173',
+      'http://[::1]:5173',
+      'http://127.0.0.1.evil.example:5173',
+    ]) {
       assert.equal((await preflight(origin)).headers.get('access-control-allow-origin'), null, origin);
     }
   });
 
   test('a loopback callback registered with a port, even :80, allows exactly that origin', async () => {
-    await createAppClient(server, { name: 'Port 80 app', app_type: 'spa', token_endpoint_auth_method: 'none', callbacks: ['http://[::1]:80/cb'] });
+    await createAppClient(server, {
+      name: 'Port 80 app',
+      app_type: 'spa',
+      token_endpoint_auth_method: 'none',
+      callbacks: ['http://[::1]:80/cb'],
+    });
     assert.equal((await preflight('http://[::1]')).headers.get('access-control-allow-origin'), 'http://[::1]');
     assert.equal((await preflight('http://[::1]:5173')).headers.get('access-control-allow-origin'), null);
   });

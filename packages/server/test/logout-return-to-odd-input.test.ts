@@ -93,9 +93,12 @@ describe('/v2/logout returnTo with odd characters in its query', () => {
     const url = new URL(response.headers.get('location')!);
     assert.equal(url.hostname, new URL(unicodeHost).hostname);
     assert.equal(url.searchParams.get('state'), 'é€\u2028');
-    const refused = await fetch(`${server.issuer}oidc/logout?${new URLSearchParams({ client_id: clientId, post_logout_redirect_uri: `${allowed}\n` })}`, {
-      redirect: 'manual',
-    });
+    const refused = await fetch(
+      `${server.issuer}oidc/logout?${new URLSearchParams({ client_id: clientId, post_logout_redirect_uri: `${allowed}\n` })}`,
+      {
+        redirect: 'manual',
+      },
+    );
     assert.equal(refused.status, 400);
   });
 });

@@ -11,7 +11,7 @@ import type { DestinationStream } from 'pino';
 import { runFetchUserProfile } from '../src/connections/sandbox/profile-script.js';
 import { upstreamContext } from '../src/http/login/upstream.js';
 import { errorForLog, redactUrl } from '../src/logging.js';
-import { startTestServer, trustTestCa, type TestServer } from './helpers/server.js';
+import { startTestServer, type TestServer, trustTestCa } from './helpers/server.js';
 
 const JWT = 'eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiJhdXRoMHwxMjMiLCJub25jZSI6Im4ifQ.c2lnbmF0dXJlLWJ5dGVzLWhlcmUtYW5kLW1vcmU';
 
@@ -33,10 +33,17 @@ describe('debug request log', () => {
     const query = `client_id=app1&state=tx-secret-state&id_token_hint=${JWT}&code=upstream-code-123&login_hint=ada%40example.com&prompt=none`;
     await (await fetch(`${server.issuer}authorize?${query}`, { redirect: 'manual' })).arrayBuffer();
     await (await fetch(`${server.issuer}login/callback?code=upstream-code-456&state=tx-2`, { redirect: 'manual' })).arrayBuffer();
-    await (await fetch(`${server.issuer}oidc/logout?id_token_hint=${JWT}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2F`, { redirect: 'manual' })).arrayBuffer();
+    await (
+      await fetch(`${server.issuer}oidc/logout?id_token_hint=${JWT}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2F`, {
+        redirect: 'manual',
+      })
+    ).arrayBuffer();
     const logged = log.lines.filter((line) => line.msg === 'request').map((line) => String(line.url));
     assert.equal(logged.length, 3, JSON.stringify(log.lines));
-    assert.equal(logged[0], '/authorize?client_id=app1&state=[redacted]&id_token_hint=[redacted]&code=[redacted]&login_hint=[redacted]&prompt=none');
+    assert.equal(
+      logged[0],
+      '/authorize?client_id=app1&state=[redacted]&id_token_hint=[redacted]&code=[redacted]&login_hint=[redacted]&prompt=none',
+    );
     assert.equal(logged[1], '/login/callback?code=[redacted]&state=[redacted]');
     assert.equal(logged[2], '/oidc/logout?id_token_hint=[redacted]&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com%2F');
     const everything = JSON.stringify(log.lines);
@@ -70,9 +77,14 @@ describe('profile script console', () => {
       console.log('word '.repeat(1000));
       cb(null, { user_id: 1 });
     }`;
-    await runFetchUserProfile(script, token, { id_token: JWT, refresh_token: 'short-rt-1234' }, {
-      log: (message, data, level) => entries.push({ message, data, level }),
-    });
+    await runFetchUserProfile(
+      script,
+      token,
+      { id_token: JWT, refresh_token: 'short-rt-1234' },
+      {
+        log: (message, data, level) => entries.push({ message, data, level }),
+      },
+    );
     const consoleLines = entries.filter((entry) => entry.message === 'profile script console');
     assert.equal(consoleLines.length, 3);
     for (const entry of consoleLines) assert.equal(entry.level, 'debug');
@@ -85,9 +97,17 @@ describe('profile script console', () => {
 
   test('an error the script calls back with is redacted the same way', async () => {
     const logged: Array<Record<string, unknown>> = [];
-    const failed = await runFetchUserProfile(`function (accessToken, ctx, cb) { cb(new Error('bad token ' + accessToken)); }`, token, {}, {
-      log: (_message, data) => logged.push(data),
-    }).then(() => undefined, (err: Error) => err);
+    const failed = await runFetchUserProfile(
+      `function (accessToken, ctx, cb) { cb(new Error('bad token ' + accessToken)); }`,
+      token,
+      {},
+      {
+        log: (_message, data) => logged.push(data),
+      },
+    ).then(
+      () => undefined,
+      (err: Error) => err,
+    );
     assert.equal(failed?.message, 'the profile script called back with an error: bad token [redacted]');
     assert.ok(!JSON.stringify(logged).includes(token));
   });
@@ -103,10 +123,13 @@ describe('profile script console', () => {
     const ctx = upstreamContext({ issuer: 'http://x/', storage: {}, secrets: {}, now: Date.now } as never, request);
     ctx.log('profile script console', { line: 'hello' }, 'debug');
     ctx.log('fetchUserProfile failed', { reason: 'timeout' });
-    assert.deepEqual(calls.map(([level, , message]) => [level, message]), [
-      ['debug', 'profile script console'],
-      ['warn', 'fetchUserProfile failed'],
-    ]);
+    assert.deepEqual(
+      calls.map(([level, , message]) => [level, message]),
+      [
+        ['debug', 'profile script console'],
+        ['warn', 'fetchUserProfile failed'],
+      ],
+    );
   });
 });
 

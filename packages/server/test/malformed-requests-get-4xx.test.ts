@@ -118,7 +118,12 @@ before(async () => {
   const otherAudience = await fetch(`${server.issuer}oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ grant_type: 'client_credentials', client_id: machine.client_id, client_secret: machine.client_secret, audience: api.identifier }),
+    body: JSON.stringify({
+      grant_type: 'client_credentials',
+      client_id: machine.client_id,
+      client_secret: machine.client_secret,
+      audience: api.identifier,
+    }),
   }).then((r) => r.json() as Promise<{ access_token: string }>);
 
   f = {
@@ -161,7 +166,9 @@ async function forgedTokens(admin: string): Promise<Record<string, string>> {
   const valid = { iss: server.issuer, aud: `${server.issuer}api/v2/`, exp: now + 600 };
   const stranger = await generateKeyPair('RS256');
   const [head, payload, signature] = admin.split('.') as [string, string, string];
-  const widened = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), scope: 'everything' })).toString('base64url');
+  const widened = Buffer.from(
+    JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), scope: 'everything' }),
+  ).toString('base64url');
   const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
   return {
     expired: await sign({ ...valid, exp: now - 3600 }),
@@ -200,7 +207,12 @@ function managementRoutes(): Route[] {
     { method: 'PATCH', path: `resource-servers/${f.apiId}`, scope: 'update:resource_servers', validBody: { name: 'y' } },
     { method: 'DELETE', path: `resource-servers/${f.apiId}`, scope: 'delete:resource_servers' },
     { method: 'GET', path: 'client-grants', scope: 'read:client_grants' },
-    { method: 'POST', path: 'client-grants', scope: 'create:client_grants', validBody: { client_id: f.web.id, audience: f.apiIdentifier, scope: [] } },
+    {
+      method: 'POST',
+      path: 'client-grants',
+      scope: 'create:client_grants',
+      validBody: { client_id: f.web.id, audience: f.apiIdentifier, scope: [] },
+    },
     { method: 'PATCH', path: `client-grants/${f.grantId}`, scope: 'update:client_grants', validBody: { scope: [] } },
     { method: 'DELETE', path: `client-grants/${f.grantId}`, scope: 'delete:client_grants' },
     { method: 'GET', path: 'connections', scope: 'read:connections' },
@@ -209,7 +221,12 @@ function managementRoutes(): Route[] {
     { method: 'PATCH', path: `connections/${f.connectionId}`, scope: 'update:connections', validBody: { display_name: 'y' } },
     { method: 'DELETE', path: `connections/${f.connectionId}`, scope: 'delete:connections' },
     { method: 'GET', path: 'users', scope: 'read:users' },
-    { method: 'POST', path: 'users', scope: 'create:users', validBody: { connection: 'malformed-db', email: 'x@example.com', password: 'Correct-Horse-Battery-9' } },
+    {
+      method: 'POST',
+      path: 'users',
+      scope: 'create:users',
+      validBody: { connection: 'malformed-db', email: 'x@example.com', password: 'Correct-Horse-Battery-9' },
+    },
     { method: 'GET', path: `users/${encodeURIComponent(f.userId)}`, scope: 'read:users' },
     { method: 'PATCH', path: `users/${encodeURIComponent(f.userId)}`, scope: 'update:users', validBody: { name: 'y' } },
     { method: 'DELETE', path: `users/${encodeURIComponent(f.userId)}`, scope: 'delete:users' },
@@ -229,7 +246,13 @@ function authCases(): Case[] {
     return [
       { ...base, name: 'no Authorization header', authorization: null, status: 401, code: 'invalid_token' },
       { ...base, name: 'garbage bearer token', authorization: 'Bearer garbage', status: 401, code: 'invalid_token' },
-      { ...base, name: 'Basic instead of Bearer', authorization: `Basic ${Buffer.from('a:b').toString('base64')}`, status: 401, code: 'invalid_token' },
+      {
+        ...base,
+        name: 'Basic instead of Bearer',
+        authorization: `Basic ${Buffer.from('a:b').toString('base64')}`,
+        status: 401,
+        code: 'invalid_token',
+      },
       { ...base, name: 'Bearer without a token', authorization: 'Bearer', status: 401, code: 'invalid_token' },
       { ...base, name: 'token and junk after it', authorization: `Bearer ${f.tokens.admin} junk`, status: 401, code: 'invalid_token' },
       { ...base, name: 'token for another API', authorization: `Bearer ${f.tokens.otherAudience}`, status: 401, code: 'invalid_token' },
@@ -241,7 +264,11 @@ function authCases(): Case[] {
 function forgedTokenCases(): Case[] {
   const targets: Array<Omit<Case, 'name' | 'status'>> = [
     { method: 'GET', path: api('clients') },
-    { method: 'POST', path: api('users'), ...json({ connection: 'malformed-db', email: 'forged@example.com', password: 'Correct-Horse-Battery-9' }) },
+    {
+      method: 'POST',
+      path: api('users'),
+      ...json({ connection: 'malformed-db', email: 'forged@example.com', password: 'Correct-Horse-Battery-9' }),
+    },
     { method: 'DELETE', path: api(`connections/${f.connectionId}`) },
   ];
   return targets.flatMap((target) =>
@@ -278,8 +305,20 @@ function pathCases(): Case[] {
     const base = { method: route.method, ...bodyOf(route) };
     return [
       { ...base, name: 'id with broken percent-encoding', path: api(`${collection}/%ZZ${suffix}`), status: 400, code: 'invalid_uri' },
-      { ...base, name: 'id with a truncated UTF-8 sequence', path: api(`${collection}/%E0%A4%A${suffix}`), status: 400, code: 'invalid_uri' },
-      { ...base, name: 'id longer than the router allows', path: api(`${collection}/${'x'.repeat(400)}${suffix}`), status: 414, code: 'invalid_uri' },
+      {
+        ...base,
+        name: 'id with a truncated UTF-8 sequence',
+        path: api(`${collection}/%E0%A4%A${suffix}`),
+        status: 400,
+        code: 'invalid_uri',
+      },
+      {
+        ...base,
+        name: 'id longer than the router allows',
+        path: api(`${collection}/${'x'.repeat(400)}${suffix}`),
+        status: 414,
+        code: 'invalid_uri',
+      },
     ];
   });
   const noSuchRoute: Array<[string, string]> = [
@@ -339,10 +378,22 @@ function queryCases(): Case[] {
   const badFields = ['include_fields=maybe', 'fields=a&fields=b', `fields=${'a,'.repeat(600)}`, 'bogus=1'];
   return [
     ...lists.flatMap((list) =>
-      badPaging.map((query) => ({ name: `bad query ${query.slice(0, 30)}`, method: 'GET', path: api(`${list}?${query}`), status: 400, code: 'invalid_query_string' })),
+      badPaging.map((query) => ({
+        name: `bad query ${query.slice(0, 30)}`,
+        method: 'GET',
+        path: api(`${list}?${query}`),
+        status: 400,
+        code: 'invalid_query_string',
+      })),
     ),
     ...byId.flatMap((path) =>
-      badFields.map((query) => ({ name: `bad query ${query.slice(0, 30)}`, method: 'GET', path: api(`${path}?${query}`), status: 400, code: 'invalid_query_string' })),
+      badFields.map((query) => ({
+        name: `bad query ${query.slice(0, 30)}`,
+        method: 'GET',
+        path: api(`${path}?${query}`),
+        status: 400,
+        code: 'invalid_query_string',
+      })),
     ),
   ];
 }
@@ -362,15 +413,57 @@ function bodyFormatCases(): Case[] {
         { ...base, name: 'JSON number', ...json(42), status: 400, code: 'invalid_body' },
         { ...base, name: 'unknown field', ...json({ ...(route.validBody as object), bogus: true }), status: 400, code: 'invalid_body' },
         { ...base, name: 'body over the limit', contentType: 'application/json', body: hugeJson(), status: 413, code: 'payload_too_large' },
-        { ...base, name: 'body over the limit, chunked', contentType: 'application/json', body: chunkedHugeBody, status: 413, code: 'payload_too_large' },
+        {
+          ...base,
+          name: 'body over the limit, chunked',
+          contentType: 'application/json',
+          body: chunkedHugeBody,
+          status: 413,
+          code: 'payload_too_large',
+        },
         { ...base, name: 'XML', contentType: 'application/xml', body: '<name>x</name>', status: 415, code: 'unsupported_media_type' },
-        { ...base, name: 'multipart form', contentType: 'multipart/form-data; boundary=x', body: '--x\r\n\r\nname\r\n--x--', status: 415, code: 'unsupported_media_type' },
+        {
+          ...base,
+          name: 'multipart form',
+          contentType: 'multipart/form-data; boundary=x',
+          body: '--x\r\n\r\nname\r\n--x--',
+          status: 415,
+          code: 'unsupported_media_type',
+        },
         // Fastify parses text/plain as a string, which the object schema then refuses.
-        { ...base, name: 'JSON sent as text/plain', contentType: 'text/plain', body: JSON.stringify(route.validBody), status: 400, code: 'invalid_body' },
+        {
+          ...base,
+          name: 'JSON sent as text/plain',
+          contentType: 'text/plain',
+          body: JSON.stringify(route.validBody),
+          status: 400,
+          code: 'invalid_body',
+        },
         { ...base, name: 'form with an unknown field', ...form({ bogus: '1' }), status: 400, code: 'invalid_body' },
-        { ...base, name: '__proto__ key', contentType: 'application/json', body: '{"__proto__":{"admin":true}}', status: 400, code: 'invalid_body' },
-        { ...base, name: 'constructor.prototype key', contentType: 'application/json', body: '{"constructor":{"prototype":{"admin":true}}}', status: 400, code: 'invalid_body' },
-        { ...base, name: 'nesting 5000 deep', contentType: 'application/json', body: `{"bogus":${deeplyNested(5000)}}`, status: 400, code: 'invalid_body' },
+        {
+          ...base,
+          name: '__proto__ key',
+          contentType: 'application/json',
+          body: '{"__proto__":{"admin":true}}',
+          status: 400,
+          code: 'invalid_body',
+        },
+        {
+          ...base,
+          name: 'constructor.prototype key',
+          contentType: 'application/json',
+          body: '{"constructor":{"prototype":{"admin":true}}}',
+          status: 400,
+          code: 'invalid_body',
+        },
+        {
+          ...base,
+          name: 'nesting 5000 deep',
+          contentType: 'application/json',
+          body: `{"bogus":${deeplyNested(5000)}}`,
+          status: 400,
+          code: 'invalid_body',
+        },
       ];
     });
 }
@@ -378,129 +471,203 @@ function bodyFormatCases(): Case[] {
 /** Well-formed JSON objects with wrong types, wrong values or fields a route does not take. */
 function fieldCases(): Case[] {
   const table: Array<[method: string, path: string, bodies: Array<[name: string, body: unknown, status?: number, code?: string]>]> = [
-    ['POST', 'clients', [
-      ['no name', {}],
-      ['name a number', { name: 123 }],
-      ['name empty', { name: '' }],
-      ['name too long', { name: 'x'.repeat(129) }],
-      ['unknown app_type', { name: 'x', app_type: 'desktop' }],
-      ['callbacks a string', { name: 'x', callbacks: 'https://a.example/cb' }],
-      ['callbacks of numbers', { name: 'x', callbacks: [1] }],
-      ['callback not a URL', { name: 'x', callbacks: ['not a url'] }],
-      ['unknown grant type', { name: 'x', grant_types: ['magic'] }],
-      ['repeated grant type', { name: 'x', grant_types: ['password', 'password'] }],
-      ['unknown auth method', { name: 'x', token_endpoint_auth_method: 'private_key_jwt' }],
-      ['public client with client_credentials', { name: 'x', token_endpoint_auth_method: 'none', grant_types: ['client_credentials'] }],
-      ['is_first_party a string', { name: 'x', is_first_party: 'yes' }],
-      ['jwt alg HS256', { name: 'x', jwt_configuration: { alg: 'HS256' } }],
-      ['jwt lifetime 0', { name: 'x', jwt_configuration: { lifetime_in_seconds: 0 } }],
-      ['unknown refresh rotation', { name: 'x', refresh_token: { rotation_type: 'sometimes' } }],
-      ['refresh leeway a string', { name: 'x', refresh_token: { leeway: '0' } }],
-      ['client_metadata with a number', { name: 'x', client_metadata: { a: 1 } }],
-      ['client_secret too short', { name: 'x', client_secret: 'short' }],
-      ['client_id chosen by the caller', { name: 'x', client_id: 'mine' }],
-    ]],
-    ['PATCH', `clients/${f.web.id}`, [
-      ['name null', { name: null }],
-      ['is_first_party a number', { is_first_party: 1 }],
-      ['callbacks an object', { callbacks: {} }],
-      ['web origin too long', { web_origins: [`https://${'x'.repeat(3000)}.example`] }],
-    ]],
-    ['PATCH', `clients/${f.adminClientId}`, [['admin client changing its grants', { grant_types: ['password'] }, 403, 'operation_not_supported']]],
-    ['POST', 'resource-servers', [
-      ['no identifier', { name: 'x' }],
-      ['identifier a number', { identifier: 1 }],
-      ['identifier empty', { identifier: '' }],
-      ['scopes a string', { identifier: 'https://x.example/', scopes: 'read' }],
-      ['scope value empty', { identifier: 'https://x.example/', scopes: [{ value: '' }] }],
-      ['scope with unknown field', { identifier: 'https://x.example/', scopes: [{ value: 'a', extra: 1 }] }],
-      ['scope repeated', { identifier: 'https://x.example/', scopes: [{ value: 'a' }, { value: 'a' }] }],
-      ['scope with a space', { identifier: 'https://x.example/', scopes: [{ value: 'read things' }] }],
-      ['signing_alg HS256', { identifier: 'https://x.example/', signing_alg: 'HS256' }],
-      ['token_lifetime 0', { identifier: 'https://x.example/', token_lifetime: 0 }],
-      ['token_lifetime fractional', { identifier: 'https://x.example/', token_lifetime: 1.5 }],
-      ['unknown token_dialect', { identifier: 'https://x.example/', token_dialect: 'jwt' }],
-      ['allow_offline_access a string', { identifier: 'https://x.example/', allow_offline_access: 'true' }],
-      ['identifier already taken', { identifier: 'https://malformed.example/' }, 409],
-    ]],
-    ['PATCH', `resource-servers/${f.apiId}`, [
-      ['identifier changed', { identifier: 'https://other.example/' }],
-      ['token_lifetime negative', { token_lifetime: -5 }],
-    ]],
-    ['PATCH', `resource-servers/${f.managementApiId}`, [['the Management API itself', { name: 'mine now' }, 403, 'operation_not_supported']]],
-    ['POST', 'client-grants', [
-      ['empty', {}],
-      ['no scope', { client_id: f.web.id, audience: f.apiIdentifier }],
-      ['scope a string', { client_id: f.web.id, audience: f.apiIdentifier, scope: 'read:things' }],
-      ['client_id null', { client_id: null, audience: f.apiIdentifier, scope: [] }],
-      ['audience an array', { client_id: f.web.id, audience: [f.apiIdentifier], scope: [] }],
-      ['unknown client', { client_id: 'nonexistent', audience: f.apiIdentifier, scope: [] }, 404, 'inexistent_client'],
-      ['unknown audience', { client_id: f.web.id, audience: 'https://nowhere.example/', scope: [] }, 404, 'inexistent_resource_server'],
-      ['scope the API does not define', { client_id: f.web.id, audience: f.apiIdentifier, scope: ['launch:missiles'] }],
-      ['grant that exists already', { client_id: f.machine.id, audience: f.apiIdentifier, scope: [] }, 409],
-    ]],
-    ['PATCH', `client-grants/${f.grantId}`, [
-      ['scope of numbers', { scope: [1] }],
-      ['client_id changed', { client_id: f.web.id }],
-      ['scope the API does not define', { scope: ['launch:missiles'] }],
-    ]],
+    [
+      'POST',
+      'clients',
+      [
+        ['no name', {}],
+        ['name a number', { name: 123 }],
+        ['name empty', { name: '' }],
+        ['name too long', { name: 'x'.repeat(129) }],
+        ['unknown app_type', { name: 'x', app_type: 'desktop' }],
+        ['callbacks a string', { name: 'x', callbacks: 'https://a.example/cb' }],
+        ['callbacks of numbers', { name: 'x', callbacks: [1] }],
+        ['callback not a URL', { name: 'x', callbacks: ['not a url'] }],
+        ['unknown grant type', { name: 'x', grant_types: ['magic'] }],
+        ['repeated grant type', { name: 'x', grant_types: ['password', 'password'] }],
+        ['unknown auth method', { name: 'x', token_endpoint_auth_method: 'private_key_jwt' }],
+        ['public client with client_credentials', { name: 'x', token_endpoint_auth_method: 'none', grant_types: ['client_credentials'] }],
+        ['is_first_party a string', { name: 'x', is_first_party: 'yes' }],
+        ['jwt alg HS256', { name: 'x', jwt_configuration: { alg: 'HS256' } }],
+        ['jwt lifetime 0', { name: 'x', jwt_configuration: { lifetime_in_seconds: 0 } }],
+        ['unknown refresh rotation', { name: 'x', refresh_token: { rotation_type: 'sometimes' } }],
+        ['refresh leeway a string', { name: 'x', refresh_token: { leeway: '0' } }],
+        ['client_metadata with a number', { name: 'x', client_metadata: { a: 1 } }],
+        ['client_secret too short', { name: 'x', client_secret: 'short' }],
+        ['client_id chosen by the caller', { name: 'x', client_id: 'mine' }],
+      ],
+    ],
+    [
+      'PATCH',
+      `clients/${f.web.id}`,
+      [
+        ['name null', { name: null }],
+        ['is_first_party a number', { is_first_party: 1 }],
+        ['callbacks an object', { callbacks: {} }],
+        ['web origin too long', { web_origins: [`https://${'x'.repeat(3000)}.example`] }],
+      ],
+    ],
+    [
+      'PATCH',
+      `clients/${f.adminClientId}`,
+      [['admin client changing its grants', { grant_types: ['password'] }, 403, 'operation_not_supported']],
+    ],
+    [
+      'POST',
+      'resource-servers',
+      [
+        ['no identifier', { name: 'x' }],
+        ['identifier a number', { identifier: 1 }],
+        ['identifier empty', { identifier: '' }],
+        ['scopes a string', { identifier: 'https://x.example/', scopes: 'read' }],
+        ['scope value empty', { identifier: 'https://x.example/', scopes: [{ value: '' }] }],
+        ['scope with unknown field', { identifier: 'https://x.example/', scopes: [{ value: 'a', extra: 1 }] }],
+        ['scope repeated', { identifier: 'https://x.example/', scopes: [{ value: 'a' }, { value: 'a' }] }],
+        ['scope with a space', { identifier: 'https://x.example/', scopes: [{ value: 'read things' }] }],
+        ['signing_alg HS256', { identifier: 'https://x.example/', signing_alg: 'HS256' }],
+        ['token_lifetime 0', { identifier: 'https://x.example/', token_lifetime: 0 }],
+        ['token_lifetime fractional', { identifier: 'https://x.example/', token_lifetime: 1.5 }],
+        ['unknown token_dialect', { identifier: 'https://x.example/', token_dialect: 'jwt' }],
+        ['allow_offline_access a string', { identifier: 'https://x.example/', allow_offline_access: 'true' }],
+        ['identifier already taken', { identifier: 'https://malformed.example/' }, 409],
+      ],
+    ],
+    [
+      'PATCH',
+      `resource-servers/${f.apiId}`,
+      [
+        ['identifier changed', { identifier: 'https://other.example/' }],
+        ['token_lifetime negative', { token_lifetime: -5 }],
+      ],
+    ],
+    [
+      'PATCH',
+      `resource-servers/${f.managementApiId}`,
+      [['the Management API itself', { name: 'mine now' }, 403, 'operation_not_supported']],
+    ],
+    [
+      'POST',
+      'client-grants',
+      [
+        ['empty', {}],
+        ['no scope', { client_id: f.web.id, audience: f.apiIdentifier }],
+        ['scope a string', { client_id: f.web.id, audience: f.apiIdentifier, scope: 'read:things' }],
+        ['client_id null', { client_id: null, audience: f.apiIdentifier, scope: [] }],
+        ['audience an array', { client_id: f.web.id, audience: [f.apiIdentifier], scope: [] }],
+        ['unknown client', { client_id: 'nonexistent', audience: f.apiIdentifier, scope: [] }, 404, 'inexistent_client'],
+        ['unknown audience', { client_id: f.web.id, audience: 'https://nowhere.example/', scope: [] }, 404, 'inexistent_resource_server'],
+        ['scope the API does not define', { client_id: f.web.id, audience: f.apiIdentifier, scope: ['launch:missiles'] }],
+        ['grant that exists already', { client_id: f.machine.id, audience: f.apiIdentifier, scope: [] }, 409],
+      ],
+    ],
+    [
+      'PATCH',
+      `client-grants/${f.grantId}`,
+      [
+        ['scope of numbers', { scope: [1] }],
+        ['client_id changed', { client_id: f.web.id }],
+        ['scope the API does not define', { scope: ['launch:missiles'] }],
+      ],
+    ],
     ['PATCH', `client-grants/${f.adminGrantId}`, [['the admin grant', { scope: [] }, 403, 'operation_not_supported']]],
-    ['POST', 'connections', [
-      ['name with spaces', { name: 'bad name!', strategy: 'auth0' }],
-      ['name starting with a dash', { name: '-db', strategy: 'auth0' }],
-      ['strategy oauth2 (not creatable here)', { name: 'db2', strategy: 'oauth2' }],
-      ['no strategy', { name: 'db2' }],
-      ['options a string', { name: 'db2', strategy: 'auth0', options: 'x' }],
-      ['options an array', { name: 'db2', strategy: 'auth0', options: [] }],
-      ['enabled_clients a string', { name: 'db2', strategy: 'auth0', enabled_clients: 'abc' }],
-      ['enabled client that does not exist', { name: 'db2', strategy: 'auth0', enabled_clients: ['nonexistent'] }],
-      ['eleven realms', { name: 'db2', strategy: 'auth0', realms: Array.from({ length: 11 }, (_, i) => `r${i}`) }],
-      ['is_domain_connection a number', { name: 'db2', strategy: 'auth0', is_domain_connection: 1 }],
-      ['metadata with an object value', { name: 'db2', strategy: 'auth0', metadata: { a: {} } }],
-      ['options nested 5000 deep', { name: 'db2', strategy: 'auth0', options: DEEP }],
-      ['name taken', { name: 'Username-Password-Authentication', strategy: 'auth0' }, 409, 'connection_exists'],
-    ]],
-    ['PATCH', `connections/${f.connectionId}`, [
-      ['name changed', { name: 'renamed' }],
-      ['strategy sent', { strategy: 'auth0' }],
-      ['options null', { options: null }],
-      ['enabled client that does not exist', { enabled_clients: ['nonexistent'] }],
-      ['options nested 5000 deep', { options: DEEP }],
-    ]],
-    ['POST', 'users', [
-      ['no connection', { email: 'x@example.com', password: 'Correct-Horse-Battery-9' }],
-      ['unknown connection', { connection: 'nope', email: 'x@example.com', password: 'Correct-Horse-Battery-9' }, 400, 'inexistent_connection'],
-      ['no email', { connection: 'malformed-db', password: 'Correct-Horse-Battery-9' }],
-      ['email not an address', { connection: 'malformed-db', email: 'not-an-email', password: 'Correct-Horse-Battery-9' }],
-      ['email a number', { connection: 'malformed-db', email: 5, password: 'Correct-Horse-Battery-9' }],
-      ['no password', { connection: 'malformed-db', email: 'x@example.com' }],
-      ['password empty', { connection: 'malformed-db', email: 'x@example.com', password: '' }],
-      ['password too weak', { connection: 'malformed-db', email: 'x@example.com', password: 'a' }, 400, 'password_strength_error'],
-      ['blocked a string', { connection: 'malformed-db', email: 'x@example.com', password: 'Correct-Horse-Battery-9', blocked: 'true' }],
-      ['app_metadata a string', { connection: 'malformed-db', email: 'x@example.com', password: 'Correct-Horse-Battery-9', app_metadata: 'x' }],
-      ['user_id with a pipe', { connection: 'malformed-db', email: 'x@example.com', password: 'Correct-Horse-Battery-9', user_id: 'auth0|x' }],
-      ['username with a space', { connection: 'malformed-db', email: 'x@example.com', password: 'Correct-Horse-Battery-9', username: 'a b' }],
-      ['user_metadata nested 5000 deep', { connection: 'malformed-db', email: 'x@example.com', password: 'Correct-Horse-Battery-9', user_metadata: DEEP }],
-      ['email taken', { connection: 'malformed-db', email: 'mal@example.com', password: 'Correct-Horse-Battery-9' }, 409, 'auth0_idp_error'],
-    ]],
-    ['PATCH', `users/${encodeURIComponent(f.userId)}`, [
-      ['email not an address', { email: 'bad' }],
-      ['blocked a string', { blocked: 'no' }],
-      ['user_metadata an array', { user_metadata: [] }],
-      ['app_metadata a number', { app_metadata: 5 }],
-      ['password too weak', { password: 'a' }, 400, 'password_strength_error'],
-      ['user_id sent', { user_id: 'other' }],
-      ['app_metadata nested 5000 deep', { app_metadata: DEEP }],
-    ]],
-    ['PATCH', 'tenants/settings', [
-      ['friendly_name empty', { friendly_name: '' }],
-      ['flag name with spaces', { flags: { 'BAD FLAG': true } }],
-      ['flag a string', { flags: { enable_dynamic_client_registration: 'yes' } }],
-      ['session_lifetime 0', { session_lifetime: 0 }],
-      ['session_lifetime a string', { session_lifetime: '1' }],
-      ['support_email a number', { support_email: 5 }],
-      ['allowed_logout_urls a string', { allowed_logout_urls: 'https://a.example/' }],
-    ]],
+    [
+      'POST',
+      'connections',
+      [
+        ['name with spaces', { name: 'bad name!', strategy: 'auth0' }],
+        ['name starting with a dash', { name: '-db', strategy: 'auth0' }],
+        ['strategy oauth2 (not creatable here)', { name: 'db2', strategy: 'oauth2' }],
+        ['no strategy', { name: 'db2' }],
+        ['options a string', { name: 'db2', strategy: 'auth0', options: 'x' }],
+        ['options an array', { name: 'db2', strategy: 'auth0', options: [] }],
+        ['enabled_clients a string', { name: 'db2', strategy: 'auth0', enabled_clients: 'abc' }],
+        ['enabled client that does not exist', { name: 'db2', strategy: 'auth0', enabled_clients: ['nonexistent'] }],
+        ['eleven realms', { name: 'db2', strategy: 'auth0', realms: Array.from({ length: 11 }, (_, i) => `r${i}`) }],
+        ['is_domain_connection a number', { name: 'db2', strategy: 'auth0', is_domain_connection: 1 }],
+        ['metadata with an object value', { name: 'db2', strategy: 'auth0', metadata: { a: {} } }],
+        ['options nested 5000 deep', { name: 'db2', strategy: 'auth0', options: DEEP }],
+        ['name taken', { name: 'Username-Password-Authentication', strategy: 'auth0' }, 409, 'connection_exists'],
+      ],
+    ],
+    [
+      'PATCH',
+      `connections/${f.connectionId}`,
+      [
+        ['name changed', { name: 'renamed' }],
+        ['strategy sent', { strategy: 'auth0' }],
+        ['options null', { options: null }],
+        ['enabled client that does not exist', { enabled_clients: ['nonexistent'] }],
+        ['options nested 5000 deep', { options: DEEP }],
+      ],
+    ],
+    [
+      'POST',
+      'users',
+      [
+        ['no connection', { email: 'x@example.com', password: 'Correct-Horse-Battery-9' }],
+        [
+          'unknown connection',
+          { connection: 'nope', email: 'x@example.com', password: 'Correct-Horse-Battery-9' },
+          400,
+          'inexistent_connection',
+        ],
+        ['no email', { connection: 'malformed-db', password: 'Correct-Horse-Battery-9' }],
+        ['email not an address', { connection: 'malformed-db', email: 'not-an-email', password: 'Correct-Horse-Battery-9' }],
+        ['email a number', { connection: 'malformed-db', email: 5, password: 'Correct-Horse-Battery-9' }],
+        ['no password', { connection: 'malformed-db', email: 'x@example.com' }],
+        ['password empty', { connection: 'malformed-db', email: 'x@example.com', password: '' }],
+        ['password too weak', { connection: 'malformed-db', email: 'x@example.com', password: 'a' }, 400, 'password_strength_error'],
+        ['blocked a string', { connection: 'malformed-db', email: 'x@example.com', password: 'Correct-Horse-Battery-9', blocked: 'true' }],
+        [
+          'app_metadata a string',
+          { connection: 'malformed-db', email: 'x@example.com', password: 'Correct-Horse-Battery-9', app_metadata: 'x' },
+        ],
+        [
+          'user_id with a pipe',
+          { connection: 'malformed-db', email: 'x@example.com', password: 'Correct-Horse-Battery-9', user_id: 'auth0|x' },
+        ],
+        [
+          'username with a space',
+          { connection: 'malformed-db', email: 'x@example.com', password: 'Correct-Horse-Battery-9', username: 'a b' },
+        ],
+        [
+          'user_metadata nested 5000 deep',
+          { connection: 'malformed-db', email: 'x@example.com', password: 'Correct-Horse-Battery-9', user_metadata: DEEP },
+        ],
+        [
+          'email taken',
+          { connection: 'malformed-db', email: 'mal@example.com', password: 'Correct-Horse-Battery-9' },
+          409,
+          'auth0_idp_error',
+        ],
+      ],
+    ],
+    [
+      'PATCH',
+      `users/${encodeURIComponent(f.userId)}`,
+      [
+        ['email not an address', { email: 'bad' }],
+        ['blocked a string', { blocked: 'no' }],
+        ['user_metadata an array', { user_metadata: [] }],
+        ['app_metadata a number', { app_metadata: 5 }],
+        ['password too weak', { password: 'a' }, 400, 'password_strength_error'],
+        ['user_id sent', { user_id: 'other' }],
+        ['app_metadata nested 5000 deep', { app_metadata: DEEP }],
+      ],
+    ],
+    [
+      'PATCH',
+      'tenants/settings',
+      [
+        ['friendly_name empty', { friendly_name: '' }],
+        ['flag name with spaces', { flags: { 'BAD FLAG': true } }],
+        ['flag a string', { flags: { enable_dynamic_client_registration: 'yes' } }],
+        ['session_lifetime 0', { session_lifetime: 0 }],
+        ['session_lifetime a string', { session_lifetime: '1' }],
+        ['support_email a number', { support_email: 5 }],
+        ['allowed_logout_urls a string', { allowed_logout_urls: 'https://a.example/' }],
+      ],
+    ],
   ];
   return table.flatMap(([method, path, bodies]) =>
     bodies.map(([name, body, status = 400, code = status === 400 ? 'invalid_body' : undefined]) => ({
@@ -517,9 +684,27 @@ function fieldCases(): Case[] {
 /** Things the API refuses to do to the resources the tenant needs, however well-formed. */
 function protectedResourceCases(): Case[] {
   return [
-    { name: 'delete the admin client', method: 'DELETE', path: api(`clients/${f.adminClientId}`), status: 403, code: 'operation_not_supported' },
-    { name: 'delete the Management API', method: 'DELETE', path: api(`resource-servers/${f.managementApiId}`), status: 403, code: 'operation_not_supported' },
-    { name: 'delete the admin grant', method: 'DELETE', path: api(`client-grants/${f.adminGrantId}`), status: 403, code: 'operation_not_supported' },
+    {
+      name: 'delete the admin client',
+      method: 'DELETE',
+      path: api(`clients/${f.adminClientId}`),
+      status: 403,
+      code: 'operation_not_supported',
+    },
+    {
+      name: 'delete the Management API',
+      method: 'DELETE',
+      path: api(`resource-servers/${f.managementApiId}`),
+      status: 403,
+      code: 'operation_not_supported',
+    },
+    {
+      name: 'delete the admin grant',
+      method: 'DELETE',
+      path: api(`client-grants/${f.adminGrantId}`),
+      status: 403,
+      code: 'operation_not_supported',
+    },
   ];
 }
 
@@ -531,7 +716,13 @@ function nulByteCases(): Case[] {
   const nulCheckpoint = Buffer.from(JSON.stringify(['\u0000', '\u0000'])).toString('base64url');
   const password = 'Correct-Horse-Battery-9';
   const web = { client_id: f.web.id, client_secret: f.web.secret };
-  const oauth = (name: string, body: { contentType: string; body: string }, status = 400, code = 'invalid_request', authorization?: string) => ({
+  const oauth = (
+    name: string,
+    body: { contentType: string; body: string },
+    status = 400,
+    code = 'invalid_request',
+    authorization?: string,
+  ) => ({
     name,
     method: 'POST',
     path: 'oauth/token',
@@ -546,24 +737,109 @@ function nulByteCases(): Case[] {
     { name: 'NUL in a client id', method: 'PATCH', path: api('clients/a%00b'), ...json({ name: 'y' }), status: 400, code: 'invalid_uri' },
     { name: 'NUL in a connection id', method: 'DELETE', path: api('connections/con_%00'), status: 400, code: 'invalid_uri' },
     { name: 'NUL in a name filter', method: 'GET', path: api('connections?name=a%00b'), status: 400, code: 'invalid_query_string' },
-    { name: 'NUL in an audience filter', method: 'GET', path: api('client-grants?audience=%00'), status: 400, code: 'invalid_query_string' },
+    {
+      name: 'NUL in an audience filter',
+      method: 'GET',
+      path: api('client-grants?audience=%00'),
+      status: 400,
+      code: 'invalid_query_string',
+    },
     { name: 'NUL inside a checkpoint', method: 'GET', path: api(`users?from=${nulCheckpoint}`), status: 400, code: 'invalid_query_string' },
-    { name: 'NUL inside a connections checkpoint', method: 'GET', path: api(`connections?from=${nulCheckpoint}`), status: 400, code: 'invalid_query_string' },
-    { name: 'NUL in a client name', method: 'POST', path: api('clients'), ...json({ name: 'a\u0000b' }), status: 400, code: 'invalid_body' },
-    { name: 'NUL in user metadata', method: 'PATCH', path: api(`users/${encodeURIComponent(f.userId)}`), ...json({ user_metadata: { a: 'b\u0000' } }), status: 400, code: 'invalid_body' },
-    { name: 'NUL in a metadata key', method: 'PATCH', path: api(`users/${encodeURIComponent(f.userId)}`), ...json({ app_metadata: { 'a\u0000': 1 } }), status: 400, code: 'invalid_body' },
-    { name: 'NUL in a connection name', method: 'POST', path: api('users'), ...json({ connection: 'a\u0000', email: 'x@example.com', password }), status: 400, code: 'invalid_body' },
-    { name: 'NUL in an email', method: 'POST', path: api('users'), ...json({ connection: 'malformed-db', email: 'x\u0000@example.com', password }), status: 400, code: 'invalid_body' },
-    { name: 'NUL in a grant audience', method: 'POST', path: api('client-grants'), ...json({ client_id: f.web.id, audience: '\u0000', scope: [] }), status: 400, code: 'invalid_body' },
-    { name: 'NUL in a tenant setting', method: 'PATCH', path: api('tenants/settings'), ...json({ default_directory: '\u0000' }), status: 400, code: 'invalid_body' },
-    oauth('NUL as the client_id (JSON)', json({ grant_type: 'client_credentials', client_id: '\u0000', client_secret: 'x', audience: f.apiIdentifier })),
+    {
+      name: 'NUL inside a connections checkpoint',
+      method: 'GET',
+      path: api(`connections?from=${nulCheckpoint}`),
+      status: 400,
+      code: 'invalid_query_string',
+    },
+    {
+      name: 'NUL in a client name',
+      method: 'POST',
+      path: api('clients'),
+      ...json({ name: 'a\u0000b' }),
+      status: 400,
+      code: 'invalid_body',
+    },
+    {
+      name: 'NUL in user metadata',
+      method: 'PATCH',
+      path: api(`users/${encodeURIComponent(f.userId)}`),
+      ...json({ user_metadata: { a: 'b\u0000' } }),
+      status: 400,
+      code: 'invalid_body',
+    },
+    {
+      name: 'NUL in a metadata key',
+      method: 'PATCH',
+      path: api(`users/${encodeURIComponent(f.userId)}`),
+      ...json({ app_metadata: { 'a\u0000': 1 } }),
+      status: 400,
+      code: 'invalid_body',
+    },
+    {
+      name: 'NUL in a connection name',
+      method: 'POST',
+      path: api('users'),
+      ...json({ connection: 'a\u0000', email: 'x@example.com', password }),
+      status: 400,
+      code: 'invalid_body',
+    },
+    {
+      name: 'NUL in an email',
+      method: 'POST',
+      path: api('users'),
+      ...json({ connection: 'malformed-db', email: 'x\u0000@example.com', password }),
+      status: 400,
+      code: 'invalid_body',
+    },
+    {
+      name: 'NUL in a grant audience',
+      method: 'POST',
+      path: api('client-grants'),
+      ...json({ client_id: f.web.id, audience: '\u0000', scope: [] }),
+      status: 400,
+      code: 'invalid_body',
+    },
+    {
+      name: 'NUL in a tenant setting',
+      method: 'PATCH',
+      path: api('tenants/settings'),
+      ...json({ default_directory: '\u0000' }),
+      status: 400,
+      code: 'invalid_body',
+    },
+    oauth(
+      'NUL as the client_id (JSON)',
+      json({ grant_type: 'client_credentials', client_id: '\u0000', client_secret: 'x', audience: f.apiIdentifier }),
+    ),
     oauth('NUL in the client_id (form)', form({ grant_type: 'client_credentials', client_id: 'a\u0000', client_secret: 'x' })),
-    oauth('NUL in the audience', json({ grant_type: 'client_credentials', client_id: f.machine.id, client_secret: f.machine.secret, audience: '\u0000' })),
-    oauth('NUL in a username', json({ ...web, grant_type: 'http://auth0.com/oauth/grant-type/password-realm', realm: 'malformed-db', username: 'a\u0000@example.com', password: 'x' })),
-    oauth('NUL in a realm', json({ ...web, grant_type: 'http://auth0.com/oauth/grant-type/password-realm', realm: '\u0000', username: f.userEmail, password })),
+    oauth(
+      'NUL in the audience',
+      json({ grant_type: 'client_credentials', client_id: f.machine.id, client_secret: f.machine.secret, audience: '\u0000' }),
+    ),
+    oauth(
+      'NUL in a username',
+      json({
+        ...web,
+        grant_type: 'http://auth0.com/oauth/grant-type/password-realm',
+        realm: 'malformed-db',
+        username: 'a\u0000@example.com',
+        password: 'x',
+      }),
+    ),
+    oauth(
+      'NUL in a realm',
+      json({ ...web, grant_type: 'http://auth0.com/oauth/grant-type/password-realm', realm: '\u0000', username: f.userEmail, password }),
+    ),
     oauth('NUL in a refresh token', json({ ...web, grant_type: 'refresh_token', refresh_token: '\u0000' })),
     oauth('NUL in a code', json({ ...web, grant_type: 'authorization_code', code: '\u0000' })),
-    oauth('NUL in Basic credentials', form({ grant_type: 'client_credentials', audience: f.apiIdentifier }), 401, 'invalid_client', `Basic ${Buffer.from('%00:x').toString('base64')}`),
+    oauth(
+      'NUL in Basic credentials',
+      form({ grant_type: 'client_credentials', audience: f.apiIdentifier }),
+      401,
+      'invalid_client',
+      `Basic ${Buffer.from('%00:x').toString('base64')}`,
+    ),
   ];
 }
 
@@ -580,7 +856,13 @@ function tokenEndpointCases(): Case[] {
   });
   const cc = { grant_type: 'client_credentials', client_id: f.machine.id, client_secret: f.machine.secret, audience: f.apiIdentifier };
   const web = { client_id: f.web.id, client_secret: f.web.secret };
-  const realm = { ...web, grant_type: 'http://auth0.com/oauth/grant-type/password-realm', realm: 'malformed-db', username: f.userEmail, password: 'Correct-Horse-Battery-9' };
+  const realm = {
+    ...web,
+    grant_type: 'http://auth0.com/oauth/grant-type/password-realm',
+    realm: 'malformed-db',
+    username: f.userEmail,
+    password: 'Correct-Horse-Battery-9',
+  };
   const basic = (value: string) => `Basic ${Buffer.from(value).toString('base64')}`;
   return [
     { name: 'GET', method: 'GET', path: 'oauth/token', status: 404, code: 'not_found' },
@@ -598,13 +880,28 @@ function tokenEndpointCases(): Case[] {
     token('JSON over the limit', { contentType: 'application/json', body: hugeJson() }, 413, 'invalid_request'),
     token('JSON over the limit, chunked', { contentType: 'application/json', body: chunkedHugeBody }, 413, 'invalid_request'),
     token('form over the 64 KiB limit', form({ grant_type: 'client_credentials', scope: 'x'.repeat(100 * 1024) }), 413, 'invalid_request'),
-    token('__proto__ key', { contentType: 'application/json', body: '{"__proto__":{"grant_type":"client_credentials"}}' }, 400, 'invalid_request'),
-    token('constructor.prototype key', { contentType: 'application/json', body: '{"constructor":{"prototype":{}}}' }, 400, 'invalid_request'),
+    token(
+      '__proto__ key',
+      { contentType: 'application/json', body: '{"__proto__":{"grant_type":"client_credentials"}}' },
+      400,
+      'invalid_request',
+    ),
+    token(
+      'constructor.prototype key',
+      { contentType: 'application/json', body: '{"constructor":{"prototype":{}}}' },
+      400,
+      'invalid_request',
+    ),
     token('deeply nested JSON', { contentType: 'application/json', body: `{"grant_type":${deeplyNested(5000)}}` }, 400, 'invalid_request'),
     token('grant_type a number', json({ ...cc, grant_type: 5 }), 400, 'invalid_request'),
     token('grant_type an array', json({ ...cc, grant_type: ['client_credentials'] }), 400, 'invalid_request'),
     token('grant_type an object', json({ ...cc, grant_type: { a: 1 } }), 400, 'invalid_request'),
-    token('grant_type repeated', { contentType: 'application/x-www-form-urlencoded', body: 'grant_type=client_credentials&grant_type=password' }, 400, 'invalid_request'),
+    token(
+      'grant_type repeated',
+      { contentType: 'application/x-www-form-urlencoded', body: 'grant_type=client_credentials&grant_type=password' },
+      400,
+      'invalid_request',
+    ),
     token('grant_type empty', json({ ...cc, grant_type: '' }), 400, 'invalid_request'),
     token('no grant_type', json({ client_id: f.machine.id, client_secret: f.machine.secret }), 400, 'invalid_request'),
     token('unknown grant_type', json({ ...cc, grant_type: 'magic' }), 400, 'unsupported_grant_type'),
@@ -613,20 +910,53 @@ function tokenEndpointCases(): Case[] {
     token('no client_id', json({ grant_type: 'client_credentials', audience: f.apiIdentifier }), 400, 'invalid_request'),
     token('unknown client', json({ ...cc, client_id: 'nonexistent' }), 401, 'invalid_client'),
     token('wrong secret', json({ ...cc, client_secret: 'wrong' }), 401, 'invalid_client'),
-    token('confidential client without a secret', json({ grant_type: 'client_credentials', client_id: f.machine.id, audience: f.apiIdentifier }), 401, 'invalid_client'),
+    token(
+      'confidential client without a secret',
+      json({ grant_type: 'client_credentials', client_id: f.machine.id, audience: f.apiIdentifier }),
+      401,
+      'invalid_client',
+    ),
     token('Basic not base64', form({ grant_type: 'client_credentials', audience: f.apiIdentifier }), 401, 'invalid_client', 'Basic !!!'),
-    token('Basic without a colon', form({ grant_type: 'client_credentials', audience: f.apiIdentifier }), 401, 'invalid_client', basic('nocolon')),
-    token('Basic with bad percent-encoding', form({ grant_type: 'client_credentials', audience: f.apiIdentifier }), 401, 'invalid_client', basic('%zz:%zz')),
-    token('Basic with a wrong secret', form({ grant_type: 'client_credentials', audience: f.apiIdentifier }), 401, 'invalid_client', basic(`${f.machine.id}:wrong`)),
+    token(
+      'Basic without a colon',
+      form({ grant_type: 'client_credentials', audience: f.apiIdentifier }),
+      401,
+      'invalid_client',
+      basic('nocolon'),
+    ),
+    token(
+      'Basic with bad percent-encoding',
+      form({ grant_type: 'client_credentials', audience: f.apiIdentifier }),
+      401,
+      'invalid_client',
+      basic('%zz:%zz'),
+    ),
+    token(
+      'Basic with a wrong secret',
+      form({ grant_type: 'client_credentials', audience: f.apiIdentifier }),
+      401,
+      'invalid_client',
+      basic(`${f.machine.id}:wrong`),
+    ),
     token('Basic and a body secret', form(cc), 400, 'invalid_request', basic(`${f.machine.id}:${f.machine.secret}`)),
     token('no audience', json({ ...cc, audience: undefined }), 403, 'access_denied'),
     token('unknown audience', json({ ...cc, audience: 'https://nowhere.example/' }), 403, 'access_denied'),
     token('audience of 60 000 characters', json({ ...cc, audience: 'x'.repeat(60_000) }), 403, 'access_denied'),
     token('scope not granted', json({ ...cc, scope: 'read:things launch:missiles' }), 403, 'access_denied'),
     token('Management API without a grant', json({ ...cc, audience: `${server.issuer}api/v2/` }), 403, 'access_denied'),
-    token('grant not allowed for the client', json({ ...web, grant_type: 'client_credentials', audience: f.apiIdentifier }), 403, 'unauthorized_client'),
+    token(
+      'grant not allowed for the client',
+      json({ ...web, grant_type: 'client_credentials', audience: f.apiIdentifier }),
+      403,
+      'unauthorized_client',
+    ),
     token('code missing', json({ ...web, grant_type: 'authorization_code' }), 400, 'invalid_request'),
-    token('code made up', json({ ...web, grant_type: 'authorization_code', code: 'made-up', redirect_uri: 'https://web.example/callback' }), 403, 'invalid_grant'),
+    token(
+      'code made up',
+      json({ ...web, grant_type: 'authorization_code', code: 'made-up', redirect_uri: 'https://web.example/callback' }),
+      403,
+      'invalid_grant',
+    ),
     token('refresh_token missing', json({ ...web, grant_type: 'refresh_token' }), 400, 'invalid_request'),
     token('refresh_token made up', json({ ...web, grant_type: 'refresh_token', refresh_token: 'made-up' }), 403, 'invalid_grant'),
     token('username missing', json({ ...realm, username: undefined }), 400, 'invalid_request'),
@@ -637,7 +967,12 @@ function tokenEndpointCases(): Case[] {
     token('unknown realm', json({ ...realm, realm: 'nope' }), 403, 'unauthorized_client'),
     token('realm not enabled for the client', json({ ...realm, realm: 'Username-Password-Authentication' }), 403, 'unauthorized_client'),
     token('password grant not allowed for the client', json({ ...realm, grant_type: 'password' }), 403, 'unauthorized_client'),
-    token('password-realm from the admin client', json({ ...realm, client_id: f.adminClientId, client_secret: f.adminSecret }), 403, 'unauthorized_client'),
+    token(
+      'password-realm from the admin client',
+      json({ ...realm, client_id: f.adminClientId, client_secret: f.adminSecret }),
+      403,
+      'unauthorized_client',
+    ),
   ];
 }
 
@@ -660,7 +995,8 @@ async function problemWith(c: Case): Promise<string | undefined> {
   if (response.status !== c.status) return `status ${response.status}, expected ${c.status}: ${text.slice(0, 300)}`;
   if (response.status < 400 || response.status >= 500) return `status ${response.status} is not a 4xx`;
   if (!/^application\/json/.test(response.headers.get('content-type') ?? '')) return `content-type ${response.headers.get('content-type')}`;
-  if (/\n\s+at |sqlite|postgres|kysely|syntax error|FST_/i.test(text.replace(/"code":"FST_[A-Z_]+"/, ''))) return `leaks internals: ${text.slice(0, 300)}`;
+  if (/\n\s+at |sqlite|postgres|kysely|syntax error|FST_/i.test(text.replace(/"code":"FST_[A-Z_]+"/, '')))
+    return `leaks internals: ${text.slice(0, 300)}`;
   const body = JSON.parse(text) as Record<string, unknown>;
   if (isManagement) {
     if (body.statusCode !== c.status || typeof body.error !== 'string' || typeof body.message !== 'string') {
@@ -721,7 +1057,12 @@ test('after all that, the server still answers and a normal request still works'
   const response = await fetch(`${server.issuer}oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: f.machine.id, client_secret: f.machine.secret, audience: f.apiIdentifier }),
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: f.machine.id,
+      client_secret: f.machine.secret,
+      audience: f.apiIdentifier,
+    }),
   });
   assert.equal(response.status, 200);
   const token = (await response.json()) as { access_token?: string; scope?: string };

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Management, ManagementClient, ManagementError } from 'auth0';
-import { startTestServer, trustTestCa, type TestServer } from './helpers/server.js';
+import { startTestServer, type TestServer, trustTestCa } from './helpers/server.js';
 
 let server: TestServer;
 let management: ManagementClient;
@@ -78,9 +78,15 @@ test('the SDK obtains its own client_credentials token for https://HOST/api/v2/ 
   assert.equal(form.get('audience'), `${server.issuer}api/v2/`, 'the audience the SDK derives is the one latchkey serves');
 
   const apiCalls = mine.filter((r) => r.url.startsWith(`${server.issuer}api/v2/`));
-  assert.deepEqual(apiCalls.map((r) => new URL(r.url).pathname), ['/api/v2/clients', '/api/v2/resource-servers']);
+  assert.deepEqual(
+    apiCalls.map((r) => new URL(r.url).pathname),
+    ['/api/v2/clients', '/api/v2/resource-servers'],
+  );
   assert.equal(new URL(apiCalls[0]!.url).searchParams.get('include_totals'), 'true');
-  assert.ok(first.data.some((c) => c.client_id === server.admin.clientId), 'the admin client is listed');
+  assert.ok(
+    first.data.some((c) => c.client_id === server.admin.clientId),
+    'the admin client is listed',
+  );
 });
 
 test('clients: create, get, list, update, rotate the secret, delete', async () => {
@@ -139,17 +145,17 @@ test('resource servers: create, get, list, update, delete', async () => {
 
   assert.equal((await management.resourceServers.get(created.id!)).name, 'SDK API');
   const listed = await management.resourceServers.list();
-  assert.deepEqual(
-    listed.data.map((rs) => rs.identifier).sort(),
-    [`${server.issuer}api/v2/`, 'https://sdk-api.example/'].sort(),
-  );
+  assert.deepEqual(listed.data.map((rs) => rs.identifier).sort(), [`${server.issuer}api/v2/`, 'https://sdk-api.example/'].sort());
 
   const updated = await management.resourceServers.update(created.id!, {
     name: 'SDK API v2',
     scopes: [{ value: 'read:things' }, { value: 'write:things' }],
   });
   assert.equal(updated.name, 'SDK API v2');
-  assert.deepEqual(updated.scopes?.map((s) => s.value), ['read:things', 'write:things']);
+  assert.deepEqual(
+    updated.scopes?.map((s) => s.value),
+    ['read:things', 'write:things'],
+  );
 
   await management.resourceServers.delete(created.id!);
   const gone = await rejection(() => management.resourceServers.get(created.id!));
@@ -170,7 +176,10 @@ test('client grants: create, list by client, update scope, delete, and tokens fo
   assert.deepEqual(grant.scope, ['read:things']);
 
   const listed = await management.clientGrants.list({ client_id: clientId });
-  assert.deepEqual(listed.data.map((g) => g.id), [grant.id]);
+  assert.deepEqual(
+    listed.data.map((g) => g.id),
+    [grant.id],
+  );
 
   const read = await clientCredentials(clientId, client.client_secret!, api.identifier!);
   assert.equal(read.status, 200);
@@ -204,7 +213,10 @@ test('users: create with a password, get by an auth0|... id, update (blocked too
   assert.equal(created.email, 'ada@example.com');
   assert.equal(created.blocked, false);
   assert.equal((created as { password?: string }).password, undefined, 'the password is never echoed');
-  assert.deepEqual(created.identities?.map((i) => [i.connection, i.provider]), [['Username-Password-Authentication', 'auth0']]);
+  assert.deepEqual(
+    created.identities?.map((i) => [i.connection, i.provider]),
+    [['Username-Password-Authentication', 'auth0']],
+  );
 
   const before = sent.length;
   const fetched = await management.users.get(userId);
@@ -235,16 +247,31 @@ test('users: create with a password, get by an auth0|... id, update (blocked too
 
 test('users search: q (Lucene subset), sort and include_totals through the SDK; unsupported queries are 400', async () => {
   const made = [];
-  for (const [email, name] of [['search-zoe@example.com', 'Zoe'], ['search-yan@example.com', 'Yan'], ['other-xia@example.com', 'Xia']]) {
-    made.push(await management.users.create({ connection: 'Username-Password-Authentication', email, password: 'Correct-Horse-Battery-9', name }));
+  for (const [email, name] of [
+    ['search-zoe@example.com', 'Zoe'],
+    ['search-yan@example.com', 'Yan'],
+    ['other-xia@example.com', 'Xia'],
+  ]) {
+    made.push(
+      await management.users.create({ connection: 'Username-Password-Authentication', email, password: 'Correct-Horse-Battery-9', name }),
+    );
   }
   const found = await management.users.list({ q: 'email:search-*', search_engine: 'v3', sort: 'name:1', per_page: 10 });
-  assert.deepEqual(found.data.map((u) => u.name), ['Yan', 'Zoe']);
+  assert.deepEqual(
+    found.data.map((u) => u.name),
+    ['Yan', 'Zoe'],
+  );
   assert.equal((found.response as { total?: number }).total, 2);
   const exact = await management.users.list({ q: 'email:"other-xia@example.com"' });
-  assert.deepEqual(exact.data.map((u) => u.user_id), [made[2]!.user_id]);
+  assert.deepEqual(
+    exact.data.map((u) => u.user_id),
+    [made[2]!.user_id],
+  );
   const paged = await management.users.list({ q: 'email:search-* OR email:other-*', sort: 'name:-1', per_page: 1, page: 1 });
-  assert.deepEqual(paged.data.map((u) => u.name), ['Yan']);
+  assert.deepEqual(
+    paged.data.map((u) => u.name),
+    ['Yan'],
+  );
   const refused = await rejection(() => management.users.list({ q: 'name:Zoe~' }));
   assert.equal(refused.statusCode, 400);
   assert.equal(refused.body.errorCode, 'invalid_query_string');
@@ -253,9 +280,17 @@ test('users search: q (Lucene subset), sort and include_totals through the SDK; 
 
 test('list filters: clients by app_type and is_first_party, resource servers by identifiers', async () => {
   const native = await management.clients.create({ name: 'Filter native', app_type: 'native', token_endpoint_auth_method: 'none' });
-  const spa = await management.clients.create({ name: 'Filter SPA', app_type: 'spa', token_endpoint_auth_method: 'none', is_first_party: false });
+  const spa = await management.clients.create({
+    name: 'Filter SPA',
+    app_type: 'spa',
+    token_endpoint_auth_method: 'none',
+    is_first_party: false,
+  });
   const names = async (request: Parameters<typeof management.clients.list>[0]) =>
-    (await management.clients.list({ per_page: 100, ...request })).data.map((c) => c.name).filter((n) => n?.startsWith('Filter ')).sort();
+    (await management.clients.list({ per_page: 100, ...request })).data
+      .map((c) => c.name)
+      .filter((n) => n?.startsWith('Filter '))
+      .sort();
   assert.deepEqual(await names({ app_type: 'native' }), ['Filter native']);
   assert.deepEqual(await names({ app_type: 'native,spa' }), ['Filter SPA', 'Filter native']);
   assert.deepEqual(await names({ is_first_party: false }), ['Filter SPA']);
@@ -263,20 +298,36 @@ test('list filters: clients by app_type and is_first_party, resource servers by 
   assert.deepEqual(await names({ is_global: true }), [], 'latchkey has no global client');
 
   const apis = await Promise.all(
-    ['https://filter-a.example/', 'https://filter-b.example/', 'https://filter-c.example/'].map((identifier) => management.resourceServers.create({ name: identifier, identifier })),
+    ['https://filter-a.example/', 'https://filter-b.example/', 'https://filter-c.example/'].map((identifier) =>
+      management.resourceServers.create({ name: identifier, identifier }),
+    ),
   );
   const listed = await management.resourceServers.list({ identifiers: ['https://filter-a.example/', 'https://filter-c.example/'] });
   assert.deepEqual(listed.data.map((rs) => rs.identifier).sort(), ['https://filter-a.example/', 'https://filter-c.example/']);
-  assert.deepEqual((await management.resourceServers.list({ identifiers: 'https://filter-b.example/' })).data.map((rs) => rs.identifier), ['https://filter-b.example/']);
+  assert.deepEqual(
+    (await management.resourceServers.list({ identifiers: 'https://filter-b.example/' })).data.map((rs) => rs.identifier),
+    ['https://filter-b.example/'],
+  );
   for (const api of apis) await management.resourceServers.delete(api.id as string);
   for (const client of [native, spa]) await management.clients.delete(client.client_id as string);
 });
 
 test('users by email: an exact, case-insensitive match across connections, with field selection', async () => {
-  const created = await management.users.create({ connection: 'Username-Password-Authentication', email: 'Grace.Hopper@Example.com', password: 'Correct-Horse-Battery-9' });
+  const created = await management.users.create({
+    connection: 'Username-Password-Authentication',
+    email: 'Grace.Hopper@Example.com',
+    password: 'Correct-Horse-Battery-9',
+  });
   const found = await management.users.listUsersByEmail({ email: 'grace.hopper@example.com' });
-  assert.deepEqual(found.map((u) => u.user_id), [created.user_id]);
-  const projected = await management.users.listUsersByEmail({ email: 'GRACE.HOPPER@example.com', fields: 'user_id,email', include_fields: true });
+  assert.deepEqual(
+    found.map((u) => u.user_id),
+    [created.user_id],
+  );
+  const projected = await management.users.listUsersByEmail({
+    email: 'GRACE.HOPPER@example.com',
+    fields: 'user_id,email',
+    include_fields: true,
+  });
   assert.deepEqual(projected, [{ user_id: created.user_id, email: created.email }]);
   assert.deepEqual(await management.users.listUsersByEmail({ email: 'grace@example.com' }), [], 'no prefix or partial match');
   await management.users.delete(created.user_id as string);
@@ -293,7 +344,11 @@ test('user permissions (RBAC): assign, list with names and descriptions, remove;
     enforce_policies: true,
     token_dialect: 'access_token_authz',
   });
-  const user = await management.users.create({ connection: 'Username-Password-Authentication', email: 'rbac@example.com', password: 'Correct-Horse-Battery-9' });
+  const user = await management.users.create({
+    connection: 'Username-Password-Authentication',
+    email: 'rbac@example.com',
+    password: 'Correct-Horse-Battery-9',
+  });
   const id = user.user_id as string;
   const permission = (permission_name: string) => ({ resource_server_identifier: api.identifier as string, permission_name });
 
@@ -308,12 +363,17 @@ test('user permissions (RBAC): assign, list with names and descriptions, remove;
     ],
   );
   await management.users.permissions.delete(id, { permissions: [permission('write:reports')] });
-  assert.deepEqual((await management.users.permissions.list(id)).data.map((p) => p.permission_name), ['read:reports']);
+  assert.deepEqual(
+    (await management.users.permissions.list(id)).data.map((p) => p.permission_name),
+    ['read:reports'],
+  );
 
   const undefinedScope = await rejection(() => management.users.permissions.create(id, { permissions: [permission('delete:everything')] }));
   assert.equal(undefinedScope.statusCode, 400);
   const unknownApi = await rejection(() =>
-    management.users.permissions.create(id, { permissions: [{ resource_server_identifier: 'https://nowhere.example/', permission_name: 'read:reports' }] }),
+    management.users.permissions.create(id, {
+      permissions: [{ resource_server_identifier: 'https://nowhere.example/', permission_name: 'read:reports' }],
+    }),
   );
   assert.equal(unknownApi.statusCode, 404);
   const unknownUser = await rejection(() => management.users.permissions.list('auth0|000000000000000000000000'));
@@ -345,7 +405,10 @@ test('connections: create (strategy auth0), get, update, delete', async () => {
   });
   assert.deepEqual(updated.enabled_clients, []);
   assert.deepEqual(updated.options, { passwordPolicy: 'good' }, 'options are replaced as a whole, as Auth0 does');
-  assert.deepEqual((await management.connections.list({ name: 'sdk-database' })).data.map((c) => c.id), [created.id]);
+  assert.deepEqual(
+    (await management.connections.list({ name: 'sdk-database' })).data.map((c) => c.id),
+    [created.id],
+  );
 
   await management.connections.delete(created.id!);
   const gone = await rejection(() => management.connections.get(created.id!));
@@ -390,7 +453,11 @@ test('users page with per_page and include_totals: every user exactly once, tota
   assert.equal(seen.length, total, 'the pages together hold the total');
   assert.equal(new Set(seen).size, seen.length, 'no user appears twice');
   for (const id of created) assert.ok(seen.includes(id), `${id} is on some page`);
-  assert.deepEqual(sizes.slice(0, -1), sizes.slice(0, -1).map(() => 3), 'every page but the last is full');
+  assert.deepEqual(
+    sizes.slice(0, -1),
+    sizes.slice(0, -1).map(() => 3),
+    'every page but the last is full',
+  );
 
   // The SDK's async iterator walks the same pages.
   const iterated: string[] = [];

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Migrator, sql } from 'kysely';
-import { migrationProvider } from '../src/storage/migrations/index.js';
 import type { KyselyStorage } from '../src/storage/kysely/index.js';
+import { migrationProvider } from '../src/storage/migrations/index.js';
 import { backend } from './helpers/server.js';
 import { testDatabase } from './helpers/storage.js';
 
@@ -15,7 +15,8 @@ test(`migration 0009 gives old opaque and refresh tokens their owner (${backend}
   const database = testDatabase();
   const storage = (await database.open()) as KyselyStorage;
   try {
-    const schema = storage.dialect === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(storage.db)).rows[0]!.s : undefined;
+    const schema =
+      storage.dialect === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(storage.db)).rows[0]!.s : undefined;
     const migrator = new Migrator({
       db: storage.db,
       provider: migrationProvider,
@@ -27,9 +28,13 @@ test(`migration 0009 gives old opaque and refresh tokens their owner (${backend}
     assert.equal(before.error, undefined);
     const expires = new Date(Date.now() + 3600_000).toISOString();
     const grant = { clientId: 'app1', userId: 'auth0|old', scope: ['openid'], authTime: new Date().toISOString() };
-    await sql`insert into opaque_access_tokens (token_hash, data, expires_at) values ('opaque-old', ${JSON.stringify({ clientId: 'app1', userId: 'auth0|old', scope: ['openid'], expiresAt: expires })}, ${expires})`.execute(storage.db);
+    await sql`insert into opaque_access_tokens (token_hash, data, expires_at) values ('opaque-old', ${JSON.stringify({ clientId: 'app1', userId: 'auth0|old', scope: ['openid'], expiresAt: expires })}, ${expires})`.execute(
+      storage.db,
+    );
     await sql`insert into refresh_tokens (token_hash, family_id, sid, data, created_at, expires_at, rotated_at, revoked_at)
-      values ('refresh-old', 'fam1', null, ${JSON.stringify({ grant, familyExpiresAt: null })}, ${new Date().toISOString()}, null, null, null)`.execute(storage.db);
+      values ('refresh-old', 'fam1', null, ${JSON.stringify({ grant, familyExpiresAt: null })}, ${new Date().toISOString()}, null, null, null)`.execute(
+      storage.db,
+    );
 
     await storage.migrate();
     await storage.accessTokens.deleteAllOf('auth0|old');

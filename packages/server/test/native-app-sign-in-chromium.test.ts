@@ -122,8 +122,14 @@ test('openid-client as a native app: loopback sign-in, userinfo, API call, refre
   assert.ok(refreshed.refresh_token && refreshed.refresh_token !== tokens.refresh_token);
   assert.equal(refreshed.claims()!.sub, claims.sub, 'the refresh response carries an id_token');
   assert.equal((await call(refreshed.access_token)).status, 200);
-  await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token!), (err: Error & { error?: string }) => err.error === 'invalid_grant');
-  await assert.rejects(client.refreshTokenGrant(config, refreshed.refresh_token!), (err: Error & { error?: string }) => err.error === 'invalid_grant');
+  await assert.rejects(
+    client.refreshTokenGrant(config, tokens.refresh_token!),
+    (err: Error & { error?: string }) => err.error === 'invalid_grant',
+  );
+  await assert.rejects(
+    client.refreshTokenGrant(config, refreshed.refresh_token!),
+    (err: Error & { error?: string }) => err.error === 'invalid_grant',
+  );
 
   // Logout through the end-session endpoint, with the id_token as hint: the SSO session ends.
   const logoutUrl = client.buildEndSessionUrl(config, {
@@ -164,7 +170,8 @@ test('custom-scheme redirect: the 302 is captured in the browser and the code re
     code_challenge_method: 'S256',
     state,
     nonce,
-  })) url.searchParams.set(key, value);
+  }))
+    url.searchParams.set(key, value);
 
   const { context, page, problems } = await newContext(browser);
   await page.goto(url.href);
@@ -189,9 +196,17 @@ test('custom-scheme redirect: the 302 is captured in the browser and the code re
   const replay = await oauth.authorizationCodeGrantRequest(as, oauthClient, oauth.None(), params, redirectUri, verifier, {
     [oauth.allowInsecureRequests]: true,
   });
-  await assert.rejects(oauth.processAuthorizationCodeResponse(as, oauthClient, replay), (err: Error & { error?: string }) => err.error === 'invalid_grant');
-  const refresh = await oauth.refreshTokenGrantRequest(as, oauthClient, oauth.None(), result.refresh_token!, { [oauth.allowInsecureRequests]: true });
-  await assert.rejects(oauth.processRefreshTokenResponse(as, oauthClient, refresh), (err: Error & { error?: string }) => err.error === 'invalid_grant');
+  await assert.rejects(
+    oauth.processAuthorizationCodeResponse(as, oauthClient, replay),
+    (err: Error & { error?: string }) => err.error === 'invalid_grant',
+  );
+  const refresh = await oauth.refreshTokenGrantRequest(as, oauthClient, oauth.None(), result.refresh_token!, {
+    [oauth.allowInsecureRequests]: true,
+  });
+  await assert.rejects(
+    oauth.processRefreshTokenResponse(as, oauthClient, refresh),
+    (err: Error & { error?: string }) => err.error === 'invalid_grant',
+  );
   assert.deepEqual(problems, []);
   await context.close();
 });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { PASSWORD_REALM_GRANT } from '../src/oauth/grants/password.js';
 import { authorizeUrl, Browser, callbackParams, formFields, pkcePair, signInWithPassword } from './helpers/http-login.js';
 import { assertOAuthError, authorizationCode, tokenRequest } from './helpers/protocol.js';
-import { PASSWORD_REALM_GRANT } from '../src/oauth/grants/password.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { createAppClient, createNativeApp, createUser, TEST_PASSWORD } from './helpers/tenant.js';
 
@@ -31,7 +31,13 @@ async function signIn(email: string): Promise<{ browser: Browser; refreshToken: 
     { client_id: app.client_id, redirect_uri: REDIRECT, scope: 'openid profile offline_access' },
     { email, password: TEST_PASSWORD },
   );
-  const tokens = await tokenRequest(server, { grant_type: 'authorization_code', client_id: app.client_id, code, code_verifier: verifier, redirect_uri: REDIRECT });
+  const tokens = await tokenRequest(server, {
+    grant_type: 'authorization_code',
+    client_id: app.client_id,
+    code,
+    code_verifier: verifier,
+    redirect_uri: REDIRECT,
+  });
   assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
   assert.ok(tokens.body.refresh_token);
   return { browser, refreshToken: tokens.body.refresh_token, accessToken: tokens.body.access_token };
@@ -51,7 +57,8 @@ async function silentAuthorize(browser: Browser): Promise<URLSearchParams> {
   return callbackParams(await browser.get(url));
 }
 
-const refresh = (refreshToken: string) => tokenRequest(server, { grant_type: 'refresh_token', client_id: app.client_id, refresh_token: refreshToken });
+const refresh = (refreshToken: string) =>
+  tokenRequest(server, { grant_type: 'refresh_token', client_id: app.client_id, refresh_token: refreshToken });
 const userinfo = (accessToken: string) => fetch(`${server.issuer}userinfo`, { headers: { authorization: `Bearer ${accessToken}` } });
 
 test('PATCH /api/v2/users/{id} with a password ends sessions, refresh tokens and /userinfo tokens', async () => {
@@ -93,7 +100,14 @@ test('sign-ins racing a password change cannot write the old password back', asy
   const attempt = () =>
     signInWithPassword(
       new Browser(server.issuer),
-      authorizeUrl(server.issuer, { client_id: app.client_id, response_type: 'code', redirect_uri: REDIRECT, scope: 'openid', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }),
+      authorizeUrl(server.issuer, {
+        client_id: app.client_id,
+        response_type: 'code',
+        redirect_uri: REDIRECT,
+        scope: 'openid',
+        code_challenge: pkcePair().challenge,
+        code_challenge_method: 'S256',
+      }),
       user.email,
       TEST_PASSWORD,
     );
@@ -106,7 +120,19 @@ test('sign-ins racing a password change cannot write the old password back', asy
   assert.equal(patched.status, 200);
   const old = await attempt();
   assert.equal(old.status, 400, 'the old password no longer signs in');
-  const fresh = await signInWithPassword(new Browser(server.issuer), authorizeUrl(server.issuer, { client_id: app.client_id, response_type: 'code', redirect_uri: REDIRECT, scope: 'openid', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }), user.email, 'A-new-password-77');
+  const fresh = await signInWithPassword(
+    new Browser(server.issuer),
+    authorizeUrl(server.issuer, {
+      client_id: app.client_id,
+      response_type: 'code',
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      code_challenge: pkcePair().challenge,
+      code_challenge_method: 'S256',
+    }),
+    user.email,
+    'A-new-password-77',
+  );
   assert.ok(callbackParams(fresh).get('code'), 'the new one does');
 });
 
@@ -127,18 +153,30 @@ test('a code or a device approval from before the change gives no tokens after i
     { email: user.email, password: TEST_PASSWORD },
   );
   // The same session approves a device, which has not polled yet.
-  const started = await fetch(`${server.issuer}oauth/device/code`, { method: 'POST', body: new URLSearchParams({ client_id: agent.client_id, scope: 'openid offline_access' }) });
+  const started = await fetch(`${server.issuer}oauth/device/code`, {
+    method: 'POST',
+    body: new URLSearchParams({ client_id: agent.client_id, scope: 'openid offline_access' }),
+  });
   const device = (await started.json()) as { device_code: string; user_code: string };
   const csrf = async () => formFields(await (await browser.get('/activate')).text()).csrf!;
   assert.equal((await browser.postForm('/activate', { csrf: await csrf(), user_code: device.user_code })).status, 200);
-  assert.match(await (await browser.postForm('/activate/confirm', { csrf: await csrf(), user_code: device.user_code, action: 'confirm' })).text(), /Device connected/);
+  assert.match(
+    await (await browser.postForm('/activate/confirm', { csrf: await csrf(), user_code: device.user_code, action: 'confirm' })).text(),
+    /Device connected/,
+  );
 
   const patched = await server.management('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { password: 'A-new-password-77' });
   assert.equal(patched.status, 200);
   assert.ok(patched.body.last_password_reset, 'the change is recorded as Auth0 names it');
 
   assertOAuthError(
-    await tokenRequest(server, { grant_type: 'authorization_code', client_id: app.client_id, code, code_verifier: verifier, redirect_uri: REDIRECT }),
+    await tokenRequest(server, {
+      grant_type: 'authorization_code',
+      client_id: app.client_id,
+      code,
+      code_verifier: verifier,
+      redirect_uri: REDIRECT,
+    }),
     403,
     'invalid_grant',
   );
@@ -147,8 +185,19 @@ test('a code or a device approval from before the change gives no tokens after i
   assert.equal(poll.body.access_token, undefined);
 
   // A sign-in with the new password is not affected.
-  const fresh = await authorizationCode(server, new Browser(server.issuer), { client_id: app.client_id, redirect_uri: REDIRECT, scope: 'openid' }, { email: user.email, password: 'A-new-password-77' });
-  const tokens = await tokenRequest(server, { grant_type: 'authorization_code', client_id: app.client_id, code: fresh.code, code_verifier: fresh.verifier, redirect_uri: REDIRECT });
+  const fresh = await authorizationCode(
+    server,
+    new Browser(server.issuer),
+    { client_id: app.client_id, redirect_uri: REDIRECT, scope: 'openid' },
+    { email: user.email, password: 'A-new-password-77' },
+  );
+  const tokens = await tokenRequest(server, {
+    grant_type: 'authorization_code',
+    client_id: app.client_id,
+    code: fresh.code,
+    code_verifier: fresh.verifier,
+    redirect_uri: REDIRECT,
+  });
   assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
 });
 
@@ -167,7 +216,14 @@ test('a password change landing after the password was checked but before the se
   try {
     const response = await signInWithPassword(
       browser,
-      authorizeUrl(server.issuer, { client_id: app.client_id, response_type: 'code', redirect_uri: REDIRECT, scope: 'openid', code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }),
+      authorizeUrl(server.issuer, {
+        client_id: app.client_id,
+        response_type: 'code',
+        redirect_uri: REDIRECT,
+        scope: 'openid',
+        code_challenge: pkcePair().challenge,
+        code_challenge_method: 'S256',
+      }),
       user.email,
       TEST_PASSWORD,
     );
@@ -183,13 +239,20 @@ test('a password change landing after the password was checked but before the se
 
 test('the password grant: a change landing after the password was checked revokes the refresh token it made', async () => {
   const user = await createUser(server, 'ropg-race@example.test');
-  const client = await createAppClient(server, { name: 'ropg', app_type: 'regular_web', grant_types: [PASSWORD_REALM_GRANT, 'refresh_token'] });
+  const client = await createAppClient(server, {
+    name: 'ropg',
+    app_type: 'regular_web',
+    grant_types: [PASSWORD_REALM_GRANT, 'refresh_token'],
+  });
   const storage = server.ctx.storage;
   const original = storage.refreshTokens.insert.bind(storage.refreshTokens);
   // The change (and its sign-out everywhere) lands after the password check, before the new family is stored.
   storage.refreshTokens.insert = async (...args: Parameters<typeof original>) => {
     storage.refreshTokens.insert = original;
-    assert.equal((await server.management('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { password: 'A-new-password-77' })).status, 200);
+    assert.equal(
+      (await server.management('PATCH', `/users/${encodeURIComponent(user.user_id)}`, { password: 'A-new-password-77' })).status,
+      200,
+    );
     return original(...args);
   };
   let answer;
@@ -208,7 +271,9 @@ test('the password grant: a change landing after the password was checked revoke
   }
   if (answer.status === 200) {
     // Had it answered, its refresh token would have to be dead; it must not answer at all.
-    assert.fail(`tokens for the old password (refresh works: ${(await tokenRequest(server, { grant_type: 'refresh_token', client_id: client.client_id, client_secret: client.client_secret!, refresh_token: answer.body.refresh_token })).status})`);
+    assert.fail(
+      `tokens for the old password (refresh works: ${(await tokenRequest(server, { grant_type: 'refresh_token', client_id: client.client_id, client_secret: client.client_secret!, refresh_token: answer.body.refresh_token })).status})`,
+    );
   }
   assert.equal(answer.body.error, 'invalid_grant');
 });

@@ -5,8 +5,8 @@ import { after, before, test } from 'node:test';
 import {
   closeProfileScriptSandbox,
   ProfileScriptError,
-  runFetchUserProfile,
   type ProfileScriptFailure,
+  runFetchUserProfile,
   type SandboxOptions,
 } from '../src/connections/sandbox/index.js';
 import { startTestServer } from './helpers/server.js';
@@ -239,11 +239,17 @@ test('callback(new Error(x)) fails with script_error carrying x, and the failure
 
 test('an infinite loop is stopped at the CPU limit', async () => {
   await adversarial('infinite loop', `function (t, c, cb) { while (true) {} }`, ['timeout']);
-  await adversarial('infinite loop that catches', `function (t, c, cb) { while (true) { try { while (true) {} } catch (e) {} } }`, ['timeout']);
+  await adversarial('infinite loop that catches', `function (t, c, cb) { while (true) { try { while (true) {} } catch (e) {} } }`, [
+    'timeout',
+  ]);
   // Each iteration is one slow builtin, so QuickJS's interrupt handler is polled too rarely:
   // the worker's CPU watchdog stops it.
-  await adversarial('slow-builtin loop', `function (t, c, cb) { var s; while (true) s = 'ab'.padEnd(5e5, 'cd').split('c').length; }`, ['timeout']);
-  await adversarial('loop in a request callback', `function (t, c, cb) { request.get('${base}/userinfo', function () { for (;;) {} }); }`, ['timeout']);
+  await adversarial('slow-builtin loop', `function (t, c, cb) { var s; while (true) s = 'ab'.padEnd(5e5, 'cd').split('c').length; }`, [
+    'timeout',
+  ]);
+  await adversarial('loop in a request callback', `function (t, c, cb) { request.get('${base}/userinfo', function () { for (;;) {} }); }`, [
+    'timeout',
+  ]);
   const short = await adversarial('infinite loop, cpuTimeMs 200', `function (t, c, cb) { for (;;) {} }`, ['timeout'], { cpuTimeMs: 200 });
   assert.match(short.error.message, /200 ms of CPU time/);
 });
@@ -251,9 +257,24 @@ test('an infinite loop is stopped at the CPU limit', async () => {
 test('a memory bomb is stopped at the memory limit', async () => {
   // More CPU time than usual, so a loaded machine still reaches the memory limit first.
   const roomy = { cpuTimeMs: 5_000 };
-  await adversarial('memory bomb (array of 1 MB strings)', `function (t, c, cb) { let a = []; while (true) a.push('x'.repeat(1e6)); }`, ['memory'], roomy);
-  await adversarial('memory bomb (arrays)', `function (t, c, cb) { var a = []; while (true) a.push(new Array(1e5).fill(1)); }`, ['memory'], roomy);
-  await adversarial('memory bomb (objects)', `function (t, c, cb) { var a = []; while (true) a.push({ n: a.length }); }`, ['memory'], roomy);
+  await adversarial(
+    'memory bomb (array of 1 MB strings)',
+    `function (t, c, cb) { let a = []; while (true) a.push('x'.repeat(1e6)); }`,
+    ['memory'],
+    roomy,
+  );
+  await adversarial(
+    'memory bomb (arrays)',
+    `function (t, c, cb) { var a = []; while (true) a.push(new Array(1e5).fill(1)); }`,
+    ['memory'],
+    roomy,
+  );
+  await adversarial(
+    'memory bomb (objects)',
+    `function (t, c, cb) { var a = []; while (true) a.push({ n: a.length }); }`,
+    ['memory'],
+    roomy,
+  );
   await adversarial(
     'memory bomb caught and passed to callback',
     `function (t, c, cb) { var a = []; try { while (true) a.push('x'.repeat(1e5).split('')); } catch (e) { a = null; cb(e); } }`,
@@ -359,7 +380,15 @@ test('only http and https are reachable, and never through the host fetch', asyn
     calls.push(String(input));
     return fetch(input, init);
   };
-  const urls = ['file:///etc/passwd', 'data:text/plain,hello', 'ftp://127.0.0.1/', 'javascript:alert(1)', 'blob:x', 'not a url', `${base}/userinfo`];
+  const urls = [
+    'file:///etc/passwd',
+    'data:text/plain,hello',
+    'ftp://127.0.0.1/',
+    'javascript:alert(1)',
+    'blob:x',
+    'not a url',
+    `${base}/userinfo`,
+  ];
   const script = `function (t, c, cb) {
     var urls = ${JSON.stringify(urls)}, seen = [];
     (function next(i) {
@@ -379,7 +408,9 @@ test('only http and https are reachable, and never through the host fetch', asyn
   ]);
   assert.deepEqual(calls, [`${base}/userinfo`]);
 
-  const { error } = await fails(`function (t, c, cb) { request.get('file:///etc/passwd', function (err, res, body) { if (err) return cb(err); cb(null, { user_id: body }); }); }`);
+  const { error } = await fails(
+    `function (t, c, cb) { request.get('file:///etc/passwd', function (err, res, body) { if (err) return cb(err); cb(null, { user_id: body }); }); }`,
+  );
   assert.equal(error.reason, 'request_failed');
   assert.match(error.message, /Invalid protocol: file:/);
 });
@@ -421,7 +452,9 @@ test('latchkey keeps serving while sandboxes loop and exhaust memory', async () 
     running = false;
     await Promise.all(probes);
 
-    const reasons = runs.map((run) => (run.status === 'rejected' && run.reason instanceof ProfileScriptError ? run.reason.reason : run.status));
+    const reasons = runs.map((run) =>
+      run.status === 'rejected' && run.reason instanceof ProfileScriptError ? run.reason.reason : run.status,
+    );
     // With more scripts than cores a slow allocator loop may use up its CPU time before its memory.
     const expected: ProfileScriptFailure[][] = [['timeout'], ['memory', 'timeout'], ['timeout'], ['memory', 'timeout']];
     reasons.forEach((reason, i) => assert.ok((expected[i] as string[]).includes(reason), `run ${i}: ${reason}`));

@@ -80,7 +80,13 @@ async function signIn(audience: string, scope: string) {
     { client_id: native.client_id, redirect_uri: redirectUri, audience, scope },
     { email, password: TEST_PASSWORD },
   );
-  const tokens = await tokenRequest(server, { grant_type: 'authorization_code', client_id: native.client_id, code, code_verifier: verifier, redirect_uri: redirectUri });
+  const tokens = await tokenRequest(server, {
+    grant_type: 'authorization_code',
+    client_id: native.client_id,
+    code,
+    code_verifier: verifier,
+    redirect_uri: redirectUri,
+  });
   assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
   return tokens.body;
 }
@@ -101,13 +107,21 @@ test('an API with enforce_policies grants only the scopes the user holds, and li
 test('permissions are read at every issue: a refresh after a change reflects it', async () => {
   const tokens = await signIn(RBAC_API, 'openid offline_access read:reports write:reports');
   await permissions('POST', ['write:reports']);
-  const granted = await tokenRequest(server, { grant_type: 'refresh_token', client_id: native.client_id, refresh_token: tokens.refresh_token });
+  const granted = await tokenRequest(server, {
+    grant_type: 'refresh_token',
+    client_id: native.client_id,
+    refresh_token: tokens.refresh_token,
+  });
   assert.equal(granted.status, 200, JSON.stringify(granted.body));
   assert.deepEqual(claimsOf(granted.body.access_token).permissions, ['read:reports', 'write:reports']);
   assert.equal(await callReports('POST', granted.body.access_token), 200);
 
   await permissions('DELETE', ['read:reports', 'write:reports']);
-  const revoked = await tokenRequest(server, { grant_type: 'refresh_token', client_id: native.client_id, refresh_token: granted.body.refresh_token });
+  const revoked = await tokenRequest(server, {
+    grant_type: 'refresh_token',
+    client_id: native.client_id,
+    refresh_token: granted.body.refresh_token,
+  });
   assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
   const claims = claimsOf(revoked.body.access_token);
   assert.deepEqual(claims.permissions, []);
@@ -123,16 +137,25 @@ test('without enforce_policies an API grants its scopes as asked, with no permis
   assert.equal(claims.permissions, undefined);
 });
 
-test('machine-to-machine: the client grant\'s scopes are the permissions', async () => {
+test("machine-to-machine: the client grant's scopes are the permissions", async () => {
   const m2m = await createAppClient(server, {
     name: 'Reports job',
     app_type: 'non_interactive',
     grant_types: ['client_credentials'],
     token_endpoint_auth_method: 'client_secret_post',
   });
-  const grant = await server.management('POST', '/client-grants', { client_id: m2m.client_id, audience: RBAC_API, scope: ['read:reports'] });
+  const grant = await server.management('POST', '/client-grants', {
+    client_id: m2m.client_id,
+    audience: RBAC_API,
+    scope: ['read:reports'],
+  });
   assert.equal(grant.status, 201, JSON.stringify(grant.body));
-  const token = await tokenRequest(server, { grant_type: 'client_credentials', client_id: m2m.client_id, client_secret: m2m.client_secret!, audience: RBAC_API });
+  const token = await tokenRequest(server, {
+    grant_type: 'client_credentials',
+    client_id: m2m.client_id,
+    client_secret: m2m.client_secret!,
+    audience: RBAC_API,
+  });
   assert.equal(token.status, 200, JSON.stringify(token.body));
   assert.deepEqual(claimsOf(token.body.access_token).permissions, ['read:reports']);
   assert.equal(await callReports('GET', token.body.access_token), 200);
@@ -142,11 +165,20 @@ test('machine-to-machine: the client grant\'s scopes are the permissions', async
 test('deleting the user or the API takes its permissions with it', async () => {
   const other = (await createUser(server, 'rbac-deleted@example.test')).user_id;
   const path = `/users/${encodeURIComponent(other)}/permissions`;
-  assert.equal((await server.management('POST', path, { permissions: [{ resource_server_identifier: RBAC_API, permission_name: 'read:reports' }] })).status, 201);
+  assert.equal(
+    (await server.management('POST', path, { permissions: [{ resource_server_identifier: RBAC_API, permission_name: 'read:reports' }] }))
+      .status,
+    201,
+  );
   assert.equal((await server.management('DELETE', `/users/${encodeURIComponent(other)}`)).status, 204);
   assert.deepEqual(await server.ctx.storage.permissions.list(other), []);
 
-  const doomed = await server.management('POST', '/resource-servers', { identifier: 'https://doomed.example.test/', name: 'Doomed', scopes, enforce_policies: true });
+  const doomed = await server.management('POST', '/resource-servers', {
+    identifier: 'https://doomed.example.test/',
+    name: 'Doomed',
+    scopes,
+    enforce_policies: true,
+  });
   assert.equal(doomed.status, 201, JSON.stringify(doomed.body));
   const assign = { permissions: [{ resource_server_identifier: 'https://doomed.example.test/', permission_name: 'read:reports' }] };
   assert.equal((await server.management('POST', `/users/${encodeURIComponent(userId)}/permissions`, assign)).status, 201);
@@ -157,18 +189,42 @@ test('deleting the user or the API takes its permissions with it', async () => {
 });
 
 test('a scope taken off the API is taken from its holders, and adding it back grants nothing', async () => {
-  const api = await server.management('POST', '/resource-servers', { identifier: 'https://shrinking.example.test/', name: 'Shrinking', scopes, enforce_policies: true });
+  const api = await server.management('POST', '/resource-servers', {
+    identifier: 'https://shrinking.example.test/',
+    name: 'Shrinking',
+    scopes,
+    enforce_policies: true,
+  });
   assert.equal(api.status, 201, JSON.stringify(api.body));
   const path = `/users/${encodeURIComponent(userId)}/permissions`;
-  const both = { permissions: scopes.map((s) => ({ resource_server_identifier: 'https://shrinking.example.test/', permission_name: s.value })) };
+  const both = {
+    permissions: scopes.map((s) => ({ resource_server_identifier: 'https://shrinking.example.test/', permission_name: s.value })),
+  };
   assert.equal((await server.management('POST', path, both)).status, 201);
   assert.equal((await server.management('PATCH', `/resource-servers/${api.body.id}`, { scopes: [scopes[0]] })).status, 200);
-  assert.deepEqual(await server.ctx.storage.permissions.list(userId, 'https://shrinking.example.test/'), [{ audience: 'https://shrinking.example.test/', permission: 'read:reports' }]);
+  assert.deepEqual(await server.ctx.storage.permissions.list(userId, 'https://shrinking.example.test/'), [
+    { audience: 'https://shrinking.example.test/', permission: 'read:reports' },
+  ]);
   assert.equal((await server.management('PATCH', `/resource-servers/${api.body.id}`, { scopes })).status, 200);
-  assert.deepEqual((await server.ctx.storage.permissions.list(userId, 'https://shrinking.example.test/')).map((p) => p.permission), ['read:reports']);
+  assert.deepEqual(
+    (await server.ctx.storage.permissions.list(userId, 'https://shrinking.example.test/')).map((p) => p.permission),
+    ['read:reports'],
+  );
   // Removing works for a scope the API no longer defines, and for a long, repetitive list.
-  const many = { permissions: Array.from({ length: 1000 }, () => ({ resource_server_identifier: 'https://shrinking.example.test/', permission_name: 'read:reports' })) };
+  const many = {
+    permissions: Array.from({ length: 1000 }, () => ({
+      resource_server_identifier: 'https://shrinking.example.test/',
+      permission_name: 'read:reports',
+    })),
+  };
   assert.equal((await server.management('DELETE', path, many)).status, 204);
-  assert.equal((await server.management('DELETE', path, { permissions: [{ resource_server_identifier: 'https://shrinking.example.test/', permission_name: 'gone:scope' }] })).status, 204);
+  assert.equal(
+    (
+      await server.management('DELETE', path, {
+        permissions: [{ resource_server_identifier: 'https://shrinking.example.test/', permission_name: 'gone:scope' }],
+      })
+    ).status,
+    204,
+  );
   assert.deepEqual(await server.ctx.storage.permissions.list(userId, 'https://shrinking.example.test/'), []);
 });

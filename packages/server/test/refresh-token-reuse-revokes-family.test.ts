@@ -25,8 +25,14 @@ before(async () => {
   server = await startTestServer({ now: clock.now });
   await createApi(server);
   rotating = await createNativeApp(server, [callback], { name: 'Race App' });
-  withLeeway = await createNativeApp(server, [callback], { name: 'Race Leeway App', refresh_token: { rotation_type: 'rotating', leeway: 30 } });
-  nonRotating = await createNativeApp(server, [callback], { name: 'Race Non-rotating App', refresh_token: { rotation_type: 'non-rotating' } });
+  withLeeway = await createNativeApp(server, [callback], {
+    name: 'Race Leeway App',
+    refresh_token: { rotation_type: 'rotating', leeway: 30 },
+  });
+  nonRotating = await createNativeApp(server, [callback], {
+    name: 'Race Non-rotating App',
+    refresh_token: { rotation_type: 'non-rotating' },
+  });
   await createUser(server, email);
   browser = new Browser(server.issuer);
 });
@@ -40,7 +46,13 @@ async function firstRefreshToken(clientId: string): Promise<string> {
     { client_id: clientId, redirect_uri: redirectUri, scope: 'openid offline_access' },
     { email, password: TEST_PASSWORD },
   );
-  const result = await tokenRequest(server, { grant_type: 'authorization_code', client_id: clientId, code, redirect_uri: redirectUri, code_verifier: verifier });
+  const result = await tokenRequest(server, {
+    grant_type: 'authorization_code',
+    client_id: clientId,
+    code,
+    redirect_uri: redirectUri,
+    code_verifier: verifier,
+  });
   assert.equal(result.status, 200, JSON.stringify(result.body));
   assert.ok(result.body.refresh_token);
   return result.body.refresh_token;
@@ -136,10 +148,16 @@ describe('refresh token reuse racing its rotation', () => {
     for (let run = 0; run < 10; run++) {
       for (const client of [withLeeway, nonRotating]) {
         const original = await firstRefreshToken(client.client_id);
-        const racing = Array.from({ length: PARALLEL }, (_, i) => (i === PARALLEL / 2 ? revoke(client.client_id, original).then(() => undefined) : refresh(client.client_id, original)));
+        const racing = Array.from({ length: PARALLEL }, (_, i) =>
+          i === PARALLEL / 2 ? revoke(client.client_id, original).then(() => undefined) : refresh(client.client_id, original),
+        );
         const results = (await Promise.all(racing)).filter((r) => r !== undefined);
         const issued = results.filter((r) => r.status === 200 && r.body.refresh_token).map((r) => r.body.refresh_token as string);
-        await assertFamilyDead(client.client_id, [original, ...issued], `run ${run}, ${client === nonRotating ? 'non-rotating' : 'leeway'}`);
+        await assertFamilyDead(
+          client.client_id,
+          [original, ...issued],
+          `run ${run}, ${client === nonRotating ? 'non-rotating' : 'leeway'}`,
+        );
       }
     }
   });

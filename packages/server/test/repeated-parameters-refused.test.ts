@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Browser, authorizeUrl, formFields, pkcePair } from './helpers/http-login.js';
+import { authorizeUrl, Browser, formFields, pkcePair } from './helpers/http-login.js';
 import { assertStrictPage, decodeHtml } from './helpers/protocol.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { createAppClient, createNativeApp } from './helpers/tenant.js';
@@ -20,12 +20,21 @@ const CALLBACK = 'http://127.0.0.1:50123/callback';
 before(async () => {
   server = await startTestServer();
   machine = await createAppClient(server, { name: 'Machine', app_type: 'non_interactive', grant_types: ['client_credentials'] });
-  nativeId = (await createNativeApp(server, [CALLBACK], { grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'] })).client_id;
+  nativeId = (
+    await createNativeApp(server, [CALLBACK], {
+      grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+    })
+  ).client_id;
 });
 after(() => server?.close());
 
 const form = (path: string, body: string) =>
-  fetch(`${server.issuer}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body, redirect: 'manual' });
+  fetch(`${server.issuer}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body,
+    redirect: 'manual',
+  });
 
 async function assertNamed(response: Response, parameter: string) {
   assert.equal(response.status, 400);
@@ -46,7 +55,13 @@ async function assertPageNames(response: Response, parameter: string) {
 describe('OAuth endpoints: 400 invalid_request naming the parameter', () => {
   test('/oauth/token', async () => {
     const secret = encodeURIComponent(machine.client_secret!);
-    await assertNamed(await form('oauth/token', `grant_type=client_credentials&client_id=${machine.client_id}&client_secret=${secret}&audience=a&audience=b`), 'audience');
+    await assertNamed(
+      await form(
+        'oauth/token',
+        `grant_type=client_credentials&client_id=${machine.client_id}&client_secret=${secret}&audience=a&audience=b`,
+      ),
+      'audience',
+    );
     await assertNamed(await form('oauth/token', `grant_type=client_credentials&grant_type=password`), 'grant_type');
   });
 
@@ -68,7 +83,12 @@ describe('browser endpoints: the error page names the parameter, nothing is redi
   test('/authorize (GET and POST)', async () => {
     const { challenge } = pkcePair();
     const url = authorizeUrl(server.issuer, {
-      client_id: nativeId, redirect_uri: CALLBACK, response_type: 'code', code_challenge: challenge, code_challenge_method: 'S256', state: 's1',
+      client_id: nativeId,
+      redirect_uri: CALLBACK,
+      response_type: 'code',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state: 's1',
     });
     url.searchParams.append('state', 's2');
     await assertPageNames(await fetch(url, { redirect: 'manual' }), 'state');
@@ -77,21 +97,33 @@ describe('browser endpoints: the error page names the parameter, nothing is redi
   });
 
   test('/v2/logout and /oidc/logout', async () => {
-    await assertPageNames(await fetch(`${server.issuer}v2/logout?client_id=${nativeId}&returnTo=${CALLBACK}&returnTo=${CALLBACK}`, { redirect: 'manual' }), 'returnTo');
+    await assertPageNames(
+      await fetch(`${server.issuer}v2/logout?client_id=${nativeId}&returnTo=${CALLBACK}&returnTo=${CALLBACK}`, { redirect: 'manual' }),
+      'returnTo',
+    );
     await assertPageNames(await fetch(`${server.issuer}oidc/logout?state=a&state=b`, { redirect: 'manual' }), 'state');
   });
 
   test('hosted forms: a repeated field is the error page, not a silent absence', async () => {
     const browser = new Browser(server.issuer);
     const { challenge } = pkcePair();
-    const start = await browser.get(authorizeUrl(server.issuer, {
-      client_id: nativeId, redirect_uri: CALLBACK, response_type: 'code', code_challenge: challenge, code_challenge_method: 'S256',
-    }));
+    const start = await browser.get(
+      authorizeUrl(server.issuer, {
+        client_id: nativeId,
+        redirect_uri: CALLBACK,
+        response_type: 'code',
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+      }),
+    );
     const page = await browser.get(start.headers.get('location')!);
     const fields = formFields(await page.text());
     const body = new URLSearchParams({ ...fields, username: 'a@example.com', password: 'x' });
     body.append('username', 'b@example.com');
-    await assertPageNames(await browser.request('/u/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body }), 'username');
+    await assertPageNames(
+      await browser.request('/u/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body }),
+      'username',
+    );
   });
 });
 
@@ -99,9 +131,16 @@ describe('domain errors on hosted pages, in the domain words', () => {
   test('sign-up: a weak password and a malformed email are shown without Management API prefixes', async () => {
     const browser = new Browser(server.issuer);
     const { challenge } = pkcePair();
-    const start = await browser.get(authorizeUrl(server.issuer, {
-      client_id: nativeId, redirect_uri: CALLBACK, response_type: 'code', code_challenge: challenge, code_challenge_method: 'S256', screen_hint: 'signup',
-    }));
+    const start = await browser.get(
+      authorizeUrl(server.issuer, {
+        client_id: nativeId,
+        redirect_uri: CALLBACK,
+        response_type: 'code',
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+        screen_hint: 'signup',
+      }),
+    );
     let location = start.headers.get('location')!;
     if (!location.startsWith('/u/signup')) location = location.replace('/u/login', '/u/signup');
     const fields = formFields(await (await browser.get(location)).text());

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { after, before, test } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { maxTokenLifetimeSeconds } from '../src/domain/bootstrap.js';
 import type { SigningKeyRecord } from '../src/domain/types.js';
@@ -91,11 +91,11 @@ async function runKeysRotate(masterKey: string): Promise<{ code: number; stdout:
     LATCHKEY_LOG_LEVEL: 'silent',
   });
   try {
-    const { stdout, stderr } = await promisify(execFile)(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli.ts', 'keys', 'rotate'],
-      { cwd: packageDir, env, timeout: 60_000 },
-    );
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'keys', 'rotate'], {
+      cwd: packageDir,
+      env,
+      timeout: 60_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const { code, stdout, stderr } = err as { code?: number; stdout: string; stderr: string };
@@ -127,7 +127,7 @@ test(`rotating in process: the new key signs at once, the old one keeps verifyin
   }
 });
 
-test('`latchkey keys rotate` against the running server\'s database: the server picks the new key up', async () => {
+test("`latchkey keys rotate` against the running server's database: the server picks the new key up", async () => {
   assert.equal(minted.length, 2, 'runs after the in-process rotation');
   // A longer lifetime now: the CLI must keep the retiring key published for it.
   const patched = await server.management('PATCH', `/resource-servers/${apiId}`, { token_lifetime: 200_000 });

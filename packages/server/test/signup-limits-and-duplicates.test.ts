@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import { request as httpRequest } from 'node:http';
+import { after, before, describe, test } from 'node:test';
 import { authorizeUrl, Browser, formFields, pkcePair } from './helpers/http-login.js';
 import { assertStrictPage, decodeHtml, TestClock } from './helpers/protocol.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -30,18 +30,25 @@ before(async () => {
 after(() => server?.close());
 
 /** POST /dbconnections/signup from 127.0.0.1 or another local address (node:http can choose it). */
-function apiSignup(email: string, localAddress = '127.0.0.1'): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
+function apiSignup(
+  email: string,
+  localAddress = '127.0.0.1',
+): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
   const body = JSON.stringify({ client_id: clientId, connection: 'Username-Password-Authentication', email, password: TEST_PASSWORD });
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${server.issuer}dbconnections/signup`, { method: 'POST', localAddress, headers: { 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        const headers = new Headers();
-        for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') headers.set(name, value);
-        resolve({ status: res.statusCode!, headers, body: JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown> });
-      });
-    });
+    const req = httpRequest(
+      `${server.issuer}dbconnections/signup`,
+      { method: 'POST', localAddress, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const headers = new Headers();
+          for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') headers.set(name, value);
+          resolve({ status: res.statusCode!, headers, body: JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown> });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -96,7 +103,12 @@ describe('a taken email', () => {
   test('/dbconnections/signup answers as Auth0 does: 400 user_exists', async () => {
     const taken = await apiSignup(existing, otherAddress);
     assert.equal(taken.status, 400);
-    assert.deepEqual(taken.body, { name: 'BadRequestError', code: 'user_exists', description: 'The user already exists.', statusCode: 400 });
+    assert.deepEqual(taken.body, {
+      name: 'BadRequestError',
+      code: 'user_exists',
+      description: 'The user already exists.',
+      statusCode: 400,
+    });
   });
 });
 

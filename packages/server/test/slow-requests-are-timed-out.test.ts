@@ -56,7 +56,9 @@ test('a request body trickled a byte at a time is answered 408 or closed', async
 });
 
 test('request headers trickled a byte at a time are closed too', async () => {
-  const { closed } = await untilClosed((socket) => trickle(socket, `GET /.well-known/jwks.json HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Slow: `));
+  const { closed } = await untilClosed((socket) =>
+    trickle(socket, `GET /.well-known/jwks.json HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Slow: `),
+  );
   assert.ok(closed, `still open after ${DEADLINE_MS} ms`);
 });
 
@@ -76,7 +78,13 @@ test('an idle keep-alive connection is closed after a complete request', async (
 
 test('bad timeout settings name their variable', async () => {
   const { ConfigError, loadConfig } = await import('../src/config.js');
-  for (const [name, value] of [['LATCHKEY_REQUEST_TIMEOUT_MS', '0'], ['LATCHKEY_KEEP_ALIVE_TIMEOUT_MS', 'soon']] as const) {
-    assert.throws(() => loadConfig({ [name]: value }), (err: unknown) => err instanceof ConfigError && err.message.includes(name));
+  for (const [name, value] of [
+    ['LATCHKEY_REQUEST_TIMEOUT_MS', '0'],
+    ['LATCHKEY_KEEP_ALIVE_TIMEOUT_MS', 'soon'],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ [name]: value }),
+      (err: unknown) => err instanceof ConfigError && err.message.includes(name),
+    );
   }
 });

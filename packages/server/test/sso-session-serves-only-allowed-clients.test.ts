@@ -40,7 +40,11 @@ before(async () => {
   assert.equal(created.status, 201);
   orphan = created.body;
   // (c) A second database connection the home app may also use; the user is not on it.
-  const employees = await server.management('POST', '/connections', { name: 'Employees', strategy: 'auth0', enabled_clients: [home.client_id] });
+  const employees = await server.management('POST', '/connections', {
+    name: 'Employees',
+    strategy: 'auth0',
+    enabled_clients: [home.client_id],
+  });
   assert.equal(employees.status, 201, JSON.stringify(employees.body));
   databaseConnectionId = (await server.management('GET', '/connections?name=Username-Password-Authentication')).body[0].id;
   userId = (await createUser(server, EMAIL)).user_id;
@@ -98,14 +102,20 @@ describe('the session still does SSO for apps that may use its connection', () =
     const params = callbackParams(await browser.get(url));
     const code = params.get('code');
     assert.ok(code, 'SSO answers at once');
-    const tokens = await tokenRequest(server, { grant_type: 'authorization_code', client_id: sibling.client_id, code, code_verifier: verifier, redirect_uri: REDIRECT });
+    const tokens = await tokenRequest(server, {
+      grant_type: 'authorization_code',
+      client_id: sibling.client_id,
+      code,
+      code_verifier: verifier,
+      redirect_uri: REDIRECT,
+    });
     assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
     const claims = claimsOf(tokens.body.id_token);
     assert.equal(claims.aud, sibling.client_id);
     assert.equal(claims.sub, userId);
   });
 
-  test('connection= naming the session\'s own connection is answered by the session', async () => {
+  test("connection= naming the session's own connection is answered by the session", async () => {
     const browser = await signedInBrowser();
     const response = await browser.get(authorize(home.client_id, { prompt: 'none', connection: 'Username-Password-Authentication' }).url);
     assert.ok(callbackParams(response).get('code'));
@@ -122,7 +132,10 @@ describe('the session does not answer apps that may not use its connection', () 
   });
 
   test('(b) a registered third-party app while the database connection is not a domain connection', async () => {
-    assert.equal((await server.management('PATCH', '/tenants/settings', { flags: { enable_dynamic_client_registration: true } })).status, 200);
+    assert.equal(
+      (await server.management('PATCH', '/tenants/settings', { flags: { enable_dynamic_client_registration: true } })).status,
+      200,
+    );
     const registered = await fetch(`${server.issuer}oidc/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -177,7 +190,10 @@ describe('the session does not answer apps that may not use its connection', () 
 
 describe('device approval with an existing session', () => {
   async function deviceCodeFor(clientId: string): Promise<{ device_code: string; user_code: string }> {
-    const response = await fetch(`${server.issuer}oauth/device/code`, { method: 'POST', body: new URLSearchParams({ client_id: clientId, scope: 'openid' }) });
+    const response = await fetch(`${server.issuer}oauth/device/code`, {
+      method: 'POST',
+      body: new URLSearchParams({ client_id: clientId, scope: 'openid' }),
+    });
     assert.equal(response.status, 200);
     return (await response.json()) as { device_code: string; user_code: string };
   }
@@ -186,15 +202,19 @@ describe('device approval with an existing session', () => {
     return formFields(await (await browser.get('/activate')).text()).csrf!;
   }
 
-  test('an app the session\'s connection is not enabled for: sign in again, no confirmation, no approval', async () => {
+  test("an app the session's connection is not enabled for: sign in again, no confirmation, no approval", async () => {
     const employeesOnly = await server.management('POST', '/clients', {
       name: 'Build Agent',
       app_type: 'native',
       token_endpoint_auth_method: 'none',
       grant_types: [DEVICE_GRANT],
     });
-    const { body: [employees] } = await server.management('GET', '/connections?name=Employees');
-    await server.management('PATCH', `/connections/${employees.id}`, { enabled_clients: [...employees.enabled_clients, employeesOnly.body.client_id] });
+    const {
+      body: [employees],
+    } = await server.management('GET', '/connections?name=Employees');
+    await server.management('PATCH', `/connections/${employees.id}`, {
+      enabled_clients: [...employees.enabled_clients, employeesOnly.body.client_id],
+    });
     const started = await deviceCodeFor(employeesOnly.body.client_id);
     const browser = await signedInBrowser();
 
@@ -205,20 +225,32 @@ describe('device approval with an existing session', () => {
     const confirmPage = await browser.get(`/activate/confirm?user_code=${started.user_code}`);
     assert.doesNotMatch(await confirmPage.text(), /value="confirm"/);
 
-    const posted = await browser.postForm('/activate/confirm', { csrf: await activateCsrf(browser), user_code: started.user_code, action: 'confirm' });
+    const posted = await browser.postForm('/activate/confirm', {
+      csrf: await activateCsrf(browser),
+      user_code: started.user_code,
+      action: 'confirm',
+    });
     assert.doesNotMatch(await posted.text(), /Device connected/);
-    const poll = await tokenRequest(server, { grant_type: DEVICE_GRANT, client_id: employeesOnly.body.client_id, device_code: started.device_code });
+    const poll = await tokenRequest(server, {
+      grant_type: DEVICE_GRANT,
+      client_id: employeesOnly.body.client_id,
+      device_code: started.device_code,
+    });
     assert.equal(poll.body.error, 'authorization_pending', 'the device was not approved');
   });
 
-  test('an app on the session\'s connection: the confirmation page at once', async () => {
+  test("an app on the session's connection: the confirmation page at once", async () => {
     const agent = await createNativeApp(server, [], { name: 'Sibling Agent', grant_types: [DEVICE_GRANT] });
     const started = await deviceCodeFor(agent.client_id);
     const browser = await signedInBrowser();
     const entered = await browser.postForm('/activate', { csrf: await activateCsrf(browser), user_code: started.user_code });
     assert.equal(entered.status, 200);
     assert.match(await entered.text(), /value="confirm"/);
-    const posted = await browser.postForm('/activate/confirm', { csrf: await activateCsrf(browser), user_code: started.user_code, action: 'confirm' });
+    const posted = await browser.postForm('/activate/confirm', {
+      csrf: await activateCsrf(browser),
+      user_code: started.user_code,
+      action: 'confirm',
+    });
     assert.match(await posted.text(), /Device connected/);
   });
 });

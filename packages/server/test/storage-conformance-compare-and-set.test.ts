@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Storage } from '../src/storage/types.js';
 import type { Client, DeviceCodeRecord, RefreshTokenRecord, TenantSettings, User } from '../src/domain/types.js';
+import type { Storage } from '../src/storage/types.js';
 import { backend } from './helpers/server.js';
-import { testDatabase, type TestDatabase } from './helpers/storage.js';
+import { type TestDatabase, testDatabase } from './helpers/storage.js';
 
 /**
  * The compare-and-set methods the security rests on, raced for real: many calls in flight at once on
@@ -124,10 +124,7 @@ describe(`storage compare-and-set under parallel calls (${backend})`, () => {
     // Serialised, the answers chain: one null, then every other poll's time except the last one's.
     assert.equal(previous.filter((p) => p === null).length, 1, `previous polls: ${JSON.stringify(previous)}`);
     const last = (await storage.deviceCodes.get('dc-poll'))?.lastPolledAt;
-    assert.deepEqual(
-      [...previous.filter((p) => p !== null), last].sort(),
-      [...polls].sort(),
-    );
+    assert.deepEqual([...previous.filter((p) => p !== null), last].sort(), [...polls].sort());
   });
 
   test('insertDeviceCode: one user code, one request, however many race for it', async () => {
@@ -173,7 +170,8 @@ describe(`storage compare-and-set under parallel calls (${backend})`, () => {
   test('insertClient at the registration cap: parallel registrations fill exactly the room left', async () => {
     const before = await storage.clients.countRegistered();
     const cap = { maxRegistered: before + 8 };
-    for (let i = 0; i < 3; i++) assert.equal(await storage.clients.insert({ client: client(`dyn-pre-${i}`), secretDigest: 'd' }, cap), true);
+    for (let i = 0; i < 3; i++)
+      assert.equal(await storage.clients.insert({ client: client(`dyn-pre-${i}`), secretDigest: 'd' }, cap), true);
     // A client the Management API made does not count, even past the cap.
     assert.equal(
       await storage.clients.insert(
@@ -237,7 +235,10 @@ describe(`storage compare-and-set under parallel calls (${backend})`, () => {
       Array.from({ length: N }, (_, i) => i + 1),
     );
     const next = await Promise.all(Array.from({ length: 5 }, (_, i) => on(i).rateLimits.hit('rl:race', at(1))));
-    assert.deepEqual(next.sort((a, b) => a - b), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      next.sort((a, b) => a - b),
+      [1, 2, 3, 4, 5],
+    );
     assert.equal(await storage.rateLimits.hit('rl:race', at(0)), 6, 'an older window start counts in the current window');
     assert.equal(await storage.rateLimits.hit('rl:other', at(0)), 1, 'keys are apart');
   });
@@ -268,7 +269,10 @@ describe(`storage compare-and-set under parallel calls (${backend})`, () => {
         ),
       ),
     );
-    assert.ok(results.every((r) => r === true || r === false), `only booleans: ${JSON.stringify(results)}`);
+    assert.ok(
+      results.every((r) => r === true || r === false),
+      `only booleans: ${JSON.stringify(results)}`,
+    );
     const won = winners(results as boolean[]);
     assert.equal(won.length, 1);
     const stored = await storage.users.get('auth0|cas');

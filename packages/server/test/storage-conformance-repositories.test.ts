@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Storage } from '../src/storage/types.js';
 import type { Connection, DeviceCodeRecord, RefreshTokenRecord, TenantSettings, User } from '../src/domain/types.js';
+import type { Storage } from '../src/storage/types.js';
 import { backend } from './helpers/server.js';
-import { testDatabase, type TestDatabase } from './helpers/storage.js';
+import { type TestDatabase, testDatabase } from './helpers/storage.js';
 
 /**
  * Round trips of the stores storage-conformance.test.ts leaves out: what goes in comes out, updates
@@ -53,7 +53,10 @@ describe(`storage repositories round-trip (${backend})`, () => {
     const byStrategy = await storage.connections.list({ strategy: 'oauth2' }, offset(0, 10));
     assert.deepEqual([byStrategy.items.map((c) => c.id), byStrategy.total], [['con_1', 'con_3'], 2]);
     const byName = await storage.connections.list({ name: 'conn-4' }, offset(0, 10));
-    assert.deepEqual(byName.items.map((c) => c.id), ['con_4']);
+    assert.deepEqual(
+      byName.items.map((c) => c.id),
+      ['con_4'],
+    );
     const second = await storage.connections.list({}, offset(2, 2));
     assert.deepEqual([second.items.map((c) => c.id), second.total], [['con_2', 'con_3'], 5]);
     const seen: string[] = [];
@@ -112,16 +115,20 @@ describe(`storage repositories round-trip (${backend})`, () => {
       'id taken',
     );
 
-    assert.deepEqual(
-      await storage.users.get('auth0|u2'),
-      { user: user('auth0|u2', 'Same@Example.com', at(2), 'sam'), connection: 'db', passwordHash: 'h2' },
-    );
+    assert.deepEqual(await storage.users.get('auth0|u2'), {
+      user: user('auth0|u2', 'Same@Example.com', at(2), 'sam'),
+      connection: 'db',
+      passwordHash: 'h2',
+    });
     assert.equal((await storage.users.findByEmail('github', 'SAME@example.com'))?.user.user_id, 'oauth2|u1');
     assert.equal((await storage.users.findByEmail('db', 'same@EXAMPLE.com'))?.user.user_id, 'auth0|u2');
     assert.equal(await storage.users.findByEmail('other-db', 'same@example.com'), undefined);
     assert.equal(await storage.users.findByUsername('github', 'sam'), undefined, 'usernames are per connection');
     assert.equal((await storage.users.findByUsername('db', 'PHONELESS'))?.passwordHash, 'h3');
-    assert.deepEqual((await storage.users.listByEmail('SAME@example.COM')).map((u) => u.user_id), ['oauth2|u1', 'auth0|u2']);
+    assert.deepEqual(
+      (await storage.users.listByEmail('SAME@example.COM')).map((u) => u.user_id),
+      ['oauth2|u1', 'auth0|u2'],
+    );
     assert.deepEqual(await storage.users.listByEmail('nobody@example.com'), []);
 
     const page = await storage.users.list(offset(1, 2));
@@ -224,15 +231,16 @@ describe(`storage repositories round-trip (${backend})`, () => {
 
   test('login transactions: put, get, update in place, delete; trimming touches one source only', async () => {
     await storage.loginTransactions.put({ ...tx('ltx-1', 10, 'src-x'), upstream: { connection: 'github', codeVerifier: 'v', nonce: 'n' } });
-    assert.deepEqual(
-      await storage.loginTransactions.get('ltx-1'),
-      { ...tx('ltx-1', 10, 'src-x'), upstream: { connection: 'github', codeVerifier: 'v', nonce: 'n' } },
-    );
+    assert.deepEqual(await storage.loginTransactions.get('ltx-1'), {
+      ...tx('ltx-1', 10, 'src-x'),
+      upstream: { connection: 'github', codeVerifier: 'v', nonce: 'n' },
+    });
     await storage.loginTransactions.put({ ...tx('ltx-1', 20), userId: 'auth0|u', device: { userCode: 'ABCD-EFGH' } });
-    assert.deepEqual(
-      await storage.loginTransactions.get('ltx-1'),
-      { ...tx('ltx-1', 20, 'src-x'), userId: 'auth0|u', device: { userCode: 'ABCD-EFGH' } },
-    );
+    assert.deepEqual(await storage.loginTransactions.get('ltx-1'), {
+      ...tx('ltx-1', 20, 'src-x'),
+      userId: 'auth0|u',
+      device: { userCode: 'ABCD-EFGH' },
+    });
     for (let i = 2; i <= 4; i++) await storage.loginTransactions.put(tx(`ltx-${i}`, i, 'src-x'));
     await storage.loginTransactions.put(tx('ltx-y', 1, 'src-y'));
     await storage.loginTransactions.trim('src-x', 2, 'ltx-2');
@@ -290,19 +298,27 @@ describe(`storage repositories round-trip (${backend})`, () => {
       codeChallenge: 'cc',
     };
     await storage.codes.insert('ac-1', data, at(1));
-    assert.deepEqual(
-      await storage.codes.get('ac-1'),
-      { data, expiresAt: at(1), consumedAt: null, familyId: null, accessTokenHash: null, replayedAt: null },
-    );
+    assert.deepEqual(await storage.codes.get('ac-1'), {
+      data,
+      expiresAt: at(1),
+      consumedAt: null,
+      familyId: null,
+      accessTokenHash: null,
+      replayedAt: null,
+    });
     assert.equal(await storage.codes.claim('ac-1', at(0)), true);
     assert.equal(await storage.codes.claim('ac-1', at(0)), false);
     await storage.codes.recordTokens('ac-1', { familyId: 'fam', accessTokenHash: 'ath' });
     await storage.codes.markReplayed('ac-1', at(2));
     await storage.codes.markReplayed('ac-1', at(3));
-    assert.deepEqual(
-      await storage.codes.get('ac-1'),
-      { data, expiresAt: at(1), consumedAt: at(0), familyId: 'fam', accessTokenHash: 'ath', replayedAt: at(2) },
-    );
+    assert.deepEqual(await storage.codes.get('ac-1'), {
+      data,
+      expiresAt: at(1),
+      consumedAt: at(0),
+      familyId: 'fam',
+      accessTokenHash: 'ath',
+      replayedAt: at(2),
+    });
   });
 
   const refreshToken = (familyId: string, userId: string, clientId: string): RefreshTokenRecord => ({
@@ -366,33 +382,34 @@ describe(`storage repositories round-trip (${backend})`, () => {
     });
     await storage.consents.put(consent('auth0|a', 'c1', 'https://a/', 1));
     const first = await storage.consents.get('auth0|a', 'c1', 'https://a/');
-    assert.ok(first && first.id.startsWith('cgt_'));
+    assert.ok(first?.id.startsWith('cgt_'));
     assert.deepEqual(first, { id: first.id, ...consent('auth0|a', 'c1', 'https://a/', 1) });
     await storage.consents.put(consent('auth0|a', 'c1', 'https://a/', 2, ['read', 'write']));
-    assert.deepEqual(
-      await storage.consents.get('auth0|a', 'c1', 'https://a/'),
-      { id: first.id, ...consent('auth0|a', 'c1', 'https://a/', 2, ['read', 'write']) },
-    );
+    assert.deepEqual(await storage.consents.get('auth0|a', 'c1', 'https://a/'), {
+      id: first.id,
+      ...consent('auth0|a', 'c1', 'https://a/', 2, ['read', 'write']),
+    });
     await storage.consents.put(consent('auth0|a', 'c1', 'https://b/', 3));
     await storage.consents.put(consent('auth0|a', 'c2', 'https://a/', 4));
     await storage.consents.put(consent('auth0|b', 'c1', 'https://a/', 5));
 
     const ids = (list: Array<{ userId: string; clientId: string; audience: string }>) =>
       list.map((c) => `${c.userId} ${c.clientId} ${c.audience}`);
-    assert.deepEqual(
-      ids(await storage.consents.list({ userId: 'auth0|a' })),
-      ['auth0|a c1 https://a/', 'auth0|a c1 https://b/', 'auth0|a c2 https://a/'],
-    );
-    assert.deepEqual(
-      ids(await storage.consents.list({ clientId: 'c1', audience: 'https://a/' })),
-      ['auth0|a c1 https://a/', 'auth0|b c1 https://a/'],
-    );
+    assert.deepEqual(ids(await storage.consents.list({ userId: 'auth0|a' })), [
+      'auth0|a c1 https://a/',
+      'auth0|a c1 https://b/',
+      'auth0|a c2 https://a/',
+    ]);
+    assert.deepEqual(ids(await storage.consents.list({ clientId: 'c1', audience: 'https://a/' })), [
+      'auth0|a c1 https://a/',
+      'auth0|b c1 https://a/',
+    ]);
     assert.deepEqual(await storage.consents.list({ userId: 'auth0|nobody' }), []);
 
-    assert.deepEqual(
-      await storage.consents.delete(first.id),
-      { id: first.id, ...consent('auth0|a', 'c1', 'https://a/', 2, ['read', 'write']) },
-    );
+    assert.deepEqual(await storage.consents.delete(first.id), {
+      id: first.id,
+      ...consent('auth0|a', 'c1', 'https://a/', 2, ['read', 'write']),
+    });
     assert.equal(await storage.consents.delete(first.id), undefined);
     await storage.consents.deleteAllOf('auth0|a', 'c1');
     assert.deepEqual(ids(await storage.consents.list({ userId: 'auth0|a' })), ['auth0|a c2 https://a/']);
@@ -402,10 +419,22 @@ describe(`storage repositories round-trip (${backend})`, () => {
 
   test('login throttles: a window restarts after its cut-off; locks are set and cleared per key', async () => {
     assert.equal(await storage.throttles.get('t-a'), undefined);
-    assert.deepEqual(await storage.throttles.recordFailure('t-a', at(0), at(-15)), { failures: 1, windowStartedAt: at(0), lockedUntil: null });
-    assert.deepEqual(await storage.throttles.recordFailure('t-a', at(10), at(-5)), { failures: 2, windowStartedAt: at(0), lockedUntil: null });
+    assert.deepEqual(await storage.throttles.recordFailure('t-a', at(0), at(-15)), {
+      failures: 1,
+      windowStartedAt: at(0),
+      lockedUntil: null,
+    });
+    assert.deepEqual(await storage.throttles.recordFailure('t-a', at(10), at(-5)), {
+      failures: 2,
+      windowStartedAt: at(0),
+      lockedUntil: null,
+    });
     // The window began at minute 0, before the cut-off at minute 1: it starts again.
-    assert.deepEqual(await storage.throttles.recordFailure('t-a', at(16), at(1)), { failures: 1, windowStartedAt: at(16), lockedUntil: null });
+    assert.deepEqual(await storage.throttles.recordFailure('t-a', at(16), at(1)), {
+      failures: 1,
+      windowStartedAt: at(16),
+      lockedUntil: null,
+    });
     await storage.throttles.recordFailure('t-b', at(0), at(-15));
     await storage.throttles.lock('t-a', at(40));
     assert.equal((await storage.throttles.get('t-a'))?.lockedUntil, at(40));

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Storage } from '../src/storage/types.js';
 import type { RefreshTokenRecord } from '../src/domain/types.js';
+import type { Storage } from '../src/storage/types.js';
 import { backend } from './helpers/server.js';
-import { testDatabase, type TestDatabase } from './helpers/storage.js';
+import { type TestDatabase, testDatabase } from './helpers/storage.js';
 
 /**
  * Where `sweepExpired(now)` cuts, pinned for every kind of expiring row. Two cut-offs exist: short-lived
@@ -81,10 +81,7 @@ describe(`storage sweep boundaries (${backend})`, () => {
     assert.deepEqual(await present('edge'), [true, true, true]);
     assert.deepEqual(await present('live'), [true, true, true]);
     assert.equal(await storage.deviceCodes.findByUserCode('SWEP-GONE'), undefined, 'the user code is free again');
-    assert.equal(
-      await storage.deviceCodes.insert('dc-reuse', device('SWEP-GONE', NOW)),
-      true,
-    );
+    assert.equal(await storage.deviceCodes.insert('dc-reuse', device('SWEP-GONE', NOW)), true);
   });
 
   test('authorization codes, used or not, stay seven days past expiry for replay detection', async () => {
@@ -187,7 +184,11 @@ describe(`storage sweep boundaries (${backend})`, () => {
 
   test('rate-limit windows go when they started over seven days ago', async () => {
     // Two hits each; a window the sweep deleted counts from one again.
-    for (const [key, start] of [['rl-gone', before_(LONG_AGO)], ['rl-edge', LONG_AGO], ['rl-live', NOW]] as const) {
+    for (const [key, start] of [
+      ['rl-gone', before_(LONG_AGO)],
+      ['rl-edge', LONG_AGO],
+      ['rl-live', NOW],
+    ] as const) {
       await storage.rateLimits.hit(key, start);
       assert.equal(await storage.rateLimits.hit(key, start), 2);
     }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Storage } from '../src/storage/types.js';
 import type { Client, ClientGrant, Connection, PageRequest, ResourceServer, User } from '../src/domain/types.js';
+import type { Storage } from '../src/storage/types.js';
 import { backend } from './helpers/server.js';
-import { testDatabase, type TestDatabase } from './helpers/storage.js';
+import { type TestDatabase, testDatabase } from './helpers/storage.js';
 
 /**
  * One conformance suite for every storage backend (run once per `LATCHKEY_TEST_DB`), in the manner
@@ -76,9 +76,15 @@ describe(`storage conformance (${backend})`, () => {
     const offsetPage = (offset: number, limit: number): PageRequest => ({ kind: 'offset', offset, limit, includeTotal: true });
     const first = await storage.clients.list(offsetPage(0, 3));
     assert.equal(first.total, 7);
-    assert.deepEqual(first.items.map((c) => c.client_id), ids.slice(0, 3));
+    assert.deepEqual(
+      first.items.map((c) => c.client_id),
+      ids.slice(0, 3),
+    );
     const last = await storage.clients.list(offsetPage(6, 3));
-    assert.deepEqual(last.items.map((c) => c.client_id), ids.slice(6));
+    assert.deepEqual(
+      last.items.map((c) => c.client_id),
+      ids.slice(6),
+    );
     const noTotal = await storage.clients.list({ kind: 'offset', offset: 0, limit: 2, includeTotal: false });
     assert.equal(noTotal.total, undefined);
 
@@ -126,8 +132,14 @@ describe(`storage conformance (${backend})`, () => {
     assert.equal(await storage.clientGrants.insert(grant('g4', 'y', 'https://a/')), true);
     assert.deepEqual((await storage.clientGrants.find('x', 'https://b/'))?.id, 'g3');
 
-    const byAudience = await storage.clientGrants.list({ audience: 'https://a/' }, { kind: 'offset', offset: 0, limit: 10, includeTotal: true });
-    assert.deepEqual(byAudience.items.map((g) => g.id), ['g1', 'g4']);
+    const byAudience = await storage.clientGrants.list(
+      { audience: 'https://a/' },
+      { kind: 'offset', offset: 0, limit: 10, includeTotal: true },
+    );
+    assert.deepEqual(
+      byAudience.items.map((g) => g.id),
+      ['g1', 'g4'],
+    );
     assert.equal(byAudience.total, 2);
 
     await storage.clientGrants.deleteWhere({ client_id: 'x' });
@@ -167,10 +179,16 @@ describe(`storage conformance (${backend})`, () => {
       logins_count: 0,
       blocked: false,
     });
-    assert.equal(await storage.users.insert({ user: user('auth0|1', 'Ada@Example.com', 'ada'), connection: 'db', passwordHash: 'h' }), true);
+    assert.equal(
+      await storage.users.insert({ user: user('auth0|1', 'Ada@Example.com', 'ada'), connection: 'db', passwordHash: 'h' }),
+      true,
+    );
     assert.equal(await storage.users.insert({ user: user('auth0|2', 'ada@example.COM'), connection: 'db', passwordHash: 'h' }), false);
     assert.equal(await storage.users.insert({ user: user('auth0|3', 'ada@example.com'), connection: 'other', passwordHash: null }), true);
-    assert.equal(await storage.users.insert({ user: user('auth0|4', 'bob@example.com', 'ADA'), connection: 'db', passwordHash: 'h' }), false);
+    assert.equal(
+      await storage.users.insert({ user: user('auth0|4', 'bob@example.com', 'ADA'), connection: 'db', passwordHash: 'h' }),
+      false,
+    );
 
     assert.equal((await storage.users.findByEmail('db', 'ADA@example.com'))?.user.user_id, 'auth0|1');
     assert.equal((await storage.users.findByUsername('db', 'Ada'))?.user.user_id, 'auth0|1');
@@ -228,12 +246,19 @@ describe(`storage conformance (${backend})`, () => {
     const key = 'ip:198.51.100.7';
     const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOString();
     const counts = await Promise.all(Array.from({ length: 8 }, () => storage.throttles.recordFailure(key, at(0), at(-15))));
-    assert.deepEqual(counts.map((c) => c.failures).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.deepEqual(
+      counts.map((c) => c.failures).sort((a, b) => a - b),
+      [1, 2, 3, 4, 5, 6, 7, 8],
+    );
     await storage.throttles.forgiveFailure(key);
     assert.equal((await storage.throttles.get(key))?.failures, 7);
     await storage.throttles.lock(key, at(30));
     // While locked, nothing is counted: retries cannot carry the lock into the next window.
-    assert.deepEqual(await storage.throttles.recordFailure(key, at(20), at(5)), { failures: 7, windowStartedAt: at(0), lockedUntil: at(30) });
+    assert.deepEqual(await storage.throttles.recordFailure(key, at(20), at(5)), {
+      failures: 7,
+      windowStartedAt: at(0),
+      lockedUntil: at(30),
+    });
     // After the lock, a window that started before the cut-off starts again at one.
     assert.equal((await storage.throttles.recordFailure(key, at(31), at(16))).failures, 1);
     await storage.throttles.clear(key);
@@ -245,7 +270,14 @@ describe(`storage conformance (${backend})`, () => {
     const tx = (id: string, minute: number, source?: string) => ({
       id,
       csrf: 'c',
-      request: { clientId: 'c', redirectUri: 'http://127.0.0.1/cb', responseType: 'code', responseMode: 'query' as const, scope: [], prompt: [] },
+      request: {
+        clientId: 'c',
+        redirectUri: 'http://127.0.0.1/cb',
+        responseType: 'code',
+        responseMode: 'query' as const,
+        scope: [],
+        prompt: [],
+      },
       createdAt: '2026-01-01T00:00:00.000Z',
       expiresAt: new Date(Date.UTC(2026, 0, 1, 1, minute)).toISOString(),
       ...(source ? { source } : {}),
@@ -255,8 +287,13 @@ describe(`storage conformance (${backend})`, () => {
     await storage.loginTransactions.put(tx('trim-none', 0));
     // a5 is the newest: kept whatever its expiry, with the two others that expire last.
     await storage.loginTransactions.trim('source-a', 3, 'trim-a5');
-    const left = await Promise.all(['trim-a0', 'trim-a1', 'trim-a2', 'trim-a3', 'trim-a4', 'trim-a5'].map((id) => storage.loginTransactions.get(id)));
-    assert.deepEqual(left.map((t) => t?.id), [undefined, undefined, 'trim-a2', undefined, 'trim-a4', 'trim-a5']);
+    const left = await Promise.all(
+      ['trim-a0', 'trim-a1', 'trim-a2', 'trim-a3', 'trim-a4', 'trim-a5'].map((id) => storage.loginTransactions.get(id)),
+    );
+    assert.deepEqual(
+      left.map((t) => t?.id),
+      [undefined, undefined, 'trim-a2', undefined, 'trim-a4', 'trim-a5'],
+    );
     assert.equal(left[2]?.source, 'source-a');
     assert.ok(await storage.loginTransactions.get('trim-b0'));
     assert.ok(await storage.loginTransactions.get('trim-none'));
@@ -273,7 +310,11 @@ describe(`storage conformance (${backend})`, () => {
     await storage.permissions.add('auth0|perm', [p('https://b/', 'write'), p('https://a/', 'read'), p('https://b/', 'read')], now);
     await storage.permissions.add('auth0|perm', [p('https://a/', 'read')], now);
     await storage.permissions.add('auth0|other', [p('https://a/', 'read')], now);
-    assert.deepEqual(await storage.permissions.list('auth0|perm'), [p('https://a/', 'read'), p('https://b/', 'read'), p('https://b/', 'write')]);
+    assert.deepEqual(await storage.permissions.list('auth0|perm'), [
+      p('https://a/', 'read'),
+      p('https://b/', 'read'),
+      p('https://b/', 'write'),
+    ]);
     assert.deepEqual(await storage.permissions.list('auth0|perm', 'https://b/'), [p('https://b/', 'read'), p('https://b/', 'write')]);
     await storage.permissions.remove('auth0|perm', [p('https://b/', 'write'), p('https://a/', 'nothing')]);
     assert.deepEqual(await storage.permissions.list('auth0|perm'), [p('https://a/', 'read'), p('https://b/', 'read')]);

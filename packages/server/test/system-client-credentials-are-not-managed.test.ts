@@ -20,7 +20,12 @@ async function clientCredentials(clientId: string, clientSecret: string) {
   const response = await fetch(`${server.issuer}oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, audience: `${server.issuer}api/v2/` }),
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: clientId,
+      client_secret: clientSecret,
+      audience: `${server.issuer}api/v2/`,
+    }),
   });
   return { status: response.status, body: (await response.json()) as Record<string, any> };
 }
@@ -58,7 +63,12 @@ test('how the admin client authenticates is fixed; its name and metadata are not
   ] as const) {
     assertRefused(await server.management('PATCH', `/clients/${server.admin.clientId}`, { [field]: value }, updateOnly), field);
   }
-  const renamed = await server.management('PATCH', `/clients/${server.admin.clientId}`, { name: 'ops admin', client_metadata: { team: 'ops' } }, updateOnly);
+  const renamed = await server.management(
+    'PATCH',
+    `/clients/${server.admin.clientId}`,
+    { name: 'ops admin', client_metadata: { team: 'ops' } },
+    updateOnly,
+  );
   assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
   assert.equal(renamed.body.name, 'ops admin');
   assert.equal(renamed.body.client_secret, undefined);

@@ -159,9 +159,18 @@ describe('authorization codes', () => {
 
   test('a redirect_uri other than the authorization request’s is invalid_grant', async () => {
     const { code, verifier } = await codeFor(native.client_id);
-    assertOAuthError(await exchange(native.client_id, code, verifier, { redirect_uri: 'http://127.0.0.1:50201/callback' }), 403, 'invalid_grant');
+    assertOAuthError(
+      await exchange(native.client_id, code, verifier, { redirect_uri: 'http://127.0.0.1:50201/callback' }),
+      403,
+      'invalid_grant',
+    );
     assertOAuthError(await exchange(native.client_id, code, verifier, { redirect_uri: callback }), 403, 'invalid_grant');
-    const missing = await tokenRequest(server, { grant_type: 'authorization_code', client_id: native.client_id, code, code_verifier: verifier });
+    const missing = await tokenRequest(server, {
+      grant_type: 'authorization_code',
+      client_id: native.client_id,
+      code,
+      code_verifier: verifier,
+    });
     assertOAuthError(missing, 403, 'invalid_grant');
     assert.equal((await exchange(native.client_id, code, verifier)).status, 200);
   });
@@ -174,16 +183,30 @@ describe('authorization codes', () => {
 
   test('an unknown code is invalid_grant; a missing one invalid_request', async () => {
     assertOAuthError(await exchange(native.client_id, 'no-such-code', pkcePair().verifier), 403, 'invalid_grant');
-    const missing = await tokenRequest(server, { grant_type: 'authorization_code', client_id: native.client_id, redirect_uri: redirectUri });
+    const missing = await tokenRequest(server, {
+      grant_type: 'authorization_code',
+      client_id: native.client_id,
+      redirect_uri: redirectUri,
+    });
     assertOAuthError(missing, 400, 'invalid_request');
   });
 
   test('the id_token carries nonce, sid and auth_time; the same session gives the same sid', async () => {
     const signedInAt = Math.floor(clock.value / 1000);
     const fresh = new Browser(server.issuer);
-    const first = await authorizationCode(server, fresh, { client_id: native.client_id, redirect_uri: redirectUri, nonce: 'nonce-1' }, credentials);
+    const first = await authorizationCode(
+      server,
+      fresh,
+      { client_id: native.client_id, redirect_uri: redirectUri, nonce: 'nonce-1' },
+      credentials,
+    );
     clock.advance(5_000);
-    const second = await authorizationCode(server, fresh, { client_id: native.client_id, redirect_uri: redirectUri, nonce: 'nonce-2' }, credentials);
+    const second = await authorizationCode(
+      server,
+      fresh,
+      { client_id: native.client_id, redirect_uri: redirectUri, nonce: 'nonce-2' },
+      credentials,
+    );
     const a = await exchange(native.client_id, first.code, first.verifier);
     const b = await exchange(native.client_id, second.code, second.verifier);
     assert.equal(a.status, 200, JSON.stringify(a.body));
@@ -209,7 +232,13 @@ describe('authorization codes', () => {
     const response = await fetch(`${server.issuer}oauth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ grant_type: 'authorization_code', client_id: native.client_id, code, code_verifier: verifier, redirect_uri: redirectUri }),
+      body: JSON.stringify({
+        grant_type: 'authorization_code',
+        client_id: native.client_id,
+        code,
+        code_verifier: verifier,
+        redirect_uri: redirectUri,
+      }),
     });
     assert.equal(response.status, 200);
     assert.ok(((await response.json()) as { id_token?: string }).id_token);
@@ -219,7 +248,13 @@ describe('authorization codes', () => {
     const post = (body: Record<string, unknown>) =>
       fetch(`${server.issuer}oauth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const { code, verifier } = await codeFor(native.client_id);
-    const base = { grant_type: 'authorization_code', client_id: native.client_id, code, code_verifier: verifier, redirect_uri: redirectUri };
+    const base = {
+      grant_type: 'authorization_code',
+      client_id: native.client_id,
+      code,
+      code_verifier: verifier,
+      redirect_uri: redirectUri,
+    };
     const repeated = await post({ ...base, code: [code, code] });
     assert.equal(repeated.status, 400);
     assert.equal(((await repeated.json()) as { error: string }).error, 'invalid_request');
@@ -299,7 +334,11 @@ describe('refresh tokens', () => {
     const again = await refresh(native.client_id, initial.refresh_token, { scope: 'openid offline_access read:messages undefined:scope' });
     assert.equal(again.status, 200, JSON.stringify(again.body));
     assert.equal(again.body.scope, 'openid offline_access read:messages');
-    assertOAuthError(await refresh(native.client_id, again.body.refresh_token, { scope: 'openid profile read:messages' }), 403, 'invalid_scope');
+    assertOAuthError(
+      await refresh(native.client_id, again.body.refresh_token, { scope: 'openid profile read:messages' }),
+      403,
+      'invalid_scope',
+    );
   });
 
   test('a refresh token needs offline_access, the refresh_token grant, and an API that allows it', async () => {
@@ -312,7 +351,11 @@ describe('refresh tokens', () => {
   });
 
   test('a refresh response for openid carries a new id_token (no nonce), and the API token again', async () => {
-    const initial = await tokensFor(native.client_id, { scope: 'openid email offline_access read:messages', audience: apiId, nonce: 'refresh-nonce' });
+    const initial = await tokensFor(native.client_id, {
+      scope: 'openid email offline_access read:messages',
+      audience: apiId,
+      nonce: 'refresh-nonce',
+    });
     assert.equal(claimsOf(initial.id_token).nonce, 'refresh-nonce');
     clock.advance(2_000);
     const next = await refresh(native.client_id, initial.refresh_token);
@@ -452,7 +495,11 @@ describe('/oauth/revoke', () => {
   test('another client cannot revoke a token; unknown tokens are accepted silently', async () => {
     const initial = await tokensFor();
     const revoke = (body: Record<string, string>) =>
-      fetch(`${server.issuer}oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${server.issuer}oauth/revoke`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const byOther = await revoke({ client_id: other.client_id, token: initial.refresh_token });
     assert.equal(byOther.status, 200);
     assert.equal((await revoke({ client_id: native.client_id, token: 'never-issued' })).status, 200);
@@ -499,7 +546,10 @@ describe('password grants', () => {
   });
 
   test('password grant for a first-party confidential client returns tokens', async () => {
-    const result = await tokenRequest(server, passwordParams(firstParty, { audience: apiId, scope: 'openid read:messages offline_access' }));
+    const result = await tokenRequest(
+      server,
+      passwordParams(firstParty, { audience: apiId, scope: 'openid read:messages offline_access' }),
+    );
     assert.equal(result.status, 200, JSON.stringify(result.body));
     assert.ok(result.body.id_token);
     assert.ok(result.body.refresh_token);
@@ -512,7 +562,11 @@ describe('password grants', () => {
   test('wrong passwords lock the account: too_many_attempts, 429, with when to come back', async () => {
     const victim = lockoutVictim;
     for (let attempt = 1; attempt <= 10; attempt++) {
-      assertOAuthError(await tokenRequest(server, passwordParams(firstParty, { username: victim, password: `Wrong-${attempt}` })), 403, 'invalid_grant');
+      assertOAuthError(
+        await tokenRequest(server, passwordParams(firstParty, { username: victim, password: `Wrong-${attempt}` })),
+        403,
+        'invalid_grant',
+      );
     }
     const locked = await tokenRequest(server, passwordParams(firstParty, { username: victim }));
     assertOAuthError(locked, 429, 'too_many_attempts');
@@ -523,10 +577,16 @@ describe('password grants', () => {
   });
 
   test('password-realm names the connection', async () => {
-    const result = await tokenRequest(server, passwordParams(firstParty, { grant_type: PASSWORD_REALM, realm: 'Username-Password-Authentication' }));
+    const result = await tokenRequest(
+      server,
+      passwordParams(firstParty, { grant_type: PASSWORD_REALM, realm: 'Username-Password-Authentication' }),
+    );
     assert.equal(result.status, 200, JSON.stringify(result.body));
     assert.equal(claimsOf(result.body.id_token).sub, userId);
-    const unknownRealm = await tokenRequest(server, passwordParams(firstParty, { grant_type: PASSWORD_REALM, realm: 'No-Such-Connection' }));
+    const unknownRealm = await tokenRequest(
+      server,
+      passwordParams(firstParty, { grant_type: PASSWORD_REALM, realm: 'No-Such-Connection' }),
+    );
     assert.equal(unknownRealm.status >= 400 && unknownRealm.status < 500, true);
     assert.equal(unknownRealm.body.access_token, undefined);
   });
@@ -537,7 +597,10 @@ describe('password grants', () => {
     const unknown = await tokenRequest(server, passwordParams(firstParty, { username: 'nobody@example.test' }));
     assertOAuthError(unknown, 403, 'invalid_grant');
     assert.equal(unknown.body.error_description, wrong.body.error_description);
-    const realm = await tokenRequest(server, passwordParams(firstParty, { grant_type: PASSWORD_REALM, realm: 'Username-Password-Authentication', password: 'x' }));
+    const realm = await tokenRequest(
+      server,
+      passwordParams(firstParty, { grant_type: PASSWORD_REALM, realm: 'Username-Password-Authentication', password: 'x' }),
+    );
     assertOAuthError(realm, 403, 'invalid_grant');
   });
 
@@ -549,9 +612,19 @@ describe('password grants', () => {
   });
 
   test('a client without the grant type, or without its secret, is refused', async () => {
-    const noGrant = await tokenRequest(server, { grant_type: 'password', client_id: native.client_id, username: email, password: TEST_PASSWORD });
+    const noGrant = await tokenRequest(server, {
+      grant_type: 'password',
+      client_id: native.client_id,
+      username: email,
+      password: TEST_PASSWORD,
+    });
     assertOAuthError(noGrant, 403, 'unauthorized_client');
-    const noSecret = await tokenRequest(server, { grant_type: 'password', client_id: firstParty.client_id, username: email, password: TEST_PASSWORD });
+    const noSecret = await tokenRequest(server, {
+      grant_type: 'password',
+      client_id: firstParty.client_id,
+      username: email,
+      password: TEST_PASSWORD,
+    });
     assertOAuthError(noSecret, 401, 'invalid_client');
   });
 });

@@ -12,7 +12,13 @@ import { PASSWORD_REALM_GRANT } from '../src/oauth/grants/password.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { createAppClient, createUser, TEST_PASSWORD } from './helpers/tenant.js';
 
-async function passwordLogin(server: TestServer, client: { client_id: string; client_secret?: string }, username: string, password: string, forwardedFor: string) {
+async function passwordLogin(
+  server: TestServer,
+  client: { client_id: string; client_secret?: string },
+  username: string,
+  password: string,
+  forwardedFor: string,
+) {
   const response = await fetch(`${server.issuer}oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { decodeJwt } from 'jose';
@@ -91,12 +90,33 @@ before(async () => {
   appCallback = `http://127.0.0.1:${appPort}/callback`;
   loggedOut = `http://127.0.0.1:${appPort}/logged-out`;
   upstream = await startUpstream(server.issuer);
-  clientId = (await createNativeApp(server, ['http://127.0.0.1/callback'], { name: 'Upstream Demo', allowed_logout_urls: [loggedOut] })).client_id;
+  clientId = (await createNativeApp(server, ['http://127.0.0.1/callback'], { name: 'Upstream Demo', allowed_logout_urls: [loggedOut] }))
+    .client_id;
   const common = { client_id: UPSTREAM_CLIENT.id, client_secret: UPSTREAM_CLIENT.secret };
   for (const [name, strategy, options] of [
-    ['acme-oauth', 'oauth2', { ...common, authorizationURL: `${upstreamUrl}/auth`, tokenURL: `${upstreamUrl}/token`, scope: 'openid email profile', scripts: { fetchUserProfile: PROFILE_SCRIPT(`${upstreamUrl}/me`) } }],
+    [
+      'acme-oauth',
+      'oauth2',
+      {
+        ...common,
+        authorizationURL: `${upstreamUrl}/auth`,
+        tokenURL: `${upstreamUrl}/token`,
+        scope: 'openid email profile',
+        scripts: { fetchUserProfile: PROFILE_SCRIPT(`${upstreamUrl}/me`) },
+      },
+    ],
     ['acme-oidc', 'oidc', { ...common, discovery_url: `${upstreamUrl}/.well-known/openid-configuration`, scope: 'openid email profile' }],
-    ['broken-script', 'oauth2', { ...common, authorizationURL: `${upstreamUrl}/auth`, tokenURL: `${upstreamUrl}/token`, scope: 'openid', scripts: { fetchUserProfile: 'function (token, ctx, cb) { throw new Error("profile service is down"); }' } }],
+    [
+      'broken-script',
+      'oauth2',
+      {
+        ...common,
+        authorizationURL: `${upstreamUrl}/auth`,
+        tokenURL: `${upstreamUrl}/token`,
+        scope: 'openid',
+        scripts: { fetchUserProfile: 'function (token, ctx, cb) { throw new Error("profile service is down"); }' },
+      },
+    ],
   ] as const) {
     const created = await server.management('POST', '/connections', { name, strategy, options, enabled_clients: [clientId] });
     assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -123,7 +143,8 @@ function authorizeUrl(extra: Record<string, string> = {}): { url: string; verifi
     code_challenge: challenge,
     code_challenge_method: 'S256',
     ...extra,
-  })) url.searchParams.set(k, v);
+  }))
+    url.searchParams.set(k, v);
   return { url: url.href, verifier };
 }
 
@@ -143,7 +164,13 @@ async function upstreamSignIn(page: Page, login: string, cancel = false): Promis
 async function redeem(code: string, verifier: string, redirectUri = CALLBACK) {
   const response = await fetch(`${server.issuer}oauth/token`, {
     method: 'POST',
-    body: new URLSearchParams({ grant_type: 'authorization_code', client_id: clientId, code, code_verifier: verifier, redirect_uri: redirectUri }),
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      client_id: clientId,
+      code,
+      code_verifier: verifier,
+      redirect_uri: redirectUri,
+    }),
   });
   assert.equal(response.status, 200);
   return (await response.json()) as { id_token: string };
@@ -170,7 +197,12 @@ test('a custom OAuth2 connection: the profile script calls the provider; the use
   const second = await signInThrough('acme-oauth', 'alice');
   assert.equal(second.sub, first.sub);
 
-  const user = await server.management('GET', `/users/${encodeURIComponent('oauth2|acme-oauth|alice')}`, undefined, await server.managementToken('read:users'));
+  const user = await server.management(
+    'GET',
+    `/users/${encodeURIComponent('oauth2|acme-oauth|alice')}`,
+    undefined,
+    await server.managementToken('read:users'),
+  );
   assert.equal(user.body.logins_count, 2);
   assert.equal(user.body.name, 'Upstream alice');
   assert.deepEqual(user.body.identities, [{ connection: 'acme-oauth', user_id: 'alice', provider: 'oauth2', isSocial: true }]);
@@ -178,7 +210,12 @@ test('a custom OAuth2 connection: the profile script calls the provider; the use
   assert.equal(all.body.filter((u: { user_id: string }) => u.user_id.startsWith('oauth2|acme-oauth|')).length, 1);
 
   // The upstream tokens are kept, encrypted, and shown only with read:user_idp_tokens.
-  const withTokens = await server.management('GET', `/users/${encodeURIComponent('oauth2|acme-oauth|alice')}`, undefined, await server.managementToken('read:users read:user_idp_tokens'));
+  const withTokens = await server.management(
+    'GET',
+    `/users/${encodeURIComponent('oauth2|acme-oauth|alice')}`,
+    undefined,
+    await server.managementToken('read:users read:user_idp_tokens'),
+  );
   assert.equal(typeof withTokens.body.identities[0].access_token, 'string');
   const stored = await server.ctx.storage.users.get('oauth2|acme-oauth|alice');
   assert.notEqual(stored!.user.identities[0]!.access_token, withTokens.body.identities[0].access_token, 'stored encrypted');
@@ -207,7 +244,7 @@ test('the login page offers a button per enabled upstream connection', async () 
   await context.close();
 });
 
-test('a mix-up is refused on latchkey\'s own page: a callback with another issuer\'s iss, or a discovery naming another issuer', async () => {
+test("a mix-up is refused on latchkey's own page: a callback with another issuer's iss, or a discovery naming another issuer", async () => {
   const { context, page, problems } = await newContext(browser);
   tamperIss = true;
   await page.goto(authorizeUrl({ connection: 'acme-oidc' }).url);
@@ -224,13 +261,20 @@ test('a mix-up is refused on latchkey\'s own page: a callback with another issue
   assert.deepEqual(problems, []);
   await context.close();
   const users = await server.management('GET', '/users?per_page=100');
-  assert.equal(users.body.some((u: { user_id: string }) => u.user_id.endsWith('|mallory')), false);
+  assert.equal(
+    users.body.some((u: { user_id: string }) => u.user_id.endsWith('|mallory')),
+    false,
+  );
 
   // A connection whose configured issuer is not the one its discovery document names.
   const created = await server.management('POST', '/connections', {
     name: 'acme-impostor',
     strategy: 'oidc',
-    options: { client_id: UPSTREAM_CLIENT.id, discovery_url: `${upstreamUrl}/.well-known/openid-configuration`, issuer: 'https://acme.example.test' },
+    options: {
+      client_id: UPSTREAM_CLIENT.id,
+      discovery_url: `${upstreamUrl}/.well-known/openid-configuration`,
+      issuer: 'https://acme.example.test',
+    },
     enabled_clients: [clientId],
   });
   assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -254,7 +298,10 @@ test('a denial upstream comes back to the app as access_denied; a failing script
   await page.goto(authorizeUrl({ connection: 'broken-script' }).url);
   const failed = await upstreamSignIn(page, 'erin');
   assert.equal(failed.searchParams.get('error'), 'server_error');
-  assert.match(failed.searchParams.get('error_description')!, /fetchUserProfile script of connection broken-script failed: .*profile service is down/);
+  assert.match(
+    failed.searchParams.get('error_description')!,
+    /fetchUserProfile script of connection broken-script failed: .*profile service is down/,
+  );
   await context.close();
 });
 
@@ -275,7 +322,7 @@ async function latchkeySignedIn(page: Page): Promise<boolean> {
   return answer.searchParams.has('code');
 }
 
-test('federated logout through an OIDC connection ends the provider\'s session too, then returns to the app', async () => {
+test("federated logout through an OIDC connection ends the provider's session too, then returns to the app", async () => {
   const { context, page } = await newContext(browser);
   await signInKeepingSessions(page, 'frank');
   assert.equal(await latchkeySignedIn(page), true);
@@ -302,12 +349,18 @@ test('federated logout through an OIDC connection ends the provider\'s session t
   await context.close();
 });
 
-test('/oidc/logout with federated and an id_token_hint: the provider gets the app\'s return URL and state', async () => {
+test("/oidc/logout with federated and an id_token_hint: the provider gets the app's return URL and state", async () => {
   const { context, page } = await newContext(browser);
   const { code, verifier } = await signInKeepingSessions(page, 'heidi');
   const { id_token } = await redeem(code, verifier, appCallback);
   const logout = new URL(`${server.issuer}oidc/logout`);
-  for (const [k, v] of Object.entries({ id_token_hint: id_token, post_logout_redirect_uri: loggedOut, state: 'app-logout-state', federated: '' })) logout.searchParams.set(k, v);
+  for (const [k, v] of Object.entries({
+    id_token_hint: id_token,
+    post_logout_redirect_uri: loggedOut,
+    state: 'app-logout-state',
+    federated: '',
+  }))
+    logout.searchParams.set(k, v);
   const answer = page.waitForResponse((r) => r.url().startsWith(`${server.issuer}oidc/logout`));
   await page.goto(logout.href);
   const upstreamLogout = new URL((await answer).headers().location!);
@@ -320,7 +373,7 @@ test('/oidc/logout with federated and an id_token_hint: the provider gets the ap
   await context.close();
 });
 
-test('without federated, logout leaves the provider\'s session alone', async () => {
+test("without federated, logout leaves the provider's session alone", async () => {
   const { context, page } = await newContext(browser);
   await signInKeepingSessions(page, 'grace');
   await page.goto(`${server.issuer}v2/logout?client_id=${clientId}&returnTo=${encodeURIComponent(loggedOut)}`);
@@ -342,7 +395,12 @@ test('the Management API hides upstream client secrets unless the token may read
     assert.equal(connection.options.client_secret_sealed, undefined);
   }
   const id = list.body.find((c: { name: string }) => c.name === 'acme-oauth').id;
-  const allowed = await server.management('GET', `/connections/${id}`, undefined, await server.managementToken('read:connections read:connections_options'));
+  const allowed = await server.management(
+    'GET',
+    `/connections/${id}`,
+    undefined,
+    await server.managementToken('read:connections read:connections_options'),
+  );
   assert.equal(allowed.body.options.client_secret, UPSTREAM_CLIENT.secret);
   const bad = await server.management('POST', '/connections', { name: 'incomplete', strategy: 'oauth2', options: { client_id: 'x' } });
   assert.equal(bad.status, 400);

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { authorizeUrl, Browser, pkcePair } from './helpers/http-login.js';
 import { decodeHtml } from './helpers/protocol.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -86,7 +86,12 @@ before(async () => {
       // Signs in at once, as a provider with a live session would.
       const code = `code-${Math.random().toString(36).slice(2)}`;
       const redirectUri = url.searchParams.get('redirect_uri')!;
-      issued.set(code, { scenario: name!, nonce: url.searchParams.get('nonce'), redirectUri, challenge: url.searchParams.get('code_challenge') });
+      issued.set(code, {
+        scenario: name!,
+        nonce: url.searchParams.get('nonce'),
+        redirectUri,
+        challenge: url.searchParams.get('code_challenge'),
+      });
       const back = new URL(redirectUri);
       back.searchParams.set('code', code);
       back.searchParams.set('state', url.searchParams.get('state')!);
@@ -96,7 +101,10 @@ before(async () => {
     }
     if (path === 'token' && request.method === 'POST') {
       const params = await body(request);
-      tokenRequests.set(params.get('code') ?? '', { header: request.headers['x-provider-key'] as string | undefined, verifier: params.get('code_verifier') });
+      tokenRequests.set(params.get('code') ?? '', {
+        header: request.headers['x-provider-key'] as string | undefined,
+        verifier: params.get('code_verifier'),
+      });
       const grant = issued.get(params.get('code') ?? '');
       if (!grant || grant.scenario !== name || params.get('redirect_uri') !== grant.redirectUri) {
         response.writeHead(400, { 'content-type': 'application/json' });
@@ -121,8 +129,17 @@ before(async () => {
   server = await startTestServer();
   clientId = (await createNativeApp(server, ['http://127.0.0.1/callback'], { name: 'Mix-up Demo' })).client_id;
   for (const name of Object.keys(scenarios)) {
-    const options = { client_id: CLIENT_ID, client_secret: 'provider-secret', discovery_url: `${issuerOf(name)}/.well-known/openid-configuration` };
-    const created = await server.management('POST', '/connections', { name: `oidc-${name}`, strategy: 'oidc', options, enabled_clients: [clientId] });
+    const options = {
+      client_id: CLIENT_ID,
+      client_secret: 'provider-secret',
+      discovery_url: `${issuerOf(name)}/.well-known/openid-configuration`,
+    };
+    const created = await server.management('POST', '/connections', {
+      name: `oidc-${name}`,
+      strategy: 'oidc',
+      options,
+      enabled_clients: [clientId],
+    });
     assert.equal(created.status, 201, JSON.stringify(created.body));
   }
   // Configured by issuer alone: discovery at its well-known location.
@@ -135,7 +152,10 @@ before(async () => {
   assert.equal(byIssuer.status, 201, JSON.stringify(byIssuer.body));
   // Custom OAuth2 connections have no discovery; an `issuer` option turns the `iss` check on.
   const profileScript = 'function (accessToken, ctx, cb) { cb(null, { user_id: accessToken.slice(0, 40) }); }';
-  for (const [name, issuer] of [['oauth2-checked', issuerOf('other-iss-unadvertised')], ['oauth2-unchecked', undefined]] as const) {
+  for (const [name, issuer] of [
+    ['oauth2-checked', issuerOf('other-iss-unadvertised')],
+    ['oauth2-unchecked', undefined],
+  ] as const) {
     const options = {
       client_id: CLIENT_ID,
       client_secret: 'provider-secret',
@@ -178,7 +198,8 @@ async function signIn(connection: string): Promise<{ response: Response; page: s
   assert.equal(start.status, 302, await start.text());
   // Through latchkey's own redirects; a refusal before leaving for the provider is latchkey's page.
   let response = start;
-  while (response.status === 302 && !response.headers.get('location')!.startsWith(base)) response = await browser.get(response.headers.get('location')!);
+  while (response.status === 302 && !response.headers.get('location')!.startsWith(base))
+    response = await browser.get(response.headers.get('location')!);
   if (response.status !== 302) return { response, page: await response.text(), browser };
   const atProvider = await fetch(response.headers.get('location')!, { redirect: 'manual' });
   assert.equal(atProvider.status, 302);
@@ -189,7 +210,11 @@ async function signIn(connection: string): Promise<{ response: Response; page: s
 
 async function assertRefused(connection: string, reason: RegExp): Promise<void> {
   const { response, page } = await signIn(connection);
-  assert.equal(response.status, 400, `${connection}: expected the refusal page, got ${response.status} ${response.headers.get('location') ?? ''}`);
+  assert.equal(
+    response.status,
+    400,
+    `${connection}: expected the refusal page, got ${response.status} ${response.headers.get('location') ?? ''}`,
+  );
   assert.match(response.headers.get('content-type') ?? '', /text\/html/);
   const text = decodeHtml(page);
   assert.match(text, /Sign-in refused/);
@@ -200,7 +225,9 @@ async function assertRefused(connection: string, reason: RegExp): Promise<void> 
 
 async function usersOf(connection: string): Promise<number> {
   const all = await server.management('GET', '/users?per_page=100');
-  return all.body.filter((u: { user_id: string }) => u.user_id.startsWith(`oidc|${connection}|`) || u.user_id.startsWith(`oauth2|${connection}|`)).length;
+  return all.body.filter(
+    (u: { user_id: string }) => u.user_id.startsWith(`oidc|${connection}|`) || u.user_id.startsWith(`oauth2|${connection}|`),
+  ).length;
 }
 
 describe('upstream OIDC sign-in', () => {
@@ -216,7 +243,7 @@ describe('upstream OIDC sign-in', () => {
     assert.ok(new URL(byIssuer.response.headers.get('location')!).searchParams.get('code'));
   });
 
-  test('a callback carrying another provider\'s iss is refused (RFC 9207), advertised or not', async () => {
+  test("a callback carrying another provider's iss is refused (RFC 9207), advertised or not", async () => {
     await assertRefused('oidc-other-iss', /unexpected "iss"/);
     await assertRefused('oidc-other-iss-unadvertised', /unexpected "iss"/);
     assert.equal(await usersOf('oidc-other-iss'), 0);
@@ -240,7 +267,8 @@ describe('upstream OIDC sign-in', () => {
     await assertRefused('oidc-wrong-aud', /aud/);
     await assertRefused('oidc-wrong-id-token-iss', /iss/);
     await assertRefused('oidc-foreign-key', /signature/);
-    for (const name of ['wrong-nonce', 'wrong-aud', 'wrong-id-token-iss', 'foreign-key']) assert.equal(await usersOf(`oidc-${name}`), 0, name);
+    for (const name of ['wrong-nonce', 'wrong-aud', 'wrong-id-token-iss', 'foreign-key'])
+      assert.equal(await usersOf(`oidc-${name}`), 0, name);
   });
 
   test('a refused callback cannot be retried: the transaction is spent', async () => {
@@ -285,7 +313,10 @@ describe('upstream connection options', () => {
     const odd = await create('odd-discovery', 'oidc', { discovery_url: 'https://idp.example.test/oidc/config.json' });
     assert.equal(odd.status, 400);
     assert.match(odd.body.message, /options\.issuer/);
-    const named = await create('odd-discovery-named', 'oidc', { discovery_url: 'https://idp.example.test/oidc/config.json', issuer: 'https://idp.example.test/oidc' });
+    const named = await create('odd-discovery-named', 'oidc', {
+      discovery_url: 'https://idp.example.test/oidc/config.json',
+      issuer: 'https://idp.example.test/oidc',
+    });
     assert.equal(named.status, 201, JSON.stringify(named.body));
   });
 });

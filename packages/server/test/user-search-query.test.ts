@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DomainError } from '../src/domain/errors.js';
-import { parseUserQuery, userComparator } from '../src/domain/user-search.js';
 import type { User } from '../src/domain/types.js';
+import { parseUserQuery, userComparator } from '../src/domain/user-search.js';
 
 /** The subset of Auth0's Lucene user search (`q`, engine v3) that latchkey answers, and what it refuses. */
 const user = (id: string, extra: Partial<User> = {}): User => ({
@@ -18,7 +18,12 @@ const user = (id: string, extra: Partial<User> = {}): User => ({
   ...extra,
 });
 
-const ada = user('auth0|a', { email: 'Ada@Example.com', name: 'Ada Lovelace', app_metadata: { plan: 'pro', roles: ['admin', 'dev'] }, logins_count: 5 });
+const ada = user('auth0|a', {
+  email: 'Ada@Example.com',
+  name: 'Ada Lovelace',
+  app_metadata: { plan: 'pro', roles: ['admin', 'dev'] },
+  logins_count: 5,
+});
 const bob = user('auth0|b', { email: 'bob@example.com', name: 'Bob', email_verified: true, logins_count: 2, blocked: true });
 const carol = user('oauth2|acme|c', {
   email: 'carol@acme.test',
@@ -49,8 +54,24 @@ test('AND, OR and NOT', () => {
 });
 
 test('what it cannot answer is a 400 invalid_query_string, never a partial answer', () => {
-  for (const q of ['', 'ada', 'email:a*', 'password:x', 'email:"x" AND name:y OR name:z', '(email:x)', 'email:x name:y', 'email:"unterminated', 'name:Zoe~', 'name:[a TO z]', 'name:Zo?']) {
-    assert.throws(() => parseUserQuery(q), (err: unknown) => err instanceof DomainError && err.kind === 'invalid' && err.code === 'invalid_query_string', q);
+  for (const q of [
+    '',
+    'ada',
+    'email:a*',
+    'password:x',
+    'email:"x" AND name:y OR name:z',
+    '(email:x)',
+    'email:x name:y',
+    'email:"unterminated',
+    'name:Zoe~',
+    'name:[a TO z]',
+    'name:Zo?',
+  ]) {
+    assert.throws(
+      () => parseUserQuery(q),
+      (err: unknown) => err instanceof DomainError && err.kind === 'invalid' && err.code === 'invalid_query_string',
+      q,
+    );
   }
 });
 

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { parseUserSearch, parseUserSort, type UserSearch } from '../src/domain/user-search.js';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { User } from '../src/domain/types.js';
+import { parseUserSearch, parseUserSort, type UserSearch } from '../src/domain/user-search.js';
 import type { KyselyStorage } from '../src/storage/kysely/index.js';
 import { userColumns, userSearchTerms } from '../src/storage/kysely/user-columns.js';
 import { compileUserSearch } from '../src/storage/kysely/user-query.js';
 import type { Database } from '../src/storage/schema.js';
 import { backend } from './helpers/server.js';
-import { testDatabase, type TestDatabase } from './helpers/storage.js';
+import { type TestDatabase, testDatabase } from './helpers/storage.js';
 
 /**
  * The issue 12 targets (email exact and prefix, users-by-email, a metadata match newest first) are
@@ -16,8 +16,36 @@ import { testDatabase, type TestDatabase } from './helpers/storage.js';
  * the planner sees them after ANALYZE. Plans, not timings (bench/scale measures those).
  */
 const USERS = 50_000;
-const FIRST = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory', 'niaj', 'olivia', 'peggy',
-  'rupert', 'sybil', 'trent', 'victor', 'walter', 'yves', 'zoe', 'albert', 'beatrice', 'cedric', 'diane', 'edgar', 'fiona', 'gavin'];
+const FIRST = [
+  'alice',
+  'bob',
+  'carol',
+  'dave',
+  'erin',
+  'frank',
+  'grace',
+  'heidi',
+  'ivan',
+  'judy',
+  'mallory',
+  'niaj',
+  'olivia',
+  'peggy',
+  'rupert',
+  'sybil',
+  'trent',
+  'victor',
+  'walter',
+  'yves',
+  'zoe',
+  'albert',
+  'beatrice',
+  'cedric',
+  'diane',
+  'edgar',
+  'fiona',
+  'gavin',
+];
 const PLANS = ['free', 'pro', 'team'];
 
 let database: TestDatabase;
@@ -31,30 +59,47 @@ before(async () => {
   db = storage.db;
   const start = Date.parse('2024-01-01T00:00:00.000Z');
   await db.transaction().execute(async (trx) => {
-  for (let from = 0; from < USERS; from += 500) {
-    const users: User[] = [];
-    for (let i = from; i < Math.min(USERS, from + 500); i++) {
-      const created = new Date(start + i * 60_000).toISOString();
-      const first = FIRST[i % FIRST.length]!;
-      users.push({
-        user_id: `auth0|${i.toString(16).padStart(24, '0')}`,
-        email: `${first}.${i}@example${i % 7}.com`,
-        email_verified: i % 2 === 0,
-        name: `${first} ${i}`,
-        identities: [{ connection: 'Username-Password-Authentication', user_id: i.toString(16).padStart(24, '0'), provider: 'auth0', isSocial: false }],
-        app_metadata: { tier: i % 5 },
-        user_metadata: { plan: PLANS[i % PLANS.length], locale: i % 2 ? 'en' : 'fr' },
-        created_at: created,
-        updated_at: created,
-        logins_count: i % 13,
-        blocked: false,
-      });
+    for (let from = 0; from < USERS; from += 500) {
+      const users: User[] = [];
+      for (let i = from; i < Math.min(USERS, from + 500); i++) {
+        const created = new Date(start + i * 60_000).toISOString();
+        const first = FIRST[i % FIRST.length]!;
+        users.push({
+          user_id: `auth0|${i.toString(16).padStart(24, '0')}`,
+          email: `${first}.${i}@example${i % 7}.com`,
+          email_verified: i % 2 === 0,
+          name: `${first} ${i}`,
+          identities: [
+            {
+              connection: 'Username-Password-Authentication',
+              user_id: i.toString(16).padStart(24, '0'),
+              provider: 'auth0',
+              isSocial: false,
+            },
+          ],
+          app_metadata: { tier: i % 5 },
+          user_metadata: { plan: PLANS[i % PLANS.length], locale: i % 2 ? 'en' : 'fr' },
+          created_at: created,
+          updated_at: created,
+          logins_count: i % 13,
+          blocked: false,
+        });
+      }
+      const rows = users.map((user) => ({
+        user_id: user.user_id,
+        created_at: user.created_at,
+        ...userColumns({ user, connection: 'Username-Password-Authentication', passwordHash: null }),
+      }));
+      await trx.insertInto('users').values(rows).execute();
+      const terms = users.flatMap((user) =>
+        userSearchTerms(user).map((t) => ({ user_id: user.user_id, created_at: user.created_at, ...t })),
+      );
+      for (let i = 0; i < terms.length; i += 1000)
+        await trx
+          .insertInto('user_search_terms')
+          .values(terms.slice(i, i + 1000))
+          .execute();
     }
-    const rows = users.map((user) => ({ user_id: user.user_id, created_at: user.created_at, ...userColumns({ user, connection: 'Username-Password-Authentication', passwordHash: null }) }));
-    await trx.insertInto('users').values(rows).execute();
-    const terms = users.flatMap((user) => userSearchTerms(user).map((t) => ({ user_id: user.user_id, created_at: user.created_at, ...t })));
-    for (let i = 0; i < terms.length; i += 1000) await trx.insertInto('user_search_terms').values(terms.slice(i, i + 1000)).execute();
-  }
   });
   await sql`analyze`.execute(db);
 });
@@ -76,7 +121,10 @@ const countPlan = (search: UserSearch) => plan(compileUserSearch(storage.dialect
 const FULL_SCAN = backend === 'postgres' ? /Seq Scan on (users|user_search_terms)/ : /SCAN (u|d|t|users)(?! USING)/;
 
 test(`email:"..." and users-by-email read the email index (${backend})`, async () => {
-  for (const text of [await searchPlan({ query: parseUserSearch('email:"alice.28@example0.com"') }), await countPlan({ query: parseUserSearch('email:"alice.28@example0.com"') })]) {
+  for (const text of [
+    await searchPlan({ query: parseUserSearch('email:"alice.28@example0.com"') }),
+    await countPlan({ query: parseUserSearch('email:"alice.28@example0.com"') }),
+  ]) {
     assert.match(text, /users_email_lc/, text);
     assert.doesNotMatch(text, FULL_SCAN, text);
   }

@@ -40,7 +40,12 @@ byId('private').addEventListener('click', () =>
     message.textContent = await window.exampleApi.getPrivateMessage();
   }),
 );
-const STATUS_TEXT = { 'signing-in': 'Finish signing in in your browser…', offline: 'Offline: reconnecting…', 'signed-in': '', 'signed-out': '' } as const;
+const STATUS_TEXT = {
+  'signing-in': 'Finish signing in in your browser…',
+  offline: 'Offline: reconnecting…',
+  'signed-in': '',
+  'signed-out': '',
+} as const;
 window.latchkey.onStatus((status) => {
   byId('status').textContent = STATUS_TEXT[status];
   void render();

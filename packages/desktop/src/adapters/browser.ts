@@ -7,7 +7,8 @@ import { BrowserOpenFailed } from '../errors.js';
  */
 export function openSystemBrowser(url: string, platform: NodeJS.Platform = process.platform): Promise<void> {
   const protocol = new URL(url).protocol;
-  if (protocol !== 'https:' && protocol !== 'http:') return Promise.reject(new TypeError(`Refusing to open a ${protocol} URL in the browser.`));
+  if (protocol !== 'https:' && protocol !== 'http:')
+    return Promise.reject(new TypeError(`Refusing to open a ${protocol} URL in the browser.`));
   const [command, args] = openerFor(platform, url);
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: 'ignore', detached: true });

@@ -4,9 +4,16 @@
  * `ipcRenderer` from 'electron'. It exposes five functions and nothing else: no ipcRenderer, no
  * channel of the renderer's choosing.
  */
-import { AUTH_BRIDGE_CHANNELS as CHANNELS, type AuthBridge, type BridgeResult } from './electron-channels.js';
+import { type AuthBridge, type BridgeResult, AUTH_BRIDGE_CHANNELS as CHANNELS } from './electron-channels.js';
 
-export { AUTH_BRIDGE_CHANNELS, type AuthBridge, type BridgeFailure, type BridgeLoginOptions, type BridgeResult, type BridgeTokenOptions } from './electron-channels.js';
+export {
+  AUTH_BRIDGE_CHANNELS,
+  type AuthBridge,
+  type BridgeFailure,
+  type BridgeLoginOptions,
+  type BridgeResult,
+  type BridgeTokenOptions,
+} from './electron-channels.js';
 
 export interface ContextBridgeLike {
   exposeInMainWorld(key: string, api: unknown): void;

@@ -5,10 +5,17 @@
 import type { DesktopAuth, LoginOptions } from '../client.js';
 import { DesktopAuthError, InvalidArgument, KeychainUnavailable } from '../errors.js';
 import type { AuthStatus } from '../events.js';
-import { AUTH_BRIDGE_CHANNELS as CHANNELS, type BridgeFailure, type BridgeResult } from './electron-channels.js';
+import { type BridgeFailure, type BridgeResult, AUTH_BRIDGE_CHANNELS as CHANNELS } from './electron-channels.js';
 import type { Cipher } from './file-store.js';
 
-export { AUTH_BRIDGE_CHANNELS, type AuthBridge, type BridgeFailure, type BridgeLoginOptions, type BridgeResult, type BridgeTokenOptions } from './electron-channels.js';
+export {
+  AUTH_BRIDGE_CHANNELS,
+  type AuthBridge,
+  type BridgeFailure,
+  type BridgeLoginOptions,
+  type BridgeResult,
+  type BridgeTokenOptions,
+} from './electron-channels.js';
 
 export interface SafeStorageLike {
   isEncryptionAvailable(): boolean;
@@ -25,9 +32,12 @@ export interface SafeStorageLike {
  */
 export function safeStorageCipher(safeStorage: SafeStorageLike): Cipher {
   const check = () => {
-    if (!safeStorage.isEncryptionAvailable()) throw new KeychainUnavailable('Electron safeStorage is not available yet (call it after app "ready") or not on this system.');
+    if (!safeStorage.isEncryptionAvailable())
+      throw new KeychainUnavailable('Electron safeStorage is not available yet (call it after app "ready") or not on this system.');
     if (safeStorage.getSelectedStorageBackend?.() === 'basic_text') {
-      throw new KeychainUnavailable('Electron safeStorage has no OS secret store here (backend basic_text, a fixed key). Install and unlock GNOME Keyring or KWallet.');
+      throw new KeychainUnavailable(
+        'Electron safeStorage has no OS secret store here (backend basic_text, a fixed key). Install and unlock GNOME Keyring or KWallet.',
+      );
     }
   };
   return {
@@ -106,7 +116,9 @@ const MAX_STRING = 2048;
  * removes the handlers.
  */
 export function registerAuthBridge(ipcMain: IpcMainLike, auth: DesktopAuth, options: AuthBridgeOptions = {}): () => void {
-  const allowSender = options.allowSender ?? ((event) => event.senderFrame === undefined || event.sender.mainFrame === undefined || event.senderFrame === event.sender.mainFrame);
+  const allowSender =
+    options.allowSender ??
+    ((event) => event.senderFrame === undefined || event.sender.mainFrame === undefined || event.senderFrame === event.sender.mainFrame);
   const subscribers = new Set<WebContentsLike>();
   const notify = (status: AuthStatus) => {
     for (const sender of subscribers) if (!sender.isDestroyed?.()) sender.send(CHANNELS.status, status);
@@ -120,7 +132,11 @@ export function registerAuthBridge(ipcMain: IpcMainLike, auth: DesktopAuth, opti
         if (args.length > 1) throw new InvalidArgument('Too many arguments.');
         return { ok: true, value: await run(event, args[0]) };
       } catch (error) {
-        return failure(error instanceof DesktopAuthError ? { code: error.code, message: error.message } : { code: 'unexpected', message: 'The sign-in failed unexpectedly; see the main process log.' });
+        return failure(
+          error instanceof DesktopAuthError
+            ? { code: error.code, message: error.message }
+            : { code: 'unexpected', message: 'The sign-in failed unexpectedly; see the main process log.' },
+        );
       }
     });
   };
@@ -156,7 +172,8 @@ export function registerAuthBridge(ipcMain: IpcMainLike, auth: DesktopAuth, opti
   return () => {
     offStatus();
     subscribers.clear();
-    for (const channel of [CHANNELS.login, CHANNELS.logout, CHANNELS.getAccessToken, CHANNELS.getProfile, CHANNELS.subscribe]) ipcMain.removeHandler(channel);
+    for (const channel of [CHANNELS.login, CHANNELS.logout, CHANNELS.getAccessToken, CHANNELS.getProfile, CHANNELS.subscribe])
+      ipcMain.removeHandler(channel);
   };
 }
 
@@ -166,13 +183,19 @@ function failure(error: BridgeFailure): BridgeResult<never> {
 
 function loginOptions(argument: unknown): LoginOptions {
   const fields = record(argument, LOGIN_FIELDS);
-  const options: LoginOptions = { ...optionalString(fields, 'audience'), ...optionalString(fields, 'scope'), ...optionalString(fields, 'loginHint') };
+  const options: LoginOptions = {
+    ...optionalString(fields, 'audience'),
+    ...optionalString(fields, 'scope'),
+    ...optionalString(fields, 'loginHint'),
+  };
   if (fields.prompt !== undefined) {
-    if (typeof fields.prompt !== 'string' || !PROMPTS.has(fields.prompt)) throw new InvalidArgument('prompt must be none, login, consent or select_account.');
+    if (typeof fields.prompt !== 'string' || !PROMPTS.has(fields.prompt))
+      throw new InvalidArgument('prompt must be none, login, consent or select_account.');
     options.prompt = fields.prompt as NonNullable<LoginOptions['prompt']>;
   }
   if (fields.maxAge !== undefined) {
-    if (typeof fields.maxAge !== 'number' || !Number.isSafeInteger(fields.maxAge) || fields.maxAge < 0) throw new InvalidArgument('maxAge must be a whole number of seconds.');
+    if (typeof fields.maxAge !== 'number' || !Number.isSafeInteger(fields.maxAge) || fields.maxAge < 0)
+      throw new InvalidArgument('maxAge must be a whole number of seconds.');
     options.maxAge = fields.maxAge;
   }
   return options;
@@ -190,7 +213,8 @@ function record(argument: unknown, allowed: Set<string>): Record<string, unknown
 function optionalString<K extends string>(fields: Record<string, unknown>, key: K): { [P in K]?: string } {
   const value = fields[key];
   if (value === undefined) return {};
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_STRING) throw new InvalidArgument(`${key} must be a non-empty string of at most ${MAX_STRING} characters.`);
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_STRING)
+    throw new InvalidArgument(`${key} must be a non-empty string of at most ${MAX_STRING} characters.`);
   return { [key]: value } as { [P in K]?: string };
 }
 

@@ -31,11 +31,18 @@ const KEYRING_MODULE = '@napi-rs/keyring';
  * Headless Linux: without a session bus, keyring-rs would quietly fall back to the kernel keyring,
  * which forgets everything at logout. This store refuses instead, with KeychainUnavailable.
  */
-export function keychainStore(options: KeychainStoreOptions, environment: { platform: NodeJS.Platform; env: NodeJS.ProcessEnv } = process): TokenStore {
+export function keychainStore(
+  options: KeychainStoreOptions,
+  environment: { platform: NodeJS.Platform; env: NodeJS.ProcessEnv } = process,
+): TokenStore {
   let entry: Promise<KeyringEntry> | undefined;
   const open = () => (entry ??= openEntry(options, environment));
 
-  async function call<T>(what: string, operation: (entry: KeyringEntry) => Promise<T> | T, opening: () => Promise<KeyringEntry> = open): Promise<T> {
+  async function call<T>(
+    what: string,
+    operation: (entry: KeyringEntry) => Promise<T> | T,
+    opening: () => Promise<KeyringEntry> = open,
+  ): Promise<T> {
     const opened = await opening();
     try {
       return await operation(opened);
@@ -56,7 +63,8 @@ export function keychainStore(options: KeychainStoreOptions, environment: { plat
       await call('store a test item', (e) => e.setPassword(value), probe);
       const read = await call('read a test item', (e) => e.getPassword(), probe);
       await call('delete a test item', deleteIfPresent, probe);
-      if (read !== value) throw new KeychainUnavailable('The OS keychain did not return what was stored in it (a read-only or misbehaving keyring).');
+      if (read !== value)
+        throw new KeychainUnavailable('The OS keychain did not return what was stored in it (a read-only or misbehaving keyring).');
     },
   };
 }
@@ -70,13 +78,19 @@ async function deleteIfPresent(entry: KeyringEntry): Promise<void> {
   }
 }
 
-async function openEntry(options: KeychainStoreOptions, environment: { platform: NodeJS.Platform; env: NodeJS.ProcessEnv }): Promise<KeyringEntry> {
+async function openEntry(
+  options: KeychainStoreOptions,
+  environment: { platform: NodeJS.Platform; env: NodeJS.ProcessEnv },
+): Promise<KeyringEntry> {
   if (environment.platform === 'linux' && !environment.env.DBUS_SESSION_BUS_ADDRESS) throw noSecretService();
   let keyring: KeyringModule;
   try {
     keyring = (await import(KEYRING_MODULE)) as KeyringModule;
   } catch (cause) {
-    throw new KeychainUnavailable('The OS keychain module (@napi-rs/keyring) could not be loaded; reinstall the app\'s dependencies or pass another store', { cause });
+    throw new KeychainUnavailable(
+      "The OS keychain module (@napi-rs/keyring) could not be loaded; reinstall the app's dependencies or pass another store",
+      { cause },
+    );
   }
   const Entry = keyring.AsyncEntry ?? keyring.Entry;
   return new Entry(options.service, options.account);

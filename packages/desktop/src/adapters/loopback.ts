@@ -35,7 +35,8 @@ export function loopbackRedirect(options: LoopbackOptions = {}): RedirectStrateg
   const host = options.host ?? '127.0.0.1';
   // From plain JS (or `as any`) a host such as 0.0.0.0 would open the listener to the network,
   // where anyone can send a matching Host header: loopback literals only (RFC 8252 §8.3).
-  if (host !== '127.0.0.1' && host !== '::1') throw new TypeError(`loopbackRedirect() listens on 127.0.0.1 or ::1 only, not ${String(host)}.`);
+  if (host !== '127.0.0.1' && host !== '::1')
+    throw new TypeError(`loopbackRedirect() listens on 127.0.0.1 or ::1 only, not ${String(host)}.`);
   const path = options.path ?? '/callback';
   const successPage = options.successPage ?? defaultSuccessPage;
   const failurePage = options.failurePage ?? defaultFailurePage;
@@ -57,13 +58,20 @@ export function loopbackRedirect(options: LoopbackOptions = {}): RedirectStrateg
         const url = new URL(request.url ?? '/', `http://${authority}`);
         if (request.method !== 'GET' || url.pathname !== path) return void response.writeHead(404, SECURITY_HEADERS).end();
         const outcome: LoginOutcome = await deliver(`${redirectUri}${url.search}`);
-        response.writeHead(outcome.ok ? 200 : 400, SECURITY_HEADERS).end(outcome.ok ? successPage(outcome.user) : failurePage(outcome.error));
+        response
+          .writeHead(outcome.ok ? 200 : 400, SECURITY_HEADERS)
+          .end(outcome.ok ? successPage(outcome.user) : failurePage(outcome.error));
       }
 
       await new Promise<void>((resolve, reject) => {
         server.once('error', (cause: NodeJS.ErrnoException) => {
           const where = `${host === '::1' ? '[::1]' : host}:${options.port ?? 0}`;
-          const why = cause.code === 'EADDRINUSE' ? 'the port is in use by another program' : cause.code === 'EADDRNOTAVAIL' ? `${host} is not configured on this machine` : cause.message;
+          const why =
+            cause.code === 'EADDRINUSE'
+              ? 'the port is in use by another program'
+              : cause.code === 'EADDRNOTAVAIL'
+                ? `${host} is not configured on this machine`
+                : cause.message;
           reject(new RedirectUnavailable(`Cannot receive the sign-in response on ${where}: ${why}.`, { cause }));
         });
         server.listen(options.port ?? 0, host, () => resolve());

@@ -3,16 +3,16 @@
  * the system browser, the loopback listener, the OS keychain and the encrypted file store.
  */
 import { DesktopAuth } from '../client.js';
-import { normaliseIssuer, type DesktopAuthOptions } from '../config.js';
+import { type DesktopAuthOptions, normaliseIssuer } from '../config.js';
 import { openSystemBrowser } from './browser.js';
 import { keychainStore } from './keyring.js';
 import { loopbackRedirect } from './loopback.js';
 
 export { openSystemBrowser } from './browser.js';
-export { encryptedFileStore, passphraseCipher, type Cipher, type EncryptedFileStoreOptions } from './file-store.js';
-export { keychainStore, type KeychainStoreOptions } from './keyring.js';
-export { escapeHtml, loopbackRedirect, type LoopbackOptions } from './loopback.js';
-export { secretToolStore, type SecretToolStoreOptions } from './secret-tool.js';
+export { type Cipher, type EncryptedFileStoreOptions, encryptedFileStore, passphraseCipher } from './file-store.js';
+export { type KeychainStoreOptions, keychainStore } from './keyring.js';
+export { escapeHtml, type LoopbackOptions, loopbackRedirect } from './loopback.js';
+export { type SecretToolStoreOptions, secretToolStore } from './secret-tool.js';
 
 /**
  * A DesktopAuth with Node defaults: the OS browser, a 127.0.0.1 loopback listener on an ephemeral

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { KeychainUnavailable } from '../errors.js';
 import type { TokenStore } from '../storage.js';
-import { noSecretService, type KeychainStoreOptions } from './keyring.js';
+import { type KeychainStoreOptions, noSecretService } from './keyring.js';
 
 export interface SecretToolStoreOptions extends KeychainStoreOptions {
   /** A locked keyring makes secret-tool wait for a password prompt; give up after this long. Default 30 s. */
@@ -46,10 +46,17 @@ export function secretToolStore(options: SecretToolStoreOptions, env: NodeJS.Pro
 }
 
 function unavailable(stderr: string): KeychainUnavailable {
-  return new KeychainUnavailable(`The Secret Service refused: ${stderr.trim() || 'secret-tool failed'}. Is a keyring daemon running and unlocked?`);
+  return new KeychainUnavailable(
+    `The Secret Service refused: ${stderr.trim() || 'secret-tool failed'}. Is a keyring daemon running and unlocked?`,
+  );
 }
 
-function secretTool(args: string[], input: string | undefined, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function secretTool(
+  args: string[],
+  input: string | undefined,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   // Without a session bus secret-tool tries to autolaunch one through X11 and fails obscurely.
   if (!env.DBUS_SESSION_BUS_ADDRESS) return Promise.reject(noSecretService());
   return new Promise((resolve, reject) => {
@@ -66,7 +73,8 @@ function secretTool(args: string[], input: string | undefined, env: NodeJS.Proce
       ),
     );
     child.once('close', (code, signal) => {
-      if (signal) reject(new KeychainUnavailable(`secret-tool did not answer within ${timeoutMs} ms (locked keyring waiting for a prompt?).`));
+      if (signal)
+        reject(new KeychainUnavailable(`secret-tool did not answer within ${timeoutMs} ms (locked keyring waiting for a prompt?).`));
       else resolve({ code, stdout, stderr });
     });
     child.stdin.end(input ?? '');

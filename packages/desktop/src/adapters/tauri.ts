@@ -34,7 +34,10 @@ export interface InvokeStoreCommands {
  * A TokenStore backed by three Rust commands (see the Tauri example's README: they use the keyring
  * crate, so the refresh token sits in the OS keychain, out of the webview's reach when idle).
  */
-export function invokeStore(invoke: TauriInvoke, commands: InvokeStoreCommands = { load: 'token_load', save: 'token_save', clear: 'token_clear' }): TokenStore {
+export function invokeStore(
+  invoke: TauriInvoke,
+  commands: InvokeStoreCommands = { load: 'token_load', save: 'token_save', clear: 'token_clear' },
+): TokenStore {
   const call = async <T>(command: string, args?: Record<string, unknown>) => {
     try {
       return await invoke<T>(command, args);

@@ -23,23 +23,25 @@ export function fakeElectron() {
     handle: (channel, listener) => void handlers.set(channel, listener),
     removeHandler: (channel) => void handlers.delete(channel),
   };
-  const invokeFrom = (frame: unknown) => async (channel: string, ...args: unknown[]) => {
-    crossed.push(JSON.stringify([channel, ...args]));
-    const handler = handlers.get(channel);
-    if (!handler) throw new Error(`No handler registered for '${channel}'`);
-    const result = await handler({ sender, senderFrame: frame }, ...structuredClone(args));
-    crossed.push(JSON.stringify(result));
-    return structuredClone(result);
-  };
+  const invokeFrom =
+    (frame: unknown) =>
+    async (channel: string, ...args: unknown[]) => {
+      crossed.push(JSON.stringify([channel, ...args]));
+      const handler = handlers.get(channel);
+      if (!handler) throw new Error(`No handler registered for '${channel}'`);
+      const result = await handler({ sender, senderFrame: frame }, ...structuredClone(args));
+      crossed.push(JSON.stringify(result));
+      return structuredClone(result);
+    };
   const ipcRenderer = {
     invoke: invokeFrom(mainFrame),
     on: (channel: string, listener: (event: unknown, ...args: unknown[]) => void) => {
       if (!rendererListeners.has(channel)) rendererListeners.set(channel, new Set());
       rendererListeners.get(channel)!.add(listener);
     },
-    removeListener: (channel: string, listener: (event: unknown, ...args: unknown[]) => void) => void rendererListeners.get(channel)?.delete(listener),
+    removeListener: (channel: string, listener: (event: unknown, ...args: unknown[]) => void) =>
+      void rendererListeners.get(channel)?.delete(listener),
   };
   const contextBridge = { exposeInMainWorld: (key: string, api: unknown) => void exposed.set(key, api) };
   return { ipcMain, ipcRenderer, contextBridge, exposed, crossed, handlers, iframeInvoke: invokeFrom({ url: 'https://ads.example/' }) };
 }
-

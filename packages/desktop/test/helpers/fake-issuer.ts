@@ -1,4 +1,4 @@
-import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
+import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import type { FetchLike } from '../../src/index.js';
 
 export const FAKE_ISSUER = 'https://issuer.test/';
@@ -17,14 +17,19 @@ export async function fakeIssuer() {
   let onToken: TokenHandler = () => ({ status: 400, body: { error: 'invalid_request' } });
   let onDevice: TokenHandler = () => ({ status: 400, body: { error: 'invalid_request' } });
 
-  async function idToken(claims: JWTPayload, header: { alg?: string; kid?: string } = {}, key: CryptoKey | Uint8Array = privateKey): Promise<string> {
+  async function idToken(
+    claims: JWTPayload,
+    header: { alg?: string; kid?: string } = {},
+    key: CryptoKey | Uint8Array = privateKey,
+  ): Promise<string> {
     const nowSeconds = Math.floor(Date.now() / 1000);
     return new SignJWT({ iss: FAKE_ISSUER, aud: FAKE_CLIENT, sub: 'auth0|user1', iat: nowSeconds, exp: nowSeconds + 3600, ...claims })
       .setProtectedHeader({ alg: header.alg ?? 'RS256', kid: header.kid ?? 'k1' })
       .sign(key);
   }
 
-  const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+  const json = (status: number, body: unknown) =>
+    new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
   const fetch: FetchLike = async (input, init) => {
     const url = String(input);

@@ -1,8 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Page } from 'playwright-core';
 import Provider from 'oidc-provider';
+import type { Page } from 'playwright-core';
 
 export const OP_CLIENT_ID = 'desktop-app';
 export const OP_USER = 'grace';

@@ -1,10 +1,10 @@
 import { hashPassword, needsRehash, verifyPassword } from '../crypto/passwords.js';
-import { beginLoginAttempt, loginFailed, loginSucceeded, throttleKeys } from '../login/throttle.js';
 import { DEFAULT_DATABASE_CONNECTION } from '../domain/connections.js';
 import { DomainError } from '../domain/errors.js';
+import type { Client, Connection, User } from '../domain/types.js';
+import { beginLoginAttempt, loginFailed, loginSucceeded, throttleKeys } from '../login/throttle.js';
 import type { Lookups } from '../storage/cache.js';
 import type { Storage } from '../storage/types.js';
-import type { Client, Connection, User } from '../domain/types.js';
 
 /**
  * A refused sign-in throws a DomainError with one of these codes: `wrong_credentials` (unauthorized),
@@ -83,9 +83,13 @@ export function connectionUsableBy(connection: Connection, client: Client): bool
  * The database connection a sign-in uses: the one the request names, else the tenant's default
  * directory, else Username-Password-Authentication; the client must be allowed to use it.
  */
-export async function databaseConnectionFor(lookups: Lookups, client: Client, requested: string | undefined): Promise<Connection | undefined> {
+export async function databaseConnectionFor(
+  lookups: Lookups,
+  client: Client,
+  requested: string | undefined,
+): Promise<Connection | undefined> {
   const name = requested ?? ((await lookups.tenantSettings()).default_directory || DEFAULT_DATABASE_CONNECTION);
   const connection = await lookups.connection(name);
-  if (!connection || connection.strategy !== 'auth0' || !connectionUsableBy(connection, client)) return undefined;
+  if (connection?.strategy !== 'auth0' || !connectionUsableBy(connection, client)) return undefined;
   return connection;
 }

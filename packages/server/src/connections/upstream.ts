@@ -1,8 +1,8 @@
 import * as oauth from 'oauth4webapi';
 import type { Encrypter } from '../crypto/encryption.js';
+import type { Connection, Identity, User, UserRecord } from '../domain/types.js';
 import { connectionSecret, expectedIssuerOf, insecureUrlAllowed, upstreamUrlProblem } from '../domain/upstream-options.js';
 import type { Storage } from '../storage/types.js';
-import type { Connection, Identity, User, UserRecord } from '../domain/types.js';
 import { ProfileScriptError, runFetchUserProfile } from './sandbox/profile-script.js';
 
 /** How long latchkey waits for an upstream provider before telling the app it failed. */
@@ -81,7 +81,10 @@ function upstreamFailure(err: unknown, what: string): UpstreamLoginError {
     const detail = err.error_description ? `${err.error}: ${err.error_description}` : err.error;
     return new UpstreamLoginError('server_error', `The identity provider refused the authorization code (${detail})`);
   }
-  if (err instanceof oauth.UnsupportedOperationError || (err instanceof oauth.OperationProcessingError && REFUSED_CODES.has(err.code ?? ''))) {
+  if (
+    err instanceof oauth.UnsupportedOperationError ||
+    (err instanceof oauth.OperationProcessingError && REFUSED_CODES.has(err.code ?? ''))
+  ) {
     return new UpstreamLoginError('server_error', `${what} was refused: ${err.message}`, true);
   }
   const reason = err instanceof Error ? (err.cause instanceof Error ? `${err.message} (${err.cause.message})` : err.message) : String(err);
@@ -98,7 +101,8 @@ const discoveryCache = new Map<string, { at: number; as: Promise<oauth.Authoriza
  */
 function discover(connection: Connection, now: number): Promise<oauth.AuthorizationServer> {
   const expected = expectedIssuerOf(connection.options);
-  if ('problem' in expected) return Promise.reject(new UpstreamLoginError('server_error', `Connection ${connection.name}: ${expected.problem}`, true));
+  if ('problem' in expected)
+    return Promise.reject(new UpstreamLoginError('server_error', `Connection ${connection.name}: ${expected.problem}`, true));
   const { issuer, discoveryUrl } = expected;
   const key = `${discoveryUrl ?? ''} ${issuer.href}`;
   const hit = discoveryCache.get(key);
@@ -284,7 +288,12 @@ async function profileOf(
   let userinfo: Record<string, unknown> = {};
   if (provider.as.userinfo_endpoint) {
     try {
-      const response = await oauth.userInfoRequest(provider.as, provider.client, tokens.access_token, requestOptions(provider.as.userinfo_endpoint));
+      const response = await oauth.userInfoRequest(
+        provider.as,
+        provider.client,
+        tokens.access_token,
+        requestOptions(provider.as.userinfo_endpoint),
+      );
       // OIDC Core §5.3.2: an answer about someone else is refused by processUserInfoResponse.
       userinfo = { ...(await oauth.processUserInfoResponse(provider.as, provider.client, claims.sub, response)) };
     } catch (err) {
@@ -300,7 +309,12 @@ const PROFILE_FIELDS = ['email', 'name', 'nickname', 'picture', 'given_name', 'f
  * Creates the user `oauth2|NAME|id` (or `oidc|NAME|sub`) on first sign-in and refreshes its profile
  * and upstream tokens on later ones, so a person is one user however often they sign in.
  */
-async function upsertUser(ctx: UpstreamContext, connection: Connection, profile: UpstreamProfile, tokens: Record<string, unknown>): Promise<User> {
+async function upsertUser(
+  ctx: UpstreamContext,
+  connection: Connection,
+  profile: UpstreamProfile,
+  tokens: Record<string, unknown>,
+): Promise<User> {
   const provider = connection.strategy;
   const userId = `${provider}|${connection.name}|${profile.user_id}`;
   const now = new Date(ctx.now()).toISOString();
@@ -320,7 +334,14 @@ async function upsertUser(ctx: UpstreamContext, connection: Connection, profile:
   const existing = await ctx.storage.users.get(userId);
   if (existing) {
     if (existing.user.blocked) throw new UpstreamLoginError('access_denied', 'user is blocked');
-    const user: User = { ...existing.user, ...fields, identities: [identity], updated_at: now, last_login: now, logins_count: existing.user.logins_count + 1 };
+    const user: User = {
+      ...existing.user,
+      ...fields,
+      identities: [identity],
+      updated_at: now,
+      last_login: now,
+      logins_count: existing.user.logins_count + 1,
+    };
     if ((await ctx.storage.users.update({ ...existing, user })) === 'conflict') {
       throw new UpstreamLoginError('server_error', 'Another user of this connection already has that email address');
     }
@@ -377,7 +398,10 @@ export async function completeUpstreamLogin(
   } catch (err) {
     if (err instanceof oauth.AuthorizationResponseError) {
       const description = err.error_description ? `${err.error}: ${err.error_description}` : err.error;
-      throw new UpstreamLoginError(err.error === 'access_denied' ? 'access_denied' : 'server_error', `The identity provider answered ${description}`);
+      throw new UpstreamLoginError(
+        err.error === 'access_denied' ? 'access_denied' : 'server_error',
+        `The identity provider answered ${description}`,
+      );
     }
     throw upstreamFailure(err, `The answer of the identity provider of connection ${connection.name}`);
   }

@@ -1,7 +1,7 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, importJWK, type CryptoKey, type JWK } from 'jose';
-import type { ChangeFeed, Storage } from '../storage/types.js';
+import { type CryptoKey, calculateJwkThumbprint, importJWK, type JWK } from 'jose';
 import type { SigningKeyRecord } from '../domain/types.js';
+import type { ChangeFeed, Storage } from '../storage/types.js';
 import type { Encrypter } from './encryption.js';
 
 export interface SigningKey {

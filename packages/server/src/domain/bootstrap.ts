@@ -1,13 +1,13 @@
 import type { KeyRing } from '../crypto/keys.js';
-import { DomainError } from './errors.js';
 import type { SecretDigester } from '../crypto/secrets.js';
 import type { Storage } from '../storage/types.js';
+import { AUTH0_DEFAULTS_FLAG } from './auth0-defaults.js';
 import { createClient, setNewClientSecret } from './clients.js';
-import { DEFAULT_DATABASE_CONNECTION, createConnection } from './connections.js';
+import { createConnection, DEFAULT_DATABASE_CONNECTION } from './connections.js';
+import { DomainError } from './errors.js';
 import { newClientGrantId } from './ids.js';
 import { everyItem } from './paging.js';
-import { MANAGEMENT_SCOPES, createResourceServer, managementAudience } from './resource-servers.js';
-import { AUTH0_DEFAULTS_FLAG } from './auth0-defaults.js';
+import { createResourceServer, MANAGEMENT_SCOPES, managementAudience } from './resource-servers.js';
 import { defaultTenantSettings, updateTenantSettings } from './tenant.js';
 
 export interface BootstrapOptions {
@@ -130,10 +130,13 @@ export async function rotateAdminSecret(
   if (admins.length === 0) throw new AdminRecoveryError('latchkey: no admin client yet; run `latchkey start` once to create the tenant');
   const clientId = options.clientId ?? (admins.length === 1 ? admins[0] : undefined);
   if (clientId === undefined) {
-    throw new AdminRecoveryError(`latchkey: several admin clients (${admins.join(', ')}); name one: latchkey admin rotate-secret CLIENT_ID`);
+    throw new AdminRecoveryError(
+      `latchkey: several admin clients (${admins.join(', ')}); name one: latchkey admin rotate-secret CLIENT_ID`,
+    );
   }
   const record = await storage.clients.get(clientId);
-  if (!record?.client.is_system) throw new AdminRecoveryError(`latchkey: ${clientId} is not an admin client (admin clients: ${admins.join(', ')})`);
+  if (!record?.client.is_system)
+    throw new AdminRecoveryError(`latchkey: ${clientId} is not an admin client (admin clients: ${admins.join(', ')})`);
   if (clientId === options.configuredAdminId) {
     throw new AdminRecoveryError(`latchkey: the secret of ${clientId} is set by LATCHKEY_ADMIN_CLIENT_SECRET; change it there and restart`);
   }

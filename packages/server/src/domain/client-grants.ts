@@ -1,5 +1,5 @@
-import type { Storage } from '../storage/types.js';
 import type { ClientGrant } from '../domain/types.js';
+import type { Storage } from '../storage/types.js';
 import { conflict, forbidden, invalidField, notFound } from './errors.js';
 import { newClientGrantId } from './ids.js';
 
@@ -39,7 +39,11 @@ async function assertNotSystemGrant(storage: Pick<Storage, 'clients'>, grant: Cl
   }
 }
 
-export async function updateClientGrant(storage: Pick<Storage, 'clientGrants' | 'clients' | 'resourceServers'>, id: string, patch: { scope?: string[] }): Promise<ClientGrant> {
+export async function updateClientGrant(
+  storage: Pick<Storage, 'clientGrants' | 'clients' | 'resourceServers'>,
+  id: string,
+  patch: { scope?: string[] },
+): Promise<ClientGrant> {
   const existing = await existingGrant(storage, id);
   await assertNotSystemGrant(storage, existing);
   const grant = { ...existing, ...(patch.scope ? { scope: [...new Set(patch.scope)] } : {}) };

@@ -1,6 +1,6 @@
 import { generateClientSecret, MIN_CLIENT_SECRET_LENGTH, type SecretDigester } from '../crypto/secrets.js';
-import type { Storage } from '../storage/types.js';
 import type { AppType, Client, TokenEndpointAuthMethod } from '../domain/types.js';
+import type { Storage } from '../storage/types.js';
 import { DomainError, forbidden, invalidField, notFound } from './errors.js';
 import { newClientId } from './ids.js';
 import { everyItem } from './paging.js';
@@ -161,7 +161,9 @@ export async function rotateClientSecret(
 ): Promise<{ client: Client; secret: string }> {
   const client = await getClient(storage, clientId);
   if (client.is_system) {
-    throw forbidden("The bootstrap admin client's secret cannot be rotated through the Management API; the operator rotates it with 'latchkey admin rotate-secret'");
+    throw forbidden(
+      "The bootstrap admin client's secret cannot be rotated through the Management API; the operator rotates it with 'latchkey admin rotate-secret'",
+    );
   }
   return setNewClientSecret(storage, digester, client);
 }

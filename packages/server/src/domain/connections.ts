@@ -1,10 +1,10 @@
 import type { Encrypter } from '../crypto/encryption.js';
-import { deleteUserWith } from './users.js';
-import type { Storage } from '../storage/types.js';
 import type { Connection } from '../domain/types.js';
+import type { Storage } from '../storage/types.js';
 import { conflict, invalidField, notFound } from './errors.js';
 import { newConnectionId } from './ids.js';
 import { assertUpstreamOptions, sealOptions } from './upstream-options.js';
+import { deleteUserWith } from './users.js';
 
 export const DEFAULT_DATABASE_CONNECTION = 'Username-Password-Authentication';
 
@@ -17,7 +17,12 @@ async function assertClientsExist(storage: Pick<Storage, 'clients'>, clientIds: 
 }
 
 /** Upstream options are checked and their secret sealed; database options are kept as given. */
-function storedOptions(secrets: Encrypter | undefined, connection: Pick<Connection, 'name' | 'strategy'>, options: Record<string, unknown>, previous?: Record<string, unknown>) {
+function storedOptions(
+  secrets: Encrypter | undefined,
+  connection: Pick<Connection, 'name' | 'strategy'>,
+  options: Record<string, unknown>,
+  previous?: Record<string, unknown>,
+) {
   assertUpstreamOptions(connection.strategy, options);
   if (connection.strategy === 'auth0') return options;
   if (!secrets) throw new Error('An encrypter is needed to store upstream connection secrets');
@@ -56,7 +61,12 @@ export async function getConnection(storage: Pick<Storage, 'connections'>, id: s
 }
 
 /** `options` is replaced as a whole, as Auth0 does: send the complete object. */
-export async function updateConnection(storage: Pick<Storage, 'clients' | 'connections'>, id: string, patch: ConnectionInput, secrets?: Encrypter): Promise<Connection> {
+export async function updateConnection(
+  storage: Pick<Storage, 'clients' | 'connections'>,
+  id: string,
+  patch: ConnectionInput,
+  secrets?: Encrypter,
+): Promise<Connection> {
   const existing = await getConnection(storage, id);
   if (patch.name !== undefined && patch.name !== existing.name) {
     throw invalidField('name', "a connection's 'name' cannot be changed");

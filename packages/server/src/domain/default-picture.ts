@@ -32,7 +32,7 @@ function asciiLetters(word: string): string {
  * first two letters of a single word; the email's local part when there is no other name.
  */
 export function avatarInitials(user: Pick<User, 'name' | 'given_name' | 'family_name' | 'nickname' | 'email'>): string {
-  const looksLikeEmail = (value: string | undefined) => value !== undefined && value.includes('@');
+  const looksLikeEmail = (value: string | undefined) => value?.includes('@');
   const candidates = [
     user.given_name && user.family_name ? `${user.given_name} ${user.family_name}` : undefined,
     looksLikeEmail(user.name) ? undefined : user.name,
@@ -40,7 +40,10 @@ export function avatarInitials(user: Pick<User, 'name' | 'given_name' | 'family_
     user.email?.split('@')[0],
   ];
   for (const candidate of candidates) {
-    const words = (candidate ?? '').split(/[\s._\-+]+/).map(asciiLetters).filter(Boolean);
+    const words = (candidate ?? '')
+      .split(/[\s._\-+]+/)
+      .map(asciiLetters)
+      .filter(Boolean);
     if (words.length === 0) continue;
     return words.length > 1 ? `${words[0]![0]}${words[words.length - 1]![0]}` : words[0]!.slice(0, 2);
   }
@@ -66,7 +69,20 @@ export function withDefaultPicture(user: User, settings: PictureSettings): User 
 }
 
 /** Background colours with white text at a contrast ratio of 4.5 or more; picked by the initials. */
-const COLOURS = ['#1e6fd9', '#0f7b6c', '#8a4baf', '#c2410c', '#b4235a', '#3f6212', '#0e7490', '#6d28d9', '#a16207', '#be123c', '#4338ca', '#047857'];
+const COLOURS = [
+  '#1e6fd9',
+  '#0f7b6c',
+  '#8a4baf',
+  '#c2410c',
+  '#b4235a',
+  '#3f6212',
+  '#0e7490',
+  '#6d28d9',
+  '#a16207',
+  '#be123c',
+  '#4338ca',
+  '#047857',
+];
 
 /**
  * The avatar image. Its only variable part is checked against AVATAR_FILE first, and the SVG

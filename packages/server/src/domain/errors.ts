@@ -44,8 +44,7 @@ export class DomainError extends Error {
 }
 
 /** A field that fails validation; the Management API shows it as a payload validation error. */
-export const invalidField = (field: string, message: string, code = 'invalid_body') =>
-  new DomainError('invalid', code, message, { field });
+export const invalidField = (field: string, message: string, code = 'invalid_body') => new DomainError('invalid', code, message, { field });
 export const invalid = (message: string, code = 'invalid_body') => new DomainError('invalid', code, message);
 export const notFound = (message: string, code: string) => new DomainError('not_found', code, message);
 export const conflict = (message: string, code = 'conflict') => new DomainError('conflict', code, message);

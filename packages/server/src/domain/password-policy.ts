@@ -19,9 +19,9 @@ export const MAX_PASSWORD_LENGTH = 128;
 
 /** The connection's policy (Auth0's default is "good") and its effective minimum length. */
 function resolvePolicy(options: Record<string, unknown>) {
-  const name = (typeof options.passwordPolicy === 'string' && options.passwordPolicy in POLICIES
-    ? options.passwordPolicy
-    : 'good') as PolicyName;
+  const name = (
+    typeof options.passwordPolicy === 'string' && options.passwordPolicy in POLICIES ? options.passwordPolicy : 'good'
+  ) as PolicyName;
   const policy = POLICIES[name];
   const complexity = options.password_complexity_options as { min_length?: unknown } | undefined;
   const minLength = Math.max(policy.minLength, typeof complexity?.min_length === 'number' ? complexity.min_length : 0);

@@ -1,5 +1,5 @@
-import type { Storage } from '../storage/types.js';
 import type { ResourceServer } from '../domain/types.js';
+import type { Storage } from '../storage/types.js';
 import { conflict, forbidden, invalidField, notFound } from './errors.js';
 import { newResourceServerId } from './ids.js';
 
@@ -77,9 +77,7 @@ export async function createResourceServer(
 
 /** Auth0 addresses resource servers by id or by identifier. */
 export async function getResourceServer(storage: Pick<Storage, 'resourceServers'>, idOrIdentifier: string): Promise<ResourceServer> {
-  const rs =
-    (await storage.resourceServers.get(idOrIdentifier)) ??
-    (await storage.resourceServers.getByIdentifier(idOrIdentifier));
+  const rs = (await storage.resourceServers.get(idOrIdentifier)) ?? (await storage.resourceServers.getByIdentifier(idOrIdentifier));
   if (!rs) throw notFound('The resource server does not exist', 'inexistent_resource_server');
   return rs;
 }

@@ -1,5 +1,5 @@
-import type { Storage } from '../storage/types.js';
 import type { TenantSettings } from '../domain/types.js';
+import type { Storage } from '../storage/types.js';
 import { AUTH0_DEFAULTS_FLAG } from './auth0-defaults.js';
 import { assertUrls } from './urls.js';
 

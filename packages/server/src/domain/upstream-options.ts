@@ -91,7 +91,12 @@ export function assertUpstreamOptions(strategy: ConnectionStrategy, options: Rec
 }
 
 /** Encrypts the client secret for storage; a secret left out of an update keeps the stored one. */
-export function sealOptions(secrets: Encrypter, name: string, options: Record<string, unknown>, previous?: Record<string, unknown>): Record<string, unknown> {
+export function sealOptions(
+  secrets: Encrypter,
+  name: string,
+  options: Record<string, unknown>,
+  previous?: Record<string, unknown>,
+): Record<string, unknown> {
   const { client_secret: secret, [SEALED_SECRET]: _ignored, ...rest } = options;
   if (typeof secret === 'string') return { ...rest, [SEALED_SECRET]: secrets.encrypt(secret, `connection ${name}`) };
   return previous?.[SEALED_SECRET] ? { ...rest, [SEALED_SECRET]: previous[SEALED_SECRET] } : rest;

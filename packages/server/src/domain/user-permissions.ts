@@ -1,5 +1,5 @@
-import type { Storage } from '../storage/types.js';
 import type { ResourceServer, UserPermission } from '../domain/types.js';
+import type { Storage } from '../storage/types.js';
 import { invalid, notFound } from './errors.js';
 import { getUser } from './users.js';
 
@@ -43,18 +43,30 @@ async function resolve(storage: Pick<Storage, 'resourceServers'>, refs: Permissi
   return permissions;
 }
 
-export async function assignUserPermissions(storage: Pick<Storage, 'permissions' | 'resourceServers' | 'users'>, userId: string, refs: PermissionRef[], now: Date): Promise<void> {
+export async function assignUserPermissions(
+  storage: Pick<Storage, 'permissions' | 'resourceServers' | 'users'>,
+  userId: string,
+  refs: PermissionRef[],
+  now: Date,
+): Promise<void> {
   await getUser(storage, userId);
   await storage.permissions.add(userId, await resolve(storage, refs), now.toISOString());
 }
 
-export async function removeUserPermissions(storage: Pick<Storage, 'permissions' | 'resourceServers' | 'users'>, userId: string, refs: PermissionRef[]): Promise<void> {
+export async function removeUserPermissions(
+  storage: Pick<Storage, 'permissions' | 'resourceServers' | 'users'>,
+  userId: string,
+  refs: PermissionRef[],
+): Promise<void> {
   await getUser(storage, userId);
   await storage.permissions.remove(userId, await resolve(storage, refs, false));
 }
 
 /** The user's permissions with their API's name and the scope's description, as Auth0 lists them. */
-export async function listUserPermissions(storage: Pick<Storage, 'permissions' | 'resourceServers' | 'users'>, userId: string): Promise<PresentedPermission[]> {
+export async function listUserPermissions(
+  storage: Pick<Storage, 'permissions' | 'resourceServers' | 'users'>,
+  userId: string,
+): Promise<PresentedPermission[]> {
   await getUser(storage, userId);
   const apiOf = apiLookup(storage);
   const presented: PresentedPermission[] = [];

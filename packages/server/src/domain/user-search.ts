@@ -1,5 +1,5 @@
-import type { Storage } from '../storage/types.js';
 import type { Page, PageRequest, User } from '../domain/types.js';
+import type { Storage } from '../storage/types.js';
 import { invalidField } from './errors.js';
 
 /**
@@ -26,7 +26,15 @@ export interface UserSearchQuery {
 }
 
 export const SORTABLE = [
-  'user_id', 'email', 'name', 'nickname', 'username', 'created_at', 'updated_at', 'last_login', 'logins_count',
+  'user_id',
+  'email',
+  'name',
+  'nickname',
+  'username',
+  'created_at',
+  'updated_at',
+  'last_login',
+  'logins_count',
 ] as const;
 export type SortField = (typeof SORTABLE)[number];
 export interface UserSort {
@@ -85,7 +93,8 @@ function fieldReader(field: string): (user: User) => unknown[] {
   if (metadata) {
     return (user) => {
       let value: unknown = user[metadata.root];
-      for (const key of metadata.path) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+      for (const key of metadata.path)
+        value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
       return Array.isArray(value) ? value : [value];
     };
   }
@@ -104,7 +113,8 @@ export function parseUserSearch(q: string): UserSearchQuery {
   if (!rest) throw invalidQuery('the query is empty');
   for (;;) {
     const term = TERM.exec(rest);
-    if (!term) throw invalidQuery(`cannot read "${rest.slice(0, 40)}" (supported: field:value, field:"value", field:prefix*, AND, OR, NOT)`);
+    if (!term)
+      throw invalidQuery(`cannot read "${rest.slice(0, 40)}" (supported: field:value, field:"value", field:prefix*, AND, OR, NOT)`);
     const [whole, not, field, quoted, bare, star] = term;
     const text = quoted !== undefined ? quoted.replace(/\\(.)/g, '$1') : bare!;
     fieldReader(field!);

@@ -1,14 +1,28 @@
 import type { Encrypter } from '../crypto/encryption.js';
-import { signOutEverywhere } from '../login/sessions.js';
 import { hashPassword, isImportableHash } from '../crypto/passwords.js';
-import type { Repositories, Storage } from '../storage/types.js';
 import type { User, UserRecord } from '../domain/types.js';
+import { signOutEverywhere } from '../login/sessions.js';
+import type { Repositories, Storage } from '../storage/types.js';
 import { conflict, invalid, invalidField, notFound } from './errors.js';
 import { newDatabaseUserId } from './ids.js';
 import { assertPasswordAllowed } from './password-policy.js';
 
 type Profile = Partial<
-  Pick<User, 'email' | 'email_verified' | 'username' | 'phone_number' | 'name' | 'nickname' | 'picture' | 'given_name' | 'family_name' | 'blocked' | 'app_metadata' | 'user_metadata'>
+  Pick<
+    User,
+    | 'email'
+    | 'email_verified'
+    | 'username'
+    | 'phone_number'
+    | 'name'
+    | 'nickname'
+    | 'picture'
+    | 'given_name'
+    | 'family_name'
+    | 'blocked'
+    | 'app_metadata'
+    | 'user_metadata'
+  >
 >;
 
 export type UserCreateInput = Profile & {
@@ -53,7 +67,8 @@ export async function createUser(storage: Pick<Storage, 'connections' | 'users'>
     throw invalidField('password_hash', "send either 'password' or 'password_hash', not both");
   }
   if (input.password_hash !== undefined) {
-    if (!isImportableHash(input.password_hash)) throw invalidField('password_hash', "'password_hash' must be a bcrypt hash ($2a$, $2b$ or $2y$)");
+    if (!isImportableHash(input.password_hash))
+      throw invalidField('password_hash', "'password_hash' must be a bcrypt hash ($2a$, $2b$ or $2y$)");
   } else {
     if (input.password === undefined) throw invalidField('password', "Missing required property: 'password'");
     assertPasswordAllowed(input.password, connection.options);

@@ -2,12 +2,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { addressDigest } from '../login/address.js';
 import { startAuthorization } from '../login/authorization-flow.js';
-import { AuthorizeError, validateAuthorizationRequest, type AuthorizeParams, type AuthorizeState } from '../oauth/authorize/index.js';
+import { AuthorizeError, type AuthorizeParams, type AuthorizeState, validateAuthorizationRequest } from '../oauth/authorize/index.js';
+import { OAuthError } from '../oauth/errors.js';
 import { sendPage, tenantBranding } from './login/html-response.js';
 import { errorParams, sendAuthorizationResult, sendNextStep, signedInFrom } from './login/next-step.js';
 import { errorPage } from './login/views/pages.js';
 import { readParams } from './params.js';
-import { OAuthError } from '../oauth/errors.js';
 
 const MAX_PARAM_LENGTH = 4096;
 

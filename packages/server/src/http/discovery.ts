@@ -27,7 +27,26 @@ export function providerMetadata(issuer: string, grants: GrantRegistry): Record<
     response_modes_supported: ['query', 'fragment', 'form_post', 'web_message'],
     code_challenge_methods_supported: ['S256'],
     grant_types_supported: grants.tokenGrantTypes,
-    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sid', 'at_hash', 'name', 'nickname', 'picture', 'given_name', 'family_name', 'updated_at', 'email', 'email_verified', 'phone_number'],
+    claims_supported: [
+      'sub',
+      'iss',
+      'aud',
+      'exp',
+      'iat',
+      'auth_time',
+      'nonce',
+      'sid',
+      'at_hash',
+      'name',
+      'nickname',
+      'picture',
+      'given_name',
+      'family_name',
+      'updated_at',
+      'email',
+      'email_verified',
+      'phone_number',
+    ],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     authorization_response_iss_parameter_supported: true,
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
@@ -39,7 +58,8 @@ export function providerMetadata(issuer: string, grants: GrantRegistry): Record<
 
 export async function discoveryEndpoints(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const metadata = providerMetadata(ctx.issuer, ctx.grants);
-  const sendMetadata = async (_: unknown, reply: import('fastify').FastifyReply) => reply.header('cache-control', 'public, max-age=60').send(metadata);
+  const sendMetadata = async (_: unknown, reply: import('fastify').FastifyReply) =>
+    reply.header('cache-control', 'public, max-age=60').send(metadata);
   app.get('/.well-known/openid-configuration', sendMetadata);
   app.get('/.well-known/oauth-authorization-server', sendMetadata);
 

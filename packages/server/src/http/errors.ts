@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ServerContext } from '../context.js';
 import { lockHeaders } from '../connections/database.js';
+import type { ServerContext } from '../context.js';
 import { DomainError, type ErrorKind } from '../domain/errors.js';
 import { OAuthError, type OAuthErrorCode } from '../oauth/errors.js';
 import { RegistrationError } from '../oauth/registration.js';
@@ -175,8 +175,12 @@ export function oauthError(error: unknown, now = Date.now()): OAuthError {
 }
 
 export function dbconnectionsError(error: unknown, now = Date.now()): WireError {
-  const body = (status: number, code: string, description: string, name = 'BadRequestError') =>
-    ({ name, code, description, statusCode: status });
+  const body = (status: number, code: string, description: string, name = 'BadRequestError') => ({
+    name,
+    code,
+    description,
+    statusCode: status,
+  });
   if (error instanceof DomainError) {
     const { status, code, name } = DBCONNECTIONS_ERRORS[error.kind];
     const lock = error.details.lock;
@@ -242,7 +246,10 @@ export function pageError(error: unknown): PageError {
 
 /** Sends a JSON surface's answer. */
 function sendWire(reply: FastifyReply, wire: WireError): FastifyReply {
-  return reply.status(wire.status).headers(wire.headers ?? {}).send(wire.body);
+  return reply
+    .status(wire.status)
+    .headers(wire.headers ?? {})
+    .send(wire.body);
 }
 
 /**
@@ -263,7 +270,10 @@ export function installErrorHandler(app: FastifyInstance, surface: Surface, ctx:
       case 'oauth': {
         const oauth = oauthError(error, now);
         status = oauth.status;
-        reply.status(status).headers({ 'cache-control': 'no-store', ...oauth.headers }).send(oauth.toJSON());
+        reply
+          .status(status)
+          .headers({ 'cache-control': 'no-store', ...oauth.headers })
+          .send(oauth.toJSON());
         break;
       }
       case 'dbconnections': {

@@ -1,14 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { decideAuth0Logout, decideOidcLogout, percentEncodeForHeader, type LogoutContext, type LogoutDecision } from '../login/logout.js';
+import { decideAuth0Logout, decideOidcLogout, type LogoutContext, type LogoutDecision, percentEncodeForHeader } from '../login/logout.js';
 import { endSession, SESSION_COOKIE } from '../login/sessions.js';
+import { OAuthError } from '../oauth/errors.js';
 import { cookieOptions, issueCsrfCookie, sameSecret } from './login/form.js';
 import { sendPage, tenantBranding } from './login/html-response.js';
 import { signedInFrom } from './login/next-step.js';
-import { readParams } from './params.js';
-import { OAuthError } from '../oauth/errors.js';
 import { upstreamContext } from './login/upstream.js';
 import { errorPage, loggedOutPage, logoutConfirmPage } from './login/views/pages.js';
+import { readParams } from './params.js';
 
 const LOGOUT_CSRF_COOKIE = 'latchkey_logout';
 

@@ -7,14 +7,14 @@ import { addressKey } from '../login/address.js';
 import {
   issueRegistrationToken,
   parseRegistration,
+  type RegistrationRequest,
   registerClient,
   registrationResponse,
   registrationTokenValid,
   updateRegisteredClient,
-  type RegistrationRequest,
 } from '../oauth/registration.js';
 import { installErrorHandler } from './errors.js';
-import { FixedWindowLimiter, SharedWindowLimiter, type RateLimitAnswer } from './rate-limit.js';
+import { FixedWindowLimiter, type RateLimitAnswer, SharedWindowLimiter } from './rate-limit.js';
 
 export const DCR_FLAG = 'enable_dynamic_client_registration';
 /** RFC 7592 management of a registration by the client itself; off by default. */
@@ -74,7 +74,9 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
     if (!rate.allowed) return tooMany(reply, rate, 'Too many registrations from this address; slow down.');
     const settings = await ctx.lookups.tenantSettings();
     if (settings.flags[DCR_FLAG] !== true) {
-      return reply.status(403).send({ error: 'access_denied', error_description: 'Dynamic client registration is not enabled for this tenant.' });
+      return reply
+        .status(403)
+        .send({ error: 'access_denied', error_description: 'Dynamic client registration is not enabled for this tenant.' });
     }
     if (initialToken !== undefined) {
       const presented = /^Bearer (\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
@@ -101,7 +103,8 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
       request.log.warn({ max: ctx.config.registrationMaxClients }, 'dynamic registration refused: limit of registered clients reached');
       return reply.status(403).send({
         error: 'access_denied',
-        error_description: 'This tenant holds as many dynamically registered clients as it allows (LATCHKEY_REGISTRATION_MAX_CLIENTS); delete unused ones to register more.',
+        error_description:
+          'This tenant holds as many dynamically registered clients as it allows (LATCHKEY_REGISTRATION_MAX_CLIENTS); delete unused ones to register more.',
       });
     }
     const { client, secret } = registered;
@@ -115,14 +118,24 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
     reply.header('cache-control', 'no-store');
     const { flags } = await ctx.lookups.tenantSettings();
     if (flags[DCR_FLAG] !== true || flags[MANAGEMENT_FLAG] !== true) {
-      reply.status(403).send({ error: 'access_denied', error_description: 'Client registration management is not enabled for this tenant.' });
+      reply
+        .status(403)
+        .send({ error: 'access_denied', error_description: 'Client registration management is not enabled for this tenant.' });
       return undefined;
     }
     const token = /^Bearer (\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
     const client = (await ctx.lookups.client(request.params.clientId))?.client;
     // One answer for an unknown client and a wrong token (RFC 7592 §2): nothing to probe.
-    if (!token || !client || client.registration_source !== 'dynamic_registration' || !(await registrationTokenValid(ctx.storage, ctx.digester, client.client_id, token))) {
-      reply.status(401).header('www-authenticate', 'Bearer error="invalid_token"').send({ error: 'invalid_token', error_description: 'Invalid registration access token.' });
+    if (
+      !token ||
+      !client ||
+      client.registration_source !== 'dynamic_registration' ||
+      !(await registrationTokenValid(ctx.storage, ctx.digester, client.client_id, token))
+    ) {
+      reply
+        .status(401)
+        .header('www-authenticate', 'Bearer error="invalid_token"')
+        .send({ error: 'invalid_token', error_description: 'Invalid registration access token.' });
       return undefined;
     }
     return client;
@@ -144,7 +157,9 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
       return reply.status(400).send({ error: 'invalid_client_metadata', error_description: 'client_id does not match the registration' });
     }
     const updated = await updateRegisteredClient(ctx.storage, ctx.digester, client, parsed);
-    return reply.send(registrationResponse(updated.client, updated.secret, undefined, { registration_client_uri: clientUri(client.client_id) }));
+    return reply.send(
+      registrationResponse(updated.client, updated.secret, undefined, { registration_client_uri: clientUri(client.client_id) }),
+    );
   });
 
   app.delete<{ Params: { clientId: string } }>('/oidc/register/:clientId', async (request, reply) => {

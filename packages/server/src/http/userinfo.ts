@@ -35,7 +35,10 @@ export async function userinfoEndpoint(app: FastifyInstance, ctx: ServerContext)
   const reject = (reply: FastifyReply, error: 'invalid_request' | 'invalid_token', description: string) =>
     reply
       .status(error === 'invalid_request' ? 400 : 401)
-      .headers({ 'www-authenticate': `Bearer realm="${ctx.issuer}", error="${error}", error_description="${description}"`, 'cache-control': 'no-store' })
+      .headers({
+        'www-authenticate': `Bearer realm="${ctx.issuer}", error="${error}", error_description="${description}"`,
+        'cache-control': 'no-store',
+      })
       .send({ error, error_description: description });
 
   async function handle(request: FastifyRequest, reply: FastifyReply) {
@@ -52,7 +55,9 @@ export async function userinfoEndpoint(app: FastifyInstance, ctx: ServerContext)
     if (!grant) return reject(reply, 'invalid_token', 'The access token is invalid or expired');
     const user = (await ctx.storage.users.get(grant.userId))?.user;
     if (!user || user.blocked) return reject(reply, 'invalid_token', 'The access token is invalid or expired');
-    return reply.header('cache-control', 'no-store').send({ sub: user.user_id, ...profileClaims(withDefaultPicture(user, ctx.pictures), grant.scope) });
+    return reply
+      .header('cache-control', 'no-store')
+      .send({ sub: user.user_id, ...profileClaims(withDefaultPicture(user, ctx.pictures), grant.scope) });
   }
 
   app.get('/userinfo', handle);

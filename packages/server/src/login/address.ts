@@ -12,8 +12,13 @@ export function addressKey(ip: string): string {
   const [head = '', tail = ''] = ip.split('::');
   const headGroups = head ? head.split(':') : [];
   const tailGroups = ip.includes('::') && tail ? tail.split(':') : [];
-  const groups = ip.includes('::') ? [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups] : headGroups;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '').toLowerCase()).join(':')}::/64`;
+  const groups = ip.includes('::')
+    ? [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups]
+    : headGroups;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, '').toLowerCase())
+    .join(':')}::/64`;
 }
 
 /** A digest of the address key: enough to group requests by source, without storing the address. */

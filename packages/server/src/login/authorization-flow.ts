@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import type { AuthorizationRequest, Client, LoginTransaction, ResourceServer, Session, User } from '../domain/types.js';
 import { AuthorizeError } from '../oauth/authorize/index.js';
 import { authorizationResponse } from '../oauth/authorize/respond.js';
 import type { GrantContext } from '../oauth/grants/types.js';
-import type { AuthorizationRequest, Client, LoginTransaction, ResourceServer, Session, User } from '../domain/types.js';
 import { sessionServes } from './connection-access.js';
 import { consentNeeded, recordConsent } from './consent.js';
 
@@ -69,7 +69,11 @@ export function newTransaction(request: AuthorizationRequest, now: number, lifet
  * source (the ones nearest to expiry give way), so a flood from one address holds a bounded
  * number of rows.
  */
-export async function storeAnonymousTransaction(ctx: GrantContext, tx: LoginTransaction, origin: TransactionSource): Promise<LoginTransaction> {
+export async function storeAnonymousTransaction(
+  ctx: GrantContext,
+  tx: LoginTransaction,
+  origin: TransactionSource,
+): Promise<LoginTransaction> {
   const sourced = {
     ...tx,
     expiresAt: new Date(Math.min(Date.parse(tx.expiresAt), ctx.now() + UNSHOWN_TRANSACTION_LIFETIME_MS)).toISOString(),
@@ -99,7 +103,10 @@ export async function startAuthorization(
   const { request } = input;
   if (!signedIn || !(await sessionSatisfies(ctx, input, signedIn))) {
     if (request.prompt.includes('none')) return { kind: 'error', error: new AuthorizeError('login_required', 'Login required') };
-    return { kind: 'login', tx: await storeAnonymousTransaction(ctx, newTransaction(request, now, UNSHOWN_TRANSACTION_LIFETIME_MS), origin) };
+    return {
+      kind: 'login',
+      tx: await storeAnonymousTransaction(ctx, newTransaction(request, now, UNSHOWN_TRANSACTION_LIFETIME_MS), origin),
+    };
   }
   return afterSignIn(ctx, input, signedIn, undefined);
 }

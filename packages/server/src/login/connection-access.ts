@@ -1,6 +1,6 @@
 import { connectionUsableBy } from '../connections/database.js';
-import type { Lookups } from '../storage/cache.js';
 import type { Client, Connection, Session } from '../domain/types.js';
+import type { Lookups } from '../storage/cache.js';
 
 const UPSTREAM_STRATEGIES = new Set(['oauth2', 'oidc']);
 
@@ -9,7 +9,11 @@ export async function upstreamConnectionsFor(lookups: Lookups, client: Client): 
   return (await lookups.upstreamConnections()).filter((connection) => connectionUsableBy(connection, client));
 }
 
-export async function usableUpstreamConnection(lookups: Lookups, client: Client, name: string | undefined): Promise<Connection | undefined> {
+export async function usableUpstreamConnection(
+  lookups: Lookups,
+  client: Client,
+  name: string | undefined,
+): Promise<Connection | undefined> {
   if (name === undefined) return undefined;
   const connection = await lookups.connection(name);
   return connection && UPSTREAM_STRATEGIES.has(connection.strategy) && connectionUsableBy(connection, client) ? connection : undefined;

@@ -1,6 +1,6 @@
+import type { Client, ResourceServer } from '../domain/types.js';
 import { OIDC_SCOPES } from '../oauth/scope.js';
 import type { Storage } from '../storage/types.js';
-import type { Client, ResourceServer } from '../domain/types.js';
 
 /**
  * Whether the user must be asked before the client gets these scopes. First-party clients are not

@@ -3,7 +3,7 @@ import type { AuthorizationRequest, DeviceCodeRecord, LoginTransaction } from '.
 import { formatUserCode, lookUpUserCode } from '../oauth/device.js';
 import type { GrantContext } from '../oauth/grants/types.js';
 import { addressDigest } from './address.js';
-import { newTransaction, storeAnonymousTransaction, type SignedIn } from './authorization-flow.js';
+import { newTransaction, type SignedIn, storeAnonymousTransaction } from './authorization-flow.js';
 import { sessionServes } from './connection-access.js';
 import { describeScopes, recordConsent } from './consent.js';
 

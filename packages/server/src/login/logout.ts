@@ -38,7 +38,9 @@ export function returnUrlProblem(name: string, url: string): string | undefined 
  */
 export function percentEncodeForHeader(url: string): string {
   // Buffer.from replaces a lone surrogate by U+FFFD instead of throwing as encodeURI would.
-  return url.replace(/[^\x21-\x7e]+/g, (run) => [...Buffer.from(run, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+  return url.replace(/[^\x21-\x7e]+/g, (run) =>
+    [...Buffer.from(run, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
 }
 
 export interface IdTokenHint {
@@ -167,12 +169,14 @@ export async function decideOidcLogout(ctx: LogoutContext, input: LogoutInput & 
   }
 
   const signedIn = await input.signedIn();
-  const back = redirect !== undefined
-    ? { postLogoutRedirectUri: redirect, ...(params.state !== undefined ? { state: params.state } : {}) }
-    : {};
+  const back =
+    redirect !== undefined ? { postLogoutRedirectUri: redirect, ...(params.state !== undefined ? { state: params.state } : {}) } : {};
   const redirectTo = (await federatedTarget(ctx, params, signedIn, back)) ?? target;
   const hinted =
-    hint !== undefined && signedIn !== undefined && hint.userId === signedIn.user.user_id && (!hint.sid || hint.sid === signedIn.session.sid);
+    hint !== undefined &&
+    signedIn !== undefined &&
+    hint.userId === signedIn.user.user_id &&
+    (!hint.sid || hint.sid === signedIn.session.sid);
   const mustConfirm = signedIn !== undefined && !hinted;
   if (mustConfirm && !input.confirmed) {
     const { action: _action, ...fields } = params;

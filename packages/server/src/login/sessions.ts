@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import type { Session, TenantSettings, User } from '../domain/types.js';
 import { digestToken } from '../oauth/user-tokens.js';
 import type { Storage } from '../storage/types.js';
-import type { Session, TenantSettings, User } from '../domain/types.js';
 
 export const SESSION_COOKIE = 'latchkey_session';
 
@@ -21,7 +21,10 @@ export interface NewSession {
  * The SSO session behind the cookie. The cookie carries a 256-bit secret; the database keeps its
  * digest, and the public `sid` (for id_tokens) is a separate random value.
  */
-export async function createSession(storage: Pick<Storage, 'sessions'>, input: NewSession): Promise<{ cookieValue: string; session: Session }> {
+export async function createSession(
+  storage: Pick<Storage, 'sessions'>,
+  input: NewSession,
+): Promise<{ cookieValue: string; session: Session }> {
   const cookieValue = randomBytes(32).toString('base64url');
   const iso = new Date(input.now).toISOString();
   const session: Session = {
@@ -67,7 +70,11 @@ export async function endSession(storage: Pick<Storage, 'sessions'>, cookieValue
  * whoever knew the old password may hold any of them. JWT access tokens are self-contained and
  * live until they expire.
  */
-export async function signOutEverywhere(storage: Pick<Storage, 'sessions' | 'refreshTokens' | 'accessTokens'>, userId: string, now: number): Promise<void> {
+export async function signOutEverywhere(
+  storage: Pick<Storage, 'sessions' | 'refreshTokens' | 'accessTokens'>,
+  userId: string,
+  now: number,
+): Promise<void> {
   const iso = new Date(now).toISOString();
   await storage.sessions.endAllOf(userId, iso);
   await storage.refreshTokens.revokeAllOf(userId, undefined, iso);
@@ -89,7 +96,10 @@ export function signedInBeforePasswordChange(user: Pick<User, 'last_password_res
  * before there is a session to end, so the sign-in checks once more after its insert: one of the
  * two always sees the other.
  */
-export async function passwordChangedSince(storage: Pick<Storage, 'users'>, user: Pick<User, 'user_id' | 'last_password_reset'>): Promise<boolean> {
+export async function passwordChangedSince(
+  storage: Pick<Storage, 'users'>,
+  user: Pick<User, 'user_id' | 'last_password_reset'>,
+): Promise<boolean> {
   const current = (await storage.users.get(user.user_id))?.user;
   return !current || current.last_password_reset !== user.last_password_reset;
 }

@@ -1,10 +1,10 @@
 import type { Config } from '../config.js';
-import { DomainError } from '../domain/errors.js';
-import { createUser, type UserCreateInput } from '../domain/users.js';
-import type { Storage } from '../storage/types.js';
-import type { Client, Connection, User } from '../domain/types.js';
 import { databaseConnectionFor } from '../connections/database.js';
+import { DomainError } from '../domain/errors.js';
+import type { Client, Connection, User } from '../domain/types.js';
+import { createUser, type UserCreateInput } from '../domain/users.js';
 import type { Lookups } from '../storage/cache.js';
+import type { Storage } from '../storage/types.js';
 import { addressKey } from './address.js';
 
 /** Sign-ups are counted per address and per tenant in fixed windows of an hour. */
@@ -21,7 +21,6 @@ export const signupLimits = (config: Pick<Config, 'signupLimitPerIp' | 'signupLi
   perAddress: config.signupLimitPerIp,
   perTenant: config.signupLimitPerTenant,
 });
-
 
 export interface SignupInput {
   connection: Connection;
@@ -93,7 +92,10 @@ export interface SignupRequest {
  */
 export async function signUp(ctx: SignupContext, request: SignupRequest): Promise<{ user: User; connection: Connection }> {
   const connection = await databaseConnectionFor(ctx.lookups, request.client, request.connection);
-  if (!connection) throw new DomainError('invalid', 'invalid_connection', 'The connection does not exist or is not enabled for this client', { field: 'connection' });
+  if (!connection)
+    throw new DomainError('invalid', 'invalid_connection', 'The connection does not exist or is not enabled for this client', {
+      field: 'connection',
+    });
   if (connection.options.disable_signup === true) throw new DomainError('forbidden', 'signup_disabled', 'Public signup is disabled');
   const { email, password } = request.profile;
   if (!email || !password) throw new DomainError('invalid', 'missing_credentials', 'An email address and a password are required');

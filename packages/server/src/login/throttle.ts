@@ -35,8 +35,7 @@ const limitsOf = (keys: ThrottleKeys) =>
 
 export type LoginAttempt =
   /** Refused: locked until then, by the limit (failures per window) of the account or the address. */
-  | { lockedUntil: Date; limit: number }
-  | { lockedUntil?: undefined; failuresSoFar: Record<keyof ThrottleKeys, number> };
+  { lockedUntil: Date; limit: number } | { lockedUntil?: undefined; failuresSoFar: Record<keyof ThrottleKeys, number> };
 
 export interface AttemptLimit {
   maxFailures: number;
@@ -82,7 +81,12 @@ export async function beginLoginAttempt(storage: Pick<Storage, 'throttles'>, key
 }
 
 /** A wrong password: the attempt stays counted, and the one that reaches a limit locks now. */
-export async function loginFailed(storage: Pick<Storage, 'throttles'>, keys: ThrottleKeys, attempt: LoginAttempt, now: number): Promise<void> {
+export async function loginFailed(
+  storage: Pick<Storage, 'throttles'>,
+  keys: ThrottleKeys,
+  attempt: LoginAttempt,
+  now: number,
+): Promise<void> {
   if (attempt.lockedUntil) return;
   for (const [kind, key, limits] of limitsOf(keys)) {
     if (attempt.failuresSoFar[kind] >= limits.maxFailures) await storage.throttles.lock(key, new Date(now + limits.lockMs).toISOString());

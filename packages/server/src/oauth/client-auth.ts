@@ -1,6 +1,6 @@
 import type { SecretDigester } from '../crypto/secrets.js';
-import type { Lookups } from '../storage/cache.js';
 import type { ClientRecord } from '../domain/types.js';
+import type { Lookups } from '../storage/cache.js';
 import { OAuthError } from './errors.js';
 
 export interface ClientCredentials {

@@ -1,13 +1,13 @@
 import { randomBytes, randomInt } from 'node:crypto';
+import type { Client, DeviceCodeRecord } from '../domain/types.js';
+import { addressKey } from '../login/address.js';
+import { type AttemptLimit, countAttempt } from '../login/throttle.js';
+import type { Storage } from '../storage/types.js';
 import { userFacingApi } from './audience.js';
 import { OAuthError } from './errors.js';
 import type { GrantContext } from './grants/types.js';
 import { grantedScopes, parseScope } from './scope.js';
 import { digestToken } from './user-tokens.js';
-import { addressKey } from '../login/address.js';
-import { countAttempt, type AttemptLimit } from '../login/throttle.js';
-import type { Storage } from '../storage/types.js';
-import type { Client, DeviceCodeRecord } from '../domain/types.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const DEVICE_CODE_LIFETIME_SECONDS = 900;
@@ -45,14 +45,17 @@ export type UserCodeLookup =
  * address before the code is checked (as password attempts are), so a burst of parallel guesses
  * gets no more than USER_CODE_GUESSES.maxFailures codes checked; a right code takes its count back.
  */
-export async function lookUpUserCode(storage: Pick<Storage, 'deviceCodes' | 'throttles'>, input: { userCode: string | undefined; ip: string; now: number }): Promise<UserCodeLookup> {
+export async function lookUpUserCode(
+  storage: Pick<Storage, 'deviceCodes' | 'throttles'>,
+  input: { userCode: string | undefined; ip: string; now: number },
+): Promise<UserCodeLookup> {
   // Per IPv4 address or IPv6 /64: one subscriber's /64 would otherwise buy unlimited guesses.
   const key = `activate:${addressKey(input.ip)}`;
   const attempt = await countAttempt(storage, key, USER_CODE_GUESSES, input.now);
   if (attempt.lockedUntil) return { refused: 'locked', until: attempt.lockedUntil, limit: USER_CODE_GUESSES.maxFailures };
   const code = input.userCode ? normalizeUserCode(input.userCode) : undefined;
   const found = code ? await storage.deviceCodes.findByUserCode(code) : undefined;
-  if (!found || found.record.status !== 'pending' || Date.parse(found.record.expiresAt) <= input.now) return { refused: 'invalid' };
+  if (found?.record.status !== 'pending' || Date.parse(found.record.expiresAt) <= input.now) return { refused: 'invalid' };
   await storage.throttles.forgiveFailure(key);
   return { found };
 }

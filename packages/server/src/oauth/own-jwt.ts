@@ -1,4 +1,4 @@
-import { jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
+import { type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions, jwtVerify } from 'jose';
 import type { KeyRing } from '../crypto/keys.js';
 
 /** Resolves a token's `kid` to one of our published keys; unknown kids fail verification. */

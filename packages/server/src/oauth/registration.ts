@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { Type, type Static } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { SecretDigester } from '../crypto/secrets.js';
 import { RELAXED_BY_AUTH0_DEFAULTS } from '../domain/auth0-defaults.js';
 import { createClient, REGISTERED_CLIENT_LIMIT, rotateClientSecret } from '../domain/clients.js';
 import { DomainError } from '../domain/errors.js';
-import type { Storage } from '../storage/types.js';
 import type { Client } from '../domain/types.js';
+import type { Storage } from '../storage/types.js';
 import { grantTypesForResponseType, responseTypesFor } from './authorize/response-type.js';
 import { isLoopbackIp } from './redirect-uri.js';
 
@@ -103,8 +103,11 @@ export function redirectUriProblem(uri: string): string | undefined {
     return isLoopbackIp(url.hostname) ? undefined : 'may use http only with a loopback IP literal (127.0.0.1 or [::1])';
   }
   const scheme = url.protocol.slice(0, -1);
-  if (['javascript', 'data', 'file', 'vbscript', 'blob', 'about', 'ws', 'wss', 'ftp'].includes(scheme)) return `must not use the ${scheme}: scheme`;
-  return scheme.includes('.') ? undefined : 'must use https, a loopback IP literal, or a private-use scheme in reverse domain form (com.example.app:/callback)';
+  if (['javascript', 'data', 'file', 'vbscript', 'blob', 'about', 'ws', 'wss', 'ftp'].includes(scheme))
+    return `must not use the ${scheme}: scheme`;
+  return scheme.includes('.')
+    ? undefined
+    : 'must use https, a loopback IP literal, or a private-use scheme in reverse domain form (com.example.app:/callback)';
 }
 
 /** What the tenant lets a registration ask for. */
@@ -123,7 +126,9 @@ export interface RegistrationPolicy {
 /** The grant types a registration gets, checked against the response types it asks for (RFC 7591 §2.1). */
 function registeredGrantTypes(input: Record<string, unknown>, policy: RegistrationPolicy): string[] {
   const allowed = policy.implicit ? [...policy.grantTypes, 'implicit'] : policy.grantTypes;
-  const grantTypes = [...new Set(stringArray(input, 'grant_types') ?? (policy.implicit ? ['authorization_code', 'implicit'] : ['authorization_code']))];
+  const grantTypes = [
+    ...new Set(stringArray(input, 'grant_types') ?? (policy.implicit ? ['authorization_code', 'implicit'] : ['authorization_code'])),
+  ];
   const disallowed = grantTypes.filter((g) => !allowed.includes(g));
   if (disallowed.length > 0) {
     const relax = disallowed.includes('implicit') ? ` (implicit: ${RELAXED_BY_AUTH0_DEFAULTS})` : '';
@@ -195,7 +200,12 @@ export interface RegistrationManagement {
 }
 
 /** The registration response: the stored metadata, and the secret (only when just made). */
-export function registrationResponse(client: Client, secret: string | undefined, issuedAt: number | undefined, management?: RegistrationManagement) {
+export function registrationResponse(
+  client: Client,
+  secret: string | undefined,
+  issuedAt: number | undefined,
+  management?: RegistrationManagement,
+) {
   return {
     client_id: client.client_id,
     ...(secret !== undefined ? { client_secret: secret } : {}),
@@ -242,13 +252,22 @@ export async function updateRegisteredClient(
 }
 
 /** A fresh registration access token (RFC 7592 §1.1); only its digest is kept. */
-export async function issueRegistrationToken(storage: Pick<Storage, 'registrations'>, digester: SecretDigester, clientId: string): Promise<string> {
+export async function issueRegistrationToken(
+  storage: Pick<Storage, 'registrations'>,
+  digester: SecretDigester,
+  clientId: string,
+): Promise<string> {
   const token = randomBytes(32).toString('base64url');
   await storage.registrations.putTokenDigest(clientId, digester.digest(token));
   return token;
 }
 
-export async function registrationTokenValid(storage: Pick<Storage, 'registrations'>, digester: SecretDigester, clientId: string, token: string): Promise<boolean> {
+export async function registrationTokenValid(
+  storage: Pick<Storage, 'registrations'>,
+  digester: SecretDigester,
+  clientId: string,
+  token: string,
+): Promise<boolean> {
   const digest = await storage.registrations.getTokenDigest(clientId);
   return digest !== undefined && digester.verify(token, digest);
 }
@@ -268,7 +287,11 @@ export async function registerClient(
       storage,
       digester,
       { ...clientFields(request), is_first_party: false },
-      { clientId: `${options.clientIdPrefix}${randomBytes(18).toString('base64url')}`, dynamic: true, maxRegistered: options.maxRegistered },
+      {
+        clientId: `${options.clientIdPrefix}${randomBytes(18).toString('base64url')}`,
+        dynamic: true,
+        maxRegistered: options.maxRegistered,
+      },
     );
     return { client, secret: request.token_endpoint_auth_method === 'none' ? undefined : secret };
   } catch (err) {

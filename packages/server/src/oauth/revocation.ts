@@ -1,6 +1,6 @@
+import type { Client } from '../domain/types.js';
 import type { GrantContext } from './grants/types.js';
 import { digestToken } from './user-tokens.js';
-import type { Client } from '../domain/types.js';
 
 /**
  * RFC 7009: revoking a refresh token revokes its whole family (every rotation of the grant).

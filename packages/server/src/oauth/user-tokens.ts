@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { GrantContext, TokenResponse } from './grants/types.js';
 import { withDefaultPicture } from '../domain/default-picture.js';
+import type { Client, Grant, RefreshTokenRecord, User } from '../domain/types.js';
+import type { GrantContext, TokenResponse } from './grants/types.js';
 import { enforcePolicies } from './scope.js';
 import { signAccessToken, signJwt } from './tokens.js';
-import type { Client, Grant, RefreshTokenRecord, User } from '../domain/types.js';
 
 /** Opaque access tokens (no API asked for) reach /userinfo only; Auth0 gives them a day. */
 export const OPAQUE_ACCESS_TOKEN_LIFETIME = 86400;
@@ -110,7 +110,11 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
     const audience = scope.includes('openid') ? [api.identifier, `${ctx.issuer}userinfo`] : api.identifier;
     // Evaluated at every issue, refreshes included: a permission taken away ends with the next token.
     const policy = api.enforce_policies
-      ? enforcePolicies(api, scope, (await ctx.storage.permissions.list(user.user_id, api.identifier)).map((p) => p.permission))
+      ? enforcePolicies(
+          api,
+          scope,
+          (await ctx.storage.permissions.list(user.user_id, api.identifier)).map((p) => p.permission),
+        )
       : { scope };
     accessScope = policy.scope;
     ({ token: accessToken, expiresIn } = await signAccessToken(

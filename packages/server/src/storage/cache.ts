@@ -1,7 +1,7 @@
 import { everyItem } from '../domain/paging.js';
+import type { ClientGrant, ClientRecord, Connection, ResourceServer, TenantSettings } from '../domain/types.js';
 import { originKeys } from '../oauth/browser-origins.js';
 import type { ChangeKind, Storage } from './types.js';
-import type { ClientGrant, ClientRecord, Connection, ResourceServer, TenantSettings } from '../domain/types.js';
 
 /**
  * A bounded map of in-flight or settled lookups. The promise itself is cached, so concurrent misses

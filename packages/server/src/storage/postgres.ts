@@ -1,5 +1,5 @@
-import pg from 'pg';
 import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
 import { LocalChangeFeed } from './change-feed.js';
 import { KyselyStorage } from './kysely/index.js';
 import type { Database } from './schema.js';

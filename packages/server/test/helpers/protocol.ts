@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { decodeJwt } from 'jose';
-import { authorizeUrl, Browser, callbackParams, pkcePair, signInWithPassword } from './http-login.js';
+import { authorizeUrl, type Browser, callbackParams, pkcePair, signInWithPassword } from './http-login.js';
 import type { TestServer } from './server.js';
 
 /** A clock the tests move by hand; the server reads it through the `now` option. */
@@ -13,7 +13,10 @@ export class TestClock {
 }
 
 /** POST /oauth/token as a form, the way most SDKs send it; answers the status and parsed JSON. */
-export async function tokenRequest(server: TestServer, params: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }> {
+export async function tokenRequest(
+  server: TestServer,
+  params: Record<string, string>,
+): Promise<{ status: number; body: any; headers: Headers }> {
   const response = await fetch(`${server.issuer}oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -45,7 +48,7 @@ export async function authorizationCode(
   const url = authorizeUrl(server.issuer, {
     response_type: 'code',
     scope: 'openid profile email',
-    state: 'st-' + Math.random().toString(36).slice(2),
+    state: `st-${Math.random().toString(36).slice(2)}`,
     code_challenge: challenge,
     code_challenge_method: 'S256',
     ...params,
@@ -67,7 +70,10 @@ export function assertStrictPage(response: Response, body: string, options: { fr
   const csp = response.headers.get('content-security-policy');
   assert.ok(csp, 'a hosted page without Content-Security-Policy');
   const directives = new Map(
-    csp.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name!, values] as const),
+    csp
+      .split(';')
+      .map((d) => d.trim().split(/\s+/))
+      .map(([name, ...values]) => [name!, values] as const),
   );
   assert.deepEqual(directives.get('default-src'), ["'none'"], csp);
   assert.doesNotMatch(csp, /'unsafe-inline'|'unsafe-eval'|\*/, csp);
@@ -100,5 +106,11 @@ export function cspDirective(csp: string, name: string): string[] {
 }
 
 export function decodeHtml(text: string): string {
-  return text.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#96;/g, '`').replace(/&amp;/g, '&');
+  return text
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&#96;/g, '`')
+    .replace(/&amp;/g, '&');
 }

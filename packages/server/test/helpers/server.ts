@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { DestinationStream } from 'pino';
 import { Agent, setGlobalDispatcher } from 'undici';
-import { startServer, type RunningServer } from '../../src/app.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { type RunningServer, startServer } from '../../src/app.js';
+import { type Config, loadConfig } from '../../src/config.js';
 import type { GrantRegistry } from '../../src/oauth/grants/index.js';
 
 /** Which database the suite runs on: `npm run test:sqlite` / `npm run test:postgres` set it. */
@@ -39,11 +39,41 @@ export function testCertificates(): TestCertificates {
   if (certificates) return certificates;
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-tls-'));
   const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=latchkey test CA']);
+  run([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=latchkey test CA',
+  ]);
   run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
   const ext = join(dir, 'ext.cnf');
   execFileSync('sh', ['-c', `printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ${ext}`]);
-  run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', ext]);
+  run([
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.pem',
+    '-days',
+    '2',
+    '-extfile',
+    ext,
+  ]);
   certificates = { ca: readFileSync(join(dir, 'ca.pem')), certPath: join(dir, 'server.pem'), keyPath: join(dir, 'server.key') };
   return certificates;
 }

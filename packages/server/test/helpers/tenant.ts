@@ -4,7 +4,10 @@ import type { TestServer } from './server.js';
 export const TEST_PASSWORD = 'Correct-horse-42';
 
 /** A client created through the Management API and enabled on the database connection. */
-export async function createAppClient(server: TestServer, body: Record<string, unknown>): Promise<{ client_id: string; client_secret?: string } & Record<string, any>> {
+export async function createAppClient(
+  server: TestServer,
+  body: Record<string, unknown>,
+): Promise<{ client_id: string; client_secret?: string } & Record<string, any>> {
   const created = await server.management('POST', '/clients', body);
   assert.equal(created.status, 201, JSON.stringify(created.body));
   await enableOnDatabaseConnection(server, created.body.client_id);

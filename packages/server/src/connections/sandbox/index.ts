@@ -2,7 +2,7 @@ export {
   closeProfileScriptSandbox,
   DEFAULT_SANDBOX_LIMITS,
   ProfileScriptError,
-  runFetchUserProfile,
   type ProfileScriptFailure,
+  runFetchUserProfile,
   type SandboxOptions,
 } from './profile-script.js';

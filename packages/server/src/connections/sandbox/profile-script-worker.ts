@@ -26,12 +26,12 @@ import {
   DefaultIntrinsics,
   newQuickJSWASMModuleFromVariant,
   newVariant,
-  RELEASE_SYNC,
-  shouldInterruptAfterDeadline,
   type QuickJSContext,
   type QuickJSHandle,
   type QuickJSRuntime,
   type QuickJSWASMModule,
+  RELEASE_SYNC,
+  shouldInterruptAfterDeadline,
 } from 'quickjs-emscripten';
 import type { FromWorker, ProfileScriptFailure, RunOutcome, SandboxWorkerData, ToWorker, VmLimits } from './protocol.js';
 import { VM_PRELUDE } from './vm-prelude.js';
@@ -152,16 +152,21 @@ class SandboxRun {
       this.cpuUsedMs += performance.now() - started;
     }
     if (this.cpuExhausted) {
-      this.settle({ ok: false, reason: 'timeout', message: `the profile script used more than its ${this.limits.cpuTimeMs} ms of CPU time` });
+      this.settle({
+        ok: false,
+        reason: 'timeout',
+        message: `the profile script used more than its ${this.limits.cpuTimeMs} ms of CPU time`,
+      });
     }
     // Nothing left that could call back: no request in flight and no queued job.
     if (!this.outcome && this.inFlight.size === 0 && !this.runtime.hasPendingJob()) {
       this.settle({
         ok: false,
         reason: 'callback_not_called',
-        message: this.requestCount === 0
-          ? 'the profile script returned without calling callback'
-          : 'the profile script never called callback (its requests have all completed)',
+        message:
+          this.requestCount === 0
+            ? 'the profile script returned without calling callback'
+            : 'the profile script never called callback (its requests have all completed)',
       });
     }
     if (this.outcome) this.finish();
@@ -212,7 +217,11 @@ class SandboxRun {
     if (this.outcome) return;
     this.requestCount++;
     if (this.requestCount > this.limits.maxRequests) {
-      this.settle({ ok: false, reason: 'request_failed', message: `the profile script made more than ${this.limits.maxRequests} requests` });
+      this.settle({
+        ok: false,
+        reason: 'request_failed',
+        message: `the profile script made more than ${this.limits.maxRequests} requests`,
+      });
       return;
     }
     const requestId = this.vm.typeof(idHandle) === 'number' ? this.vm.getNumber(idHandle) : Number.NaN;
@@ -232,9 +241,11 @@ class SandboxRun {
     const description = parseDescription(payload) ?? { message: 'an unreadable error', memory: false, request: false };
     const reason: ProfileScriptFailure = description.memory ? 'memory' : description.request ? 'request_failed' : 'script_error';
     const prefix =
-      reason === 'request_failed' ? 'a request made by the profile script failed'
-      : kind === 'thrown' ? 'the profile script failed'
-      : 'the profile script called back with an error';
+      reason === 'request_failed'
+        ? 'a request made by the profile script failed'
+        : kind === 'thrown'
+          ? 'the profile script failed'
+          : 'the profile script called back with an error';
     this.settle({ ok: false, reason, message: reason === 'memory' ? this.outOfMemory(description) : `${prefix}: ${description.message}` });
   }
 

@@ -96,9 +96,10 @@ export async function runFetchUserProfile(
     const profileJson = await runInWorker({ script, accessToken, contextJson: JSON.stringify(context ?? {}) }, limits, options);
     return profileFrom(profileJson);
   } catch (error) {
-    const message = error instanceof ProfileScriptError
-      ? error.message
-      : `the profile script could not run: ${error instanceof Error ? error.message : String(error)}`;
+    const message =
+      error instanceof ProfileScriptError
+        ? error.message
+        : `the profile script could not run: ${error instanceof Error ? error.message : String(error)}`;
     // The message may carry the script's own words (callback(new Error(token))), and goes to the log
     // and into the app's error_description: the same redaction as its console output.
     const failure = new ProfileScriptError(
@@ -141,7 +142,8 @@ function secretsOf(accessToken: string, contextJson: string): string[] {
   const secrets = [accessToken];
   try {
     const context = JSON.parse(contextJson) as Record<string, unknown>;
-    for (const [key, value] of Object.entries(context)) if (/token|secret|code/i.test(key) && typeof value === 'string') secrets.push(value);
+    for (const [key, value] of Object.entries(context))
+      if (/token|secret|code/i.test(key) && typeof value === 'string') secrets.push(value);
   } catch {
     // The context is latchkey's own JSON; nothing more to collect if it is not.
   }
@@ -194,26 +196,34 @@ function runInWorker(
       } catch {
         spec = {};
       }
-      void performHostRequest(spec, { timeoutMs: limits.requestTimeoutMs, maxResponseBytes: limits.maxResponseBytes }, fetchImpl, ended.signal).then(
-        (result) => {
-          if (done) return;
-          if ('error' in result) options.log?.('profile script request failed', { url: describeUrl(spec.uri, spec.baseUrl), error: result.error.message });
-          worker?.post({ type: 'response', runId, requestId, result });
-        },
-      );
+      void performHostRequest(
+        spec,
+        { timeoutMs: limits.requestTimeoutMs, maxResponseBytes: limits.maxResponseBytes },
+        fetchImpl,
+        ended.signal,
+      ).then((result) => {
+        if (done) return;
+        if ('error' in result)
+          options.log?.('profile script request failed', { url: describeUrl(spec.uri, spec.baseUrl), error: result.error.message });
+        worker?.post({ type: 'response', runId, requestId, result });
+      });
     };
 
     const onMessage = (message: FromWorker) => {
       if (done || message.type === 'ready' || message.runId !== runId) return;
       if (message.type === 'request') onRequest(message.requestId, message.specJson);
-      else if (message.type === 'log') options.log?.('profile script console', { line: redactTokenLike(message.line, { known: secrets }) }, 'debug');
+      else if (message.type === 'log')
+        options.log?.('profile script console', { line: redactTokenLike(message.line, { known: secrets }) }, 'debug');
       // After an out-of-memory the WebAssembly heap is not trusted with another run.
       else end(message.outcome, message.outcome.ok || message.outcome.reason !== 'memory');
     };
 
     const onFailure = (error: Error) => {
       const outOfHeap = (error as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY';
-      end({ ok: false, reason: outOfHeap ? 'memory' : 'script_error', message: `the profile script sandbox failed: ${error.message}` }, false);
+      end(
+        { ok: false, reason: outOfHeap ? 'memory' : 'script_error', message: `the profile script sandbox failed: ${error.message}` },
+        false,
+      );
     };
 
     pool.acquire(ended.signal).then(
@@ -225,7 +235,10 @@ function runInWorker(
         const watch = () => {
           const used = acquired.activeSince(mark);
           if (used >= watchdogMs) {
-            end({ ok: false, reason: 'timeout', message: `the profile script used more than its ${limits.cpuTimeMs} ms of CPU time` }, false);
+            end(
+              { ok: false, reason: 'timeout', message: `the profile script used more than its ${limits.cpuTimeMs} ms of CPU time` },
+              false,
+            );
           } else {
             watchdog = setTimeout(watch, watchdogMs - used + 1);
           }
@@ -254,7 +267,10 @@ function profileFrom(json: string): Record<string, unknown> {
     throw new ProfileScriptError('invalid_profile', 'the profile is not valid JSON');
   }
   if (profile === null || typeof profile !== 'object' || Array.isArray(profile)) {
-    throw new ProfileScriptError('invalid_profile', `the profile must be an object, not ${profile === null ? 'null' : Array.isArray(profile) ? 'an array' : typeof profile}`);
+    throw new ProfileScriptError(
+      'invalid_profile',
+      `the profile must be an object, not ${profile === null ? 'null' : Array.isArray(profile) ? 'an array' : typeof profile}`,
+    );
   }
   const record = profile as Record<string, unknown>;
   const userId = record.user_id;
@@ -263,7 +279,10 @@ function profileFrom(json: string): Record<string, unknown> {
   }
   if (typeof userId === 'number' && Number.isFinite(userId)) record.user_id = String(userId);
   else if (typeof userId !== 'string') {
-    throw new ProfileScriptError('invalid_profile', `the profile's user_id must be a string or a number, not ${Array.isArray(userId) ? 'an array' : typeof userId}`);
+    throw new ProfileScriptError(
+      'invalid_profile',
+      `the profile's user_id must be a string or a number, not ${Array.isArray(userId) ? 'an array' : typeof userId}`,
+    );
   }
   return record;
 }

@@ -46,9 +46,7 @@ export type RequestResult =
   | { error: { message: string; code?: string } }
   | { response: { statusCode: number; statusMessage: string; headers: Record<string, string | string[]>; body: string } };
 
-export type RunOutcome =
-  | { ok: true; profileJson: string }
-  | { ok: false; reason: ProfileScriptFailure; message: string };
+export type RunOutcome = { ok: true; profileJson: string } | { ok: false; reason: ProfileScriptFailure; message: string };
 
 export type ToWorker =
   | { type: 'run'; runId: number; script: string; accessToken: string; contextJson: string; limits: VmLimits }

@@ -133,11 +133,15 @@ class SandboxWorkerPool {
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { resolve, reject };
       this.waiting.push(waiter);
-      signal.addEventListener('abort', () => {
-        const index = this.waiting.indexOf(waiter);
-        if (index >= 0) this.waiting.splice(index, 1);
-        reject(new Error('no sandbox worker became free in time'));
-      }, { once: true });
+      signal.addEventListener(
+        'abort',
+        () => {
+          const index = this.waiting.indexOf(waiter);
+          if (index >= 0) this.waiting.splice(index, 1);
+          reject(new Error('no sandbox worker became free in time'));
+        },
+        { once: true },
+      );
     });
   }
 

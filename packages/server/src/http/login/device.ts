@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ServerContext } from '../../context.js';
 import { lockHeaders } from '../../connections/database.js';
-import { answerUserCode, enterUserCode, reviewUserCode, type DeviceApprovalStep } from '../../login/device-approval.js';
-import { sendPage, tenantBranding } from './html-response.js';
+import type { ServerContext } from '../../context.js';
+import { answerUserCode, type DeviceApprovalStep, enterUserCode, reviewUserCode } from '../../login/device-approval.js';
 import { cookieOptions, field, issueCsrfCookie, sameSecret } from './form.js';
+import { sendPage, tenantBranding } from './html-response.js';
 import { sendNextStep, signedInFrom } from './next-step.js';
 import { activatePage, deviceConfirmPage, deviceDonePage } from './views/pages.js';
 

@@ -28,7 +28,7 @@ export function cspSource(uri: string): string | undefined {
 
 export function contentSecurityPolicy(security: PageSecurity = {}): string {
   const formAction = ["'self'", ...(security.formTargets ?? []).map(cspSource).filter(Boolean)].join(' ');
-  const frameAncestors = security.frameAncestor ? cspSource(security.frameAncestor) ?? "'none'" : "'none'";
+  const frameAncestors = security.frameAncestor ? (cspSource(security.frameAncestor) ?? "'none'") : "'none'";
   return [
     "default-src 'none'",
     "style-src 'self'",

@@ -1,10 +1,16 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ServerContext } from '../../context.js';
 import { upstreamIdTokenContext } from '../../connections/upstream.js';
-import { afterSignIn, LOGIN_TRANSACTION_LIFETIME_MS, type FlowInput, type NextStep, type SignedIn } from '../../login/authorization-flow.js';
-import { createSession, endSession, passwordChangedSince, readSession, SESSION_COOKIE } from '../../login/sessions.js';
-import { AuthorizeError } from '../../oauth/authorize/index.js';
+import type { ServerContext } from '../../context.js';
 import type { AuthorizationRequest, LoginTransaction, Session, User } from '../../domain/types.js';
+import {
+  afterSignIn,
+  type FlowInput,
+  LOGIN_TRANSACTION_LIFETIME_MS,
+  type NextStep,
+  type SignedIn,
+} from '../../login/authorization-flow.js';
+import { createSession, endSession, passwordChangedSince, readSession, SESSION_COOKIE } from '../../login/sessions.js';
+import type { AuthorizeError } from '../../oauth/authorize/index.js';
 import { cookieOptions, sameSecret } from './form.js';
 import { sendPage, tenantBranding } from './html-response.js';
 import { errorPage, formPostPage, webMessagePage } from './views/pages.js';
@@ -55,8 +61,26 @@ export async function loadTransaction(
 export async function sendTransactionProblem(reply: FastifyReply, ctx: ServerContext, problem: 'expired' | 'csrf') {
   const branding = await tenantBranding(ctx.lookups);
   return problem === 'expired'
-    ? sendPage(reply, errorPage(branding, 'Sign-in expired', 'This sign-in link is no longer valid. Go back to the application and try again.', 'invalid_transaction'), 400)
-    : sendPage(reply, errorPage(branding, 'Something went wrong', 'The form could not be verified. Go back to the application and try again.', 'invalid_csrf_token'), 403);
+    ? sendPage(
+        reply,
+        errorPage(
+          branding,
+          'Sign-in expired',
+          'This sign-in link is no longer valid. Go back to the application and try again.',
+          'invalid_transaction',
+        ),
+        400,
+      )
+    : sendPage(
+        reply,
+        errorPage(
+          branding,
+          'Something went wrong',
+          'The form could not be verified. Go back to the application and try again.',
+          'invalid_csrf_token',
+        ),
+        403,
+      );
 }
 
 /** The authorization response (or error) travels back by the request's response mode. */
@@ -142,7 +166,9 @@ export async function signInAndContinue(
     settings,
     now: ctx.now(),
     connection: signIn.connection,
-    ...(signIn.upstreamIdToken ? { upstreamIdToken: ctx.secrets.encrypt(signIn.upstreamIdToken, upstreamIdTokenContext(user.user_id)) } : {}),
+    ...(signIn.upstreamIdToken
+      ? { upstreamIdToken: ctx.secrets.encrypt(signIn.upstreamIdToken, upstreamIdTokenContext(user.user_id)) }
+      : {}),
   });
   if (await passwordChangedSince(ctx.storage, user)) {
     await endSession(ctx.storage, cookieValue, ctx.now());

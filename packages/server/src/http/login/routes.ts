@@ -1,20 +1,20 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ServerContext } from '../../context.js';
 import { authenticateDatabaseUser, databaseConnectionFor, lockHeaders } from '../../connections/database.js';
-import { afterConsent, transactionShown, type FlowInput } from '../../login/authorization-flow.js';
-import { sessionServes, upstreamConnectionsFor, usableUpstreamConnection } from '../../login/connection-access.js';
-import { describeScopes, redirectDestination } from '../../login/consent.js';
+import type { ServerContext } from '../../context.js';
 import { DomainError } from '../../domain/errors.js';
-import { signUp } from '../../login/signup.js';
-import { pageError } from '../errors.js';
 import { passwordPolicyHint } from '../../domain/password-policy.js';
 import type { Connection, LoginTransaction, User } from '../../domain/types.js';
+import { afterConsent, type FlowInput, transactionShown } from '../../login/authorization-flow.js';
+import { sessionServes, upstreamConnectionsFor, usableUpstreamConnection } from '../../login/connection-access.js';
+import { describeScopes, redirectDestination } from '../../login/consent.js';
+import { signUp } from '../../login/signup.js';
+import { pageError } from '../errors.js';
 import { field } from './form.js';
 import { sendPage, tenantBranding } from './html-response.js';
 import { loadTransaction, sendNextStep, sendTransactionProblem, signedInFrom, signInAndContinue } from './next-step.js';
 import { redirectUpstream } from './upstream.js';
 import { ASSETS } from './views/assets.js';
-import { consentPage, errorPage, loginPage, signupPage, type FormContext } from './views/pages.js';
+import { consentPage, errorPage, type FormContext, loginPage, signupPage } from './views/pages.js';
 
 /** Universal Login: the login, sign-up and consent pages of a login transaction. */
 export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Promise<void> {
@@ -23,7 +23,11 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
     const asset = assets.get(`/u/assets/${request.params.file}`);
     if (!asset) return reply.status(404).send({ error: 'not_found', error_description: 'Not Found' });
     return reply
-      .headers({ 'content-type': asset.contentType, 'cache-control': 'public, max-age=31536000, immutable', 'x-content-type-options': 'nosniff' })
+      .headers({
+        'content-type': asset.contentType,
+        'cache-control': 'public, max-age=31536000, immutable',
+        'x-content-type-options': 'nosniff',
+      })
       .send(asset.content);
   });
 
@@ -141,7 +145,8 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
     const loaded = await begin(request, reply, field(request.query, 'state'));
     if (!loaded) return reply;
     const tx = await transactionShown(ctx, loaded.tx);
-    if (loaded.connection.options.disable_signup === true) return showLogin(reply, tx, loaded.input, loaded.connection, 403, 'Sign-up is disabled for this application.');
+    if (loaded.connection.options.disable_signup === true)
+      return showLogin(reply, tx, loaded.input, loaded.connection, 403, 'Sign-up is disabled for this application.');
     return showSignup(reply, tx, loaded.input, loaded.connection);
   });
 
@@ -180,7 +185,9 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
     const loaded = await loadTransaction(request, ctx, state, csrf);
     if ('problem' in loaded) return void (await sendTransactionProblem(reply, ctx, loaded.problem));
     const signedIn = await signedInFrom(request, ctx);
-    const serves = signedIn && (await sessionServes(ctx.lookups, signedIn.session, { client: loaded.input.client, connection: loaded.tx.request.connection }));
+    const serves =
+      signedIn &&
+      (await sessionServes(ctx.lookups, signedIn.session, { client: loaded.input.client, connection: loaded.tx.request.connection }));
     if (!loaded.tx.userId || !signedIn || signedIn.user.user_id !== loaded.tx.userId || !serves) {
       return void (await sendTransactionProblem(reply, ctx, 'expired'));
     }

@@ -1,13 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { completeUpstreamLogin, type UpstreamContext, UpstreamLoginError, upstreamAuthorization } from '../../connections/upstream.js';
 import type { ServerContext } from '../../context.js';
-import { completeUpstreamLogin, upstreamAuthorization, UpstreamLoginError, type UpstreamContext } from '../../connections/upstream.js';
-import { AuthorizeError } from '../../oauth/authorize/index.js';
-import { usableUpstreamConnection } from '../../login/connection-access.js';
 import type { Connection, LoginTransaction } from '../../domain/types.js';
+import { usableUpstreamConnection } from '../../login/connection-access.js';
+import { AuthorizeError } from '../../oauth/authorize/index.js';
 import { field } from './form.js';
 import { sendPage, tenantBranding } from './html-response.js';
-import { errorPage } from './views/pages.js';
 import { loadTransaction, sendNextStep, sendTransactionProblem, signInAndContinue } from './next-step.js';
+import { errorPage } from './views/pages.js';
 
 export function upstreamContext(ctx: ServerContext, request: FastifyRequest): UpstreamContext {
   return {
@@ -23,8 +23,17 @@ export function upstreamContext(ctx: ServerContext, request: FastifyRequest): Up
  * Ends the sign-in with the upstream failure: to the app by its response mode, as Auth0 does; or,
  * for an answer that failed a check (mix-up, forged id_token), on latchkey's own error page.
  */
-async function failUpstream(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext, tx: LoginTransaction, error: UpstreamLoginError) {
-  request.log.warn({ connection: tx.upstream?.connection, error: error.error, description: error.description, refused: error.refused }, 'upstream sign-in failed');
+async function failUpstream(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  ctx: ServerContext,
+  tx: LoginTransaction,
+  error: UpstreamLoginError,
+) {
+  request.log.warn(
+    { connection: tx.upstream?.connection, error: error.error, description: error.description, refused: error.refused },
+    'upstream sign-in failed',
+  );
   await ctx.storage.loginTransactions.delete(tx.id);
   if (error.refused) {
     const page = errorPage(
@@ -39,12 +48,19 @@ async function failUpstream(request: FastifyRequest, reply: FastifyReply, ctx: S
 }
 
 /** Sends the browser to the provider; the transaction id is the upstream `state`. */
-export async function redirectUpstream(request: FastifyRequest, reply: FastifyReply, ctx: ServerContext, tx: LoginTransaction, connection: Connection) {
+export async function redirectUpstream(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  ctx: ServerContext,
+  tx: LoginTransaction,
+  connection: Connection,
+) {
   let authorization;
   try {
     authorization = await upstreamAuthorization(upstreamContext(ctx, request), connection, tx.id);
   } catch (err) {
-    if (err instanceof UpstreamLoginError) return failUpstream(request, reply, ctx, { ...tx, upstream: { connection: connection.name } }, err);
+    if (err instanceof UpstreamLoginError)
+      return failUpstream(request, reply, ctx, { ...tx, upstream: { connection: connection.name } }, err);
     throw err;
   }
   const { url, ...pending } = authorization;
@@ -70,7 +86,8 @@ export async function upstreamRoutes(app: FastifyInstance, ctx: ServerContext): 
     // A request naming its connection (connection=) is signed in through that one only, as the
     // login page offers no other: the app may rely on where its user signed in.
     const requested = loaded.tx.request.connection;
-    const connection = requested === undefined || requested === named ? await usableUpstreamConnection(ctx.lookups, loaded.input.client, named) : undefined;
+    const connection =
+      requested === undefined || requested === named ? await usableUpstreamConnection(ctx.lookups, loaded.input.client, named) : undefined;
     if (!connection) return sendTransactionProblem(reply, ctx, 'expired');
     return redirectUpstream(request, reply, ctx, loaded.tx, connection);
   });
@@ -87,8 +104,20 @@ export async function upstreamRoutes(app: FastifyInstance, ctx: ServerContext): 
     const { upstream: _spent, ...rest } = tx;
     await ctx.storage.loginTransactions.put(rest);
     try {
-      const { user, idToken } = await completeUpstreamLogin(upstreamContext(ctx, request), connection, pending, callbackParams(query), tx.id);
-      return await signInAndContinue(request, reply, ctx, { tx: rest, input, user, connection: connection.name, ...(idToken ? { upstreamIdToken: idToken } : {}) });
+      const { user, idToken } = await completeUpstreamLogin(
+        upstreamContext(ctx, request),
+        connection,
+        pending,
+        callbackParams(query),
+        tx.id,
+      );
+      return await signInAndContinue(request, reply, ctx, {
+        tx: rest,
+        input,
+        user,
+        connection: connection.name,
+        ...(idToken ? { upstreamIdToken: idToken } : {}),
+      });
     } catch (err) {
       if (err instanceof UpstreamLoginError) return failUpstream(request, reply, ctx, tx, err);
       throw err;

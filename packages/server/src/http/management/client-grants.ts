@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { ServerContext } from '../../context.js';
 import { createClientGrant, deleteClientGrant, updateClientGrant } from '../../domain/client-grants.js';
-import { listBody, pageRequest, PagingQuery, type ManagementApp } from './plugin.js';
+import { listBody, type ManagementApp, PagingQuery, pageRequest } from './plugin.js';
 import { IdParam, Strict } from './schemas.js';
 
 const Scope = Type.Array(Type.String({ minLength: 1, maxLength: 280 }), { maxItems: 1000 });
@@ -50,12 +50,8 @@ export async function clientGrantRoutes(app: ManagementApp, ctx: ServerContext):
     async (request) => updateClientGrant(storage, request.params.id, request.body),
   );
 
-  app.delete(
-    '/client-grants/:id',
-    { config: { scope: 'delete:client_grants' }, schema: { params: IdParam } },
-    async (request, reply) => {
-      await deleteClientGrant(storage, request.params.id);
-      return reply.status(204).send();
-    },
-  );
+  app.delete('/client-grants/:id', { config: { scope: 'delete:client_grants' }, schema: { params: IdParam } }, async (request, reply) => {
+    await deleteClientGrant(storage, request.params.id);
+    return reply.status(204).send();
+  });
 }

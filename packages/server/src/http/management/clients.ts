@@ -1,10 +1,10 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import type { ServerContext } from '../../context.js';
 import { auth0DefaultsOn } from '../../domain/auth0-defaults.js';
 import { createClient, deleteClient, getClient, rotateClientSecret, updateClient } from '../../domain/clients.js';
 import type { Client } from '../../domain/types.js';
-import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
-import { IdParam, Name, Strict, StringEnum, StringMap, Url, UrlList, OptionalFields } from './schemas.js';
+import { FieldsQuery, listBody, type ManagementApp, PagingQuery, pageRequest, project } from './plugin.js';
+import { IdParam, Name, OptionalFields, Strict, StringEnum, StringMap, Url, UrlList } from './schemas.js';
 
 const AuthMethod = Type.Union([Type.Literal('none'), Type.Literal('client_secret_post'), Type.Literal('client_secret_basic')]);
 
@@ -28,13 +28,15 @@ function clientBodies(grantTypes: readonly string[]) {
     client_metadata: StringMap,
     // latchkey's own: true or false overrides the tenant's PKCE default for this app, null restores it.
     require_pkce: Type.Union([Type.Boolean(), Type.Null()]),
-    jwt_configuration: Strict(OptionalFields({
+    jwt_configuration: Strict(
+      OptionalFields({
         lifetime_in_seconds: Type.Integer({ minimum: 1, maximum: 2592000 }),
         alg: Type.Literal('RS256'),
         secret_encoded: Type.Boolean(),
       }),
     ),
-    refresh_token: Strict(OptionalFields({
+    refresh_token: Strict(
+      OptionalFields({
         rotation_type: Type.Union([Type.Literal('rotating'), Type.Literal('non-rotating')]),
         expiration_type: Type.Union([Type.Literal('expiring'), Type.Literal('non-expiring')]),
         leeway: Type.Integer({ minimum: 0, maximum: 60 }),
@@ -104,32 +106,20 @@ export async function clientRoutes(app: ManagementApp, ctx: ServerContext): Prom
     async (request) => project(present(await getClient(storage, request.params.id)), request.query),
   );
 
-  app.patch(
-    '/clients/:id',
-    { config: { scope: 'update:clients' }, schema: { params: IdParam, body: UpdateBody } },
-    async (request) => {
-      const { jwt_configuration, ...patch } = request.body;
-      const { secret_encoded: _ignored, ...jwt } = jwt_configuration ?? {};
-      const client = await updateClient(storage, digester, request.params.id, { ...patch, jwt_configuration: jwt });
-      return present(client, patch.client_secret);
-    },
-  );
+  app.patch('/clients/:id', { config: { scope: 'update:clients' }, schema: { params: IdParam, body: UpdateBody } }, async (request) => {
+    const { jwt_configuration, ...patch } = request.body;
+    const { secret_encoded: _ignored, ...jwt } = jwt_configuration ?? {};
+    const client = await updateClient(storage, digester, request.params.id, { ...patch, jwt_configuration: jwt });
+    return present(client, patch.client_secret);
+  });
 
-  app.delete(
-    '/clients/:id',
-    { config: { scope: 'delete:clients' }, schema: { params: IdParam } },
-    async (request, reply) => {
-      await deleteClient(storage, request.params.id, new Date(ctx.now()));
-      return reply.status(204).send();
-    },
-  );
+  app.delete('/clients/:id', { config: { scope: 'delete:clients' }, schema: { params: IdParam } }, async (request, reply) => {
+    await deleteClient(storage, request.params.id, new Date(ctx.now()));
+    return reply.status(204).send();
+  });
 
-  app.post(
-    '/clients/:id/rotate-secret',
-    { config: { scope: 'update:clients' }, schema: { params: IdParam } },
-    async (request) => {
-      const { client, secret } = await rotateClientSecret(storage, digester, request.params.id);
-      return present(client, secret);
-    },
-  );
+  app.post('/clients/:id/rotate-secret', { config: { scope: 'update:clients' }, schema: { params: IdParam } }, async (request) => {
+    const { client, secret } = await rotateClientSecret(storage, digester, request.params.id);
+    return present(client, secret);
+  });
 }

@@ -1,4 +1,4 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { type TSchema, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { invalidField } from '../../domain/errors.js';
 import type { ConnectionStrategy } from '../../domain/types.js';

@@ -2,11 +2,11 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
 import { createConnection, deleteConnection, getConnection, updateConnection } from '../../domain/connections.js';
-import { presentOptions } from '../../domain/upstream-options.js';
 import type { Connection } from '../../domain/types.js';
+import { presentOptions } from '../../domain/upstream-options.js';
 import { checkConnectionOptions } from './connection-options.js';
-import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
-import { IdParam, Name, Strict, StringMap, OptionalFields } from './schemas.js';
+import { FieldsQuery, listBody, type ManagementApp, PagingQuery, pageRequest, project } from './plugin.js';
+import { IdParam, Name, OptionalFields, Strict, StringMap } from './schemas.js';
 
 const Fields = {
   display_name: Type.String({ maxLength: 128 }),
@@ -54,14 +54,10 @@ export async function connectionRoutes(app: ManagementApp, ctx: ServerContext): 
     },
   );
 
-  app.post(
-    '/connections',
-    { config: { scope: 'create:connections' }, schema: { body: CreateBody } },
-    async (request, reply) => {
-      checkConnectionOptions(request.body.strategy, request.body.options ?? {});
-      return reply.status(201).send(present(request)(await createConnection(storage, request.body, ctx.secrets)));
-    },
-  );
+  app.post('/connections', { config: { scope: 'create:connections' }, schema: { body: CreateBody } }, async (request, reply) => {
+    checkConnectionOptions(request.body.strategy, request.body.options ?? {});
+    return reply.status(201).send(present(request)(await createConnection(storage, request.body, ctx.secrets)));
+  });
 
   app.get(
     '/connections/:id',
@@ -78,12 +74,8 @@ export async function connectionRoutes(app: ManagementApp, ctx: ServerContext): 
     },
   );
 
-  app.delete(
-    '/connections/:id',
-    { config: { scope: 'delete:connections' }, schema: { params: IdParam } },
-    async (request, reply) => {
-      await deleteConnection(storage, request.params.id, new Date(ctx.now()));
-      return reply.status(204).send();
-    },
-  );
+  app.delete('/connections/:id', { config: { scope: 'delete:connections' }, schema: { params: IdParam } }, async (request, reply) => {
+    await deleteConnection(storage, request.params.id, new Date(ctx.now()));
+    return reply.status(204).send();
+  });
 }

@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { ServerContext } from '../../context.js';
-import { revokeConsent } from '../../login/consent.js';
 import { notFound } from '../../domain/errors.js';
 import type { ConsentRecord } from '../../domain/types.js';
+import { revokeConsent } from '../../login/consent.js';
 import type { ManagementApp } from './plugin.js';
 import { IdParam, Strict } from './schemas.js';
 
@@ -36,13 +36,22 @@ export async function grantRoutes(app: ManagementApp, ctx: ServerContext): Promi
   });
 
   app.delete('/grants/:id', { config: { scope: 'delete:grants' }, schema: { params: IdParam } }, async (request, reply) => {
-    if (!(await revokeConsent(storage, { id: request.params.id }, ctx.now()))) throw notFound('The grant does not exist', 'inexistent_grant');
+    if (!(await revokeConsent(storage, { id: request.params.id }, ctx.now())))
+      throw notFound('The grant does not exist', 'inexistent_grant');
     return reply.status(204).send();
   });
 
   app.delete(
     '/grants',
-    { config: { scope: 'delete:grants' }, schema: { querystring: Strict({ user_id: Type.String({ minLength: 1, maxLength: 300 }), client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })) }) } },
+    {
+      config: { scope: 'delete:grants' },
+      schema: {
+        querystring: Strict({
+          user_id: Type.String({ minLength: 1, maxLength: 300 }),
+          client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })),
+        }),
+      },
+    },
     async (request, reply) => {
       const { user_id: userId, client_id: clientId } = request.query;
       await revokeConsent(storage, { userId, ...(clientId !== undefined ? { clientId } : {}) }, ctx.now());

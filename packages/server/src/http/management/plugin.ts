@@ -1,22 +1,23 @@
-import { Type, type Static } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { errors as joseErrors } from 'jose';
 import type { ServerContext } from '../../context.js';
 import { DomainError, invalidField } from '../../domain/errors.js';
-import { installErrorHandler, managementError } from '../errors.js';
-import { verifyOwnJwt } from '../../oauth/own-jwt.js';
 import { managementAudience } from '../../domain/resource-servers.js';
-import { decodeCheckpoint } from '../../storage/kysely/index.js';
 import type { Page, PageRequest } from '../../domain/types.js';
+import { verifyOwnJwt } from '../../oauth/own-jwt.js';
+import { decodeCheckpoint } from '../../storage/kysely/index.js';
+import { installErrorHandler, managementError } from '../errors.js';
 import { clientGrantRoutes } from './client-grants.js';
-import { grantRoutes } from './grants.js';
 import { clientRoutes } from './clients.js';
 import { connectionRoutes } from './connections.js';
+import { grantRoutes } from './grants.js';
 import { resourceServerRoutes } from './resource-servers.js';
 import { tenantRoutes } from './tenant.js';
 import { userRoutes } from './users.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: every route plugin accepts any server, request, reply and logger types here.
 export type ManagementApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
 
 declare module 'fastify' {

@@ -1,13 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { ServerContext } from '../../context.js';
-import {
-  createResourceServer,
-  deleteResourceServer,
-  getResourceServer,
-  updateResourceServer,
-} from '../../domain/resource-servers.js';
-import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
-import { IdParam, Name, Strict, StringEnum, OptionalFields } from './schemas.js';
+import { createResourceServer, deleteResourceServer, getResourceServer, updateResourceServer } from '../../domain/resource-servers.js';
+import { FieldsQuery, listBody, type ManagementApp, PagingQuery, pageRequest, project } from './plugin.js';
+import { IdParam, Name, OptionalFields, Strict, StringEnum } from './schemas.js';
 
 const Fields = {
   name: Name,
@@ -34,7 +29,13 @@ export async function resourceServerRoutes(app: ManagementApp, ctx: ServerContex
     '/resource-servers',
     {
       config: { scope: 'read:resource_servers' },
-      schema: { querystring: Strict({ ...PagingQuery, ...FieldsQuery, identifiers: Type.Optional(Type.Array(Type.String({ maxLength: 600 }), { maxItems: 100 })) }) },
+      schema: {
+        querystring: Strict({
+          ...PagingQuery,
+          ...FieldsQuery,
+          identifiers: Type.Optional(Type.Array(Type.String({ maxLength: 600 }), { maxItems: 100 })),
+        }),
+      },
     },
     async (request) => {
       const pageReq = pageRequest(request.query);
@@ -44,10 +45,8 @@ export async function resourceServerRoutes(app: ManagementApp, ctx: ServerContex
     },
   );
 
-  app.post(
-    '/resource-servers',
-    { config: { scope: 'create:resource_servers' }, schema: { body: CreateBody } },
-    async (request, reply) => reply.status(201).send(await createResourceServer(storage, request.body)),
+  app.post('/resource-servers', { config: { scope: 'create:resource_servers' }, schema: { body: CreateBody } }, async (request, reply) =>
+    reply.status(201).send(await createResourceServer(storage, request.body)),
   );
 
   app.get(

@@ -1,8 +1,7 @@
-import { Type, type TLiteral, type TOptional, type TSchema, type TUnion } from '@sinclair/typebox';
+import { type TLiteral, type TOptional, type TSchema, type TUnion, Type } from '@sinclair/typebox';
 
 /** Request bodies reject properties they do not know (Auth0 answers 400 too). */
-export const Strict = <T extends Record<string, TSchema>>(properties: T) =>
-  Type.Object(properties, { additionalProperties: false });
+export const Strict = <T extends Record<string, TSchema>>(properties: T) => Type.Object(properties, { additionalProperties: false });
 
 export const Url = Type.String({ minLength: 1, maxLength: 2048 });
 export const UrlList = Type.Array(Url, { maxItems: 100 });

@@ -1,10 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import type { ServerContext } from '../../context.js';
 import { updateTenantSettings } from '../../domain/tenant.js';
-import { FieldsQuery, project, type ManagementApp } from './plugin.js';
-import { Strict, Url, UrlList, OptionalFields } from './schemas.js';
+import { FieldsQuery, type ManagementApp, project } from './plugin.js';
+import { OptionalFields, Strict, Url, UrlList } from './schemas.js';
 
-const UpdateBody = Strict(OptionalFields({
+const UpdateBody = Strict(
+  OptionalFields({
     friendly_name: Type.String({ minLength: 1, maxLength: 255 }),
     picture_url: Url,
     support_email: Type.String({ minLength: 3, maxLength: 254 }),
@@ -26,9 +27,7 @@ export async function tenantRoutes(app: ManagementApp, ctx: ServerContext): Prom
     async (request) => project(await ctx.lookups.tenantSettings(), request.query),
   );
 
-  app.patch(
-    '/tenants/settings',
-    { config: { scope: 'update:tenant_settings' }, schema: { body: UpdateBody } },
-    async (request) => updateTenantSettings(ctx.storage, request.body),
+  app.patch('/tenants/settings', { config: { scope: 'update:tenant_settings' }, schema: { body: UpdateBody } }, async (request) =>
+    updateTenantSettings(ctx.storage, request.body),
   );
 }

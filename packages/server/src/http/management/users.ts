@@ -1,19 +1,19 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
+import { withDefaultPicture } from '../../domain/default-picture.js';
+import type { User } from '../../domain/types.js';
 import { assignUserPermissions, listUserPermissions, removeUserPermissions } from '../../domain/user-permissions.js';
 import { searchUsers } from '../../domain/user-search.js';
-import { withDefaultPicture } from '../../domain/default-picture.js';
 import { createUser, deleteUser, getUser, presentUser, updateUser } from '../../domain/users.js';
-import type { User } from '../../domain/types.js';
-import { FieldsQuery, listBody, pageRequest, PagingQuery, project, type ManagementApp } from './plugin.js';
-import { IdParam, Metadata, Name, Strict, Url, OptionalFields } from './schemas.js';
+import { FieldsQuery, listBody, type ManagementApp, PagingQuery, pageRequest, project } from './plugin.js';
+import { IdParam, Metadata, Name, OptionalFields, Strict, Url } from './schemas.js';
 
 const Profile = {
   email: Type.String({ minLength: 3, maxLength: 254 }),
   email_verified: Type.Boolean(),
   verify_email: Type.Boolean(),
-  username: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_+\\-.!#$\'^`~@]+$' }),
+  username: Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9_+\\-.!#$'^`~@]+$" }),
   phone_number: Type.String({ minLength: 1, maxLength: 32 }),
   name: Type.String({ minLength: 1, maxLength: 300 }),
   nickname: Type.String({ minLength: 1, maxLength: 300 }),
@@ -39,7 +39,10 @@ const UpdateBody = Strict(OptionalFields(Profile));
 
 const PermissionsBody = Strict({
   permissions: Type.Array(
-    Strict({ resource_server_identifier: Type.String({ minLength: 1, maxLength: 600 }), permission_name: Type.String({ minLength: 1, maxLength: 280 }) }),
+    Strict({
+      resource_server_identifier: Type.String({ minLength: 1, maxLength: 600 }),
+      permission_name: Type.String({ minLength: 1, maxLength: 280 }),
+    }),
     { minItems: 1, maxItems: 1000 },
   ),
 });
@@ -94,10 +97,8 @@ export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promis
     async (request) => project(present(request)((await getUser(storage, request.params.id)).user), request.query),
   );
 
-  app.patch(
-    '/users/:id',
-    { config: { scope: 'update:users' }, schema: { params: IdParam, body: UpdateBody } },
-    async (request) => present(request)(await updateUser(storage, request.params.id, request.body, now())),
+  app.patch('/users/:id', { config: { scope: 'update:users' }, schema: { params: IdParam, body: UpdateBody } }, async (request) =>
+    present(request)(await updateUser(storage, request.params.id, request.body, now())),
   );
 
   // RBAC: permissions assigned to the user directly (roles are not modelled).
@@ -130,12 +131,8 @@ export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promis
     },
   );
 
-  app.delete(
-    '/users/:id',
-    { config: { scope: 'delete:users' }, schema: { params: IdParam } },
-    async (request, reply) => {
-      await deleteUser(storage, request.params.id, now());
-      return reply.status(204).send();
-    },
-  );
+  app.delete('/users/:id', { config: { scope: 'delete:users' }, schema: { params: IdParam } }, async (request, reply) => {
+    await deleteUser(storage, request.params.id, now());
+    return reply.status(204).send();
+  });
 }

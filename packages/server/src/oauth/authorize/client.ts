@@ -1,4 +1,4 @@
-import { AuthorizeError, type AuthorizeCheck } from './types.js';
+import { type AuthorizeCheck, AuthorizeError } from './types.js';
 
 export const checkClient: AuthorizeCheck = async (params, state, ctx) => {
   if (!params.client_id) throw new AuthorizeError('invalid_request', 'Missing required parameter: client_id', false);

@@ -1,6 +1,6 @@
 import { connectionUsableBy } from '../../connections/database.js';
 import { bounded } from './limits.js';
-import { AuthorizeError, type AuthorizeCheck } from './types.js';
+import { type AuthorizeCheck, AuthorizeError } from './types.js';
 
 /** `connection=NAME` skips the choice of connection; the client must be allowed to use it. */
 export const checkConnection: AuthorizeCheck = async (params, state, ctx) => {

@@ -1,5 +1,5 @@
-import type { GrantContext } from '../grants/types.js';
 import type { AuthorizationRequest } from '../../domain/types.js';
+import type { GrantContext } from '../grants/types.js';
 import { checkClient } from './client.js';
 import { checkConnection } from './connection.js';
 import { checkNonce, checkState } from './nonce-and-state.js';
@@ -41,4 +41,3 @@ export async function validateAuthorizationRequest(
 }
 
 export { AuthorizeError, type AuthorizeParams, type AuthorizeState } from './types.js';
-

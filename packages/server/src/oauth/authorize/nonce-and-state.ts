@@ -1,5 +1,5 @@
 import { bounded } from './limits.js';
-import { AuthorizeError, type AuthorizeCheck } from './types.js';
+import { type AuthorizeCheck, AuthorizeError } from './types.js';
 
 /** state is echoed verbatim with every redirect, errors included, so it is taken right after the redirect URI. */
 export const checkState: AuthorizeCheck = (params, state) => {

@@ -1,7 +1,7 @@
 import { auth0DefaultsOn, RELAXED_BY_AUTH0_DEFAULTS } from '../../domain/auth0-defaults.js';
 import type { Client, TenantSettings } from '../../domain/types.js';
 import { S256_CHALLENGE } from '../pkce.js';
-import { AuthorizeError, type AuthorizeCheck } from './types.js';
+import { type AuthorizeCheck, AuthorizeError } from './types.js';
 
 /**
  * Whether a code for this client needs PKCE, and if so the refusal that says why and what would

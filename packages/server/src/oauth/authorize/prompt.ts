@@ -1,5 +1,5 @@
 import { bounded } from './limits.js';
-import { AuthorizeError, type AuthorizeCheck } from './types.js';
+import { type AuthorizeCheck, AuthorizeError } from './types.js';
 
 const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
 /** Auth0's Universal Login knows these two; anything else would only be stored, never used. */
@@ -12,7 +12,8 @@ export const checkPrompt: AuthorizeCheck = (params, state) => {
   const unknown = prompt.find((p) => !PROMPTS.has(p));
   if (unknown) throw new AuthorizeError('invalid_request', `Unsupported prompt value: ${unknown}`);
   // OIDC Core §3.1.2.1: none cannot be combined with anything else.
-  if (prompt.includes('none') && prompt.length > 1) throw new AuthorizeError('invalid_request', 'prompt=none cannot be combined with other values');
+  if (prompt.includes('none') && prompt.length > 1)
+    throw new AuthorizeError('invalid_request', 'prompt=none cannot be combined with other values');
   state.request.prompt = prompt;
   if (params.max_age !== undefined) {
     if (!/^\d{1,9}$/.test(params.max_age)) throw new AuthorizeError('invalid_request', 'max_age must be a non-negative integer');
@@ -22,7 +23,10 @@ export const checkPrompt: AuthorizeCheck = (params, state) => {
   if (loginHint !== undefined) state.request.loginHint = loginHint;
   if (params.screen_hint !== undefined) {
     if (!SCREEN_HINTS.has(params.screen_hint)) {
-      throw new AuthorizeError('invalid_request', `Unsupported screen_hint value: ${params.screen_hint.slice(0, 32)} (use signup or login)`);
+      throw new AuthorizeError(
+        'invalid_request',
+        `Unsupported screen_hint value: ${params.screen_hint.slice(0, 32)} (use signup or login)`,
+      );
     }
     state.request.screenHint = params.screen_hint;
   }

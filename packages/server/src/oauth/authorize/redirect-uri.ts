@@ -1,5 +1,5 @@
 import { redirectUriMatches } from '../redirect-uri.js';
-import { AuthorizeError, type AuthorizeCheck } from './types.js';
+import { type AuthorizeCheck, AuthorizeError } from './types.js';
 
 export const checkRedirectUri: AuthorizeCheck = (params, state) => {
   const redirectUri = params.redirect_uri;

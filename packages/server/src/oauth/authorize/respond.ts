@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import type { AuthorizationRequest, Client, Session, User } from '../../domain/types.js';
 import type { GrantContext } from '../grants/types.js';
 import { digestToken, issueUserTokens, signIdToken } from '../user-tokens.js';
-import type { AuthorizationRequest, Client, Session, User } from '../../domain/types.js';
 
 /** RFC 6749 §4.1.2 recommends at most ten minutes; Auth0 uses sixty seconds, and so does latchkey. */
 export const AUTHORIZATION_CODE_LIFETIME_MS = 60_000;

@@ -1,5 +1,5 @@
 import { AUTH0_DEFAULTS_FLAG } from '../../domain/auth0-defaults.js';
-import { AuthorizeError, type AuthorizeCheck } from './types.js';
+import { type AuthorizeCheck, AuthorizeError } from './types.js';
 
 /** Normalised (sorted) response types and the client grant types each needs. */
 const RESPONSE_TYPES: Record<string, readonly string[]> = {
@@ -22,7 +22,8 @@ export const AUTHORIZATION_GRANT_TYPES: readonly string[] = [...new Set(Object.v
 export const normalizeResponseType = (responseType: string) => responseType.split(' ').filter(Boolean).sort().join(' ');
 
 /** The client grant types a response type needs, or undefined for an unsupported one. */
-export const grantTypesForResponseType = (responseType: string): readonly string[] | undefined => RESPONSE_TYPES[normalizeResponseType(responseType)];
+export const grantTypesForResponseType = (responseType: string): readonly string[] | undefined =>
+  RESPONSE_TYPES[normalizeResponseType(responseType)];
 
 /** Every response type a client with these grant types may ask for (RFC 7591 §2.1 response_types). */
 export const responseTypesFor = (grantTypes: readonly string[]): string[] =>
@@ -50,9 +51,10 @@ export const checkResponseType: AuthorizeCheck = (params, state) => {
   const missing = grantTypes.find((grantType) => !client.grant_types.includes(grantType));
   if (missing) {
     // Self-registered apps get implicit only by registering while the tenant uses Auth0's defaults.
-    const relax = missing === 'implicit' && client.registration_source === 'dynamic_registration'
-      ? ` (applications registered while tenant setting flags.${AUTH0_DEFAULTS_FLAG} is on may use implicit)`
-      : '';
+    const relax =
+      missing === 'implicit' && client.registration_source === 'dynamic_registration'
+        ? ` (applications registered while tenant setting flags.${AUTH0_DEFAULTS_FLAG} is on may use implicit)`
+        : '';
     throw new AuthorizeError('unauthorized_client', `Grant type '${missing}' not allowed for the client.${relax}`);
   }
   state.request.responseType = responseType;

@@ -1,8 +1,8 @@
-import { grantedScopes, parseScope } from '../scope.js';
 import { userFacingApi } from '../audience.js';
 import { OAuthError } from '../errors.js';
+import { grantedScopes, parseScope } from '../scope.js';
 import { bounded } from './limits.js';
-import { AuthorizeError, type AuthorizeCheck } from './types.js';
+import { type AuthorizeCheck, AuthorizeError } from './types.js';
 
 /** The API (audience, or the tenant's default) and the scopes it allows, bound to the code. */
 export const checkScopeAndAudience: AuthorizeCheck = async (params, state, ctx) => {

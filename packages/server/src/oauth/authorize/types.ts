@@ -1,6 +1,6 @@
-import type { GrantContext } from '../grants/types.js';
 import type { AuthorizationRequest, Client, ResourceServer } from '../../domain/types.js';
 import { OAuthError, type OAuthErrorCode } from '../errors.js';
+import type { GrantContext } from '../grants/types.js';
 
 export type AuthorizeParams = Record<string, string | undefined>;
 

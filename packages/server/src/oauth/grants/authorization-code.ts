@@ -1,9 +1,9 @@
-import { OAuthError } from '../errors.js';
+import type { AuthorizationCodeRecord } from '../../domain/types.js';
 import { signedInBeforePasswordChange } from '../../login/sessions.js';
+import { OAuthError } from '../errors.js';
 import { pkceVerifierMatches } from '../pkce.js';
 import { digestToken, issueUserTokens } from '../user-tokens.js';
 import { offersRefreshToken } from './refresh-policy.js';
-import type { AuthorizationCodeRecord } from '../../domain/types.js';
 import type { GrantContext, GrantHandler } from './types.js';
 
 const invalidCode = () => new OAuthError('invalid_grant', 'Invalid authorization code');

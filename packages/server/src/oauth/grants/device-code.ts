@@ -33,7 +33,8 @@ export const deviceCodeGrant: GrantHandler = {
     if (!(await ctx.storage.deviceCodes.consume(hash))) throw new OAuthError('invalid_grant', 'Invalid or expired device code.');
     const approval = record.approval!;
     const user = (await ctx.storage.users.get(approval.userId))?.user;
-    if (!user || user.blocked || signedInBeforePasswordChange(user, approval.authTime)) throw new OAuthError('invalid_grant', 'Invalid or expired device code.');
+    if (!user || user.blocked || signedInBeforePasswordChange(user, approval.authTime))
+      throw new OAuthError('invalid_grant', 'Invalid or expired device code.');
     const grant = {
       clientId: client.client_id,
       userId: user.user_id,

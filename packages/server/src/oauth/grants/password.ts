@@ -1,5 +1,6 @@
 import { authenticateDatabaseUser, lockHeaders } from '../../connections/database.js';
 import { DomainError } from '../../domain/errors.js';
+import type { ClientRecord } from '../../domain/types.js';
 import { passwordChangedSince } from '../../login/sessions.js';
 import { userFacingApi } from '../audience.js';
 import { OAuthError } from '../errors.js';
@@ -7,7 +8,6 @@ import { grantedScopes, parseScope } from '../scope.js';
 import { issueUserTokens } from '../user-tokens.js';
 import { offersRefreshToken } from './refresh-policy.js';
 import type { GrantContext, GrantHandler, TokenParams, TokenRequestMeta } from './types.js';
-import type { ClientRecord } from '../../domain/types.js';
 
 export const PASSWORD_REALM_GRANT = 'http://auth0.com/oauth/grant-type/password-realm';
 
@@ -28,7 +28,7 @@ async function passwordGrant(
     throw new OAuthError('invalid_request', 'Authorization server not configured with default connection.');
   }
   const connection = await ctx.lookups.connection(connectionName);
-  if (!connection || connection.strategy !== 'auth0' || !connection.enabled_clients.includes(client.client_id)) {
+  if (connection?.strategy !== 'auth0' || !connection.enabled_clients.includes(client.client_id)) {
     throw new OAuthError('unauthorized_client', `The connection is not enabled for this client: ${connectionName}`);
   }
   const { audience, api } = await userFacingApi(ctx, params.audience);

@@ -12,10 +12,14 @@ const invalidToken = () => new OAuthError('invalid_grant', 'Unknown or invalid r
  * (Auth0 creates apps non-rotating), so the refusal names what would let them keep it.
  */
 function reusedToken(client: Client): OAuthError {
-  const relax = client.registration_source === 'dynamic_registration'
-    ? "refresh_token.rotation_type 'non-rotating' on the application relaxes this"
-    : `refresh_token.rotation_type 'non-rotating' on the application, or tenant setting flags.${AUTH0_DEFAULTS_FLAG} on when an application is created, relaxes this`;
-  return new OAuthError('invalid_grant', `Unknown or invalid refresh token: it was already used, and this application rotates refresh tokens, so each works once (${relax}).`);
+  const relax =
+    client.registration_source === 'dynamic_registration'
+      ? "refresh_token.rotation_type 'non-rotating' on the application relaxes this"
+      : `refresh_token.rotation_type 'non-rotating' on the application, or tenant setting flags.${AUTH0_DEFAULTS_FLAG} on when an application is created, relaxes this`;
+  return new OAuthError(
+    'invalid_grant',
+    `Unknown or invalid refresh token: it was already used, and this application rotates refresh tokens, so each works once (${relax}).`,
+  );
 }
 
 /**

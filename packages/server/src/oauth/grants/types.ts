@@ -1,8 +1,8 @@
 import type { KeyRing } from '../../crypto/keys.js';
 import type { PictureSettings } from '../../domain/default-picture.js';
+import type { ClientRecord } from '../../domain/types.js';
 import type { Lookups } from '../../storage/cache.js';
 import type { Storage } from '../../storage/types.js';
-import type { ClientRecord } from '../../domain/types.js';
 
 /** What every grant needs from the server, passed in so tests can fix the clock. */
 export interface GrantContext {

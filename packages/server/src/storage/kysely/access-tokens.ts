@@ -1,7 +1,7 @@
-import { type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { OpaqueAccessTokenData } from '../../domain/types.js';
 import type { Database } from '../schema.js';
 import type { OpaqueAccessTokenRepository } from '../types.js';
-import type { OpaqueAccessTokenData } from '../../domain/types.js';
 
 export class KyselyOpaqueAccessTokens implements OpaqueAccessTokenRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -14,11 +14,7 @@ export class KyselyOpaqueAccessTokens implements OpaqueAccessTokenRepository {
   }
 
   async get(tokenHash: string): Promise<OpaqueAccessTokenData | undefined> {
-    const row = await this.db
-      .selectFrom('opaque_access_tokens')
-      .select('data')
-      .where('token_hash', '=', tokenHash)
-      .executeTakeFirst();
+    const row = await this.db.selectFrom('opaque_access_tokens').select('data').where('token_hash', '=', tokenHash).executeTakeFirst();
     return row && (JSON.parse(row.data) as OpaqueAccessTokenData);
   }
 

@@ -1,7 +1,7 @@
-import { type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { ClientGrant, Page, PageRequest } from '../../domain/types.js';
 import type { Database } from '../schema.js';
 import type { ChangePublisher, ClientGrantFilter, ClientGrantRepository } from '../types.js';
-import type { ClientGrant, PageRequest, Page } from '../../domain/types.js';
 import { insertUnlessTaken, listPage, now } from './shared.js';
 
 export class KyselyClientGrants implements ClientGrantRepository {
@@ -57,11 +57,7 @@ export class KyselyClientGrants implements ClientGrantRepository {
   }
 
   async delete(id: string): Promise<boolean> {
-    const row = await this.db
-      .deleteFrom('client_grants')
-      .where('id', '=', id)
-      .returning(['client_id', 'audience'])
-      .executeTakeFirst();
+    const row = await this.db.deleteFrom('client_grants').where('id', '=', id).returning(['client_id', 'audience']).executeTakeFirst();
     if (row) await this.changes.publish('client_grant', `${row.client_id} ${row.audience}`);
     return row !== undefined;
   }

@@ -1,8 +1,8 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
+import type { Client, ClientRecord, Page, PageRequest } from '../../domain/types.js';
+import { browserOriginsOf } from '../../oauth/browser-origins.js';
 import type { Database } from '../schema.js';
 import type { ChangePublisher, ClientRepository } from '../types.js';
-import type { Client, ClientRecord, PageRequest, Page } from '../../domain/types.js';
-import { browserOriginsOf } from '../../oauth/browser-origins.js';
 import { atomically, listPage, now } from './shared.js';
 
 const REGISTERED_CLIENTS = 'registered_clients';
@@ -14,7 +14,11 @@ const clientColumns = (client: Client) => ({ app_type: client.app_type ?? '', is
 class CapReached extends Error {}
 
 async function insertOrigins(trx: Kysely<Database>, clientId: string, origins: string[]): Promise<void> {
-  if (origins.length > 0) await trx.insertInto('client_origins').values(origins.map((origin) => ({ origin, client_id: clientId }))).execute();
+  if (origins.length > 0)
+    await trx
+      .insertInto('client_origins')
+      .values(origins.map((origin) => ({ origin, client_id: clientId })))
+      .execute();
 }
 
 /** Deletes a client's origin rows and answers the origins they held. */
@@ -30,11 +34,7 @@ export class KyselyClients implements ClientRepository {
   ) {}
 
   async get(clientId: string): Promise<ClientRecord | undefined> {
-    const row = await this.db
-      .selectFrom('clients')
-      .select(['data', 'secret_digest'])
-      .where('client_id', '=', clientId)
-      .executeTakeFirst();
+    const row = await this.db.selectFrom('clients').select(['data', 'secret_digest']).where('client_id', '=', clientId).executeTakeFirst();
     return row && { client: JSON.parse(row.data) as Client, secretDigest: row.secret_digest };
   }
 
@@ -57,7 +57,13 @@ export class KyselyClients implements ClientRepository {
     const insertRows = async (trx: Kysely<Database>) => {
       await trx
         .insertInto('clients')
-        .values({ client_id: client.client_id, secret_digest: secretDigest, data: JSON.stringify(client), created_at: now(), ...clientColumns(client) })
+        .values({
+          client_id: client.client_id,
+          secret_digest: secretDigest,
+          data: JSON.stringify(client),
+          created_at: now(),
+          ...clientColumns(client),
+        })
         .execute();
       await insertOrigins(trx, client.client_id, origins);
     };

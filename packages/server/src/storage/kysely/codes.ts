@@ -1,7 +1,7 @@
-import { type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { AuthorizationCodeData, AuthorizationCodeRecord } from '../../domain/types.js';
 import type { Database } from '../schema.js';
 import type { AuthorizationCodeRepository } from '../types.js';
-import type { AuthorizationCodeData, AuthorizationCodeRecord } from '../../domain/types.js';
 
 export class KyselyAuthorizationCodes implements AuthorizationCodeRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -38,7 +38,12 @@ export class KyselyAuthorizationCodes implements AuthorizationCodeRepository {
   }
 
   async markReplayed(codeHash: string, now: string): Promise<void> {
-    await this.db.updateTable('authorization_codes').set({ replayed_at: now }).where('code_hash', '=', codeHash).where('replayed_at', 'is', null).execute();
+    await this.db
+      .updateTable('authorization_codes')
+      .set({ replayed_at: now })
+      .where('code_hash', '=', codeHash)
+      .where('replayed_at', 'is', null)
+      .execute();
   }
 
   async recordTokens(codeHash: string, issued: { familyId?: string; accessTokenHash?: string }): Promise<void> {

@@ -1,7 +1,7 @@
-import { type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { Connection, Page, PageRequest } from '../../domain/types.js';
 import type { Database } from '../schema.js';
 import type { ChangePublisher, ConnectionRepository } from '../types.js';
-import type { Connection, PageRequest, Page } from '../../domain/types.js';
 import { insertUnlessTaken, listPage, now } from './shared.js';
 
 export class KyselyConnections implements ConnectionRepository {

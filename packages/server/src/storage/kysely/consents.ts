@@ -1,14 +1,21 @@
-import { type Kysely } from 'kysely';
+import { createHash } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { ConsentRecord } from '../../domain/types.js';
 import type { Database } from '../schema.js';
 import type { ConsentRepository } from '../types.js';
-import { createHash } from 'node:crypto';
-import type { ConsentRecord } from '../../domain/types.js';
 
 /** Deterministic, so re-consenting keeps the id; hashed, so it does not spell out the user. */
 const consentId = (userId: string, clientId: string, audience: string) =>
   `cgt_${createHash('sha256').update(`${userId}\n${clientId}\n${audience}`).digest('base64url').slice(0, 22)}`;
 
-function consentFromRow(row: { id: string | null; user_id: string; client_id: string; audience: string; scope: string; updated_at: string }): ConsentRecord {
+function consentFromRow(row: {
+  id: string | null;
+  user_id: string;
+  client_id: string;
+  audience: string;
+  scope: string;
+  updated_at: string;
+}): ConsentRecord {
   return {
     id: row.id ?? consentId(row.user_id, row.client_id, row.audience),
     userId: row.user_id,
@@ -38,7 +45,14 @@ export class KyselyConsents implements ConsentRepository {
     const id = consentId(consent.userId, consent.clientId, consent.audience);
     await this.db
       .insertInto('consents')
-      .values({ id, user_id: consent.userId, client_id: consent.clientId, audience: consent.audience, scope, updated_at: consent.updatedAt })
+      .values({
+        id,
+        user_id: consent.userId,
+        client_id: consent.clientId,
+        audience: consent.audience,
+        scope,
+        updated_at: consent.updatedAt,
+      })
       .onConflict((oc) => oc.columns(['user_id', 'client_id', 'audience']).doUpdateSet({ id, scope, updated_at: consent.updatedAt }))
       .execute();
   }

@@ -1,7 +1,7 @@
-import { type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { DeviceCodeRecord } from '../../domain/types.js';
 import type { Database } from '../schema.js';
 import type { DeviceCodeRepository } from '../types.js';
-import type { DeviceCodeRecord } from '../../domain/types.js';
 
 export class KyselyDeviceCodes implements DeviceCodeRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -23,7 +23,11 @@ export class KyselyDeviceCodes implements DeviceCodeRepository {
   }
 
   private static deviceRecord(row: { status: string; data: string; last_polled_at: string | null }): DeviceCodeRecord {
-    return { ...(JSON.parse(row.data) as DeviceCodeRecord), status: row.status as DeviceCodeRecord['status'], lastPolledAt: row.last_polled_at };
+    return {
+      ...(JSON.parse(row.data) as DeviceCodeRecord),
+      status: row.status as DeviceCodeRecord['status'],
+      lastPolledAt: row.last_polled_at,
+    };
   }
 
   async get(deviceCodeHash: string): Promise<DeviceCodeRecord | undefined> {

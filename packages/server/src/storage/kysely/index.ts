@@ -1,4 +1,4 @@
-import { Migrator, sql, type Kysely } from 'kysely';
+import { type Kysely, Migrator, sql } from 'kysely';
 import { migrationProvider } from '../migrations/index.js';
 import type { Database } from '../schema.js';
 import type { ChangeFeed, ChangeKind, ChangePublisher, Repositories, Storage } from '../types.js';
@@ -72,9 +72,9 @@ class ChangesAfterCommit implements ChangePublisher {
 }
 
 // The repositories are assigned in the constructor; this merge declares them on the class.
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export interface KyselyStorage extends Repositories {}
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: Object.assign in the constructor sets every member the interface declares.
 export class KyselyStorage implements Storage {
   constructor(
     readonly db: Kysely<Database>,
@@ -142,7 +142,13 @@ export class KyselyStorage implements Storage {
       .deleteFrom('revoked_refresh_families')
       .where('revoked_at', '<', longAgo)
       .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('refresh_tokens').select('token_hash').whereRef('refresh_tokens.family_id', '=', 'revoked_refresh_families.family_id'))),
+        not(
+          exists(
+            selectFrom('refresh_tokens')
+              .select('token_hash')
+              .whereRef('refresh_tokens.family_id', '=', 'revoked_refresh_families.family_id'),
+          ),
+        ),
       )
       .execute();
   }

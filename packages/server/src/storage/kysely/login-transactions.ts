@@ -1,7 +1,7 @@
-import { type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { LoginTransaction } from '../../domain/types.js';
 import type { Database } from '../schema.js';
 import type { LoginTransactionRepository } from '../types.js';
-import type { LoginTransaction } from '../../domain/types.js';
 
 export class KyselyLoginTransactions implements LoginTransactionRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -34,7 +34,12 @@ export class KyselyLoginTransactions implements LoginTransactionRepository {
       .deleteFrom('login_transactions')
       .where('source', '=', source)
       .where('id', '!=', newestId)
-      .where((eb) => eb.or([eb('expires_at', '<', boundary.expires_at), eb.and([eb('expires_at', '=', boundary.expires_at), eb('id', '<=', boundary.id)])]))
+      .where((eb) =>
+        eb.or([
+          eb('expires_at', '<', boundary.expires_at),
+          eb.and([eb('expires_at', '=', boundary.expires_at), eb('id', '<=', boundary.id)]),
+        ]),
+      )
       .execute();
   }
 

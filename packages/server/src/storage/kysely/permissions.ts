@@ -1,7 +1,7 @@
-import { type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { UserPermission } from '../../domain/types.js';
 import type { Database } from '../schema.js';
 import type { PermissionRepository } from '../types.js';
-import type { UserPermission } from '../../domain/types.js';
 
 /** Permissions by API, each name once. */
 function groupByAudience(permissions: UserPermission[]): Map<string, string[]> {

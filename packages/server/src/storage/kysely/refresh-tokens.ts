@@ -1,7 +1,7 @@
-import { sql, type Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
+import type { RefreshTokenRecord } from '../../domain/types.js';
 import type { Database } from '../schema.js';
 import type { RefreshTokenRepository } from '../types.js';
-import type { RefreshTokenRecord } from '../../domain/types.js';
 
 export class KyselyRefreshTokens implements RefreshTokenRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -94,7 +94,11 @@ export class KyselyRefreshTokens implements RefreshTokenRepository {
       .expression(families)
       .onConflict((oc) => oc.column('family_id').doNothing())
       .execute();
-    let query = this.db.updateTable('refresh_tokens').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null);
+    let query = this.db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: now })
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null);
     if (clientId !== undefined) query = query.where('client_id', '=', clientId);
     await query.execute();
   }
@@ -113,6 +117,11 @@ export class KyselyRefreshTokens implements RefreshTokenRepository {
       .expression(families)
       .onConflict((oc) => oc.column('family_id').doNothing())
       .execute();
-    await this.db.updateTable('refresh_tokens').set({ revoked_at: now }).where('client_id', '=', clientId).where('revoked_at', 'is', null).execute();
+    await this.db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: now })
+      .where('client_id', '=', clientId)
+      .where('revoked_at', 'is', null)
+      .execute();
   }
 }

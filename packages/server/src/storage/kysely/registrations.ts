@@ -1,4 +1,4 @@
-import { type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { RegistrationRepository } from '../types.js';
 
@@ -14,7 +14,11 @@ export class KyselyRegistrations implements RegistrationRepository {
   }
 
   async getTokenDigest(clientId: string): Promise<string | undefined> {
-    const row = await this.db.selectFrom('client_registrations').select('token_digest').where('client_id', '=', clientId).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('client_registrations')
+      .select('token_digest')
+      .where('client_id', '=', clientId)
+      .executeTakeFirst();
     return row?.token_digest;
   }
 

@@ -1,7 +1,7 @@
-import { type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { Page, PageRequest, ResourceServer } from '../../domain/types.js';
 import type { Database } from '../schema.js';
 import type { ChangePublisher, ResourceServerRepository } from '../types.js';
-import type { ResourceServer, PageRequest, Page } from '../../domain/types.js';
 import { insertUnlessTaken, listPage, now } from './shared.js';
 
 export class KyselyResourceServers implements ResourceServerRepository {
@@ -16,11 +16,7 @@ export class KyselyResourceServers implements ResourceServerRepository {
   }
 
   async getByIdentifier(identifier: string): Promise<ResourceServer | undefined> {
-    const row = await this.db
-      .selectFrom('resource_servers')
-      .select('data')
-      .where('identifier', '=', identifier)
-      .executeTakeFirst();
+    const row = await this.db.selectFrom('resource_servers').select('data').where('identifier', '=', identifier).executeTakeFirst();
     return row && (JSON.parse(row.data) as ResourceServer);
   }
 
@@ -50,11 +46,7 @@ export class KyselyResourceServers implements ResourceServerRepository {
   }
 
   async delete(id: string): Promise<boolean> {
-    const row = await this.db
-      .deleteFrom('resource_servers')
-      .where('id', '=', id)
-      .returning('identifier')
-      .executeTakeFirst();
+    const row = await this.db.deleteFrom('resource_servers').where('id', '=', id).returning('identifier').executeTakeFirst();
     if (row) await this.changes.publish('resource_server', row.identifier);
     return row !== undefined;
   }

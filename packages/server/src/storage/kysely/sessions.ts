@@ -1,7 +1,7 @@
-import { type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { Session } from '../../domain/types.js';
 import type { Database } from '../schema.js';
 import type { SessionRepository } from '../types.js';
-import type { Session } from '../../domain/types.js';
 
 export class KyselySessions implements SessionRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -48,11 +48,6 @@ export class KyselySessions implements SessionRepository {
   }
 
   async end(idHash: string, endedAt: string): Promise<void> {
-    await this.db
-      .updateTable('sessions')
-      .set({ ended_at: endedAt })
-      .where('id_hash', '=', idHash)
-      .where('ended_at', 'is', null)
-      .execute();
+    await this.db.updateTable('sessions').set({ ended_at: endedAt }).where('id_hash', '=', idHash).where('ended_at', 'is', null).execute();
   }
 }

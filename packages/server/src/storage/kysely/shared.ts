@@ -1,6 +1,6 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database } from '../schema.js';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Page, PageRequest } from '../../domain/types.js';
+import type { Database } from '../schema.js';
 
 /** SQLite and PostgreSQL both report unique violations, each in its own words. */
 function isUniqueViolation(err: unknown): boolean {
@@ -81,13 +81,14 @@ export async function listPage<T>(
     if (page.from !== undefined) {
       const [createdAt, id] = decodeCheckpoint(page.from) ?? ['', ''];
       query = query.where((eb) =>
-        eb.or([
-          eb('created_at', '>', createdAt),
-          eb.and([eb('created_at', '=', createdAt), eb(idColumn, '>', id)]),
-        ]),
+        eb.or([eb('created_at', '>', createdAt), eb.and([eb('created_at', '=', createdAt), eb(idColumn, '>', id)])]),
       );
     }
-    const rows = await query.orderBy('created_at').orderBy(idColumn).limit(page.take + 1).execute();
+    const rows = await query
+      .orderBy('created_at')
+      .orderBy(idColumn)
+      .limit(page.take + 1)
+      .execute();
     const more = rows.length > page.take;
     const kept = rows.slice(0, page.take);
     const last = kept[kept.length - 1];

@@ -1,8 +1,8 @@
-import { PostgresAdapter, sql, type Kysely } from 'kysely';
-import { atomically } from './shared.js';
+import { type Kysely, PostgresAdapter, sql } from 'kysely';
+import type { SigningKeyRecord } from '../../domain/types.js';
 import type { Database } from '../schema.js';
 import type { ChangePublisher, SigningKeyRepository } from '../types.js';
-import type { SigningKeyRecord } from '../../domain/types.js';
+import { atomically } from './shared.js';
 
 export class KyselySigningKeys implements SigningKeyRepository {
   constructor(

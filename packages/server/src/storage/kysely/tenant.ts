@@ -1,7 +1,7 @@
-import { type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { TenantSettings } from '../../domain/types.js';
 import type { Database } from '../schema.js';
 import type { ChangePublisher, TenantRepository } from '../types.js';
-import type { TenantSettings } from '../../domain/types.js';
 import { insertUnlessTaken } from './shared.js';
 
 export class KyselyTenant implements TenantRepository {
@@ -17,7 +17,10 @@ export class KyselyTenant implements TenantRepository {
 
   async create(settings: TenantSettings): Promise<boolean> {
     const inserted = await insertUnlessTaken(this.db, () =>
-      this.db.insertInto('tenant_settings').values({ id: 'default', data: JSON.stringify(settings) }).execute(),
+      this.db
+        .insertInto('tenant_settings')
+        .values({ id: 'default', data: JSON.stringify(settings) })
+        .execute(),
     );
     if (inserted) await this.changes.publish('tenant', 'default');
     return inserted;

@@ -1,7 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { User, UserRecord } from '../../domain/types.js';
-import { atomically } from './shared.js';
 import type { Database } from '../schema.js';
+import { atomically } from './shared.js';
 
 /**
  * The user fields that are searched, sorted or unique, as columns next to the JSON document (which
@@ -86,7 +86,11 @@ export async function writeUserTerms(db: Kysely<Database> | Transaction<Database
   await db.deleteFrom('user_search_terms').where('user_id', '=', user.user_id).execute();
   const rows = userSearchTerms(user).map((row) => ({ user_id: user.user_id, created_at: user.created_at, ...row }));
   // Bounded chunks: SQLite allows 32766 bound values per statement.
-  for (let i = 0; i < rows.length; i += 500) await db.insertInto('user_search_terms').values(rows.slice(i, i + 500)).execute();
+  for (let i = 0; i < rows.length; i += 500)
+    await db
+      .insertInto('user_search_terms')
+      .values(rows.slice(i, i + 500))
+      .execute();
 }
 
 export async function insertUserRow(db: Kysely<Database>, record: UserRecord): Promise<void> {

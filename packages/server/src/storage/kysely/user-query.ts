@@ -1,6 +1,6 @@
-import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { FOLDED_FIELDS, SEARCH_RESULT_LIMIT, type UserSearch, type UserSearchTerm, type UserSort } from '../../domain/user-search.js';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Page, PageRequest, User } from '../../domain/types.js';
+import { FOLDED_FIELDS, SEARCH_RESULT_LIMIT, type UserSearch, type UserSearchTerm, type UserSort } from '../../domain/user-search.js';
 import type { Database } from '../schema.js';
 import { TERM_VALUE_LENGTH, termValue } from './user-columns.js';
 

@@ -1,8 +1,8 @@
-import { type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { Page, PageRequest, User, UserRecord } from '../../domain/types.js';
+import type { UserSearch } from '../../domain/user-search.js';
 import type { Database } from '../schema.js';
 import type { UserRepository } from '../types.js';
-import type { User, UserRecord, PageRequest, Page } from '../../domain/types.js';
-import type { UserSearch } from '../../domain/user-search.js';
 import { insertUnlessTaken, listPage } from './shared.js';
 import { insertUserRow, updateUserRow } from './user-columns.js';
 import { searchUsers } from './user-query.js';
@@ -26,10 +26,7 @@ export class KyselyUsers implements UserRepository {
   }
 
   async findByEmail(connection: string, email: string): Promise<UserRecord | undefined> {
-    const row = await this.userQuery()
-      .where('connection', '=', connection)
-      .where('email_lc', '=', email.toLowerCase())
-      .executeTakeFirst();
+    const row = await this.userQuery().where('connection', '=', connection).where('email_lc', '=', email.toLowerCase()).executeTakeFirst();
     return KyselyUsers.toUserRecord(row);
   }
 
@@ -51,7 +48,13 @@ export class KyselyUsers implements UserRepository {
   }
 
   async listIdsOf(connection: string, limit: number): Promise<string[]> {
-    const rows = await this.db.selectFrom('users').select('user_id').where('connection', '=', connection).orderBy('user_id').limit(limit).execute();
+    const rows = await this.db
+      .selectFrom('users')
+      .select('user_id')
+      .where('connection', '=', connection)
+      .orderBy('user_id')
+      .limit(limit)
+      .execute();
     return rows.map((r) => r.user_id);
   }
 

@@ -1,6 +1,6 @@
-import { sql, type Kysely } from 'kysely';
-import { browserOriginsOf } from '../../oauth/browser-origins.js';
+import { type Kysely, sql } from 'kysely';
 import type { Client } from '../../domain/types.js';
+import { browserOriginsOf } from '../../oauth/browser-origins.js';
 
 const BATCH = 500;
 
@@ -10,6 +10,7 @@ const BATCH = 500;
  * is one row update; and shared fixed-window counters, so a rate limit holds across nodes.
  * Existing clients' origins and registrations are carried over.
  */
+// biome-ignore lint/suspicious/noExplicitAny: a migration runs on the schema as it was, which no current type describes.
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('client_origins')
@@ -48,10 +49,17 @@ export async function up(db: Kysely<any>): Promise<void> {
       for (const origin of browserOriginsOf(client)) origins.push({ origin, client_id: row.client_id });
     }
     // 500 clients may list up to 100 URLs each: insert in slices under both databases' parameter limits.
-    for (let i = 0; i < origins.length; i += BATCH) await db.insertInto('client_origins').values(origins.slice(i, i + BATCH)).execute();
+    for (let i = 0; i < origins.length; i += BATCH)
+      await db
+        .insertInto('client_origins')
+        .values(origins.slice(i, i + BATCH))
+        .execute();
     after = rows[rows.length - 1]!.client_id;
   }
-  await db.insertInto('counters').values({ name: 'registered_clients', value: sql`${registered}` }).execute();
+  await db
+    .insertInto('counters')
+    .values({ name: 'registered_clients', value: sql`${registered}` })
+    .execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {

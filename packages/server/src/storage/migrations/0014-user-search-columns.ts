@@ -1,7 +1,7 @@
-import { PostgresAdapter, sql, type Kysely } from 'kysely';
+import { type Kysely, PostgresAdapter, sql } from 'kysely';
 import type { User } from '../../domain/types.js';
-import type { Database } from '../schema.js';
 import { userColumns, writeUserTerms } from '../kysely/user-columns.js';
+import type { Database } from '../schema.js';
 
 /**
  * User search in SQL (issue 12): the searched and sorted user fields become columns with indexes,
@@ -62,8 +62,17 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
 export async function down(db: Kysely<unknown>): Promise<void> {
   await db.schema.dropTable('user_search_terms').execute();
-  for (const name of ['users_username_lc', 'users_name', 'users_nickname', 'users_given_name', 'users_family_name', 'users_phone_number',
-    'users_updated_at', 'users_last_login', 'users_logins_count']) {
+  for (const name of [
+    'users_username_lc',
+    'users_name',
+    'users_nickname',
+    'users_given_name',
+    'users_family_name',
+    'users_phone_number',
+    'users_updated_at',
+    'users_last_login',
+    'users_logins_count',
+  ]) {
     await db.schema.dropIndex(name).execute();
   }
   for (const column of [...TEXT_COLUMNS, ...INTEGER_COLUMNS]) await db.schema.alterTable('users').dropColumn(column).execute();

@@ -9,15 +9,19 @@ import * as m0007 from './0007-replay-and-federated-logout.js';
 import * as m0008 from './0008-user-permissions.js';
 import * as m0009 from './0009-sign-out-everywhere.js';
 import * as m0010 from './0010-origin-index-and-registration-limits.js';
-import * as m0013 from './0013-revoked-refresh-families.js';
 import * as m0012 from './0012-login-transaction-source.js';
+import * as m0013 from './0013-revoked-refresh-families.js';
 import * as m0014 from './0014-user-search-columns.js';
 import * as m0015 from './0015-list-filter-indexes.js';
 
 /** Migrations are compiled in rather than read from disk, so the built CLI needs no source tree. */
 export const migrationProvider: MigrationProvider = {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '0001-initial': m0001, '0002-interactive-sign-in': m0002, '0003-device-authorization': m0003, '0004-consent-ids': m0004,
+    return {
+      '0001-initial': m0001,
+      '0002-interactive-sign-in': m0002,
+      '0003-device-authorization': m0003,
+      '0004-consent-ids': m0004,
       '0005-client-registrations': m0005,
       '0006-refresh-token-owner': m0006,
       '0007-replay-and-federated-logout': m0007,

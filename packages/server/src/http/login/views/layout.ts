@@ -1,5 +1,5 @@
-import { html, type SafeHtml } from './html.js';
 import { ASSETS } from './assets.js';
+import { html, type SafeHtml } from './html.js';
 
 export interface Branding {
   tenantName: string;
@@ -7,7 +7,13 @@ export interface Branding {
 }
 
 /** The frame every hosted page shares: tenant branding, one centred card, no scripts unless asked. */
-export function page(options: { title: string; branding: Branding; body: SafeHtml; script?: keyof typeof ASSETS.scripts; bodyData?: Record<string, string> }): string {
+export function page(options: {
+  title: string;
+  branding: Branding;
+  body: SafeHtml;
+  script?: keyof typeof ASSETS.scripts;
+  bodyData?: Record<string, string>;
+}): string {
   const { title, branding, body } = options;
   const data = Object.entries(options.bodyData ?? {}).map(([k, v]) => html` data-${k}="${v}"`);
   return html`<!doctype html>
@@ -23,9 +29,11 @@ ${options.script ? html`<script src="${ASSETS.scripts[options.script].path}" def
 <body${data}>
 <main class="card">
   <header class="brand">
-    ${branding.logoUrl
-      ? html`<img class="logo" src="${branding.logoUrl}" alt="${branding.tenantName}" width="52" height="52">`
-      : html`<div class="logo logo-mark" aria-hidden="true">${branding.tenantName.slice(0, 1).toUpperCase()}</div>`}
+    ${
+      branding.logoUrl
+        ? html`<img class="logo" src="${branding.logoUrl}" alt="${branding.tenantName}" width="52" height="52">`
+        : html`<div class="logo logo-mark" aria-hidden="true">${branding.tenantName.slice(0, 1).toUpperCase()}</div>`
+    }
   </header>
   ${body}
 </main>

@@ -1,5 +1,5 @@
 import { html, type SafeHtml } from './html.js';
-import { page, type Branding } from './layout.js';
+import { type Branding, page } from './layout.js';
 
 export interface FormContext {
   branding: Branding;
@@ -30,7 +30,9 @@ export interface UpstreamButton {
   href: string;
 }
 
-export function loginPage(ctx: FormContext & { email?: string; signupAllowed: boolean; passwordForm: boolean; upstream: UpstreamButton[] }): string {
+export function loginPage(
+  ctx: FormContext & { email?: string; signupAllowed: boolean; passwordForm: boolean; upstream: UpstreamButton[] },
+): string {
   const invalid = invalidMarker(ctx);
   const buttons = ctx.upstream.map((b) => html`<a class="button secondary" href="${b.href}">Continue with ${b.label}</a>`);
   return page({
@@ -40,8 +42,9 @@ export function loginPage(ctx: FormContext & { email?: string; signupAllowed: bo
   <h1>Welcome</h1>
   <p class="lead">Log in to <strong>${ctx.branding.tenantName}</strong> to continue to <strong>${ctx.clientName}</strong>.</p>
   ${alert(ctx.error)}
-  ${ctx.passwordForm
-    ? html`<form method="post" action="/u/login" novalidate>
+  ${
+    ctx.passwordForm
+      ? html`<form method="post" action="/u/login" novalidate>
     ${hidden(ctx)}
     ${emailField('username', ctx.email, 'username', invalid)}
     <div class="field">
@@ -50,7 +53,8 @@ export function loginPage(ctx: FormContext & { email?: string; signupAllowed: bo
     </div>
     <div class="actions"><button type="submit">Continue</button></div>
   </form>`
-    : ''}
+      : ''
+  }
   ${ctx.passwordForm && buttons.length > 0 ? html`<div class="divider">or</div>` : ''}
   ${buttons.length > 0 ? html`<div class="actions upstream">${buttons}</div>` : ''}
   ${ctx.passwordForm && ctx.signupAllowed ? html`<p class="switch">Don't have an account? <a href="/u/signup?state=${encodeURIComponent(ctx.state)}">Sign up</a></p>` : ''}`,
@@ -66,9 +70,11 @@ export function signupPage(ctx: FormContext & { email?: string; passwordHint: st
     body: html`
   <h1>Create your account</h1>
   <p class="lead">Sign up to <strong>${ctx.branding.tenantName}</strong> to continue to <strong>${ctx.clientName}</strong>.</p>
-  ${ctx.accountExists && ctx.error
-    ? html`<div class="alert error" role="alert" id="form-error">${ctx.error} <a href="${loginHref}">Log in instead</a></div>`
-    : alert(ctx.error)}
+  ${
+    ctx.accountExists && ctx.error
+      ? html`<div class="alert error" role="alert" id="form-error">${ctx.error} <a href="${loginHref}">Log in instead</a></div>`
+      : alert(ctx.error)
+  }
   <form method="post" action="/u/signup" novalidate>
     ${hidden(ctx)}
     ${emailField('email', ctx.email, 'email', invalid)}
@@ -226,12 +232,14 @@ export function deviceConfirmPage(
   <h1>Connect ${ctx.clientName}?</h1>
   <p class="lead">Signed in as <strong>${ctx.userName}</strong>. Check that your device shows this code:</p>
   <p class="device-code">${ctx.userCode}</p>
-  ${ctx.scopes.length > 0
-    ? html`<p>It will be able to:</p>
+  ${
+    ctx.scopes.length > 0
+      ? html`<p>It will be able to:</p>
   <ul class="scopes">
     ${ctx.scopes.map((s) => html`<li><span class="scope-name">${s.name}</span><span class="scope-desc">${s.description}</span></li>`)}
   </ul>`
-    : ''}
+      : ''
+  }
   <form method="post" action="/activate/confirm">
     <input type="hidden" name="csrf" value="${ctx.csrf}">
     <input type="hidden" name="user_code" value="${ctx.userCode}">
