@@ -382,7 +382,8 @@ describe(`storage repositories round-trip (${backend})`, () => {
     });
     await storage.consents.put(consent('auth0|a', 'c1', 'https://a/', 1));
     const first = await storage.consents.get('auth0|a', 'c1', 'https://a/');
-    assert.ok(first?.id.startsWith('cgt_'));
+    assert.ok(first);
+    assert.ok(first.id.startsWith('cgt_'));
     assert.deepEqual(first, { id: first.id, ...consent('auth0|a', 'c1', 'https://a/', 1) });
     await storage.consents.put(consent('auth0|a', 'c1', 'https://a/', 2, ['read', 'write']));
     assert.deepEqual(await storage.consents.get('auth0|a', 'c1', 'https://a/'), {
