@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { ServerContext } from '../../context.js';
 import { createClientGrant, deleteClientGrant, updateClientGrant } from '../../domain/client-grants.js';
 import { listBody, type ManagementApp, PagingQuery, pageRequest } from './plugin.js';
-import { IdParam, Strict } from './schemas.js';
+import { Id, IdParam, Strict } from './schemas.js';
 
 const Scope = Type.Array(Type.String({ minLength: 1, maxLength: 280 }), { maxItems: 1000 });
 
@@ -35,7 +35,7 @@ export async function clientGrantRoutes(app: ManagementApp, ctx: ServerContext):
       config: { scope: 'create:client_grants' },
       schema: {
         body: Strict({
-          client_id: Type.String({ minLength: 1, maxLength: 300 }),
+          client_id: Id,
           audience: Type.String({ minLength: 1, maxLength: 600 }),
           scope: Scope,
         }),

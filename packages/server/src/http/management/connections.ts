@@ -6,13 +6,13 @@ import type { Connection } from '../../domain/types.js';
 import { presentOptions } from '../../domain/upstream-options.js';
 import { checkConnectionOptions } from './connection-options.js';
 import { FieldsQuery, listBody, type ManagementApp, PagingQuery, pageRequest, project } from './plugin.js';
-import { IdParam, Name, OptionalFields, Strict, StringMap } from './schemas.js';
+import { Id, IdParam, Name, OptionalFields, Strict, StringMap } from './schemas.js';
 
 const Fields = {
   display_name: Type.String({ maxLength: 128 }),
   // Checked by the connection's strategy, in the handler (connection-options.ts): a PATCH names no strategy.
   options: Type.Record(Type.String({ maxLength: 255 }), Type.Unknown(), { maxProperties: 100 }),
-  enabled_clients: Type.Array(Type.String({ minLength: 1, maxLength: 300 }), { maxItems: 1000 }),
+  enabled_clients: Type.Array(Id, { maxItems: 1000 }),
   is_domain_connection: Type.Boolean(),
   realms: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { maxItems: 10 }),
   metadata: StringMap,

@@ -4,7 +4,7 @@ import { notFound } from '../../domain/errors.js';
 import type { ConsentRecord } from '../../domain/types.js';
 import { revokeConsent } from '../../login/consent.js';
 import type { ManagementApp } from './plugin.js';
-import { IdParam, Strict } from './schemas.js';
+import { Id, IdParam, Strict } from './schemas.js';
 
 /** A user's consent to a client, in the shape of Auth0's `/api/v2/grants`. */
 const present = (consent: ConsentRecord) => ({
@@ -16,8 +16,8 @@ const present = (consent: ConsentRecord) => ({
 });
 
 const Filter = Strict({
-  user_id: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })),
-  client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })),
+  user_id: Type.Optional(Id),
+  client_id: Type.Optional(Id),
   audience: Type.Optional(Type.String({ maxLength: 600 })),
 });
 
@@ -47,8 +47,8 @@ export async function grantRoutes(app: ManagementApp, ctx: ServerContext): Promi
       config: { scope: 'delete:grants' },
       schema: {
         querystring: Strict({
-          user_id: Type.String({ minLength: 1, maxLength: 300 }),
-          client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })),
+          user_id: Id,
+          client_id: Type.Optional(Id),
         }),
       },
     },

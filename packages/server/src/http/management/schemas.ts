@@ -8,7 +8,9 @@ export const UrlList = Type.Array(Url, { maxItems: 100 });
 export const Name = Type.String({ minLength: 1, maxLength: 128 });
 export const Metadata = Type.Record(Type.String({ maxLength: 255 }), Type.Unknown(), { maxProperties: 100 });
 export const StringMap = Type.Record(Type.String({ maxLength: 255 }), Type.String({ maxLength: 255 }), { maxProperties: 10 });
-export const IdParam = Strict({ id: Type.String({ minLength: 1, maxLength: 300 }) });
+/** An id in a path or a filter: a client id, user id, grant id... */
+export const Id = Type.String({ minLength: 1, maxLength: 300 });
+export const IdParam = Strict({ id: Id });
 
 /** One of a fixed set of strings, typed as their union. */
 export const StringEnum = <const T extends readonly string[]>(values: T): TUnion<TLiteral<T[number]>[]> =>

@@ -7,7 +7,7 @@ import { assignUserPermissions, listUserPermissions, removeUserPermissions } fro
 import { searchUsers } from '../../domain/user-search.js';
 import { createUser, deleteUser, getUser, presentUser, updateUser } from '../../domain/users.js';
 import { FieldsQuery, listBody, type ManagementApp, PagingQuery, pageRequest, project } from './plugin.js';
-import { IdParam, Metadata, Name, OptionalFields, Strict, Url } from './schemas.js';
+import { Id, IdParam, Metadata, Name, OptionalFields, Strict, Url } from './schemas.js';
 
 const Profile = {
   email: Type.String({ minLength: 3, maxLength: 254 }),
@@ -15,8 +15,8 @@ const Profile = {
   verify_email: Type.Boolean(),
   username: Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9_+\\-.!#$'^`~@]+$" }),
   phone_number: Type.String({ minLength: 1, maxLength: 32 }),
-  name: Type.String({ minLength: 1, maxLength: 300 }),
-  nickname: Type.String({ minLength: 1, maxLength: 300 }),
+  name: Id,
+  nickname: Id,
   picture: Url,
   given_name: Type.String({ minLength: 1, maxLength: 150 }),
   family_name: Type.String({ minLength: 1, maxLength: 150 }),

@@ -79,49 +79,35 @@ export class KyselyRefreshTokens implements RefreshTokenRepository {
       .execute();
   }
 
-  async revokeAllOf(userId: string, clientId: string | undefined, now: string): Promise<void> {
-    // Whole families, as above: a rotation racing this revocation cannot leave a live successor.
-    let families = this.db
-      .selectFrom('refresh_tokens')
-      .select(['family_id', sql.lit(now).as('revoked_at')])
-      .distinct()
-      .where('user_id', '=', userId)
-      .where('revoked_at', 'is', null);
-    if (clientId !== undefined) families = families.where('client_id', '=', clientId);
-    await this.db
-      .insertInto('revoked_refresh_families')
-      .columns(['family_id', 'revoked_at'])
-      .expression(families)
-      .onConflict((oc) => oc.column('family_id').doNothing())
-      .execute();
-    let query = this.db
-      .updateTable('refresh_tokens')
-      .set({ revoked_at: now })
-      .where('user_id', '=', userId)
-      .where('revoked_at', 'is', null);
-    if (clientId !== undefined) query = query.where('client_id', '=', clientId);
-    await query.execute();
+  revokeAllOf(userId: string, clientId: string | undefined, now: string): Promise<void> {
+    return this.revokeFamiliesWhere({ user_id: userId, client_id: clientId }, now);
   }
 
-  async revokeAllFor(clientId: string, now: string): Promise<void> {
-    // Whole families, as in revokeAllOf.
-    const families = this.db
-      .selectFrom('refresh_tokens')
-      .select(['family_id', sql.lit(now).as('revoked_at')])
-      .distinct()
-      .where('client_id', '=', clientId)
-      .where('revoked_at', 'is', null);
+  revokeAllFor(clientId: string, now: string): Promise<void> {
+    return this.revokeFamiliesWhere({ client_id: clientId }, now);
+  }
+
+  /** Whole families, as in revokeFamily: a rotation racing this revocation cannot leave a live successor. */
+  private async revokeFamiliesWhere(owner: { user_id?: string; client_id?: string | undefined }, now: string): Promise<void> {
+    const narrow = <Q extends { where: (column: 'user_id' | 'client_id', op: '=', value: string) => Q }>(query: Q): Q => {
+      let narrowed = query;
+      if (owner.user_id !== undefined) narrowed = narrowed.where('user_id', '=', owner.user_id);
+      if (owner.client_id !== undefined) narrowed = narrowed.where('client_id', '=', owner.client_id);
+      return narrowed;
+    };
+    const families = narrow(
+      this.db
+        .selectFrom('refresh_tokens')
+        .select(['family_id', sql.lit(now).as('revoked_at')])
+        .distinct()
+        .where('revoked_at', 'is', null),
+    );
     await this.db
       .insertInto('revoked_refresh_families')
       .columns(['family_id', 'revoked_at'])
       .expression(families)
       .onConflict((oc) => oc.column('family_id').doNothing())
       .execute();
-    await this.db
-      .updateTable('refresh_tokens')
-      .set({ revoked_at: now })
-      .where('client_id', '=', clientId)
-      .where('revoked_at', 'is', null)
-      .execute();
+    await narrow(this.db.updateTable('refresh_tokens').set({ revoked_at: now }).where('revoked_at', 'is', null)).execute();
   }
 }
