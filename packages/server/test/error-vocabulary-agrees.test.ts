@@ -128,7 +128,7 @@ test('error classes: the domain error, the protocol errors, and process-level on
     'config.ts:ConfigError',
     'startup-checks.ts:StartupError',
     'domain/bootstrap.ts:AdminRecoveryError',
-    'storage/kysely-storage.ts:CapReached',
+    'storage/kysely/clients.ts:CapReached',
   ]);
   const found = sources(src).flatMap(([path, text]) => [...text.matchAll(/class (\w+) extends Error\b/g)].map((m) => `${path}:${m[1]}`));
   assert.deepEqual(
