@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Expression, type Kysely, PostgresAdapter, type SqlBool, sql } from 'kysely';
 import type { RefreshTokenRecord } from '../../domain/types.js';
 import type { Database } from '../schema.js';
 import type { RefreshTokenRepository } from '../types.js';
@@ -104,12 +104,23 @@ export class KyselyRefreshTokens implements RefreshTokenRepository {
   }
 
   async revokeAllFor(clientId: string, now: string): Promise<void> {
-    // Whole families, as in revokeAllOf.
+    await this.revokeWhere(sql<SqlBool>`client_id = ${clientId}`, now);
+  }
+
+  async revokeAllForAudience(audience: string, now: string): Promise<void> {
+    // The audience is only in the JSON document: a scan, run when an API is deleted.
+    const postgres = this.db.getExecutor().adapter instanceof PostgresAdapter;
+    const stored = postgres ? sql`(data::json #>> '{grant,audience}')` : sql`json_extract(data, '$.grant.audience')`;
+    await this.revokeWhere(sql<SqlBool>`${stored} = ${audience}`, now);
+  }
+
+  /** Revokes the live tokens matching `condition`, whole families, as in revokeAllOf. */
+  private async revokeWhere(condition: Expression<SqlBool>, now: string): Promise<void> {
     const families = this.db
       .selectFrom('refresh_tokens')
       .select(['family_id', sql.lit(now).as('revoked_at')])
       .distinct()
-      .where('client_id', '=', clientId)
+      .where(condition)
       .where('revoked_at', 'is', null);
     await this.db
       .insertInto('revoked_refresh_families')
@@ -117,11 +128,6 @@ export class KyselyRefreshTokens implements RefreshTokenRepository {
       .expression(families)
       .onConflict((oc) => oc.column('family_id').doNothing())
       .execute();
-    await this.db
-      .updateTable('refresh_tokens')
-      .set({ revoked_at: now })
-      .where('client_id', '=', clientId)
-      .where('revoked_at', 'is', null)
-      .execute();
+    await this.db.updateTable('refresh_tokens').set({ revoked_at: now }).where(condition).where('revoked_at', 'is', null).execute();
   }
 }
