@@ -142,6 +142,68 @@ test("DELETE /api/v2/resource-servers/{id} takes its client grants and the users
   assert.deepEqual(await storage.permissions.list(user.user_id), [{ audience: API, permission: 'read:messages' }]);
 });
 
+test('DELETE /api/v2/resource-servers/{id} ends the refresh tokens and codes issued for it', async () => {
+  const gone = 'https://gone.example.test/';
+  const api = await createApi(server, gone);
+  const user = await createUser(server, 'api-refresh@example.test');
+  const browser = new Browser(server.issuer);
+  const params = { client_id: app.client_id, redirect_uri: REDIRECT, scope: 'openid offline_access read:messages', audience: gone };
+  const { code, verifier } = await authorizationCode(server, browser, params, { email: user.email, password: TEST_PASSWORD });
+  const tokens = await tokenRequest(server, {
+    grant_type: 'authorization_code',
+    client_id: app.client_id,
+    code,
+    code_verifier: verifier,
+    redirect_uri: REDIRECT,
+  });
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+  const pending = await authorizationCode(server, browser, params, { email: user.email, password: TEST_PASSWORD });
+
+  assert.equal((await server.management('DELETE', `/resource-servers/${api.id}`)).status, 204);
+
+  assertOAuthError(await refresh(app.client_id, tokens.body.refresh_token), 403, 'invalid_grant');
+  const redeemed = await tokenRequest(server, {
+    grant_type: 'authorization_code',
+    client_id: app.client_id,
+    code: pending.code,
+    code_verifier: pending.verifier,
+    redirect_uri: REDIRECT,
+  });
+  assertOAuthError(redeemed, 403, 'invalid_grant');
+});
+
+test('an API created again under the same identifier does not revive the refresh tokens and consents of the deleted one', async () => {
+  const reused = 'https://reused.example.test/';
+  const api = await createApi(server, reused);
+  const user = await createUser(server, 'api-reused@example.test');
+  const browser = new Browser(server.issuer);
+  const params = { client_id: app.client_id, redirect_uri: REDIRECT, scope: 'openid offline_access read:messages', audience: reused };
+  const { code, verifier } = await authorizationCode(server, browser, params, { email: user.email, password: TEST_PASSWORD });
+  const tokens = await tokenRequest(server, {
+    grant_type: 'authorization_code',
+    client_id: app.client_id,
+    code,
+    code_verifier: verifier,
+    redirect_uri: REDIRECT,
+  });
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+  const other = await signIn(app.client_id, user.email);
+  await storage.consents.put({
+    userId: user.user_id,
+    clientId: app.client_id,
+    audience: reused,
+    scope: ['read:messages'],
+    updatedAt: at(),
+  });
+
+  assert.equal((await server.management('DELETE', `/resource-servers/${api.id}`)).status, 204);
+  await createApi(server, reused);
+
+  assertOAuthError(await refresh(app.client_id, tokens.body.refresh_token), 403, 'invalid_grant');
+  assert.deepEqual(await storage.consents.list({ audience: reused }), []);
+  assert.equal((await refresh(app.client_id, other.refreshToken)).status, 200, 'tokens for other APIs stay');
+});
+
 test('DELETE /api/v2/connections/{id} deletes its users with their cascades', async () => {
   const created = await server.management('POST', '/connections', {
     name: 'doomed-db',

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { sql } from 'kysely';
 import { DomainError } from '../src/domain/errors.js';
 import type { User } from '../src/domain/types.js';
 import { parseUserSearch, searchUsers, userComparator, userMatches } from '../src/domain/user-search.js';
+import type { KyselyStorage } from '../src/storage/kysely/index.js';
 import type { Storage } from '../src/storage/types.js';
 import { backend } from './helpers/server.js';
 import { type TestDatabase, testDatabase } from './helpers/storage.js';
@@ -59,6 +61,8 @@ const users: User[] = [
   }),
   user('auth0|f', 'db', '2026-01-04T00:00:00.000Z', { username: 'frank', user_metadata: { plan: null, tags: [1, 'two', [3, 4]] } }),
 ];
+
+const kysely = (s: Storage) => (s as KyselyStorage).db;
 
 let database: TestDatabase;
 let storage: Storage;
@@ -203,6 +207,24 @@ test(`writes keep the search columns and terms in step (${backend})`, async () =
     false,
     'email taken on the connection',
   );
+});
+
+test(`name, given_name, family_name and nickname match case-insensitively, as Auth0 documents (${backend})`, async () => {
+  assert.deepEqual((await found({ q: 'name:"ada lovelace"' })).ids, ['auth0|a']);
+  assert.deepEqual((await found({ q: 'name:"ADA LOVELACE"' })).ids, ['auth0|a']);
+  assert.deepEqual((await found({ q: 'name:ålis*' })).ids, ['auth0|e']);
+  assert.deepEqual((await found({ q: 'nickname:ALI' })).ids, ['auth0|d']);
+  assert.deepEqual((await found({ q: 'NOT name:BOB AND email:bob*' })).ids, []);
+  const grace = user('auth0|g', 'db', '2026-01-05T00:00:00.000Z', { given_name: 'Grace', family_name: 'HOPPER' });
+  assert.equal(await storage.users.insert({ user: grace, connection: 'db', passwordHash: null }), true);
+  assert.deepEqual((await found({ q: 'given_name:grace AND family_name:Hopper' })).ids, ['auth0|g']);
+
+  // Migration 0016 folds what was stored before it (here: put back as it was, then migrated again).
+  await sql`update users set given_name = 'Grace', family_name = 'HOPPER' where user_id = 'auth0|g'`.execute(kysely(storage));
+  await sql`delete from latchkey_migrations where name = '0016-fold-searched-names'`.execute(kysely(storage));
+  await storage.migrate();
+  assert.deepEqual((await found({ q: 'given_name:GRACE AND family_name:hopper' })).ids, ['auth0|g']);
+  assert.equal(await storage.users.delete('auth0|g'), true);
 });
 
 test('unsupported syntax and paging stay 400 invalid_query_string', async () => {

@@ -33,11 +33,12 @@ const carol = user('oauth2|acme|c', {
 const everyone = [ada, bob, carol];
 const ids = (q: string) => everyone.filter(parseUserQuery(q)).map((u) => u.user_id);
 
-test('field:value, quoted values and trailing wildcards; emails case-insensitively', () => {
+test('field:value, quoted values and trailing wildcards; emails and names case-insensitively', () => {
   assert.deepEqual(ids('email:"ada@example.com"'), ['auth0|a']);
   assert.deepEqual(ids('email:bob@example.com'), ['auth0|b']);
   assert.deepEqual(ids('name:"Ada Lovelace"'), ['auth0|a']);
-  assert.deepEqual(ids('name:"ada lovelace"'), [], 'names compare exactly');
+  assert.deepEqual(ids('name:"ada lovelace"'), ['auth0|a'], 'names compare case-insensitively, as in Auth0');
+  assert.deepEqual(ids('app_metadata.plan:PRO'), [], 'metadata compares exactly');
   assert.deepEqual(ids('email:car*'), ['oauth2|acme|c']);
   assert.deepEqual(ids('identities.connection:"acme"'), ['oauth2|acme|c']);
   assert.deepEqual(ids('email_verified:true'), ['auth0|b']);

@@ -103,8 +103,12 @@ export async function updateResourceServer(
   return rs;
 }
 
-/** Also removes, in one transaction, the client grants for the API and the users' permissions on it. */
-export async function deleteResourceServer(storage: Pick<Storage, 'transaction'>, idOrIdentifier: string): Promise<void> {
+/**
+ * Also removes, in one transaction, the client grants for the API, the users' permissions and consents
+ * on it, and revokes the refresh tokens issued for it: an API created again under the same identifier
+ * starts with none of them.
+ */
+export async function deleteResourceServer(storage: Pick<Storage, 'transaction'>, idOrIdentifier: string, now: Date): Promise<void> {
   await storage.transaction(async (tx) => {
     const rs = (await tx.resourceServers.get(idOrIdentifier)) ?? (await tx.resourceServers.getByIdentifier(idOrIdentifier));
     if (!rs) return;
@@ -112,5 +116,14 @@ export async function deleteResourceServer(storage: Pick<Storage, 'transaction'>
     await tx.resourceServers.delete(rs.id);
     await tx.clientGrants.deleteWhere({ audience: rs.identifier });
     await tx.permissions.removeForApi(rs.identifier);
+    // list answers at most 1000 at a time.
+    for (
+      let batch = await tx.consents.list({ audience: rs.identifier });
+      batch.length > 0;
+      batch = await tx.consents.list({ audience: rs.identifier })
+    ) {
+      for (const consent of batch) await tx.consents.delete(consent.id);
+    }
+    await tx.refreshTokens.revokeAllForAudience(rs.identifier, now.toISOString());
   });
 }

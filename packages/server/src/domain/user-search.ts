@@ -75,8 +75,11 @@ const FIELDS: Record<string, (user: User) => unknown[]> = {
   'identities.user_id': (u) => u.identities.map((i) => i.user_id),
 };
 
-/** Emails and usernames compare case-insensitively, as logins treat them. */
-export const FOLDED_FIELDS = new Set(['email', 'username']);
+/**
+ * Emails and usernames compare case-insensitively, as logins treat them; so do the other fields
+ * Auth0's user search normalizes (name, given_name, family_name, nickname). Everything else is exact.
+ */
+export const FOLDED_FIELDS = new Set(['email', 'username', 'name', 'nickname', 'given_name', 'family_name']);
 
 /** The metadata root of a `app_metadata.a.b` field, or undefined for any other field. */
 export function metadataPath(field: string): { root: 'app_metadata' | 'user_metadata'; path: string[] } | undefined {

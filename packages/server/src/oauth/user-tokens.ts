@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { withDefaultPicture } from '../domain/default-picture.js';
 import type { Client, Grant, RefreshTokenRecord, User } from '../domain/types.js';
+import { OAuthError } from './errors.js';
 import type { GrantContext, TokenResponse } from './grants/types.js';
 import { enforcePolicies } from './scope.js';
 import { signAccessToken, signJwt } from './tokens.js';
@@ -106,6 +107,9 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
   let opaqueTokenHash: string | undefined;
   let accessScope = scope;
   const api = grant.audience ? await ctx.lookups.resourceServer(grant.audience) : undefined;
+  // The API was deleted since the grant (a code, refresh token or device approval in flight): its
+  // grants end with it, rather than turning into a /userinfo token that still carries the API's scopes.
+  if (grant.audience && !api) throw new OAuthError('invalid_grant', `Service not found: ${grant.audience}`);
   if (api) {
     const audience = scope.includes('openid') ? [api.identifier, `${ctx.issuer}userinfo`] : api.identifier;
     // Evaluated at every issue, refreshes included: a permission taken away ends with the next token.

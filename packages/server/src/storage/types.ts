@@ -164,6 +164,8 @@ export interface RefreshTokenRepository {
   revokeAllOf(userId: string, clientId: string | undefined, now: string): Promise<void>;
   /** Revokes every refresh token issued to the client, whoever the user. */
   revokeAllFor(clientId: string, now: string): Promise<void>;
+  /** Revokes every refresh token issued for the API, whoever the client and user. */
+  revokeAllForAudience(audience: string, now: string): Promise<void>;
 }
 
 export interface OpaqueAccessTokenRepository {

@@ -65,7 +65,7 @@ export async function resourceServerRoutes(app: ManagementApp, ctx: ServerContex
     '/resource-servers/:id',
     { config: { scope: 'delete:resource_servers' }, schema: { params: IdParam } },
     async (request, reply) => {
-      await deleteResourceServer(storage, request.params.id);
+      await deleteResourceServer(storage, request.params.id, new Date(ctx.now()));
       return reply.status(204).send();
     },
   );

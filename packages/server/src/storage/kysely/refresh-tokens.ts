@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Expression, type Kysely, PostgresAdapter, type SqlBool, sql } from 'kysely';
 import type { RefreshTokenRecord } from '../../domain/types.js';
 import type { Database } from '../schema.js';
 import type { RefreshTokenRepository } from '../types.js';
@@ -79,35 +79,36 @@ export class KyselyRefreshTokens implements RefreshTokenRepository {
       .execute();
   }
 
-  revokeAllOf(userId: string, clientId: string | undefined, now: string): Promise<void> {
-    return this.revokeFamiliesWhere({ user_id: userId, client_id: clientId }, now);
+  async revokeAllOf(userId: string, clientId: string | undefined, now: string): Promise<void> {
+    const owner = sql<SqlBool>`user_id = ${userId}`;
+    await this.revokeWhere(clientId === undefined ? owner : sql<SqlBool>`${owner} and client_id = ${clientId}`, now);
   }
 
-  revokeAllFor(clientId: string, now: string): Promise<void> {
-    return this.revokeFamiliesWhere({ client_id: clientId }, now);
+  async revokeAllFor(clientId: string, now: string): Promise<void> {
+    await this.revokeWhere(sql<SqlBool>`client_id = ${clientId}`, now);
   }
 
-  /** Whole families, as in revokeFamily: a rotation racing this revocation cannot leave a live successor. */
-  private async revokeFamiliesWhere(owner: { user_id?: string; client_id?: string | undefined }, now: string): Promise<void> {
-    const narrow = <Q extends { where: (column: 'user_id' | 'client_id', op: '=', value: string) => Q }>(query: Q): Q => {
-      let narrowed = query;
-      if (owner.user_id !== undefined) narrowed = narrowed.where('user_id', '=', owner.user_id);
-      if (owner.client_id !== undefined) narrowed = narrowed.where('client_id', '=', owner.client_id);
-      return narrowed;
-    };
-    const families = narrow(
-      this.db
-        .selectFrom('refresh_tokens')
-        .select(['family_id', sql.lit(now).as('revoked_at')])
-        .distinct()
-        .where('revoked_at', 'is', null),
-    );
+  async revokeAllForAudience(audience: string, now: string): Promise<void> {
+    // The audience is only in the JSON document: a scan, run when an API is deleted.
+    const postgres = this.db.getExecutor().adapter instanceof PostgresAdapter;
+    const stored = postgres ? sql`(data::json #>> '{grant,audience}')` : sql`json_extract(data, '$.grant.audience')`;
+    await this.revokeWhere(sql<SqlBool>`${stored} = ${audience}`, now);
+  }
+
+  /** Revokes the live tokens matching `condition`, whole families, as in revokeAllOf. */
+  private async revokeWhere(condition: Expression<SqlBool>, now: string): Promise<void> {
+    const families = this.db
+      .selectFrom('refresh_tokens')
+      .select(['family_id', sql.lit(now).as('revoked_at')])
+      .distinct()
+      .where(condition)
+      .where('revoked_at', 'is', null);
     await this.db
       .insertInto('revoked_refresh_families')
       .columns(['family_id', 'revoked_at'])
       .expression(families)
       .onConflict((oc) => oc.column('family_id').doNothing())
       .execute();
-    await narrow(this.db.updateTable('refresh_tokens').set({ revoked_at: now }).where('revoked_at', 'is', null)).execute();
+    await this.db.updateTable('refresh_tokens').set({ revoked_at: now }).where(condition).where('revoked_at', 'is', null).execute();
   }
 }

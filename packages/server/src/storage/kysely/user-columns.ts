@@ -6,7 +6,8 @@ import { atomically } from './shared.js';
 /**
  * The user fields that are searched, sorted or unique, as columns next to the JSON document (which
  * stays the one that is read back). Emails and usernames are kept lower-cased: they match
- * case-insensitively, and the per-connection unique indexes hold on the folded value.
+ * case-insensitively, and the per-connection unique indexes hold on the folded value; so are
+ * names and nicknames, which Auth0's search also matches case-insensitively.
  */
 export function userColumns(record: UserRecord) {
   const { user } = record;
@@ -14,10 +15,11 @@ export function userColumns(record: UserRecord) {
     connection: record.connection,
     email_lc: user.email?.toLowerCase() ?? null,
     username_lc: user.username?.toLowerCase() ?? null,
-    name: user.name ?? null,
-    nickname: user.nickname ?? null,
-    given_name: user.given_name ?? null,
-    family_name: user.family_name ?? null,
+    // Folded like emails: Auth0 searches these normalized fields case-insensitively (FOLDED_FIELDS).
+    name: user.name?.toLowerCase() ?? null,
+    nickname: user.nickname?.toLowerCase() ?? null,
+    given_name: user.given_name?.toLowerCase() ?? null,
+    family_name: user.family_name?.toLowerCase() ?? null,
     phone_number: user.phone_number ?? null,
     email_verified: user.email_verified ? 1 : 0,
     blocked: user.blocked ? 1 : 0,
