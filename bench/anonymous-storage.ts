@@ -83,7 +83,9 @@ async function inspectorFor(latchkey: Latchkey): Promise<Inspector> {
       async figures() {
         const stored = db
           .prepare(
-            `select count(*) as n, coalesce(sum(length(cast(id as blob)) + length(cast(data as blob)) + length(expires_at)), 0) as bytes, max(expires_at) as last from login_transactions`,
+            'select count(*) as n, ' +
+              'coalesce(sum(length(cast(id as blob)) + length(cast(data as blob)) + length(expires_at)), 0) as bytes, ' +
+              'max(expires_at) as last from login_transactions',
           )
           .get();
         const names = db
@@ -178,7 +180,8 @@ async function freshServer(storage: StorageKind) {
 
 async function measure(storage: StorageKind): Promise<void> {
   console.log(
-    `\n${storageLabel(storage)}: ${requestsPerKind} anonymous /authorize requests per kind (each on a fresh server), ${concurrency} at a time`,
+    `\n${storageLabel(storage)}: ${requestsPerKind} anonymous /authorize requests per kind ` +
+      `(each on a fresh server), ${concurrency} at a time`,
   );
   const rows: string[][] = [];
   for (const kind of KINDS) {
@@ -207,7 +210,8 @@ async function measure(storage: StorageKind): Promise<void> {
     await sendAuthorizeRequests(server.latchkey.issuer, server.clientId, floodRequests, KINDS[0]!.params);
     const after = await server.inspector.figures();
     console.log(
-      `  flood: ${floodRequests} typical requests from one address leave ${after.rows} pending transactions, table ${kb(after.diskBytes)} KB on disk`,
+      `  flood: ${floodRequests} typical requests from one address leave ${after.rows} pending transactions, ` +
+        `table ${kb(after.diskBytes)} KB on disk`,
     );
   } finally {
     await server.stop();

@@ -323,7 +323,8 @@ function printReport(runs: Measured[], reference: Measured, signatureUs: number)
     // The same comparison by CPU per token, which other load on the machine disturbs far less.
     const cpuRatio = reference.load.cpuUsPerRequest / r.load.cpuUsPerRequest;
     console.log(
-      `    (by CPU per token: ${cpuRatio.toFixed(2)}x oidc-provider; ${r.load.cpuUsPerRequest.toFixed(0)} vs ${reference.load.cpuUsPerRequest.toFixed(0)} µs)`,
+      `    (by CPU per token: ${cpuRatio.toFixed(2)}x oidc-provider; ` +
+        `${r.load.cpuUsPerRequest.toFixed(0)} vs ${reference.load.cpuUsPerRequest.toFixed(0)} µs)`,
     );
   }
   // Both servers must make one RSA signature per token: that cost bounds any ratio between them.

@@ -257,7 +257,8 @@ function printReport(runs: Measured[], signatureUs: number): boolean {
     const signInCapacity = (cpus().length * 1000) / signIns.cpu.serverMsEach;
     const refreshCapacity = 1000 / refreshes.cpu.serverMsEach;
     console.log(
-      `    (by server CPU: ${signInCapacity.toFixed(0)} sign-ins/s on ${cpus().length} cores, ${refreshCapacity.toFixed(0)} refreshes/s on one core` +
+      `    (by server CPU: ${signInCapacity.toFixed(0)} sign-ins/s on ${cpus().length} cores, ` +
+        `${refreshCapacity.toFixed(0)} refreshes/s on one core` +
         `${run.storage === 'postgres' ? ', PostgreSQL not counted' : ''})`,
     );
   }
@@ -277,7 +278,8 @@ async function main(): Promise<number> {
   if (cores < 2) throw new Error('the refresh phase needs two cores: one for latchkey, one for the load');
   console.log(
     `login flow on ${storages.map(storageLabel).join(' and ')}: ${durationSeconds} s per phase after warm-up; ` +
-      `sign-ins with ${signInConnections} connections on all cores, refresh grants with ${refreshConnections} connections, server on core ${SERVER_CORE}, load on core ${LOAD_CORE}`,
+      `sign-ins with ${signInConnections} connections on all cores, refresh grants with ${refreshConnections} connections, ` +
+      `server on core ${SERVER_CORE}, load on core ${LOAD_CORE}`,
   );
   console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} x${cores}, load average ${loadAverage()}\n`);
 

@@ -147,7 +147,8 @@ async function openDatabase(latchkey: Latchkey) {
       const columns = <T extends unknown[]>(list: T[], i: number) => list.map((row) => row[i]);
       await client.query('begin');
       await client.query(
-        'insert into clients (client_id, secret_digest, data, created_at) select * from unnest($1::text[], $2::text[], $3::text[], $4::text[])',
+        'insert into clients (client_id, secret_digest, data, created_at) ' +
+          'select * from unnest($1::text[], $2::text[], $3::text[], $4::text[])',
         [columns(rows.clients, 0), columns(rows.clients, 1), columns(rows.clients, 2), columns(rows.clients, 3)],
       );
       await client.query('insert into client_origins (origin, client_id) select * from unnest($1::text[], $2::text[])', [
@@ -374,11 +375,13 @@ async function benchStorage(storage: StorageKind): Promise<boolean> {
 
   const seeded = await seed(latchkey, template.client_id as string);
   console.log(
-    `seeded ${seedCount.toLocaleString('en')} registered clients (${seeded.origins.toLocaleString('en')} origin rows) in ${seeded.seconds.toFixed(1)} s: ` +
+    `seeded ${seedCount.toLocaleString('en')} registered clients ` +
+      `(${seeded.origins.toLocaleString('en')} origin rows) in ${seeded.seconds.toFixed(1)} s: ` +
       `${Math.floor(seedCount / seeded.seconds).toLocaleString('en')} clients/s`,
   );
   console.log(
-    `reading every client's origins, as the former cache did after each registration: ${seeded.formerRebuildMs.toFixed(0)} ms (in this process)`,
+    `reading every client's origins, as the former cache did after each registration: ` +
+      `${seeded.formerRebuildMs.toFixed(0)} ms (in this process)`,
   );
   const listed = expectStatus('count clients', await management('GET', '/clients?per_page=1&include_totals=true'), 200);
   if (listed.total < seedCount) throw new Error(`the server lists ${listed.total} clients, expected at least ${seedCount}`);

@@ -660,7 +660,8 @@ async function benchCase(storage: StorageKind, count: number, hashes: { signIn: 
   const seeded = await seed(latchkey, count, hashes);
   console.log(
     `  seeded ${seeded.count.toLocaleString('en-US')} users in ${seeded.seconds.toFixed(1)} s (${seeded.perSecond.toFixed(0)}/s), ` +
-      `database ${seeded.databaseMb.toFixed(1)} MB${Number.isNaN(seeded.usersTableMb) ? '' : `, users table ${seeded.usersTableMb.toFixed(1)} MB`}`,
+      `database ${seeded.databaseMb.toFixed(1)} MB` +
+      `${Number.isNaN(seeded.usersTableMb) ? '' : `, users table ${seeded.usersTableMb.toFixed(1)} MB`}`,
   );
 
   const relaunched = await latchkey.relaunch();
@@ -730,7 +731,8 @@ const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
 function printBackend(small: Measured, large: Measured, signatureUs: number): boolean {
   const label = (m: Measured) => `${m.seeded.count.toLocaleString('en-US')} users`;
   console.log(
-    `\n${storageLabel(large.storage)}: ${label(small)} vs ${label(large)} (load average at their starts: ${small.loadAverage} / ${large.loadAverage})`,
+    `\n${storageLabel(large.storage)}: ${label(small)} vs ${label(large)} ` +
+      `(load average at their starts: ${small.loadAverage} / ${large.loadAverage})`,
   );
   const rows: string[][] = [];
   const seedRow = (m: Measured) => `${m.seeded.perSecond.toFixed(0)}/s, ${m.seeded.seconds.toFixed(1)} s`;
@@ -808,7 +810,8 @@ async function main(): Promise<number> {
   expectBuiltServer();
   if (cpus().length < 2) throw new Error('the token phases need two cores: one for latchkey, one for the load');
   console.log(
-    `scale on ${storages.map(storageLabel).join(' and ')}: ${baselineCount.toLocaleString('en-US')} then ${userCount.toLocaleString('en-US')} users; ` +
+    `scale on ${storages.map(storageLabel).join(' and ')}: ` +
+      `${baselineCount.toLocaleString('en-US')} then ${userCount.toLocaleString('en-US')} users; ` +
       `${durationSeconds} s per measurement; queries with ${queryConnections} connections, sign-ins with ${signInConnections}, ` +
       `refreshes with ${refreshConnections}, client_credentials with 10`,
   );

@@ -57,7 +57,9 @@ async function main(): Promise<number> {
   const server = startPinned('latchkey', latchkeyCli, ['start'], env, '0');
   await waitForOk(server, `${issuer}healthz`, spawnedAt);
 
-  const head = `POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\n`;
+  const head =
+    `POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+    'Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\n';
   const started = performance.now();
   const closedAfter: number[] = [];
   let answered408 = 0;
@@ -107,7 +109,8 @@ async function main(): Promise<number> {
   const held = closedAfter.filter((ms) => ms >= GIVE_UP_MS - 1).length;
   const probeSorted = Float64Array.from(latencies).sort();
   console.log(
-    `\nslow clients: ${connections} connections trickling a body at 1 byte/s; LATCHKEY_REQUEST_TIMEOUT_MS=${timeoutMs ?? 'default (30000)'}\n`,
+    `\nslow clients: ${connections} connections trickling a body at 1 byte/s; ` +
+      `LATCHKEY_REQUEST_TIMEOUT_MS=${timeoutMs ?? 'default (30000)'}\n`,
   );
   printTable(
     ['closed by server', 'answered 408', 'first closed', 'median closed', 'last closed', 'still open at give-up'],
@@ -123,7 +126,8 @@ async function main(): Promise<number> {
     ],
   );
   console.log(
-    `\nordinary requests meanwhile: ${latencies.length}, p50 ${percentile(probeSorted, 50).toFixed(1)} ms, p99 ${percentile(probeSorted, 99).toFixed(1)} ms`,
+    `\nordinary requests meanwhile: ${latencies.length}, ` +
+      `p50 ${percentile(probeSorted, 50).toFixed(1)} ms, p99 ${percentile(probeSorted, 99).toFixed(1)} ms`,
   );
   return held === 0 ? 0 : 1;
 }

@@ -69,7 +69,10 @@ function runAsync(command, args, { cwd, env = cleanEnv(), timeoutMs = 120_000 } 
       else
         reject(
           new Error(
-            `${command} ${args.join(' ')} failed (${signal ? `killed after ${timeoutMs / 1000} s` : `exit ${code}`}):\n${stdout}\n${stderr}`.trim(),
+            (
+              `${command} ${args.join(' ')} failed (${signal ? `killed after ${timeoutMs / 1000} s` : `exit ${code}`}):\n` +
+              `${stdout}\n${stderr}`
+            ).trim(),
           ),
         );
     });
@@ -117,7 +120,9 @@ function seedBetterSqlitePrebuild() {
   const binary = join(pkgDir, 'build/Release/better_sqlite3.node');
   if (!existsSync(binary)) return;
   const { version } = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
-  const url = `https://github.com/WiseLibs/better-sqlite3/releases/download/v${version}/better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  const url =
+    'https://github.com/WiseLibs/better-sqlite3/releases/download/' +
+    `v${version}/better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
   const cache = run('npm', ['config', 'get', 'cache']).trim();
   const digest = createHash('sha512').update(url).digest('hex').slice(0, 6);
   const cached = join(cache, '_prebuilds', `${digest}-${basename(url).replace(/[^a-zA-Z0-9.]+/g, '-')}`);
@@ -314,7 +319,9 @@ async function main() {
       client_secret: 'upstream-secret',
       scope: 'profile',
       scripts: {
-        fetchUserProfile: `function fetchUserProfile(accessToken, context, callback) { callback(null, { user_id: 'grace', email: '${UPSTREAM_EMAIL}', name: 'Grace Hopper' }); }`,
+        fetchUserProfile:
+          `function fetchUserProfile(accessToken, context, callback) { ` +
+          `callback(null, { user_id: 'grace', email: '${UPSTREAM_EMAIL}', name: 'Grace Hopper' }); }`,
       },
     },
   });
@@ -378,5 +385,6 @@ if (failure) {
   process.exit(1);
 }
 console.log(
-  `pack-install-test: PASS (${seconds} s): both tarballs install outside the repository, the server starts from one, the SDK from the other signs users in`,
+  `pack-install-test: PASS (${seconds} s): both tarballs install outside the repository, ` +
+    `the server starts from one, the SDK from the other signs users in`,
 );

@@ -34,7 +34,8 @@ export function createCliAuth(config: CliConfig, print: (line: string) => void, 
     ...(config.audience ? { audience: config.audience } : {}),
     redirect: loopbackRedirect({
       successPage: (user) =>
-        `<!doctype html><meta charset="utf-8"><title>Signed in</title><p>Signed in as ${escapeHtml(String(user.name ?? user.sub))}. You may close this tab and return to the terminal.</p>`,
+        `<!doctype html><meta charset="utf-8"><title>Signed in</title>` +
+        `<p>Signed in as ${escapeHtml(String(user.name ?? user.sub))}. You may close this tab and return to the terminal.</p>`,
     }),
     openUrl: async (url) => {
       print(`Open this URL to sign in: ${url}`);

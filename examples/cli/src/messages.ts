@@ -16,7 +16,10 @@ export function explain(error: DesktopAuthError, config: CliConfig | undefined):
     case 'storage_failed':
       return `${error.message}\nCheck --store-path (LATCHKEY_CLI_STORE_PATH) and LATCHKEY_CLI_STORE_PASSPHRASE.`;
     case 'discovery_failed':
-      return `Cannot use the issuer ${config?.issuer ?? config?.domain ?? ''}: ${error.message}\nCheck --issuer / --domain (LATCHKEY_CLI_ISSUER / LATCHKEY_CLI_DOMAIN) and that the server is up.`;
+      return (
+        `Cannot use the issuer ${config?.issuer ?? config?.domain ?? ''}: ${error.message}\n` +
+        'Check --issuer / --domain (LATCHKEY_CLI_ISSUER / LATCHKEY_CLI_DOMAIN) and that the server is up.'
+      );
     case 'redirect_unavailable':
       return `${error.message}\nOr sign in without a local listener: \`${CLI_NAME} login --device\`.`;
     case 'login_cancelled':

@@ -122,7 +122,8 @@ export class AudienceNotGranted extends DesktopAuthError {
   constructor(readonly audience: string) {
     super(
       'audience_not_granted',
-      `The server did not issue a token for ${audience} from this refresh token. Log in with this audience, or enable multi-resource refresh tokens for it.`,
+      `The server did not issue a token for ${audience} from this refresh token. ` +
+        'Log in with this audience, or enable multi-resource refresh tokens for it.',
     );
   }
 }

@@ -69,7 +69,7 @@ async function refreshDirectly(tokenEndpoint: string, clientId: string, refreshT
 }
 
 for (const [label, setUp] of Object.entries(targets)) {
-  test(`${label}: loopback sign-in, raw id_token and token response, rotation, a narrower scope per call, restore, RP-initiated logout`, async () => {
+  test(`${label}: loopback login, raw id_token and response, rotation, narrower scope per call, restore, RP-initiated logout`, async () => {
     const target = await setUp();
     const discovery = (await (await fetch(`${target.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`)).json()) as Record<
       string,

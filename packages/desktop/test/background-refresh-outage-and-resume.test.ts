@@ -64,7 +64,7 @@ async function issuerAt(clock: () => number) {
   return { issuer, fetch: fetchImpl, refreshes: () => issuer.tokenRequests().length };
 }
 
-test('refresh ahead of expiry on a jittered schedule, never on a timer alone: the wall clock decides, so a machine waking from sleep refreshes at once', async () => {
+test('refresh before expiry, jittered, by the wall clock not a timer alone: a machine waking from sleep refreshes at once', async () => {
   let clock = Date.parse('2026-01-01T09:00:00Z');
   const { fetch, refreshes } = await issuerAt(() => clock);
   const start = clock;
@@ -185,7 +185,7 @@ after(async () => {
   await browser?.close();
 });
 
-test('through a provider outage (server stopped, then restarted): status offline, retries with backoff, cached token still served, no sign-out; back to signed-in after', async () => {
+test('provider outage (server stopped, restarted): offline, backoff retries, cached token served, no logout; then signed-in', async () => {
   let offsetMs = 0;
   const manual = manualTimers();
   const store = memoryStore();

@@ -55,7 +55,7 @@ const storedRefreshToken = async () =>
     clientId,
   )?.refreshToken;
 
-test('the CLI example signs in by loopback in Chromium, calls the API, restarts silently, refreshes once for 10 callers, and logs out', async () => {
+test('CLI example: loopback sign-in in Chromium, calls the API, restarts silently, refreshes once for 10 callers, logs out', async () => {
   // 1. `login`: the CLI prints the URL (--no-browser); Chromium plays the system browser.
   const login = runCli(['login', '--no-browser'], env);
   const url = new URL((await login.line(/^Open this URL to sign in: /)).replace('Open this URL to sign in: ', ''));

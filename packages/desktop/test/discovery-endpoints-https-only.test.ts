@@ -22,7 +22,7 @@ async function issuerPublishing(overrides: Record<string, unknown>) {
   return { auth, opened, issuer };
 }
 
-test('a plain-http token endpoint (not loopback) is refused before the browser opens: no code or refresh token is ever sent in clear', async () => {
+test('a plain-http token endpoint (not loopback) is refused before the browser opens: no code or refresh token goes in clear', async () => {
   const { auth, opened, issuer } = await issuerPublishing({ token_endpoint: 'http://issuer.test/oauth/token' });
   await assert.rejects(
     auth.login(),
@@ -38,7 +38,7 @@ for (const endSession of [
   'smb://attacker.example/share/run.exe',
   'javascript:alert(1)',
 ]) {
-  test(`an end_session_endpoint of ${endSession.split(':')[0]}: is refused: the id_token_hint is not sent there and no such URL reaches openExternal`, async () => {
+  test(`an end_session_endpoint of ${endSession.split(':')[0]}: is refused: no id_token_hint sent, no URL to openExternal`, async () => {
     const { auth } = await issuerPublishing({ end_session_endpoint: endSession });
     await assert.rejects(
       auth.logoutUrl(),
@@ -54,7 +54,7 @@ test('https endpoints on another host stay accepted (OpenID Discovery allows the
   assert.equal(url.searchParams.get('post_logout_redirect_uri'), 'com.example.app:/bye');
 });
 
-test('a provider with no end_session_endpoint that is not laid out like Auth0 (Google) gets no logout URL, not a /v2/logout that 404s', async () => {
+test('a provider without end_session_endpoint, not laid out like Auth0 (Google), gets no logout URL, no /v2/logout that 404s', async () => {
   const { auth } = await issuerPublishing({ token_endpoint: 'https://oauth2.issuer-apis.test/token' });
   assert.equal(await auth.logoutUrl({ returnTo: 'com.example.app:/bye' }), undefined);
   assert.equal(await auth.logoutUrl({ federated: true }), undefined);

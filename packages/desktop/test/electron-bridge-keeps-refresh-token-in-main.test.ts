@@ -42,7 +42,7 @@ async function signedInAuth() {
   return { auth, issuer };
 }
 
-test('the preload exposes exactly login, logout, getAccessToken, getProfile and onStatus; no refresh token (or id_token) ever crosses', async () => {
+test('the preload exposes only login, logout, getAccessToken, getProfile and onStatus; no refresh token or id_token crosses', async () => {
   const electron = fakeElectron();
   const { auth } = await signedInAuth();
   const externals: string[] = [];

@@ -48,7 +48,7 @@ function exampleApp(auth: DesktopAuth, opened: string[], returnTo: string) {
   return { main, window, statuses, crossed: electron.crossed, exposed: electron.exposed };
 }
 
-test('the Electron example through the bridge: log in, profile for the window, Get Private Message, restart, log out at the provider', async () => {
+test('Electron example via the bridge: log in, profile for the window, Get Private Message, restart, log out at the provider', async () => {
   const returnTo = 'http://127.0.0.1/logged-out';
   const clientId = (await createNativeApp(latchkey.server, ['http://127.0.0.1/callback'], { allowed_logout_urls: [returnTo] })).client_id;
   const { context, page } = await newContext(latchkey.browser);

@@ -52,7 +52,9 @@ test('on a real Secret Service (gnome-keyring in dbus-run-session): store, silen
   await context.close();
   const sessionValue = (await captured.load())!;
 
-  const script = `echo -n test-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec ${NODE.map((a) => `'${a}'`).join(' ')} test/fixtures/keychain-restore.ts`;
+  const script =
+    'echo -n test-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null && ' +
+    `exec ${NODE.map((a) => `'${a}'`).join(' ')} test/fixtures/keychain-restore.ts`;
   // A keyring of its own (XDG_DATA_HOME), created and unlocked with the test's password.
   const keyringHome = mkdtempSync(join(tmpdir(), 'latchkey-keyring-'));
   t.after(() => rmSync(keyringHome, { recursive: true, force: true }));

@@ -107,7 +107,8 @@ test('the loopback listener answers only its own path and Host (no DNS rebinding
     // The sign-in is still waiting: an error from the server now reaches it normally.
     const state = url.searchParams.get('state');
     await fetch(
-      `${base.href}?error=access_denied&error_description=User%20did%20not%20authorize&state=${state}&iss=${encodeURIComponent(latchkey.server.issuer)}`,
+      `${base.href}?error=access_denied&error_description=User%20did%20not%20authorize` +
+        `&state=${state}&iss=${encodeURIComponent(latchkey.server.issuer)}`,
     );
   });
   await assert.rejects(

@@ -198,7 +198,7 @@ test('a refresh (or an outage) during a new login does not overwrite its signing
   assert.equal(auth.status, 'signed-in', 'the cancelled login leaves the old session signed in');
 });
 
-test('a refresh response without an id_token (optional in OIDC Core §12.2) still yields the access token; the profile and id_token stay', async () => {
+test('a refresh response without id_token (optional, OIDC Core §12.2) still yields the access token; profile, id_token stay', async () => {
   const issuer = await fakeIssuer();
   const store = await seededStore('rt-0');
   const idToken = await issuer.idToken({ name: 'Ada Lovelace' });

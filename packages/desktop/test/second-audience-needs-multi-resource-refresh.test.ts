@@ -16,7 +16,7 @@ after(async () => {
   await latchkey?.close();
 });
 
-test('a token for another API from the same refresh token: refused as AudienceNotGranted when the server ignores the audience', async () => {
+test('a token for another API from one refresh token: refused as AudienceNotGranted when the server ignores the audience', async () => {
   const clientId = (await createNativeApp(latchkey.server, ['http://127.0.0.1/callback'])).client_id;
   const store = memoryStore();
   const counting = countingFetch();

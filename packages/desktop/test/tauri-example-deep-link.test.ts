@@ -45,7 +45,7 @@ function deepLinkPlugin(startedWith: string[] | null = null) {
   };
 }
 
-test("the Tauri example's JavaScript: opener plugin to the browser, deep-link plugin back to handleRedirect, token in the Rust keychain", async () => {
+test("Tauri example's JS: opener plugin to the browser, deep-link plugin back to handleRedirect, token in the Rust keychain", async () => {
   const clientId = (await createNativeApp(latchkey.server, [REDIRECT_URI])).client_id;
   const config = { issuer: latchkey.server.issuer, clientId, audience: API, redirectUri: REDIRECT_URI };
   const keychain = rustKeychain();

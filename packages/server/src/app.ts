@@ -191,7 +191,8 @@ async function assertMasterKeyOpensSigningKey(ctx: ServerContext): Promise<void>
   if (!(await ctx.storage.signingKeys.list()).some((k) => k.retiredAt === null)) return;
   await ctx.keys.current().catch((err: unknown) => {
     throw new StartupError(
-      `latchkey: the master key (LATCHKEY_MASTER_KEY, or master.key in LATCHKEY_DATA_DIR) cannot decrypt the current signing key: ${errorText(err)}`,
+      `latchkey: the master key (LATCHKEY_MASTER_KEY, or master.key in LATCHKEY_DATA_DIR) ` +
+        `cannot decrypt the current signing key: ${errorText(err)}`,
       { cause: err },
     );
   });

@@ -146,7 +146,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     const bad = trustedProxyList(withDefaults.trustProxy).find((entry) => !isProxyAddress(entry));
     if (bad !== undefined) {
       throw new ConfigError(
-        `Invalid configuration:\n  LATCHKEY_TRUST_PROXY: '${bad}' is neither a hop count, an IP address, a CIDR range nor loopback/linklocal/uniquelocal`,
+        `Invalid configuration:\n  LATCHKEY_TRUST_PROXY: '${bad}' ` +
+          'is neither a hop count, an IP address, a CIDR range nor loopback/linklocal/uniquelocal',
       );
     }
   }

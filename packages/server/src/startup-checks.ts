@@ -44,7 +44,8 @@ export function tlsFiles(config: Pick<Config, 'tlsCert' | 'tlsKey'>): { cert: Bu
     createSecureContext({ cert, key });
   } catch (err) {
     throw new StartupError(
-      `latchkey: LATCHKEY_TLS_CERT (${config.tlsCert}) and LATCHKEY_TLS_KEY (${config.tlsKey}) are not a usable PEM certificate and matching key: ${errorText(err)}`,
+      `latchkey: LATCHKEY_TLS_CERT (${config.tlsCert}) and LATCHKEY_TLS_KEY (${config.tlsKey}) ` +
+        `are not a usable PEM certificate and matching key: ${errorText(err)}`,
     );
   }
   return { cert, key };

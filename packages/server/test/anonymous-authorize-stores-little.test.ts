@@ -121,7 +121,7 @@ describe('pending transactions are bounded in time and per address', () => {
     assert.ok(ids.includes(shown));
   });
 
-  test(`one address holds at most ${MAX_PENDING} pending transactions; the ones nearest expiry give way, parallel requests too`, async () => {
+  test(`one address holds at most ${MAX_PENDING} pending transactions; those nearest expiry give way, parallel requests too`, async () => {
     const viewer = new Browser(server.issuer);
     const kept = await started(viewer);
     assert.equal((await viewer.get(`/u/login?state=${kept}`)).status, 200);

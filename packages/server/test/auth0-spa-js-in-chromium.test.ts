@@ -62,7 +62,7 @@ after(async () => {
   await server?.close();
 });
 
-test('@auth0/auth0-spa-js: loginWithRedirect, handleRedirectCallback, getTokenSilently (refresh tokens and web_message), logout', async () => {
+test('@auth0/auth0-spa-js: loginWithRedirect, handleRedirectCallback, getTokenSilently (refresh tokens, web_message), logout', async () => {
   const { context, page, problems } = await newContext(browser);
   await page.goto(`${spaOrigin}/`);
   assert.deepEqual(await page.evaluate(() => (window as any).appReady), { authenticated: false, user: null });

@@ -126,7 +126,7 @@ describe(`CORS origins follow client changes (${backend})`, () => {
     await eventually(async () => (await allowedOrigin(nodeA, second)) === null, 'delete on the other node');
   });
 
-  test('a registration replaced (RFC 7592 PUT) or deleted by its client changes its origins, a loopback callback without a port included', async () => {
+  test('a registration replaced (RFC 7592 PUT) or deleted by its client changes origins, port-less loopback callbacks too', async () => {
     // [::1] callbacks without a port appear nowhere else in this file: the any-port answer is this client's alone.
     const created = await register(nodeA, ['http://[::1]/callback']);
     assert.ok(await allowed(nodeA, 'http://[::1]:4711'));

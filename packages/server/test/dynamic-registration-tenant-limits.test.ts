@@ -53,7 +53,7 @@ describe(`tenant-wide registration rate limit (${backend})`, () => {
     await nodeA?.close();
   });
 
-  test('distinct addresses on two nodes share one budget: 429 with Retry-After and X-RateLimit-* once it is spent, until the next minute', async () => {
+  test('distinct addresses on two nodes share one budget: 429, Retry-After, X-RateLimit-* once spent, until the next minute', async () => {
     const statuses: number[] = [];
     let last: Response | undefined;
     // Eight source addresses, one registration each, alternating nodes: no address reaches its own limit of 2.

@@ -123,9 +123,10 @@ test('a taken email on the sign-up page says the account exists and its link log
 
 test('the default avatar renders as an image', async () => {
   const { context, page } = await newContext(browser, { viewport: { width: 400, height: 160 } });
-  await page.setContent(
-    `<body style="margin:16px">${['al', 'pl', 'z', 'default'].map((n) => `<img src="${server.issuer}avatars/${n}.svg" width="64" height="64" style="margin-right:12px;border-radius:50%">`).join('')}</body>`,
+  const images = ['al', 'pl', 'z', 'default'].map(
+    (n) => `<img src="${server.issuer}avatars/${n}.svg" width="64" height="64" style="margin-right:12px;border-radius:50%">`,
   );
+  await page.setContent(`<body style="margin:16px">${images.join('')}</body>`);
   await page.waitForFunction(() => [...document.images].every((img) => img.complete && img.naturalWidth === 128));
   await page.screenshot({ path: join(SCREENSHOTS, 'default-avatars.png') });
   await context.close();

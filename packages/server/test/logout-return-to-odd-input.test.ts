@@ -86,7 +86,8 @@ describe('/v2/logout returnTo with odd characters in its query', () => {
 
   test('/oidc/logout with a Unicode-host post_logout_redirect_uri and a non-ASCII state redirects without 5xx', async () => {
     const response = await fetch(
-      `${server.issuer}oidc/logout?${new URLSearchParams({ client_id: clientId, post_logout_redirect_uri: unicodeHost, state: 'é€\u2028' })}`,
+      `${server.issuer}oidc/logout?` +
+        `${new URLSearchParams({ client_id: clientId, post_logout_redirect_uri: unicodeHost, state: 'é€\u2028' })}`,
       { redirect: 'manual' },
     );
     assert.equal(response.status, 302);

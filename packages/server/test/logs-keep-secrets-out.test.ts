@@ -30,7 +30,12 @@ describe('debug request log', () => {
   after(() => server.close());
 
   test('sensitive query values are replaced; the rest of the URL stays readable', async () => {
-    const query = `client_id=app1&state=tx-secret-state&id_token_hint=${JWT}&code=upstream-code-123&login_hint=ada%40example.com&prompt=none`;
+    const query = [
+      `client_id=app1&state=tx-secret-state&id_token_hint=${JWT}`,
+      'code=upstream-code-123',
+      'login_hint=ada%40example.com',
+      'prompt=none',
+    ].join('&');
     await (await fetch(`${server.issuer}authorize?${query}`, { redirect: 'manual' })).arrayBuffer();
     await (await fetch(`${server.issuer}login/callback?code=upstream-code-456&state=tx-2`, { redirect: 'manual' })).arrayBuffer();
     await (

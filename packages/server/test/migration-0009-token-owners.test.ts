@@ -28,13 +28,13 @@ test(`migration 0009 gives old opaque and refresh tokens their owner (${backend}
     assert.equal(before.error, undefined);
     const expires = new Date(Date.now() + 3600_000).toISOString();
     const grant = { clientId: 'app1', userId: 'auth0|old', scope: ['openid'], authTime: new Date().toISOString() };
-    await sql`insert into opaque_access_tokens (token_hash, data, expires_at) values ('opaque-old', ${JSON.stringify({ clientId: 'app1', userId: 'auth0|old', scope: ['openid'], expiresAt: expires })}, ${expires})`.execute(
+    const opaque = JSON.stringify({ clientId: 'app1', userId: 'auth0|old', scope: ['openid'], expiresAt: expires });
+    await sql`insert into opaque_access_tokens (token_hash, data, expires_at) values ('opaque-old', ${opaque}, ${expires})`.execute(
       storage.db,
     );
     await sql`insert into refresh_tokens (token_hash, family_id, sid, data, created_at, expires_at, rotated_at, revoked_at)
-      values ('refresh-old', 'fam1', null, ${JSON.stringify({ grant, familyExpiresAt: null })}, ${new Date().toISOString()}, null, null, null)`.execute(
-      storage.db,
-    );
+      values ('refresh-old', 'fam1', null, ${JSON.stringify({ grant, familyExpiresAt: null })},
+        ${new Date().toISOString()}, null, null, null)`.execute(storage.db);
 
     await storage.migrate();
     await storage.accessTokens.deleteAllOf('auth0|old');

@@ -136,7 +136,9 @@ test('the anonymous function form Auth0 stores, request(options) with json: true
   const script = `function (accessToken, ctx, cb) {
     request({ uri: '${base}/userinfo', json: true, auth: { bearer: ctx.access_token } }, function (err, res, body) {
       if (err) return cb(err);
-      cb(null, { user_id: body.sub, parsed: typeof body, status: res.statusCode, type: res.headers['content-type'], id_token: ctx.id_token });
+      cb(null, {
+        user_id: body.sub, parsed: typeof body, status: res.statusCode, type: res.headers['content-type'], id_token: ctx.id_token,
+      });
     });
   }`;
   const profile = await runFetchUserProfile(script, TOKEN, CONTEXT);
@@ -409,7 +411,8 @@ test('only http and https are reachable, and never through the host fetch', asyn
   assert.deepEqual(calls, [`${base}/userinfo`]);
 
   const { error } = await fails(
-    `function (t, c, cb) { request.get('file:///etc/passwd', function (err, res, body) { if (err) return cb(err); cb(null, { user_id: body }); }); }`,
+    `function (t, c, cb) { request.get('file:///etc/passwd', function (err, res, body) { ` +
+      'if (err) return cb(err); cb(null, { user_id: body }); }); }',
   );
   assert.equal(error.reason, 'request_failed');
   assert.match(error.message, /Invalid protocol: file:/);

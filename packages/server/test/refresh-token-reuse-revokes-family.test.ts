@@ -80,7 +80,7 @@ async function assertFamilyDead(clientId: string, tokens: string[], context: str
 }
 
 describe('refresh token reuse racing its rotation', () => {
-  test(`${PARALLEL} parallel presentations of one rotating token, ${REPETITIONS} times: afterwards no token of the family works`, async () => {
+  test(`${PARALLEL} parallel presentations of one rotating token, ${REPETITIONS} times: then no token of the family works`, async () => {
     let reuseSeen = 0;
     for (let run = 0; run < REPETITIONS; run++) {
       const original = await firstRefreshToken(rotating.client_id);

@@ -49,7 +49,9 @@ const trickle = (socket: Socket, head: string) => {
 };
 
 test('a request body trickled a byte at a time is answered 408 or closed', async () => {
-  const head = `POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\n`;
+  const head =
+    `POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
+    'Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\n';
   const { closed, received } = await untilClosed((socket) => trickle(socket, head));
   assert.ok(closed, `still open after ${DEADLINE_MS} ms`);
   if (received) assert.match(received, /^HTTP\/1\.1 408/);

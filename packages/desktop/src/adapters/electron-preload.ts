@@ -25,7 +25,10 @@ export interface IpcRendererLike {
   removeListener(channel: string, listener: (event: unknown, ...args: unknown[]) => void): unknown;
 }
 
-/** The rejection a renderer sees: `code` as in the SDK's error table; the message starts with it too (contextBridge keeps only messages). */
+/**
+ * The rejection a renderer sees: `code` as in the SDK's error table; the message starts with it too
+ * (contextBridge keeps only messages).
+ */
 export class AuthBridgeError extends Error {
   constructor(
     readonly code: string,

@@ -101,7 +101,8 @@ export function escapeHtml(text: string): string {
 
 function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
-<style>body{font:16px system-ui,sans-serif;display:grid;place-items:center;min-height:90vh;margin:0;color:#222}main{max-width:28rem;text-align:center}</style>
+<style>body{font:16px system-ui,sans-serif;display:grid;place-items:center;min-height:90vh;margin:0;color:#222}
+main{max-width:28rem;text-align:center}</style>
 </head><body><main>${body}</main></body></html>`;
 }
 

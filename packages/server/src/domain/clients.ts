@@ -149,7 +149,8 @@ function assertSystemClientKeepsItsCredentials(client: Client, patch: ClientInpu
   const locked = SYSTEM_CLIENT_LOCKED_FIELDS.filter((field) => patch[field] !== undefined);
   if (locked.length > 0) {
     throw forbidden(
-      `The bootstrap admin client's ${locked.join(', ')} cannot be changed through the Management API; the operator rotates its secret with 'latchkey admin rotate-secret'`,
+      `The bootstrap admin client's ${locked.join(', ')} cannot be changed through the Management API; ` +
+        "the operator rotates its secret with 'latchkey admin rotate-secret'",
     );
   }
 }
@@ -162,7 +163,8 @@ export async function rotateClientSecret(
   const client = await getClient(storage, clientId);
   if (client.is_system) {
     throw forbidden(
-      "The bootstrap admin client's secret cannot be rotated through the Management API; the operator rotates it with 'latchkey admin rotate-secret'",
+      "The bootstrap admin client's secret cannot be rotated through the Management API; " +
+        "the operator rotates it with 'latchkey admin rotate-secret'",
     );
   }
   return setNewClientSecret(storage, digester, client);

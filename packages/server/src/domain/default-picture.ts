@@ -94,8 +94,13 @@ export function avatarSvg(name: string): string | undefined {
   const initials = match[1] === 'default' ? '' : match[1]!;
   const colour = COLOURS[createHash('sha256').update(initials).digest()[0]! % COLOURS.length]!;
   const content = initials
-    ? `<text x="64" y="64" dy="0.35em" text-anchor="middle" fill="#ffffff" font-family="Helvetica, Arial, sans-serif" font-size="52" font-weight="600">${initials.toUpperCase()}</text>`
-    : '<circle cx="64" cy="50" r="22" fill="#ffffff" fill-opacity="0.9"/><path d="M24 112c4-24 20-36 40-36s36 12 40 36z" fill="#ffffff" fill-opacity="0.9"/>';
+    ? `<text x="64" y="64" dy="0.35em" text-anchor="middle" fill="#ffffff" ` +
+      `font-family="Helvetica, Arial, sans-serif" font-size="52" font-weight="600">${initials.toUpperCase()}</text>`
+    : '<circle cx="64" cy="50" r="22" fill="#ffffff" fill-opacity="0.9"/>' +
+      '<path d="M24 112c4-24 20-36 40-36s36 12 40 36z" fill="#ffffff" fill-opacity="0.9"/>';
   const label = initials ? initials.toUpperCase() : 'User';
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128" viewBox="0 0 128 128" role="img" aria-label="${label}"><rect width="128" height="128" fill="${initials ? colour : '#64748b'}"/>${content}</svg>`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128" viewBox="0 0 128 128" role="img" aria-label="${label}">` +
+    `<rect width="128" height="128" fill="${initials ? colour : '#64748b'}"/>${content}</svg>`
+  );
 }

@@ -104,7 +104,8 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
       return reply.status(403).send({
         error: 'access_denied',
         error_description:
-          'This tenant holds as many dynamically registered clients as it allows (LATCHKEY_REGISTRATION_MAX_CLIENTS); delete unused ones to register more.',
+          'This tenant holds as many dynamically registered clients as it allows (LATCHKEY_REGISTRATION_MAX_CLIENTS); ' +
+          'delete unused ones to register more.',
       });
     }
     const { client, secret } = registered;

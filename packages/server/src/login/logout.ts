@@ -130,7 +130,8 @@ export async function decideAuth0Logout(ctx: LogoutContext, { params, signedIn }
   }
   if (returnTo !== undefined && !logoutUrlAllowed(allowed, returnTo)) {
     return refuse(
-      `The "returnTo" URL is not in the list of allowed logout URLs. Add ${returnTo} to the application's (or the tenant's) Allowed Logout URLs.`,
+      `The "returnTo" URL is not in the list of allowed logout URLs. ` +
+        `Add ${returnTo} to the application's (or the tenant's) Allowed Logout URLs.`,
     );
   }
   const target = returnTo ?? (clientId !== undefined ? allowed[0] : undefined);

@@ -39,7 +39,8 @@ async function failUpstream(
     const page = errorPage(
       await tenantBranding(ctx.lookups),
       'Sign-in refused',
-      `It failed a security check, so no one was signed in. ${error.description}. Go back to the application and try again; if this persists, tell its administrator.`,
+      `It failed a security check, so no one was signed in. ${error.description}. ` +
+        'Go back to the application and try again; if this persists, tell its administrator.',
       'invalid_upstream_response',
     );
     return sendPage(reply, page, 400);

@@ -7,7 +7,8 @@ export const checkRedirectUri: AuthorizeCheck = (params, state) => {
   if (!redirectUriMatches(state.client!.callbacks, redirectUri)) {
     throw new AuthorizeError(
       'invalid_request',
-      `The provided redirect_uri is not in the list of allowed callback URLs. Add ${redirectUri} to the application's Allowed Callback URLs.`,
+      'The provided redirect_uri is not in the list of allowed callback URLs. ' +
+        `Add ${redirectUri} to the application's Allowed Callback URLs.`,
       false,
       'Callback URL mismatch',
     );

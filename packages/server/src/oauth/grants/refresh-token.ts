@@ -15,7 +15,8 @@ function reusedToken(client: Client): OAuthError {
   const relax =
     client.registration_source === 'dynamic_registration'
       ? "refresh_token.rotation_type 'non-rotating' on the application relaxes this"
-      : `refresh_token.rotation_type 'non-rotating' on the application, or tenant setting flags.${AUTH0_DEFAULTS_FLAG} on when an application is created, relaxes this`;
+      : `refresh_token.rotation_type 'non-rotating' on the application, ` +
+        `or tenant setting flags.${AUTH0_DEFAULTS_FLAG} on when an application is created, relaxes this`;
   return new OAuthError(
     'invalid_grant',
     `Unknown or invalid refresh token: it was already used, and this application rotates refresh tokens, so each works once (${relax}).`,

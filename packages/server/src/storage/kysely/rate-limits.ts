@@ -12,8 +12,10 @@ export class KyselyRateLimits implements RateLimitRepository {
       .values({ key, window_started_at: windowStartedAt, hits: 1 })
       .onConflict((oc) =>
         oc.column('key').doUpdateSet({
-          hits: sql<number>`case when rate_limit_windows.window_started_at < ${windowStartedAt} then 1 else rate_limit_windows.hits + 1 end`,
-          window_started_at: sql<string>`case when rate_limit_windows.window_started_at < ${windowStartedAt} then ${windowStartedAt} else rate_limit_windows.window_started_at end`,
+          hits: sql<number>`case when rate_limit_windows.window_started_at < ${windowStartedAt} then 1
+            else rate_limit_windows.hits + 1 end`,
+          window_started_at: sql<string>`case when rate_limit_windows.window_started_at < ${windowStartedAt} then ${windowStartedAt}
+            else rate_limit_windows.window_started_at end`,
         }),
       )
       .returning('hits')

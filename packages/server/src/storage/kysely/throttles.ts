@@ -13,8 +13,12 @@ export class KyselyThrottles implements ThrottleRepository {
       .onConflict((oc) =>
         oc.column('key').doUpdateSet({
           // While locked nothing is counted, so retries cannot stretch the lock into a new window.
-          failures: sql<number>`case when login_throttle.locked_until > ${now} then login_throttle.failures when login_throttle.window_started_at < ${windowStartedBefore} then 1 else login_throttle.failures + 1 end`,
-          window_started_at: sql<string>`case when login_throttle.locked_until > ${now} then login_throttle.window_started_at when login_throttle.window_started_at < ${windowStartedBefore} then ${now} else login_throttle.window_started_at end`,
+          failures: sql<number>`case when login_throttle.locked_until > ${now} then login_throttle.failures
+            when login_throttle.window_started_at < ${windowStartedBefore} then 1
+            else login_throttle.failures + 1 end`,
+          window_started_at: sql<string>`case when login_throttle.locked_until > ${now} then login_throttle.window_started_at
+            when login_throttle.window_started_at < ${windowStartedBefore} then ${now}
+            else login_throttle.window_started_at end`,
         }),
       )
       .returning(['failures', 'window_started_at', 'locked_until'])

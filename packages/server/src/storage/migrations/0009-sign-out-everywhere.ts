@@ -12,9 +12,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   const field = (path: string[]) =>
     postgres ? sql.raw(`(data::json #>> '{${path.join(',')}}')`) : sql.raw(`json_extract(data, '$.${path.join('.')}')`);
   await sql`update opaque_access_tokens set user_id = ${field(['userId'])} where user_id is null`.execute(db);
-  await sql`update refresh_tokens set user_id = ${field(['grant', 'userId'])}, client_id = ${field(['grant', 'clientId'])} where user_id is null`.execute(
-    db,
-  );
+  await sql`update refresh_tokens set user_id = ${field(['grant', 'userId'])}, client_id = ${field(['grant', 'clientId'])}
+    where user_id is null`.execute(db);
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {

@@ -68,13 +68,25 @@ a:hover { text-decoration: underline; }
 .scopes .scope-desc { color: var(--muted); font-size: 13px; }
 .client-links { text-align: center; font-size: 13px; margin: -12px 0 20px; }
 .client-links a { margin: 0 6px; }
-.notice { margin: 0 0 20px; padding: 12px 14px; font-size: 14px; color: var(--warn); background: var(--warn-bg); border: 1px solid var(--warn-line); border-radius: var(--radius); }
+.notice {
+  margin: 0 0 20px; padding: 12px 14px; font-size: 14px; color: var(--warn); background: var(--warn-bg);
+  border: 1px solid var(--warn-line); border-radius: var(--radius);
+}
 .notice p { margin: 0; }
 .notice p + p { margin-top: 6px; }
 .notice .destination { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 13px; overflow-wrap: anywhere; }
-.device-code { font: 600 28px/1.2 ui-monospace, SFMono-Regular, Menlo, monospace; letter-spacing: .12em; text-align: center; margin: 4px 0 20px; padding: 12px; border: 1px dashed var(--line); border-radius: var(--radius); }
-input#user_code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 20px; letter-spacing: .12em; text-align: center; text-transform: uppercase; }
-.code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 13px; color: var(--muted); text-align: center; margin-top: 16px; }
+.device-code {
+  font: 600 28px/1.2 ui-monospace, SFMono-Regular, Menlo, monospace; letter-spacing: .12em; text-align: center;
+  margin: 4px 0 20px; padding: 12px; border: 1px dashed var(--line); border-radius: var(--radius);
+}
+input#user_code {
+  font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 20px; letter-spacing: .12em;
+  text-align: center; text-transform: uppercase;
+}
+.code {
+  font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 13px; color: var(--muted);
+  text-align: center; margin-top: 16px;
+}
 .footer { margin-top: 20px; font-size: 12px; color: var(--muted); }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 @media (max-width: 480px) {
@@ -82,7 +94,10 @@ input#user_code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; f
   .card { box-shadow: none; border-radius: 0; padding: 32px 20px; max-width: none; }
 }
 @media (prefers-color-scheme: dark) {
-  :root { --bg: #0f1115; --card: #171a21; --text: #e7e9ee; --muted: #9aa3b2; --line: #2c313c; --danger-bg: #2a1413; --warn: #fec84b; --warn-bg: #2a2110; --warn-line: #4e3a12; color-scheme: dark; }
+  :root {
+    --bg: #0f1115; --card: #171a21; --text: #e7e9ee; --muted: #9aa3b2; --line: #2c313c; --danger-bg: #2a1413;
+    --warn: #fec84b; --warn-bg: #2a2110; --warn-line: #4e3a12; color-scheme: dark;
+  }
   input[type=email], input[type=password], input[type=text] { background: #0f1115; }
   button.secondary, .button.secondary { background: transparent; }
   @media (max-width: 480px) { body { background: var(--card); } }

@@ -22,7 +22,8 @@ const invalidMarker = (ctx: { error?: string }) => (ctx.error ? html` aria-inval
 /** The labelled email field both forms start with; it takes the focus. */
 const emailField = (name: string, value: string | undefined, autocomplete: string, invalid: SafeHtml | '') => html`<div class="field">
       <label for="${name}">Email</label>
-      <input id="${name}" name="${name}" type="email" value="${value ?? ''}" autocomplete="${autocomplete}" autocapitalize="none" spellcheck="false" required autofocus${invalid}>
+      <input id="${name}" name="${name}" type="email" value="${value ?? ''}" autocomplete="${autocomplete}"
+        autocapitalize="none" spellcheck="false" required autofocus${invalid}>
     </div>`;
 
 export interface UpstreamButton {
@@ -57,7 +58,11 @@ export function loginPage(
   }
   ${ctx.passwordForm && buttons.length > 0 ? html`<div class="divider">or</div>` : ''}
   ${buttons.length > 0 ? html`<div class="actions upstream">${buttons}</div>` : ''}
-  ${ctx.passwordForm && ctx.signupAllowed ? html`<p class="switch">Don't have an account? <a href="/u/signup?state=${encodeURIComponent(ctx.state)}">Sign up</a></p>` : ''}`,
+  ${
+    ctx.passwordForm && ctx.signupAllowed
+      ? html`<p class="switch">Don't have an account? <a href="/u/signup?state=${encodeURIComponent(ctx.state)}">Sign up</a></p>`
+      : ''
+  }`,
   });
 }
 
@@ -108,12 +113,20 @@ export function consentPage(
     branding: ctx.branding,
     body: html`
   <h1>Authorize ${ctx.clientName}</h1>
-  <p class="lead"><strong>${ctx.clientName}</strong> is requesting access to your <strong>${ctx.branding.tenantName}</strong> account (${ctx.userName}).</p>
-  ${ctx.clientLinks.length > 0 ? html`<p class="client-links">${ctx.clientLinks.map((l) => html`<a href="${l.href}" rel="noopener noreferrer" target="_blank">${l.label}</a>`)}</p>` : ''}
+  <p class="lead"><strong>${ctx.clientName}</strong> is requesting access to your
+    <strong>${ctx.branding.tenantName}</strong> account (${ctx.userName}).</p>
+  ${
+    ctx.clientLinks.length > 0
+      ? html`<p class="client-links">${ctx.clientLinks.map(
+          (l) => html`<a href="${l.href}" rel="noopener noreferrer" target="_blank">${l.label}</a>`,
+        )}</p>`
+      : ''
+  }
   ${
     ctx.unverified
       ? html`<div class="notice" role="note">
-    <p><strong>Not verified by ${ctx.branding.tenantName}.</strong> This app was registered by a third party, who chose its name: it may not be the app it claims to be.</p>
+    <p><strong>Not verified by ${ctx.branding.tenantName}.</strong>
+      This app was registered by a third party, who chose its name: it may not be the app it claims to be.</p>
     <p>If you accept, you will be sent to <strong class="destination">${ctx.unverified.destination}</strong></p>
   </div>`
       : ''
@@ -214,7 +227,8 @@ export function activatePage(ctx: DevicePageContext & { userCode?: string }): st
     <input type="hidden" name="csrf" value="${ctx.csrf}">
     <div class="field">
       <label for="user_code">Code</label>
-      <input id="user_code" name="user_code" type="text" value="${ctx.userCode ?? ''}" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" placeholder="XXXX-XXXX" required autofocus${invalid}>
+      <input id="user_code" name="user_code" type="text" value="${ctx.userCode ?? ''}" autocomplete="one-time-code"
+        autocapitalize="characters" spellcheck="false" placeholder="XXXX-XXXX" required autofocus${invalid}>
     </div>
     <div class="actions"><button type="submit">Continue</button></div>
   </form>`,
