@@ -24,10 +24,12 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { sql } from 'kysely';
 import { hashPassword } from '../packages/server/src/crypto/passwords.js';
 import { newDatabaseUserId } from '../packages/server/src/domain/ids.js';
 import type { UserRecord } from '../packages/server/src/domain/types.js';
 import { openStorage } from '../packages/server/src/storage/index.js';
+import type { KyselyStorage } from '../packages/server/src/storage/kysely/index.js';
 import {
   allCores,
   cpuMs,
@@ -340,6 +342,10 @@ async function seed(latchkey: Latchkey, count: number, hashes: { signIn: string;
   // database while seeding (the rows are the same), and synchronous again before the server restarts.
   if (postgresDatabase) await pgQuery(postgresBaseUrl, `ALTER DATABASE "${databaseName}" SET synchronous_commit = off`);
   const opened = await openStorage(latchkey.databaseUrl);
+  // SQLite's page cache (2 MB by default) is far smaller than the pages a 20,000-user transaction
+  // dirties: it spills them to the WAL and writes them again. 1 GB on this connection, for seeding only
+  // (measured: 2,584 users/s against 1,834, 60,000 users).
+  if (latchkey.storage === 'sqlite') await sql`pragma cache_size = -1048576`.execute((opened as KyselyStorage).db);
   const signIns = new Set(signInIndexes(count));
   // The users the run names (sign-ins, lookups) go first, so a seeding stopped at its time bound still has them.
   const named = [...new Set([...signInIndexes(count), ...lookupIndexes(count)])];
