@@ -8,11 +8,11 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -189,9 +189,10 @@ export const allCores = (): string => `0-${cpus().length - 1}`;
 
 /** Resident set size of the server's node process, in MB (10^6 bytes). */
 export function rssMb(server: ServerProcess): number {
-  // The kernel keeps the first 15 characters of the executable's name.
-  const comm = readFileSync(`/proc/${server.pid}/comm`, 'utf8').trim();
-  if (comm !== basename(process.execPath).slice(0, 15)) throw new Error(`${server.name}: pid ${server.pid} is "${comm}", not node`);
+  // The pid must be node's (taskset execs it), not taskset's. Checked on the executable, not on
+  // /proc/<pid>/comm: that is the main thread's name, which Node 24 sets to "MainThread".
+  const exe = readlinkSync(`/proc/${server.pid}/exe`);
+  if (exe !== realpathSync(process.execPath)) throw new Error(`${server.name}: pid ${server.pid} runs ${exe}, not node`);
   const status = readFileSync(`/proc/${server.pid}/status`, 'utf8');
   const kib = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
   if (!kib) throw new Error(`${server.name}: no VmRSS in /proc/${server.pid}/status`);

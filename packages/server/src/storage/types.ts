@@ -89,6 +89,12 @@ export interface ConnectionRepository {
   delete(id: string): Promise<boolean>;
 }
 
+/** What `users.insertMany` wrote: `skipped` in the order of the records, `index` being a record's position. */
+export interface InsertManyResult {
+  inserted: number;
+  skipped: Array<{ index: number; userId: string; taken: 'user_id' | 'email' | 'username' }>;
+}
+
 export interface UserRepository {
   get(userId: string): Promise<UserRecord | undefined>;
   findByEmail(connection: string, email: string): Promise<UserRecord | undefined>;
@@ -102,6 +108,12 @@ export interface UserRepository {
   listIdsOf(connection: string, limit: number): Promise<string[]>;
   /** Resolves false when the email or username is taken on that connection. */
   insert(record: UserRecord): Promise<boolean>;
+  /**
+   * Inserts many users in one transaction (the caller's inside `storage.transaction`), in multi-row statements.
+   * A record whose user_id, or email or username on its connection, is taken (stored, or by an earlier record
+   * of `records`) is skipped and reported by its position with what was taken; the others are written.
+   */
+  insertMany(records: UserRecord[]): Promise<InsertManyResult>;
   /**
    * Resolves 'conflict' when a changed email or username is taken. With `ifPasswordHash`, writes only
    * while the stored hash is still that one (false otherwise): a compare-and-set for sign-ins.

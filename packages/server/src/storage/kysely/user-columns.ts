@@ -126,3 +126,55 @@ export async function updateUserRow(db: Kysely<Database>, record: UserRecord, if
     return true;
   });
 }
+
+/** Bound values per statement: SQLite allows 32766 (PostgreSQL 65535), and Kysely binds every value. */
+const MAX_BOUND_VALUES = 32_766;
+
+/** Rows per multi-row INSERT of `columns` columns, under the bound-value limit of both databases. */
+function rowsPerStatement(columns: number): number {
+  return Math.min(2000, Math.floor(MAX_BOUND_VALUES / columns));
+}
+
+/**
+ * The bulk form of insertUserRow: multi-row INSERTs that skip a row taken by any unique index
+ * (`on conflict do nothing`, so a concurrent writer makes no error either), then the term rows of
+ * the users written. Resolves whether each record was written, by position.
+ */
+export async function insertUserRows(db: Kysely<Database>, records: UserRecord[]): Promise<boolean[]> {
+  return atomically(db, async (trx) => {
+    const written = records.map(() => false);
+    // A user_id twice in `records`: only its first record is sent, so a returned id names one record.
+    const firstOf = new Map<string, number>();
+    records.forEach((record, index) => {
+      if (!firstOf.has(record.user.user_id)) firstOf.set(record.user.user_id, index);
+    });
+    const sent = [...firstOf.values()];
+    const userRows = sent.map((index) => {
+      const record = records[index]!;
+      return { user_id: record.user.user_id, created_at: record.user.created_at, ...userColumns(record) };
+    });
+    const userChunk = rowsPerStatement(Object.keys(userRows[0] ?? { user_id: '' }).length);
+    for (let i = 0; i < userRows.length; i += userChunk) {
+      const rows = await trx
+        .insertInto('users')
+        .values(userRows.slice(i, i + userChunk))
+        .onConflict((oc) => oc.doNothing())
+        .returning('user_id')
+        .execute();
+      for (const row of rows) written[firstOf.get(row.user_id)!] = true;
+    }
+    const termRows = records.flatMap((record, index) =>
+      written[index]
+        ? userSearchTerms(record.user).map((row) => ({ user_id: record.user.user_id, created_at: record.user.created_at, ...row }))
+        : [],
+    );
+    const termChunk = rowsPerStatement(5);
+    for (let i = 0; i < termRows.length; i += termChunk) {
+      await trx
+        .insertInto('user_search_terms')
+        .values(termRows.slice(i, i + termChunk))
+        .execute();
+    }
+    return written;
+  });
+}

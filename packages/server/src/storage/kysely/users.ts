@@ -2,9 +2,9 @@ import type { Kysely } from 'kysely';
 import type { Page, PageRequest, User, UserRecord } from '../../domain/types.js';
 import type { UserSearch } from '../../domain/user-search.js';
 import type { Database } from '../schema.js';
-import type { UserRepository } from '../types.js';
-import { insertUnlessTaken, listPage } from './shared.js';
-import { insertUserRow, updateUserRow } from './user-columns.js';
+import type { InsertManyResult, UserRepository } from '../types.js';
+import { atomically, insertUnlessTaken, listPage } from './shared.js';
+import { insertUserRow, insertUserRows, updateUserRow } from './user-columns.js';
 import { searchUsers } from './user-query.js';
 
 export class KyselyUsers implements UserRepository {
@@ -64,6 +64,60 @@ export class KyselyUsers implements UserRepository {
 
   insert(record: UserRecord): Promise<boolean> {
     return insertUnlessTaken(this.db, () => insertUserRow(this.db, record));
+  }
+
+  /**
+   * Skips, rather than fails on, a taken user_id, email or username: an import reports those users
+   * (or, upserting, updates them) and keeps the rest. What was taken is read back for the skipped ones
+   * only, after the inserts, so an earlier record of the same batch counts as stored.
+   */
+  insertMany(records: UserRecord[]): Promise<InsertManyResult> {
+    if (records.length === 0) return Promise.resolve({ inserted: 0, skipped: [] });
+    return atomically(this.db, async (trx) => {
+      const written = await insertUserRows(trx, records);
+      const skipped: InsertManyResult['skipped'] = [];
+      const skippedIndexes = records.flatMap((_, index) => (written[index] ? [] : [index]));
+      const chunk = 1000;
+      for (let i = 0; i < skippedIndexes.length; i += chunk) {
+        const batch = skippedIndexes.slice(i, i + chunk).map((index) => ({ index, record: records[index]! }));
+        const userIds = new Set(
+          (
+            await trx
+              .selectFrom('users')
+              .select('user_id')
+              .where(
+                'user_id',
+                'in',
+                batch.map((b) => b.record.user.user_id),
+              )
+              .execute()
+          ).map((r) => r.user_id),
+        );
+        const emails = new Set<string>();
+        const withEmail = batch.filter((b) => !userIds.has(b.record.user.user_id) && b.record.user.email);
+        if (withEmail.length > 0) {
+          const rows = await trx
+            .selectFrom('users')
+            .select(['connection', 'email_lc'])
+            .where(
+              'email_lc',
+              'in',
+              withEmail.map((b) => b.record.user.email!.toLowerCase()),
+            )
+            .execute();
+          for (const row of rows) emails.add(JSON.stringify([row.connection, row.email_lc]));
+        }
+        for (const { index, record } of batch) {
+          const taken = userIds.has(record.user.user_id)
+            ? 'user_id'
+            : record.user.email && emails.has(JSON.stringify([record.connection, record.user.email.toLowerCase()]))
+              ? 'email'
+              : 'username';
+          skipped.push({ index, userId: record.user.user_id, taken });
+        }
+      }
+      return { inserted: records.length - skipped.length, skipped };
+    });
   }
 
   async update(record: UserRecord, options: { ifPasswordHash?: string | null } = {}): Promise<boolean | 'conflict'> {
