@@ -676,7 +676,8 @@ async function benchCase(storage: StorageKind, count: number, hashes: { signIn: 
   console.log(
     `  seeded ${seeded.count.toLocaleString('en-US')} users in ${seeded.seconds.toFixed(1)} s (${seeded.perSecond.toFixed(0)}/s, ` +
       `${seeded.perCpuSecond.toFixed(0)} per CPU second of the seeding process), ` +
-      `database ${seeded.databaseMb.toFixed(1)} MB${Number.isNaN(seeded.usersTableMb) ? '' : `, users table ${seeded.usersTableMb.toFixed(1)} MB`}`,
+      `database ${seeded.databaseMb.toFixed(1)} MB` +
+      `${Number.isNaN(seeded.usersTableMb) ? '' : `, users table ${seeded.usersTableMb.toFixed(1)} MB`}`,
   );
 
   const relaunched = await latchkey.relaunch();

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { DomainError } from '../src/domain/errors.js';
 import type { User } from '../src/domain/types.js';
 import { parseUserSearch, searchUsers, userComparator, userMatches } from '../src/domain/user-search.js';
 import type { KyselyStorage } from '../src/storage/kysely/index.js';
+import * as foldSearchedNames from '../src/storage/migrations/0016-fold-searched-names.js';
 import type { Storage } from '../src/storage/types.js';
 import { backend } from './helpers/server.js';
 import { type TestDatabase, testDatabase } from './helpers/storage.js';
@@ -221,8 +222,7 @@ test(`name, given_name, family_name and nickname match case-insensitively, as Au
 
   // Migration 0016 folds what was stored before it (here: put back as it was, then migrated again).
   await sql`update users set given_name = 'Grace', family_name = 'HOPPER' where user_id = 'auth0|g'`.execute(kysely(storage));
-  await sql`delete from latchkey_migrations where name = '0016-fold-searched-names'`.execute(kysely(storage));
-  await storage.migrate();
+  await foldSearchedNames.up(kysely(storage) as Kysely<unknown>);
   assert.deepEqual((await found({ q: 'given_name:GRACE AND family_name:hopper' })).ids, ['auth0|g']);
   assert.equal(await storage.users.delete('auth0|g'), true);
 });
