@@ -2,6 +2,7 @@ import { type Kysely, PostgresAdapter, sql } from 'kysely';
 import type { User } from '../../domain/types.js';
 import { userColumns, writeUserTerms } from '../kysely/user-columns.js';
 import type { Database } from '../schema.js';
+import { forEachStoredUser } from './stored-users.js';
 
 /**
  * User search in SQL (issue 12): the searched and sorted user fields become columns with indexes,
@@ -28,26 +29,13 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   )`.execute(db);
 
   const typed = db as unknown as Kysely<Database>;
-  // Keyset batches: bounded memory whatever the number of users.
-  let after = '';
-  for (;;) {
-    const rows = await typed
-      .selectFrom('users')
-      .select(['user_id', 'connection', 'password_hash', 'data'])
-      .where('user_id', '>', after)
-      .orderBy('user_id')
-      .limit(500)
-      .execute();
-    if (rows.length === 0) break;
-    for (const row of rows) {
-      const user = JSON.parse(row.data) as User;
-      const record = { user, connection: row.connection, passwordHash: row.password_hash };
-      const { data: _data, password_hash: _hash, connection: _connection, ...columns } = userColumns(record);
-      await typed.updateTable('users').set(columns).where('user_id', '=', row.user_id).execute();
-      await writeUserTerms(typed, user);
-    }
-    after = rows[rows.length - 1]!.user_id;
-  }
+  await forEachStoredUser(typed, async (row) => {
+    const user = JSON.parse(row.data) as User;
+    const record = { user, connection: row.connection, passwordHash: row.password_hash };
+    const { data: _data, password_hash: _hash, connection: _connection, ...columns } = userColumns(record);
+    await typed.updateTable('users').set(columns).where('user_id', '=', row.user_id).execute();
+    await writeUserTerms(typed, user);
+  });
 
   // After the backfill: building an index once is cheaper than keeping it up row by row.
   const index = (name: string, table: string, columns: string) =>

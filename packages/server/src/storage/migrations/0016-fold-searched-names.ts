@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { User } from '../../domain/types.js';
 import type { Database } from '../schema.js';
+import { forEachStoredUser } from './stored-users.js';
 
 /**
  * Auth0's user search matches the normalized fields name, given_name, family_name and nickname
@@ -11,31 +12,19 @@ import type { Database } from '../schema.js';
 export async function up(db: Kysely<unknown>): Promise<void> {
   const typed = db as unknown as Kysely<Database>;
   const fold = (value: string | undefined) => value?.toLowerCase() ?? null;
-  let after = '';
-  for (;;) {
-    const rows = await typed
-      .selectFrom('users')
-      .select(['user_id', 'data'])
-      .where('user_id', '>', after)
-      .orderBy('user_id')
-      .limit(500)
+  await forEachStoredUser(typed, async (row) => {
+    const user = JSON.parse(row.data) as User;
+    await typed
+      .updateTable('users')
+      .set({
+        name: fold(user.name),
+        nickname: fold(user.nickname),
+        given_name: fold(user.given_name),
+        family_name: fold(user.family_name),
+      })
+      .where('user_id', '=', row.user_id)
       .execute();
-    if (rows.length === 0) break;
-    for (const row of rows) {
-      const user = JSON.parse(row.data) as User;
-      await typed
-        .updateTable('users')
-        .set({
-          name: fold(user.name),
-          nickname: fold(user.nickname),
-          given_name: fold(user.given_name),
-          family_name: fold(user.family_name),
-        })
-        .where('user_id', '=', row.user_id)
-        .execute();
-    }
-    after = rows[rows.length - 1]!.user_id;
-  }
+  });
 }
 
 /** The columns hold folded values either way; the original case stays in the JSON document. */
