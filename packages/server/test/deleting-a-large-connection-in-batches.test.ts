@@ -90,7 +90,12 @@ test(`deleting a connection with ${USERS} users deletes them in batches while ot
   });
 
   // One real user who signs in, the rest inserted through the repositories.
-  const real = await ok('POST', '/users', { connection: 'large-db', email: 'real@large.example.test', password: PASSWORD });
+  const real = await ok('POST', '/users', {
+    connection: 'large-db',
+    email: 'real@large.example.test',
+    password: PASSWORD,
+    user_id: 'zz-real', // after the bulk users: in the last batch
+  });
   const signedIn = await passwordRealm(web, 'large-db', 'real@large.example.test');
   assert.equal(signedIn.status, 200, await signedIn.clone().text());
   const { refresh_token: refreshToken } = (await signedIn.json()) as { refresh_token: string };
@@ -123,6 +128,17 @@ test(`deleting a connection with ${USERS} users deletes them in batches while ot
     });
   }
   assert.equal(ids.length, USERS);
+  const refresh = () =>
+    fetch(`${server.issuer}oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        grant_type: 'refresh_token',
+        client_id: web.client_id,
+        client_secret: web.client_secret,
+        refresh_token: refreshToken,
+      }),
+    });
   const db = (storage as KyselyStorage).db;
   const termsOf = async (userIds: string[]) => {
     const row = await db
@@ -168,7 +184,9 @@ test(`deleting a connection with ${USERS} users deletes them in batches while ot
     order.push('read');
     assert.equal(read.status, 200);
     assert.ok(await storage.users.get(ids[USERS - 1]!), 'users are still being deleted');
-    // Meanwhile the connection is unusable: no sign-in, no sign-up.
+    // Meanwhile the connection is unusable: no sign-in, no sign-up, no refresh.
+    assert.ok(await storage.users.get(real.user_id), 'the signed-in user is in the last batch');
+    assert.notEqual((await refresh()).status, 200);
     assert.notEqual((await passwordRealm(web, 'large-db', 'real@large.example.test')).status, 200);
     const signUp = await server.management('POST', '/users', {
       connection: 'large-db',
@@ -203,18 +221,22 @@ test(`deleting a connection with ${USERS} users deletes them in batches while ot
   const searched = await server.management('GET', `/users?q=${encodeURIComponent('user_metadata.team:"team-1"')}&search_engine=v3`);
   assert.equal(searched.status, 200);
   assert.deepEqual(searched.body, []);
-  const refreshed = await fetch(`${server.issuer}oauth/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      grant_type: 'refresh_token',
-      client_id: web.client_id,
-      client_secret: web.client_secret,
-      refresh_token: refreshToken,
-    }),
-  });
-  assert.notEqual(refreshed.status, 200);
+  assert.notEqual((await refresh()).status, 200);
   assert.notEqual((await passwordRealm(web, 'large-db', 'real@large.example.test')).status, 200);
   assert.equal((await server.management('GET', `/connections/${connection.id}`)).status, 404);
   assert.ok(await storage.users.get(kept.user_id));
+});
+
+test('users a deletion left behind (the process died midway) are deleted before a connection of that name is created again', async () => {
+  await ok('POST', '/connections', { name: 'crashed-db', strategy: 'auth0' });
+  const left = await ok('POST', '/users', { connection: 'crashed-db', email: 'left@large.example.test', password: PASSWORD });
+  // The first step of a deletion, alone: the connection row goes, its users stay.
+  const row = (await storage.connections.getByName('crashed-db'))!;
+  assert.equal(await storage.connections.delete(row.id), true);
+  assert.ok(await storage.users.get(left.user_id));
+
+  await ok('POST', '/connections', { name: 'crashed-db', strategy: 'auth0' });
+  assert.equal(await storage.users.get(left.user_id), undefined, 'not adopted by the new connection');
+  const users = await ok('GET', `/users?q=${encodeURIComponent('identities.connection:"crashed-db"')}&search_engine=v3`);
+  assert.deepEqual(users, []);
 });
