@@ -360,7 +360,7 @@ describe(`storage repositories round-trip (${backend})`, () => {
     assert.equal(await storage.refreshTokens.get('r-absent'), undefined);
   });
 
-  test('the batch cascades (sessions, refresh tokens, access tokens, consents, permissions, users) touch only the users named', async () => {
+  test('batch cascades (sessions, refresh and access tokens, consents, permissions, users) touch only the users named', async () => {
     const gone = ['auth0|many-1', 'auth0|many-2'];
     const kept = 'auth0|many-3';
     for (const [i, id] of [...gone, kept].entries()) {
