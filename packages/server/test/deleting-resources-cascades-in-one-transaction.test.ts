@@ -237,7 +237,7 @@ test('a failure half-way through deleting a user rolls the whole deletion back',
   const { user, browser, refreshToken, accessToken } = await userWithEverything('survivor@example.test');
   const failing = withRepository('permissions', {
     ...storage.permissions,
-    removeAllOf: async () => {
+    removeAllOfMany: async () => {
       throw new Error('disk full');
     },
   } as Repositories['permissions']);

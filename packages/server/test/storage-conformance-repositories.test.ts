@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Connection, DeviceCodeRecord, RefreshTokenRecord, TenantSettings, User } from '../src/domain/types.js';
+import type { KyselyStorage } from '../src/storage/kysely/index.js';
 import type { Storage } from '../src/storage/types.js';
 import { backend } from './helpers/server.js';
 import { type TestDatabase, testDatabase } from './helpers/storage.js';
@@ -357,6 +358,64 @@ describe(`storage repositories round-trip (${backend})`, () => {
     assert.equal(await storage.refreshTokens.markRotated('r-5', at(15)), false);
     assert.equal((await storage.refreshTokens.get('r-5'))?.rotatedAt, at(14));
     assert.equal(await storage.refreshTokens.get('r-absent'), undefined);
+  });
+
+  test('batch cascades (sessions, refresh and access tokens, consents, permissions, users) touch only the users named', async () => {
+    const gone = ['auth0|many-1', 'auth0|many-2'];
+    const kept = 'auth0|many-3';
+    for (const [i, id] of [...gone, kept].entries()) {
+      const record = {
+        user: { ...user(id, `many${i}@example.com`, at(1)), user_metadata: { team: 'many' } },
+        connection: 'many',
+        passwordHash: null,
+      };
+      assert.equal(await storage.users.insert(record), true);
+      await storage.sessions.create(`many-s-${i}`, {
+        sid: `many-${i}`,
+        userId: id,
+        authTime: at(0),
+        lastSeenAt: at(0),
+        expiresAt: at(60),
+        endedAt: null,
+      });
+      await storage.refreshTokens.insert(`many-r-${i}`, refreshToken(`many-f-${i}`, id, 'many-client'));
+      await storage.accessTokens.insert(`many-o-${i}`, { clientId: 'many-client', userId: id, scope: [], expiresAt: at(5) });
+      await storage.consents.put({ userId: id, clientId: 'many-client', audience: 'https://many/', scope: [], updatedAt: at(0) });
+      await storage.permissions.add(id, [{ audience: 'https://many/', permission: 'read' }], at(0));
+    }
+    for (const none of [[], gone]) {
+      await storage.sessions.endAllOfMany(none, at(9));
+      await storage.refreshTokens.revokeAllOfMany(none, at(9));
+      await storage.accessTokens.deleteAllOfMany(none);
+      await storage.consents.deleteAllOfMany(none);
+      await storage.permissions.removeAllOfMany(none);
+      await storage.users.deleteMany(none);
+    }
+    for (const [i, id] of [...gone, kept].entries()) {
+      const isGone = id !== kept;
+      assert.equal((await storage.sessions.get(`many-s-${i}`))?.endedAt, isGone ? at(9) : null);
+      assert.equal((await storage.refreshTokens.get(`many-r-${i}`))?.revokedAt, isGone ? at(9) : null);
+      assert.equal((await storage.accessTokens.get(`many-o-${i}`)) === undefined, isGone);
+      assert.equal((await storage.consents.list({ userId: id })).length, isGone ? 0 : 1);
+      assert.equal((await storage.permissions.list(id)).length, isGone ? 0 : 1);
+      assert.equal((await storage.users.get(id)) === undefined, isGone);
+    }
+    const terms = await (storage as KyselyStorage).db
+      .selectFrom('user_search_terms')
+      .select('user_id')
+      .distinct()
+      .where('user_id', 'in', [...gone, kept])
+      .execute();
+    assert.deepEqual(
+      terms.map((t) => t.user_id),
+      [kept],
+      'the search terms of the deleted users went too',
+    );
+    // Leaves nothing behind for the tests that list every consent.
+    await storage.consents.deleteAllOfMany([kept]);
+    await storage.permissions.removeAllOfMany([kept]);
+    await storage.users.deleteMany([kept]);
+    assert.equal(await storage.users.get(kept), undefined);
   });
 
   test('opaque access tokens: round trip, delete one, delete all of a user', async () => {

@@ -4,7 +4,7 @@ import type { Storage } from '../storage/types.js';
 import { conflict, invalidField, notFound } from './errors.js';
 import { newConnectionId } from './ids.js';
 import { assertUpstreamOptions, sealOptions } from './upstream-options.js';
-import { deleteUserWith } from './users.js';
+import { deleteUsersWith } from './users.js';
 
 export const DEFAULT_DATABASE_CONNECTION = 'Username-Password-Authentication';
 
@@ -30,9 +30,11 @@ function storedOptions(
 }
 
 export async function createConnection(
-  storage: Pick<Storage, 'clients' | 'connections'>,
+  // Without transactions (the bootstrap of an empty database) there is nothing left over to delete.
+  storage: Pick<Storage, 'clients' | 'connections'> & Partial<Pick<Storage, 'transaction'>>,
   input: ConnectionInput & { name: string; strategy: Connection['strategy'] },
   secrets?: Encrypter,
+  now = new Date(),
 ): Promise<Connection> {
   await assertClientsExist(storage, input.enabled_clients ?? []);
   // Auth0's defaults for a new database connection: "good" passwords, brute-force protection on.
@@ -48,6 +50,10 @@ export async function createConnection(
     realms: input.realms ?? [input.name],
     ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
   };
+  // Users a deletion of a connection of that name left behind (the process died midway) go first.
+  if (storage.transaction && !(await storage.connections.getByName(connection.name))) {
+    await deleteUsersLeftOn(storage as Pick<Storage, 'transaction'>, connection.name, now);
+  }
   if (!(await storage.connections.insert(connection))) {
     throw conflict('A connection with the same name already exists', 'connection_exists');
   }
@@ -85,22 +91,34 @@ export async function updateConnection(
   return connection;
 }
 
-/** Users deleted per round trip when a connection goes. */
-const USER_BATCH = 200;
+/** Users deleted per transaction when a connection goes: short enough for other requests to run between. */
+const USER_BATCH = 500;
 
 /**
- * Deleting a connection deletes its users, each with its cascade (as Auth0 does), in one transaction
- * with the connection itself.
+ * Deleting a connection deletes its users with their cascades (as Auth0 does). The connection row goes
+ * first, in its own transaction, so no sign-in or sign-up lands on it any more; then its users go in
+ * batches, each its own short transaction (SQLite's single connection serves other requests between).
+ * Users left by a process that died midway are finished by the next connection created with that name.
  */
 export async function deleteConnection(storage: Pick<Storage, 'transaction'>, id: string, now: Date): Promise<void> {
-  await storage.transaction(async (tx) => {
-    const connection = await tx.connections.get(id);
-    if (!connection) return;
-    for (;;) {
-      const ids = await tx.users.listIdsOf(connection.name, USER_BATCH);
-      if (ids.length === 0) break;
-      for (const userId of ids) await deleteUserWith(tx, userId, now);
-    }
-    await tx.connections.delete(id);
+  const connection = await storage.transaction(async (tx) => {
+    const found = await tx.connections.get(id);
+    if (found) await tx.connections.delete(id);
+    return found;
   });
+  if (connection) await deleteUsersLeftOn(storage, connection.name, now);
+}
+
+/** Deletes, in batches, the users of a connection name that has no connection row. */
+export async function deleteUsersLeftOn(storage: Pick<Storage, 'transaction'>, name: string, now: Date): Promise<void> {
+  for (;;) {
+    const more = await storage.transaction(async (tx) => {
+      // Re-created meanwhile: its creation deleted what was left, and the users now there are its own.
+      if (await tx.connections.getByName(name)) return false;
+      const ids = await tx.users.listIdsOf(name, USER_BATCH);
+      await deleteUsersWith(tx, ids, now);
+      return ids.length === USER_BATCH;
+    });
+    if (!more) return;
+  }
 }

@@ -161,14 +161,24 @@ export async function deleteUser(storage: Pick<Storage, 'transaction'>, userId: 
   await storage.transaction((tx) => deleteUserWith(tx, userId, now));
 }
 
-/** The user cascade inside a caller's transaction (deleting a connection deletes its users). */
-export async function deleteUserWith(
-  tx: Pick<Repositories, 'users' | 'sessions' | 'refreshTokens' | 'accessTokens' | 'consents' | 'permissions'>,
-  userId: string,
-  now: Date,
-): Promise<void> {
-  await signOutEverywhere(tx, userId, now.getTime());
-  await tx.consents.deleteAllOf(userId);
-  await tx.permissions.removeAllOf(userId);
-  await tx.users.delete(userId);
+type CascadeRepositories = Pick<Repositories, 'users' | 'sessions' | 'refreshTokens' | 'accessTokens' | 'consents' | 'permissions'>;
+
+/** The user cascade inside a caller's transaction. */
+export async function deleteUserWith(tx: CascadeRepositories, userId: string, now: Date): Promise<void> {
+  await deleteUsersWith(tx, [userId], now);
+}
+
+/**
+ * The cascade of many users inside a caller's transaction (deleting a connection deletes its users),
+ * set-based: a constant number of statements however many users.
+ */
+export async function deleteUsersWith(tx: CascadeRepositories, userIds: string[], now: Date): Promise<void> {
+  if (userIds.length === 0) return;
+  const iso = now.toISOString();
+  await tx.sessions.endAllOfMany(userIds, iso);
+  await tx.refreshTokens.revokeAllOfMany(userIds, iso);
+  await tx.accessTokens.deleteAllOfMany(userIds);
+  await tx.consents.deleteAllOfMany(userIds);
+  await tx.permissions.removeAllOfMany(userIds);
+  await tx.users.deleteMany(userIds);
 }

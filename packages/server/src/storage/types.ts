@@ -121,6 +121,8 @@ export interface UserRepository {
   update(record: UserRecord, options?: { ifPasswordHash?: string | null }): Promise<boolean | 'conflict'>;
   /** Deletes the user row only: see domain/users.ts for what goes with it. */
   delete(userId: string): Promise<boolean>;
+  /** Deletes these users' rows (and their search terms) in a constant number of statements. */
+  deleteMany(userIds: string[]): Promise<void>;
 }
 
 export interface TenantRepository {
@@ -151,6 +153,8 @@ export interface SessionRepository {
   end(idHash: string, endedAt: string): Promise<void>;
   /** Ends every live session of the user. */
   endAllOf(userId: string, endedAt: string): Promise<void>;
+  /** Ends every live session of these users, in one statement. */
+  endAllOfMany(userIds: string[], endedAt: string): Promise<void>;
 }
 
 export interface AuthorizationCodeRepository {
@@ -174,6 +178,8 @@ export interface RefreshTokenRepository {
   revokeFamily(familyId: string, now: string): Promise<void>;
   /** Revokes every refresh token the client (or every client) holds for the user. */
   revokeAllOf(userId: string, clientId: string | undefined, now: string): Promise<void>;
+  /** Revokes every refresh token of these users, whole families, in a constant number of statements. */
+  revokeAllOfMany(userIds: string[], now: string): Promise<void>;
   /** Revokes every refresh token issued to the client, whoever the user. */
   revokeAllFor(clientId: string, now: string): Promise<void>;
   /** Revokes every refresh token issued for the API, whoever the client and user. */
@@ -185,6 +191,7 @@ export interface OpaqueAccessTokenRepository {
   get(tokenHash: string): Promise<OpaqueAccessTokenData | undefined>;
   delete(tokenHash: string): Promise<void>;
   deleteAllOf(userId: string): Promise<void>;
+  deleteAllOfMany(userIds: string[]): Promise<void>;
 }
 
 export interface ConsentRepository {
@@ -193,6 +200,8 @@ export interface ConsentRepository {
   list(filter: { userId?: string; clientId?: string; audience?: string }): Promise<ConsentRecord[]>;
   /** Deletes the user's consents (to one client, when given). */
   deleteAllOf(userId: string, clientId?: string): Promise<void>;
+  /** Deletes every consent of these users. */
+  deleteAllOfMany(userIds: string[]): Promise<void>;
   /** Deletes every user's consents to the client. */
   deleteAllFor(clientId: string): Promise<void>;
   /** Deletes one consent by id and returns it, if it existed. */
@@ -243,6 +252,8 @@ export interface PermissionRepository {
   remove(userId: string, permissions: UserPermission[]): Promise<void>;
   /** Removes every permission of the user. */
   removeAllOf(userId: string): Promise<void>;
+  /** Removes every permission of these users. */
+  removeAllOfMany(userIds: string[]): Promise<void>;
   /** Removes an API's permissions (those named, or all) from every user. */
   removeForApi(audience: string, permissions?: string[]): Promise<void>;
   /** The user's permissions (for one API, when given), by API and name. */

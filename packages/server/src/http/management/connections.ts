@@ -56,7 +56,7 @@ export async function connectionRoutes(app: ManagementApp, ctx: ServerContext): 
 
   app.post('/connections', { config: { scope: 'create:connections' }, schema: { body: CreateBody } }, async (request, reply) => {
     checkConnectionOptions(request.body.strategy, request.body.options ?? {});
-    return reply.status(201).send(present(request)(await createConnection(storage, request.body, ctx.secrets)));
+    return reply.status(201).send(present(request)(await createConnection(storage, request.body, ctx.secrets, new Date(ctx.now()))));
   });
 
   app.get(

@@ -96,8 +96,10 @@ export const refreshTokenGrant: GrantHandler = {
       }
     }
 
-    const user = (await ctx.storage.users.get(record.grant.userId))?.user;
-    if (!user || user.blocked) throw invalidToken();
+    const stored = await ctx.storage.users.get(record.grant.userId);
+    const user = stored?.user;
+    // A deleted connection's users are deleted in batches after it (domain/connections.ts): none refreshes meanwhile.
+    if (!user || user.blocked || !(await ctx.lookups.connection(stored.connection))) throw invalidToken();
 
     const { tokens } = await issueUserTokens(ctx, {
       client,

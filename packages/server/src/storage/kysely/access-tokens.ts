@@ -22,6 +22,11 @@ export class KyselyOpaqueAccessTokens implements OpaqueAccessTokenRepository {
     await this.db.deleteFrom('opaque_access_tokens').where('user_id', '=', userId).execute();
   }
 
+  async deleteAllOfMany(userIds: string[]): Promise<void> {
+    if (userIds.length === 0) return;
+    await this.db.deleteFrom('opaque_access_tokens').where('user_id', 'in', userIds).execute();
+  }
+
   async delete(tokenHash: string): Promise<void> {
     await this.db.deleteFrom('opaque_access_tokens').where('token_hash', '=', tokenHash).execute();
   }

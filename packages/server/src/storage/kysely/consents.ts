@@ -72,6 +72,11 @@ export class KyselyConsents implements ConsentRepository {
     await query.execute();
   }
 
+  async deleteAllOfMany(userIds: string[]): Promise<void> {
+    if (userIds.length === 0) return;
+    await this.db.deleteFrom('consents').where('user_id', 'in', userIds).execute();
+  }
+
   async deleteAllFor(clientId: string): Promise<void> {
     await this.db.deleteFrom('consents').where('client_id', '=', clientId).execute();
   }

@@ -45,6 +45,11 @@ export class KyselyPermissions implements PermissionRepository {
     await this.db.deleteFrom('user_permissions').where('user_id', '=', userId).execute();
   }
 
+  async removeAllOfMany(userIds: string[]): Promise<void> {
+    if (userIds.length === 0) return;
+    await this.db.deleteFrom('user_permissions').where('user_id', 'in', userIds).execute();
+  }
+
   async removeForApi(audience: string, permissions?: string[]): Promise<void> {
     if (permissions?.length === 0) return;
     let query = this.db.deleteFrom('user_permissions').where('audience', '=', audience);

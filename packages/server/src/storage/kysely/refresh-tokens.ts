@@ -84,6 +84,11 @@ export class KyselyRefreshTokens implements RefreshTokenRepository {
     await this.revokeWhere(clientId === undefined ? owner : sql<SqlBool>`${owner} and client_id = ${clientId}`, now);
   }
 
+  async revokeAllOfMany(userIds: string[], now: string): Promise<void> {
+    if (userIds.length === 0) return;
+    await this.revokeWhere(sql<SqlBool>`user_id in (${sql.join(userIds)})`, now);
+  }
+
   async revokeAllFor(clientId: string, now: string): Promise<void> {
     await this.revokeWhere(sql<SqlBool>`client_id = ${clientId}`, now);
   }

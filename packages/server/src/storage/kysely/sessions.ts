@@ -47,6 +47,16 @@ export class KyselySessions implements SessionRepository {
     await this.db.updateTable('sessions').set({ ended_at: endedAt }).where('user_id', '=', userId).where('ended_at', 'is', null).execute();
   }
 
+  async endAllOfMany(userIds: string[], endedAt: string): Promise<void> {
+    if (userIds.length === 0) return;
+    await this.db
+      .updateTable('sessions')
+      .set({ ended_at: endedAt })
+      .where('user_id', 'in', userIds)
+      .where('ended_at', 'is', null)
+      .execute();
+  }
+
   async end(idHash: string, endedAt: string): Promise<void> {
     await this.db.updateTable('sessions').set({ ended_at: endedAt }).where('id_hash', '=', idHash).where('ended_at', 'is', null).execute();
   }

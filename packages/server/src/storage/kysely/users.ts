@@ -133,4 +133,10 @@ export class KyselyUsers implements UserRepository {
     const result = await this.db.deleteFrom('users').where('user_id', '=', userId).executeTakeFirst();
     return result.numDeletedRows > 0n;
   }
+
+  async deleteMany(userIds: string[]): Promise<void> {
+    if (userIds.length === 0) return;
+    await this.db.deleteFrom('user_search_terms').where('user_id', 'in', userIds).execute();
+    await this.db.deleteFrom('users').where('user_id', 'in', userIds).execute();
+  }
 }
