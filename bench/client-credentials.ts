@@ -39,7 +39,7 @@ import {
   type TargetCheck,
   waitForOk,
 } from './lib/harness.js';
-import { expectBuiltServer, type StorageKind, startLatchkey } from './lib/latchkey.js';
+import { createMachineClient, expectBuiltServer, type StorageKind, startLatchkey } from './lib/latchkey.js';
 
 const TARGETS = { throughputRatio: 1.5, p99Ms: 5, startupMs: 1000, idleRssMb: 120 };
 const WARMUP_SECONDS = 2;
@@ -190,21 +190,7 @@ async function benchLatchkey(storage: StorageKind): Promise<Measured> {
     }),
     201,
   );
-  const client = expectStatus(
-    'create client',
-    await management('POST', '/clients', {
-      name: 'Benchmark M2M',
-      app_type: 'non_interactive',
-      grant_types: ['client_credentials'],
-      token_endpoint_auth_method: 'client_secret_post',
-    }),
-    201,
-  ) as { client_id: string; client_secret: string };
-  expectStatus(
-    'create client grant',
-    await management('POST', '/client-grants', { client_id: client.client_id, audience: API_IDENTIFIER, scope: [API_SCOPE] }),
-    201,
-  );
+  const client = await createMachineClient(management, API_IDENTIFIER, API_SCOPE);
 
   const tokenUrl = `${issuer}oauth/token`;
   const form = new URLSearchParams({

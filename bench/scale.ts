@@ -49,6 +49,7 @@ import {
   sleep,
 } from './lib/harness.js';
 import {
+  createMachineClient,
   createNativeApp,
   DATABASE_CONNECTION,
   expectBuiltServer,
@@ -634,21 +635,7 @@ async function setUpTenant(latchkey: Latchkey, management: ManagementApi['manage
     201,
   );
   const clientId = await createNativeApp(management, REGISTERED_CALLBACK);
-  const m2m = expectStatus(
-    'create M2M client',
-    await management('POST', '/clients', {
-      name: 'Benchmark M2M',
-      app_type: 'non_interactive',
-      grant_types: ['client_credentials'],
-      token_endpoint_auth_method: 'client_secret_post',
-    }),
-    201,
-  ) as { client_id: string; client_secret: string };
-  expectStatus(
-    'create client grant',
-    await management('POST', '/client-grants', { client_id: m2m.client_id, audience: API_IDENTIFIER, scope: [API_SCOPE] }),
-    201,
-  );
+  const m2m = await createMachineClient(management, API_IDENTIFIER, API_SCOPE);
   const clientCredentialsForm = new URLSearchParams({
     grant_type: 'client_credentials',
     client_id: m2m.client_id,

@@ -132,6 +132,30 @@ export async function startLatchkey(
 export const DATABASE_CONNECTION = 'Username-Password-Authentication';
 
 /** A public native app (PKCE, loopback callback) enabled on the database connection; answers its client_id. */
+/** A machine-to-machine client allowed `scope` on `audience`: client_credentials with a secret in the body. */
+export async function createMachineClient(
+  management: ManagementApi['management'],
+  audience: string,
+  scope: string,
+): Promise<{ client_id: string; client_secret: string }> {
+  const client = expectStatus(
+    'create M2M client',
+    await management('POST', '/clients', {
+      name: 'Benchmark M2M',
+      app_type: 'non_interactive',
+      grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_post',
+    }),
+    201,
+  ) as { client_id: string; client_secret: string };
+  expectStatus(
+    'create client grant',
+    await management('POST', '/client-grants', { client_id: client.client_id, audience, scope: [scope] }),
+    201,
+  );
+  return client;
+}
+
 export async function createNativeApp(management: ManagementApi['management'], callback: string): Promise<string> {
   const client = expectStatus(
     'create client',
