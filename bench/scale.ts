@@ -411,7 +411,7 @@ async function seed(latchkey: Latchkey, count: number, hashes: { signIn: string;
     // What autovacuum would do within a minute of such a load: the planner sees the new rows.
     const [row] = await pgQuery(
       postgresDatabase,
-      `ANALYZE "${schema}".users`,
+      `ANALYZE "${schema}".users, "${schema}".user_search_terms`,
       `SELECT pg_database_size(current_database()) AS db, pg_total_relation_size('"${schema}".users') AS users`,
     );
     databaseMb = Number(row?.db) / 1e6;
