@@ -97,7 +97,8 @@ test('PATCH /api/v2/users/{id} with a password ends sessions, refresh tokens and
 
 test('sign-ins racing a password change cannot write the old password back', async () => {
   const user = await createUser(server, 'racing-password@example.test');
-  const attempt = () =>
+  // A fresh browser each time, so no SSO session answers in place of the password.
+  const signIn = (password: string) =>
     signInWithPassword(
       new Browser(server.issuer),
       authorizeUrl(server.issuer, {
@@ -109,8 +110,9 @@ test('sign-ins racing a password change cannot write the old password back', asy
         code_challenge_method: 'S256',
       }),
       user.email,
-      TEST_PASSWORD,
+      password,
     );
+  const attempt = () => signIn(TEST_PASSWORD);
   // Each sign-in reads the user, spends a while hashing, then records the login: the change lands
   // in between. Before, that record wrote the old hash back over the new one.
   const [patched] = await Promise.all([
@@ -120,19 +122,7 @@ test('sign-ins racing a password change cannot write the old password back', asy
   assert.equal(patched.status, 200);
   const old = await attempt();
   assert.equal(old.status, 400, 'the old password no longer signs in');
-  const fresh = await signInWithPassword(
-    new Browser(server.issuer),
-    authorizeUrl(server.issuer, {
-      client_id: app.client_id,
-      response_type: 'code',
-      redirect_uri: REDIRECT,
-      scope: 'openid',
-      code_challenge: pkcePair().challenge,
-      code_challenge_method: 'S256',
-    }),
-    user.email,
-    'A-new-password-77',
-  );
+  const fresh = await signIn('A-new-password-77');
   assert.ok(callbackParams(fresh).get('code'), 'the new one does');
 });
 
