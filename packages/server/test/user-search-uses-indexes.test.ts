@@ -154,3 +154,26 @@ test(`user_metadata.plan:"pro" newest first reads the term index in order (${bac
   const count = await countPlan(search);
   assert.match(count, /user_search_terms_lookup/, count);
 });
+
+test(`a common prefix walks creation order without sorting, and finds the same page (${backend})`, async () => {
+  const search = { query: parseUserSearch('email:ali*') };
+  if (backend === 'sqlite') {
+    // SQLite has no statistics to choose this itself; user-query.ts decides it by counting matches.
+    const walked = await plan(compileUserSearch(storage.dialect, search, { offset: 0, limit: 50 }, true).items);
+    assert.match(walked, /SCAN u USING INDEX users_created/, walked);
+    // Only the outer query sorts, and it holds the page's 50 rows; the matches are never sorted.
+    assert.equal(walked.match(/TEMP B-TREE/g)?.length, 1, walked);
+    const sorted = await searchPlan(search);
+    assert.equal(sorted.match(/TEMP B-TREE/g)?.length, 2, sorted);
+  }
+  for (const offset of [0, 100]) {
+    const sorted = await compileUserSearch(storage.dialect, search, { offset, limit: 50 }).items.execute(db);
+    const expected = sorted.rows.map((row) => (JSON.parse(row.data) as User).user_id);
+    const page = await storage.users.search(search, { kind: 'offset', offset, limit: 50, includeTotal: false });
+    assert.equal(expected.length, 50);
+    assert.deepEqual(
+      page.items.map((u) => u.user_id),
+      expected,
+    );
+  }
+});

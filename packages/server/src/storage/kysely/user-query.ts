@@ -57,7 +57,7 @@ function startsWith(column: RawBuilder<unknown>, prefix: string): Condition {
 
 const FALSE = sql`1 = 0`;
 
-function columnCondition(dialect: Dialect, term: UserSearchTerm): Condition | undefined {
+function columnCondition(dialect: Dialect, term: UserSearchTerm, walk = false): Condition | undefined {
   const bool = BOOLEAN_COLUMNS[term.field];
   if (bool) {
     // Stored 0/1; the text is compared with String(true) / String(false), as the JavaScript reading does.
@@ -68,7 +68,9 @@ function columnCondition(dialect: Dialect, term: UserSearchTerm): Condition | un
   if (!name) return undefined;
   const text = FOLDED_FIELDS.has(term.field) ? term.text.toLowerCase() : term.text;
   // user_id keeps the database's collation (it is the primary key); ranges on it compare in "C".
-  const column = name === 'user_id' && dialect === 'postgres' ? sql`u.user_id collate "C"` : sql.ref(`u.${name}`);
+  const ref = name === 'user_id' && dialect === 'postgres' ? sql`u.user_id collate "C"` : sql.ref(`u.${name}`);
+  // SQLite's unary plus keeps the value and makes the term unusable by an index (see walkOrder).
+  const column = walk ? sql`+${ref}` : ref;
   return term.prefix ? startsWith(column, text) : sql`${column} = ${text}`;
 }
 
@@ -87,8 +89,8 @@ function termRowCondition(alias: string, term: UserSearchTerm): Condition {
   return sql`${field} and ${value} = ${cut.value} and substr(${full}, 1, ${[...term.text].length}) = ${term.text}`;
 }
 
-function termCondition(dialect: Dialect, term: UserSearchTerm): Condition {
-  const column = columnCondition(dialect, term);
+function termCondition(dialect: Dialect, term: UserSearchTerm, walk = false): Condition {
+  const column = columnCondition(dialect, term, walk);
   // NOT matches users without the field too: the positive condition is made never-null first.
   if (column) return term.negated ? sql`not coalesce(${column}, ${FALSE})` : column;
   const exists = sql`exists (select 1 from user_search_terms t where t.user_id = u.user_id and ${termRowCondition('t', term)})`;
@@ -107,8 +109,37 @@ function drivingTerm(search: UserSearch): UserSearchTerm | undefined {
   return search.query.terms.find((t) => !t.negated && !t.prefix && !TEXT_COLUMNS[t.field] && !BOOLEAN_COLUMNS[t.field]);
 }
 
+/**
+ * The one prefix term of a search SQLite may answer in two ways, when it is the whole query and
+ * the order is creation order: `q=email:ali*` either reads the email range and sorts it, or walks
+ * users_created and keeps the rows that match.
+ */
+function walkablePrefix(dialect: Dialect, search: UserSearch): UserSearchTerm | undefined {
+  if (dialect !== 'sqlite' || search.connection !== undefined || (search.sort && search.sort.field !== 'created_at')) return undefined;
+  const only = search.query?.terms.length === 1 ? search.query.terms[0]! : undefined;
+  return only?.prefix && !only.negated && TEXT_COLUMNS[only.field] ? only : undefined;
+}
+
+/**
+ * Whether to walk creation order for a prefix search. Sorting reads every match (M); walking reads
+ * about (offset + limit) * N / M rows to fill the page. SQLite has no statistics to weigh the two
+ * (PostgreSQL's planner does this itself), so count the matches up to the break-even point
+ * M = sqrt((offset + limit) * N), which costs at most that many index entries.
+ */
+async function walkOrder(db: Kysely<Database>, term: UserSearchTerm, page: { offset: number; limit: number }): Promise<boolean> {
+  // max(rowid) is one index step; deleted users make it an overestimate, which only favours sorting less.
+  const size = await sql<{ n: number | null }>`select max(rowid) as n from users`.execute(db);
+  const users = Number(size.rows[0]?.n ?? 0);
+  const breakEven = Math.ceil(Math.sqrt((page.offset + page.limit) * users));
+  if (breakEven >= users) return false;
+  const probe = await sql<{ n: number }>`select count(*) as n from (
+      select 1 from users u where ${columnCondition('sqlite', term)!} limit ${breakEven}
+    ) s`.execute(db);
+  return Number(probe.rows[0]!.n) >= breakEven;
+}
+
 /** The page query and the bounded count query of a search, unexecuted (tests EXPLAIN them). */
-export function compileUserSearch(dialect: Dialect, search: UserSearch, page: { offset: number; limit: number }) {
+export function compileUserSearch(dialect: Dialect, search: UserSearch, page: { offset: number; limit: number }, walk = false) {
   const driver = drivingTerm(search);
   const conditions: Condition[] = [];
   if (search.connection !== undefined && driver?.field !== 'identities.connection') {
@@ -116,7 +147,7 @@ export function compileUserSearch(dialect: Dialect, search: UserSearch, page: { 
   }
   const query = search.query;
   if (query) {
-    const terms = query.terms.filter((t) => t !== driver).map((t) => termCondition(dialect, t));
+    const terms = query.terms.filter((t) => t !== driver).map((t) => termCondition(dialect, t, walk));
     if (terms.length > 0) conditions.push(query.any ? sql`(${sql.join(terms, sql` or `)})` : sql.join(terms, sql` and `));
   }
   const from = driver ? sql`user_search_terms d join users u on u.user_id = d.user_id` : sql`users u`;
@@ -156,7 +187,10 @@ export async function searchUsers(
   page: PageRequest & { kind: 'offset' },
 ): Promise<Page<User>> {
   const limit = Math.min(page.limit, SEARCH_RESULT_LIMIT - page.offset);
-  const compiled = compileUserSearch(dialect, search, { offset: page.offset, limit: Math.max(limit, 0) });
+  const bounds = { offset: page.offset, limit: Math.max(limit, 0) };
+  const prefix = limit > 0 ? walkablePrefix(dialect, search) : undefined;
+  const walk = prefix !== undefined && (await walkOrder(db, prefix, bounds));
+  const compiled = compileUserSearch(dialect, search, bounds, walk);
   const items = limit <= 0 ? [] : (await compiled.items.execute(db)).rows.map((row) => JSON.parse(row.data) as User);
   if (!page.includeTotal) return { items };
   const counted = await compiled.count.execute(db);
