@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { auth0DefaultsOn } from '../domain/auth0-defaults.js';
 import { deleteClient } from '../domain/clients.js';
+import { DomainError, forbidden, invalid } from '../domain/errors.js';
 import { addressKey } from '../login/address.js';
 import {
   issueRegistrationToken,
@@ -41,11 +42,10 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
       'x-ratelimit-remaining': String(rate.remaining),
       'x-ratelimit-reset': String(Math.ceil(rate.resetAt / 1000)),
     });
-  const tooMany = (reply: FastifyReply, rate: RateLimitAnswer, description: string) =>
-    reply
-      .status(429)
-      .header('retry-after', String(Math.max(1, Math.ceil((rate.resetAt - ctx.now()) / 1000))))
-      .send({ error: 'too_many_requests', error_description: description });
+  const tooMany = (rate: RateLimitAnswer, limit: number, description: string) =>
+    new DomainError('limit', 'too_many_registrations', description, { lock: { until: new Date(rate.resetAt), limit } });
+  // One answer for an unknown client and a wrong token (RFC 7592 §2): nothing to probe.
+  const invalidToken = (description: string) => new DomainError('unauthorized', 'invalid_token', description);
   const initialToken = ctx.config.registrationInitialAccessToken;
   const clientUri = (clientId: string) => `${ctx.issuer}oidc/register/${encodeURIComponent(clientId)}`;
   const managementFields = async (clientId: string) => ({
@@ -53,12 +53,9 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
     registration_client_uri: clientUri(clientId),
   });
 
-  /** The RFC 7591 metadata of a JSON request, or undefined once the 400 is sent. */
-  async function parseBody(request: FastifyRequest, reply: FastifyReply): Promise<RegistrationRequest | undefined> {
-    if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) {
-      reply.status(400).send({ error: 'invalid_client_metadata', error_description: 'Send the metadata as application/json.' });
-      return undefined;
-    }
+  /** The RFC 7591 metadata of a JSON request. */
+  async function parseBody(request: FastifyRequest): Promise<RegistrationRequest> {
+    if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) throw invalid('Send the metadata as application/json.');
     // A RegistrationError goes to the registration mapper (http/errors.ts) as RFC 7591's 400.
     return parseRegistration(request.body, {
       implicit: auth0DefaultsOn(await ctx.lookups.tenantSettings()),
@@ -71,29 +68,21 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
   app.post('/oidc/register', { bodyLimit: 32 * 1024 }, async (request, reply) => {
     const rate = limiter.hit(addressKey(request.ip));
     rateHeaders(reply, limiter.limit, rate).header('cache-control', 'no-store');
-    if (!rate.allowed) return tooMany(reply, rate, 'Too many registrations from this address; slow down.');
+    if (!rate.allowed) throw tooMany(rate, limiter.limit, 'Too many registrations from this address; slow down.');
     const settings = await ctx.lookups.tenantSettings();
-    if (settings.flags[DCR_FLAG] !== true) {
-      return reply
-        .status(403)
-        .send({ error: 'access_denied', error_description: 'Dynamic client registration is not enabled for this tenant.' });
-    }
+    if (settings.flags[DCR_FLAG] !== true) throw forbidden('Dynamic client registration is not enabled for this tenant.', 'access_denied');
     if (initialToken !== undefined) {
       const presented = /^Bearer (\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
       // Digests have one length, so the comparison is constant-time whatever was sent.
       if (!presented || !timingSafeEqual(sha256(presented), sha256(initialToken))) {
-        return reply
-          .status(401)
-          .header('www-authenticate', 'Bearer error="invalid_token"')
-          .send({ error: 'invalid_token', error_description: 'A valid initial access token is required to register.' });
+        throw invalidToken('A valid initial access token is required to register.');
       }
     }
-    const parsed = await parseBody(request, reply);
-    if (!parsed) return reply;
+    const parsed = await parseBody(request);
     // Counted only for requests that would register, so malformed ones cannot use up the tenant's allowance.
     const tenantRate = await tenantLimiter.hit();
     if (tenantRate.remaining < rate.remaining || !tenantRate.allowed) rateHeaders(reply, tenantLimiter.limit, tenantRate);
-    if (!tenantRate.allowed) return tooMany(reply, tenantRate, 'Too many registrations for this tenant; try again later.');
+    if (!tenantRate.allowed) throw tooMany(tenantRate, tenantLimiter.limit, 'Too many registrations for this tenant; try again later.');
     const registered = await registerClient(ctx.storage, ctx.digester, parsed, {
       clientIdPrefix: ctx.config.registrationClientIdPrefix,
       maxRegistered: ctx.config.registrationMaxClients,
@@ -101,12 +90,11 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
     if (!registered) {
       // Not one of RFC 7591's metadata errors: the request is fine, the tenant is full. 403 as for a disabled endpoint.
       request.log.warn({ max: ctx.config.registrationMaxClients }, 'dynamic registration refused: limit of registered clients reached');
-      return reply.status(403).send({
-        error: 'access_denied',
-        error_description:
-          'This tenant holds as many dynamically registered clients as it allows (LATCHKEY_REGISTRATION_MAX_CLIENTS); ' +
+      throw forbidden(
+        'This tenant holds as many dynamically registered clients as it allows (LATCHKEY_REGISTRATION_MAX_CLIENTS); ' +
           'delete unused ones to register more.',
-      });
+        'access_denied',
+      );
     }
     const { client, secret } = registered;
     request.log.info({ client_id: client.client_id, ip: request.ip }, 'client registered dynamically');
@@ -119,43 +107,32 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
     reply.header('cache-control', 'no-store');
     const { flags } = await ctx.lookups.tenantSettings();
     if (flags[DCR_FLAG] !== true || flags[MANAGEMENT_FLAG] !== true) {
-      reply
-        .status(403)
-        .send({ error: 'access_denied', error_description: 'Client registration management is not enabled for this tenant.' });
-      return undefined;
+      throw forbidden('Client registration management is not enabled for this tenant.', 'access_denied');
     }
     const token = /^Bearer (\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
     const client = (await ctx.lookups.client(request.params.clientId))?.client;
-    // One answer for an unknown client and a wrong token (RFC 7592 §2): nothing to probe.
     if (
       !token ||
       !client ||
       client.registration_source !== 'dynamic_registration' ||
       !(await registrationTokenValid(ctx.storage, ctx.digester, client.client_id, token))
     ) {
-      reply
-        .status(401)
-        .header('www-authenticate', 'Bearer error="invalid_token"')
-        .send({ error: 'invalid_token', error_description: 'Invalid registration access token.' });
-      return undefined;
+      throw invalidToken('Invalid registration access token.');
     }
     return client;
   }
 
   app.get<{ Params: { clientId: string } }>('/oidc/register/:clientId', async (request, reply) => {
     const client = await registeredClient(request, reply);
-    if (!client) return reply;
     return reply.send(registrationResponse(client, undefined, undefined, { registration_client_uri: clientUri(client.client_id) }));
   });
 
   app.put<{ Params: { clientId: string } }>('/oidc/register/:clientId', { bodyLimit: 32 * 1024 }, async (request, reply) => {
     const client = await registeredClient(request, reply);
-    if (!client) return reply;
-    const parsed = await parseBody(request, reply);
-    if (!parsed) return reply;
+    const parsed = await parseBody(request);
     const body = request.body as Record<string, unknown>;
     if (body.client_id !== undefined && body.client_id !== client.client_id) {
-      return reply.status(400).send({ error: 'invalid_client_metadata', error_description: 'client_id does not match the registration' });
+      throw invalid('client_id does not match the registration');
     }
     const updated = await updateRegisteredClient(ctx.storage, ctx.digester, client, parsed);
     return reply.send(
@@ -165,7 +142,6 @@ export async function registrationEndpoint(app: FastifyInstance, ctx: ServerCont
 
   app.delete<{ Params: { clientId: string } }>('/oidc/register/:clientId', async (request, reply) => {
     const client = await registeredClient(request, reply);
-    if (!client) return reply;
     await deleteClient(ctx.storage, client.client_id, new Date(ctx.now()));
     request.log.info({ client_id: client.client_id }, 'dynamically registered client deleted itself');
     return reply.status(204).send();
