@@ -101,7 +101,8 @@ test('DELETE /api/v2/users/{id} ends its sessions and takes its tokens, consents
 test('DELETE /api/v2/clients/{id} takes its client grants, consents, refresh tokens and registration token', async () => {
   const doomed = await createNativeApp(server, ['http://127.0.0.1/callback']);
   const user = await createUser(server, 'client-user@example.test');
-  const { refreshToken } = await signIn(doomed.client_id, user.email);
+  const { refreshToken, accessToken } = await signIn(doomed.client_id, user.email);
+  assert.equal((await userinfo(accessToken)).status, 200, 'the opaque /userinfo token works before');
   const grant = await server.management('POST', '/client-grants', { client_id: doomed.client_id, audience: API, scope: ['read:messages'] });
   assert.equal(grant.status, 201, JSON.stringify(grant.body));
   await storage.consents.put({
@@ -121,6 +122,7 @@ test('DELETE /api/v2/clients/{id} takes its client grants, consents, refresh tok
   assert.equal((await storage.consents.list({ userId: user.user_id })).length, 1, 'consents to other clients stay');
   assert.ok((await storage.refreshTokens.get(digestToken(refreshToken)))?.revokedAt, 'its refresh tokens are revoked');
   assert.equal(await storage.registrations.getTokenDigest(doomed.client_id), undefined);
+  assert.equal((await userinfo(accessToken)).status, 401, "a deleted client's /userinfo token is refused");
 });
 
 test("DELETE /api/v2/resource-servers/{id} takes its client grants and the users' permissions on it", async () => {

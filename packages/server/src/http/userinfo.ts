@@ -21,6 +21,7 @@ export async function userinfoEndpoint(app: FastifyInstance, ctx: ServerContext)
       try {
         const payload = await verifyOwnJwt(ctx.keys, ctx.issuer, token, { audience: userinfoAudience, currentDate: new Date(ctx.now()) });
         if (typeof payload.sub !== 'string') return undefined;
+        if (typeof payload.azp === 'string' && !(await ctx.lookups.client(payload.azp))) return undefined;
         return { userId: payload.sub, scope: typeof payload.scope === 'string' ? payload.scope.split(' ') : [] };
       } catch {
         return undefined;
@@ -28,6 +29,8 @@ export async function userinfoEndpoint(app: FastifyInstance, ctx: ServerContext)
     }
     const opaque = await ctx.storage.accessTokens.get(digestToken(token));
     if (!opaque || Date.parse(opaque.expiresAt) <= ctx.now()) return undefined;
+    // Deleting a client ends what it was issued (Auth0 does the same for its stored tokens).
+    if (!(await ctx.lookups.client(opaque.clientId))) return undefined;
     return { userId: opaque.userId, scope: opaque.scope };
   }
 
