@@ -7,6 +7,7 @@ import { type Config, trustProxyOption } from './config.js';
 import { closeProfileScriptSandbox } from './connections/sandbox/index.js';
 import { openContext, type ServerContext } from './context.js';
 import { type BootstrapResult, bootstrapTenant } from './domain/bootstrap.js';
+import { finishDeletedConnections } from './domain/connections.js';
 import { authorizeEndpoint } from './http/authorize.js';
 import { avatarEndpoint } from './http/avatars.js';
 import { corsFor } from './http/cors.js';
@@ -226,6 +227,12 @@ export async function startServer(
       await app.close();
       throw listenError(config, err);
     });
+    // A connection deletion stopped midway (a crash, a deploy) leaves users on a name with no
+    // connection; they are finished in the background, in the same short batches.
+    ctx.background.run(
+      (signal) => finishDeletedConnections(ctx.storage, new Date(ctx.now()), signal),
+      (err) => app.log.error({ err }, 'finishing deleted connections failed'),
+    );
     // Expired codes, transactions, throttles and long-dead tokens are deleted in the background.
     const sweep = setInterval(() => {
       ctx.storage.sweepExpired(new Date(ctx.now()).toISOString()).catch((err: unknown) => app.log.warn({ err }, 'sweep failed'));
@@ -241,7 +248,10 @@ export async function startServer(
       close: () => {
         clearInterval(sweep);
         closeProfileScriptSandbox();
-        return (closing ??= app.close().then(() => ctx.storage.close()));
+        return (closing ??= app
+          .close()
+          .then(() => ctx.background.stop())
+          .then(() => ctx.storage.close()));
       },
     };
   } catch (err) {

@@ -1,3 +1,4 @@
+import { BackgroundTasks } from './background.js';
 import type { Config } from './config.js';
 import { Encrypter, MasterKey } from './crypto/encryption.js';
 import { KeyRing } from './crypto/keys.js';
@@ -24,6 +25,8 @@ export interface ServerContext {
   /** The token endpoint's grants; the token parameters, clients' grant types and discovery follow from it. */
   grants: GrantRegistry;
   now: () => number;
+  /** Work that outlives its request; stopped (between steps) when the server closes. */
+  background: BackgroundTasks;
 }
 
 export interface OpenedContext {
@@ -82,6 +85,7 @@ export async function openContext(config: Config, now: () => number = Date.now):
     pictures: { issuer: config.issuer, mode: config.defaultPicture },
     grants: grantRegistry,
     now,
+    background: new BackgroundTasks(),
   };
   return createdAt ? { ctx, masterKeyCreatedAt: createdAt } : { ctx };
 }

@@ -96,22 +96,29 @@ const USER_BATCH = 500;
 
 /**
  * Deleting a connection deletes its users with their cascades (as Auth0 does). The connection row goes
- * first, in its own transaction, so no sign-in or sign-up lands on it any more; then its users go in
- * batches, each its own short transaction (SQLite's single connection serves other requests between).
- * Users left by a process that died midway are finished by the next connection created with that name.
+ * first, in its own transaction, so no sign-in or sign-up lands on it any more; then `deleteUsersLeftOn`
+ * deletes its users in batches, each its own short transaction (SQLite's single connection serves other
+ * requests between). Like Auth0, the Management API answers 202 once the row is gone and the users go in
+ * the background: a connection of a million users outlasts any request timeout. Users left by a process
+ * that stopped midway are finished at the next start (finishDeletedConnections), or by the next
+ * connection created with that name, whichever comes first.
  */
-export async function deleteConnection(storage: Pick<Storage, 'transaction'>, id: string, now: Date): Promise<void> {
-  const connection = await storage.transaction(async (tx) => {
+export async function deleteConnection(storage: Pick<Storage, 'transaction'>, id: string): Promise<Connection | undefined> {
+  return storage.transaction(async (tx) => {
     const found = await tx.connections.get(id);
     if (found) await tx.connections.delete(id);
     return found;
   });
-  if (connection) await deleteUsersLeftOn(storage, connection.name, now);
 }
 
-/** Deletes, in batches, the users of a connection name that has no connection row. */
-export async function deleteUsersLeftOn(storage: Pick<Storage, 'transaction'>, name: string, now: Date): Promise<void> {
-  for (;;) {
+/** Deletes, in batches, the users of a connection name that has no connection row; stops between batches on `signal`. */
+export async function deleteUsersLeftOn(
+  storage: Pick<Storage, 'transaction'>,
+  name: string,
+  now: Date,
+  signal?: AbortSignal,
+): Promise<void> {
+  while (!signal?.aborted) {
     const more = await storage.transaction(async (tx) => {
       // Re-created meanwhile: its creation deleted what was left, and the users now there are its own.
       if (await tx.connections.getByName(name)) return false;
@@ -120,5 +127,16 @@ export async function deleteUsersLeftOn(storage: Pick<Storage, 'transaction'>, n
       return ids.length === USER_BATCH;
     });
     if (!more) return;
+  }
+}
+
+/** Deletes the users of connections whose deletion a stopped process left half done; run at start. */
+export async function finishDeletedConnections(
+  storage: Pick<Storage, 'transaction' | 'users' | 'connections'>,
+  now: Date,
+  signal?: AbortSignal,
+): Promise<void> {
+  for (const name of await storage.users.connectionNames()) {
+    if (!(await storage.connections.getByName(name))) await deleteUsersLeftOn(storage, name, now, signal);
   }
 }

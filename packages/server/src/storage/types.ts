@@ -106,6 +106,8 @@ export interface UserRepository {
   search(search: UserSearch, page: PageRequest & { kind: 'offset' }): Promise<Page<User>>;
   /** Up to `limit` ids of the connection's users, for deleting a connection's users in batches. */
   listIdsOf(connection: string, limit: number): Promise<string[]>;
+  /** The distinct connection names users are on (one index seek per name, however many users). */
+  connectionNames(): Promise<string[]>;
   /** Resolves false when the email or username is taken on that connection. */
   insert(record: UserRecord): Promise<boolean>;
   /**

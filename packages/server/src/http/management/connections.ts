@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
-import { createConnection, deleteConnection, getConnection, updateConnection } from '../../domain/connections.js';
+import { createConnection, deleteConnection, deleteUsersLeftOn, getConnection, updateConnection } from '../../domain/connections.js';
 import type { Connection } from '../../domain/types.js';
 import { presentOptions } from '../../domain/upstream-options.js';
 import { checkConnectionOptions } from './connection-options.js';
@@ -75,7 +75,14 @@ export async function connectionRoutes(app: ManagementApp, ctx: ServerContext): 
   );
 
   app.delete('/connections/:id', { config: { scope: 'delete:connections' }, schema: { params: IdParam } }, async (request, reply) => {
-    await deleteConnection(storage, request.params.id, new Date(ctx.now()));
-    return reply.status(204).send();
+    const deleted = await deleteConnection(storage, request.params.id);
+    if (deleted) {
+      ctx.background.run(
+        (signal) => deleteUsersLeftOn(storage, deleted.name, new Date(ctx.now()), signal),
+        (err) => request.log.error({ err, connection: deleted.name }, 'deleting the users of a deleted connection failed'),
+      );
+    }
+    // Auth0: "The connection is being deleted"; its users go in the background.
+    return reply.status(202).send();
   });
 }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Page, PageRequest, User, UserRecord } from '../../domain/types.js';
 import type { UserSearch } from '../../domain/user-search.js';
 import type { Database } from '../schema.js';
@@ -56,6 +56,16 @@ export class KyselyUsers implements UserRepository {
       .limit(limit)
       .execute();
     return rows.map((r) => r.user_id);
+  }
+
+  async connectionNames(): Promise<string[]> {
+    // A loose index scan over users_connection_email: each step seeks the next name past the last.
+    const { rows } = await sql<{ name: string | null }>`with recursive names(name) as (
+        select min(connection) from users
+        union all
+        select (select min(connection) from users where connection > names.name) from names where names.name is not null
+      ) select name from names where name is not null`.execute(this.db);
+    return rows.map((row) => row.name!);
   }
 
   search(search: UserSearch, page: PageRequest & { kind: 'offset' }): Promise<Page<User>> {
