@@ -83,7 +83,8 @@ test('published vectors: MD4 (RFC 1320), HMAC (RFC 2202, 4231), PBKDF2 (RFC 6070
       algorithm: 'scrypt',
       hash: {
         value:
-          'fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731622eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640',
+          'fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b373162' +
+          '2eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640',
         encoding: 'hex',
       },
       salt: { value: 'NaCl' },
