@@ -33,6 +33,17 @@ test("Auth0's documented examples verify: bcrypt and salted sha256 of 'hello'", 
     { algorithm: 'bcrypt', hash: { value: '$2b$10$nFguVi9LsCAcvTZFKQlRKeLVydo8ETv483lkNsSFI/Wl1Rz1Ypo1K' } },
     'hello',
   );
+  // The salt position example of the schema: MD5('salt' + 'password'), upper-case hex.
+  await assertVerifies(
+    'md5 prefix',
+    {
+      algorithm: 'md5',
+      hash: { value: '67A1E09BB1F83F5007DC119C14D663AA', encoding: 'hex' },
+      salt: { value: 'salt', position: 'prefix' },
+      password: {},
+    },
+    'password',
+  );
   await assertVerifies(
     'sha256',
     {

@@ -392,9 +392,9 @@ function parse(input: unknown): CustomPasswordHash {
   if (root.password !== undefined) {
     const passwordPath = `${ROOT}.password`;
     const passwordObj = expectObject(root.password, passwordPath);
+    // Optional in the schema: utf8 by default.
     const encoding = optionalEnum(passwordObj, 'encoding', passwordPath, PASSWORD_ENCODINGS);
-    if (encoding === undefined) throw new Invalid('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: encoding', passwordPath);
-    result.password = { encoding };
+    if (encoding !== undefined) result.password = { encoding };
   }
   const keylen = optionalInteger(root, 'keylen', ROOT, 1, MAX_KEY_LENGTH);
   const cost = optionalInteger(root, 'cost', ROOT, 2, 2 ** 24);
