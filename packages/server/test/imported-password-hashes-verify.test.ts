@@ -247,6 +247,8 @@ test('every algorithm, with hashes computed by node:crypto', async () => {
     ['sha512', 'sha512'],
     ['RSA-SHA1', 'sha1'],
     ['md5', 'md5'],
+    ['rmd160', 'ripemd160'],
+    ['sha384WithRSAEncryption', 'sha384'],
   ] as const) {
     const dk = pbkdf2Sync(password, salt, 1500, 32, nodeDigest);
     await assertVerifies(

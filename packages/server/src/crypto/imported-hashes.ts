@@ -6,7 +6,7 @@
  * Primitives come from node:crypto, @node-rs/argon2 and @node-rs/bcrypt; MD4 and Whirlpool, which
  * OpenSSL 3 keeps in its legacy provider (not loaded by Node), come from hash-wasm.
  */
-import { createHash, createHmac, getHashes, pbkdf2 as pbkdf2Callback, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, pbkdf2 as pbkdf2Callback, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -253,7 +253,6 @@ function parsePbkdf2(value: string): Pbkdf2Params | string {
   return { digest, iterations, keylen, salt, hash };
 }
 
-const NODE_HASHES = new Set(getHashes());
 /** Node maps these names onto OpenSSL digests; md4 and whirlpool go through hash-wasm instead. */
 const WASM_HASHERS: Record<string, () => Promise<IHasher>> = {
   md4: createMD4,
@@ -266,8 +265,8 @@ function wasmHasher(digest: string): (() => Promise<IHasher>) | undefined {
   return WASM_HASHERS[digest.toLowerCase()];
 }
 
+/** Whether OpenSSL's default provider has the digest (getHashes() leaves out aliases such as rmd160). */
 function nodeDigestWorks(digest: string): boolean {
-  if (!NODE_HASHES.has(digest)) return false;
   try {
     createHash(digest).update('').digest();
     return true;
