@@ -281,7 +281,7 @@ test("a role's permissions reach the token at sign-in and on refresh; taking the
   assert.equal(await callReports('POST', roleDeleted.access_token), 403);
 });
 
-test("a scope taken off the API is taken from the roles that held it", async () => {
+test('a scope taken off the API is taken from the roles that held it', async () => {
   const api = await server.management('POST', '/resource-servers', {
     identifier: 'https://shrinking-roles.example.test/',
     name: 'Shrinking roles',

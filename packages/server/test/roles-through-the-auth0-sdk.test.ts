@@ -43,7 +43,11 @@ async function rejection(call: () => Promise<unknown>): Promise<ManagementError 
 const permission = (permission_name: string) => ({ resource_server_identifier: API, permission_name });
 
 async function createUser(email: string): Promise<string> {
-  const user = await management.users.create({ connection: 'Username-Password-Authentication', email, password: 'Correct-Horse-Battery-9' });
+  const user = await management.users.create({
+    connection: 'Username-Password-Authentication',
+    email,
+    password: 'Correct-Horse-Battery-9',
+  });
   return user.user_id as string;
 }
 
@@ -85,7 +89,9 @@ test('role names are unique: 409 on create and on rename; bad bodies are 400', a
   assert.equal(nameless.body.statusCode, 400);
   assert.equal(nameless.body.error, 'Bad Request');
   assert.equal(typeof nameless.body.message, 'string');
-  const unknownField = await rejection(() => management.roles.update(second.id as string, { colour: 'red' } as Management.UpdateRoleRequestContent));
+  const unknownField = await rejection(() =>
+    management.roles.update(second.id as string, { colour: 'red' } as Management.UpdateRoleRequestContent),
+  );
   assert.equal(unknownField.statusCode, 400);
   await management.roles.delete(first.id as string);
   await management.roles.delete(second.id as string);
@@ -124,12 +130,21 @@ test('roles list: per_page, page, include_totals and a case-insensitive name_fil
 test('role permissions: add, list with names and descriptions, remove; undefined ones refused', async () => {
   const role = await management.roles.create({ name: 'Permitted' });
   const id = role.id as string;
-  assert.equal((await management.roles.permissions.add(id, { permissions: [permission('read:things'), permission('write:things')] }).withRawResponse()).rawResponse.status, 201);
+  assert.equal(
+    (await management.roles.permissions.add(id, { permissions: [permission('read:things'), permission('write:things')] }).withRawResponse())
+      .rawResponse.status,
+    201,
+  );
   await management.roles.permissions.add(id, { permissions: [permission('read:things')] }); // already there: no change
   const listed = await management.roles.permissions.list(id);
   assert.deepEqual(listed.data, [
     { permission_name: 'read:things', description: 'Read things', resource_server_name: 'Roles SDK API', resource_server_identifier: API },
-    { permission_name: 'write:things', description: 'Write things', resource_server_name: 'Roles SDK API', resource_server_identifier: API },
+    {
+      permission_name: 'write:things',
+      description: 'Write things',
+      resource_server_name: 'Roles SDK API',
+      resource_server_identifier: API,
+    },
   ]);
   assert.equal(listed.response.total, 2);
   const paged = await management.roles.permissions.list(id, { per_page: 1, page: 1 });
@@ -147,7 +162,9 @@ test('role permissions: add, list with names and descriptions, remove; undefined
   const undefinedScope = await rejection(() => management.roles.permissions.add(id, { permissions: [permission('delete:everything')] }));
   assert.equal(undefinedScope.statusCode, 400);
   const unknownApi = await rejection(() =>
-    management.roles.permissions.add(id, { permissions: [{ resource_server_identifier: 'https://nowhere.example/', permission_name: 'read:things' }] }),
+    management.roles.permissions.add(id, {
+      permissions: [{ resource_server_identifier: 'https://nowhere.example/', permission_name: 'read:things' }],
+    }),
   );
   assert.equal(unknownApi.statusCode, 404);
   assert.equal(unknownApi.body.errorCode, 'inexistent_resource_server');

@@ -52,7 +52,12 @@ export async function deleteRole(storage: Pick<Storage, 'transaction'>, id: stri
   });
 }
 
-export async function addRolePermissions(storage: Pick<Storage, 'roles' | 'resourceServers'>, id: string, refs: PermissionRef[], now: Date) {
+export async function addRolePermissions(
+  storage: Pick<Storage, 'roles' | 'resourceServers'>,
+  id: string,
+  refs: PermissionRef[],
+  now: Date,
+) {
   await getRole(storage, id);
   await storage.roles.addPermissions(id, await resolvePermissions(storage, refs), now.toISOString());
 }

@@ -63,7 +63,11 @@ export function pageRequest(query: PagingQueryValue): PageRequest {
 }
 
 /** The offset part of PagingQuery, for lists Auth0 pages by offset only (a function: plugin.ts and the routes import each other). */
-export const OffsetPagingQuery = () => ({ page: PagingQuery.page, per_page: PagingQuery.per_page, include_totals: PagingQuery.include_totals });
+export const OffsetPagingQuery = () => ({
+  page: PagingQuery.page,
+  per_page: PagingQuery.per_page,
+  include_totals: PagingQuery.include_totals,
+});
 
 export function offsetPageRequest(query: Pick<PagingQueryValue, 'page' | 'per_page' | 'include_totals'>): PageRequest & { kind: 'offset' } {
   const limit = query.per_page ?? 50;
