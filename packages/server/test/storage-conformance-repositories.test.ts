@@ -636,10 +636,7 @@ describe(`storage repositories round-trip (${backend})`, () => {
     // Direct and through roles, in one list: a permission held two ways comes twice.
     await storage.permissions.add('auth0|r3', [p('https://x/', 'read'), p('https://z/', 'read')], at(0));
     const held = await storage.permissions.listHeld('auth0|r3', 'https://x/');
-    assert.deepEqual(
-      held.map((h) => h.role?.id ?? 'direct').sort(),
-      ['direct', 'rol_a', 'rol_b'],
-    );
+    assert.deepEqual(held.map((h) => h.role?.id ?? 'direct').sort(), ['direct', 'rol_a', 'rol_b']);
     assert.ok(held.every((h) => h.audience === 'https://x/' && h.permission === 'read'));
     assert.equal((await storage.permissions.listHeld('auth0|r3')).length, 4);
     assert.deepEqual(await storage.permissions.listHeld('auth0|r1', 'https://z/'), []);
