@@ -119,6 +119,10 @@ test('roles list: per_page, page, include_totals and a case-insensitive name_fil
   for await (const role of await management.roles.list({ per_page: 2 })) seen.push(role.name as string);
   assert.deepEqual(seen.sort(), ['Paged Alpha', 'Paged Bravo', 'Paged Charlie', 'Unrelated', 'paged delta']);
   assert.deepEqual((await management.roles.list({ name_filter: 'nothing matches' })).data, []);
+  // auth0-deploy-cli lists tenant roles with type=tenant; there are no organization roles.
+  assert.equal((await management.roles.list({ type: 'tenant', per_page: 100 })).data.length, 5);
+  const organization = await management.roles.list({ type: 'organization', owner_id: 'org_x' });
+  assert.deepEqual([organization.data, organization.response.total], [[], 0]);
   // Without include_totals (the SDK always sends it), a bare array, as Auth0 answers.
   const bare = await fetch(`${server.issuer}api/v2/roles?name_filter=bravo`, {
     headers: { authorization: `Bearer ${await server.managementToken('read:roles')}` },
