@@ -281,6 +281,38 @@ test("a role's permissions reach the token at sign-in and on refresh; taking the
   assert.equal(await callReports('POST', roleDeleted.access_token), 403);
 });
 
+test("the password grant carries the role's permissions too", async () => {
+  const web = await createAppClient(server, {
+    name: 'RBAC password app',
+    app_type: 'regular_web',
+    token_endpoint_auth_method: 'client_secret_post',
+    grant_types: ['password'],
+    callbacks: ['https://web.example.test/callback'],
+  });
+  const directory = await server.management('PATCH', '/tenants/settings', { default_directory: 'Username-Password-Authentication' });
+  assert.equal(directory.status, 200, JSON.stringify(directory.body));
+  const passwordEmail = 'rbac-password-user@example.test';
+  const member = (await createUser(server, passwordEmail)).user_id as string;
+  const role = await server.management('POST', '/roles', { name: 'Report readers by password' });
+  const permissions = [{ resource_server_identifier: RBAC_API, permission_name: 'read:reports' }];
+  assert.equal((await server.management('POST', `/roles/${role.body.id}/permissions`, { permissions })).status, 201);
+  assert.equal((await server.management('POST', `/roles/${role.body.id}/users`, { users: [member] })).status, 200);
+  const tokens = await tokenRequest(server, {
+    grant_type: 'password',
+    client_id: web.client_id,
+    client_secret: web.client_secret!,
+    username: passwordEmail,
+    password: TEST_PASSWORD,
+    audience: RBAC_API,
+    scope: 'read:reports write:reports',
+  });
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+  const claims = claimsOf(tokens.body.access_token);
+  assert.deepEqual([claims.scope, claims.permissions], ['read:reports', ['read:reports']]);
+  assert.equal(await callReports('GET', tokens.body.access_token), 200);
+  assert.equal(await callReports('POST', tokens.body.access_token), 403);
+});
+
 test('a scope taken off the API is taken from the roles that held it', async () => {
   const api = await server.management('POST', '/resource-servers', {
     identifier: 'https://shrinking-roles.example.test/',
