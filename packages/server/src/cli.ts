@@ -1,8 +1,13 @@
 #!/usr/bin/env node
+import { once } from 'node:events';
+import { createWriteStream, rmSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { startServer } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openContext } from './context.js';
 import { AdminRecoveryError, maxTokenLifetimeSeconds, rotateAdminSecret } from './domain/bootstrap.js';
+import { DomainError } from './domain/errors.js';
+import { exportUsers } from './domain/user-export.js';
 import { errorText, StartupError } from './startup-checks.js';
 import { packageVersion } from './version.js';
 
@@ -15,6 +20,9 @@ Commands:
   admin rotate-secret [CLIENT_ID]
                  Give the admin (Management API) client a new secret and print it once; the way
                  back in when the first start's credentials are lost
+  users export [--with-password-hashes] [--connection NAME] [--out FILE]
+                 Write the database connections' users as Auth0's bulk user import file (a JSON array),
+                 with their password hashes only when asked; import takes one connection at a time
   --version, -v  Print the version
 
 Configuration comes from LATCHKEY_* environment variables (see README).`;
@@ -123,6 +131,61 @@ async function rotateAdmin(clientId: string | undefined): Promise<void> {
   }
 }
 
+class UsageError extends Error {}
+
+async function exportUsersCommand(args: string[]): Promise<void> {
+  let parsed: ReturnType<typeof parseExportArgs>;
+  try {
+    parsed = parseExportArgs(args);
+  } catch (err) {
+    throw new UsageError(`latchkey: ${errorText(err)}\n\n${USAGE}`);
+  }
+  const { values } = parsed;
+  const { ctx } = await openContext(loadConfig());
+  // The file holds secret-equivalents (password hashes) when asked for: readable by its owner only.
+  const out = values.out ? createWriteStream(values.out, { mode: 0o600 }) : process.stdout;
+  const write = async (chunk: string) => {
+    if (!out.write(chunk)) await once(out, 'drain');
+  };
+  try {
+    if (values.out) await once(out, 'open');
+    const summary = await exportUsers(
+      ctx.storage,
+      { ...(values.connection ? { connection: values.connection } : {}), withPasswordHashes: values['with-password-hashes'] === true },
+      write,
+    );
+    if (values.out) {
+      out.end();
+      await once(out, 'close');
+    }
+    const { argon2, bcrypt, custom, unexportable } = summary.hashes;
+    const hashes = values['with-password-hashes'] ? ` (password hashes: ${argon2} argon2, ${bcrypt} bcrypt, ${custom} imported)` : '';
+    console.error(`latchkey: exported ${summary.users} users${hashes}${values.out ? ` to ${values.out}` : ''}`);
+    if (unexportable > 0) {
+      console.error(`latchkey: ${unexportable} users have a hash in no format the import accepts; they left without it`);
+    }
+  } catch (err) {
+    // No half-written file that looks like an export.
+    if (values.out) {
+      out.destroy();
+      rmSync(values.out, { force: true });
+    }
+    if (err instanceof DomainError) throw new UsageError(`latchkey: ${err.message}`);
+    throw err;
+  } finally {
+    await ctx.storage.close();
+  }
+}
+
+function parseExportArgs(args: string[]) {
+  return parseArgs({
+    args,
+    options: { 'with-password-hashes': { type: 'boolean' }, connection: { type: 'string' }, out: { type: 'string' } },
+    strict: true,
+    allowPositionals: false,
+  });
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, sub, arg] = argv;
   if (command === 'start') return start();
@@ -133,6 +196,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'admin' && sub === 'rotate-secret') return rotateAdmin(arg);
+  if (command === 'users' && sub === 'export') return exportUsersCommand(argv.slice(2));
   console.error(USAGE);
   process.exitCode = command === undefined || command === 'help' || command === '--help' ? 0 : 2;
 }
@@ -141,8 +205,9 @@ const verbose = ['debug', 'trace'].includes(process.env.LATCHKEY_LOG_LEVEL ?? ''
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   // What the operator must fix, in one line; the stack only when asked for (LATCHKEY_LOG_LEVEL=debug).
-  if (err instanceof ConfigError || err instanceof StartupError || err instanceof AdminRecoveryError) console.error(err.message);
-  else console.error(`latchkey: ${errorText(err)}`);
+  if (err instanceof ConfigError || err instanceof StartupError || err instanceof AdminRecoveryError || err instanceof UsageError) {
+    console.error(err.message);
+  } else console.error(`latchkey: ${errorText(err)}`);
   if (verbose && err instanceof Error) console.error(err.stack);
   process.exit(1);
 });

@@ -1,5 +1,6 @@
 import { hash, verify } from '@node-rs/argon2';
 import { verify as verifyBcrypt } from '@node-rs/bcrypt';
+import { isImportedCustomHash, verifyCustomPasswordHash } from './imported-hashes.js';
 
 /** `Algorithm.Argon2id`; the package declares it as a const enum, which isolated modules cannot import. */
 const ARGON2ID = 2;
@@ -19,7 +20,10 @@ export function isImportableHash(encoded: string): boolean {
   return BCRYPT_HASH.test(encoded);
 }
 
-/** A stored hash that is not argon2id is upgraded once the password is known to be right. */
+/**
+ * A stored hash that is not argon2id (imported bcrypt, an imported `custom_password_hash`, older argon2 variants)
+ * is upgraded once the password is known to be right.
+ */
 export function needsRehash(encoded: string): boolean {
   return !encoded.startsWith('$argon2id$');
 }
@@ -28,6 +32,7 @@ export async function verifyPassword(password: string, encoded: string): Promise
   try {
     if (encoded.startsWith('$argon2')) return await verify(encoded, password);
     if (BCRYPT_HASH.test(encoded)) return await verifyBcrypt(password, encoded);
+    if (isImportedCustomHash(encoded)) return await verifyCustomPasswordHash(password, encoded);
     return false;
   } catch {
     return false;

@@ -108,6 +108,11 @@ export interface UserRepository {
   search(search: UserSearch, page: PageRequest & { kind: 'offset' }): Promise<Page<User>>;
   /** Up to `limit` ids of the connection's users, for deleting a connection's users in batches. */
   listIdsOf(connection: string, limit: number): Promise<string[]>;
+  /**
+   * Up to `limit` users with their password hashes, in user_id order after `afterUserId` (keyset paging),
+   * optionally of one connection: for `latchkey users export`, which holds one page at a time.
+   */
+  listRecordsAfter(filter: { connection?: string; afterUserId?: string }, limit: number): Promise<UserRecord[]>;
   /** Resolves false when the email or username is taken on that connection. */
   insert(record: UserRecord): Promise<boolean>;
   /**

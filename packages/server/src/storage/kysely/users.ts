@@ -58,6 +58,14 @@ export class KyselyUsers implements UserRepository {
     return rows.map((r) => r.user_id);
   }
 
+  async listRecordsAfter(filter: { connection?: string; afterUserId?: string }, limit: number): Promise<UserRecord[]> {
+    let query = this.userQuery().orderBy('user_id').limit(limit);
+    if (filter.connection !== undefined) query = query.where('connection', '=', filter.connection);
+    if (filter.afterUserId !== undefined) query = query.where('user_id', '>', filter.afterUserId);
+    const rows = await query.execute();
+    return rows.map((row) => KyselyUsers.toUserRecord(row)!);
+  }
+
   search(search: UserSearch, page: PageRequest & { kind: 'offset' }): Promise<Page<User>> {
     return searchUsers(this.db, this.dialect, search, page);
   }

@@ -1,0 +1,555 @@
+/**
+ * Password hashes imported from other systems in the shape of Auth0's user import `custom_password_hash`
+ * (bulk user import schema): validated once at import, stored as a versioned compact JSON string in the
+ * user's password hash column, verified at sign-in and then replaced by argon2id (see crypto/passwords.ts).
+ *
+ * Primitives come from node:crypto, @node-rs/argon2 and @node-rs/bcrypt; MD4 and Whirlpool, which
+ * OpenSSL 3 keeps in its legacy provider (not loaded by Node), come from hash-wasm.
+ */
+import { createHash, createHmac, getHashes, pbkdf2 as pbkdf2Callback, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import { verify as verifyArgon2 } from '@node-rs/argon2';
+import { verify as verifyBcrypt } from '@node-rs/bcrypt';
+import { createHMAC, createMD4, createWhirlpool, type IHasher, pbkdf2 as wasmPbkdf2 } from 'hash-wasm';
+
+const pbkdf2 = promisify(pbkdf2Callback);
+const scrypt = promisify(scryptCallback) as (
+  password: Buffer,
+  salt: Buffer,
+  keylen: number,
+  options: { N: number; r: number; p: number; maxmem: number },
+) => Promise<Buffer>;
+
+export const CUSTOM_HASH_ALGORITHMS = [
+  'argon2',
+  'bcrypt',
+  'hmac',
+  'ldap',
+  'md4',
+  'md5',
+  'sha1',
+  'sha256',
+  'sha512',
+  'pbkdf2',
+  'scrypt',
+] as const;
+export type CustomHashAlgorithm = (typeof CUSTOM_HASH_ALGORITHMS)[number];
+
+const ENCODINGS = ['base64', 'hex', 'utf8'] as const;
+type Encoding = (typeof ENCODINGS)[number];
+const HMAC_DIGESTS = ['md4', 'md5', 'ripemd160', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512', 'whirlpool'] as const;
+/** The digests Auth0 lists for `$pbkdf2-<digest>$`; those neither OpenSSL's default provider nor hash-wasm has are refused. */
+const PBKDF2_DIGESTS = [
+  'RSA-MD4',
+  'RSA-MD5',
+  'RSA-MDC2',
+  'RSA-RIPEMD160',
+  'RSA-SHA1',
+  'RSA-SHA1-2',
+  'RSA-SHA224',
+  'RSA-SHA256',
+  'RSA-SHA384',
+  'RSA-SHA512',
+  'md4',
+  'md4WithRSAEncryption',
+  'md5',
+  'md5WithRSAEncryption',
+  'mdc2',
+  'mdc2WithRSA',
+  'ripemd',
+  'ripemd160',
+  'ripemd160WithRSA',
+  'rmd160',
+  'sha1',
+  'sha1WithRSAEncryption',
+  'sha224',
+  'sha224WithRSAEncryption',
+  'sha256',
+  'sha256WithRSAEncryption',
+  'sha384',
+  'sha384WithRSAEncryption',
+  'sha512',
+  'sha512WithRSAEncryption',
+  'ssl3-md5',
+  'ssl3-sha1',
+  'whirlpool',
+] as const;
+const PASSWORD_ENCODINGS = ['ascii', 'utf8', 'utf16le', 'ucs2', 'latin1', 'binary'] as const;
+type PasswordEncoding = (typeof PASSWORD_ENCODINGS)[number];
+const SALT_POSITIONS = ['prefix', 'suffix'] as const;
+
+/** Version tag of the stored form; never a prefix another verifier claims ($argon2, $2a$...). */
+export const IMPORTED_HASH_PREFIX = '$latchkey-custom$v1$';
+
+/** Bounds on what an import can make sign-in compute or the database store (Auth0 documents none). */
+const MAX_TEXT = 2048;
+const MAX_PBKDF2_ITERATIONS = 5_000_000;
+const MAX_KEY_LENGTH = 1024;
+const MAX_SCRYPT_MEMORY = 512 * 1024 * 1024;
+const MAX_ARGON2_MEMORY_KIB = 1024 * 1024;
+const MAX_ARGON2_PASSES = 64;
+
+/** The normalised import object: what is stored (behind the prefix) and what the export gives back. */
+export interface CustomPasswordHash {
+  algorithm: CustomHashAlgorithm;
+  hash: { value: string; encoding?: Encoding; digest?: string; key?: { value: string; encoding?: Encoding } };
+  salt?: { value: string; encoding?: Encoding; position?: (typeof SALT_POSITIONS)[number] };
+  password?: { encoding: PasswordEncoding };
+  keylen?: number;
+  cost?: number;
+  blockSize?: number;
+  parallelization?: number;
+}
+
+export interface ImportFieldError {
+  code: string;
+  message: string;
+  path: string;
+}
+
+type Obj = Record<string, unknown>;
+
+class Invalid extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly path: string,
+  ) {
+    super(message);
+  }
+}
+
+const ROOT = 'custom_password_hash';
+const isObject = (value: unknown): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function expectObject(value: unknown, path: string): Obj {
+  if (!isObject(value)) throw new Invalid('INVALID_TYPE', `Expected type object but found type ${typeName(value)}`, path);
+  return value;
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value;
+}
+
+function optionalString(obj: Obj, key: string, path: string): string | undefined {
+  const value = obj[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string')
+    throw new Invalid('INVALID_TYPE', `Expected type string but found type ${typeName(value)}`, `${path}.${key}`);
+  if (value.length > MAX_TEXT)
+    throw new Invalid('MAX_LENGTH', `String is too long (${value.length} chars), maximum ${MAX_TEXT}`, `${path}.${key}`);
+  return value;
+}
+
+function requiredString(obj: Obj, key: string, path: string): string {
+  const value = optionalString(obj, key, path);
+  if (value === undefined) throw new Invalid('OBJECT_MISSING_REQUIRED_PROPERTY', `Missing required property: ${key}`, path);
+  return value;
+}
+
+function optionalEnum<T extends string>(obj: Obj, key: string, path: string, allowed: readonly T[]): T | undefined {
+  const value = optionalString(obj, key, path);
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value))
+    throw new Invalid('ENUM_MISMATCH', `No enum match for: ${value} (allowed: ${allowed.join(', ')})`, `${path}.${key}`);
+  return value as T;
+}
+
+function optionalInteger(obj: Obj, key: string, path: string, min: number, max: number): number | undefined {
+  const value = obj[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value))
+    throw new Invalid('INVALID_TYPE', `Expected type integer but found type ${typeName(value)}`, `${path}.${key}`);
+  if (value < min) throw new Invalid('MINIMUM', `Value ${value} is less than minimum ${min}`, `${path}.${key}`);
+  if (value > max) throw new Invalid('MAXIMUM', `Value ${value} is greater than maximum ${max}`, `${path}.${key}`);
+  return value;
+}
+
+function rejectAdditional(obj: Obj, allowed: readonly string[], path: string): void {
+  const extra = Object.keys(obj).filter((key) => !allowed.includes(key));
+  if (extra.length > 0) throw new Invalid('OBJECT_ADDITIONAL_PROPERTIES', `Additional properties not allowed: ${extra.join(',')}`, path);
+}
+
+/** Decodes hex (either case) or base64 (standard or URL-safe, padded or not) strictly: junk characters are an error. */
+export function decodeBytes(value: string, encoding: Encoding): Buffer | undefined {
+  if (encoding === 'utf8') return Buffer.from(value, 'utf8');
+  if (encoding === 'hex') return /^(?:[0-9a-fA-F]{2})*$/.test(value) ? Buffer.from(value, 'hex') : undefined;
+  const unpadded = value.replace(/=+$/, '');
+  if (!/^[A-Za-z0-9+/_-]*$/.test(unpadded) || unpadded.length % 4 === 1) return undefined;
+  return Buffer.from(unpadded.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+}
+
+const DIGEST_LENGTHS: Record<string, number> = { md5: 16, sha1: 20, sha256: 32, sha384: 48, sha512: 64 };
+/** RFC 2307 schemes OpenLDAP documents (md5|smd5|sha*|ssha*); {CRYPT} is system dependent and refused, as Auth0 does. */
+const LDAP_SCHEMES: Record<string, { digest: string; salted: boolean }> = {
+  MD5: { digest: 'md5', salted: false },
+  SMD5: { digest: 'md5', salted: true },
+  SHA: { digest: 'sha1', salted: false },
+  SSHA: { digest: 'sha1', salted: true },
+  SHA1: { digest: 'sha1', salted: false },
+  SSHA1: { digest: 'sha1', salted: true },
+  SHA256: { digest: 'sha256', salted: false },
+  SSHA256: { digest: 'sha256', salted: true },
+  SHA384: { digest: 'sha384', salted: false },
+  SSHA384: { digest: 'sha384', salted: true },
+  SHA512: { digest: 'sha512', salted: false },
+  SSHA512: { digest: 'sha512', salted: true },
+};
+
+function parseLdap(value: string): { digest: string; hash: Buffer; salt: Buffer } | undefined {
+  const match = /^\{([A-Za-z0-9]+)\}(.+)$/.exec(value);
+  if (!match) return undefined;
+  const scheme = LDAP_SCHEMES[match[1]!.toUpperCase()];
+  const bytes = decodeBytes(match[2]!, 'base64');
+  if (!scheme || !bytes) return undefined;
+  const length = DIGEST_LENGTHS[scheme.digest]!;
+  if (scheme.salted ? bytes.length <= length : bytes.length !== length) return undefined;
+  return { digest: scheme.digest, hash: bytes.subarray(0, length), salt: bytes.subarray(length) };
+}
+
+interface Pbkdf2Params {
+  digest: string;
+  iterations: number;
+  keylen: number;
+  salt: Buffer;
+  hash: Buffer;
+}
+
+/** `$pbkdf2-<digest>$i=<iterations>,l=<keylen>$<B64 salt>$<B64 hash>`; i and l default to 100000 and 64. */
+function parsePbkdf2(value: string): Pbkdf2Params | string {
+  const parts = value.split('$');
+  if (parts.length !== 5 && parts.length !== 4) return "must be a PHC string '$pbkdf2-<digest>$i=<iterations>,l=<keylen>$<salt>$<hash>'";
+  const [empty, id, ...rest] = parts;
+  if (empty !== '' || !id!.startsWith('pbkdf2-')) return "must be a PHC string whose id is 'pbkdf2-<digest>'";
+  const digest = id!.slice('pbkdf2-'.length);
+  if (!(PBKDF2_DIGESTS as readonly string[]).includes(digest)) return `digest '${digest}' is not one of ${PBKDF2_DIGESTS.join(', ')}`;
+  if (!pbkdf2Available(digest)) return `digest '${digest}' is not available on this server`;
+  const params = rest.length === 3 ? rest[0]! : '';
+  const [saltText, hashText] = rest.length === 3 ? [rest[1]!, rest[2]!] : [rest[0]!, rest[1]!];
+  let iterations = 100000;
+  let keylen = 64;
+  for (const pair of params === '' ? [] : params.split(',')) {
+    const m = /^([il])=(\d{1,10})$/.exec(pair);
+    if (!m) return `unknown or malformed parameter '${pair}' (expected i=<iterations>,l=<keylen>)`;
+    if (m[1] === 'i') iterations = Number(m[2]);
+    else keylen = Number(m[2]);
+  }
+  if (iterations < 1 || iterations > MAX_PBKDF2_ITERATIONS) return `iterations must be between 1 and ${MAX_PBKDF2_ITERATIONS}`;
+  if (keylen < 1 || keylen > MAX_KEY_LENGTH) return `keylen must be between 1 and ${MAX_KEY_LENGTH}`;
+  const salt = decodeBytes(saltText, 'base64');
+  const hash = decodeBytes(hashText, 'base64');
+  if (!salt || salt.length === 0) return 'salt must be B64 (base64 without padding)';
+  if (!hash || hash.length === 0) return 'hash must be B64 (base64 without padding)';
+  if (hash.length !== keylen) return `hash is ${hash.length} bytes but l=${keylen}`;
+  return { digest, iterations, keylen, salt, hash };
+}
+
+const NODE_HASHES = new Set(getHashes());
+/** Node maps these names onto OpenSSL digests; md4 and whirlpool go through hash-wasm instead. */
+const WASM_HASHERS: Record<string, () => Promise<IHasher>> = {
+  md4: createMD4,
+  'rsa-md4': createMD4,
+  md4withrsaencryption: createMD4,
+  whirlpool: createWhirlpool,
+};
+
+function wasmHasher(digest: string): (() => Promise<IHasher>) | undefined {
+  return WASM_HASHERS[digest.toLowerCase()];
+}
+
+function nodeDigestWorks(digest: string): boolean {
+  if (!NODE_HASHES.has(digest)) return false;
+  try {
+    createHash(digest).update('').digest();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function pbkdf2Available(digest: string): boolean {
+  return wasmHasher(digest) !== undefined || nodeDigestWorks(digest);
+}
+
+async function digestOf(digest: string, data: Buffer): Promise<Buffer> {
+  const wasm = wasmHasher(digest);
+  if (wasm) {
+    const hasher = await wasm();
+    hasher.init();
+    hasher.update(data);
+    return Buffer.from(hasher.digest('binary'));
+  }
+  return createHash(digest).update(data).digest();
+}
+
+async function hmacOf(digest: string, key: Buffer, data: Buffer): Promise<Buffer> {
+  const wasm = wasmHasher(digest);
+  if (wasm) {
+    const hasher = await createHMAC(wasm(), key);
+    hasher.init();
+    hasher.update(data);
+    return Buffer.from(hasher.digest('binary'));
+  }
+  return createHmac(digest, key).update(data).digest();
+}
+
+/** Cost of an argon2 PHC string, bounded so an import cannot make each sign-in allocate gigabytes. */
+function checkArgon2(value: string): string | undefined {
+  const m = /^\$(argon2(?:id|i|d))\$(?:v=(\d+)\$)?m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,3})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/.exec(value);
+  if (!m) return "must be an argon2 PHC string '$argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<B64 salt>$<B64 hash>'";
+  if (m[2] !== undefined && m[2] !== '19' && m[2] !== '16') return 'version must be v=19 or v=16';
+  if (Number(m[3]) > MAX_ARGON2_MEMORY_KIB) return `memory cost m must be at most ${MAX_ARGON2_MEMORY_KIB} KiB`;
+  if (Number(m[4]) < 1 || Number(m[4]) > MAX_ARGON2_PASSES) return `time cost t must be between 1 and ${MAX_ARGON2_PASSES}`;
+  if (Number(m[5]) < 1) return 'parallelism p must be at least 1';
+  return undefined;
+}
+
+const BCRYPT = /^\$2[ab]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
+
+function parse(input: unknown): CustomPasswordHash {
+  const root = expectObject(input, ROOT);
+  rejectAdditional(root, ['algorithm', 'hash', 'salt', 'password', 'keylen', 'cost', 'blockSize', 'parallelization'], ROOT);
+  if (root.algorithm === undefined) throw new Invalid('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: algorithm', ROOT);
+  if (root.hash === undefined) throw new Invalid('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: hash', ROOT);
+  const algorithm = optionalEnum(root, 'algorithm', ROOT, CUSTOM_HASH_ALGORITHMS)!;
+
+  const hashPath = `${ROOT}.hash`;
+  const hashObj = expectObject(root.hash, hashPath);
+  const hash: CustomPasswordHash['hash'] = { value: requiredString(hashObj, 'value', hashPath) };
+  const hashEncoding = optionalEnum(hashObj, 'encoding', hashPath, ENCODINGS);
+  if (hashEncoding) hash.encoding = hashEncoding;
+  const digest = optionalEnum(hashObj, 'digest', hashPath, HMAC_DIGESTS);
+  if (digest) hash.digest = digest;
+  if (hashObj.key !== undefined) {
+    const keyPath = `${hashPath}.key`;
+    const keyObj = expectObject(hashObj.key, keyPath);
+    hash.key = { value: requiredString(keyObj, 'value', keyPath) };
+    const keyEncoding = optionalEnum(keyObj, 'encoding', keyPath, ENCODINGS);
+    if (keyEncoding) hash.key.encoding = keyEncoding;
+  }
+
+  const result: CustomPasswordHash = { algorithm, hash };
+  if (root.salt !== undefined) {
+    const saltPath = `${ROOT}.salt`;
+    const saltObj = expectObject(root.salt, saltPath);
+    result.salt = { value: requiredString(saltObj, 'value', saltPath) };
+    const saltEncoding = optionalEnum(saltObj, 'encoding', saltPath, ENCODINGS);
+    if (saltEncoding) result.salt.encoding = saltEncoding;
+    const position = optionalEnum(saltObj, 'position', saltPath, SALT_POSITIONS);
+    if (position) result.salt.position = position;
+  }
+  if (root.password !== undefined) {
+    const passwordPath = `${ROOT}.password`;
+    const passwordObj = expectObject(root.password, passwordPath);
+    const encoding = optionalEnum(passwordObj, 'encoding', passwordPath, PASSWORD_ENCODINGS);
+    if (encoding === undefined) throw new Invalid('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: encoding', passwordPath);
+    result.password = { encoding };
+  }
+  const keylen = optionalInteger(root, 'keylen', ROOT, 1, MAX_KEY_LENGTH);
+  const cost = optionalInteger(root, 'cost', ROOT, 2, 2 ** 24);
+  const blockSize = optionalInteger(root, 'blockSize', ROOT, 1, 1024);
+  const parallelization = optionalInteger(root, 'parallelization', ROOT, 1, 1024);
+  if (algorithm === 'scrypt') {
+    Object.assign(result, { keylen, cost, blockSize, parallelization });
+    for (const key of ['keylen', 'cost', 'blockSize', 'parallelization'] as const) if (result[key] === undefined) delete result[key];
+  } else {
+    for (const key of ['keylen', 'cost', 'blockSize', 'parallelization']) {
+      if (root[key] !== undefined) throw new Invalid('INVALID_FORMAT', `'${key}' is only used with the scrypt algorithm`, `${ROOT}.${key}`);
+    }
+  }
+  checkAlgorithmRules(result);
+  return result;
+}
+
+function checkAlgorithmRules(h: CustomPasswordHash): void {
+  const encodingPath = `${ROOT}.hash.encoding`;
+  const valuePath = `${ROOT}.hash.value`;
+  const encoding = h.hash.encoding ?? 'utf8';
+  const noSalt = () => {
+    if (h.salt !== undefined)
+      throw new Invalid('INVALID_FORMAT', `'salt' is not allowed with the ${h.algorithm} algorithm`, `${ROOT}.salt`);
+  };
+  const utf8Only = () => {
+    if (encoding !== 'utf8')
+      throw new Invalid('INVALID_FORMAT', `hash.encoding must be 'utf8' for the ${h.algorithm} algorithm`, encodingPath);
+  };
+  const binaryEncoding = () => {
+    if (encoding !== 'hex' && encoding !== 'base64')
+      throw new Invalid('INVALID_FORMAT', `hash.encoding must be 'hex' or 'base64' for the ${h.algorithm} algorithm`, encodingPath);
+    const bytes = decodeBytes(h.hash.value, encoding);
+    if (!bytes || bytes.length === 0) throw new Invalid('INVALID_FORMAT', `hash.value is not valid ${encoding}`, valuePath);
+    return bytes;
+  };
+  const saltBytes = () => {
+    if (!h.salt) return;
+    const encodingOfSalt = h.salt.encoding ?? 'utf8';
+    if (!decodeBytes(h.salt.value, encodingOfSalt))
+      throw new Invalid('INVALID_FORMAT', `salt.value is not valid ${encodingOfSalt}`, `${ROOT}.salt.value`);
+  };
+  switch (h.algorithm) {
+    case 'argon2': {
+      utf8Only();
+      noSalt();
+      const problem = checkArgon2(h.hash.value);
+      if (problem) throw new Invalid('INVALID_FORMAT', `hash.value ${problem}`, valuePath);
+      return;
+    }
+    case 'bcrypt':
+      utf8Only();
+      noSalt();
+      if (!BCRYPT.test(h.hash.value))
+        throw new Invalid('INVALID_FORMAT', "hash.value must be a bcrypt hash prefixed with '$2a$' or '$2b$'", valuePath);
+      return;
+    case 'ldap':
+      utf8Only();
+      noSalt();
+      if (!parseLdap(h.hash.value))
+        throw new Invalid(
+          'INVALID_FORMAT',
+          'hash.value must be an RFC 2307 userPassword value with scheme {MD5}, {SMD5}, {SHA}, {SSHA} or {(S)SHA256/384/512}',
+          valuePath,
+        );
+      return;
+    case 'pbkdf2': {
+      utf8Only();
+      noSalt();
+      const parsed = parsePbkdf2(h.hash.value);
+      if (typeof parsed === 'string') throw new Invalid('INVALID_FORMAT', `hash.value ${parsed}`, valuePath);
+      return;
+    }
+    case 'hmac': {
+      binaryEncoding();
+      if (h.hash.digest === undefined)
+        throw new Invalid('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: digest', `${ROOT}.hash`);
+      if (h.hash.key === undefined) throw new Invalid('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: key', `${ROOT}.hash`);
+      const keyEncoding = h.hash.key.encoding ?? 'utf8';
+      if (!decodeBytes(h.hash.key.value, keyEncoding))
+        throw new Invalid('INVALID_FORMAT', `hash.key.value is not valid ${keyEncoding}`, `${ROOT}.hash.key.value`);
+      saltBytes();
+      return;
+    }
+    case 'md4':
+    case 'md5':
+    case 'sha1':
+    case 'sha256':
+    case 'sha512': {
+      const bytes = binaryEncoding();
+      const expected = h.algorithm === 'md4' ? 16 : DIGEST_LENGTHS[h.algorithm]!;
+      if (bytes.length !== expected)
+        throw new Invalid(
+          'INVALID_FORMAT',
+          `hash.value decodes to ${bytes.length} bytes, a ${h.algorithm} digest has ${expected}`,
+          valuePath,
+        );
+      saltBytes();
+      return;
+    }
+    case 'scrypt': {
+      const bytes = binaryEncoding();
+      if (!h.salt) throw new Invalid('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: salt', ROOT);
+      saltBytes();
+      if (h.keylen === undefined) throw new Invalid('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: keylen', ROOT);
+      if (bytes.length !== h.keylen)
+        throw new Invalid('INVALID_FORMAT', `hash.value decodes to ${bytes.length} bytes but keylen is ${h.keylen}`, valuePath);
+      const { N, r, p } = scryptParams(h);
+      if ((N & (N - 1)) !== 0) throw new Invalid('INVALID_FORMAT', 'cost must be a power of two', `${ROOT}.cost`);
+      if (128 * N * r + 128 * r * p > MAX_SCRYPT_MEMORY)
+        throw new Invalid('INVALID_FORMAT', `cost * blockSize needs more than ${MAX_SCRYPT_MEMORY / 2 ** 20} MiB`, `${ROOT}.cost`);
+      return;
+    }
+  }
+}
+
+function scryptParams(h: CustomPasswordHash) {
+  return { N: h.cost ?? 16384, r: h.blockSize ?? 8, p: h.parallelization ?? 1 };
+}
+
+/**
+ * Validates an Auth0 `custom_password_hash` object; on success returns the string to store as the user's password hash.
+ * Errors follow the users-imports job error items: `{ code, message, path }` with a dotted path from `custom_password_hash`.
+ */
+export function encodeCustomPasswordHash(input: unknown): { encoded: string } | { error: ImportFieldError } {
+  try {
+    return { encoded: IMPORTED_HASH_PREFIX + JSON.stringify(parse(input)) };
+  } catch (err) {
+    if (err instanceof Invalid) return { error: { code: err.code, message: err.message, path: err.path } };
+    throw err;
+  }
+}
+
+export function isImportedCustomHash(encoded: string): boolean {
+  return encoded.startsWith(IMPORTED_HASH_PREFIX);
+}
+
+/** The stored object, for the export; undefined when the string is not a stored custom hash. */
+export function decodeCustomPasswordHash(encoded: string): CustomPasswordHash | undefined {
+  if (!isImportedCustomHash(encoded)) return undefined;
+  try {
+    return parse(JSON.parse(encoded.slice(IMPORTED_HASH_PREFIX.length)));
+  } catch {
+    return undefined;
+  }
+}
+
+function saltedMessage(h: CustomPasswordHash, password: Buffer): Buffer {
+  if (!h.salt) return password;
+  const salt = decodeBytes(h.salt.value, h.salt.encoding ?? 'utf8')!;
+  return h.salt.position === 'suffix' ? Buffer.concat([password, salt]) : Buffer.concat([salt, password]);
+}
+
+function sameBytes(actual: Buffer, expected: Buffer): boolean {
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/** Verifies a password against a stored custom hash; false for anything malformed. */
+export async function verifyCustomPasswordHash(password: string, encoded: string): Promise<boolean> {
+  const h = decodeCustomPasswordHash(encoded);
+  if (!h) return false;
+  // Auth0 transcodes the utf8 password typed at login into the encoding the old system hashed.
+  const pw = Buffer.from(password, h.password?.encoding ?? 'utf8');
+  switch (h.algorithm) {
+    case 'argon2':
+      return verifyArgon2(h.hash.value, pw);
+    case 'bcrypt':
+      return verifyBcrypt(pw, h.hash.value);
+    case 'ldap': {
+      const parsed = parseLdap(h.hash.value)!;
+      return sameBytes(await digestOf(parsed.digest, Buffer.concat([pw, parsed.salt])), parsed.hash);
+    }
+    case 'pbkdf2': {
+      const p = parsePbkdf2(h.hash.value) as Pbkdf2Params;
+      const wasm = wasmHasher(p.digest);
+      const derived = wasm
+        ? Buffer.from(
+            await wasmPbkdf2({
+              password: pw,
+              salt: p.salt,
+              iterations: p.iterations,
+              hashLength: p.keylen,
+              hashFunction: wasm(),
+              outputType: 'binary',
+            }),
+          )
+        : await pbkdf2(pw, p.salt, p.iterations, p.keylen, p.digest);
+      return sameBytes(derived, p.hash);
+    }
+    case 'hmac': {
+      const key = decodeBytes(h.hash.key!.value, h.hash.key!.encoding ?? 'utf8')!;
+      const expected = decodeBytes(h.hash.value, h.hash.encoding as Encoding)!;
+      return sameBytes(await hmacOf(h.hash.digest!, key, saltedMessage(h, pw)), expected);
+    }
+    case 'scrypt': {
+      const salt = decodeBytes(h.salt!.value, h.salt!.encoding ?? 'utf8')!;
+      const { N, r, p } = scryptParams(h);
+      const derived = await scrypt(pw, salt, h.keylen!, { N, r, p, maxmem: MAX_SCRYPT_MEMORY + 1024 * 1024 });
+      return sameBytes(derived, decodeBytes(h.hash.value, h.hash.encoding as Encoding)!);
+    }
+    default: {
+      const expected = decodeBytes(h.hash.value, h.hash.encoding as Encoding)!;
+      return sameBytes(await digestOf(h.algorithm, saltedMessage(h, pw)), expected);
+    }
+  }
+}
