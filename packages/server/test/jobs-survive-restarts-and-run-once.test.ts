@@ -25,7 +25,7 @@ const usersFile = (prefix: string, count: number) =>
 
 async function upload(server: TestServer, body: Buffer): Promise<string> {
   const form = new FormData();
-  form.append('users', new Blob([body]), 'users.json');
+  form.append('users', new Blob([new Uint8Array(body)]), 'users.json');
   form.append('connection_id', connectionId);
   const response = await fetch(`${server.issuer}api/v2/jobs/users-imports`, {
     method: 'POST',

@@ -26,7 +26,7 @@ export interface StoredImportUser {
 export async function storeUsersFile(
   jobs: Pick<JobRepository, 'putChunk'>,
   jobId: string,
-  file: AsyncIterable<Buffer>,
+  file: AsyncIterable<Buffer> | Iterable<Buffer>,
 ): Promise<{ chunks: number; records: number }> {
   const seen = { email: new Set<string>(), user_id: new Set<string>(), username: new Set<string>() };
   let pending: StoredImportUser[] = [];
