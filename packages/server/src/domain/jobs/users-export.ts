@@ -3,7 +3,7 @@ import type { User } from '../types.js';
 import type { ExportField, JobRecord } from './types.js';
 
 /** Users per page: one page is one read, one gzip member and one transaction of the export. */
-export const USERS_PER_PAGE = 1000;
+export const USERS_PER_PAGE = 500;
 
 /** What a CSV export holds when no fields are named (JSON exports the whole user). */
 const DEFAULT_CSV_FIELDS: ExportField[] = ['user_id', 'email', 'email_verified', 'name', 'nickname', 'created_at', 'updated_at'].map(
