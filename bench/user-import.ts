@@ -110,12 +110,19 @@ async function run(storage: StorageKind, file: Buffer): Promise<void> {
   if (job.status !== 'completed') throw new Error(`import ${created.id} ${job.status}: ${job.status_details ?? ''}`);
   const perSecond = userCount / ((done - started) / 1000);
   console.log(`  import: upload ${((uploaded - started) / 1000).toFixed(1)} s, job ${((done - uploaded) / 1000).toFixed(1)} s;`);
-  console.log(`          ${Math.round(perSecond).toLocaleString('en')} users/s end to end, ${Math.round(userCount / ((done - uploaded) / 1000)).toLocaleString('en')} users/s in the job`);
+  console.log(
+    `          ${Math.round(perSecond).toLocaleString('en')} users/s end to end, ` +
+      `${Math.round(userCount / ((done - uploaded) / 1000)).toLocaleString('en')} users/s in the job`,
+  );
   console.log(`          summary ${JSON.stringify(job.summary)}; RSS idle ${idleRss.toFixed(0)} MB, peak ${importPeak.toFixed(0)} MB`);
 
   const exportRss = rssSampler(latchkey.server);
   const exportStarted = performance.now();
-  const exportJob = expectStatus('export', await management('POST', '/jobs/users-exports', { connection_id: connectionId, format: 'json' }), 201);
+  const exportJob = expectStatus(
+    'export',
+    await management('POST', '/jobs/users-exports', { connection_id: connectionId, format: 'json' }),
+    201,
+  );
   const exported = await waitForJob(management, exportJob.id, latchkey.server);
   const exportDone = performance.now();
   const download = await fetch(exported.location);
@@ -128,7 +135,11 @@ async function run(storage: StorageKind, file: Buffer): Promise<void> {
       ` ${(gz.length / 1e6).toFixed(1)} MB gzip, ${lines.toLocaleString('en')} lines; RSS peak ${exportPeak.toFixed(0)} MB`,
   );
   printTargetChecks([
-    [`import >= ${TARGETS.usersPerSecond.toLocaleString('en')} users/s`, perSecond >= TARGETS.usersPerSecond, `${Math.round(perSecond)} users/s`],
+    [
+      `import >= ${TARGETS.usersPerSecond.toLocaleString('en')} users/s`,
+      perSecond >= TARGETS.usersPerSecond,
+      `${Math.round(perSecond)} users/s`,
+    ],
     [`RSS during import < ${TARGETS.rssMb} MB`, importPeak < TARGETS.rssMb, `${importPeak.toFixed(0)} MB`],
     [`RSS during export < ${TARGETS.rssMb} MB`, exportPeak < TARGETS.rssMb, `${exportPeak.toFixed(0)} MB`],
   ]);

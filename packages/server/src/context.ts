@@ -1,6 +1,6 @@
 import type { Config } from './config.js';
-import { Encrypter, MasterKey } from './crypto/encryption.js';
 import { DownloadLinks } from './crypto/download-links.js';
+import { Encrypter, MasterKey } from './crypto/encryption.js';
 import { KeyRing } from './crypto/keys.js';
 import { SecretDigester } from './crypto/secrets.js';
 import type { PictureSettings } from './domain/default-picture.js';

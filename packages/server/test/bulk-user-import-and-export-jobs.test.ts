@@ -115,7 +115,12 @@ test('an import of bcrypt users completes, keeps their ids and fields, and they 
   assert.equal(ada.name, 'Ada Lovelace');
   assert.deepEqual(ada.app_metadata, { plan: 'gold' });
   assert.deepEqual(ada.user_metadata, { theme: 'dark' });
-  assert.deepEqual(ada.identities?.[0], { connection: 'Username-Password-Authentication', user_id: 'legacy-ada', provider: 'auth0', isSocial: false });
+  assert.deepEqual(ada.identities?.[0], {
+    connection: 'Username-Password-Authentication',
+    user_id: 'legacy-ada',
+    provider: 'auth0',
+    isSocial: false,
+  });
 
   assert.ok(callbackParams(await signIn('ada@import.example', 'Ada-old-pass-1')).get('code'), 'imported user signs in');
   assert.ok(callbackParams(await signIn('bob@import.example', 'Bob-old-pass-1')).get('code'));
@@ -221,7 +226,9 @@ test('a tenant may have two unfinished import jobs; a third is refused with 429'
     };
     assert.equal(await server.ctx.storage.jobs.create(job, 2), true);
   }
-  const err = await rejection(() => management.jobs.usersImports.create({ users: file([{ email: 'z@z.example' }]), connection_id: connectionId }));
+  const err = await rejection(() =>
+    management.jobs.usersImports.create({ users: file([{ email: 'z@z.example' }]), connection_id: connectionId }),
+  );
   assert.equal(err.statusCode, 429);
   for (const id of held) await server.ctx.storage.jobs.delete(id);
   const created = await management.jobs.usersImports.create({ users: file([{ email: 'z@z.example' }]), connection_id: connectionId });
@@ -253,7 +260,11 @@ test('exports as NDJSON and CSV with fields and export_as, downloaded from the s
   const csv = await management.jobs.usersExports.create({
     connection_id: connectionId,
     format: 'csv',
-    fields: [{ name: 'email', export_as: 'Email Address' }, { name: 'given_name' }, { name: 'identities[0].connection', export_as: 'connection' }],
+    fields: [
+      { name: 'email', export_as: 'Email Address' },
+      { name: 'given_name' },
+      { name: 'identities[0].connection', export_as: 'connection' },
+    ],
   });
   const csvJob = await finished(csv.id);
   const text = gunzipSync(Buffer.from(await (await fetch(csvJob.location)).arrayBuffer())).toString('utf8');

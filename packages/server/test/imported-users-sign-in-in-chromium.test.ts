@@ -56,7 +56,10 @@ test('bcrypt, pbkdf2 and salted sha256 users imported by a job sign in on the ho
       email: 'pbkdf2@chromium.example',
       custom_password_hash: {
         algorithm: 'pbkdf2',
-        hash: { value: `$pbkdf2-sha256$i=10000,l=32$${b64(salt)}$${b64(pbkdf2Sync('Pbkdf2-pass-1', salt, 10000, 32, 'sha256'))}`, encoding: 'utf8' },
+        hash: {
+          value: `$pbkdf2-sha256$i=10000,l=32$${b64(salt)}$${b64(pbkdf2Sync('Pbkdf2-pass-1', salt, 10000, 32, 'sha256'))}`,
+          encoding: 'utf8',
+        },
       },
     },
     {

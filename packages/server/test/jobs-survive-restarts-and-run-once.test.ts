@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { storeUsersFile } from '../src/domain/jobs/user-import-file.js';
 import type { JobRecord } from '../src/domain/jobs/types.js';
+import { storeUsersFile } from '../src/domain/jobs/user-import-file.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 let first: TestServer;
@@ -21,7 +21,9 @@ before(async () => {
 after(() => first.close());
 
 const usersFile = (prefix: string, count: number) =>
-  Buffer.from(JSON.stringify(Array.from({ length: count }, (_, i) => ({ email: `${prefix}${i}@restart.example`, user_id: `${prefix}-${i}` }))));
+  Buffer.from(
+    JSON.stringify(Array.from({ length: count }, (_, i) => ({ email: `${prefix}${i}@restart.example`, user_id: `${prefix}-${i}` }))),
+  );
 
 async function upload(server: TestServer, body: Buffer): Promise<string> {
   const form = new FormData();
@@ -51,7 +53,10 @@ async function countUsers(server: TestServer, prefix: string): Promise<number> {
   let count = 0;
   let from: string | undefined;
   do {
-    const page = await server.ctx.storage.users.list({ kind: 'checkpoint', take: 1000, from }, { connection: 'Username-Password-Authentication' });
+    const page = await server.ctx.storage.users.list(
+      { kind: 'checkpoint', take: 1000, from },
+      { connection: 'Username-Password-Authentication' },
+    );
     count += page.items.filter((u) => u.email?.startsWith(prefix)).length;
     from = page.next;
   } while (from);

@@ -24,7 +24,7 @@ export async function jobFileEndpoint(app: FastifyInstance, ctx: ServerContext):
       if (!ctx.downloads.verify(`jobs/files/${name}`, expires, signature, ctx.now())) return denied();
       const id = name.slice(0, name.indexOf('.'));
       const job = await ctx.storage.jobs.get(id);
-      if (!job || job.type !== 'users_export' || job.status !== 'completed') return denied();
+      if (job?.type !== 'users_export' || job.status !== 'completed') return denied();
       const parts = job.data.parts ?? 0;
       const jobs = ctx.storage.jobs;
       async function* file() {

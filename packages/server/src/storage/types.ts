@@ -5,6 +5,7 @@
  * Each repository writes one aggregate; what spans several (cascading deletes) is in domain/.
  */
 
+import type { JobRecord } from '../domain/jobs/types.js';
 import type {
   AuthorizationCodeData,
   AuthorizationCodeRecord,
@@ -27,7 +28,6 @@ import type {
   UserPermission,
   UserRecord,
 } from '../domain/types.js';
-import type { JobRecord } from '../domain/jobs/types.js';
 import type { UserSearch } from '../domain/user-search.js';
 
 export interface ClientRepository {

@@ -15,7 +15,8 @@ const tooMany = (type: JobType) =>
   new DomainError(
     'limit',
     'too_many_requests',
-    `There are already ${MAX_ACTIVE_JOBS_PER_TYPE} ${type === 'users_import' ? 'import' : 'export'} jobs pending or running; wait for one to finish.`,
+    `There are already ${MAX_ACTIVE_JOBS_PER_TYPE} ${type === 'users_import' ? 'import' : 'export'} jobs pending or running; ` +
+      'wait for one to finish.',
   );
 
 async function databaseConnection(storage: Pick<Storage, 'connections'>, connectionId: string) {
@@ -93,7 +94,11 @@ export interface ExportRequest {
   limit?: number;
 }
 
-export async function createExport(storage: Pick<Storage, 'jobs' | 'connections'>, request: ExportRequest, now: number): Promise<JobRecord> {
+export async function createExport(
+  storage: Pick<Storage, 'jobs' | 'connections'>,
+  request: ExportRequest,
+  now: number,
+): Promise<JobRecord> {
   const connection = await databaseConnection(storage, request.connection_id);
   const job: JobRecord = {
     id: newJobId(),
@@ -150,7 +155,7 @@ export function presentJob(job: JobRecord, now: number): Record<string, unknown>
     const done = units ? Math.min(99, Math.floor((job.cursor / units) * 100)) : 0;
     base.percentage_done = done;
     const started = data.started_at ? Date.parse(data.started_at) : now;
-    base.time_left_seconds = done > 0 ? Math.round(((now - started) / done) * (100 - done) / 1000) : 0;
+    base.time_left_seconds = done > 0 ? Math.round((((now - started) / done) * (100 - done)) / 1000) : 0;
   }
   if (job.status === 'completed') base.percentage_done = 100;
   if (job.type === 'users_import' && (job.status === 'completed' || job.status === 'failed' || job.status === 'processing')) {

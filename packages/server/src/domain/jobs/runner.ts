@@ -3,8 +3,8 @@ import type { Storage } from '../../storage/types.js';
 import { newDatabaseUserId } from '../ids.js';
 import type { JobRecord } from './types.js';
 import type { StoredImportUser } from './user-import-file.js';
-import { importChunk } from './users-import.js';
 import { exportPage, USERS_PER_PAGE } from './users-export.js';
+import { importChunk } from './users-import.js';
 
 export interface JobRunnerOptions {
   /** How long a claim lasts without renewal; each committed chunk or page renews it. */

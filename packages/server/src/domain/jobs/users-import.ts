@@ -50,15 +50,21 @@ function check(stored: StoredImportUser): { errors: ImportError[] } | { ok: Chec
   const input = value as Record<string, unknown>;
   const errors: ImportError[] = [];
   for (const key of Object.keys(input)) {
-    if (!KNOWN.has(key)) errors.push({ code: 'OBJECT_ADDITIONAL_PROPERTIES', message: `Additional properties not allowed: ${key}`, path: key });
+    if (!KNOWN.has(key))
+      errors.push({ code: 'OBJECT_ADDITIONAL_PROPERTIES', message: `Additional properties not allowed: ${key}`, path: key });
   }
   for (const field of STRING_FIELDS) {
     const v = input[field];
     if (v === undefined) continue;
-    if (typeof v !== 'string') errors.push({ code: 'INVALID_TYPE', message: `Expected type string but found type ${typeOf(v)}`, path: field });
+    if (typeof v !== 'string')
+      errors.push({ code: 'INVALID_TYPE', message: `Expected type string but found type ${typeOf(v)}`, path: field });
     else if (v.length === 0) errors.push({ code: 'MIN_LENGTH', message: `String is too short (0 chars), minimum 1`, path: field });
     else if (v.length > (MAX_LENGTH[field] ?? 300)) {
-      errors.push({ code: 'MAX_LENGTH', message: `String is too long (${v.length} chars), maximum ${MAX_LENGTH[field] ?? 300}`, path: field });
+      errors.push({
+        code: 'MAX_LENGTH',
+        message: `String is too long (${v.length} chars), maximum ${MAX_LENGTH[field] ?? 300}`,
+        path: field,
+      });
     } else if (v.includes('\u0000')) errors.push({ code: 'PATTERN', message: 'String must not contain NUL characters', path: field });
   }
   for (const field of BOOLEAN_FIELDS) {
@@ -79,11 +85,20 @@ function check(stored: StoredImportUser): { errors: ImportError[] } | { ok: Chec
   }
   let passwordHash: string | null = null;
   if (input.password_hash !== undefined && input.custom_password_hash !== undefined) {
-    errors.push({ code: 'NOT_PASSED', message: 'password_hash and custom_password_hash are mutually exclusive', path: 'custom_password_hash' });
+    errors.push({
+      code: 'NOT_PASSED',
+      message: 'password_hash and custom_password_hash are mutually exclusive',
+      path: 'custom_password_hash',
+    });
   } else if (typeof input.password_hash === 'string') {
     // The hash itself is never repeated in a message: errors are shown to whoever reads the job.
     if (isImportableHash(input.password_hash)) passwordHash = input.password_hash;
-    else errors.push({ code: 'PATTERN', message: 'String does not match pattern ^\\$2[aby]\\$\\d{2}\\$[./A-Za-z0-9]{53}$', path: 'password_hash' });
+    else
+      errors.push({
+        code: 'PATTERN',
+        message: 'String does not match pattern ^\\$2[aby]\\$\\d{2}\\$[./A-Za-z0-9]{53}$',
+        path: 'password_hash',
+      });
   } else if (typeOf(input.custom_password_hash) === 'object') {
     const result = encodeCustomPasswordHash(input.custom_password_hash);
     if ('error' in result) errors.push(result.error);
@@ -149,7 +164,11 @@ export async function importChunk(
       continue;
     }
     const user = newUser(result.ok.input, job.data.connection, now, newId);
-    candidates.push({ stored: s, input: result.ok.input, record: { user, connection: job.data.connection, passwordHash: result.ok.passwordHash } });
+    candidates.push({
+      stored: s,
+      input: result.ok.input,
+      record: { user, connection: job.data.connection, passwordHash: result.ok.passwordHash },
+    });
   }
   const { inserted, skipped } = await tx.users.insertMany(candidates.map((c) => c.record));
   let updated = 0;

@@ -28,9 +28,15 @@ const ExportBody = Strict({
   format: Type.Optional(StringEnum(['json', 'csv'] as const)),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
   fields: Type.Optional(
-    Type.Array(Strict({ name: Type.String({ minLength: 1, maxLength: 255 }), export_as: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })) }), {
-      maxItems: 100,
-    }),
+    Type.Array(
+      Strict({
+        name: Type.String({ minLength: 1, maxLength: 255 }),
+        export_as: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+      }),
+      {
+        maxItems: 100,
+      },
+    ),
   ),
 });
 
@@ -77,12 +83,16 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
         for await (const chunk of upload.file) yield chunk as Buffer;
       } catch (err) {
         if ((err as { statusCode?: number }).statusCode === 413) {
-          throw Object.assign(new Error(`The users file is larger than the ${config.jobsImportMaxBytes} bytes allowed.`), { statusCode: 413 });
+          throw Object.assign(new Error(`The users file is larger than the ${config.jobsImportMaxBytes} bytes allowed.`), {
+            statusCode: 413,
+          });
         }
         throw err;
       }
       if (upload.file.truncated) {
-        throw Object.assign(new Error(`The users file is larger than the ${config.jobsImportMaxBytes} bytes allowed.`), { statusCode: 413 });
+        throw Object.assign(new Error(`The users file is larger than the ${config.jobsImportMaxBytes} bytes allowed.`), {
+          statusCode: 413,
+        });
       }
     })();
     const fields = async (): Promise<ImportRequest> => {
@@ -115,11 +125,15 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
   );
 
   // Auth0: the failed users with why; the job itself (with status_details) when it failed as a whole; 204 when nothing failed.
-  app.get('/jobs/:id/errors', { config: { scope: ['read:users', 'create:users'] }, schema: { params: Strict({ id: Id }) } }, async (request, reply) => {
-    const job = await getJob(storage, request.params.id);
-    const errors = await jobErrors(storage, job, MAX_LISTED_ERRORS);
-    if (errors.length > 0) return errors;
-    if (job.status === 'failed') return present(job);
-    return reply.status(204).send();
-  });
+  app.get(
+    '/jobs/:id/errors',
+    { config: { scope: ['read:users', 'create:users'] }, schema: { params: Strict({ id: Id }) } },
+    async (request, reply) => {
+      const job = await getJob(storage, request.params.id);
+      const errors = await jobErrors(storage, job, MAX_LISTED_ERRORS);
+      if (errors.length > 0) return errors;
+      if (job.status === 'failed') return present(job);
+      return reply.status(204).send();
+    },
+  );
 }

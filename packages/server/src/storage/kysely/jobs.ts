@@ -137,7 +137,8 @@ export class KyselyJobs implements JobRepository {
 
   async delete(jobId: string): Promise<void> {
     await atomically(this.db, async (trx) => {
-      for (const table of ['job_chunks', 'job_errors', 'job_file_parts'] as const) await trx.deleteFrom(table).where('job_id', '=', jobId).execute();
+      for (const table of ['job_chunks', 'job_errors', 'job_file_parts'] as const)
+        await trx.deleteFrom(table).where('job_id', '=', jobId).execute();
       await trx.deleteFrom('jobs').where('id', '=', jobId).execute();
     });
   }
