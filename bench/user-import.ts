@@ -24,7 +24,7 @@ import {
   type ServerProcess,
   sleep,
 } from './lib/harness.js';
-import { DATABASE_CONNECTION, expectBuiltServer, type StorageKind, startLatchkey, storageLabel } from './lib/latchkey.js';
+import { DATABASE_CONNECTION, expectBuiltServer, type Latchkey, type StorageKind, startLatchkey, storageLabel } from './lib/latchkey.js';
 
 const TARGETS = { usersPerSecond: 5000, rssMb: 250 };
 
@@ -42,7 +42,11 @@ const userCount = positiveInteger(args.users, '--users');
 function rssSampler(server: ServerProcess): { stop(): number } {
   let peak = rssMb(server);
   const timer = setInterval(() => {
-    peak = Math.max(peak, rssMb(server));
+    try {
+      peak = Math.max(peak, rssMb(server));
+    } catch {
+      // The server exited: the failure is reported by the request that meets it.
+    }
   }, 50);
   return {
     stop() {
@@ -76,9 +80,17 @@ async function usersFile(count: number): Promise<Buffer> {
 }
 
 async function waitForJob(management: (m: string, p: string) => Promise<{ status: number; body: any }>, id: string, server: ServerProcess) {
+  let resets = 0;
   for (;;) {
     expectAlive(server, `job ${id}`);
-    const job = expectStatus(`job ${id}`, await management('GET', `/jobs/${id}`), 200);
+    // A keep-alive socket left idle through a long upload may be closed under the client as it is
+    // reused (ECONNRESET): such a poll is sent again, on a new connection, a few times at most.
+    const answer = await management('GET', `/jobs/${id}`).catch((err: Error) => {
+      if (++resets > 3) throw new Error(`polling job ${id}: ${err.message} (${String((err as { cause?: unknown }).cause)})`);
+      return undefined;
+    });
+    if (!answer) continue;
+    const job = expectStatus(`job ${id}`, answer, 200);
     if (job.status === 'completed' || job.status === 'failed') return job;
     await sleep(100);
   }
@@ -86,7 +98,19 @@ async function waitForJob(management: (m: string, p: string) => Promise<{ status
 
 async function run(storage: StorageKind, file: Buffer): Promise<void> {
   console.log(`\n${storageLabel(storage)}: ${userCount.toLocaleString('en')} users, file ${(file.length / 1e6).toFixed(1)} MB`);
-  const latchkey = await startLatchkey(storage, undefined, { LATCHKEY_JOBS_IMPORT_MAX_BYTES: String(file.length + 1024) });
+  const latchkey = await startLatchkey(storage, undefined, {
+    LATCHKEY_JOBS_IMPORT_MAX_BYTES: String(file.length + 1024),
+    LATCHKEY_LOG_LEVEL: process.env.LOG ?? 'silent',
+  });
+  try {
+    await measure(latchkey, file);
+  } catch (err) {
+    console.error(latchkey.server.exitedEarly() ?? '', latchkey.server.output());
+    throw err;
+  }
+}
+
+async function measure(latchkey: Latchkey, file: Buffer): Promise<void> {
   const { management, managementToken } = await latchkey.managementApi();
   const connections = expectStatus('connections', await management('GET', `/connections?name=${DATABASE_CONNECTION}`), 200);
   const connectionId = connections[0].id as string;
@@ -101,9 +125,13 @@ async function run(storage: StorageKind, file: Buffer): Promise<void> {
     method: 'POST',
     headers: { authorization: `Bearer ${managementToken}` },
     body: form,
+  }).catch((err: Error) => {
+    importRss.stop();
+    throw new Error(`upload: ${err.message} (${String((err as { cause?: unknown }).cause)})\n${latchkey.server.output()}`);
   });
   const created = expectStatus('import', { status: response.status, body: await response.json() }, 201);
   const uploaded = performance.now();
+  const rssAfterUpload = rssMb(latchkey.server);
   const job = await waitForJob(management, created.id, latchkey.server);
   const done = performance.now();
   const importPeak = importRss.stop();
@@ -114,7 +142,10 @@ async function run(storage: StorageKind, file: Buffer): Promise<void> {
     `          ${Math.round(perSecond).toLocaleString('en')} users/s end to end, ` +
       `${Math.round(userCount / ((done - uploaded) / 1000)).toLocaleString('en')} users/s in the job`,
   );
-  console.log(`          summary ${JSON.stringify(job.summary)}; RSS idle ${idleRss.toFixed(0)} MB, peak ${importPeak.toFixed(0)} MB`);
+  console.log(
+    `          summary ${JSON.stringify(job.summary)}; RSS idle ${idleRss.toFixed(0)} MB, ` +
+      `after the upload ${rssAfterUpload.toFixed(0)} MB, peak ${importPeak.toFixed(0)} MB`,
+  );
 
   const exportRss = rssSampler(latchkey.server);
   const exportStarted = performance.now();
@@ -125,7 +156,12 @@ async function run(storage: StorageKind, file: Buffer): Promise<void> {
   );
   const exported = await waitForJob(management, exportJob.id, latchkey.server);
   const exportDone = performance.now();
-  const download = await fetch(exported.location);
+  const download = await fetch(exported.location).catch((err: Error) => {
+    exportRss.stop();
+    throw new Error(
+      `download of ${exported.location}: ${err.message} (${String((err as { cause?: unknown }).cause)})\n${latchkey.server.output()}`,
+    );
+  });
   const gz = Buffer.from(await download.arrayBuffer());
   const downloaded = performance.now();
   const exportPeak = exportRss.stop();

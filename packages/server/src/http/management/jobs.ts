@@ -111,7 +111,10 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
     };
     const job = await receiveImport(storage, ctx.jobs.nodeId, fileBytes, fields, ctx.now(), config.requestTimeoutMs + 60_000);
     ctx.jobs.wake();
-    return reply.status(201).send(present(job));
+    // The multipart parser stops at the closing boundary; whatever the client sent after it is left
+    // unread, and Node then resets the socket the client would reuse for its next call (seen as
+    // ECONNRESET on the first poll). Closing the connection with the answer spares the client that.
+    return reply.status(201).header('connection', 'close').send(present(job));
   });
 
   app.post('/jobs/users-exports', { config: { scope: 'read:users' }, schema: { body: ExportBody } }, async (request, reply) => {
