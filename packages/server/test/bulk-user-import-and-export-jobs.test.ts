@@ -106,6 +106,11 @@ test('an import of bcrypt users completes, keeps their ids and fields, and they 
 
   const { data: errors, rawResponse } = await management.jobs.errors.get(created.id).withRawResponse();
   assert.equal(rawResponse.status, 204, `no errors: ${JSON.stringify(errors)}`);
+  assert.equal(
+    await server.ctx.storage.jobs.getChunk(created.id, 0),
+    undefined,
+    'the uploaded file (with its hashes) is gone once imported',
+  );
 
   const ada = await management.users.get('auth0|legacy-ada');
   assert.equal(ada.email, 'ada@import.example');
@@ -284,6 +289,15 @@ test('exports as NDJSON and CSV with fields and export_as, downloaded from the s
   assert.equal((await fetch(tampered)).status, 403, 'the expiry is signed');
   const other = jsonJob.location.replace(json.id, csv.id);
   assert.equal((await fetch(other)).status, 403, 'a link is for one file');
+});
+
+test('expired jobs go with their errors and files when the sweep runs', async () => {
+  const job = await finished((await management.jobs.usersExports.create({ connection_id: connectionId, format: 'json' })).id);
+  assert.equal((await fetch(job.location)).status, 200);
+  await server.ctx.storage.sweepExpired(new Date(Date.now() + 2 * 86400_000).toISOString());
+  assert.equal((await rejection(() => management.jobs.get(job.id))).statusCode, 404);
+  assert.equal(await server.ctx.storage.jobs.getFilePart(job.id, 0), undefined, 'the export file is deleted');
+  assert.equal((await fetch(job.location)).status, 403, 'and its link no longer serves anything');
 });
 
 test('jobs need their scopes', async () => {

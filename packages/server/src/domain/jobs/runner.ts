@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Storage } from '../../storage/types.js';
+import { conflict, DomainError } from '../errors.js';
 import { newDatabaseUserId } from '../ids.js';
 import type { JobRecord } from './types.js';
 import type { StoredImportUser } from './user-import-file.js';
@@ -22,7 +23,9 @@ export interface JobLog {
 /** A job that failed this many runs (its node died, or the database failed it) fails visibly instead of looping. */
 const MAX_ATTEMPTS = 5;
 
-class LeaseLost extends Error {}
+/** Another node took the job over (this one was too slow to renew its lease): this node's transaction rolls back. */
+const leaseLost = () => conflict('Another node holds the job now.', 'job_lease_lost');
+const isLeaseLost = (err: unknown) => err instanceof DomainError && err.code === 'job_lease_lost';
 
 /**
  * Runs jobs in the background on every node. A node claims a job with a compare-and-set on its
@@ -112,7 +115,7 @@ export class JobRunner {
       // Stopping (a graceful shutdown): hand the job back at once rather than when the lease runs out.
       await this.storage.jobs.save({ ...job, owner: null, leaseUntil: null }, this.nodeId);
     } catch (err) {
-      if (err instanceof LeaseLost) return;
+      if (isLeaseLost(err)) return;
       // Left claimed: the lease runs out and the job is retried from its cursor, up to MAX_ATTEMPTS runs.
       this.log.warn({ err, job: job.id }, 'job step failed; it will be retried');
     }
@@ -128,7 +131,7 @@ export class JobRunner {
       data: { ...job.data, ...(details ? { status_details: details } : {}) },
     };
     await this.storage.transaction(async (tx) => {
-      if (!(await tx.jobs.save(done, this.nodeId))) throw new LeaseLost();
+      if (!(await tx.jobs.save(done, this.nodeId))) throw leaseLost();
       await tx.jobs.deleteChunks(job.id);
     });
     return 'done';
@@ -162,7 +165,7 @@ export class JobRunner {
           },
         },
       };
-      if (!(await tx.jobs.save(next, this.nodeId))) throw new LeaseLost();
+      if (!(await tx.jobs.save(next, this.nodeId))) throw leaseLost();
       return next;
     });
   }
@@ -196,7 +199,7 @@ export class JobRunner {
     const part = exportPage(job, page.items, first);
     await this.storage.transaction(async (tx) => {
       await tx.jobs.putFilePart(job.id, job.cursor, part);
-      if (!(await tx.jobs.save(next, this.nodeId))) throw new LeaseLost();
+      if (!(await tx.jobs.save(next, this.nodeId))) throw leaseLost();
     });
     return page.items.length < take || take === 0 ? this.finish(next, 'completed') : next;
   }
