@@ -6,11 +6,13 @@
  * Primitives come from node:crypto, @node-rs/argon2 and @node-rs/bcrypt; MD4 and Whirlpool, which
  * OpenSSL 3 keeps in its legacy provider (not loaded by Node), come from hash-wasm.
  */
-import { createHash, createHmac, getHashes, pbkdf2 as pbkdf2Callback, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, pbkdf2 as pbkdf2Callback, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { verify as verifyArgon2 } from '@node-rs/argon2';
 import { verify as verifyBcrypt } from '@node-rs/bcrypt';
-import { createHMAC, createMD4, createWhirlpool, type IHasher, pbkdf2 as wasmPbkdf2 } from 'hash-wasm';
+import { createHMAC, createMD4, createWhirlpool, type IHasher } from 'hash-wasm';
 
 const pbkdf2 = promisify(pbkdf2Callback);
 const scrypt = promisify(scryptCallback) as (
@@ -85,8 +87,11 @@ export const IMPORTED_HASH_PREFIX = '$latchkey-custom$v1$';
 const MAX_TEXT = 2048;
 const MAX_PBKDF2_ITERATIONS = 5_000_000;
 const MAX_KEY_LENGTH = 1024;
-const MAX_SCRYPT_MEMORY = 512 * 1024 * 1024;
-const MAX_ARGON2_MEMORY_KIB = 1024 * 1024;
+/** PBKDF2 over MD4 or Whirlpool runs in WebAssembly (in a worker thread), several times slower than OpenSSL. */
+const MAX_WASM_PBKDF2_ITERATIONS = 200_000;
+/** A sign-in may run several of these at once (libuv's threads): 256 MiB each at most. */
+const MAX_SCRYPT_MEMORY = 256 * 1024 * 1024;
+const MAX_ARGON2_MEMORY_KIB = 256 * 1024;
 const MAX_ARGON2_PASSES = 64;
 
 /** The normalised import object: what is stored (behind the prefix) and what the export gives back. */
@@ -237,7 +242,8 @@ function parsePbkdf2(value: string): Pbkdf2Params | string {
     if (m[1] === 'i') iterations = Number(m[2]);
     else keylen = Number(m[2]);
   }
-  if (iterations < 1 || iterations > MAX_PBKDF2_ITERATIONS) return `iterations must be between 1 and ${MAX_PBKDF2_ITERATIONS}`;
+  const maxIterations = wasmHasher(digest) ? MAX_WASM_PBKDF2_ITERATIONS : MAX_PBKDF2_ITERATIONS;
+  if (iterations < 1 || iterations > maxIterations) return `iterations must be between 1 and ${maxIterations} for ${digest}`;
   if (keylen < 1 || keylen > MAX_KEY_LENGTH) return `keylen must be between 1 and ${MAX_KEY_LENGTH}`;
   const salt = decodeBytes(saltText, 'base64');
   const hash = decodeBytes(hashText, 'base64');
@@ -247,7 +253,6 @@ function parsePbkdf2(value: string): Pbkdf2Params | string {
   return { digest, iterations, keylen, salt, hash };
 }
 
-const NODE_HASHES = new Set(getHashes());
 /** Node maps these names onto OpenSSL digests; md4 and whirlpool go through hash-wasm instead. */
 const WASM_HASHERS: Record<string, () => Promise<IHasher>> = {
   md4: createMD4,
@@ -260,8 +265,8 @@ function wasmHasher(digest: string): (() => Promise<IHasher>) | undefined {
   return WASM_HASHERS[digest.toLowerCase()];
 }
 
+/** Whether OpenSSL's default provider has the digest (getHashes() leaves out aliases such as rmd160). */
 function nodeDigestWorks(digest: string): boolean {
-  if (!NODE_HASHES.has(digest)) return false;
   try {
     createHash(digest).update('').digest();
     return true;
@@ -294,6 +299,48 @@ async function hmacOf(digest: string, key: Buffer, data: Buffer): Promise<Buffer
     return Buffer.from(hasher.digest('binary'));
   }
   return createHmac(digest, key).update(data).digest();
+}
+
+/**
+ * hash-wasm's PBKDF2 (MD4, Whirlpool) would hold the event loop for the whole derivation (about a second
+ * at 100000 iterations), so it runs in a short-lived worker thread, one derivation at a time: such
+ * hashes are verified once per imported user, at the first sign-in.
+ */
+const PBKDF2_WORKER = `
+const { parentPort, workerData: job } = require('node:worker_threads');
+const hashWasm = require(job.module);
+const hashFunction = (job.digest === 'whirlpool' ? hashWasm.createWhirlpool : hashWasm.createMD4)();
+const { password, salt, iterations, keylen: hashLength } = job;
+hashWasm
+  .pbkdf2({ password, salt, iterations, hashLength, hashFunction, outputType: 'binary' })
+  .then((key) => parentPort.postMessage(key));
+`;
+let wasmQueue: Promise<unknown> = Promise.resolve();
+
+function wasmPbkdf2InWorker(p: Pbkdf2Params, password: Buffer): Promise<Buffer> {
+  const run = () =>
+    new Promise<Buffer>((resolve, reject) => {
+      const worker = new Worker(PBKDF2_WORKER, {
+        eval: true,
+        workerData: {
+          module: createRequire(import.meta.url).resolve('hash-wasm'),
+          digest: p.digest.toLowerCase() === 'whirlpool' ? 'whirlpool' : 'md4',
+          password,
+          salt: p.salt,
+          iterations: p.iterations,
+          keylen: p.keylen,
+        },
+      });
+      worker.once('message', (key: Uint8Array) => {
+        resolve(Buffer.from(key));
+        void worker.terminate();
+      });
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`pbkdf2 worker exited with code ${code}`)));
+    });
+  const result = wasmQueue.then(run, run);
+  wasmQueue = result.catch(() => undefined);
+  return result;
 }
 
 /** Cost of an argon2 PHC string, bounded so an import cannot make each sign-in allocate gigabytes. */
@@ -344,9 +391,9 @@ function parse(input: unknown): CustomPasswordHash {
   if (root.password !== undefined) {
     const passwordPath = `${ROOT}.password`;
     const passwordObj = expectObject(root.password, passwordPath);
+    // Optional in the schema: utf8 by default.
     const encoding = optionalEnum(passwordObj, 'encoding', passwordPath, PASSWORD_ENCODINGS);
-    if (encoding === undefined) throw new Invalid('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: encoding', passwordPath);
-    result.password = { encoding };
+    if (encoding !== undefined) result.password = { encoding };
   }
   const keylen = optionalInteger(root, 'keylen', ROOT, 1, MAX_KEY_LENGTH);
   const cost = optionalInteger(root, 'cost', ROOT, 2, 2 ** 24);
@@ -521,19 +568,7 @@ export async function verifyCustomPasswordHash(password: string, encoded: string
     }
     case 'pbkdf2': {
       const p = parsePbkdf2(h.hash.value) as Pbkdf2Params;
-      const wasm = wasmHasher(p.digest);
-      const derived = wasm
-        ? Buffer.from(
-            await wasmPbkdf2({
-              password: pw,
-              salt: p.salt,
-              iterations: p.iterations,
-              hashLength: p.keylen,
-              hashFunction: wasm(),
-              outputType: 'binary',
-            }),
-          )
-        : await pbkdf2(pw, p.salt, p.iterations, p.keylen, p.digest);
+      const derived = wasmHasher(p.digest) ? await wasmPbkdf2InWorker(p, pw) : await pbkdf2(pw, p.salt, p.iterations, p.keylen, p.digest);
       return sameBytes(derived, p.hash);
     }
     case 'hmac': {

@@ -128,7 +128,10 @@ export interface User {
 export interface UserRecord {
   user: User;
   connection: string;
-  /** PHC string: argon2id for users created here, bcrypt for imported ones until their next login. */
+  /**
+   * argon2id (PHC string) for users created here; for imported users until their next sign-in, bcrypt or an
+   * imported `custom_password_hash` (crypto/imported-hashes.ts).
+   */
   passwordHash: string | null;
 }
 
