@@ -51,16 +51,16 @@ async function finished(server: TestServer, id: string): Promise<Record<string, 
 /** Users of the file stored, read page by page from storage (the search API caps its totals at 1000, as Auth0's does). */
 async function countUsers(server: TestServer, prefix: string): Promise<number> {
   let count = 0;
-  let from: string | undefined;
-  do {
-    const page = await server.ctx.storage.users.list(
-      { kind: 'checkpoint', take: 1000, from },
-      { connection: 'Username-Password-Authentication' },
+  let after: string | undefined;
+  for (;;) {
+    const page = await server.ctx.storage.users.listRecordsAfter(
+      { connection: 'Username-Password-Authentication', ...(after ? { afterUserId: after } : {}) },
+      1000,
     );
-    count += page.items.filter((u) => u.email?.startsWith(prefix)).length;
-    from = page.next;
-  } while (from);
-  return count;
+    if (page.length === 0) return count;
+    count += page.filter((r) => r.user.email?.startsWith(prefix)).length;
+    after = page[page.length - 1]!.user.user_id;
+  }
 }
 
 /** A job as a node that died mid-run leaves it: claimed, its lease run out, its cursor where it got to. */

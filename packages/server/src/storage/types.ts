@@ -102,8 +102,7 @@ export interface UserRepository {
   findByUsername(connection: string, username: string): Promise<UserRecord | undefined>;
   /** Users with this email (case-insensitively) on any connection, oldest first. */
   listByEmail(email: string): Promise<User[]>;
-  /** Users in creation order, of one connection when given (exports page through a connection with checkpoints). */
-  list(page: PageRequest, filter?: { connection?: string }): Promise<Page<User>>;
+  list(page: PageRequest): Promise<Page<User>>;
   /** `GET /api/v2/users` with q, sort or connection, in SQL (storage/kysely/user-query.ts). */
   search(search: UserSearch, page: PageRequest & { kind: 'offset' }): Promise<Page<User>>;
   /** Up to `limit` ids of the connection's users, for deleting a connection's users in batches. */

@@ -113,7 +113,9 @@ export class JobRunner {
         job = next;
       }
       // Stopping (a graceful shutdown): hand the job back at once rather than when the lease runs out.
-      await this.storage.jobs.save({ ...job, owner: null, leaseUntil: null }, this.nodeId);
+      // A handover is no failure: the run it began is not counted against the job.
+      const handedBack = { ...job, owner: null, leaseUntil: null, data: { ...job.data, attempts } };
+      await this.storage.jobs.save(handedBack, this.nodeId);
     } catch (err) {
       if (isLeaseLost(err)) return;
       // Left claimed: the lease runs out and the job is retried from its cursor, up to MAX_ATTEMPTS runs.
@@ -175,13 +177,12 @@ export class JobRunner {
     const exported = job.data.exported ?? 0;
     const take = Math.min(USERS_PER_PAGE, limit !== undefined ? limit - exported : USERS_PER_PAGE);
     const after = job.data.after;
-    const page =
+    const records =
       take > 0
-        ? await this.storage.users.list(
-            { kind: 'checkpoint', take, from: after ? Buffer.from(JSON.stringify(after)).toString('base64url') : undefined },
-            { connection: job.data.connection },
-          )
-        : { items: [] };
+        ? await this.storage.users.listRecordsAfter({ connection: job.data.connection, ...(after ? { afterUserId: after } : {}) }, take)
+        : [];
+    // Only the users go on: their password hashes stay behind, never reaching an export file.
+    const page = { items: records.map((record) => record.user) };
     const first = job.cursor === 0;
     if (page.items.length === 0 && !first) return this.finish(job, 'completed');
     const last = page.items[page.items.length - 1];
@@ -193,7 +194,7 @@ export class JobRunner {
         ...job.data,
         exported: exported + page.items.length,
         parts: job.cursor + 1,
-        ...(last ? { after: [last.created_at, last.user_id] as [string, string] } : {}),
+        ...(last ? { after: last.user_id } : {}),
       },
     };
     const part = exportPage(job, page.items, first);

@@ -36,8 +36,8 @@ export interface JobData {
   fields?: ExportField[];
   limit?: number;
   exported?: number;
-  /** Export: the last user written, as a (created_at, user_id) checkpoint; file parts written so far. */
-  after?: [string, string];
+  /** Export: the last user_id written (users go out in user_id order, a keyset page at a time); file parts written so far. */
+  after?: string;
   parts?: number;
   /** Why a job failed as a whole (a malformed file, a connection deleted meanwhile). */
   status_details?: string;

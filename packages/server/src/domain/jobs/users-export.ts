@@ -31,7 +31,7 @@ function csvCell(value: unknown): string {
 /**
  * One page of the export as one gzip member. A file of concatenated members is a valid gzip file
  * (RFC 1952 §2.2), so each page is committed on its own and a restarted job appends where it stopped.
- * Users hold no password hash (it is a column apart), so none can reach an export.
+ * A User holds no password hash (that is the record's, beside it), so none can reach an export.
  */
 export function exportPage(job: JobRecord, users: User[], first: boolean): Buffer {
   const fields = job.data.fields && job.data.fields.length > 0 ? job.data.fields : undefined;

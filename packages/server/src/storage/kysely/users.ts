@@ -43,8 +43,8 @@ export class KyselyUsers implements UserRepository {
     return KyselyUsers.toUserRecord(row);
   }
 
-  list(page: PageRequest, filter: { connection?: string } = {}): Promise<Page<User>> {
-    return listPage(this.db, 'users', 'user_id', { connection: filter.connection }, page);
+  list(page: PageRequest): Promise<Page<User>> {
+    return listPage(this.db, 'users', 'user_id', {}, page);
   }
 
   async listIdsOf(connection: string, limit: number): Promise<string[]> {

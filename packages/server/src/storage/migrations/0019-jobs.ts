@@ -46,11 +46,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('data', postgres ? sql`bytea` : sql`blob`, (c) => c.notNull())
     .addPrimaryKeyConstraint('job_file_parts_pk', ['job_id', 'seq'])
     .execute();
-  // An export pages through one connection's users in creation order, from a checkpoint: one index range a page.
-  await db.schema.createIndex('users_connection_created').on('users').columns(['connection', 'created_at', 'user_id']).execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  await db.schema.dropIndex('users_connection_created').execute();
   for (const table of ['job_file_parts', 'job_errors', 'job_chunks', 'jobs']) await db.schema.dropTable(table).execute();
 }
