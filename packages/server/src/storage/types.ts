@@ -153,6 +153,11 @@ export interface JobRepository {
   getFilePart(jobId: string, seq: number): Promise<Buffer | undefined>;
   /** Deletes the job and everything it holds. */
   delete(jobId: string): Promise<void>;
+  /**
+   * After a bulk import: refreshes PostgreSQL's statistics of the user tables, which a large import
+   * leaves stale until autovacuum comes by (an export right after then sorted whole connections).
+   */
+  analyzeUsers(): Promise<void>;
   /** Deletes up to 1000 expired jobs (and abandoned uploads) with what they hold; resolves how many. */
   deleteExpired(now: string): Promise<number>;
 }

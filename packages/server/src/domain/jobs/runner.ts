@@ -142,7 +142,10 @@ export class JobRunner {
   private async importStep(job: JobRecord): Promise<JobRecord | 'done'> {
     const connection = await this.storage.connections.get(job.data.connection_id);
     if (!connection || connection.name !== job.data.connection) return this.finish(job, 'failed', 'The connection was deleted.');
-    if (job.cursor >= (job.data.chunks ?? 0)) return this.finish(job, 'completed');
+    if (job.cursor >= (job.data.chunks ?? 0)) {
+      if ((job.data.summary?.inserted ?? 0) >= 10_000) await this.storage.jobs.analyzeUsers();
+      return this.finish(job, 'completed');
+    }
     const text = await this.storage.jobs.getChunk(job.id, job.cursor);
     if (text === undefined) return this.finish(job, 'failed', `Chunk ${job.cursor} of the upload is missing.`);
     const stored = JSON.parse(text) as StoredImportUser[];

@@ -143,6 +143,10 @@ export class KyselyJobs implements JobRepository {
     });
   }
 
+  async analyzeUsers(): Promise<void> {
+    if (this.dialect === 'postgres') await sql`analyze users, user_search_terms`.execute(this.db);
+  }
+
   async deleteExpired(now: string): Promise<number> {
     // Expired jobs, and uploads whose node stopped renewing them (it died mid-upload).
     const rows = await this.db
