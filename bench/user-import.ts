@@ -101,6 +101,8 @@ async function run(storage: StorageKind, file: Buffer): Promise<void> {
   const latchkey = await startLatchkey(storage, undefined, {
     LATCHKEY_JOBS_IMPORT_MAX_BYTES: String(file.length + 1024),
     LATCHKEY_LOG_LEVEL: process.env.LOG ?? 'silent',
+    // For trying V8 heap settings on the server alone, e.g. LATCHKEY_BENCH_SERVER_NODE_OPTIONS=--max-semi-space-size=4.
+    ...(process.env.LATCHKEY_BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.LATCHKEY_BENCH_SERVER_NODE_OPTIONS } : {}),
   });
   try {
     await measure(latchkey, file);
