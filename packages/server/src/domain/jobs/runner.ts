@@ -150,7 +150,8 @@ export class JobRunner {
     if (text === undefined) return this.finish(job, 'failed', `Chunk ${job.cursor} of the upload is missing.`);
     const stored = JSON.parse(text) as StoredImportUser[];
     return this.storage.transaction(async (tx) => {
-      const result = await importChunk(tx, job, stored, this.iso(), newDatabaseUserId);
+      const requiresUsername = connection.options.requires_username === true;
+      const result = await importChunk(tx, job, stored, this.iso(), newDatabaseUserId, requiresUsername);
       await tx.jobs.addErrors(
         job.id,
         result.failures.map((f) => ({ seq: f.seq, data: JSON.stringify(f.failure) })),

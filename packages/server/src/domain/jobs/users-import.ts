@@ -42,7 +42,7 @@ interface Checked {
 }
 
 /** Auth0's schema checks of one user, in its validator's codes and messages; an empty list when the user is fine. */
-function check(stored: StoredImportUser): { errors: ImportError[] } | { ok: Checked } {
+function check(stored: StoredImportUser, requiresUsername: boolean): { errors: ImportError[] } | { ok: Checked } {
   const value = stored.user;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return { errors: [{ code: 'INVALID_TYPE', message: `Expected type object but found type ${typeOf(value)}`, path: '' }] };
@@ -80,7 +80,9 @@ function check(stored: StoredImportUser): { errors: ImportError[] } | { ok: Chec
     }
   }
   if (input.email === undefined) errors.push({ code: 'OBJECT_REQUIRED', message: 'Missing required property: email', path: 'email' });
-  else if (typeof input.email === 'string' && input.email.length > 0 && !EMAIL.test(input.email)) {
+  if (requiresUsername && input.username === undefined) {
+    errors.push({ code: 'OBJECT_REQUIRED', message: 'Missing required property: username', path: 'username' });
+  } else if (typeof input.email === 'string' && input.email.length > 0 && !EMAIL.test(input.email)) {
     errors.push({ code: 'FORMAT', message: `Object didn't pass validation for format email: ${input.email}`, path: 'email' });
   }
   let passwordHash: string | null = null;
@@ -153,12 +155,14 @@ export async function importChunk(
   stored: StoredImportUser[],
   now: string,
   newId: () => string,
+  /** The connection's `requires_username` option: then every user needs one, as POST /users requires. */
+  requiresUsername = false,
 ): Promise<{ inserted: number; updated: number; failures: Array<{ seq: number; failure: ImportFailure }> }> {
   const failures: Array<{ seq: number; failure: ImportFailure }> = [];
   const fail = (s: StoredImportUser, errors: ImportError[]) => failures.push({ seq: s.i, failure: { user: echoUser(s.user), errors } });
   const candidates: Array<{ stored: StoredImportUser; input: Record<string, unknown>; record: UserRecord }> = [];
   for (const s of stored) {
-    const result = check(s);
+    const result = check(s, requiresUsername);
     if ('errors' in result) {
       fail(s, result.errors);
       continue;
