@@ -173,6 +173,12 @@ test('bad users in a file are reported one by one with Auth0 codes and paths, th
   }
 });
 
+test('a users file saved with a byte order mark imports', async () => {
+  const users = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), file([{ email: 'bom@import.example' }])]);
+  const job = await finished((await management.jobs.usersImports.create({ users, connection_id: connectionId })).id);
+  assert.deepEqual(job.summary, { failed: 0, updated: 0, inserted: 1, total: 1 });
+});
+
 test('upsert updates existing users (upsertable fields only) and inserts new ones', async () => {
   const users = [
     {

@@ -77,9 +77,11 @@ export async function storeUsersFile(
     await jobs.putChunk(jobId, chunks++, JSON.stringify(batch));
   };
 
-  for await (const bytes of file) {
+  for await (let bytes of file) {
     if (failure) continue; // drain the rest of the upload so the client reads the answer
     if (!started) {
+      // Editors on Windows save JSON with a byte order mark, which JSON itself does not allow.
+      if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
       const text = bytes.toString('utf8').trimStart();
       if (text.length === 0) continue;
       if (!text.startsWith('[')) {
