@@ -42,8 +42,11 @@ export class KyselyJobs implements JobRepository {
   create(job: JobRecord, maxActive: number): Promise<boolean> {
     return atomically(this.db, async (trx) => {
       // The count and the insert must not interleave with another node's: PostgreSQL serialises
-      // them on a transaction-scoped advisory lock; SQLite has one writer at a time already.
+      // them on a transaction-scoped advisory lock. SQLite has one writer at a time, but a transaction
+      // that reads first and then writes fails (SQLITE_BUSY) when another wrote in between: a write
+      // first (one that changes nothing) takes the write lock, waiting its turn, before the count.
       if (this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(current_schema() || '.jobs'))`.execute(trx);
+      else await trx.deleteFrom('jobs').where(sql<boolean>`1 = 0`).execute();
       const { n } = await trx
         .selectFrom('jobs')
         .select(sql<string | number>`count(*)`.as('n'))
