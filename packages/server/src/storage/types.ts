@@ -334,6 +334,8 @@ export interface ActionRepository {
   /** Adds a version numbered one past the action's last; resolves undefined when another deploy took that number. */
   insertVersion(version: Omit<ActionVersionRecord, 'number'>): Promise<ActionVersionRecord | undefined>;
   getVersion(actionId: string, versionId: string): Promise<ActionVersionRecord | undefined>;
+  /** Deletes the action's versions numbered at most `upToNumber` (the oldest, past the number kept). */
+  pruneVersions(actionId: string, upToNumber: number): Promise<void>;
   /** Newest first. */
   listVersions(actionId: string, page: PageRequest & { kind: 'offset' }): Promise<Page<ActionVersionRecord>>;
 

@@ -139,6 +139,11 @@ export class KyselyActions implements ActionRepository {
     return row && toVersion(row);
   }
 
+  async pruneVersions(actionId: string, upToNumber: number): Promise<void> {
+    if (upToNumber < 1) return;
+    await this.db.deleteFrom('action_versions').where('action_id', '=', actionId).where('number', '<=', upToNumber).execute();
+  }
+
   async listVersions(actionId: string, page: PageRequest & { kind: 'offset' }): Promise<Page<ActionVersionRecord>> {
     const query = this.db.selectFrom('action_versions').where('action_id', '=', actionId);
     const rows = await query.selectAll().orderBy('number', 'desc').limit(page.limit).offset(page.offset).execute();
