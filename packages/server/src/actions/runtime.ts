@@ -9,16 +9,9 @@
  */
 import { runInWorker, SandboxError, type SandboxOptions, resolveLimits } from '../connections/sandbox/run.js';
 
-// Until the Actions storage (wp-actionsapi) is merged: the shapes its domain module exports.
-export type TriggerId = 'post-login' | 'credentials-exchange' | 'pre-user-registration' | 'post-user-registration';
-export interface DeployedAction {
-  id: string;
-  name: string;
-  versionId: string;
-  code: string;
-  runtime: string;
-  secrets: { name: string; value: string }[];
-}
+import type { DeployedAction, TriggerId } from '../domain/actions.js';
+
+export type { DeployedAction, TriggerId } from '../domain/actions.js';
 
 /** Where the flows come from and how the runs are limited and logged. */
 export interface ActionsDeps {
@@ -322,16 +315,10 @@ export async function testAction(
 }
 
 /**
- * A compile-only check for the Management API (create, update, deploy): the code's syntax, and the
+ * The deploy-time check the runtime adds to domain/actions.ts's syntax check (its CodeCheck): the
  * features latchkey cannot run. Returns the message to answer with, or undefined when it is fine.
  */
 export function checkActionCode(code: string): string | undefined {
   if (REDIRECT_UNSUPPORTED.pattern.test(code)) return REDIRECT_UNSUPPORTED.message;
-  try {
-    // Syntax only: the Function constructor parses without running (the body never executes).
-    new Function('module', 'exports', 'require', code);
-  } catch (error) {
-    return `the code does not compile: ${error instanceof Error ? error.message : String(error)}`;
-  }
   return undefined;
 }
