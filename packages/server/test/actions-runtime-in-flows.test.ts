@@ -54,14 +54,19 @@ before(async () => {
   await createUser(server, blockedEmail);
   const role = await server.management('POST', '/roles', { name: 'order-admin', description: 'Orders' });
   assert.ok(role.status === 200 || role.status === 201, JSON.stringify(role.body));
-  assert.equal((await server.management('POST', `/users/${encodeURIComponent(user.user_id)}/roles`, { roles: [role.body.id] })).status, 204);
+  assert.equal(
+    (await server.management('POST', `/users/${encodeURIComponent(user.user_id)}/roles`, { roles: [role.body.id] })).status,
+    204,
+  );
 
   const app = express();
   const guard = auth({ issuerBaseURL: server.issuer, audience: API });
   app.get(
     '/orders',
     guard,
-    claimCheck((claims) => Array.isArray(claims['https://example.com/roles']) && claims['https://example.com/roles'].includes('order-admin')),
+    claimCheck(
+      (claims) => Array.isArray(claims['https://example.com/roles']) && claims['https://example.com/roles'].includes('order-admin'),
+    ),
     (_req, res) => res.json({ ok: true }),
   );
   const onError: ErrorRequestHandler = (err: { status?: number }, _req, res, _next) => res.status(err.status ?? 500).end();
@@ -139,7 +144,11 @@ test('a roles-claim post-login Action: the API guard (claimCheck) accepts the to
   const users = await server.management('GET', `/users-by-email?email=${encodeURIComponent(email)}`);
   assert.equal(users.body[0].app_metadata.plan, 'gold', 'api.user.setAppMetadata is saved');
 
-  const refreshed = await tokenRequest(server, { grant_type: 'refresh_token', client_id: native.client_id, refresh_token: tokens.refresh_token });
+  const refreshed = await tokenRequest(server, {
+    grant_type: 'refresh_token',
+    client_id: native.client_id,
+    refresh_token: tokens.refresh_token,
+  });
   assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
   assert.equal(claimsOf(refreshed.body.id_token).protocol, 'oauth2-refresh-token', JSON.stringify(claimsOf(refreshed.body.id_token)));
   assert.deepEqual(claimsOf(refreshed.body.access_token)['https://example.com/roles'], ['order-admin']);
@@ -177,7 +186,7 @@ test('a credentials-exchange Action adds a claim to client_credentials tokens, a
   const issued = await tokenRequest(server, {
     grant_type: 'client_credentials',
     client_id: m2m.client_id,
-    client_secret: m2m.client_secret,
+    client_secret: String(m2m.client_secret),
     audience: API,
   });
   assert.equal(issued.status, 200, JSON.stringify(issued.body));
@@ -199,7 +208,12 @@ test('a pre-user-registration deny at /dbconnections/signup answers 400 with the
     fetch(new URL('/dbconnections/signup', server.issuer), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ client_id: native.client_id, email: address, password: TEST_PASSWORD, connection: 'Username-Password-Authentication' }),
+      body: JSON.stringify({
+        client_id: native.client_id,
+        email: address,
+        password: TEST_PASSWORD,
+        connection: 'Username-Password-Authentication',
+      }),
     });
   const refused = await signup('someone@blocked.test');
   const refusedBody = (await refused.json()) as Record<string, unknown>;
@@ -218,7 +232,7 @@ test('hostile Actions fail their own sign-in with access_denied while the server
     'memory bomb': "exports.onExecutePostLogin = async () => { const a = []; for (;;) a.push('x'.repeat(1e5) + a.length); };",
     'endless promise': 'exports.onExecutePostLogin = () => new Promise(() => {});',
     'huge claim': "exports.onExecutePostLogin = async (e, api) => { api.idToken.setCustomClaim('big', 'x'.repeat(200000)); };",
-    'throws': "exports.onExecutePostLogin = async () => { throw new Error('boom'); };",
+    throws: "exports.onExecutePostLogin = async () => { throw new Error('boom'); };",
   };
   for (const [label, code] of Object.entries(hostile)) {
     await bind('post-login', code);

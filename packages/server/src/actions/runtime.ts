@@ -7,7 +7,7 @@
  * runs out of a limit fails the flow with an ActionFailure, which the caller turns into the
  * sign-in's error, so a hostile Action only ever affects its own sign-in.
  */
-import { runInWorker, SandboxError, type SandboxOptions, resolveLimits } from '../connections/sandbox/run.js';
+import { resolveLimits, runInWorker, SandboxError, type SandboxOptions } from '../connections/sandbox/run.js';
 
 import type { DeployedAction, TriggerId } from '../domain/actions.js';
 
@@ -193,6 +193,8 @@ function parseValue(json: unknown): unknown {
   return JSON.parse(json, (key, value: unknown) => (key === '__proto__' ? undefined : value));
 }
 
+const tokenName = (target: ClaimsTarget) => (target === 'idToken' ? 'ID' : 'access');
+
 function customClaimsBytes(result: FlowResult, target: ClaimsTarget): number {
   return Buffer.byteLength(JSON.stringify(target === 'idToken' ? result.idTokenClaims : result.accessTokenClaims));
 }
@@ -219,7 +221,7 @@ function apply(
           throw new ActionFailure(
             action.name,
             'limit',
-            `${subject} set custom claims larger than ${MAX_CUSTOM_CLAIMS_BYTES / 1024} KB in the ${target === 'idToken' ? 'ID' : 'access'} token`,
+            `${subject} set custom claims larger than ${MAX_CUSTOM_CLAIMS_BYTES / 1024} KB in the ${tokenName(target)} token`,
           );
         }
         break;
@@ -227,7 +229,8 @@ function apply(
       case 'accessToken.addScope':
       case 'accessToken.removeScope': {
         if (typeof a !== 'string' || a === '' || /\s/.test(a) || a.length > 280) break;
-        const [to, from] = op === 'accessToken.addScope' ? [result.addScopes, result.removeScopes] : [result.removeScopes, result.addScopes];
+        const [to, from] =
+          op === 'accessToken.addScope' ? [result.addScopes, result.removeScopes] : [result.removeScopes, result.addScopes];
         const index = from.indexOf(a);
         if (index >= 0) from.splice(index, 1);
         if (!to.includes(a) && to.length < 100) to.push(a);

@@ -12,8 +12,10 @@
  */
 import { PRELUDE_CORE } from '../connections/sandbox/vm-prelude.js';
 
-export const ACTION_PRELUDE = `(function (hostRequest, hostDone, hostLog) {
-${PRELUDE_CORE}` + String.raw`
+export const ACTION_PRELUDE =
+  `(function (hostRequest, hostDone, hostLog) {
+${PRELUDE_CORE}` +
+  String.raw`
   var pending = Object.create(null);
   var commands = [];
   var PromiseOf = Promise;
