@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AuthorizationRequest, Client, LoginTransaction, ResourceServer, Session, User } from '../domain/types.js';
 import { AuthorizeError } from '../oauth/authorize/index.js';
+import { OAuthError } from '../oauth/errors.js';
 import { authorizationResponse } from '../oauth/authorize/respond.js';
 import type { GrantContext } from '../oauth/grants/types.js';
 import { sessionServes } from './connection-access.js';
@@ -129,7 +130,7 @@ export async function afterSignIn(
     return { kind: 'consent', tx: pending };
   }
   if (tx) await ctx.storage.loginTransactions.delete(tx.id);
-  return { kind: 'respond', params: await authorizationResponse(ctx, request, client, signedIn.user, signedIn.session) };
+  return respond(ctx, input, signedIn);
 }
 
 export async function afterConsent(
@@ -142,5 +143,17 @@ export async function afterConsent(
   await ctx.storage.loginTransactions.delete(tx.id);
   if (!accepted) return { kind: 'error', error: new AuthorizeError('access_denied', 'User did not authorize the request') };
   await recordConsent(ctx.storage, input.client, input.api, signedIn.user.user_id, input.request.scope, ctx.now());
-  return { kind: 'respond', params: await authorizationResponse(ctx, input.request, input.client, signedIn.user, signedIn.session) };
+  return respond(ctx, input, signedIn);
+}
+
+/** The authorization response; a post-login Action's denial (or failure) goes back to the app as access_denied. */
+async function respond(ctx: GrantContext, input: FlowInput, signedIn: SignedIn): Promise<NextStep> {
+  try {
+    return { kind: 'respond', params: await authorizationResponse(ctx, input.request, input.client, signedIn.user, signedIn.session) };
+  } catch (error) {
+    if (error instanceof OAuthError && error.error === 'access_denied') {
+      return { kind: 'error', error: new AuthorizeError('access_denied', error.description) };
+    }
+    throw error;
+  }
 }

@@ -1,5 +1,6 @@
 /**
- * Worker thread that runs one `fetchUserProfile` script at a time in QuickJS (WebAssembly).
+ * Worker thread that runs one admin script at a time in QuickJS (WebAssembly): a connection's
+ * `fetchUserProfile`, or an Action's handler (the `program` of the run picks the prelude).
  *
  * Why a worker and not the server thread: QuickJS only polls its interrupt handler every ~10,000
  * bytecode branches, so a loop whose body is one slow builtin (`'x'.repeat(1e6)` takes ~10 ms
@@ -33,7 +34,8 @@ import {
   RELEASE_SYNC,
   shouldInterruptAfterDeadline,
 } from 'quickjs-emscripten';
-import type { FromWorker, ProfileScriptFailure, RunOutcome, SandboxWorkerData, ToWorker, VmLimits } from './protocol.js';
+import { ACTION_PRELUDE } from '../../actions/vm-prelude.js';
+import type { FromWorker, ProfileScriptFailure, RunOutcome, SandboxProgram, SandboxWorkerData, ToWorker, VmLimits } from './protocol.js';
 import { VM_PRELUDE } from './vm-prelude.js';
 
 const MAX_LOG_LINES = 50;
@@ -70,6 +72,7 @@ class SandboxRun {
     quickjs: QuickJSWASMModule,
     readonly runId: number,
     private readonly limits: VmLimits,
+    private readonly program: SandboxProgram,
   ) {
     this.runtime = quickjs.newRuntime();
     this.runtime.setMemoryLimit(limits.memoryBytes);
@@ -77,9 +80,14 @@ class SandboxRun {
     this.vm = this.runtime.newContext({ intrinsics: { ...DefaultIntrinsics, TypedArrays: false } });
   }
 
-  start(script: string, accessToken: string, contextJson: string): void {
+  /** "the profile script" / "the Action", in every message the run produces. */
+  private get subject(): string {
+    return this.program === 'action' ? 'the Action' : 'the profile script';
+  }
+
+  start(script: string, args: [string, string]): void {
     this.slice(() => {
-      const api = this.evaluate(VM_PRELUDE, 'prelude.js');
+      const api = this.evaluate(this.program === 'action' ? ACTION_PRELUDE : VM_PRELUDE, 'prelude.js');
       if (!api) return this.settle({ ok: false, reason: 'script_error', message: 'the sandbox could not start' });
       const hostRequest = this.own(this.vm.newFunction('hostRequest', (id, spec) => this.onRequest(id, spec)));
       const hostDone = this.own(this.vm.newFunction('hostDone', (kind, payload) => this.onDone(kind, payload)));
@@ -90,11 +98,9 @@ class SandboxRun {
       this.deliverFn = this.own(this.vm.getProp(exports, 'deliver'));
       this.describeFn = this.own(this.vm.getProp(exports, 'describe'));
 
-      const fetchUserProfile = this.compile(script);
-      if (!fetchUserProfile) return;
-      const token = this.own(this.vm.newString(accessToken));
-      const context = this.own(this.vm.newString(contextJson));
-      this.call(run, fetchUserProfile, token, context);
+      const compiled = this.program === 'action' ? this.compileModule(script) : this.compile(script);
+      if (!compiled) return;
+      this.call(run, compiled, this.own(this.vm.newString(args[0])), this.own(this.vm.newString(args[1])));
     });
   }
 
@@ -123,6 +129,17 @@ class SandboxRun {
       return undefined;
     }
     return this.evaluate(`${script}\n;typeof fetchUserProfile === 'function' ? fetchUserProfile : undefined`, 'fetchUserProfile.js');
+  }
+
+  /**
+   * An Action is a CommonJS module body: it assigns `exports.onExecute...` (or `module.exports`).
+   * Wrapped in a function so its top-level declarations stay local to it.
+   */
+  private compileModule(script: string): QuickJSHandle | undefined {
+    return this.evaluate(
+      `(function () { var module = { exports: {} }; var exports = module.exports;\n${script}\n;return module.exports;\n})()`,
+      'action.js',
+    );
   }
 
   /**
@@ -155,7 +172,7 @@ class SandboxRun {
       this.settle({
         ok: false,
         reason: 'timeout',
-        message: `the profile script used more than its ${this.limits.cpuTimeMs} ms of CPU time`,
+        message: `${this.subject} used more than its ${this.limits.cpuTimeMs} ms of CPU time`,
       });
     }
     // Nothing left that could call back: no request in flight and no queued job.
@@ -163,13 +180,17 @@ class SandboxRun {
       this.settle({
         ok: false,
         reason: 'callback_not_called',
-        message:
-          this.requestCount === 0
-            ? 'the profile script returned without calling callback'
-            : 'the profile script never called callback (its requests have all completed)',
+        message: this.notFinished(),
       });
     }
     if (this.outcome) this.finish();
+  }
+
+  private notFinished(): string {
+    if (this.program === 'action') return 'the Action never finished: its promise is still pending with nothing left to wait for';
+    return this.requestCount === 0
+      ? 'the profile script returned without calling callback'
+      : 'the profile script never called callback (its requests have all completed)';
   }
 
   private evaluate(code: string, filename: string): QuickJSHandle | undefined {
@@ -198,7 +219,7 @@ class SandboxRun {
     this.settle(
       description.memory
         ? { ok: false, reason: 'memory', message: this.outOfMemory(description) }
-        : { ok: false, reason: 'script_error', message: `the profile script failed: ${description.message}` },
+        : { ok: false, reason: 'script_error', message: `${this.subject} failed: ${description.message}` },
     );
   }
 
@@ -220,7 +241,7 @@ class SandboxRun {
       this.settle({
         ok: false,
         reason: 'request_failed',
-        message: `the profile script made more than ${this.limits.maxRequests} requests`,
+        message: `${this.subject} made more than ${this.limits.maxRequests} requests`,
       });
       return;
     }
@@ -235,17 +256,17 @@ class SandboxRun {
     if (this.outcome) return;
     const kind = this.readString(kindHandle);
     const payload = this.readString(payloadHandle) ?? '';
-    if (kind === 'profile') return this.settle({ ok: true, profileJson: payload });
+    if (kind === 'profile' || kind === 'result') return this.settle({ ok: true, resultJson: payload });
     if (kind === 'invalid') return this.settle({ ok: false, reason: 'invalid_profile', message: payload });
     // 'error': callback(err); 'thrown': an async fetchUserProfile rejected.
     const description = parseDescription(payload) ?? { message: 'an unreadable error', memory: false, request: false };
     const reason: ProfileScriptFailure = description.memory ? 'memory' : description.request ? 'request_failed' : 'script_error';
     const prefix =
       reason === 'request_failed'
-        ? 'a request made by the profile script failed'
+        ? `a request made by ${this.subject} failed`
         : kind === 'thrown'
-          ? 'the profile script failed'
-          : 'the profile script called back with an error';
+          ? `${this.subject} failed`
+          : `${this.subject} called back with an error`;
     this.settle({ ok: false, reason, message: reason === 'memory' ? this.outOfMemory(description) : `${prefix}: ${description.message}` });
   }
 
@@ -258,7 +279,7 @@ class SandboxRun {
 
   private outOfMemory(description: Description): string {
     const limit = formatBytes(this.limits.memoryBytes);
-    return `the profile script ran out of memory (limit ${limit})${description.message === 'null' ? ' or threw null' : ''}`;
+    return `${this.subject} ran out of memory (limit ${limit})${description.message === 'null' ? ' or threw null' : ''}`;
   }
 
   private settle(outcome: RunOutcome): void {
@@ -314,8 +335,8 @@ let current: SandboxRun | undefined;
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'run') {
-    current = new SandboxRun(quickjs, message.runId, message.limits);
-    current.start(message.script, message.accessToken, message.contextJson);
+    current = new SandboxRun(quickjs, message.runId, message.limits, message.program);
+    current.start(message.script, message.args);
   } else if (message.type === 'response' && current?.runId === message.runId) {
     current.onResponse(message.requestId, JSON.stringify(message.result));
   }
