@@ -392,6 +392,35 @@ test('a deploy on one node changes deployedFlow on another node', async (t) => {
   await management.actions.delete(id);
 });
 
+test('test runs the draft in the sandbox with the event given, secrets included; api.redirect is refused at deploy', async () => {
+  const action = await management.actions.create({
+    name: 'Testable',
+    supported_triggers: [{ id: 'post-login', version: 'v3' }],
+    code: `exports.onExecutePostLogin = async (event, api) => {
+  console.log('hello from the test', event.user.email);
+  api.idToken.setCustomClaim('https://example.test/roles', event.authorization.roles);
+  api.accessToken.setCustomClaim('https://example.test/key', event.secrets.KEY);
+};`,
+    secrets: [{ name: 'KEY', value: 'k-123' }],
+  });
+  const id = action.id as string;
+  const event = { user: { user_id: 'auth0|1', email: 'a@example.test' }, authorization: { roles: ['admin'] } };
+  const raw = await server.management('POST', `/actions/actions/${id}/test`, { payload: event });
+  assert.equal(raw.status, 200);
+  assert.match(JSON.stringify(raw.body.logs), /hello from the test/);
+  const tested = await management.actions.test(id, { payload: event });
+  const result = (tested.payload as { result: { idTokenClaims: Record<string, unknown>; accessTokenClaims: Record<string, unknown> } }).result;
+  assert.deepEqual(result.idTokenClaims, { 'https://example.test/roles': ['admin'] });
+  assert.deepEqual(result.accessTokenClaims, { 'https://example.test/key': 'k-123' });
+  assert.equal((await rejection(() => management.actions.test('00000000-0000-4000-8000-000000000000', { payload: {} }))).statusCode, 404);
+
+  await management.actions.update(id, { code: 'exports.onExecutePostLogin = async (event, api) => { api.redirect.sendUserTo("https://x.test"); };' });
+  const redirect = await rejection(() => management.actions.deploy(id));
+  assert.equal(redirect.statusCode, 400);
+  assert.match(String(redirect.body.message), /api\.redirect/);
+  await management.actions.delete(id);
+});
+
 test('scopes: reading actions needs read:actions, changing them the write scopes', async () => {
   const token = await server.managementToken('read:users');
   const denied = await server.management('GET', '/actions/actions', undefined, token);

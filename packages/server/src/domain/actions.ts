@@ -290,6 +290,8 @@ export async function createAction(
     created_at: at,
     updated_at: at,
   };
+  // Auth0's `deploy: true` deploys at once: refuse before storing anything rather than leave a half-made action.
+  if (input.deploy) assertDeployable(action, deps.checkCode);
   if ((await deps.storage.actions.count()) >= limits.maxActions) {
     throw new DomainError('limit', 'too_many_actions', `The tenant has the maximum of ${limits.maxActions} actions.`);
   }

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { checkActionCode, testAction } from '../../actions/runtime.js';
 import type { ServerContext } from '../../context.js';
 import {
   type ActionsDeps,
@@ -6,6 +7,7 @@ import {
   deleteAction,
   deployAction,
   deployVersion,
+  draftForTest,
   getAction,
   getVersion,
   listActions,
@@ -102,7 +104,8 @@ const VersionParams = Strict({ actionId: Id, id: Id });
  * bindings. Secret values are write-only. What runs at sign-in is the runtime's (actions/runtime.ts).
  */
 export async function actionRoutes(app: ManagementApp, ctx: ServerContext, extra: Pick<ActionsDeps, 'checkCode' | 'limits'> = {}) {
-  const deps: ActionsDeps = { storage: ctx.storage, secrets: ctx.secrets, ...extra };
+  // The runtime's own checks (features it cannot run, such as api.redirect) come after the syntax check.
+  const deps: ActionsDeps = { storage: ctx.storage, secrets: ctx.secrets, checkCode: (code) => checkActionCode(code), ...extra };
   const now = () => new Date(ctx.now());
 
   app.get(
@@ -164,6 +167,22 @@ export async function actionRoutes(app: ManagementApp, ctx: ServerContext, extra
 
   app.post('/actions/actions/:id/deploy', { config: { scope: 'create:actions' }, schema: { params: IdParam } }, async (request, reply) =>
     reply.status(202).send(await deployAction(deps, request.params.id, now())),
+  );
+
+  // Runs the draft once in the sandbox with the event given, as Auth0's test does; nothing is stored.
+  app.post(
+    '/actions/actions/:id/test',
+    {
+      config: { scope: 'create:actions' },
+      schema: { params: IdParam, body: Strict({ payload: Type.Record(Type.String({ maxLength: 255 }), Type.Unknown()) }) },
+    },
+    async (request) => {
+      const draft = await draftForTest(deps, request.params.id);
+      // Sandbox limits: the profile scripts' defaults, which the runtime also applies to sign-ins.
+      const { payload, logs } = await testAction({}, draft.trigger, draft.code, draft.secrets, request.body.payload);
+      // `logs` (the Action's console output) is latchkey's addition to Auth0's `{payload}`.
+      return { payload, ...(logs && logs.length > 0 ? { logs } : {}) };
+    },
   );
 
   app.get(
