@@ -106,7 +106,12 @@ test('create, get, update: secrets are write-only, all_changes_deployed follows 
   const renamed = await management.actions.update(id, { name: 'Add roles claim' });
   assert.equal(renamed.name, 'Add roles claim');
   assert.equal(renamed.all_changes_deployed, true);
-  const rotated = await management.actions.update(id, { secrets: [{ name: 'API_KEY', value: 'very-secret-value-2' }, { name: 'OTHER', value: 'x' }] });
+  const rotated = await management.actions.update(id, {
+    secrets: [
+      { name: 'API_KEY', value: 'very-secret-value-2' },
+      { name: 'OTHER', value: 'x' },
+    ],
+  });
   assert.equal(rotated.all_changes_deployed, false);
   assert.deepEqual(
     rotated.secrets?.map((s) => s.name),
@@ -182,7 +187,10 @@ test('deploy refuses npm dependencies and code that does not compile, naming the
     name: 'Needs lodash',
     supported_triggers: [{ id: 'post-login', version: 'v3' }],
     code: ROLES_CLAIM,
-    dependencies: [{ name: 'lodash', version: '4.17.21' }, { name: 'axios', version: '1.6.0' }],
+    dependencies: [
+      { name: 'lodash', version: '4.17.21' },
+      { name: 'axios', version: '1.6.0' },
+    ],
   });
   const refused = await rejection(() => management.actions.deploy(withDeps.id as string));
   assert.ok(refused instanceof Management.BadRequestError);
@@ -247,7 +255,8 @@ test('list filters: triggerId, actionName, deployed, installed, with page/per_pa
     ['List A', 'List B', 'List C'],
   );
   assert.equal(all.response.total, 3);
-  const names = async (request: Management.ListActionsRequestParameters) => (await management.actions.list(request)).data.map((a) => a.name);
+  const names = async (request: Management.ListActionsRequestParameters) =>
+    (await management.actions.list(request)).data.map((a) => a.name);
   assert.deepEqual(await names({ triggerId: 'post-login' }), ['List A', 'List B']);
   assert.deepEqual(await names({ actionName: 'List C' }), ['List C']);
   assert.deepEqual(await names({ deployed: true }), ['List A', 'List C']);
@@ -274,7 +283,12 @@ test('bindings by id and by name replace the flow in order; only deployed action
     secrets: [{ name: 'TOKEN', value: 's3cr3t' }],
     deploy: true,
   });
-  const deny = await management.actions.create({ name: 'Deny blocked', supported_triggers: [{ id: 'post-login' }], code: DENY, deploy: true });
+  const deny = await management.actions.create({
+    name: 'Deny blocked',
+    supported_triggers: [{ id: 'post-login' }],
+    code: DENY,
+    deploy: true,
+  });
   const draft = await management.actions.create({ name: 'Draft only', supported_triggers: [{ id: 'post-login' }], code: DENY });
   const m2m = await management.actions.create({
     name: 'M2M claim',
@@ -331,7 +345,9 @@ test('bindings by id and by name replace the flow in order; only deployed action
   );
 
   const undeployed = await rejection(() =>
-    management.actions.triggers.bindings.updateMany('post-login', { bindings: [{ ref: { type: 'action_id', value: draft.id as string } }] }),
+    management.actions.triggers.bindings.updateMany('post-login', {
+      bindings: [{ ref: { type: 'action_id', value: draft.id as string } }],
+    }),
   );
   assert.equal(undeployed.statusCode, 400);
   assert.match(String(undeployed.body.message), /not been deployed/);
@@ -409,12 +425,15 @@ test('test runs the draft in the sandbox with the event given, secrets included;
   assert.equal(raw.status, 200);
   assert.match(JSON.stringify(raw.body.logs), /hello from the test/);
   const tested = await management.actions.test(id, { payload: event });
-  const result = (tested.payload as { result: { idTokenClaims: Record<string, unknown>; accessTokenClaims: Record<string, unknown> } }).result;
+  const result = (tested.payload as { result: { idTokenClaims: Record<string, unknown>; accessTokenClaims: Record<string, unknown> } })
+    .result;
   assert.deepEqual(result.idTokenClaims, { 'https://example.test/roles': ['admin'] });
   assert.deepEqual(result.accessTokenClaims, { 'https://example.test/key': 'k-123' });
   assert.equal((await rejection(() => management.actions.test('00000000-0000-4000-8000-000000000000', { payload: {} }))).statusCode, 404);
 
-  await management.actions.update(id, { code: 'exports.onExecutePostLogin = async (event, api) => { api.redirect.sendUserTo("https://x.test"); };' });
+  await management.actions.update(id, {
+    code: 'exports.onExecutePostLogin = async (event, api) => { api.redirect.sendUserTo("https://x.test"); };',
+  });
   const redirect = await rejection(() => management.actions.deploy(id));
   assert.equal(redirect.statusCode, 400);
   assert.match(String(redirect.body.message), /api\.redirect/);

@@ -34,6 +34,8 @@ const SupportedTriggers = Type.Array(
     default_runtime: Type.Optional(Type.String({ maxLength: 64 })),
     compatible_triggers: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 20 })),
     binding_policy: Type.Optional(Type.String({ maxLength: 64 })),
+    // auth0-deploy-cli's files may carry it.
+    url: Type.Optional(Type.String({ maxLength: 2048 })),
   }),
   { minItems: 1, maxItems: 10 },
 );
@@ -194,8 +196,10 @@ export async function actionRoutes(app: ManagementApp, ctx: ServerContext, extra
     },
   );
 
-  app.get('/actions/actions/:actionId/versions/:id', { config: { scope: 'read:actions' }, schema: { params: VersionParams } }, async (request) =>
-    getVersion(deps, request.params.actionId, request.params.id),
+  app.get(
+    '/actions/actions/:actionId/versions/:id',
+    { config: { scope: 'read:actions' }, schema: { params: VersionParams } },
+    async (request) => getVersion(deps, request.params.actionId, request.params.id),
   );
 
   app.post(
@@ -203,7 +207,10 @@ export async function actionRoutes(app: ManagementApp, ctx: ServerContext, extra
     {
       config: { scope: 'create:actions' },
       // The SDK sends no body, `{}` or `{update_draft}`.
-      schema: { params: VersionParams, body: Type.Optional(Type.Union([Strict({ update_draft: Type.Optional(Type.Boolean()) }), Type.Null()])) },
+      schema: {
+        params: VersionParams,
+        body: Type.Optional(Type.Union([Strict({ update_draft: Type.Optional(Type.Boolean()) }), Type.Null()])),
+      },
     },
     async (request, reply) => {
       const { actionId, id } = request.params;
@@ -231,7 +238,10 @@ export async function actionRoutes(app: ManagementApp, ctx: ServerContext, extra
         body: Strict({
           bindings: Type.Array(
             Strict({
-              ref: Strict({ type: StringEnum(['action_id', 'action_name', 'binding_id'] as const), value: Type.String({ minLength: 1, maxLength: 255 }) }),
+              ref: Strict({
+                type: StringEnum(['action_id', 'action_name', 'binding_id'] as const),
+                value: Type.String({ minLength: 1, maxLength: 255 }),
+              }),
               display_name: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
               // Binding-level secrets belong to Auth0's marketplace integrations, which are not offered.
               secrets: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 0 })),
