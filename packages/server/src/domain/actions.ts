@@ -171,7 +171,10 @@ function triggerRef(triggers: ActionInput['supported_triggers']): ActionTriggerR
   }
   const versions = TRIGGERS[id].versions;
   if (version !== undefined && !versions.includes(version)) {
-    throw invalidField('supported_triggers', `Version '${version}' of trigger '${id}' is not supported; supported: ${versions.join(', ')}.`);
+    throw invalidField(
+      'supported_triggers',
+      `Version '${version}' of trigger '${id}' is not supported; supported: ${versions.join(', ')}.`,
+    );
   }
   return { id, version: version ?? versions[0]! };
 }
@@ -269,11 +272,7 @@ async function presentAction(deps: Pick<ActionsDeps, 'storage'>, action: ActionR
 
 // --- Operations.
 
-export async function createAction(
-  deps: ActionsDeps,
-  input: ActionInput & { deploy?: boolean },
-  now: Date,
-): Promise<PresentedAction> {
+export async function createAction(deps: ActionsDeps, input: ActionInput & { deploy?: boolean }, now: Date): Promise<PresentedAction> {
   const limits = limitsOf(deps);
   const at = now.toISOString();
   const id = randomUUID();
@@ -290,6 +289,8 @@ export async function createAction(
     created_at: at,
     updated_at: at,
   };
+  // Auth0's `deploy: true` deploys at once: refuse before storing anything rather than leave a half-made action.
+  if (input.deploy) assertDeployable(action, deps.checkCode);
   if ((await deps.storage.actions.count()) >= limits.maxActions) {
     throw new DomainError('limit', 'too_many_actions', `The tenant has the maximum of ${limits.maxActions} actions.`);
   }
