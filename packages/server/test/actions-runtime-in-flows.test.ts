@@ -3,16 +3,19 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import express, { type ErrorRequestHandler } from 'express';
+import { expressjwt, type GetVerificationKey } from 'express-jwt';
 import { auth, claimCheck } from 'express-oauth2-jwt-bearer';
-import { createAction, type TriggerId, updateBindings } from '../src/domain/actions.js';
+import jwksRsa from 'jwks-rsa';
+import * as client from 'openid-client';
+import type { TriggerId } from '../src/domain/actions.js';
 import { authorizeUrl, Browser, callbackParams, pkcePair, signInWithPassword } from './helpers/http-login.js';
 import { authorizationCode, claimsOf, tokenRequest } from './helpers/protocol.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { createAppClient, createNativeApp, createUser, enableOnDatabaseConnection, TEST_PASSWORD } from './helpers/tenant.js';
 
 /**
- * Auth0-style Actions, deployed and bound (domain/actions.ts, as the Management API does), run by
- * the sign-in, token and signup paths: claims read by a real API guard, denials, hostile code.
+ * Auth0-style Actions, created, deployed and bound through the Management API, run by the sign-in,
+ * token and signup paths: claims read by real API guards, denials seen by openid-client, hostile code.
  */
 const API = 'https://orders.example.test/';
 const redirectUri = 'http://127.0.0.1:50400/callback';
@@ -25,17 +28,19 @@ let ordersApi: Server;
 let ordersUrl: string;
 let actionCount = 0;
 
-/** Deploys the code as a new Action and makes it the trigger's whole flow. */
+/** Creates and deploys the code as a new Action and makes it the trigger's whole flow (no code: an empty flow). */
 async function bind(trigger: TriggerId, code: string | undefined, secrets: { name: string; value: string }[] = []) {
-  const deps = { storage: server.ctx.storage, secrets: server.ctx.secrets };
-  const now = new Date();
-  if (code === undefined) return updateBindings(deps, trigger, [], now);
-  const action = await createAction(
-    deps,
-    { name: `action-${++actionCount}`, supported_triggers: [{ id: trigger }], code, secrets, deploy: true },
-    now,
-  );
-  await updateBindings(deps, trigger, [{ ref: { type: 'action_id', value: String(action.id) } }], now);
+  const bindings: unknown[] = [];
+  if (code !== undefined) {
+    const name = `action-${++actionCount}`;
+    const created = await server.management('POST', '/actions/actions', { name, supported_triggers: [{ id: trigger, version: trigger === 'post-login' ? 'v3' : 'v2' }], code, secrets });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const deployed = await server.management('POST', `/actions/actions/${created.body.id}/deploy`);
+    assert.ok(deployed.status === 200 || deployed.status === 202, JSON.stringify(deployed.body));
+    bindings.push({ ref: { type: 'action_name', value: name }, display_name: name });
+  }
+  const bound = await server.management('PATCH', `/actions/triggers/${trigger}/bindings`, { bindings });
+  assert.equal(bound.status, 200, JSON.stringify(bound.body));
 }
 
 before(async () => {
@@ -157,17 +162,40 @@ test('a roles-claim post-login Action: the API guard (claimCheck) accepts the to
   assert.equal(await callOrders((await signIn()).access_token), 401, 'without the Action the guard refuses');
 });
 
-test('a deny Action ends the sign-in with access_denied and its reason; the token endpoint likewise', async () => {
+test('a deny Action: openid-client sees access_denied with the reason; a refresh of a denied user is refused too', async () => {
+  const before = await signIn(blockedEmail);
   await bind(
     'post-login',
     `exports.onExecutePostLogin = async (event, api) => {
       if (event.user.email === ${JSON.stringify(blockedEmail)}) api.access.deny('Your account is on hold');
     };`,
   );
-  const denied = await signInResult(blockedEmail);
-  assert.equal(denied.get('error'), 'access_denied');
-  assert.equal(denied.get('error_description'), 'Your account is on hold');
-  assert.equal(denied.get('state'), 'st-1');
+  const config = await client.discovery(new URL(server.issuer), native.client_id, { token_endpoint_auth_method: 'none' }, client.None(), {
+    execute: [client.allowInsecureRequests],
+  });
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    scope: 'openid',
+    state,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  });
+  const response = await signInWithPassword(new Browser(server.issuer), url, blockedEmail, TEST_PASSWORD);
+  const callback = new URL(String(response.headers.get('location')));
+  await assert.rejects(
+    client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state }),
+    (error: Error & { error?: string; error_description?: string }) => {
+      assert.ok(error instanceof client.AuthorizationResponseError, String(error));
+      assert.equal(error.error, 'access_denied');
+      assert.equal(error.error_description, 'Your account is on hold');
+      return true;
+    },
+  );
+  const refused = await tokenRequest(server, { grant_type: 'refresh_token', client_id: native.client_id, refresh_token: before.refresh_token });
+  assert.equal(refused.status, 403, JSON.stringify(refused.body));
+  assert.deepEqual(refused.body, { error: 'access_denied', error_description: 'Your account is on hold' });
   assert.ok((await signIn()).access_token, 'other users still sign in');
   await bind('post-login', undefined);
 });
@@ -190,8 +218,43 @@ test('a credentials-exchange Action adds a claim to client_credentials tokens, a
     audience: API,
   });
   assert.equal(issued.status, 200, JSON.stringify(issued.body));
-  assert.equal(claimsOf(issued.body.access_token)['https://example.com/tenant'], 'acme');
   assert.equal(claimsOf(issued.body.access_token).gty, 'client-credentials');
+
+  // An API guarded by express-jwt + jwks-rsa reads the claim.
+  const app = express();
+  app.get(
+    '/tenant',
+    expressjwt({
+      secret: jwksRsa.expressJwtSecret({ jwksUri: `${server.issuer}.well-known/jwks.json`, cache: true }) as GetVerificationKey,
+      audience: API,
+      issuer: server.issuer,
+      algorithms: ['RS256'],
+    }),
+    (req, res) => res.json({ tenant: (req as express.Request & { auth?: Record<string, unknown> }).auth?.['https://example.com/tenant'] }),
+  );
+  const listening = await new Promise<Server>((resolve) => {
+    const started = app.listen(0, '127.0.0.1', () => resolve(started));
+  });
+  try {
+    const read = await fetch(`http://127.0.0.1:${(listening.address() as AddressInfo).port}/tenant`, {
+      headers: { authorization: `Bearer ${issued.body.access_token}` },
+    });
+    assert.equal(read.status, 200);
+    assert.deepEqual(await read.json(), { tenant: 'acme' });
+  } finally {
+    listening.close();
+  }
+
+  const denied = await createAppClient(server, { name: 'denied', app_type: 'non_interactive', grant_types: ['client_credentials'] });
+  await server.management('POST', '/client-grants', { client_id: denied.client_id, audience: API, scope: ['read:orders'] });
+  const refused = await tokenRequest(server, {
+    grant_type: 'client_credentials',
+    client_id: denied.client_id,
+    client_secret: String(denied.client_secret),
+    audience: API,
+  });
+  assert.equal(refused.status, 400, JSON.stringify(refused.body));
+  assert.deepEqual(refused.body, { error: 'invalid_request', error_description: 'not this one' });
   await bind('credentials-exchange', undefined);
 });
 
