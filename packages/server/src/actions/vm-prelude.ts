@@ -196,7 +196,10 @@ ${PRELUDE_CORE}` +
     throw new ErrorOf('Actions cannot load packages in latchkey: require(' + stringify(StringOf(name)) + ')');
   };
 
+  // Called once per run, in a context that may have served earlier runs of the same code.
   function run(exportsObject, handlerName, inputJson) {
+    finished = false;
+    commands = [];
     var input = parse(inputJson);
     var handler = exportsObject !== null && exportsObject !== undefined ? exportsObject[handlerName] : undefined;
     if (typeof handler !== 'function') {
