@@ -162,9 +162,18 @@ async function benchBackend(storage: StorageKind): Promise<boolean> {
     client_secret: m2m.client_secret,
     audience: API_IDENTIFIER,
   }).toString();
-  const ccWithout = await clientCredentialsLoad(latchkey.server, tokenUrl, form, false);
+  // Without, with, without again: the machine's other load drifts, the mean of the two "without" runs less.
+  const ccFirst = await clientCredentialsLoad(latchkey.server, tokenUrl, form, false);
   await bind(management, 'credentials-exchange', 'v2', CREDENTIALS_ACTION);
   const ccWith = await clientCredentialsLoad(latchkey.server, tokenUrl, form, true);
+  await bind(management, 'credentials-exchange', 'v2');
+  const ccSecond = await clientCredentialsLoad(latchkey.server, tokenUrl, form, false);
+  const ccWithout: CcFigures = {
+    perSecond: (ccFirst.perSecond + ccSecond.perSecond) / 2,
+    cpuUsEach: (ccFirst.cpuUsEach + ccSecond.cpuUsEach) / 2,
+    p50Ms: (ccFirst.p50Ms + ccSecond.p50Ms) / 2,
+    failed: ccFirst.failed + ccSecond.failed,
+  };
   expectAlive(latchkey.server, 'during client_credentials');
   await latchkey.server.stop();
 
@@ -195,10 +204,14 @@ async function benchBackend(storage: StorageKind): Promise<boolean> {
     emails.push(email);
   }
   const tenant: Tenant = { issuer: signInServer.issuer, clientId, emails };
+  // Sign-ins/s under load (all connections); p50 from one connection signing in over and over, where
+  // queueing behind argon2id does not hide what the Action adds.
   const signIns = async () => {
     await verifyFlow(tenant, emails[0] ?? '');
     await runSignIns(tenant, signInServer.server, storage, { seconds: WARMUP_SECONDS, connections: signInConnections });
-    return runSignIns(tenant, signInServer.server, storage, { seconds: durationSeconds, connections: signInConnections });
+    const loaded = await runSignIns(tenant, signInServer.server, storage, { seconds: durationSeconds, connections: signInConnections });
+    const single = await runSignIns(tenant, signInServer.server, storage, { seconds: durationSeconds, connections: 1 });
+    return { ...loaded, p50Ms: single.p50Ms, failed: loaded.failed + single.failed };
   };
   const siWithout = await signIns();
   await bind(api.management, 'post-login', 'v3', POST_LOGIN_ACTION);
@@ -222,7 +235,7 @@ async function benchBackend(storage: StorageKind): Promise<boolean> {
 
   console.log(`\n${latchkey.name}`);
   printTable(
-    ['run', 'per s', 'p50 ms', 'server CPU µs each'],
+    ['run', 'per s', 'p50 ms (sign-in: 1 connection)', 'server CPU µs each'],
     [
       ['client_credentials, no Action', ccWithout.perSecond.toFixed(0), ccWithout.p50Ms.toFixed(2), ccWithout.cpuUsEach.toFixed(0)],
       [
@@ -252,7 +265,11 @@ async function benchBackend(storage: StorageKind): Promise<boolean> {
       `${(ccRatio * 100).toFixed(0)}%`,
     ],
     [`sign-in extra p50 < ${TARGETS.extraP50Ms} ms`, extraP50 < TARGETS.extraP50Ms, `${extraP50.toFixed(2)} ms`],
-    [`sign-ins/s within ${(1 - TARGETS.signInRatio) * 100}% of none`, siRatio >= TARGETS.signInRatio, `${(siRatio * 100).toFixed(0)}%`],
+    [
+      `sign-ins/s within ${Math.round((1 - TARGETS.signInRatio) * 100)}% of none`,
+      siRatio >= TARGETS.signInRatio,
+      `${(siRatio * 100).toFixed(0)}%`,
+    ],
   ];
   printTargetChecks(checks);
   return valid;
