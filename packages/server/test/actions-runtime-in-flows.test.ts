@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import express, { type ErrorRequestHandler } from 'express';
@@ -281,12 +281,50 @@ test('a pre-user-registration deny at /dbconnections/signup answers 400 with the
   const refused = await signup('someone@blocked.test');
   const refusedBody = (await refused.json()) as Record<string, unknown>;
   assert.equal(refused.status, 400, JSON.stringify(refusedBody));
-  assert.match(JSON.stringify(refusedBody), /Sign-ups from this domain are closed/);
+  assert.equal(refusedBody.description, 'Sign-ups from this domain are closed', JSON.stringify(refusedBody));
+  assert.equal(refusedBody.code, 'extensibility_error');
   const accepted = await signup('someone@open.test');
   assert.equal(accepted.status, 200, await accepted.clone().text());
   const users = await server.management('GET', `/users-by-email?email=${encodeURIComponent('someone@open.test')}`);
   assert.equal(users.body[0].user_metadata.source, 'action');
   await bind('pre-user-registration', undefined);
+});
+
+test('post-user-registration runs after the signup, and a failing one never fails it', async () => {
+  const seen: string[] = [];
+  const hook = createServer((req, res) => {
+    seen.push(String(req.url));
+    res.end('{}');
+  });
+  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+  const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}`;
+  try {
+    await enableOnDatabaseConnection(server, native.client_id);
+    await bind(
+      'post-user-registration',
+      `exports.onExecutePostUserRegistration = async (event, api) => {
+        await fetch(event.secrets.HOOK + '/registered?email=' + encodeURIComponent(event.user.email));
+        throw new Error('the notification failed after all');
+      };`,
+      [{ name: 'HOOK', value: hookUrl }],
+    );
+    const response = await fetch(new URL('/dbconnections/signup', server.issuer), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        client_id: native.client_id,
+        email: 'registered@example.test',
+        password: TEST_PASSWORD,
+        connection: 'Username-Password-Authentication',
+      }),
+    });
+    assert.equal(response.status, 200, await response.clone().text());
+    for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(seen, ['/registered?email=registered%40example.test']);
+  } finally {
+    await bind('post-user-registration', undefined);
+    hook.close();
+  }
 });
 
 test('hostile Actions fail their own sign-in with access_denied while the server keeps answering', async () => {
