@@ -57,6 +57,12 @@ export const ConfigSchema = Type.Object(
     signupLimitPerTenant: Type.Integer({ minimum: 1, maximum: 10000000, default: 1000 }),
     /** The `picture` of users without one: an initials avatar served here, or Gravatar falling back to it. */
     defaultPicture: Type.Union([Type.Literal('initials'), Type.Literal('gravatar')], { default: 'initials' }),
+    /** CPU time one Action run may use (its script's execution, summed over the run). */
+    actionsCpuTimeMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 1_000 }),
+    /** One Action run from start to end, waiting for its fetch calls included. */
+    actionsWallTimeMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
+    /** The QuickJS heap of one Action (the worker's 64 MiB WebAssembly memory bounds any value). */
+    actionsMemoryMb: Type.Integer({ minimum: 1, maximum: 48, default: 16 }),
   },
   { additionalProperties: false },
 );
@@ -89,6 +95,9 @@ const ENV_NAMES: Record<keyof Static<typeof ConfigSchema>, string> = {
   signupLimitPerIp: 'LATCHKEY_SIGNUP_LIMIT_PER_IP',
   signupLimitPerTenant: 'LATCHKEY_SIGNUP_LIMIT_PER_TENANT',
   defaultPicture: 'LATCHKEY_DEFAULT_PICTURE',
+  actionsCpuTimeMs: 'LATCHKEY_ACTIONS_CPU_TIME_MS',
+  actionsWallTimeMs: 'LATCHKEY_ACTIONS_WALL_TIME_MS',
+  actionsMemoryMb: 'LATCHKEY_ACTIONS_MEMORY_MB',
 };
 
 export class ConfigError extends Error {
@@ -107,6 +116,9 @@ const NUMERIC = new Set([
   'loginTransactionsPerIp',
   'signupLimitPerIp',
   'signupLimitPerTenant',
+  'actionsCpuTimeMs',
+  'actionsWallTimeMs',
+  'actionsMemoryMb',
 ]);
 const BOOLEAN = new Set(['auth0CompatibleDefaults']);
 

@@ -90,7 +90,14 @@ export async function openContext(config: Config, now: () => number = Date.now):
     grants: grantRegistry,
     now,
     background: new BackgroundTasks(),
-    actions: { flow: (trigger) => deployedFlow(ctx, trigger) },
+    actions: {
+      flow: (trigger) => deployedFlow(ctx, trigger),
+      sandbox: {
+        cpuTimeMs: config.actionsCpuTimeMs,
+        wallTimeMs: config.actionsWallTimeMs,
+        memoryBytes: config.actionsMemoryMb * 1024 * 1024,
+      },
+    },
   };
   return createdAt ? { ctx, masterKeyCreatedAt: createdAt } : { ctx };
 }

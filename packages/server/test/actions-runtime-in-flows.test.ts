@@ -33,7 +33,12 @@ async function bind(trigger: TriggerId, code: string | undefined, secrets: { nam
   const bindings: unknown[] = [];
   if (code !== undefined) {
     const name = `action-${++actionCount}`;
-    const created = await server.management('POST', '/actions/actions', { name, supported_triggers: [{ id: trigger, version: trigger === 'post-login' ? 'v3' : 'v2' }], code, secrets });
+    const created = await server.management('POST', '/actions/actions', {
+      name,
+      supported_triggers: [{ id: trigger, version: trigger === 'post-login' ? 'v3' : 'v2' }],
+      code,
+      secrets,
+    });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const deployed = await server.management('POST', `/actions/actions/${created.body.id}/deploy`);
     assert.ok(deployed.status === 200 || deployed.status === 202, JSON.stringify(deployed.body));
@@ -44,8 +49,8 @@ async function bind(trigger: TriggerId, code: string | undefined, secrets: { nam
 }
 
 before(async () => {
-  server = await startTestServer({ config: {} });
-  server.ctx.actions.sandbox = { cpuTimeMs: 300, wallTimeMs: 2_000 };
+  // Short limits, so the hostile Actions end quickly (LATCHKEY_ACTIONS_*).
+  server = await startTestServer({ config: { actionsCpuTimeMs: 300, actionsWallTimeMs: 2_000 } });
   const api = await server.management('POST', '/resource-servers', {
     identifier: API,
     name: 'Orders',
@@ -193,7 +198,11 @@ test('a deny Action: openid-client sees access_denied with the reason; a refresh
       return true;
     },
   );
-  const refused = await tokenRequest(server, { grant_type: 'refresh_token', client_id: native.client_id, refresh_token: before.refresh_token });
+  const refused = await tokenRequest(server, {
+    grant_type: 'refresh_token',
+    client_id: native.client_id,
+    refresh_token: before.refresh_token,
+  });
   assert.equal(refused.status, 403, JSON.stringify(refused.body));
   assert.deepEqual(refused.body, { error: 'access_denied', error_description: 'Your account is on hold' });
   assert.ok((await signIn()).access_token, 'other users still sign in');
