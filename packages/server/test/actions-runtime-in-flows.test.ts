@@ -137,6 +137,7 @@ test('a roles-claim post-login Action: the API guard (claimCheck) accepts the to
         api.idToken.setCustomClaim(namespace + '/roles', event.authorization.roles);
       }
       api.idToken.setCustomClaim('protocol', event.transaction.protocol);
+      api.idToken.setCustomClaim('request', { ip: event.request.ip, audience: (event.request.query || {}).audience, logins: event.stats.logins_count });
       api.accessToken.setCustomClaim('sub', 'someone-else');
       api.accessToken.setCustomClaim('https://auth0.com/claim', 1);
       api.user.setAppMetadata('plan', event.secrets.PLAN);
@@ -149,6 +150,10 @@ test('a roles-claim post-login Action: the API guard (claimCheck) accepts the to
   assert.notEqual(access.sub, 'someone-else', 'a registered claim is never replaced');
   assert.equal(access['https://auth0.com/claim'], undefined, "Auth0's own namespace is kept");
   assert.equal(claimsOf(tokens.id_token).protocol, 'oidc-basic-profile');
+  const seen = claimsOf(tokens.id_token).request;
+  assert.equal(seen.ip, '127.0.0.1');
+  assert.equal(seen.audience, API);
+  assert.ok(seen.logins >= 1, JSON.stringify(seen));
   assert.equal(await callOrders(tokens.access_token), 200);
 
   const users = await server.management('GET', `/users-by-email?email=${encodeURIComponent(email)}`);

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ActionRequestInfo } from '../../actions/flows.js';
 import { upstreamIdTokenContext } from '../../connections/upstream.js';
 import type { ServerContext } from '../../context.js';
 import type { AuthorizationRequest, LoginTransaction, Session, User } from '../../domain/types.js';
@@ -30,6 +31,19 @@ export async function signedInFrom(request: FastifyRequest, ctx: ServerContext):
   const user = (await ctx.storage.users.get(session.userId))?.user;
   // A blocked user has no usable session: not for SSO, a pending consent page, nor device approval.
   return user && !user.blocked ? { user, session } : undefined;
+}
+
+/** `event.request` of the Actions: what the HTTP request that continues the flow says about the user agent. */
+export function actionRequestInfo(request: FastifyRequest): ActionRequestInfo {
+  const userAgent = request.headers['user-agent'];
+  const language = request.headers['accept-language'];
+  return {
+    ip: request.ip,
+    hostname: request.hostname,
+    method: request.method,
+    ...(typeof userAgent === 'string' ? { user_agent: userAgent.slice(0, 512) } : {}),
+    ...(typeof language === 'string' ? { language: language.split(',')[0]?.split(';')[0]?.trim().slice(0, 35) ?? '' } : {}),
+  };
 }
 
 /** The client and API a stored request refers to, looked up again: either may have changed meanwhile. */
@@ -179,5 +193,6 @@ export async function signInAndContinue(
     await ctx.storage.loginTransactions.delete(tx.id);
     return reply.redirect(`/activate/confirm?user_code=${encodeURIComponent(tx.device.userCode)}`, 302);
   }
-  return sendNextStep(reply, ctx, await afterSignIn(ctx, input, { user, session }, tx), tx.request);
+  const continued = { ...input, http: actionRequestInfo(request) };
+  return sendNextStep(reply, ctx, await afterSignIn(ctx, continued, { user, session }, tx), tx.request);
 }

@@ -11,7 +11,7 @@ import { signUp } from '../../login/signup.js';
 import { pageError } from '../errors.js';
 import { field } from './form.js';
 import { sendPage, tenantBranding } from './html-response.js';
-import { loadTransaction, sendNextStep, sendTransactionProblem, signedInFrom, signInAndContinue } from './next-step.js';
+import { actionRequestInfo, loadTransaction, sendNextStep, sendTransactionProblem, signedInFrom, signInAndContinue } from './next-step.js';
 import { redirectUpstream } from './upstream.js';
 import { ASSETS } from './views/assets.js';
 import { consentPage, errorPage, type FormContext, loginPage, signupPage } from './views/pages.js';
@@ -220,7 +220,8 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
     const loaded = await beginConsent(request, reply, field(body, 'state'), field(body, 'csrf') ?? '');
     if (!loaded) return reply;
     const accepted = field(body, 'action') === 'accept';
-    const step = await afterConsent(ctx, loaded.input, loaded.signedIn, loaded.tx, accepted);
+    const input = { ...loaded.input, http: actionRequestInfo(request) };
+    const step = await afterConsent(ctx, input, loaded.signedIn, loaded.tx, accepted);
     return sendNextStep(reply, ctx, step, loaded.tx.request);
   });
 }

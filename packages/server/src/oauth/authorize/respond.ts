@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { runPostLogin } from '../../actions/flows.js';
+import { type ActionRequestInfo, runPostLogin } from '../../actions/flows.js';
 import type { AuthorizationRequest, Client, Session, User } from '../../domain/types.js';
 import type { GrantContext } from '../grants/types.js';
 import { digestToken, issueUserTokens, signIdToken } from '../user-tokens.js';
@@ -17,6 +17,7 @@ export async function authorizationResponse(
   client: Client,
   user: User,
   session: Session,
+  requestInfo?: ActionRequestInfo,
 ): Promise<Record<string, string>> {
   const grant = {
     clientId: client.client_id,
@@ -36,7 +37,7 @@ export async function authorizationResponse(
       : types.includes('code')
         ? 'oidc-hybrid-profile'
         : 'oidc-implicit-profile';
-  const actions = await runPostLogin(ctx, { client, user, grant, protocol });
+  const actions = await runPostLogin(ctx, { client, user, grant, protocol, ...(requestInfo ? { request: requestInfo } : {}) });
   if (types.includes('code')) {
     const code = randomBytes(32).toString('base64url');
     await ctx.storage.codes.insert(
