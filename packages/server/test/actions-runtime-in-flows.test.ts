@@ -137,7 +137,8 @@ test('a roles-claim post-login Action: the API guard (claimCheck) accepts the to
         api.idToken.setCustomClaim(namespace + '/roles', event.authorization.roles);
       }
       api.idToken.setCustomClaim('protocol', event.transaction.protocol);
-      api.idToken.setCustomClaim('request', { ip: event.request.ip, audience: (event.request.query || {}).audience, logins: event.stats.logins_count });
+      const query = event.request.query || {};
+      api.idToken.setCustomClaim('request', { ip: event.request.ip, audience: query.audience, logins: event.stats.logins_count });
       api.accessToken.setCustomClaim('sub', 'someone-else');
       api.accessToken.setCustomClaim('https://auth0.com/claim', 1);
       api.user.setAppMetadata('plan', event.secrets.PLAN);
