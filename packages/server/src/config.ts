@@ -57,6 +57,8 @@ export const ConfigSchema = Type.Object(
     signupLimitPerTenant: Type.Integer({ minimum: 1, maximum: 10000000, default: 1000 }),
     /** The `picture` of users without one: an initials avatar served here, or Gravatar falling back to it. */
     defaultPicture: Type.Union([Type.Literal('initials'), Type.Literal('gravatar')], { default: 'initials' }),
+    /** Actions the tenant may have (Management API `POST /actions/actions` answers 429 past it). */
+    actionsMax: Type.Integer({ minimum: 0, maximum: 100_000, default: 1000 }),
   },
   { additionalProperties: false },
 );
@@ -89,6 +91,7 @@ const ENV_NAMES: Record<keyof Static<typeof ConfigSchema>, string> = {
   signupLimitPerIp: 'LATCHKEY_SIGNUP_LIMIT_PER_IP',
   signupLimitPerTenant: 'LATCHKEY_SIGNUP_LIMIT_PER_TENANT',
   defaultPicture: 'LATCHKEY_DEFAULT_PICTURE',
+  actionsMax: 'LATCHKEY_ACTIONS_MAX',
 };
 
 export class ConfigError extends Error {
@@ -107,6 +110,7 @@ const NUMERIC = new Set([
   'loginTransactionsPerIp',
   'signupLimitPerIp',
   'signupLimitPerTenant',
+  'actionsMax',
 ]);
 const BOOLEAN = new Set(['auth0CompatibleDefaults']);
 

@@ -521,13 +521,35 @@ async function presentBindings(deps: Pick<ActionsDeps, 'storage'>, bindings: Bin
 
 const dates = (b: BindingRecord) => ({ created_at: b.created_at, updated_at: b.updated_at });
 
-function triggerParam(trigger: string): TriggerId {
-  if (!isTriggerId(trigger)) throw notFound(`Trigger '${trigger}' is not supported.`, 'not_found');
-  return trigger;
+/**
+ * Auth0's other triggers, which latchkey does not run. Their flows are empty: listing them answers
+ * none and emptying them is accepted, so that exports from Auth0 (auth0-deploy-cli writes every
+ * trigger, empty ones too) import unchanged; binding an action to one is refused.
+ */
+const OTHER_AUTH0_TRIGGERS = new Set([
+  'post-change-password',
+  'send-phone-message',
+  'custom-phone-provider',
+  'custom-email-provider',
+  'password-reset-post-challenge',
+  'custom-token-exchange',
+  'event-stream',
+  'password-hash-migration',
+  'login-post-identifier',
+  'signup-post-identifier',
+  'post-credential-validation',
+]);
+
+function triggerParam(trigger: string): TriggerId | 'other' {
+  if (isTriggerId(trigger)) return trigger;
+  if (OTHER_AUTH0_TRIGGERS.has(trigger)) return 'other';
+  throw notFound(`Trigger '${trigger}' does not exist.`, 'not_found');
 }
 
 export async function listBindings(deps: Pick<ActionsDeps, 'storage'>, trigger: string, page: PageRequest & { kind: 'offset' }) {
-  const found = await deps.storage.actions.listBindings(triggerParam(trigger), page);
+  const triggerId = triggerParam(trigger);
+  if (triggerId === 'other') return { items: [], total: 0 };
+  const found = await deps.storage.actions.listBindings(triggerId, page);
   return { ...found, items: await presentBindings(deps, found.items) };
 }
 
@@ -538,6 +560,10 @@ export async function listBindings(deps: Pick<ActionsDeps, 'storage'>, trigger: 
 export async function updateBindings(deps: ActionsDeps, trigger: string, input: BindingInput[], now: Date) {
   const limits = limitsOf(deps);
   const triggerId = triggerParam(trigger);
+  if (triggerId === 'other') {
+    if (input.length === 0) return { bindings: [] };
+    throw invalidField('bindings', `Trigger '${trigger}' is not supported; supported triggers: ${TRIGGER_IDS.join(', ')}.`);
+  }
   if (input.length > limits.maxBindingsPerTrigger) {
     throw invalidField('bindings', `A trigger has at most ${limits.maxBindingsPerTrigger} bindings.`);
   }
