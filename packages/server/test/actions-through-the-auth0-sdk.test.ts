@@ -13,6 +13,8 @@ import { startTestServer, type TestServer, trustTestCa } from './helpers/server.
 let server: TestServer;
 let nodeB: TestServer;
 let management: ManagementClient;
+/** Every log line of the first node, at debug level: secret values must never be among them. */
+const logged: string[] = [];
 
 const ROLES_CLAIM = `exports.onExecutePostLogin = async (event, api) => {
   const roles = (event.authorization && event.authorization.roles) || [];
@@ -25,7 +27,11 @@ const DENY = `exports.onExecutePostLogin = async (event, api) => {
 
 before(async () => {
   trustTestCa();
-  server = await startTestServer({ https: true });
+  server = await startTestServer({
+    https: true,
+    config: { logLevel: 'debug' },
+    logStream: { write: (chunk: string) => void logged.push(chunk) },
+  });
   nodeB = await startTestServer({ https: true, shareWith: server });
   management = new ManagementClient({
     domain: new URL(server.issuer).host,
@@ -474,5 +480,12 @@ test('the number of actions is bounded (LATCHKEY_ACTIONS_MAX)', async () => {
     assert.equal((await small.management('GET', '/actions/actions')).body.total, 1);
   } finally {
     await small.close();
+  }
+});
+
+test('no secret value reached the log', () => {
+  assert.ok(logged.length > 0);
+  for (const value of ['very-secret-value-1', 'very-secret-value-2', 's3cr3t', 'k-123']) {
+    assert.ok(!logged.some((line) => line.includes(value)), `${value} was logged`);
   }
 });
