@@ -107,18 +107,16 @@ export interface ActionsDeps {
 }
 
 /** Trigger versions latchkey runs (Auth0's `exports.onExecute...(event, api)` model), newest first. */
-const TRIGGERS: Record<TriggerId, { versions: string[]; handler: string }> = {
-  'post-login': { versions: ['v3', 'v2'], handler: 'onExecutePostLogin' },
-  'credentials-exchange': { versions: ['v2'], handler: 'onExecuteCredentialsExchange' },
-  'pre-user-registration': { versions: ['v2'], handler: 'onExecutePreUserRegistration' },
-  'post-user-registration': { versions: ['v2'], handler: 'onExecutePostUserRegistration' },
+const TRIGGERS: Record<TriggerId, { versions: string[] }> = {
+  'post-login': { versions: ['v3', 'v2'] },
+  'credentials-exchange': { versions: ['v2'] },
+  'pre-user-registration': { versions: ['v2'] },
+  'post-user-registration': { versions: ['v2'] },
 };
 
 /** Runtimes Auth0 names; the code runs in latchkey's sandbox whichever is named, so the name is kept as given. */
 export const ACTION_RUNTIMES = ['node22', 'node18-actions', 'node18', 'node16', 'node12'] as const;
 export const DEFAULT_RUNTIME = 'node22';
-
-export const handlerName = (trigger: TriggerId) => TRIGGERS[trigger].handler;
 
 /** Auth0's GET /actions/triggers: the triggers latchkey runs, each version it accepts. */
 export function listTriggers() {
@@ -457,10 +455,11 @@ export async function getVersion(deps: Pick<ActionsDeps, 'storage'>, id: string,
 export async function deployVersion(deps: ActionsDeps, id: string, versionId: string, updateDraft: boolean, now: Date) {
   const limits = limitsOf(deps);
   const at = now.toISOString();
-  await actionRecord(deps, id);
+  const named = await actionRecord(deps, id);
   const old = await deps.storage.actions.getVersion(id, versionId);
   if (!old) throw noSuchVersion();
-  assertDeployable({ ...(await actionRecord(deps, id)), ...old }, deps.checkCode);
+  // Checked again: what may be deployed can have narrowed since that version was.
+  assertDeployable({ ...named, code: old.code, dependencies: old.dependencies, trigger: old.trigger }, deps.checkCode);
   const { version, action } = await deps.storage.transaction(async (tx) => {
     const current = await tx.actions.get(id);
     if (!current) throw noSuchAction();
