@@ -1,8 +1,10 @@
+import type { ActionsRuntime } from './actions/flows.js';
 import { BackgroundTasks } from './background.js';
 import type { Config } from './config.js';
 import { Encrypter, MasterKey } from './crypto/encryption.js';
 import { KeyRing } from './crypto/keys.js';
 import { SecretDigester } from './crypto/secrets.js';
+import { deployedFlow } from './domain/actions.js';
 import type { PictureSettings } from './domain/default-picture.js';
 import { type GrantRegistry, grantRegistry } from './oauth/grants/index.js';
 import { describeDatabaseUrl, errorText, StartupError } from './startup-checks.js';
@@ -27,6 +29,8 @@ export interface ServerContext {
   now: () => number;
   /** Work that outlives its request; stopped (between steps) when the server closes. */
   background: BackgroundTasks;
+  /** Runs the deployed Actions of a trigger (its `log` is set by app.ts, its sandbox limits by config or tests). */
+  actions: ActionsRuntime;
 }
 
 export interface OpenedContext {
@@ -86,6 +90,7 @@ export async function openContext(config: Config, now: () => number = Date.now):
     grants: grantRegistry,
     now,
     background: new BackgroundTasks(),
+    actions: { flow: (trigger) => deployedFlow(ctx, trigger) },
   };
   return createdAt ? { ctx, masterKeyCreatedAt: createdAt } : { ctx };
 }

@@ -3,11 +3,12 @@
  * runs the flow (runtime.ts) and turns a denial or a failure into the error of that path. Every
  * run that fails or denies leaves a log line (the debug log also gets the Actions' console output).
  */
-import { updateUser } from '../domain/users.js';
+
 import type { Client, Grant, User } from '../domain/types.js';
+import { updateUser } from '../domain/users.js';
 import { OAuthError } from '../oauth/errors.js';
-import type { Storage } from '../storage/types.js';
 import type { Lookups } from '../storage/cache.js';
+import type { Storage } from '../storage/types.js';
 import { ActionFailure, type ActionsDeps, type FlowResult, runFlow, type TriggerId } from './runtime.js';
 
 /** What the tokens of one sign-in carry from its post-login flow (kept on the code until redeemed). */
@@ -222,7 +223,9 @@ function registrationEvent(input: RegistrationInput): Record<string, unknown> {
   return {
     user: input.user,
     connection: { ...input.connection, metadata: input.connection.metadata ?? {} },
-    ...(input.client ? { client: { client_id: input.client.client_id, name: input.client.name, metadata: input.client.client_metadata ?? {} } } : {}),
+    ...(input.client
+      ? { client: { client_id: input.client.client_id, name: input.client.name, metadata: input.client.client_metadata ?? {} } }
+      : {}),
     request: { geoip: {}, ...input.request },
     transaction: { protocol: 'oidc-basic-profile' },
     tenant: { id: 'latchkey' },

@@ -7,18 +7,11 @@
  * runs out of a limit fails the flow with an ActionFailure, which the caller turns into the
  * sign-in's error, so a hostile Action only ever affects its own sign-in.
  */
-import { runInWorker, SandboxError, type SandboxOptions, resolveLimits } from '../connections/sandbox/run.js';
+import { resolveLimits, runInWorker, SandboxError, type SandboxOptions } from '../connections/sandbox/run.js';
 
-// Until the Actions storage (wp-actionsapi) is merged: the shapes its domain module exports.
-export type TriggerId = 'post-login' | 'credentials-exchange' | 'pre-user-registration' | 'post-user-registration';
-export interface DeployedAction {
-  id: string;
-  name: string;
-  versionId: string;
-  code: string;
-  runtime: string;
-  secrets: { name: string; value: string }[];
-}
+import type { DeployedAction, TriggerId } from '../domain/actions.js';
+
+export type { DeployedAction, TriggerId } from '../domain/actions.js';
 
 /** Where the flows come from and how the runs are limited and logged. */
 export interface ActionsDeps {
@@ -200,6 +193,8 @@ function parseValue(json: unknown): unknown {
   return JSON.parse(json, (key, value: unknown) => (key === '__proto__' ? undefined : value));
 }
 
+const tokenName = (target: ClaimsTarget) => (target === 'idToken' ? 'ID' : 'access');
+
 function customClaimsBytes(result: FlowResult, target: ClaimsTarget): number {
   return Buffer.byteLength(JSON.stringify(target === 'idToken' ? result.idTokenClaims : result.accessTokenClaims));
 }
@@ -226,7 +221,7 @@ function apply(
           throw new ActionFailure(
             action.name,
             'limit',
-            `${subject} set custom claims larger than ${MAX_CUSTOM_CLAIMS_BYTES / 1024} KB in the ${target === 'idToken' ? 'ID' : 'access'} token`,
+            `${subject} set custom claims larger than ${MAX_CUSTOM_CLAIMS_BYTES / 1024} KB in the ${tokenName(target)} token`,
           );
         }
         break;
@@ -234,7 +229,8 @@ function apply(
       case 'accessToken.addScope':
       case 'accessToken.removeScope': {
         if (typeof a !== 'string' || a === '' || /\s/.test(a) || a.length > 280) break;
-        const [to, from] = op === 'accessToken.addScope' ? [result.addScopes, result.removeScopes] : [result.removeScopes, result.addScopes];
+        const [to, from] =
+          op === 'accessToken.addScope' ? [result.addScopes, result.removeScopes] : [result.removeScopes, result.addScopes];
         const index = from.indexOf(a);
         if (index >= 0) from.splice(index, 1);
         if (!to.includes(a) && to.length < 100) to.push(a);
@@ -322,16 +318,10 @@ export async function testAction(
 }
 
 /**
- * A compile-only check for the Management API (create, update, deploy): the code's syntax, and the
+ * The deploy-time check the runtime adds to domain/actions.ts's syntax check (its CodeCheck): the
  * features latchkey cannot run. Returns the message to answer with, or undefined when it is fine.
  */
 export function checkActionCode(code: string): string | undefined {
   if (REDIRECT_UNSUPPORTED.pattern.test(code)) return REDIRECT_UNSUPPORTED.message;
-  try {
-    // Syntax only: the Function constructor parses without running (the body never executes).
-    new Function('module', 'exports', 'require', code);
-  } catch (error) {
-    return `the code does not compile: ${error instanceof Error ? error.message : String(error)}`;
-  }
   return undefined;
 }

@@ -12,8 +12,10 @@
  */
 import { PRELUDE_CORE } from '../connections/sandbox/vm-prelude.js';
 
-export const ACTION_PRELUDE = `(function (hostRequest, hostDone, hostLog) {
-${PRELUDE_CORE}` + String.raw`
+export const ACTION_PRELUDE =
+  `(function (hostRequest, hostDone, hostLog) {
+${PRELUDE_CORE}` +
+  String.raw`
   var pending = Object.create(null);
   var commands = [];
   var PromiseOf = Promise;
@@ -194,7 +196,10 @@ ${PRELUDE_CORE}` + String.raw`
     throw new ErrorOf('Actions cannot load packages in latchkey: require(' + stringify(StringOf(name)) + ')');
   };
 
+  // Called once per run, in a context that may have served earlier runs of the same code.
   function run(exportsObject, handlerName, inputJson) {
+    finished = false;
+    commands = [];
     var input = parse(inputJson);
     var handler = exportsObject !== null && exportsObject !== undefined ? exportsObject[handlerName] : undefined;
     if (typeof handler !== 'function') {

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { AuthorizationRequest, Client, LoginTransaction, ResourceServer, Session, User } from '../domain/types.js';
 import { AuthorizeError } from '../oauth/authorize/index.js';
-import { OAuthError } from '../oauth/errors.js';
 import { authorizationResponse } from '../oauth/authorize/respond.js';
+import { OAuthError } from '../oauth/errors.js';
 import type { GrantContext } from '../oauth/grants/types.js';
 import { sessionServes } from './connection-access.js';
 import { consentNeeded, recordConsent } from './consent.js';

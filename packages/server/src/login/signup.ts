@@ -1,4 +1,10 @@
-import { type ActionRequestInfo, RegistrationDenied, type ActionsRuntime, runPostUserRegistration, runPreUserRegistration } from '../actions/flows.js';
+import {
+  type ActionRequestInfo,
+  type ActionsRuntime,
+  RegistrationDenied,
+  runPostUserRegistration,
+  runPreUserRegistration,
+} from '../actions/flows.js';
 import type { Config } from '../config.js';
 import { databaseConnectionFor } from '../connections/database.js';
 import { DomainError } from '../domain/errors.js';

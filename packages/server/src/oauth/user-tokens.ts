@@ -111,7 +111,8 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
   const { client, user, grant } = request;
   const scope = request.scope ?? grant.scope;
   const actions =
-    request.actions ?? (request.postLogin ? await runPostLogin(ctx, { client, user, grant: { ...grant, scope }, ...request.postLogin }) : undefined);
+    request.actions ??
+    (request.postLogin ? await runPostLogin(ctx, { client, user, grant: { ...grant, scope }, ...request.postLogin }) : undefined);
 
   let accessToken: string;
   let expiresIn: number;

@@ -22,6 +22,7 @@
  * run with QuickJS's "out of memory" error. Typed arrays are left out of the context: profile
  * scripts do not need them and their buffers escape the limit entirely.
  */
+import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   DefaultIntrinsics,
@@ -51,13 +52,78 @@ interface Description {
   request: boolean;
 }
 
+/**
+ * One QuickJS runtime and context with the prelude evaluated and the script compiled. A profile
+ * script gets a fresh one per run. An Action's is kept warm for the next run of the same code
+ * (compiled once per deployed version, as Auth0 keeps a warm container: module-level state
+ * persists between runs), but only after a run that ended cleanly: nothing pending, nothing in
+ * flight. A run that failed, ran out of a limit or left work behind disposes it.
+ */
+class Vm {
+  readonly runtime: QuickJSRuntime;
+  readonly vm: QuickJSContext;
+  /** Handles that live as long as the context: the prelude's functions, the compiled script. */
+  readonly handles: QuickJSHandle[] = [];
+  runFn: QuickJSHandle | undefined;
+  deliverFn: QuickJSHandle | undefined;
+  describeFn: QuickJSHandle | undefined;
+  compiled: QuickJSHandle | undefined;
+  /** The run the host functions report to. */
+  owner: SandboxRun | undefined;
+  disposed = false;
+
+  constructor(
+    quickjs: QuickJSWASMModule,
+    limits: VmLimits,
+    readonly key: string | undefined,
+  ) {
+    this.runtime = quickjs.newRuntime();
+    this.runtime.setMemoryLimit(limits.memoryBytes);
+    this.runtime.setMaxStackSize(limits.stackBytes);
+    this.vm = this.runtime.newContext({ intrinsics: { ...DefaultIntrinsics, TypedArrays: false } });
+  }
+
+  get ready(): boolean {
+    return this.compiled !== undefined;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const handle of this.handles.reverse()) if (handle.alive) handle.dispose();
+    this.vm.dispose();
+    this.runtime.dispose();
+    if (this.key !== undefined && warm.get(this.key) === this) warm.delete(this.key);
+  }
+}
+
+/** Warm Action contexts of this worker, least recently used first. */
+const warm = new Map<string, Vm>();
+const MAX_WARM = 8;
+
+function vmFor(quickjs: QuickJSWASMModule, program: SandboxProgram, script: string, limits: VmLimits): Vm {
+  if (program !== 'action') return new Vm(quickjs, limits, undefined);
+  const key = createHash('sha256').update(`${limits.memoryBytes} ${limits.stackBytes}\n${script}`).digest('base64url');
+  const found = warm.get(key);
+  if (found) {
+    warm.delete(key); // taken while it runs; put back (most recent) if it ends cleanly
+    return found;
+  }
+  return new Vm(quickjs, limits, key);
+}
+
+function keepWarm(box: Vm): void {
+  if (box.key === undefined) return box.dispose();
+  warm.set(box.key, box);
+  while (warm.size > MAX_WARM) warm.values().next().value?.dispose();
+}
+
 class SandboxRun {
-  private readonly runtime: QuickJSRuntime;
-  private readonly vm: QuickJSContext;
-  /** Every handle this run holds; all are disposed before the context and runtime. */
+  private readonly box: Vm;
+  /** Handles of this run only (arguments, results); disposed when it ends. */
   private readonly handles: QuickJSHandle[] = [];
-  private deliverFn: QuickJSHandle | undefined;
-  private describeFn: QuickJSHandle | undefined;
+  /** While the prelude and the script are set up, handles belong to the context, not the run. */
+  private settingUp = false;
   private cpuUsedMs = 0;
   private cpuExhausted = false;
   /** Set once the outcome is known: the interrupt handler then stops whatever the script still runs. */
@@ -73,11 +139,26 @@ class SandboxRun {
     readonly runId: number,
     private readonly limits: VmLimits,
     private readonly program: SandboxProgram,
+    script: string,
   ) {
-    this.runtime = quickjs.newRuntime();
-    this.runtime.setMemoryLimit(limits.memoryBytes);
-    this.runtime.setMaxStackSize(limits.stackBytes);
-    this.vm = this.runtime.newContext({ intrinsics: { ...DefaultIntrinsics, TypedArrays: false } });
+    this.box = vmFor(quickjs, program, script, limits);
+    this.box.owner = this;
+  }
+
+  private get vm(): QuickJSContext {
+    return this.box.vm;
+  }
+
+  private get runtime(): QuickJSRuntime {
+    return this.box.runtime;
+  }
+
+  private get deliverFn(): QuickJSHandle | undefined {
+    return this.box.deliverFn;
+  }
+
+  private get describeFn(): QuickJSHandle | undefined {
+    return this.box.describeFn;
   }
 
   /** "the profile script" / "the Action", in every message the run produces. */
@@ -87,21 +168,39 @@ class SandboxRun {
 
   start(script: string, args: [string, string]): void {
     this.slice(() => {
-      const api = this.evaluate(this.program === 'action' ? ACTION_PRELUDE : VM_PRELUDE, 'prelude.js');
-      if (!api) return this.settle({ ok: false, reason: 'script_error', message: 'the sandbox could not start' });
-      const hostRequest = this.own(this.vm.newFunction('hostRequest', (id, spec) => this.onRequest(id, spec)));
-      const hostDone = this.own(this.vm.newFunction('hostDone', (kind, payload) => this.onDone(kind, payload)));
-      const hostLog = this.own(this.vm.newFunction('hostLog', (line) => this.onLog(line)));
-      const exports = this.call(api, hostRequest, hostDone, hostLog);
-      if (!exports) return;
-      const run = this.own(this.vm.getProp(exports, 'run'));
-      this.deliverFn = this.own(this.vm.getProp(exports, 'deliver'));
-      this.describeFn = this.own(this.vm.getProp(exports, 'describe'));
-
-      const compiled = this.program === 'action' ? this.compileModule(script) : this.compile(script);
-      if (!compiled) return;
-      this.call(run, compiled, this.own(this.vm.newString(args[0])), this.own(this.vm.newString(args[1])));
+      if (!this.box.ready && !this.setUp(script)) return;
+      const { runFn, compiled } = this.box;
+      if (!runFn || !compiled) return;
+      this.call(runFn, compiled, this.own(this.vm.newString(args[0])), this.own(this.vm.newString(args[1])));
     });
+  }
+
+  /** The prelude and the script, in a new context; false when that failed (the outcome says why). */
+  private setUp(script: string): boolean {
+    const box = this.box;
+    this.settingUp = true;
+    try {
+      const api = this.evaluate(this.program === 'action' ? ACTION_PRELUDE : VM_PRELUDE, 'prelude.js');
+      if (!api) {
+        this.settle({ ok: false, reason: 'script_error', message: 'the sandbox could not start' });
+        return false;
+      }
+      // The host functions report to whichever run owns the context at the time.
+      const hostRequest = this.own(this.vm.newFunction('hostRequest', (id, spec) => box.owner?.onRequest(id, spec)));
+      const hostDone = this.own(this.vm.newFunction('hostDone', (kind, payload) => box.owner?.onDone(kind, payload)));
+      const hostLog = this.own(this.vm.newFunction('hostLog', (line) => box.owner?.onLog(line)));
+      const exports = this.call(api, hostRequest, hostDone, hostLog);
+      if (!exports) return false;
+      box.runFn = this.own(this.vm.getProp(exports, 'run'));
+      box.deliverFn = this.own(this.vm.getProp(exports, 'deliver'));
+      box.describeFn = this.own(this.vm.getProp(exports, 'describe'));
+      const compiled = this.program === 'action' ? this.compileModule(script) : this.compile(script);
+      if (!compiled) return false;
+      box.compiled = compiled;
+      return true;
+    } finally {
+      this.settingUp = false;
+    }
   }
 
   onResponse(requestId: number, resultJson: string): void {
@@ -234,7 +333,7 @@ class SandboxRun {
     return parseDescription(this.readString(this.own(result.value))) ?? fallback;
   }
 
-  private onRequest(idHandle: QuickJSHandle, specHandle: QuickJSHandle): void {
+  onRequest(idHandle: QuickJSHandle, specHandle: QuickJSHandle): void {
     if (this.outcome) return;
     this.requestCount++;
     if (this.requestCount > this.limits.maxRequests) {
@@ -252,7 +351,7 @@ class SandboxRun {
     post({ type: 'request', runId: this.runId, requestId, specJson });
   }
 
-  private onDone(kindHandle: QuickJSHandle, payloadHandle: QuickJSHandle): void {
+  onDone(kindHandle: QuickJSHandle, payloadHandle: QuickJSHandle): void {
     if (this.outcome) return;
     const kind = this.readString(kindHandle);
     const payload = this.readString(payloadHandle) ?? '';
@@ -270,7 +369,7 @@ class SandboxRun {
     this.settle({ ok: false, reason, message: reason === 'memory' ? this.outOfMemory(description) : `${prefix}: ${description.message}` });
   }
 
-  private onLog(lineHandle: QuickJSHandle): void {
+  onLog(lineHandle: QuickJSHandle): void {
     if (this.outcome || this.logLines >= MAX_LOG_LINES) return;
     this.logLines++;
     const line = this.readString(lineHandle) ?? '';
@@ -293,8 +392,11 @@ class SandboxRun {
     if (this.disposed || !this.outcome) return;
     this.disposed = true;
     for (const handle of this.handles.reverse()) if (handle.alive) handle.dispose();
-    this.vm.dispose();
-    this.runtime.dispose();
+    const box = this.box;
+    box.owner = undefined;
+    const clean = this.outcome.ok && box.ready && this.inFlight.size === 0 && !this.runtime.hasPendingJob();
+    if (clean) keepWarm(box);
+    else box.dispose();
     if (current === this) current = undefined;
     post({ type: 'done', runId: this.runId, outcome: this.outcome });
   }
@@ -304,7 +406,7 @@ class SandboxRun {
   }
 
   private own(handle: QuickJSHandle): QuickJSHandle {
-    this.handles.push(handle);
+    (this.settingUp ? this.box.handles : this.handles).push(handle);
     return handle;
   }
 }
@@ -335,7 +437,7 @@ let current: SandboxRun | undefined;
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'run') {
-    current = new SandboxRun(quickjs, message.runId, message.limits, message.program);
+    current = new SandboxRun(quickjs, message.runId, message.limits, message.program, message.script);
     current.start(message.script, message.args);
   } else if (message.type === 'response' && current?.runId === message.runId) {
     current.onResponse(message.requestId, JSON.stringify(message.result));

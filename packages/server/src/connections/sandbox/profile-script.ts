@@ -19,6 +19,7 @@ import { pool } from './worker-pool.js';
 export type { ProfileScriptFailure } from './protocol.js';
 export { DEFAULT_SANDBOX_LIMITS, type SandboxOptions } from './run.js';
 export { SandboxError as ProfileScriptError };
+
 const ProfileScriptError = SandboxError;
 
 /** A profile is stored as user attributes: anything bigger is a script bug, not a profile. */

@@ -98,7 +98,6 @@ export function resolveLimits(options: SandboxOptions): SandboxLimits {
 
 let nextRunId = 1;
 
-
 /** Resolves with the JSON text the script produced; rejects with a SandboxError. */
 export function runInWorker(job: SandboxJob, limits: SandboxLimits, options: SandboxOptions): Promise<string> {
   const fetchImpl = options.fetch ?? globalThis.fetch;
@@ -150,7 +149,10 @@ export function runInWorker(job: SandboxJob, limits: SandboxLimits, options: San
       ).then((result) => {
         if (done) return;
         if ('error' in result)
-          options.log?.(`${job.program === 'action' ? 'Action' : 'profile script'} request failed`, { url: describeUrl(spec.uri, spec.baseUrl), error: result.error.message });
+          options.log?.(`${job.program === 'action' ? 'Action' : 'profile script'} request failed`, {
+            url: describeUrl(spec.uri, spec.baseUrl),
+            error: result.error.message,
+          });
         worker?.post({ type: 'response', runId, requestId, result });
       });
     };
@@ -169,10 +171,7 @@ export function runInWorker(job: SandboxJob, limits: SandboxLimits, options: San
 
     const onFailure = (error: Error) => {
       const outOfHeap = (error as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY';
-      end(
-        { ok: false, reason: outOfHeap ? 'memory' : 'script_error', message: `${subject} sandbox failed: ${error.message}` },
-        false,
-      );
+      end({ ok: false, reason: outOfHeap ? 'memory' : 'script_error', message: `${subject} sandbox failed: ${error.message}` }, false);
     };
 
     pool.acquire(ended.signal).then(
@@ -184,10 +183,7 @@ export function runInWorker(job: SandboxJob, limits: SandboxLimits, options: San
         const watch = () => {
           const used = acquired.activeSince(mark);
           if (used >= watchdogMs) {
-            end(
-              { ok: false, reason: 'timeout', message: `${subject} used more than its ${limits.cpuTimeMs} ms of CPU time` },
-              false,
-            );
+            end({ ok: false, reason: 'timeout', message: `${subject} used more than its ${limits.cpuTimeMs} ms of CPU time` }, false);
           } else {
             watchdog = setTimeout(watch, watchdogMs - used + 1);
           }
@@ -201,4 +197,3 @@ export function runInWorker(job: SandboxJob, limits: SandboxLimits, options: San
     );
   });
 }
-

@@ -94,8 +94,10 @@ export const PRELUDE_CORE = String.raw`  'use strict';
  * against: `request(uri | options, [options], cb)`, `request.get/post/put/patch/del/head(...)`,
  * and `cb(err, response, body)` with `body` parsed as JSON when `json` is set.
  */
-export const VM_PRELUDE = `(function (hostRequest, hostDone, hostLog) {
-${PRELUDE_CORE}` + String.raw`  var callbacks = Object.create(null);
+export const VM_PRELUDE =
+  `(function (hostRequest, hostDone, hostLog) {
+${PRELUDE_CORE}` +
+  String.raw`  var callbacks = Object.create(null);
 
   // Auth0's callback(err, profile): the first call wins, later ones are ignored.
   function callback(error, profile) {

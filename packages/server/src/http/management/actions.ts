@@ -187,7 +187,7 @@ export async function actionRoutes(app: ManagementApp, ctx: ServerContext, extra
     async (request) => {
       const draft = await draftForTest(deps, request.params.id);
       // Sandbox limits: the profile scripts' defaults, which the runtime also applies to sign-ins.
-      const { payload, logs } = await testAction({}, draft.trigger, draft.code, draft.secrets, request.body.payload);
+      const { payload, logs } = await testAction(ctx.actions, draft.trigger, draft.code, draft.secrets, request.body.payload);
       // `logs` (the Action's console output) is latchkey's addition to Auth0's `{payload}`.
       return { payload, ...(logs && logs.length > 0 ? { logs } : {}) };
     },

@@ -30,7 +30,12 @@ export async function authorizationResponse(
   const types = request.responseType.split(' ');
   // post-login runs here, once per sign-in (SSO included): a denial or a failing Action throws
   // access_denied, which the caller sends back to the app; what it added travels on the code.
-  const protocol = types.length === 1 && types[0] === 'code' ? 'oidc-basic-profile' : types.includes('code') ? 'oidc-hybrid-profile' : 'oidc-implicit-profile';
+  const protocol =
+    types.length === 1 && types[0] === 'code'
+      ? 'oidc-basic-profile'
+      : types.includes('code')
+        ? 'oidc-hybrid-profile'
+        : 'oidc-implicit-profile';
   const actions = await runPostLogin(ctx, { client, user, grant, protocol });
   if (types.includes('code')) {
     const code = randomBytes(32).toString('base64url');
@@ -72,7 +77,11 @@ export async function authorizationResponse(
   } else if (wantsIdToken) {
     // No access token was asked for: none is made.
     const customClaims = actions ? { customClaims: actions.idTokenClaims } : {};
-    params.id_token = await signIdToken(ctx, { client, user, grant: idTokenGrant, ...nonce, ...code, ...customClaims }, Math.floor(ctx.now() / 1000));
+    params.id_token = await signIdToken(
+      ctx,
+      { client, user, grant: idTokenGrant, ...nonce, ...code, ...customClaims },
+      Math.floor(ctx.now() / 1000),
+    );
   }
   if (request.state !== undefined) params.state = request.state;
   params.iss = ctx.issuer;
