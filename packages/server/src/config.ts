@@ -63,6 +63,8 @@ export const ConfigSchema = Type.Object(
     actionsWallTimeMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
     /** The QuickJS heap of one Action (the worker's 64 MiB WebAssembly memory bounds any value). */
     actionsMemoryMb: Type.Integer({ minimum: 1, maximum: 48, default: 16 }),
+    /** Actions the tenant may have (Management API `POST /actions/actions` answers 429 past it). */
+    actionsMax: Type.Integer({ minimum: 0, maximum: 100_000, default: 1000 }),
   },
   { additionalProperties: false },
 );
@@ -98,6 +100,7 @@ const ENV_NAMES: Record<keyof Static<typeof ConfigSchema>, string> = {
   actionsCpuTimeMs: 'LATCHKEY_ACTIONS_CPU_TIME_MS',
   actionsWallTimeMs: 'LATCHKEY_ACTIONS_WALL_TIME_MS',
   actionsMemoryMb: 'LATCHKEY_ACTIONS_MEMORY_MB',
+  actionsMax: 'LATCHKEY_ACTIONS_MAX',
 };
 
 export class ConfigError extends Error {
@@ -119,6 +122,7 @@ const NUMERIC = new Set([
   'actionsCpuTimeMs',
   'actionsWallTimeMs',
   'actionsMemoryMb',
+  'actionsMax',
 ]);
 const BOOLEAN = new Set(['auth0CompatibleDefaults']);
 

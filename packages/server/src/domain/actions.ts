@@ -107,18 +107,16 @@ export interface ActionsDeps {
 }
 
 /** Trigger versions latchkey runs (Auth0's `exports.onExecute...(event, api)` model), newest first. */
-const TRIGGERS: Record<TriggerId, { versions: string[]; handler: string }> = {
-  'post-login': { versions: ['v3', 'v2'], handler: 'onExecutePostLogin' },
-  'credentials-exchange': { versions: ['v2'], handler: 'onExecuteCredentialsExchange' },
-  'pre-user-registration': { versions: ['v2'], handler: 'onExecutePreUserRegistration' },
-  'post-user-registration': { versions: ['v2'], handler: 'onExecutePostUserRegistration' },
+const TRIGGERS: Record<TriggerId, { versions: string[] }> = {
+  'post-login': { versions: ['v3', 'v2'] },
+  'credentials-exchange': { versions: ['v2'] },
+  'pre-user-registration': { versions: ['v2'] },
+  'post-user-registration': { versions: ['v2'] },
 };
 
 /** Runtimes Auth0 names; the code runs in latchkey's sandbox whichever is named, so the name is kept as given. */
 export const ACTION_RUNTIMES = ['node22', 'node18-actions', 'node18', 'node16', 'node12'] as const;
 export const DEFAULT_RUNTIME = 'node22';
-
-export const handlerName = (trigger: TriggerId) => TRIGGERS[trigger].handler;
 
 /** Auth0's GET /actions/triggers: the triggers latchkey runs, each version it accepts. */
 export function listTriggers() {
@@ -457,10 +455,11 @@ export async function getVersion(deps: Pick<ActionsDeps, 'storage'>, id: string,
 export async function deployVersion(deps: ActionsDeps, id: string, versionId: string, updateDraft: boolean, now: Date) {
   const limits = limitsOf(deps);
   const at = now.toISOString();
-  await actionRecord(deps, id);
+  const named = await actionRecord(deps, id);
   const old = await deps.storage.actions.getVersion(id, versionId);
   if (!old) throw noSuchVersion();
-  assertDeployable({ ...(await actionRecord(deps, id)), ...old }, deps.checkCode);
+  // Checked again: what may be deployed can have narrowed since that version was.
+  assertDeployable({ ...named, code: old.code, dependencies: old.dependencies, trigger: old.trigger }, deps.checkCode);
   const { version, action } = await deps.storage.transaction(async (tx) => {
     const current = await tx.actions.get(id);
     if (!current) throw noSuchAction();
@@ -521,13 +520,35 @@ async function presentBindings(deps: Pick<ActionsDeps, 'storage'>, bindings: Bin
 
 const dates = (b: BindingRecord) => ({ created_at: b.created_at, updated_at: b.updated_at });
 
-function triggerParam(trigger: string): TriggerId {
-  if (!isTriggerId(trigger)) throw notFound(`Trigger '${trigger}' is not supported.`, 'not_found');
-  return trigger;
+/**
+ * Auth0's other triggers, which latchkey does not run. Their flows are empty: listing them answers
+ * none and emptying them is accepted, so that exports from Auth0 (auth0-deploy-cli writes every
+ * trigger, empty ones too) import unchanged; binding an action to one is refused.
+ */
+const OTHER_AUTH0_TRIGGERS = new Set([
+  'post-change-password',
+  'send-phone-message',
+  'custom-phone-provider',
+  'custom-email-provider',
+  'password-reset-post-challenge',
+  'custom-token-exchange',
+  'event-stream',
+  'password-hash-migration',
+  'login-post-identifier',
+  'signup-post-identifier',
+  'post-credential-validation',
+]);
+
+function triggerParam(trigger: string): TriggerId | 'other' {
+  if (isTriggerId(trigger)) return trigger;
+  if (OTHER_AUTH0_TRIGGERS.has(trigger)) return 'other';
+  throw notFound(`Trigger '${trigger}' does not exist.`, 'not_found');
 }
 
 export async function listBindings(deps: Pick<ActionsDeps, 'storage'>, trigger: string, page: PageRequest & { kind: 'offset' }) {
-  const found = await deps.storage.actions.listBindings(triggerParam(trigger), page);
+  const triggerId = triggerParam(trigger);
+  if (triggerId === 'other') return { items: [], total: 0 };
+  const found = await deps.storage.actions.listBindings(triggerId, page);
   return { ...found, items: await presentBindings(deps, found.items) };
 }
 
@@ -538,6 +559,10 @@ export async function listBindings(deps: Pick<ActionsDeps, 'storage'>, trigger: 
 export async function updateBindings(deps: ActionsDeps, trigger: string, input: BindingInput[], now: Date) {
   const limits = limitsOf(deps);
   const triggerId = triggerParam(trigger);
+  if (triggerId === 'other') {
+    if (input.length === 0) return { bindings: [] };
+    throw invalidField('bindings', `Trigger '${trigger}' is not supported; supported triggers: ${TRIGGER_IDS.join(', ')}.`);
+  }
   if (input.length > limits.maxBindingsPerTrigger) {
     throw invalidField('bindings', `A trigger has at most ${limits.maxBindingsPerTrigger} bindings.`);
   }

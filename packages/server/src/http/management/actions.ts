@@ -107,7 +107,13 @@ const VersionParams = Strict({ actionId: Id, id: Id });
  */
 export async function actionRoutes(app: ManagementApp, ctx: ServerContext, extra: Pick<ActionsDeps, 'checkCode' | 'limits'> = {}) {
   // The runtime's own checks (features it cannot run, such as api.redirect) come after the syntax check.
-  const deps: ActionsDeps = { storage: ctx.storage, secrets: ctx.secrets, checkCode: (code) => checkActionCode(code), ...extra };
+  const deps: ActionsDeps = {
+    storage: ctx.storage,
+    secrets: ctx.secrets,
+    checkCode: (code) => checkActionCode(code),
+    ...extra,
+    limits: { maxActions: ctx.config.actionsMax, ...extra.limits },
+  };
   const now = () => new Date(ctx.now());
 
   app.get(
