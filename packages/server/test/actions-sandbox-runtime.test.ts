@@ -63,6 +63,19 @@ test('testAction: a thrown error and a timeout come back as the error, not as an
   assert.match(JSON.stringify(loop.payload), /CPU time/);
 });
 
+test('a secret in an error message or a console line is redacted', async () => {
+  const { payload, logs } = await testAction(
+    {},
+    'post-login',
+    "exports.onExecutePostLogin = async (event) => { console.log('key', event.secrets.KEY); throw new Error('bad ' + event.secrets.KEY); };",
+    [{ name: 'KEY', value: 'sk_live_abcdef' }],
+    {},
+  );
+  assert.doesNotMatch(JSON.stringify(payload), /sk_live_abcdef/);
+  assert.doesNotMatch(JSON.stringify(logs), /sk_live_abcdef/);
+  assert.match(JSON.stringify(payload), /bad/);
+});
+
 test('fetch reaches an http(s) API; other schemes are refused inside the Action', async () => {
   const code = `exports.onExecuteCredentialsExchange = async (event, api) => {
     const response = await fetch(event.secrets.URL + '/plans?c=' + event.client.client_id);

@@ -8,8 +8,8 @@
  * sign-in's error, so a hostile Action only ever affects its own sign-in.
  */
 import { resolveLimits, runInWorker, SandboxError, type SandboxOptions } from '../connections/sandbox/run.js';
-
 import type { DeployedAction, TriggerId } from '../domain/actions.js';
+import { redactTokenLike } from '../logging.js';
 
 export type { DeployedAction, TriggerId } from '../domain/actions.js';
 
@@ -158,6 +158,8 @@ async function runAction(
   });
   const logs: string[] = [];
   const subject = `the Action ${JSON.stringify(action.name)}`;
+  // Values of at least 8 characters, as redactTokenLike matches them (shorter ones would hit ordinary words).
+  const secretValues = action.secrets.map((s) => s.value).filter((v) => v.length >= 8);
   let resultJson: string;
   try {
     resultJson = await runInWorker(
@@ -166,7 +168,7 @@ async function runAction(
         script: action.code,
         args: [HANDLERS[trigger], input],
         subject,
-        secrets: action.secrets.map((s) => s.value).filter((v) => v.length >= 4),
+        secrets: secretValues,
         onLog: (line) => logs.push(line),
       },
       resolveLimits(deps.sandbox ?? {}),
@@ -174,7 +176,10 @@ async function runAction(
     );
   } catch (error) {
     const reason = error instanceof SandboxError ? error.reason : 'script_error';
-    const message = error instanceof Error ? error.message : String(error);
+    // The message may carry the Action's own words (throw new Error(event.secrets.KEY)) and goes into
+    // the app's error_description: secrets and token-like values are redacted, as in console lines.
+    const raw = error instanceof Error ? error.message : String(error);
+    const message = redactTokenLike(raw, { known: secretValues, maxLength: 1000 });
     throw Object.assign(new ActionFailure(action.name, reason, message), { logs });
   }
   let parsed: { commands?: unknown };
