@@ -67,7 +67,10 @@ test('a secret in an error message or a console line is redacted', async () => {
   const { payload, logs } = await testAction(
     {},
     'post-login',
-    "exports.onExecutePostLogin = async (event) => { console.log('key', event.secrets.KEY); throw new Error('bad ' + event.secrets.KEY); };",
+    `exports.onExecutePostLogin = async (event) => {
+      console.log('key', event.secrets.KEY);
+      throw new Error('bad ' + event.secrets.KEY);
+    };`,
     [{ name: 'KEY', value: 'sk_live_abcdef' }],
     {},
   );
