@@ -215,6 +215,41 @@ test('a deny Action: openid-client sees access_denied with the reason; a refresh
   await bind('post-login', undefined);
 });
 
+test('the password grant runs post-login too (protocol oauth2-password), and its denial is the token error', async () => {
+  const web = await createAppClient(server, {
+    name: 'Password grant app',
+    app_type: 'regular_web',
+    token_endpoint_auth_method: 'client_secret_post',
+    grant_types: ['password'],
+    callbacks: ['https://web.example.test/callback'],
+  });
+  const settings = await server.management('PATCH', '/tenants/settings', { default_directory: 'Username-Password-Authentication' });
+  assert.equal(settings.status, 200, JSON.stringify(settings.body));
+  await bind(
+    'post-login',
+    `exports.onExecutePostLogin = async (event, api) => {
+      if (event.user.email === ${JSON.stringify(blockedEmail)}) return api.access.deny('No password logins for you');
+      api.idToken.setCustomClaim('protocol', event.transaction.protocol);
+    };`,
+  );
+  const grant = (username: string) =>
+    tokenRequest(server, {
+      grant_type: 'password',
+      client_id: web.client_id,
+      client_secret: String(web.client_secret),
+      username,
+      password: TEST_PASSWORD,
+      scope: 'openid',
+    });
+  const granted = await grant(email);
+  assert.equal(granted.status, 200, JSON.stringify(granted.body));
+  assert.equal(claimsOf(granted.body.id_token).protocol, 'oauth2-password');
+  const refused = await grant(blockedEmail);
+  assert.equal(refused.status, 403, JSON.stringify(refused.body));
+  assert.deepEqual(refused.body, { error: 'access_denied', error_description: 'No password logins for you' });
+  await bind('post-login', undefined);
+});
+
 test('a credentials-exchange Action adds a claim to client_credentials tokens, and can deny', async () => {
   const m2m = await createAppClient(server, { name: 'm2m', app_type: 'non_interactive', grant_types: ['client_credentials'] });
   const grant = await server.management('POST', '/client-grants', { client_id: m2m.client_id, audience: API, scope: ['read:orders'] });
