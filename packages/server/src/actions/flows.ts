@@ -4,6 +4,7 @@
  * run that fails or denies leaves a log line (the debug log also gets the Actions' console output).
  */
 
+import type { BackgroundTasks } from '../background.js';
 import type { Client, Grant, User } from '../domain/types.js';
 import { updateUser } from '../domain/users.js';
 import { OAuthError } from '../oauth/errors.js';
@@ -20,6 +21,8 @@ export interface ActionsContext {
   storage: Storage;
   lookups: Lookups;
   now: () => number;
+  /** Where post-user-registration runs, so a shutdown waits for it (run detached when absent). */
+  background?: BackgroundTasks;
 }
 
 /** The flows' source, limits and log, built once per server (app.ts). */
@@ -211,12 +214,15 @@ export async function runPreUserRegistration(
 
 /** post-user-registration, after the user is stored: never fails the signup (errors are logged). */
 export function runPostUserRegistration(ctx: ActionsContext, input: RegistrationInput): void {
-  void (async () => {
+  const task = async () => {
     const runtime = await hasFlow(ctx, 'post-user-registration');
     if (runtime) await run(runtime, 'post-user-registration', registrationEvent(input));
-  })().catch((error: unknown) => {
+  };
+  // run() has logged an Action's failure already; this catches the rest (the flow could not be read).
+  const onError = (error: unknown) =>
     ctx.actions?.log?.('post-user-registration flow failed', { error: error instanceof Error ? error.message : String(error) });
-  });
+  if (ctx.background) ctx.background.run(task, onError);
+  else void task().catch(onError);
 }
 
 function registrationEvent(input: RegistrationInput): Record<string, unknown> {

@@ -4,8 +4,9 @@ import { addressDigest } from '../login/address.js';
 import { startAuthorization } from '../login/authorization-flow.js';
 import { AuthorizeError, type AuthorizeParams, type AuthorizeState, validateAuthorizationRequest } from '../oauth/authorize/index.js';
 import { OAuthError } from '../oauth/errors.js';
+import { actionRequestInfo } from './action-request.js';
 import { sendPage, tenantBranding } from './login/html-response.js';
-import { actionRequestInfo, errorParams, sendAuthorizationResult, sendNextStep, signedInFrom } from './login/next-step.js';
+import { errorParams, sendAuthorizationResult, sendNextStep, signedInFrom } from './login/next-step.js';
 import { errorPage } from './login/views/pages.js';
 import { readParams } from './params.js';
 

@@ -5,6 +5,7 @@ import {
   runPostUserRegistration,
   runPreUserRegistration,
 } from '../actions/flows.js';
+import type { BackgroundTasks } from '../background.js';
 import type { Config } from '../config.js';
 import { databaseConnectionFor } from '../connections/database.js';
 import { DomainError } from '../domain/errors.js';
@@ -89,6 +90,7 @@ export interface SignupContext {
   now: () => number;
   /** pre- and post-user-registration Actions. */
   actions?: ActionsRuntime;
+  background?: BackgroundTasks;
 }
 
 export interface SignupRequest {

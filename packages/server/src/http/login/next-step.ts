@@ -1,5 +1,4 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ActionRequestInfo } from '../../actions/flows.js';
 import { upstreamIdTokenContext } from '../../connections/upstream.js';
 import type { ServerContext } from '../../context.js';
 import type { AuthorizationRequest, LoginTransaction, Session, User } from '../../domain/types.js';
@@ -12,6 +11,7 @@ import {
 } from '../../login/authorization-flow.js';
 import { createSession, endSession, passwordChangedSince, readSession, SESSION_COOKIE } from '../../login/sessions.js';
 import type { AuthorizeError } from '../../oauth/authorize/index.js';
+import { actionRequestInfo } from '../action-request.js';
 import { cookieOptions, sameSecret } from './form.js';
 import { sendPage, tenantBranding } from './html-response.js';
 import { errorPage, formPostPage, webMessagePage } from './views/pages.js';
@@ -31,19 +31,6 @@ export async function signedInFrom(request: FastifyRequest, ctx: ServerContext):
   const user = (await ctx.storage.users.get(session.userId))?.user;
   // A blocked user has no usable session: not for SSO, a pending consent page, nor device approval.
   return user && !user.blocked ? { user, session } : undefined;
-}
-
-/** `event.request` of the Actions: what the HTTP request that continues the flow says about the user agent. */
-export function actionRequestInfo(request: FastifyRequest): ActionRequestInfo {
-  const userAgent = request.headers['user-agent'];
-  const language = request.headers['accept-language'];
-  return {
-    ip: request.ip,
-    hostname: request.hostname,
-    method: request.method,
-    ...(typeof userAgent === 'string' ? { user_agent: userAgent.slice(0, 512) } : {}),
-    ...(typeof language === 'string' ? { language: language.split(',')[0]?.split(';')[0]?.trim().slice(0, 35) ?? '' } : {}),
-  };
 }
 
 /** The client and API a stored request refers to, looked up again: either may have changed meanwhile. */
