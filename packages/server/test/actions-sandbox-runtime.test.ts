@@ -106,6 +106,9 @@ test('module state persists between runs of one version (a warm context), and no
   assert.equal(Number(second.idTokenClaims.runs), Number(first.idTokenClaims.runs) + 1);
   const other = await runFlow(flow(`${code}\n// v2`), 'post-login', { user: {} });
   assert.equal(other.idTokenClaims.runs, 1);
+  // Another Action with the very same code does not share the first one's module state.
+  const twin = await runFlow({ flow: async () => [deployed(code, { id: 'act_twin' })] }, 'post-login', { user: {} });
+  assert.equal(twin.idTokenClaims.runs, 1);
 });
 
 test('a denial stops the flow: later Actions do not run; metadata set before is visible to the next', async () => {

@@ -143,7 +143,7 @@ interface RunOutput {
 
 /** One Action, one run: the commands it recorded, or an ActionFailure. */
 async function runAction(
-  action: Pick<DeployedAction, 'name' | 'code' | 'secrets'> & { id?: string },
+  action: Pick<DeployedAction, 'name' | 'code' | 'secrets'> & { id?: string; versionId?: string },
   trigger: TriggerId,
   event: Record<string, unknown>,
   deps: Pick<ActionsDeps, 'sandbox'>,
@@ -169,6 +169,8 @@ async function runAction(
         args: [HANDLERS[trigger], input],
         subject,
         secrets: secretValues,
+        // Deployed versions stay compiled and warm; /test drafts get a fresh context each time.
+        ...(action.id && action.versionId ? { warmKey: `${action.id} ${action.versionId}` } : {}),
         onLog: (line) => logs.push(line),
       },
       resolveLimits(deps.sandbox ?? {}),

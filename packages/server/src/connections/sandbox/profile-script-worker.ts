@@ -54,7 +54,7 @@ interface Description {
 
 /**
  * One QuickJS runtime and context with the prelude evaluated and the script compiled. A profile
- * script gets a fresh one per run. An Action's is kept warm for the next run of the same code
+ * script gets a fresh one per run. A deployed Action's is kept warm for the next run of that version
  * (compiled once per deployed version, as Auth0 keeps a warm container: module-level state
  * persists between runs), but only after a run that ended cleanly: nothing pending, nothing in
  * flight. A run that failed, ran out of a limit or left work behind disposes it.
@@ -101,9 +101,10 @@ class Vm {
 const warm = new Map<string, Vm>();
 const MAX_WARM = 8;
 
-function vmFor(quickjs: QuickJSWASMModule, program: SandboxProgram, script: string, limits: VmLimits): Vm {
-  if (program !== 'action') return new Vm(quickjs, limits, undefined);
-  const key = createHash('sha256').update(`${limits.memoryBytes} ${limits.stackBytes}\n${script}`).digest('base64url');
+function vmFor(quickjs: QuickJSWASMModule, script: string, limits: VmLimits, warmKey: string | undefined): Vm {
+  if (warmKey === undefined) return new Vm(quickjs, limits, undefined);
+  // The code and limits are part of the key: a redeploy under the same key never runs stale code.
+  const key = createHash('sha256').update(`${warmKey}\n${limits.memoryBytes} ${limits.stackBytes}\n${script}`).digest('base64url');
   const found = warm.get(key);
   if (found) {
     warm.delete(key); // taken while it runs; put back (most recent) if it ends cleanly
@@ -140,8 +141,9 @@ class SandboxRun {
     private readonly limits: VmLimits,
     private readonly program: SandboxProgram,
     script: string,
+    warmKey: string | undefined,
   ) {
-    this.box = vmFor(quickjs, program, script, limits);
+    this.box = vmFor(quickjs, script, limits, warmKey);
     this.box.owner = this;
   }
 
@@ -437,7 +439,7 @@ let current: SandboxRun | undefined;
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'run') {
-    current = new SandboxRun(quickjs, message.runId, message.limits, message.program, message.script);
+    current = new SandboxRun(quickjs, message.runId, message.limits, message.program, message.script, message.warmKey);
     current.start(message.script, message.args);
   } else if (message.type === 'response' && current?.runId === message.runId) {
     current.onResponse(message.requestId, JSON.stringify(message.result));

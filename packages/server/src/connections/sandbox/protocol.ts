@@ -56,7 +56,16 @@ export type RunOutcome = { ok: true; resultJson: string } | { ok: false; reason:
 export type SandboxProgram = 'profile' | 'action';
 
 export type ToWorker =
-  | { type: 'run'; runId: number; program: SandboxProgram; script: string; args: [string, string]; limits: VmLimits }
+  | {
+      type: 'run';
+      runId: number;
+      program: SandboxProgram;
+      script: string;
+      args: [string, string];
+      limits: VmLimits;
+      /** Keep the compiled context warm under this key (an Action's id and deployed version); none: a fresh one. */
+      warmKey?: string;
+    }
   | { type: 'response'; runId: number; requestId: number; result: RequestResult };
 
 export type FromWorker =

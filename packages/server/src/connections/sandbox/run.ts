@@ -77,6 +77,11 @@ export interface SandboxJob {
   subject: string;
   /** Values redacted from console lines whatever their shape (tokens, secrets). */
   secrets: string[];
+  /**
+   * An Action's id and deployed version: its context stays compiled and warm for the next run of that
+   * version on the worker (never shared with another Action, even one with the same code).
+   */
+  warmKey?: string;
   /** Each console line of the script, already truncated and redacted (besides the debug log). */
   onLog?: (line: string) => void;
 }
@@ -189,7 +194,8 @@ export function runInWorker(job: SandboxJob, limits: SandboxLimits, options: San
           }
         };
         watchdog = setTimeout(watch, watchdogMs);
-        acquired.post({ type: 'run', runId, program: job.program, script: job.script, args: job.args, limits: vmLimits });
+        const warmKey = job.warmKey !== undefined ? { warmKey: job.warmKey } : {};
+        acquired.post({ type: 'run', runId, program: job.program, script: job.script, args: job.args, limits: vmLimits, ...warmKey });
       },
       (error: Error) => {
         end({ ok: false, reason: 'script_error', message: `${subject} sandbox could not start: ${error.message}` }, false);
