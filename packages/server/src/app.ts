@@ -115,6 +115,8 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
   app.setValidatorCompiler(validatorCompilers());
   app.addHook('preValidation', rejectUnstorableInput);
   // One line per request at debug level; at the usual levels the hook is not installed at all.
+  // Actions' failures, denials and console output (debug) go to the server's log.
+  ctx.actions.log ??= (message, data, level = 'warn') => app.log[level](data, message);
   if (config.logLevel === 'debug' || config.logLevel === 'trace') {
     app.addHook('onResponse', async (request, reply) => {
       request.log.debug(

@@ -64,6 +64,14 @@ export const ConfigSchema = Type.Object(
     jobsImportMaxBytes: Type.Integer({ minimum: 1024, maximum: 2 * 1024 * 1024 * 1024, default: 64 * 1024 * 1024 }),
     /** How long a node's claim on a running job lasts unrenewed: after it, another node resumes the job. */
     jobsLeaseSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 60 }),
+    /** CPU time one Action run may use (its script's execution, summed over the run). */
+    actionsCpuTimeMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 1_000 }),
+    /** One Action run from start to end, waiting for its fetch calls included. */
+    actionsWallTimeMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
+    /** The QuickJS heap of one Action (the worker's 64 MiB WebAssembly memory bounds any value). */
+    actionsMemoryMb: Type.Integer({ minimum: 1, maximum: 48, default: 16 }),
+    /** Actions the tenant may have (Management API `POST /actions/actions` answers 429 past it). */
+    actionsMax: Type.Integer({ minimum: 0, maximum: 100_000, default: 1000 }),
   },
   { additionalProperties: false },
 );
@@ -98,6 +106,10 @@ const ENV_NAMES: Record<keyof Static<typeof ConfigSchema>, string> = {
   defaultPicture: 'LATCHKEY_DEFAULT_PICTURE',
   jobsImportMaxBytes: 'LATCHKEY_JOBS_IMPORT_MAX_BYTES',
   jobsLeaseSeconds: 'LATCHKEY_JOBS_LEASE_SECONDS',
+  actionsCpuTimeMs: 'LATCHKEY_ACTIONS_CPU_TIME_MS',
+  actionsWallTimeMs: 'LATCHKEY_ACTIONS_WALL_TIME_MS',
+  actionsMemoryMb: 'LATCHKEY_ACTIONS_MEMORY_MB',
+  actionsMax: 'LATCHKEY_ACTIONS_MAX',
 };
 
 export class ConfigError extends Error {
@@ -118,6 +130,10 @@ const NUMERIC = new Set([
   'signupLimitPerTenant',
   'jobsImportMaxBytes',
   'jobsLeaseSeconds',
+  'actionsCpuTimeMs',
+  'actionsWallTimeMs',
+  'actionsMemoryMb',
+  'actionsMax',
 ]);
 const BOOLEAN = new Set(['auth0CompatibleDefaults']);
 

@@ -1,9 +1,11 @@
+import type { ActionsRuntime } from './actions/flows.js';
 import { BackgroundTasks } from './background.js';
 import type { Config } from './config.js';
 import { DownloadLinks } from './crypto/download-links.js';
 import { Encrypter, MasterKey } from './crypto/encryption.js';
 import { KeyRing } from './crypto/keys.js';
 import { SecretDigester } from './crypto/secrets.js';
+import { deployedFlow } from './domain/actions.js';
 import type { PictureSettings } from './domain/default-picture.js';
 import { JobRunner } from './domain/jobs/runner.js';
 import { type GrantRegistry, grantRegistry } from './oauth/grants/index.js';
@@ -33,6 +35,8 @@ export interface ServerContext {
   now: () => number;
   /** Work that outlives its request; stopped (between steps) when the server closes. */
   background: BackgroundTasks;
+  /** Runs the deployed Actions of a trigger (its `log` is set by app.ts, its sandbox limits by config or tests). */
+  actions: ActionsRuntime;
 }
 
 export interface OpenedContext {
@@ -94,6 +98,14 @@ export async function openContext(config: Config, now: () => number = Date.now):
     downloads: new DownloadLinks(key),
     now,
     background: new BackgroundTasks(),
+    actions: {
+      flow: (trigger) => deployedFlow(ctx, trigger),
+      sandbox: {
+        cpuTimeMs: config.actionsCpuTimeMs,
+        wallTimeMs: config.actionsWallTimeMs,
+        memoryBytes: config.actionsMemoryMb * 1024 * 1024,
+      },
+    },
   };
   return createdAt ? { ctx, masterKeyCreatedAt: createdAt } : { ctx };
 }

@@ -40,6 +40,10 @@ export const MANAGEMENT_SCOPES = [
   'read:role_members',
   'create:role_members',
   'delete:role_members',
+  'read:actions',
+  'create:actions',
+  'update:actions',
+  'delete:actions',
 ] as const;
 
 export const managementAudience = (issuer: string) => `${issuer}api/v2/`;

@@ -238,6 +238,13 @@ export interface Grant {
 
 export interface AuthorizationCodeData extends Grant {
   redirectUri: string;
+  /** What the post-login Actions run at /authorize added to the tokens this code is exchanged for. */
+  actions?: {
+    idTokenClaims: Record<string, unknown>;
+    accessTokenClaims: Record<string, unknown>;
+    addScopes: string[];
+    removeScopes: string[];
+  };
   nonce?: string;
   codeChallenge?: string;
 }

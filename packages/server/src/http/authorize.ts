@@ -4,6 +4,7 @@ import { addressDigest } from '../login/address.js';
 import { startAuthorization } from '../login/authorization-flow.js';
 import { AuthorizeError, type AuthorizeParams, type AuthorizeState, validateAuthorizationRequest } from '../oauth/authorize/index.js';
 import { OAuthError } from '../oauth/errors.js';
+import { actionRequestInfo } from './action-request.js';
 import { sendPage, tenantBranding } from './login/html-response.js';
 import { errorParams, sendAuthorizationResult, sendNextStep, signedInFrom } from './login/next-step.js';
 import { errorPage } from './login/views/pages.js';
@@ -48,7 +49,7 @@ export async function authorizeEndpoint(app: FastifyInstance, ctx: ServerContext
       const target = { redirectUri: state.request.redirectUri, responseMode: state.request.responseMode ?? 'query' };
       return sendAuthorizationResult(reply, ctx, target, errorParams(err, state.request, ctx.issuer));
     }
-    const input = { request: validated.request, client: validated.client, api: validated.api };
+    const input = { request: validated.request, client: validated.client, api: validated.api, http: actionRequestInfo(request) };
     const origin = { source: addressDigest(request.ip), maxPending: ctx.config.loginTransactionsPerIp };
     const step = await startAuthorization(ctx, input, await signedInFrom(request, ctx), origin);
     return sendNextStep(reply, ctx, step, validated.request);

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { invalid } from '../domain/errors.js';
 import { signUp } from '../login/signup.js';
+import { actionRequestInfo } from './action-request.js';
 import { installErrorHandler } from './errors.js';
 
 const text = (maxLength: number) => Type.String({ minLength: 1, maxLength });
@@ -36,7 +37,7 @@ export async function dbConnectionsEndpoints(app: FastifyInstance, ctx: ServerCo
     if (!client) throw invalid('Unknown client', 'invalid_signup');
     const { client_id: _c, connection, ...profile } = body;
     // Its DomainErrors (user_exists, password policy, limits, signup disabled) are answered by the dbconnections mapper.
-    const { user } = await signUp(ctx, { client, connection, profile, ip: request.ip });
+    const { user } = await signUp(ctx, { client, connection, profile, ip: request.ip, request: actionRequestInfo(request) });
     return reply.send({ _id: user.user_id.replace(/^auth0\|/, ''), email: user.email, email_verified: user.email_verified });
   });
 }

@@ -182,7 +182,9 @@ export function dbconnectionsError(error: unknown, now = Date.now()): WireError 
     statusCode: status,
   });
   if (error instanceof DomainError) {
-    const { status, code, name } = DBCONNECTIONS_ERRORS[error.kind];
+    const { status, code: kindCode, name } = DBCONNECTIONS_ERRORS[error.kind];
+    // A pre-user-registration Action's denial keeps Auth0's own code for it.
+    const code = error.code === 'extensibility_error' ? error.code : kindCode;
     const lock = error.details.lock;
     return { status, ...(lock ? { headers: lockHeaders(lock, now) } : {}), body: body(status, code, error.message, name) };
   }

@@ -22,6 +22,7 @@ export async function tokenEndpoint(app: FastifyInstance, ctx: ServerContext): P
     lookups: ctx.lookups,
     keys: ctx.keys,
     pictures: ctx.pictures,
+    actions: ctx.actions,
     now: ctx.now,
   };
 

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import type { ActionRequestInfo } from '../actions/flows.js';
 import type { AuthorizationRequest, Client, LoginTransaction, ResourceServer, Session, User } from '../domain/types.js';
 import { AuthorizeError } from '../oauth/authorize/index.js';
 import { authorizationResponse } from '../oauth/authorize/respond.js';
+import { OAuthError } from '../oauth/errors.js';
 import type { GrantContext } from '../oauth/grants/types.js';
 import { sessionServes } from './connection-access.js';
 import { consentNeeded, recordConsent } from './consent.js';
@@ -33,6 +35,8 @@ export interface FlowInput {
   request: AuthorizationRequest;
   client: Client;
   api: ResourceServer | undefined;
+  /** The HTTP request that continues the flow, for the post-login Actions' `event.request`. */
+  http?: ActionRequestInfo;
 }
 
 /** Where an anonymous /authorize came from, and how many pending sign-ins that source may hold. */
@@ -129,7 +133,7 @@ export async function afterSignIn(
     return { kind: 'consent', tx: pending };
   }
   if (tx) await ctx.storage.loginTransactions.delete(tx.id);
-  return { kind: 'respond', params: await authorizationResponse(ctx, request, client, signedIn.user, signedIn.session) };
+  return respond(ctx, input, signedIn);
 }
 
 export async function afterConsent(
@@ -142,5 +146,29 @@ export async function afterConsent(
   await ctx.storage.loginTransactions.delete(tx.id);
   if (!accepted) return { kind: 'error', error: new AuthorizeError('access_denied', 'User did not authorize the request') };
   await recordConsent(ctx.storage, input.client, input.api, signedIn.user.user_id, input.request.scope, ctx.now());
-  return { kind: 'respond', params: await authorizationResponse(ctx, input.request, input.client, signedIn.user, signedIn.session) };
+  return respond(ctx, input, signedIn);
+}
+
+/** The authorization response; a post-login Action's denial (or failure) goes back to the app as access_denied. */
+async function respond(ctx: GrantContext, input: FlowInput, signedIn: SignedIn): Promise<NextStep> {
+  try {
+    const { request, client, http } = input;
+    // event.request.query: the authorization request's parameters, as the app sent them.
+    const query = {
+      client_id: request.clientId,
+      redirect_uri: request.redirectUri,
+      response_type: request.responseType,
+      scope: request.scope.join(' '),
+      ...(request.audience ? { audience: request.audience } : {}),
+      ...(request.connection ? { connection: request.connection } : {}),
+      ...(request.prompt.length > 0 ? { prompt: request.prompt.join(' ') } : {}),
+    };
+    const requestInfo = { ...http, query };
+    return { kind: 'respond', params: await authorizationResponse(ctx, request, client, signedIn.user, signedIn.session, requestInfo) };
+  } catch (error) {
+    if (error instanceof OAuthError && error.error === 'access_denied') {
+      return { kind: 'error', error: new AuthorizeError('access_denied', error.description) };
+    }
+    throw error;
+  }
 }

@@ -1,3 +1,11 @@
+import {
+  type ActionRequestInfo,
+  type ActionsRuntime,
+  RegistrationDenied,
+  runPostUserRegistration,
+  runPreUserRegistration,
+} from '../actions/flows.js';
+import type { BackgroundTasks } from '../background.js';
 import type { Config } from '../config.js';
 import { databaseConnectionFor } from '../connections/database.js';
 import { DomainError } from '../domain/errors.js';
@@ -28,6 +36,8 @@ export interface SignupInput {
   ip: string;
   now: number;
   limits: SignupLimits;
+  /** Runs after the limits counted the sign-up, before the user is stored (pre-user-registration): metadata to add. */
+  beforeCreate?: () => Promise<Pick<UserCreateInput, 'app_metadata' | 'user_metadata'>>;
 }
 
 /**
@@ -56,7 +66,13 @@ export async function signUpDatabaseUser(storage: Pick<Storage, 'connections' | 
   // createUser hashes the password before it inserts: a taken email costs the same argon2id hash
   // as a new one, so the time taken tells no more than the answer does. Its DomainErrors (user_exists,
   // password_policy, invalid) go to the caller as they are.
-  return createUser(storage, { ...input.profile, connection: input.connection.name }, new Date(now));
+  const added = input.beforeCreate ? await input.beforeCreate() : {};
+  const profile = {
+    ...input.profile,
+    ...(added.app_metadata ? { app_metadata: { ...input.profile.app_metadata, ...added.app_metadata } } : {}),
+    ...(added.user_metadata ? { user_metadata: { ...input.profile.user_metadata, ...added.user_metadata } } : {}),
+  };
+  return createUser(storage, { ...profile, connection: input.connection.name }, new Date(now));
 }
 
 /** What a sign-up may set: the user's own profile, never ids, app_metadata or verification flags. */
@@ -72,6 +88,9 @@ export interface SignupContext {
   lookups: Lookups;
   config: Pick<Config, 'signupLimitPerIp' | 'signupLimitPerTenant'>;
   now: () => number;
+  /** pre- and post-user-registration Actions. */
+  actions?: ActionsRuntime;
+  background?: BackgroundTasks;
 }
 
 export interface SignupRequest {
@@ -80,6 +99,8 @@ export interface SignupRequest {
   connection: string | undefined;
   profile: SignupProfile;
   ip: string;
+  /** For the Actions' `event.request`. */
+  request?: ActionRequestInfo;
   /** The hosted page signs the new user in: counted as the first login, as Auth0 does. */
   signsIn?: boolean;
 }
@@ -106,6 +127,28 @@ export async function signUp(ctx: SignupContext, request: SignupRequest): Promis
     ip: request.ip,
     now,
     limits: signupLimits(ctx.config),
+    beforeCreate: async () => {
+      const { password: _p, ...attributes } = request.profile;
+      const metadata = { app_metadata: {}, user_metadata: attributes.user_metadata ?? {} };
+      try {
+        return await runPreUserRegistration(ctx, {
+          user: { ...attributes, ...metadata, email },
+          connection: { id: connection.id, name: connection.name, strategy: connection.strategy },
+          client: request.client,
+          request: { ip: request.ip, ...request.request },
+        });
+      } catch (error) {
+        if (!(error instanceof RegistrationDenied)) throw error;
+        // Auth0's answer to a denied sign-up: the Action's message for the user.
+        throw new DomainError('invalid', 'extensibility_error', error.userMessage);
+      }
+    },
+  });
+  runPostUserRegistration(ctx, {
+    user: { ...user },
+    connection: { id: connection.id, name: connection.name, strategy: connection.strategy },
+    client: request.client,
+    request: { ip: request.ip, ...request.request },
   });
   if (request.signsIn) {
     const record = await ctx.storage.users.get(user.user_id);

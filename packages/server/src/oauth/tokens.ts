@@ -11,6 +11,8 @@ export interface AccessTokenClaims {
   /** Auth0's grant type marker, e.g. `client-credentials`, `password`. */
   gty?: string;
   permissions?: string[];
+  /** Custom claims set by Actions: never over the registered ones (runtime.ts drops those names too). */
+  custom?: Record<string, unknown>;
 }
 
 /**
@@ -27,6 +29,7 @@ export async function signAccessToken(
   const key = await keys.current();
   const rfc9068 = api.token_dialect.startsWith('rfc9068');
   const payload: Record<string, unknown> = {
+    ...claims.custom,
     iss: issuer,
     sub: claims.sub,
     aud: claims.audience,

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { type ActionClaims, type PostLoginInput, runPostLogin } from '../actions/flows.js';
 import { withDefaultPicture } from '../domain/default-picture.js';
 import type { Client, Grant, RefreshTokenRecord, User } from '../domain/types.js';
 import { heldPermissionNames } from '../domain/user-permissions.js';
@@ -45,12 +46,15 @@ export interface IdTokenInput {
   accessToken?: string;
   /** Set when it travels with a code (hybrid flow). */
   code?: string;
+  /** Claims set by post-login Actions (under the registered ones, which they cannot replace). */
+  customClaims?: Record<string, unknown>;
 }
 
 export async function signIdToken(ctx: GrantContext, input: IdTokenInput, nowSeconds: number): Promise<string> {
   const key = await ctx.keys.current();
   const { client, user, grant } = input;
   const payload: Record<string, unknown> = {
+    ...input.customClaims,
     ...profileClaims(withDefaultPicture(user, ctx.pictures), grant.scope),
     iss: ctx.issuer,
     sub: user.user_id,
@@ -83,6 +87,10 @@ export interface UserTokenRequest {
   implicit?: boolean;
   /** The code of a hybrid response, for the id_token's c_hash. */
   code?: string;
+  /** What post-login Actions already run for this sign-in (at /authorize) added. */
+  actions?: ActionClaims;
+  /** Run the post-login flow now (refresh token, device code, password grants). */
+  postLogin?: Pick<PostLoginInput, 'protocol' | 'request'>;
 }
 
 export interface IssuedUserTokens {
@@ -102,6 +110,9 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
   const nowSeconds = Math.floor(now / 1000);
   const { client, user, grant } = request;
   const scope = request.scope ?? grant.scope;
+  const actions =
+    request.actions ??
+    (request.postLogin ? await runPostLogin(ctx, { client, user, grant: { ...grant, scope }, ...request.postLogin }) : undefined);
 
   let accessToken: string;
   let expiresIn: number;
@@ -118,7 +129,7 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
     const policy = api.enforce_policies
       ? enforcePolicies(api, scope, await heldPermissionNames(ctx.storage, user.user_id, api.identifier))
       : { scope };
-    accessScope = policy.scope;
+    accessScope = actions ? withActionScopes(policy.scope, actions) : policy.scope;
     ({ token: accessToken, expiresIn } = await signAccessToken(
       ctx.keys,
       ctx.issuer,
@@ -131,6 +142,7 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
         scope: accessScope.join(' '),
         ...(request.gty ? { gty: request.gty } : {}),
         ...(policy.permissions ? { permissions: policy.permissions } : {}),
+        ...(actions ? { custom: actions.accessTokenClaims } : {}),
       },
       nowSeconds,
     ));
@@ -162,6 +174,7 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
         ...(request.nonce !== undefined ? { nonce: request.nonce } : {}),
         ...(request.withAtHash ? { accessToken } : {}),
         ...(request.code ? { code: request.code } : {}),
+        ...(actions ? { customClaims: actions.idTokenClaims } : {}),
       },
       nowSeconds,
     );
@@ -192,6 +205,13 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
     return { tokens: response, familyId: family.familyId, ...(opaqueTokenHash ? { opaqueTokenHash } : {}) };
   }
   return { tokens: response, ...(opaqueTokenHash ? { opaqueTokenHash } : {}) };
+}
+
+/** api.accessToken.addScope / removeScope, on the access token's scope (the grant keeps its own). */
+function withActionScopes(scope: string[], actions: ActionClaims): string[] {
+  const result = scope.filter((s) => !actions.removeScopes.includes(s));
+  for (const added of actions.addScopes) if (!result.includes(added)) result.push(added);
+  return result;
 }
 
 /** The earlier of the family's absolute end and the idle window from now. */

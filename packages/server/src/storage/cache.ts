@@ -1,3 +1,4 @@
+import type { DeployedAction, TriggerId } from '../domain/actions.js';
 import { everyItem } from '../domain/paging.js';
 import type { ClientGrant, ClientRecord, Connection, ResourceServer, TenantSettings } from '../domain/types.js';
 import { originKeys } from '../oauth/browser-origins.js';
@@ -61,6 +62,7 @@ export class Lookups {
   private readonly tenant: LookupCache<TenantSettings>;
   private readonly origins: LookupCache<boolean>;
   private readonly upstream: LookupCache<Connection[]>;
+  private readonly flows: LookupCache<DeployedAction[]>;
 
   constructor(
     private readonly storage: Storage,
@@ -74,6 +76,7 @@ export class Lookups {
     this.tenant = new LookupCache(ttlMs, clock);
     this.origins = new LookupCache(ttlMs, clock, ORIGIN_ANSWERS);
     this.upstream = new LookupCache(ttlMs, clock);
+    this.flows = new LookupCache(ttlMs, clock);
     const byKind: Record<ChangeKind, LookupCache<unknown> | undefined> = {
       client: this.clients,
       client_origin: this.origins,
@@ -82,6 +85,7 @@ export class Lookups {
       connection: this.connections,
       tenant: this.tenant,
       signing_key: undefined, // the KeyRing listens for these itself
+      action_flow: this.flows,
     };
     storage.changes.subscribe((kind, key) => {
       if (kind === '*') {
@@ -114,6 +118,14 @@ export class Lookups {
     const settings = await this.tenant.get('default', () => this.storage.tenant.get());
     if (!settings) throw new Error('Tenant settings missing: the tenant was not bootstrapped');
     return settings;
+  }
+
+  /**
+   * A trigger's deployed flow (domain/actions.ts `deployedFlow` loads and decrypts it): read on every
+   * sign-in, so kept until a deploy, binding change or delete announces the trigger.
+   */
+  actionFlow(trigger: TriggerId, load: () => Promise<DeployedAction[]>): Promise<DeployedAction[]> {
+    return this.flows.get(trigger, load) as Promise<DeployedAction[]>;
   }
 
   /** Every upstream (oauth2, oidc) connection, for the login page's buttons: a handful, read on every page view. */

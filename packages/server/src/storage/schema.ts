@@ -61,6 +61,17 @@ export interface Database {
   roles: { id: string; name: string; name_lc: string; description: string | null; created_at: string };
   role_permissions: { role_id: string; audience: string; permission: string; created_at: string };
   user_roles: { user_id: string; role_id: string; created_at: string };
+  actions: { id: string; name: string; trigger_id: string; deployed_version_id: string | null; data: string; created_at: string };
+  action_versions: { id: string; action_id: string; number: number; data: string; created_at: string };
+  action_bindings: {
+    trigger_id: string;
+    position: number;
+    id: string;
+    action_id: string;
+    display_name: string;
+    created_at: string;
+    updated_at: string;
+  };
   device_codes: {
     device_code_hash: string;
     user_code: string;

@@ -6,6 +6,8 @@
  */
 
 import type { JobRecord } from '../domain/jobs/types.js';
+import type { ActionListFilter, ActionRecord, ActionVersionRecord, BindingRecord, DeployedFlowRow } from '../domain/action-types.js';
+import type { TriggerId } from '../domain/actions.js';
 import type {
   AuthorizationCodeData,
   AuthorizationCodeRecord,
@@ -344,8 +346,53 @@ export interface RoleRepository {
   listRolesOf(userId: string, page: PageRequest & { kind: 'offset' }): Promise<Page<Role>>;
 }
 
+/**
+ * Auth0 Actions: drafts, their numbered versions and the triggers' ordered bindings. Every write that
+ * can change what a trigger runs announces `action_flow` with that trigger's id.
+ */
+export interface ActionRepository {
+  get(id: string): Promise<ActionRecord | undefined>;
+  getByName(name: string): Promise<ActionRecord | undefined>;
+  /** Ordered by creation. */
+  list(filter: ActionListFilter, page: PageRequest & { kind: 'offset' }): Promise<Page<ActionRecord>>;
+  count(): Promise<number>;
+  /** Resolves false when the name is taken. */
+  insert(action: ActionRecord): Promise<boolean>;
+  /** Writes the draft (and deployment fields); 'conflict' when a changed name is taken, false when the action is gone. */
+  update(action: ActionRecord): Promise<boolean | 'conflict'>;
+  /** Deletes the action and its versions (its bindings: `removeBindingsOf`). */
+  delete(id: string): Promise<boolean>;
+
+  /** Adds a version numbered one past the action's last; resolves undefined when another deploy took that number. */
+  insertVersion(version: Omit<ActionVersionRecord, 'number'>): Promise<ActionVersionRecord | undefined>;
+  getVersion(actionId: string, versionId: string): Promise<ActionVersionRecord | undefined>;
+  /** Deletes the action's versions numbered at most `upToNumber` (the oldest, past the number kept). */
+  pruneVersions(actionId: string, upToNumber: number): Promise<void>;
+  /** Newest first. */
+  listVersions(actionId: string, page: PageRequest & { kind: 'offset' }): Promise<Page<ActionVersionRecord>>;
+
+  /** The trigger's bindings in flow order. */
+  listBindings(trigger: TriggerId, page: PageRequest & { kind: 'offset' }): Promise<Page<BindingRecord>>;
+  /** Replaces the trigger's whole flow with these bindings, in this order. */
+  replaceBindings(trigger: TriggerId, bindings: BindingRecord[]): Promise<void>;
+  /** How many bindings name the action. */
+  countBindingsOf(actionId: string): Promise<number>;
+  removeBindingsOf(actionId: string): Promise<void>;
+  /** The trigger's bound actions with their deployed versions, in flow order (one statement). */
+  deployedFlow(trigger: TriggerId): Promise<DeployedFlowRow[]>;
+}
+
 /** `client_origin`: an origin key some client gained or lost (see oauth/browser-origins.ts). */
-export type ChangeKind = 'client' | 'client_origin' | 'resource_server' | 'client_grant' | 'connection' | 'tenant' | 'signing_key';
+export type ChangeKind =
+  | 'client'
+  | 'client_origin'
+  | 'resource_server'
+  | 'client_grant'
+  | 'connection'
+  | 'tenant'
+  | 'signing_key'
+  /** A trigger (the key) whose deployed flow may have changed. */
+  | 'action_flow';
 
 /** Where repositories announce a change: the feed itself, or a transaction's queue flushed on commit. */
 export interface ChangePublisher {
@@ -366,6 +413,7 @@ export interface Repositories {
   readonly users: UserRepository;
   readonly permissions: PermissionRepository;
   readonly roles: RoleRepository;
+  readonly actions: ActionRepository;
   readonly tenant: TenantRepository;
   readonly signingKeys: SigningKeyRepository;
   readonly loginTransactions: LoginTransactionRepository;

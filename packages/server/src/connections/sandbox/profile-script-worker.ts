@@ -1,5 +1,6 @@
 /**
- * Worker thread that runs one `fetchUserProfile` script at a time in QuickJS (WebAssembly).
+ * Worker thread that runs one admin script at a time in QuickJS (WebAssembly): a connection's
+ * `fetchUserProfile`, or an Action's handler (the `program` of the run picks the prelude).
  *
  * Why a worker and not the server thread: QuickJS only polls its interrupt handler every ~10,000
  * bytecode branches, so a loop whose body is one slow builtin (`'x'.repeat(1e6)` takes ~10 ms
@@ -21,6 +22,7 @@
  * run with QuickJS's "out of memory" error. Typed arrays are left out of the context: profile
  * scripts do not need them and their buffers escape the limit entirely.
  */
+import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   DefaultIntrinsics,
@@ -33,7 +35,8 @@ import {
   RELEASE_SYNC,
   shouldInterruptAfterDeadline,
 } from 'quickjs-emscripten';
-import type { FromWorker, ProfileScriptFailure, RunOutcome, SandboxWorkerData, ToWorker, VmLimits } from './protocol.js';
+import { ACTION_PRELUDE } from '../../actions/vm-prelude.js';
+import type { FromWorker, ProfileScriptFailure, RunOutcome, SandboxProgram, SandboxWorkerData, ToWorker, VmLimits } from './protocol.js';
 import { VM_PRELUDE } from './vm-prelude.js';
 
 const MAX_LOG_LINES = 50;
@@ -49,13 +52,79 @@ interface Description {
   request: boolean;
 }
 
+/**
+ * One QuickJS runtime and context with the prelude evaluated and the script compiled. A profile
+ * script gets a fresh one per run. A deployed Action's is kept warm for the next run of that version
+ * (compiled once per deployed version, as Auth0 keeps a warm container: module-level state
+ * persists between runs), but only after a run that ended cleanly: nothing pending, nothing in
+ * flight. A run that failed, ran out of a limit or left work behind disposes it.
+ */
+class Vm {
+  readonly runtime: QuickJSRuntime;
+  readonly vm: QuickJSContext;
+  /** Handles that live as long as the context: the prelude's functions, the compiled script. */
+  readonly handles: QuickJSHandle[] = [];
+  runFn: QuickJSHandle | undefined;
+  deliverFn: QuickJSHandle | undefined;
+  describeFn: QuickJSHandle | undefined;
+  compiled: QuickJSHandle | undefined;
+  /** The run the host functions report to. */
+  owner: SandboxRun | undefined;
+  disposed = false;
+
+  constructor(
+    quickjs: QuickJSWASMModule,
+    limits: VmLimits,
+    readonly key: string | undefined,
+  ) {
+    this.runtime = quickjs.newRuntime();
+    this.runtime.setMemoryLimit(limits.memoryBytes);
+    this.runtime.setMaxStackSize(limits.stackBytes);
+    this.vm = this.runtime.newContext({ intrinsics: { ...DefaultIntrinsics, TypedArrays: false } });
+  }
+
+  get ready(): boolean {
+    return this.compiled !== undefined;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const handle of this.handles.reverse()) if (handle.alive) handle.dispose();
+    this.vm.dispose();
+    this.runtime.dispose();
+    if (this.key !== undefined && warm.get(this.key) === this) warm.delete(this.key);
+  }
+}
+
+/** Warm Action contexts of this worker, least recently used first. */
+const warm = new Map<string, Vm>();
+const MAX_WARM = 8;
+
+function vmFor(quickjs: QuickJSWASMModule, script: string, limits: VmLimits, warmKey: string | undefined): Vm {
+  if (warmKey === undefined) return new Vm(quickjs, limits, undefined);
+  // The code and limits are part of the key: a redeploy under the same key never runs stale code.
+  const key = createHash('sha256').update(`${warmKey}\n${limits.memoryBytes} ${limits.stackBytes}\n${script}`).digest('base64url');
+  const found = warm.get(key);
+  if (found) {
+    warm.delete(key); // taken while it runs; put back (most recent) if it ends cleanly
+    return found;
+  }
+  return new Vm(quickjs, limits, key);
+}
+
+function keepWarm(box: Vm): void {
+  if (box.key === undefined) return box.dispose();
+  warm.set(box.key, box);
+  while (warm.size > MAX_WARM) warm.values().next().value?.dispose();
+}
+
 class SandboxRun {
-  private readonly runtime: QuickJSRuntime;
-  private readonly vm: QuickJSContext;
-  /** Every handle this run holds; all are disposed before the context and runtime. */
+  private readonly box: Vm;
+  /** Handles of this run only (arguments, results); disposed when it ends. */
   private readonly handles: QuickJSHandle[] = [];
-  private deliverFn: QuickJSHandle | undefined;
-  private describeFn: QuickJSHandle | undefined;
+  /** While the prelude and the script are set up, handles belong to the context, not the run. */
+  private settingUp = false;
   private cpuUsedMs = 0;
   private cpuExhausted = false;
   /** Set once the outcome is known: the interrupt handler then stops whatever the script still runs. */
@@ -70,32 +139,70 @@ class SandboxRun {
     quickjs: QuickJSWASMModule,
     readonly runId: number,
     private readonly limits: VmLimits,
+    private readonly program: SandboxProgram,
+    script: string,
+    warmKey: string | undefined,
   ) {
-    this.runtime = quickjs.newRuntime();
-    this.runtime.setMemoryLimit(limits.memoryBytes);
-    this.runtime.setMaxStackSize(limits.stackBytes);
-    this.vm = this.runtime.newContext({ intrinsics: { ...DefaultIntrinsics, TypedArrays: false } });
+    this.box = vmFor(quickjs, script, limits, warmKey);
+    this.box.owner = this;
   }
 
-  start(script: string, accessToken: string, contextJson: string): void {
-    this.slice(() => {
-      const api = this.evaluate(VM_PRELUDE, 'prelude.js');
-      if (!api) return this.settle({ ok: false, reason: 'script_error', message: 'the sandbox could not start' });
-      const hostRequest = this.own(this.vm.newFunction('hostRequest', (id, spec) => this.onRequest(id, spec)));
-      const hostDone = this.own(this.vm.newFunction('hostDone', (kind, payload) => this.onDone(kind, payload)));
-      const hostLog = this.own(this.vm.newFunction('hostLog', (line) => this.onLog(line)));
-      const exports = this.call(api, hostRequest, hostDone, hostLog);
-      if (!exports) return;
-      const run = this.own(this.vm.getProp(exports, 'run'));
-      this.deliverFn = this.own(this.vm.getProp(exports, 'deliver'));
-      this.describeFn = this.own(this.vm.getProp(exports, 'describe'));
+  private get vm(): QuickJSContext {
+    return this.box.vm;
+  }
 
-      const fetchUserProfile = this.compile(script);
-      if (!fetchUserProfile) return;
-      const token = this.own(this.vm.newString(accessToken));
-      const context = this.own(this.vm.newString(contextJson));
-      this.call(run, fetchUserProfile, token, context);
+  private get runtime(): QuickJSRuntime {
+    return this.box.runtime;
+  }
+
+  private get deliverFn(): QuickJSHandle | undefined {
+    return this.box.deliverFn;
+  }
+
+  private get describeFn(): QuickJSHandle | undefined {
+    return this.box.describeFn;
+  }
+
+  /** "the profile script" / "the Action", in every message the run produces. */
+  private get subject(): string {
+    return this.program === 'action' ? 'the Action' : 'the profile script';
+  }
+
+  start(script: string, args: [string, string]): void {
+    this.slice(() => {
+      if (!this.box.ready && !this.setUp(script)) return;
+      const { runFn, compiled } = this.box;
+      if (!runFn || !compiled) return;
+      this.call(runFn, compiled, this.own(this.vm.newString(args[0])), this.own(this.vm.newString(args[1])));
     });
+  }
+
+  /** The prelude and the script, in a new context; false when that failed (the outcome says why). */
+  private setUp(script: string): boolean {
+    const box = this.box;
+    this.settingUp = true;
+    try {
+      const api = this.evaluate(this.program === 'action' ? ACTION_PRELUDE : VM_PRELUDE, 'prelude.js');
+      if (!api) {
+        this.settle({ ok: false, reason: 'script_error', message: 'the sandbox could not start' });
+        return false;
+      }
+      // The host functions report to whichever run owns the context at the time.
+      const hostRequest = this.own(this.vm.newFunction('hostRequest', (id, spec) => box.owner?.onRequest(id, spec)));
+      const hostDone = this.own(this.vm.newFunction('hostDone', (kind, payload) => box.owner?.onDone(kind, payload)));
+      const hostLog = this.own(this.vm.newFunction('hostLog', (line) => box.owner?.onLog(line)));
+      const exports = this.call(api, hostRequest, hostDone, hostLog);
+      if (!exports) return false;
+      box.runFn = this.own(this.vm.getProp(exports, 'run'));
+      box.deliverFn = this.own(this.vm.getProp(exports, 'deliver'));
+      box.describeFn = this.own(this.vm.getProp(exports, 'describe'));
+      const compiled = this.program === 'action' ? this.compileModule(script) : this.compile(script);
+      if (!compiled) return false;
+      box.compiled = compiled;
+      return true;
+    } finally {
+      this.settingUp = false;
+    }
   }
 
   onResponse(requestId: number, resultJson: string): void {
@@ -123,6 +230,17 @@ class SandboxRun {
       return undefined;
     }
     return this.evaluate(`${script}\n;typeof fetchUserProfile === 'function' ? fetchUserProfile : undefined`, 'fetchUserProfile.js');
+  }
+
+  /**
+   * An Action is a CommonJS module body: it assigns `exports.onExecute...` (or `module.exports`).
+   * Wrapped in a function so its top-level declarations stay local to it.
+   */
+  private compileModule(script: string): QuickJSHandle | undefined {
+    return this.evaluate(
+      `(function () { var module = { exports: {} }; var exports = module.exports;\n${script}\n;return module.exports;\n})()`,
+      'action.js',
+    );
   }
 
   /**
@@ -155,7 +273,7 @@ class SandboxRun {
       this.settle({
         ok: false,
         reason: 'timeout',
-        message: `the profile script used more than its ${this.limits.cpuTimeMs} ms of CPU time`,
+        message: `${this.subject} used more than its ${this.limits.cpuTimeMs} ms of CPU time`,
       });
     }
     // Nothing left that could call back: no request in flight and no queued job.
@@ -163,13 +281,17 @@ class SandboxRun {
       this.settle({
         ok: false,
         reason: 'callback_not_called',
-        message:
-          this.requestCount === 0
-            ? 'the profile script returned without calling callback'
-            : 'the profile script never called callback (its requests have all completed)',
+        message: this.notFinished(),
       });
     }
     if (this.outcome) this.finish();
+  }
+
+  private notFinished(): string {
+    if (this.program === 'action') return 'the Action never finished: its promise is still pending with nothing left to wait for';
+    return this.requestCount === 0
+      ? 'the profile script returned without calling callback'
+      : 'the profile script never called callback (its requests have all completed)';
   }
 
   private evaluate(code: string, filename: string): QuickJSHandle | undefined {
@@ -198,7 +320,7 @@ class SandboxRun {
     this.settle(
       description.memory
         ? { ok: false, reason: 'memory', message: this.outOfMemory(description) }
-        : { ok: false, reason: 'script_error', message: `the profile script failed: ${description.message}` },
+        : { ok: false, reason: 'script_error', message: `${this.subject} failed: ${description.message}` },
     );
   }
 
@@ -213,14 +335,14 @@ class SandboxRun {
     return parseDescription(this.readString(this.own(result.value))) ?? fallback;
   }
 
-  private onRequest(idHandle: QuickJSHandle, specHandle: QuickJSHandle): void {
+  onRequest(idHandle: QuickJSHandle, specHandle: QuickJSHandle): void {
     if (this.outcome) return;
     this.requestCount++;
     if (this.requestCount > this.limits.maxRequests) {
       this.settle({
         ok: false,
         reason: 'request_failed',
-        message: `the profile script made more than ${this.limits.maxRequests} requests`,
+        message: `${this.subject} made more than ${this.limits.maxRequests} requests`,
       });
       return;
     }
@@ -231,25 +353,25 @@ class SandboxRun {
     post({ type: 'request', runId: this.runId, requestId, specJson });
   }
 
-  private onDone(kindHandle: QuickJSHandle, payloadHandle: QuickJSHandle): void {
+  onDone(kindHandle: QuickJSHandle, payloadHandle: QuickJSHandle): void {
     if (this.outcome) return;
     const kind = this.readString(kindHandle);
     const payload = this.readString(payloadHandle) ?? '';
-    if (kind === 'profile') return this.settle({ ok: true, profileJson: payload });
+    if (kind === 'profile' || kind === 'result') return this.settle({ ok: true, resultJson: payload });
     if (kind === 'invalid') return this.settle({ ok: false, reason: 'invalid_profile', message: payload });
     // 'error': callback(err); 'thrown': an async fetchUserProfile rejected.
     const description = parseDescription(payload) ?? { message: 'an unreadable error', memory: false, request: false };
     const reason: ProfileScriptFailure = description.memory ? 'memory' : description.request ? 'request_failed' : 'script_error';
     const prefix =
       reason === 'request_failed'
-        ? 'a request made by the profile script failed'
+        ? `a request made by ${this.subject} failed`
         : kind === 'thrown'
-          ? 'the profile script failed'
-          : 'the profile script called back with an error';
+          ? `${this.subject} failed`
+          : `${this.subject} called back with an error`;
     this.settle({ ok: false, reason, message: reason === 'memory' ? this.outOfMemory(description) : `${prefix}: ${description.message}` });
   }
 
-  private onLog(lineHandle: QuickJSHandle): void {
+  onLog(lineHandle: QuickJSHandle): void {
     if (this.outcome || this.logLines >= MAX_LOG_LINES) return;
     this.logLines++;
     const line = this.readString(lineHandle) ?? '';
@@ -258,7 +380,7 @@ class SandboxRun {
 
   private outOfMemory(description: Description): string {
     const limit = formatBytes(this.limits.memoryBytes);
-    return `the profile script ran out of memory (limit ${limit})${description.message === 'null' ? ' or threw null' : ''}`;
+    return `${this.subject} ran out of memory (limit ${limit})${description.message === 'null' ? ' or threw null' : ''}`;
   }
 
   private settle(outcome: RunOutcome): void {
@@ -272,8 +394,11 @@ class SandboxRun {
     if (this.disposed || !this.outcome) return;
     this.disposed = true;
     for (const handle of this.handles.reverse()) if (handle.alive) handle.dispose();
-    this.vm.dispose();
-    this.runtime.dispose();
+    const box = this.box;
+    box.owner = undefined;
+    const clean = this.outcome.ok && box.ready && this.inFlight.size === 0 && !this.runtime.hasPendingJob();
+    if (clean) keepWarm(box);
+    else box.dispose();
     if (current === this) current = undefined;
     post({ type: 'done', runId: this.runId, outcome: this.outcome });
   }
@@ -283,7 +408,7 @@ class SandboxRun {
   }
 
   private own(handle: QuickJSHandle): QuickJSHandle {
-    this.handles.push(handle);
+    (this.settingUp ? this.box.handles : this.handles).push(handle);
     return handle;
   }
 }
@@ -314,8 +439,8 @@ let current: SandboxRun | undefined;
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'run') {
-    current = new SandboxRun(quickjs, message.runId, message.limits);
-    current.start(message.script, message.accessToken, message.contextJson);
+    current = new SandboxRun(quickjs, message.runId, message.limits, message.program, message.script, message.warmKey);
+    current.start(message.script, message.args);
   } else if (message.type === 'response' && current?.runId === message.runId) {
     current.onResponse(message.requestId, JSON.stringify(message.result));
   }

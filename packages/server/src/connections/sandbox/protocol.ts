@@ -46,10 +46,26 @@ export type RequestResult =
   | { error: { message: string; code?: string } }
   | { response: { statusCode: number; statusMessage: string; headers: Record<string, string | string[]>; body: string } };
 
-export type RunOutcome = { ok: true; profileJson: string } | { ok: false; reason: ProfileScriptFailure; message: string };
+export type RunOutcome = { ok: true; resultJson: string } | { ok: false; reason: ProfileScriptFailure; message: string };
+
+/**
+ * What the worker runs: a connection's `fetchUserProfile(accessToken, ctx, callback)` (args: the
+ * token, the context as JSON), or an Action module's `exports[handler](event, api)` (args: the
+ * handler's name, the event as JSON), each with its own prelude (see vm-prelude.ts, actions/).
+ */
+export type SandboxProgram = 'profile' | 'action';
 
 export type ToWorker =
-  | { type: 'run'; runId: number; script: string; accessToken: string; contextJson: string; limits: VmLimits }
+  | {
+      type: 'run';
+      runId: number;
+      program: SandboxProgram;
+      script: string;
+      args: [string, string];
+      limits: VmLimits;
+      /** Keep the compiled context warm under this key (an Action's id and deployed version); none: a fresh one. */
+      warmKey?: string;
+    }
   | { type: 'response'; runId: number; requestId: number; result: RequestResult };
 
 export type FromWorker =

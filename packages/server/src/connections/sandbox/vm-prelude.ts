@@ -1,19 +1,10 @@
 /**
- * JavaScript evaluated inside QuickJS before the admin's script. It evaluates to a function the
- * worker calls once with three host functions; it installs the `request` and `console` globals
- * and hands back `run`, `deliver` and `describe`, so nothing of the host is reachable by name.
- *
- * Host functions only ever receive strings and numbers: options, profiles and errors are turned
- * into JSON here, with `JSON` captured before the script runs so the script cannot swap it out.
- * The script can still break its own `request` (it runs in the same realm), but whatever it sends
- * is treated by the host as untrusted text.
- *
- * `request` follows the `request` npm library's callback API, which Auth0 scripts are written
- * against: `request(uri | options, [options], cb)`, `request.get/post/put/patch/del/head(...)`,
- * and `cb(err, response, body)` with `body` parsed as JSON when `json` is set.
+ * The part of every prelude that does not depend on the program: captured built-ins, `describe`
+ * (one JSON description of anything thrown), `finish` (the first result wins) and `console`.
+ * Spliced into the body of each prelude's function, whose parameters are
+ * `(hostRequest, hostDone, hostLog)`.
  */
-export const VM_PRELUDE = String.raw`(function (hostRequest, hostDone, hostLog) {
-  'use strict';
+export const PRELUDE_CORE = String.raw`  'use strict';
   var parse = JSON.parse;
   var stringify = JSON.stringify;
   var defineProperty = Object.defineProperty;
@@ -21,7 +12,6 @@ export const VM_PRELUDE = String.raw`(function (hostRequest, hostDone, hostLog) 
   var StringOf = String;
   var ErrorOf = Error;
   var FROM_HOST = Symbol('request error');
-  var callbacks = Object.create(null);
   var nextRequestId = 1;
   var finished = false;
 
@@ -63,6 +53,51 @@ export const VM_PRELUDE = String.raw`(function (hostRequest, hostDone, hostLog) 
     finished = true;
     hostDone(kind, payload);
   }
+
+  function format(args) {
+    var parts = [];
+    for (var i = 0; i < args.length; i++) {
+      var value = args[i];
+      if (typeof value === 'string') {
+        parts.push(value);
+        continue;
+      }
+      try {
+        var json = stringify(value);
+        parts.push(json === undefined ? StringOf(value) : json);
+      } catch (e) {
+        parts.push('[unprintable]');
+      }
+    }
+    return parts.join(' ');
+  }
+  function logger() {
+    return function () {
+      hostLog(format(arguments));
+    };
+  }
+
+  globalThis.console = { log: logger(), info: logger(), warn: logger(), error: logger(), debug: logger() };
+`;
+
+/**
+ * JavaScript evaluated inside QuickJS before the admin's script. It evaluates to a function the
+ * worker calls once with three host functions; it installs the `request` and `console` globals
+ * and hands back `run`, `deliver` and `describe`, so nothing of the host is reachable by name.
+ *
+ * Host functions only ever receive strings and numbers: options, profiles and errors are turned
+ * into JSON here, with `JSON` captured before the script runs so the script cannot swap it out.
+ * The script can still break its own `request` (it runs in the same realm), but whatever it sends
+ * is treated by the host as untrusted text.
+ *
+ * `request` follows the `request` npm library's callback API, which Auth0 scripts are written
+ * against: `request(uri | options, [options], cb)`, `request.get/post/put/patch/del/head(...)`,
+ * and `cb(err, response, body)` with `body` parsed as JSON when `json` is set.
+ */
+export const VM_PRELUDE =
+  `(function (hostRequest, hostDone, hostLog) {
+${PRELUDE_CORE}` +
+  String.raw`  var callbacks = Object.create(null);
 
   // Auth0's callback(err, profile): the first call wins, later ones are ignored.
   function callback(error, profile) {
@@ -156,31 +191,7 @@ export const VM_PRELUDE = String.raw`(function (hostRequest, hostDone, hostLog) 
     entry.cb(null, response, response.body);
   }
 
-  function format(args) {
-    var parts = [];
-    for (var i = 0; i < args.length; i++) {
-      var value = args[i];
-      if (typeof value === 'string') {
-        parts.push(value);
-        continue;
-      }
-      try {
-        var json = stringify(value);
-        parts.push(json === undefined ? StringOf(value) : json);
-      } catch (e) {
-        parts.push('[unprintable]');
-      }
-    }
-    return parts.join(' ');
-  }
-  function logger() {
-    return function () {
-      hostLog(format(arguments));
-    };
-  }
-
   globalThis.request = request;
-  globalThis.console = { log: logger(), info: logger(), warn: logger(), error: logger(), debug: logger() };
 
   function run(fetchUserProfile, accessToken, contextJson) {
     if (typeof fetchUserProfile !== 'function') {

@@ -11,6 +11,7 @@ import {
 } from '../../login/authorization-flow.js';
 import { createSession, endSession, passwordChangedSince, readSession, SESSION_COOKIE } from '../../login/sessions.js';
 import type { AuthorizeError } from '../../oauth/authorize/index.js';
+import { actionRequestInfo } from '../action-request.js';
 import { cookieOptions, sameSecret } from './form.js';
 import { sendPage, tenantBranding } from './html-response.js';
 import { errorPage, formPostPage, webMessagePage } from './views/pages.js';
@@ -179,5 +180,6 @@ export async function signInAndContinue(
     await ctx.storage.loginTransactions.delete(tx.id);
     return reply.redirect(`/activate/confirm?user_code=${encodeURIComponent(tx.device.userCode)}`, 302);
   }
-  return sendNextStep(reply, ctx, await afterSignIn(ctx, input, { user, session }, tx), tx.request);
+  const continued = { ...input, http: actionRequestInfo(request) };
+  return sendNextStep(reply, ctx, await afterSignIn(ctx, continued, { user, session }, tx), tx.request);
 }

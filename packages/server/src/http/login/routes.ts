@@ -8,6 +8,7 @@ import { afterConsent, type FlowInput, transactionShown } from '../../login/auth
 import { sessionServes, upstreamConnectionsFor, usableUpstreamConnection } from '../../login/connection-access.js';
 import { describeScopes, redirectDestination } from '../../login/consent.js';
 import { signUp } from '../../login/signup.js';
+import { actionRequestInfo } from '../action-request.js';
 import { pageError } from '../errors.js';
 import { field } from './form.js';
 import { sendPage, tenantBranding } from './html-response.js';
@@ -161,7 +162,15 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
     let user: User;
     try {
       const profile = { ...(email !== undefined ? { email } : {}), ...(password !== undefined ? { password } : {}) };
-      ({ user } = await signUp(ctx, { client: input.client, connection: tx.request.connection, profile, ip: request.ip, signsIn: true }));
+      const http = actionRequestInfo(request);
+      ({ user } = await signUp(ctx, {
+        client: input.client,
+        connection: tx.request.connection,
+        profile,
+        ip: request.ip,
+        request: http,
+        signsIn: true,
+      }));
     } catch (err) {
       // The domain's own codes (no parsing of messages): a taken email also offers to log in instead.
       if (!(err instanceof DomainError)) throw err;
@@ -220,7 +229,8 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
     const loaded = await beginConsent(request, reply, field(body, 'state'), field(body, 'csrf') ?? '');
     if (!loaded) return reply;
     const accepted = field(body, 'action') === 'accept';
-    const step = await afterConsent(ctx, loaded.input, loaded.signedIn, loaded.tx, accepted);
+    const input = { ...loaded.input, http: actionRequestInfo(request) };
+    const step = await afterConsent(ctx, input, loaded.signedIn, loaded.tx, accepted);
     return sendNextStep(reply, ctx, step, loaded.tx.request);
   });
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { type ActionRequestInfo, runPostLogin } from '../../actions/flows.js';
 import type { AuthorizationRequest, Client, Session, User } from '../../domain/types.js';
 import type { GrantContext } from '../grants/types.js';
 import { digestToken, issueUserTokens, signIdToken } from '../user-tokens.js';
@@ -16,6 +17,7 @@ export async function authorizationResponse(
   client: Client,
   user: User,
   session: Session,
+  requestInfo?: ActionRequestInfo,
 ): Promise<Record<string, string>> {
   const grant = {
     clientId: client.client_id,
@@ -27,6 +29,15 @@ export async function authorizationResponse(
   };
   const params: Record<string, string> = {};
   const types = request.responseType.split(' ');
+  // post-login runs here, once per sign-in (SSO included): a denial or a failing Action throws
+  // access_denied, which the caller sends back to the app; what it added travels on the code.
+  const protocol =
+    types.length === 1 && types[0] === 'code'
+      ? 'oidc-basic-profile'
+      : types.includes('code')
+        ? 'oidc-hybrid-profile'
+        : 'oidc-implicit-profile';
+  const actions = await runPostLogin(ctx, { client, user, grant, protocol, ...(requestInfo ? { request: requestInfo } : {}) });
   if (types.includes('code')) {
     const code = randomBytes(32).toString('base64url');
     await ctx.storage.codes.insert(
@@ -36,6 +47,7 @@ export async function authorizationResponse(
         redirectUri: request.redirectUri,
         ...(request.nonce !== undefined ? { nonce: request.nonce } : {}),
         ...(request.codeChallenge !== undefined ? { codeChallenge: request.codeChallenge } : {}),
+        ...(actions ? { actions } : {}),
       },
       new Date(ctx.now() + AUTHORIZATION_CODE_LIFETIME_MS).toISOString(),
     );
@@ -56,6 +68,7 @@ export async function authorizationResponse(
       withAtHash: true,
       includeIdToken: wantsIdToken,
       implicit: true,
+      ...(actions ? { actions } : {}),
     });
     params.access_token = tokens.access_token;
     params.token_type = 'Bearer';
@@ -64,7 +77,12 @@ export async function authorizationResponse(
     if (tokens.id_token) params.id_token = tokens.id_token;
   } else if (wantsIdToken) {
     // No access token was asked for: none is made.
-    params.id_token = await signIdToken(ctx, { client, user, grant: idTokenGrant, ...nonce, ...code }, Math.floor(ctx.now() / 1000));
+    const customClaims = actions ? { customClaims: actions.idTokenClaims } : {};
+    params.id_token = await signIdToken(
+      ctx,
+      { client, user, grant: idTokenGrant, ...nonce, ...code, ...customClaims },
+      Math.floor(ctx.now() / 1000),
+    );
   }
   if (request.state !== undefined) params.state = request.state;
   params.iss = ctx.issuer;

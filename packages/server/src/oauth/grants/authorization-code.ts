@@ -61,12 +61,13 @@ export const authorizationCodeGrant: GrantHandler = {
     // Losing the race with another presentation of the same code is a replay too.
     if (!(await ctx.storage.codes.claim(codeHash, nowIso))) return replayed(ctx, codeHash, nowIso);
 
-    const { redirectUri: _r, nonce, codeChallenge: _c, ...grant } = code;
+    const { redirectUri: _r, nonce, codeChallenge: _c, actions, ...grant } = code;
     const { tokens, familyId, opaqueTokenHash } = await issueUserTokens(ctx, {
       client,
       user,
       grant,
       ...(nonce !== undefined ? { nonce } : {}),
+      ...(actions ? { actions } : {}),
       ...((await offersRefreshToken(ctx, client, grant)) ? { refresh: 'new' as const } : {}),
     });
     if (familyId || opaqueTokenHash) {

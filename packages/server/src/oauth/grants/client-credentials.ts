@@ -1,3 +1,4 @@
+import { runCredentialsExchange } from '../../actions/flows.js';
 import { OAuthError } from '../errors.js';
 import { parseScope } from '../scope.js';
 import { signAccessToken } from '../tokens.js';
@@ -12,7 +13,7 @@ export const clientCredentialsGrant: GrantHandler = {
   confidentialOnly: true,
   parameters: [{ name: 'audience' }, { name: 'scope' }],
 
-  async handle(ctx, { client }, params) {
+  async handle(ctx, { client }, params, meta) {
     const audience = params.audience || (await ctx.lookups.tenantSettings()).default_audience;
     if (!audience) {
       throw new OAuthError('access_denied', 'No audience parameter was provided, and no default audience has been configured');
@@ -35,6 +36,7 @@ export const clientCredentialsGrant: GrantHandler = {
       scopes = requested;
     }
     const scope = scopes.join(' ');
+    const custom = await runCredentialsExchange(ctx, { client, audience, scope: scopes, request: { ip: meta.ip } });
     const nowSeconds = Math.floor(ctx.now() / 1000);
     const { token, expiresIn } = await signAccessToken(
       ctx.keys,
@@ -48,6 +50,7 @@ export const clientCredentialsGrant: GrantHandler = {
         gty: 'client-credentials',
         // RBAC for machines: the client grant's scopes are its permissions.
         ...(api.enforce_policies && api.token_dialect.endsWith('_authz') ? { permissions: scopes } : {}),
+        ...(custom ? { custom } : {}),
       },
       nowSeconds,
     );

@@ -14,7 +14,7 @@ export const deviceCodeGrant: GrantHandler = {
   confidentialOnly: false,
   parameters: [{ name: 'device_code', required: true }],
 
-  async handle(ctx, { client }, params) {
+  async handle(ctx, { client }, params, meta) {
     const hash = digestToken(params.device_code!);
     const record = await ctx.storage.deviceCodes.get(hash);
     if (!record || record.clientId !== client.client_id) throw new OAuthError('invalid_grant', 'Invalid or expired device code.');
@@ -47,6 +47,7 @@ export const deviceCodeGrant: GrantHandler = {
       client,
       user,
       grant,
+      postLogin: { protocol: 'oauth2-device-code', request: { ip: meta.ip } },
       ...((await offersRefreshToken(ctx, client, grant)) ? { refresh: 'new' as const } : {}),
     });
     return tokens;

@@ -54,6 +54,7 @@ async function passwordGrant(
     user,
     grant,
     gty: 'password',
+    postLogin: { protocol: 'oauth2-password', request: { ip: meta.ip } },
     ...((await offersRefreshToken(ctx, client, grant)) ? { refresh: 'new' as const } : {}),
   });
   // A password change that landed after the check revoked what existed then, not what this made.

@@ -57,7 +57,7 @@ export const refreshTokenGrant: GrantHandler = {
   parameters: [{ name: 'refresh_token', required: true }, { name: 'scope' }],
   dynamicRegistration: true,
 
-  async handle(ctx, { client }, params) {
+  async handle(ctx, { client }, params, meta) {
     const tokenHash = digestToken(params.refresh_token!);
     const record = await ctx.storage.refreshTokens.get(tokenHash);
     const now = ctx.now();
@@ -106,6 +106,8 @@ export const refreshTokenGrant: GrantHandler = {
       user,
       grant: record.grant,
       scope,
+      // As in Auth0, post-login runs again at each exchange (event.transaction.protocol tells it apart).
+      postLogin: { protocol: 'oauth2-refresh-token', request: { ip: meta.ip } },
       ...(rotating ? { refresh: { familyId: record.familyId, familyExpiresAt: record.familyExpiresAt } } : {}),
     });
     if (!rotating) await ctx.storage.refreshTokens.extend(tokenHash, refreshTokenExpiry(client, record.familyExpiresAt, now));

@@ -1,3 +1,4 @@
+import type { ActionsRuntime } from '../../actions/flows.js';
 import type { KeyRing } from '../../crypto/keys.js';
 import type { PictureSettings } from '../../domain/default-picture.js';
 import type { ClientRecord } from '../../domain/types.js';
@@ -13,6 +14,8 @@ export interface GrantContext {
   /** The default `picture` of users without one, in id_tokens. */
   pictures: PictureSettings;
   now: () => number;
+  /** The Actions runtime (post-login, credentials-exchange); none bound when absent. */
+  actions?: ActionsRuntime;
 }
 
 export interface TokenResponse {

@@ -3,6 +3,7 @@ import { migrationProvider } from '../migrations/index.js';
 import type { Database } from '../schema.js';
 import type { ChangeFeed, ChangeKind, ChangePublisher, Repositories, Storage } from '../types.js';
 import { KyselyOpaqueAccessTokens } from './access-tokens.js';
+import { KyselyActions } from './actions.js';
 import { KyselyClientGrants } from './client-grants.js';
 import { KyselyClients } from './clients.js';
 import { KyselyAuthorizationCodes } from './codes.js';
@@ -40,6 +41,7 @@ function repositoriesOver(db: Kysely<Database>, dialect: Dialect, changes: Chang
     users: new KyselyUsers(db, dialect),
     permissions: new KyselyPermissions(db),
     roles: new KyselyRoles(db, dialect),
+    actions: new KyselyActions(db, changes),
     tenant: new KyselyTenant(db, changes),
     signingKeys: new KyselySigningKeys(db, changes),
     loginTransactions: new KyselyLoginTransactions(db),
