@@ -123,7 +123,9 @@ test('error classes: the domain error, the protocol errors, and process-level on
     'oauth/errors.ts:OAuthError',
     'oauth/registration.ts:RegistrationError',
     'connections/upstream.ts:UpstreamLoginError',
-    'connections/sandbox/profile-script.ts:ProfileScriptError',
+    // A script's own failure (profile scripts, Actions): the caller ends that one sign-in with it.
+    'connections/sandbox/run.ts:SandboxError',
+    'actions/runtime.ts:ActionFailure',
     'connections/sandbox/host-request.ts:RequestFailure',
     'config.ts:ConfigError',
     'startup-checks.ts:StartupError',

@@ -5,6 +5,7 @@
  */
 
 import type { BackgroundTasks } from '../background.js';
+import { DomainError } from '../domain/errors.js';
 import type { Client, Grant, User } from '../domain/types.js';
 import { updateUser } from '../domain/users.js';
 import { OAuthError } from '../oauth/errors.js';
@@ -176,20 +177,11 @@ export interface RegistrationInput {
   request?: ActionRequestInfo;
 }
 
-/** A signup the pre-user-registration flow refused: the message for the user, and for the log. */
-export class RegistrationDenied extends Error {
-  override name = 'RegistrationDenied';
-  constructor(
-    readonly reason: string,
-    readonly userMessage: string,
-  ) {
-    super(reason);
-  }
-}
+const registrationDenied = (userMessage: string) => new DomainError('invalid', 'extensibility_error', userMessage);
 
 /**
  * pre-user-registration, before the user is stored: returns metadata to store with the user. A
- * denial or a failure throws RegistrationDenied (the signup answers with its user message).
+ * denial or a failure throws DomainError `extensibility_error` with the message for the user, Auth0's answer to a denied sign-up.
  */
 export async function runPreUserRegistration(
   ctx: ActionsContext,
@@ -203,9 +195,9 @@ export async function runPreUserRegistration(
     result = await run(runtime, 'pre-user-registration', event);
   } catch (error) {
     if (!(error instanceof OAuthError)) throw error;
-    throw new RegistrationDenied(error.description, 'The sign-up could not be completed.');
+    throw registrationDenied('The sign-up could not be completed.');
   }
-  if (result.denied) throw new RegistrationDenied(result.denied.reason, result.denied.userMessage ?? result.denied.reason);
+  if (result.denied) throw registrationDenied(result.denied.userMessage ?? result.denied.reason);
   return {
     ...(result.appMetadata ? { app_metadata: result.appMetadata } : {}),
     ...(result.userMetadata ? { user_metadata: result.userMetadata } : {}),

@@ -1,10 +1,4 @@
-import {
-  type ActionRequestInfo,
-  type ActionsRuntime,
-  RegistrationDenied,
-  runPostUserRegistration,
-  runPreUserRegistration,
-} from '../actions/flows.js';
+import { type ActionRequestInfo, type ActionsRuntime, runPostUserRegistration, runPreUserRegistration } from '../actions/flows.js';
 import type { BackgroundTasks } from '../background.js';
 import type { Config } from '../config.js';
 import { databaseConnectionFor } from '../connections/database.js';
@@ -130,18 +124,13 @@ export async function signUp(ctx: SignupContext, request: SignupRequest): Promis
     beforeCreate: async () => {
       const { password: _p, ...attributes } = request.profile;
       const metadata = { app_metadata: {}, user_metadata: attributes.user_metadata ?? {} };
-      try {
-        return await runPreUserRegistration(ctx, {
-          user: { ...attributes, ...metadata, email },
-          connection: { id: connection.id, name: connection.name, strategy: connection.strategy },
-          client: request.client,
-          request: { ip: request.ip, ...request.request },
-        });
-      } catch (error) {
-        if (!(error instanceof RegistrationDenied)) throw error;
-        // Auth0's answer to a denied sign-up: the Action's message for the user.
-        throw new DomainError('invalid', 'extensibility_error', error.userMessage);
-      }
+      // A denial throws Auth0's answer to a denied sign-up: the Action's message for the user.
+      return runPreUserRegistration(ctx, {
+        user: { ...attributes, ...metadata, email },
+        connection: { id: connection.id, name: connection.name, strategy: connection.strategy },
+        client: request.client,
+        request: { ip: request.ip, ...request.request },
+      });
     },
   });
   runPostUserRegistration(ctx, {
