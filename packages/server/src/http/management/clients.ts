@@ -61,6 +61,7 @@ function clientBodies(grantTypes: readonly string[]) {
  */
 const present = (client: Client, secret?: string) => ({
   ...client,
+  ...(client.is_system ? { global: true } : {}),
   registration_source: client.registration_source ?? 'management_api',
   ...(secret !== undefined && client.token_endpoint_auth_method !== 'none' ? { client_secret: secret } : {}),
 });
@@ -69,7 +70,9 @@ export async function clientRoutes(app: ManagementApp, ctx: ServerContext): Prom
   const { storage, digester } = ctx;
   const { CreateBody, UpdateBody } = clientBodies(ctx.grants.clientGrantTypes);
 
-  // Auth0's list filters; app_type takes a comma-separated list. latchkey has no global client.
+  // Auth0's list filters; app_type takes a comma-separated list. latchkey's bootstrap admin clients
+  // stand where Auth0's global client ("All Applications") does: tools list `is_global=false` to
+  // leave the tenant's own client out (auth0-deploy-cli does), and `is_global=true` to find it.
   const ClientFilters = {
     app_type: Type.Optional(Type.String({ maxLength: 200 })),
     is_first_party: Type.Optional(Type.Boolean()),
@@ -81,14 +84,12 @@ export async function clientRoutes(app: ManagementApp, ctx: ServerContext): Prom
     async (request) => {
       const { app_type, is_first_party, is_global } = request.query;
       const pageReq = pageRequest(request.query);
-      if (app_type === undefined && is_first_party === undefined && is_global === undefined) {
-        return listBody('clients', await storage.clients.list(pageReq), pageReq, request.query, (c) => present(c));
-      }
-      const appTypes = app_type?.split(',').map((t) => t.trim());
-      // latchkey has no global client: is_global=true lists none.
-      const filter = { app_type: is_global === true ? [] : appTypes, ...(is_first_party !== undefined ? { is_first_party } : {}) };
-      const page = await storage.clients.list(pageReq, filter);
-      return listBody('clients', page, pageReq, request.query, (c) => present(c));
+      const filter = {
+        ...(app_type !== undefined ? { app_type: app_type.split(',').map((t) => t.trim()) } : {}),
+        ...(is_first_party !== undefined ? { is_first_party } : {}),
+        ...(is_global !== undefined ? { is_system: is_global } : {}),
+      };
+      return listBody('clients', await storage.clients.list(pageReq, filter), pageReq, request.query, (c) => present(c));
     },
   );
 

@@ -9,6 +9,7 @@ import type { Page, PageRequest } from '../../domain/types.js';
 import { verifyOwnJwt } from '../../oauth/own-jwt.js';
 import { decodeCheckpoint } from '../../storage/kysely/index.js';
 import { installErrorHandler, managementError } from '../errors.js';
+import { absentResourceRoutes } from './absent-resources.js';
 import { clientGrantRoutes } from './client-grants.js';
 import { clientRoutes } from './clients.js';
 import { connectionRoutes } from './connections.js';
@@ -129,4 +130,5 @@ export async function managementApi(app: FastifyInstance, ctx: ServerContext): P
   await api.register(async (scoped) => userRoutes(scoped, ctx));
   await api.register(async (scoped) => tenantRoutes(scoped, ctx));
   await api.register(async (scoped) => grantRoutes(scoped, ctx));
+  await api.register(async (scoped) => absentResourceRoutes(scoped, ctx));
 }
