@@ -144,6 +144,12 @@ export const ABSENT_RESOURCES: readonly AbsentResource[] = [
     scope: 'risk_assessments',
     answer: fixed({ remember_for: 0 }),
   },
+  {
+    type: 'connections',
+    path: '/connections-directory-provisionings',
+    scope: 'directory_provisionings',
+    answer: list('directory_provisionings'),
+  },
   { type: 'customDomains', path: '/custom-domains', scope: 'custom_domains', answer: fixed([]) },
   { type: 'networkACLs', path: '/network-acls', scope: 'network_acls', answer: list('network_acls') },
   { type: 'userAttributeProfiles', path: '/user-attribute-profiles', scope: 'user_attribute_profiles', answer: list('user_attribute_profiles') },
