@@ -14,3 +14,4 @@ export const newResourceServerId = () => randomBytes(12).toString('hex');
 export const newClientGrantId = () => `cgr_${alphanumeric(16)}`;
 export const newConnectionId = () => `con_${alphanumeric(16)}`;
 export const newDatabaseUserId = () => `auth0|${randomBytes(12).toString('hex')}`;
+export const newRoleId = () => `rol_${alphanumeric(16)}`;

@@ -34,6 +34,13 @@ const MANAGED_RESOURCE_SCOPES = [
   'delete:grants',
   'read:connections_options',
   'read:user_idp_tokens',
+  'read:roles',
+  'create:roles',
+  'update:roles',
+  'delete:roles',
+  'read:role_members',
+  'create:role_members',
+  'delete:role_members',
 ] as const;
 
 /** Every scope the admin client holds: latchkey's resources, and the Auth0 types it answers as absent. */
@@ -93,28 +100,33 @@ export async function getResourceServer(storage: Pick<Storage, 'resourceServers'
 }
 
 export async function updateResourceServer(
-  storage: Pick<Storage, 'permissions' | 'resourceServers'>,
+  storage: Pick<Storage, 'transaction'>,
   idOrIdentifier: string,
   patch: ResourceServerInput,
 ): Promise<ResourceServer> {
-  const existing = await getResourceServer(storage, idOrIdentifier);
-  if (existing.is_system) throw forbidden('You cannot update the Management API resource server');
-  if (patch.identifier !== undefined && patch.identifier !== existing.identifier) {
-    throw invalidField('identifier', "'identifier' cannot be changed");
-  }
-  const rs: ResourceServer = { ...existing, ...patch };
-  assertScopes(rs);
-  await storage.resourceServers.update(rs);
-  // A scope taken off the API is taken from every user who held it, as in Auth0: adding it back later
-  // must not silently grant it again.
-  const kept = new Set(rs.scopes.map((s) => s.value));
-  const removed = existing.scopes.map((s) => s.value).filter((value) => !kept.has(value));
-  if (removed.length > 0) await storage.permissions.removeForApi(rs.identifier, removed);
-  return rs;
+  return storage.transaction(async (tx) => {
+    const existing = await getResourceServer(tx, idOrIdentifier);
+    if (existing.is_system) throw forbidden('You cannot update the Management API resource server');
+    if (patch.identifier !== undefined && patch.identifier !== existing.identifier) {
+      throw invalidField('identifier', "'identifier' cannot be changed");
+    }
+    const rs: ResourceServer = { ...existing, ...patch };
+    assertScopes(rs);
+    await tx.resourceServers.update(rs);
+    // A scope taken off the API is taken from every user and role that held it, as in Auth0: adding it
+    // back later must not silently grant it again.
+    const kept = new Set(rs.scopes.map((s) => s.value));
+    const removed = existing.scopes.map((s) => s.value).filter((value) => !kept.has(value));
+    if (removed.length > 0) {
+      await tx.permissions.removeForApi(rs.identifier, removed);
+      await tx.roles.removePermissionsForApi(rs.identifier, removed);
+    }
+    return rs;
+  });
 }
 
 /**
- * Also removes, in one transaction, the client grants for the API, the users' permissions and consents
+ * Also removes, in one transaction, the client grants for the API, the users' and roles' permissions and consents
  * on it, and revokes the refresh tokens issued for it: an API created again under the same identifier
  * starts with none of them.
  */
@@ -126,6 +138,7 @@ export async function deleteResourceServer(storage: Pick<Storage, 'transaction'>
     await tx.resourceServers.delete(rs.id);
     await tx.clientGrants.deleteWhere({ audience: rs.identifier });
     await tx.permissions.removeForApi(rs.identifier);
+    await tx.roles.removePermissionsForApi(rs.identifier);
     // list answers at most 1000 at a time.
     for (
       let batch = await tx.consents.list({ audience: rs.identifier });

@@ -301,3 +301,15 @@ export interface UserPermission {
   audience: string;
   permission: string;
 }
+
+/** An RBAC role as the Management API shows it (`rol_` ids, as Auth0's). */
+export interface Role {
+  id: string;
+  name: string;
+  description?: string;
+}
+
+/** A permission the user holds, directly (no `role`) or through the role named. */
+export interface HeldPermission extends UserPermission {
+  role?: { id: string; name: string };
+}

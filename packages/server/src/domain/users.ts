@@ -154,14 +154,17 @@ export function presentUser(user: User, secrets: Encrypter, withIdpTokens: boole
 
 /**
  * Deleting a user takes everything that acts for it along, in one transaction, as Auth0 does: its SSO
- * sessions end, its refresh tokens are revoked, its opaque access tokens, consents and permissions go.
+ * sessions end, its refresh tokens are revoked, its opaque access tokens, consents, permissions and role assignments go.
  * Absent is fine (Auth0 answers 204).
  */
 export async function deleteUser(storage: Pick<Storage, 'transaction'>, userId: string, now: Date): Promise<void> {
   await storage.transaction((tx) => deleteUserWith(tx, userId, now));
 }
 
-type CascadeRepositories = Pick<Repositories, 'users' | 'sessions' | 'refreshTokens' | 'accessTokens' | 'consents' | 'permissions'>;
+type CascadeRepositories = Pick<
+  Repositories,
+  'users' | 'sessions' | 'refreshTokens' | 'accessTokens' | 'consents' | 'permissions' | 'roles'
+>;
 
 /** The user cascade inside a caller's transaction. */
 export async function deleteUserWith(tx: CascadeRepositories, userId: string, now: Date): Promise<void> {
@@ -180,5 +183,6 @@ export async function deleteUsersWith(tx: CascadeRepositories, userIds: string[]
   await tx.accessTokens.deleteAllOfMany(userIds);
   await tx.consents.deleteAllOfMany(userIds);
   await tx.permissions.removeAllOfMany(userIds);
+  await tx.roles.removeAllRolesOfMany(userIds);
   await tx.users.deleteMany(userIds);
 }

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { withDefaultPicture } from '../domain/default-picture.js';
 import type { Client, Grant, RefreshTokenRecord, User } from '../domain/types.js';
+import { heldPermissionNames } from '../domain/user-permissions.js';
 import { OAuthError } from './errors.js';
 import type { GrantContext, TokenResponse } from './grants/types.js';
 import { enforcePolicies } from './scope.js';
@@ -112,14 +113,9 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
   if (grant.audience && !api) throw new OAuthError('invalid_grant', `Service not found: ${grant.audience}`);
   if (api) {
     const audience = scope.includes('openid') ? [api.identifier, `${ctx.issuer}userinfo`] : api.identifier;
-    // Evaluated at every issue, refreshes included: a permission taken away ends with the next token.
-    const policy = api.enforce_policies
-      ? enforcePolicies(
-          api,
-          scope,
-          (await ctx.storage.permissions.list(user.user_id, api.identifier)).map((p) => p.permission),
-        )
-      : { scope };
+    // Evaluated at every issue, refreshes included: a permission (or role) taken away ends with the
+    // next token. Direct and role permissions come in one query.
+    const policy = api.enforce_policies ? enforcePolicies(api, scope, await heldPermissionNames(ctx.storage, user.user_id, api.identifier)) : { scope };
     accessScope = policy.scope;
     ({ token: accessToken, expiresIn } = await signAccessToken(
       ctx.keys,

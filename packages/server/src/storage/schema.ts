@@ -59,6 +59,9 @@ export interface Database {
   /** Fixed-window hit counts shared by every node (tenant-wide rate limits). */
   rate_limit_windows: { key: string; window_started_at: string; hits: number };
   user_permissions: { user_id: string; audience: string; permission: string; created_at: string };
+  roles: { id: string; name: string; name_lc: string; description: string | null; created_at: string };
+  role_permissions: { role_id: string; audience: string; permission: string; created_at: string };
+  user_roles: { user_id: string; role_id: string; created_at: string };
   device_codes: {
     device_code_hash: string;
     user_code: string;

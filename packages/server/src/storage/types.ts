@@ -20,9 +20,11 @@ import type {
   PageRequest,
   RefreshTokenRecord,
   ResourceServer,
+  Role,
   Session,
   SigningKeyRecord,
   TenantSettings,
+  HeldPermission,
   User,
   UserPermission,
   UserRecord,
@@ -123,6 +125,8 @@ export interface UserRepository {
   delete(userId: string): Promise<boolean>;
   /** Deletes these users' rows (and their search terms) in a constant number of statements. */
   deleteMany(userIds: string[]): Promise<void>;
+  /** Which of these user ids exist, in one statement. */
+  existingIds(userIds: string[]): Promise<string[]>;
 }
 
 export interface TenantRepository {
@@ -258,6 +262,47 @@ export interface PermissionRepository {
   removeForApi(audience: string, permissions?: string[]): Promise<void>;
   /** The user's permissions (for one API, when given), by API and name. */
   list(userId: string, audience?: string): Promise<UserPermission[]>;
+  /**
+   * What the user holds (for one API, when given), direct and through its roles, in one statement:
+   * a permission held several ways comes once per way, by API and name.
+   */
+  listHeld(userId: string, audience?: string): Promise<HeldPermission[]>;
+}
+
+/** Roles, their permissions and their members (Auth0's RBAC roles). */
+export interface RoleRepository {
+  get(id: string): Promise<Role | undefined>;
+  /** Which of these role ids exist, in one statement. */
+  existingIds(ids: string[]): Promise<string[]>;
+  /** Ordered by name; `nameFilter` keeps the names containing it, case-insensitively. */
+  list(filter: { nameFilter?: string }, page: PageRequest & { kind: 'offset' }): Promise<Page<Role>>;
+  /** Resolves false when the name is taken. */
+  insert(role: Role, now: string): Promise<boolean>;
+  /** Resolves 'conflict' when a changed name is taken, false when the role is gone. */
+  update(role: Role): Promise<boolean | 'conflict'>;
+  /** Deletes the role row only: domain/roles.ts removes its permissions and members with it. */
+  delete(id: string): Promise<boolean>;
+
+  /** Adds permissions to the role; ones it has stay as they are. */
+  addPermissions(roleId: string, permissions: UserPermission[], now: string): Promise<void>;
+  removePermissions(roleId: string, permissions: UserPermission[]): Promise<void>;
+  removeAllPermissionsOf(roleId: string): Promise<void>;
+  /** Removes an API's permissions (those named, or all) from every role. */
+  removePermissionsForApi(audience: string, permissions?: string[]): Promise<void>;
+  /** The role's permissions by API and name. */
+  listPermissions(roleId: string, page: PageRequest & { kind: 'offset' }): Promise<Page<UserPermission>>;
+
+  /** Gives every one of these users every one of these roles; assignments that exist stay as they are. */
+  assign(userIds: string[], roleIds: string[], now: string): Promise<void>;
+  unassign(userId: string, roleIds: string[]): Promise<void>;
+  /** Takes the role from every user. */
+  removeAllMembersOf(roleId: string): Promise<void>;
+  /** Takes every role from these users. */
+  removeAllRolesOfMany(userIds: string[]): Promise<void>;
+  /** The role's users, in assignment order (offset or checkpoint paging). */
+  listMembers(roleId: string, page: PageRequest): Promise<Page<User>>;
+  /** The user's roles, by name. */
+  listRolesOf(userId: string, page: PageRequest & { kind: 'offset' }): Promise<Page<Role>>;
 }
 
 /** `client_origin`: an origin key some client gained or lost (see oauth/browser-origins.ts). */
@@ -281,6 +326,7 @@ export interface Repositories {
   readonly connections: ConnectionRepository;
   readonly users: UserRepository;
   readonly permissions: PermissionRepository;
+  readonly roles: RoleRepository;
   readonly tenant: TenantRepository;
   readonly signingKeys: SigningKeyRepository;
   readonly loginTransactions: LoginTransactionRepository;

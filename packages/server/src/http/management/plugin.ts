@@ -15,6 +15,7 @@ import { clientRoutes } from './clients.js';
 import { connectionRoutes } from './connections.js';
 import { grantRoutes } from './grants.js';
 import { resourceServerRoutes } from './resource-servers.js';
+import { roleRoutes } from './roles.js';
 import { tenantRoutes } from './tenant.js';
 import { userRoutes } from './users.js';
 
@@ -23,8 +24,11 @@ export type ManagementApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvi
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** The Management API scope a route requires (any one of them). */
-    scope?: string | string[];
+    /**
+     * The Management API scope a route requires: any one of the list, where an entry that is itself a
+     * list needs all of its scopes (Auth0's role-member routes take read:users with read:roles, or read:role_members).
+     */
+    scope?: string | Array<string | string[]>;
   }
   interface FastifyRequest {
     /** Scopes of the verified Management API token, for routes whose answer depends on them. */
@@ -56,6 +60,13 @@ export function pageRequest(query: PagingQueryValue): PageRequest {
     }
     return { kind: 'checkpoint', from: query.from, take: query.take ?? 50 };
   }
+  return offsetPageRequest(query);
+}
+
+/** The offset part of PagingQuery, for lists Auth0 pages by offset only (a function: plugin.ts and the routes import each other). */
+export const OffsetPagingQuery = () => ({ page: PagingQuery.page, per_page: PagingQuery.per_page, include_totals: PagingQuery.include_totals });
+
+export function offsetPageRequest(query: Pick<PagingQueryValue, 'page' | 'per_page' | 'include_totals'>): PageRequest & { kind: 'offset' } {
   const limit = query.per_page ?? 50;
   return { kind: 'offset', offset: (query.page ?? 0) * limit, limit, includeTotal: query.include_totals === true };
 }
@@ -109,8 +120,10 @@ function guard(ctx: ServerContext) {
     const required = request.routeOptions.config.scope;
     if (required === undefined) return;
     const anyOf = Array.isArray(required) ? required : [required];
-    if (!anyOf.some((s) => scopes.includes(s))) {
-      throw new DomainError('forbidden', 'insufficient_scope', `Insufficient scope, expected any of: ${anyOf.join(',')}`);
+    const holds = (entry: string | string[]) => (Array.isArray(entry) ? entry.every((s) => scopes.includes(s)) : scopes.includes(entry));
+    if (!anyOf.some(holds)) {
+      const expected = anyOf.map((entry) => (Array.isArray(entry) ? entry.join('+') : entry)).join(',');
+      throw new DomainError('forbidden', 'insufficient_scope', `Insufficient scope, expected any of: ${expected}`);
     }
   };
 }
@@ -128,6 +141,7 @@ export async function managementApi(app: FastifyInstance, ctx: ServerContext): P
   await api.register(async (scoped) => clientGrantRoutes(scoped, ctx));
   await api.register(async (scoped) => connectionRoutes(scoped, ctx));
   await api.register(async (scoped) => userRoutes(scoped, ctx));
+  await api.register(async (scoped) => roleRoutes(scoped, ctx));
   await api.register(async (scoped) => tenantRoutes(scoped, ctx));
   await api.register(async (scoped) => grantRoutes(scoped, ctx));
   await api.register(async (scoped) => absentResourceRoutes(scoped, ctx));

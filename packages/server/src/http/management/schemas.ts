@@ -19,3 +19,17 @@ export const StringEnum = <const T extends readonly string[]>(values: T): TUnion
 /** Every field optional: PATCH bodies, and the optional part of POST bodies. */
 export const OptionalFields = <T extends Record<string, TSchema>>(fields: T) =>
   Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, Type.Optional(v)])) as { [K in keyof T]: TOptional<T[K]> };
+
+/** Auth0's `{permissions: [{resource_server_identifier, permission_name}]}`, for users' and roles' permissions. */
+export const PermissionsBody = Strict({
+  permissions: Type.Array(
+    Strict({
+      resource_server_identifier: Type.String({ minLength: 1, maxLength: 600 }),
+      permission_name: Type.String({ minLength: 1, maxLength: 280 }),
+    }),
+    { minItems: 1, maxItems: 1000 },
+  ),
+});
+
+/** A list of ids in a body (`users`, `roles`): bounded like every other list. */
+export const IdList = Type.Array(Id, { minItems: 1, maxItems: 1000 });

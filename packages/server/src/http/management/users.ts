@@ -5,9 +5,10 @@ import { withDefaultPicture } from '../../domain/default-picture.js';
 import type { User } from '../../domain/types.js';
 import { assignUserPermissions, listUserPermissions, removeUserPermissions } from '../../domain/user-permissions.js';
 import { searchUsers } from '../../domain/user-search.js';
+import { assignUserRoles, listUserRoles, removeUserRoles } from '../../domain/roles.js';
 import { createUser, deleteUser, getUser, presentUser, updateUser } from '../../domain/users.js';
-import { FieldsQuery, listBody, type ManagementApp, PagingQuery, pageRequest, project } from './plugin.js';
-import { Id, IdParam, Metadata, Name, OptionalFields, Strict, Url } from './schemas.js';
+import { FieldsQuery, listBody, type ManagementApp, OffsetPagingQuery, offsetPageRequest, PagingQuery, pageRequest, project } from './plugin.js';
+import { Id, IdList, IdParam, Metadata, Name, OptionalFields, PermissionsBody, Strict, Url } from './schemas.js';
 
 const Profile = {
   email: Type.String({ minLength: 3, maxLength: 254 }),
@@ -37,20 +38,11 @@ const CreateBody = Strict({
 });
 const UpdateBody = Strict(OptionalFields(Profile));
 
-const PermissionsBody = Strict({
-  permissions: Type.Array(
-    Strict({
-      resource_server_identifier: Type.String({ minLength: 1, maxLength: 600 }),
-      permission_name: Type.String({ minLength: 1, maxLength: 280 }),
-    }),
-    { minItems: 1, maxItems: 1000 },
-  ),
-});
 
 export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promise<void> {
   const { storage } = ctx;
-  // Offset paging only, as Auth0 pages this list (built here: plugin.ts imports this module).
-  const PermissionsQuery = Strict({ page: PagingQuery.page, per_page: PagingQuery.per_page, include_totals: PagingQuery.include_totals });
+  // Offset paging only, as Auth0 pages these lists (built here: plugin.ts imports this module).
+  const OffsetQuery = Strict(OffsetPagingQuery());
   const now = () => new Date(ctx.now());
   // Auth0 shows every user with a picture: the default one when none was set.
   const present = (request: FastifyRequest) => (user: User) =>
@@ -101,15 +93,43 @@ export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promis
     present(request)(await updateUser(storage, request.params.id, request.body, now())),
   );
 
-  // RBAC: permissions assigned to the user directly (roles are not modelled).
+  // RBAC: every permission the user holds, assigned directly or through its roles, with its `sources`.
   app.get(
     '/users/:id/permissions',
-    { config: { scope: 'read:users' }, schema: { params: IdParam, querystring: PermissionsQuery } },
+    { config: { scope: 'read:users' }, schema: { params: IdParam, querystring: OffsetQuery } },
     async (request) => {
       const all = await listUserPermissions(storage, request.params.id);
-      const pageReq = pageRequest(request.query);
-      const items = pageReq.kind === 'offset' ? all.slice(pageReq.offset, pageReq.offset + pageReq.limit) : all;
+      const pageReq = offsetPageRequest(request.query);
+      const items = all.slice(pageReq.offset, pageReq.offset + pageReq.limit);
       return listBody('permissions', { items, total: all.length }, pageReq, {});
+    },
+  );
+
+  // The user's roles (the roles themselves are in roles.ts). Scopes as Auth0's.
+  app.get(
+    '/users/:id/roles',
+    { config: { scope: [['read:users', 'read:roles'], 'read:role_members'] }, schema: { params: IdParam, querystring: OffsetQuery } },
+    async (request) => {
+      const pageReq = offsetPageRequest(request.query);
+      return listBody('roles', await listUserRoles(storage, request.params.id, pageReq), pageReq, {});
+    },
+  );
+
+  app.post(
+    '/users/:id/roles',
+    { config: { scope: ['update:users', 'create:role_members'] }, schema: { params: IdParam, body: Strict({ roles: IdList }) } },
+    async (request, reply) => {
+      await assignUserRoles(storage, request.params.id, request.body.roles, now());
+      return reply.status(204).send();
+    },
+  );
+
+  app.delete(
+    '/users/:id/roles',
+    { config: { scope: ['update:users', 'delete:role_members'] }, schema: { params: IdParam, body: Strict({ roles: IdList }) } },
+    async (request, reply) => {
+      await removeUserRoles(storage, request.params.id, request.body.roles);
+      return reply.status(204).send();
     },
   );
 

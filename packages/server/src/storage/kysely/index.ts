@@ -15,6 +15,7 @@ import { KyselyRateLimits } from './rate-limits.js';
 import { KyselyRefreshTokens } from './refresh-tokens.js';
 import { KyselyRegistrations } from './registrations.js';
 import { KyselyResourceServers } from './resource-servers.js';
+import { KyselyRoles } from './roles.js';
 import { KyselySessions } from './sessions.js';
 import { KyselySigningKeys } from './signing-keys.js';
 import { KyselyTenant } from './tenant.js';
@@ -37,6 +38,7 @@ function repositoriesOver(db: Kysely<Database>, dialect: Dialect, changes: Chang
     connections: new KyselyConnections(db, changes),
     users: new KyselyUsers(db, dialect),
     permissions: new KyselyPermissions(db),
+    roles: new KyselyRoles(db, dialect),
     tenant: new KyselyTenant(db, changes),
     signingKeys: new KyselySigningKeys(db, changes),
     loginTransactions: new KyselyLoginTransactions(db),

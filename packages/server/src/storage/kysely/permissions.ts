@@ -1,10 +1,10 @@
-import type { Kysely } from 'kysely';
-import type { UserPermission } from '../../domain/types.js';
+import { type Kysely, sql } from 'kysely';
+import type { HeldPermission, UserPermission } from '../../domain/types.js';
 import type { Database } from '../schema.js';
 import type { PermissionRepository } from '../types.js';
 
 /** Permissions by API, each name once. */
-function groupByAudience(permissions: UserPermission[]): Map<string, string[]> {
+export function groupByAudience(permissions: UserPermission[]): Map<string, string[]> {
   const byAudience = new Map<string, Set<string>>();
   for (const { audience, permission } of permissions) {
     let names = byAudience.get(audience);
@@ -61,5 +61,29 @@ export class KyselyPermissions implements PermissionRepository {
     let query = this.db.selectFrom('user_permissions').select(['audience', 'permission']).where('user_id', '=', userId);
     if (audience !== undefined) query = query.where('audience', '=', audience);
     return query.orderBy('audience').orderBy('permission').execute();
+  }
+
+  async listHeld(userId: string, audience?: string): Promise<HeldPermission[]> {
+    // One statement for both ways of holding a permission: it runs at every token issue.
+    let direct = this.db
+      .selectFrom('user_permissions')
+      .select(['audience', 'permission', sql<string | null>`null`.as('role_id'), sql<string | null>`null`.as('role_name')])
+      .where('user_id', '=', userId);
+    let viaRoles = this.db
+      .selectFrom('user_roles')
+      .innerJoin('role_permissions', 'role_permissions.role_id', 'user_roles.role_id')
+      .innerJoin('roles', 'roles.id', 'user_roles.role_id')
+      .select(['role_permissions.audience', 'role_permissions.permission', 'roles.id as role_id', 'roles.name as role_name'])
+      .where('user_roles.user_id', '=', userId);
+    if (audience !== undefined) {
+      direct = direct.where('audience', '=', audience);
+      viaRoles = viaRoles.where('role_permissions.audience', '=', audience);
+    }
+    const rows = await direct.unionAll(viaRoles).orderBy('audience').orderBy('permission').orderBy('role_name').execute();
+    return rows.map(({ audience, permission, role_id, role_name }) => ({
+      audience,
+      permission,
+      ...(role_id !== null && role_name !== null ? { role: { id: role_id, name: role_name } } : {}),
+    }));
   }
 }

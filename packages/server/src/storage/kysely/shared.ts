@@ -34,7 +34,7 @@ export function atomically<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) 
   return db.isTransaction ? fn(db) : db.transaction().execute((trx: Transaction<Database>) => fn(trx));
 }
 
-function encodeCheckpoint(createdAt: string, id: string): string {
+export function encodeCheckpoint(createdAt: string, id: string): string {
   return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
 }
 

@@ -139,4 +139,10 @@ export class KyselyUsers implements UserRepository {
     await this.db.deleteFrom('user_search_terms').where('user_id', 'in', userIds).execute();
     await this.db.deleteFrom('users').where('user_id', 'in', userIds).execute();
   }
+
+  async existingIds(userIds: string[]): Promise<string[]> {
+    if (userIds.length === 0) return [];
+    const rows = await this.db.selectFrom('users').select('user_id').where('user_id', 'in', userIds).execute();
+    return rows.map((r) => r.user_id);
+  }
 }

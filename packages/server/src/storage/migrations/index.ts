@@ -15,6 +15,7 @@ import * as m0014 from './0014-user-search-columns.js';
 import * as m0015 from './0015-list-filter-indexes.js';
 import * as m0016 from './0016-fold-searched-names.js';
 import * as m0017 from './0017-email-prefix-index.js';
+import * as m0018 from './0018-roles.js';
 import * as m0020 from './0020-client-system-column.js';
 
 /** Migrations are compiled in rather than read from disk, so the built CLI needs no source tree. */
@@ -37,6 +38,7 @@ export const migrationProvider: MigrationProvider = {
       '0015-list-filter-indexes': m0015,
       '0016-fold-searched-names': m0016,
       '0017-email-prefix-index': m0017,
+      '0018-roles': m0018,
       '0020-client-system-column': m0020,
     };
   },
