@@ -73,7 +73,8 @@ function changesNothing(current: unknown, body: unknown, rest: string): boolean 
     if (!Array.isArray(target)) return false;
     target = target.find((item) => item && typeof item === 'object' && ((item as { name?: string }).name ?? (item as { id?: string }).id) === rest);
   }
-  if (!target || typeof target !== 'object' || !body || typeof body !== 'object' || Array.isArray(body)) return false;
+  if (Array.isArray(body)) return isDeepStrictEqual(target, body);
+  if (!target || typeof target !== 'object' || !body || typeof body !== 'object') return false;
   const record = target as Record<string, unknown>;
   return Object.entries(body).every(([key, value]) => isDeepStrictEqual(record[key], value));
 }

@@ -2,6 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { ServerContext } from '../../context.js';
 import { auth0DefaultsOn } from '../../domain/auth0-defaults.js';
 import { createClient, deleteClient, getClient, rotateClientSecret, updateClient } from '../../domain/clients.js';
+import { invalidField } from '../../domain/errors.js';
 import type { Client } from '../../domain/types.js';
 import { FieldsQuery, listBody, type ManagementApp, PagingQuery, pageRequest, project } from './plugin.js';
 import { IdParam, Name, OptionalFields, Strict, StringEnum, StringMap, Url, UrlList } from './schemas.js';
@@ -48,9 +49,12 @@ function clientBodies(grantTypes: readonly string[]) {
     ),
   };
 
+  // Read-only, but shown on every read: tools that write back what they read (auth0-deploy-cli's
+  // import of its own export) send it, so it is taken when it matches and refused when it would change.
+  const RegistrationSource = Type.Optional(StringEnum(['management_api', 'dynamic_registration'] as const));
   return {
-    CreateBody: Strict({ ...OptionalFields(ClientFields), name: Name }),
-    UpdateBody: Strict(OptionalFields(ClientFields)),
+    CreateBody: Strict({ ...OptionalFields(ClientFields), name: Name, registration_source: Type.Optional(Type.Literal('management_api')) }),
+    UpdateBody: Strict({ ...OptionalFields(ClientFields), registration_source: RegistrationSource }),
   };
 }
 
@@ -94,7 +98,7 @@ export async function clientRoutes(app: ManagementApp, ctx: ServerContext): Prom
   );
 
   app.post('/clients', { config: { scope: 'create:clients' }, schema: { body: CreateBody } }, async (request, reply) => {
-    const { jwt_configuration, ...input } = request.body as Static<typeof CreateBody>;
+    const { jwt_configuration, registration_source: _readOnly, ...input } = request.body as Static<typeof CreateBody>;
     const { secret_encoded: _ignored, ...jwt } = jwt_configuration ?? {};
     const auth0Defaults = auth0DefaultsOn(await ctx.lookups.tenantSettings());
     const { client, secret } = await createClient(storage, digester, { ...input, jwt_configuration: jwt }, { auth0Defaults });
@@ -108,8 +112,12 @@ export async function clientRoutes(app: ManagementApp, ctx: ServerContext): Prom
   );
 
   app.patch('/clients/:id', { config: { scope: 'update:clients' }, schema: { params: IdParam, body: UpdateBody } }, async (request) => {
-    const { jwt_configuration, ...patch } = request.body;
+    const { jwt_configuration, registration_source, ...patch } = request.body;
     const { secret_encoded: _ignored, ...jwt } = jwt_configuration ?? {};
+    if (registration_source !== undefined) {
+      const { registration_source: current = 'management_api' } = await getClient(storage, request.params.id);
+      if (registration_source !== current) throw invalidField('registration_source', "a client's 'registration_source' cannot be changed");
+    }
     const client = await updateClient(storage, digester, request.params.id, { ...patch, jwt_configuration: jwt });
     return present(client, patch.client_secret);
   });

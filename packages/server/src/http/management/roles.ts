@@ -36,7 +36,15 @@ export async function roleRoutes(app: ManagementApp, ctx: ServerContext): Promis
     '/roles',
     {
       config: { scope: 'read:roles' },
-      schema: { querystring: Strict({ ...OffsetQuery, name_filter: Type.Optional(Type.String({ maxLength: 128 })) }) },
+      schema: {
+        querystring: Strict({
+          ...OffsetQuery,
+          name_filter: Type.Optional(Type.String({ maxLength: 128 })),
+          // Auth0 separates tenant roles from organization roles; latchkey's are all tenant roles
+          // (auth0-deploy-cli asks for type=tenant).
+          type: Type.Optional(Type.Literal('tenant')),
+        }),
+      },
     },
     async (request) => {
       const pageReq = offsetPageRequest(request.query);

