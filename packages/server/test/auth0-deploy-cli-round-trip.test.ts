@@ -8,18 +8,20 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ManagementClient } from 'auth0';
-import express from 'express';
+import express, { type ErrorRequestHandler } from 'express';
 import { auth } from 'express-oauth2-jwt-bearer';
 import * as oidc from 'openid-client';
-import { authorizeUrl, Browser, signInWithPassword } from './helpers/http-login.js';
+import { connectionSecret } from '../src/domain/upstream-options.js';
+import { Browser, signInWithPassword } from './helpers/http-login.js';
 import { backend, startTestServer, type TestServer, testCertificates, trustTestCa } from './helpers/server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -76,6 +78,8 @@ function deploy(server: TestServer, args: string[], extraEnv: Record<string, str
 
 const writes = (run: Run) => run.requests.filter((line) => !/^\d+ GET /.test(line));
 
+const withoutKey = (object: Record<string, unknown>, key: string) => Object.fromEntries(Object.entries(object).filter(([k]) => k !== key));
+
 /** What a server holds that a deploy carries, keyed by names so two servers compare. */
 async function state(server: TestServer) {
   const get = async (path: string) => {
@@ -101,7 +105,13 @@ async function state(server: TestServer) {
       .map((g) => ({ client: nameOf.get(g.client_id), audience: g.audience, scope: [...g.scope].sort() }))
       .sort((x, y) => `${x.client}${x.audience}`.localeCompare(`${y.client}${y.audience}`)),
     connections: connections
-      .map<Record<string, any>>(({ id: _id, enabled_clients, ...rest }) => ({ ...rest, enabled_clients: enabled_clients.map((c: string) => nameOf.get(c)).sort() }))
+      .map<Record<string, any>>(({ id: _id, enabled_clients, options, ...rest }) => ({
+        ...rest,
+        // deploy-cli's file schema fills this default in (ajv useDefaults): false is what absent means.
+        options:
+          options?.disable_self_service_change_password === false ? withoutKey(options, 'disable_self_service_change_password') : options,
+        enabled_clients: enabled_clients.map((c: string) => nameOf.get(c)).sort(),
+      }))
       .sort((x, y) => String(x.name).localeCompare(String(y.name))),
     roles: rolePermissions.sort((x, y) => x.name.localeCompare(y.name)),
     tenant: { ...tenant, flags: { enable_dynamic_client_registration: flags.enable_dynamic_client_registration } },
@@ -173,12 +183,15 @@ after(async () => {
 const SECRET_MAPPING = { CONNECTIONS_OAUTH2_SECRET: 'corp-secret-value' };
 let yamlFile: string;
 
-test(`a0deploy exports latchkey in YAML and directory formats, imports into a fresh latchkey, and again changes nothing (${backend})`, async () => {
+test(`a0deploy exports YAML and directories, imports into a fresh latchkey, and a second import changes nothing (${backend})`, async () => {
   const yamlOut = join(work, 'yaml');
   const exported = await deploy(a, ['export', '--format', 'yaml', '--output_folder', yamlOut]);
   assert.equal(exported.code, 0, exported.output);
   // Everything answers 200 but Auth0's own answers for what a tenant has not configured, which the tool expects.
-  const tolerated = /^(404 GET \/api\/v2\/(emails\/provider|email-templates\/\w+|branding\/themes\/default)|403 GET \/api\/v2\/attack-protection\/(bot-detection|captcha))$/;
+  const tolerated = new RegExp(
+    '^(404 GET /api/v2/(emails/provider|email-templates/\\w+|branding/themes/default)' +
+      '|403 GET /api/v2/attack-protection/(bot-detection|captcha))$',
+  );
   assert.deepEqual(
     exported.requests.filter((r) => !r.startsWith('200 ') && !tolerated.test(r)),
     [],
@@ -209,7 +222,12 @@ test(`a0deploy exports latchkey in YAML and directory formats, imports into a fr
   assert.equal(first.code, 0, first.output);
   assert.deepEqual(await state(b), expected, 'B holds what A holds, keywords replaced');
   const stored = await b.ctx.storage.connections.getByName('corp-sso');
-  assert.ok(stored?.options.client_secret, "the oauth2 connection's secret came from the keyword mapping");
+  assert.ok(stored);
+  assert.equal(
+    connectionSecret(b.ctx.secrets, stored),
+    'corp-secret-value',
+    "the oauth2 connection's secret came from the keyword mapping",
+  );
 
   // The second import, from the directory format: nothing created, deleted or changed.
   const before = await state(b);
@@ -221,4 +239,118 @@ test(`a0deploy exports latchkey in YAML and directory formats, imports into a fr
     [],
     'a second import creates and deletes nothing (its updates send what B holds)',
   );
+});
+
+test(`a user signs in to the imported native app with openid-client and calls the imported API (${backend})`, async () => {
+  assert.ok(yamlFile, 'runs after the import');
+  const mobile = ((await b.management('GET', '/clients?per_page=100')).body as Array<{ name: string; client_id: string }>).find(
+    (c) => c.name === 'Orders Mobile',
+  );
+  assert.ok(mobile);
+  const user = await b.management('POST', '/users', {
+    connection: 'orders-customers',
+    email: EMAIL,
+    password: PASSWORD,
+    email_verified: true,
+  });
+  assert.equal(user.status, 201, JSON.stringify(user.body));
+
+  const apiApp = express();
+  apiApp.get(
+    '/orders',
+    auth({ issuerBaseURL: b.issuer, audience: API, agent: new HttpsAgent({ ca: testCertificates().ca }) }),
+    (req, res) => {
+      res.json({ sub: req.auth?.payload.sub, scope: req.auth?.payload.scope });
+    },
+  );
+  // The guard's refusals answered quietly (Express would print their stacks).
+  apiApp.use(((err, _req, res, _next) => {
+    res.status(err.status ?? 500).json({ error: err.code ?? 'error' });
+  }) as ErrorRequestHandler);
+  api = apiApp.listen(0, '127.0.0.1');
+  await new Promise((resolve) => api!.once('listening', resolve));
+  const apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}/orders`;
+
+  const config = await oidc.discovery(new URL(b.issuer), mobile.client_id, { token_endpoint_auth_method: 'none' }, oidc.None());
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const authorize = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: CALLBACK,
+    scope: 'openid profile email offline_access read:orders',
+    audience: API,
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    connection: 'orders-customers',
+  });
+  const browser = new Browser(b.issuer);
+  const back = await signInWithPassword(browser, authorize, EMAIL, PASSWORD);
+  assert.equal(back.status, 302, await back.text());
+  const callback = new URL(back.headers.get('location')!);
+  assert.equal(`${callback.origin}${callback.pathname}`, CALLBACK);
+
+  const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
+  assert.equal(tokens.claims()?.email, EMAIL);
+  assert.ok(tokens.refresh_token, 'the imported API allows offline access');
+  const called = await fetch(apiUrl, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+  assert.equal(called.status, 200);
+  const body = (await called.json()) as { sub: string; scope: string };
+  assert.equal(body.sub, tokens.claims()?.sub);
+  assert.ok(body.scope.split(' ').includes('read:orders'), body.scope);
+  assert.equal((await fetch(apiUrl)).status, 401);
+});
+
+test(`an import carrying rules or hooks fails with one message naming them, before anything is written (${backend})`, async () => {
+  assert.ok(yamlFile, 'runs after the import');
+  const dir = join(work, 'unsupported');
+  mkdirSync(join(dir, 'scripts'), { recursive: true });
+  writeFileSync(join(dir, 'scripts', 'add-claims.js'), 'function (user, context, callback) { callback(null, user, context); }\n');
+  writeFileSync(join(dir, 'scripts', 'pre-registration.js'), 'module.exports = function (user, context, cb) { cb(null, { user }); };\n');
+  const file = join(dir, 'tenant.yaml');
+  writeFileSync(
+    file,
+    [
+      'rules:',
+      '  - name: add-claims',
+      '    script: ./scripts/add-claims.js',
+      '    stage: login_success',
+      '    enabled: true',
+      '    order: 1',
+      'hooks:',
+      '  - name: pre-registration',
+      '    script: ./scripts/pre-registration.js',
+      '    triggerId: pre-user-registration',
+      '    active: true',
+      'resourceServers:',
+      '  - name: Not Imported API',
+      '    identifier: https://not-imported.example.test/',
+      'clients:',
+      '  - name: Not Imported App',
+      '    app_type: spa',
+      '    callbacks: ["https://not-imported.example.test/cb"]',
+      'tenant:',
+      '  friendly_name: Not Imported',
+      '',
+    ].join('\n'),
+  );
+  for (const only of [undefined, 'hooks']) {
+    const before = await state(b);
+    const env: Record<string, string> = only ? { AUTH0_EXCLUDED: JSON.stringify(['rules']) } : {};
+    const run = await deploy(b, ['import', '--input_file', file], env);
+    assert.notEqual(run.code, 0, run.output);
+    const refusals = run.output.match(/latchkey has no \w+[^\n]*/g) ?? [];
+    assert.ok(refusals.length >= 1, run.output);
+    assert.match(refusals[0]!, only ? /latchkey has no hooks/ : /latchkey has no rules/);
+    assert.match(
+      refusals[0]!,
+      /AUTH0_EXCLUDED=\[.*rules.*hooks.*guardianFactors/,
+      'the message gives the exclusion that leaves every absent type out',
+    );
+    assert.deepEqual(
+      writes(run).filter((w) => !/^400 /.test(w) && !w.includes('/oauth/token')),
+      [],
+      'nothing was written before the refusal',
+    );
+    assert.deepEqual(await state(b), before, 'B is unchanged');
+  }
 });

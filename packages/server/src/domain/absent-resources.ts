@@ -36,6 +36,8 @@ export interface AbsentResource {
   answer: AbsentAnswer;
   /** Scope prefix, e.g. `rules` for read:rules / create:rules / update:rules / delete:rules. */
   scope: string;
+  /** False for a part of a type latchkey has (a connection's directory provisioning), which must not be excluded whole. */
+  excludable?: false;
 }
 
 const list = (key: string): AbsentAnswer => ({ kind: 'list', key });
@@ -44,16 +46,9 @@ const fixed = (value: unknown): AbsentAnswer => doc(() => value);
 const notOnPlan = (message: string): AbsentAnswer => ({ kind: 'unavailable', status: 403, errorCode: 'feature_not_enabled', message });
 
 // Auth0's MFA factors, all off: latchkey has no multi-factor authentication.
-const GUARDIAN_FACTORS = [
-  'sms',
-  'push-notification',
-  'otp',
-  'email',
-  'duo',
-  'webauthn-roaming',
-  'webauthn-platform',
-  'recovery-code',
-].map((name) => ({ name, enabled: false, trial_expired: false }));
+const GUARDIAN_FACTORS = ['sms', 'push-notification', 'otp', 'email', 'duo', 'webauthn-roaming', 'webauthn-platform', 'recovery-code'].map(
+  (name) => ({ name, enabled: false, trial_expired: false }),
+);
 
 // Auth0's trigger points for Actions; with no actions bound, every binding list is empty.
 const ACTION_TRIGGERS = [
@@ -64,7 +59,14 @@ const ACTION_TRIGGERS = [
   'post-change-password',
   'send-phone-message',
   'password-reset-post-challenge',
-].map((id) => ({ id, version: 'v3', status: 'CURRENT', runtimes: ['node18', 'node22'], default_runtime: 'node22', compatible_triggers: [] }));
+].map((id) => ({
+  id,
+  version: 'v3',
+  status: 'CURRENT',
+  runtimes: ['node18', 'node22'],
+  default_runtime: 'node22',
+  compatible_triggers: [],
+}));
 
 export const ABSENT_RESOURCES: readonly AbsentResource[] = [
   { type: 'rules', path: '/rules', scope: 'rules', answer: list('rules') },
@@ -149,17 +151,28 @@ export const ABSENT_RESOURCES: readonly AbsentResource[] = [
     path: '/connections-directory-provisionings',
     scope: 'directory_provisionings',
     answer: list('directory_provisionings'),
+    excludable: false,
   },
   { type: 'customDomains', path: '/custom-domains', scope: 'custom_domains', answer: fixed([]) },
   { type: 'networkACLs', path: '/network-acls', scope: 'network_acls', answer: list('network_acls') },
-  { type: 'userAttributeProfiles', path: '/user-attribute-profiles', scope: 'user_attribute_profiles', answer: list('user_attribute_profiles') },
+  {
+    type: 'userAttributeProfiles',
+    path: '/user-attribute-profiles',
+    scope: 'user_attribute_profiles',
+    answer: list('user_attribute_profiles'),
+  },
   { type: 'connectionProfiles', path: '/connection-profiles', scope: 'connection_profiles', answer: list('connection_profiles') },
   { type: 'rateLimitPolicies', path: '/rate-limit-policies', scope: 'rate_limit_policies', answer: list('rate_limit_policies') },
   {
     type: 'emailProvider',
     path: '/emails/provider',
     scope: 'email_provider',
-    answer: { kind: 'unavailable', status: 404, errorCode: 'inexistent_email_provider', message: 'There is not an email provider configured' },
+    answer: {
+      kind: 'unavailable',
+      status: 404,
+      errorCode: 'inexistent_email_provider',
+      message: 'There is not an email provider configured',
+    },
   },
   {
     type: 'emailTemplates',
@@ -197,7 +210,12 @@ export const ABSENT_RESOURCES: readonly AbsentResource[] = [
   { type: 'forms', path: '/forms', scope: 'forms', answer: list('forms') },
   { type: 'flows', path: '/flows', scope: 'flows', answer: list('flows') },
   { type: 'flowVaultConnections', path: '/flows/vault/connections', scope: 'flows_vault_connections', answer: list('connections') },
-  { type: 'tokenExchangeProfiles', path: '/token-exchange-profiles', scope: 'token_exchange_profiles', answer: list('token_exchange_profiles') },
+  {
+    type: 'tokenExchangeProfiles',
+    path: '/token-exchange-profiles',
+    scope: 'token_exchange_profiles',
+    answer: list('token_exchange_profiles'),
+  },
   { type: 'eventStreams', path: '/event-streams', scope: 'event_streams', answer: list('eventStreams') },
   { type: 'supplementalSignals', path: '/supplemental-signals', scope: 'attack_protection', answer: fixed({ akamai_enabled: false }) },
 ];

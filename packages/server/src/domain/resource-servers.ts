@@ -1,6 +1,6 @@
-import { ABSENT_RESOURCE_SCOPES } from './absent-resources.js';
 import type { ResourceServer } from '../domain/types.js';
 import type { Storage } from '../storage/types.js';
+import { ABSENT_RESOURCE_SCOPES } from './absent-resources.js';
 import { conflict, forbidden, invalidField, notFound } from './errors.js';
 import { newResourceServerId } from './ids.js';
 

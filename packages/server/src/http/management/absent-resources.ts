@@ -46,12 +46,19 @@ function emptyList(key: string, query: Record<string, unknown>): unknown {
   return { start: numberParam(query.page, 0) * limit, limit, length: 0, total: 0, [key]: [] };
 }
 
+/**
+ * auth0-deploy-cli's type names that latchkey lacks entirely, for `AUTH0_EXCLUDED`: the refusal of
+ * the first one an import writes names them all, so one change to the configuration leaves every
+ * such type out (the server cannot see the others before they are written).
+ */
+const EXCLUDABLE = JSON.stringify([...new Set(ABSENT_RESOURCES.filter((r) => r.excludable !== false).map((r) => r.type))]);
+
 function refusal(type: string): DomainError {
   return new DomainError(
     'invalid',
     'operation_not_supported',
-    `latchkey has no ${type}, so it cannot store them. Remove the ${type} from the import, ` +
-      `or leave them out with AUTH0_EXCLUDED=["${type}"] (auth0-deploy-cli).`,
+    `latchkey has no ${type}: this import cannot be applied. Remove the ${type} from the files, or leave out ` +
+      `every type latchkey lacks with AUTH0_EXCLUDED=${EXCLUDABLE} (auth0-deploy-cli).`,
   );
 }
 
@@ -71,7 +78,9 @@ function changesNothing(current: unknown, body: unknown, rest: string): boolean 
   let target = current;
   if (rest !== '') {
     if (!Array.isArray(target)) return false;
-    target = target.find((item) => item && typeof item === 'object' && ((item as { name?: string }).name ?? (item as { id?: string }).id) === rest);
+    target = target.find(
+      (item) => item && typeof item === 'object' && ((item as { name?: string }).name ?? (item as { id?: string }).id) === rest,
+    );
   }
   if (Array.isArray(body)) return isDeepStrictEqual(target, body);
   if (!target || typeof target !== 'object' || !body || typeof body !== 'object') return false;

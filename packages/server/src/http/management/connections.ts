@@ -82,7 +82,10 @@ export async function connectionRoutes(app: ManagementApp, ctx: ServerContext): 
       config: { scope: 'read:connections' },
       schema: {
         params: IdParam,
-        querystring: Strict({ take: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })), from: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$' })) }),
+        querystring: Strict({
+          take: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+          from: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$' })),
+        }),
       },
     },
     async (request) => {

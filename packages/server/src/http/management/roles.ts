@@ -54,7 +54,10 @@ export async function roleRoutes(app: ManagementApp, ctx: ServerContext): Promis
 
   app.post(
     '/roles',
-    { config: { scope: 'create:roles' }, schema: { body: Strict({ name: RoleFields.name, description: Type.Optional(RoleFields.description) }) } },
+    {
+      config: { scope: 'create:roles' },
+      schema: { body: Strict({ name: RoleFields.name, description: Type.Optional(RoleFields.description) }) },
+    },
     async (request) => createRole(storage, request.body, now()),
   );
 
