@@ -65,13 +65,15 @@ function deploy(server: TestServer, args: string[], extraEnv: Record<string, str
     ...extraEnv,
   };
   return new Promise((resolve) => {
-    execFile(process.execPath, [a0deploy, ...args], { env, cwd: work, timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [a0deploy, ...args], { env, cwd: work, timeout: 600_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       if (process.env.KEEP_DEPLOY_WORK) writeFileSync(`${trace}.out`, `${args.join(' ')}\n${stdout}${stderr}`);
       const requests = readFileSync(trace, 'utf8')
         .split('\n')
         .filter((line) => line.includes('/api/v2/'));
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, output: `${stdout}${stderr}`, requests });
+      // deploy-cli compiles its whole file schema (ajv) on every import: slow on a busy machine.
+      const killed = err?.killed ? `\n(a0deploy killed by ${err.signal} after the test's timeout)` : '';
+      resolve({ code, output: `${stdout}${stderr}${killed}`, requests });
     });
   });
 }

@@ -15,7 +15,6 @@
 
 /** What latchkey knows that some of Auth0's settings mirror. */
 export interface AbsentResourceFacts {
-  friendlyName: string;
   /** Password failures per account before a lock (login throttle). */
   accountMaxFailures: number;
 }

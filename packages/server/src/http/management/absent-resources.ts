@@ -1,7 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import type { ServerContext } from '../../context.js';
 import { ABSENT_RESOURCES, type AbsentAnswer, type AbsentResource, type AbsentResourceFacts } from '../../domain/absent-resources.js';
 import { DomainError } from '../../domain/errors.js';
 import { THROTTLE } from '../../login/throttle.js';
@@ -18,20 +17,20 @@ import type { ManagementApp } from './plugin.js';
  * its type and writing it before the next handler starts. The server sees nothing of the files but
  * the reads, and a read of `/rules` or `/hooks` looks the same for a file that lists none as for one
  * that lists some (Auth0's own exports write `rules: []`). So the first request that reveals content
- * is that type's first write. Rules, rules-configs and hooks run first (before resource servers,
- * clients and everything latchkey keeps), so importing them fails before anything is written;
- * content of later types fails at their own write, after the earlier types are applied (applying
- * again is idempotent). The pre-flight that names every type at once is `AUTH0_EXCLUDED`, or
- * removing them from the files, as the refusal says.
+ * is that type's first write. The order (deploy-cli 8.44) is rules, rulesConfigs, hooks, pages, then
+ * resourceServers and clients, then the other types (guardian*, attackProtection, actions...), then
+ * databases, connections, clientGrants, roles, ..., prompts, tenant. So an import carrying rules,
+ * rules-configs or hooks fails before anything is written; content of a later type fails at its own
+ * write, after the types before it were applied (applying again is idempotent). The refusal names
+ * the type and the `AUTH0_EXCLUDED` value that leaves every absent type out: that setting is the
+ * pre-flight, since the server cannot see the other types before they are written.
  */
 
 /** Path parameters of the absent routes: any value Auth0 would take, bounded. */
 const AnyParams = Type.Record(Type.String(), Type.String({ maxLength: 200 }));
 const AnyQuery = Type.Record(Type.String(), Type.Union([Type.String({ maxLength: 1024 }), Type.Array(Type.String({ maxLength: 1024 }))]));
 
-function facts(settings: { friendly_name?: string } | undefined): AbsentResourceFacts {
-  return { friendlyName: settings?.friendly_name ?? '', accountMaxFailures: THROTTLE.account.maxFailures };
-}
+const FACTS: AbsentResourceFacts = { accountMaxFailures: THROTTLE.account.maxFailures };
 
 function numberParam(value: unknown, fallback: number): number {
   const n = typeof value === 'string' ? Number.parseInt(value, 10) : Number.NaN;
@@ -95,9 +94,7 @@ const WRITE_VERBS: Record<string, string[]> = {
   DELETE: ['delete'],
 };
 
-export async function absentResourceRoutes(app: ManagementApp, ctx: ServerContext): Promise<void> {
-  const readFacts = async () => facts(await ctx.lookups.tenantSettings());
-
+export async function absentResourceRoutes(app: ManagementApp): Promise<void> {
   for (const resource of ABSENT_RESOURCES) {
     const { path, answer, scope } = resource;
     app.get(path, { config: { scope: `read:${scope}` }, schema: { params: AnyParams, querystring: AnyQuery } }, async (request, reply) => {
@@ -106,7 +103,7 @@ export async function absentResourceRoutes(app: ManagementApp, ctx: ServerContex
         return reply.status(wire.status).send(wire.body);
       }
       if (answer.kind === 'list') return emptyList(answer.key, request.query as Record<string, unknown>);
-      return answer.value(await readFacts());
+      return answer.value(FACTS);
     });
   }
 
@@ -126,7 +123,7 @@ export async function absentResourceRoutes(app: ManagementApp, ctx: ServerContex
         schema: { params: AnyParams, querystring: AnyQuery },
         handler: async (request: FastifyRequest) => {
           const rest = url.endsWith('/*') ? String((request.params as Record<string, string>)['*'] ?? '') : '';
-          const current = documentOf(resource.answer, await readFacts());
+          const current = documentOf(resource.answer, FACTS);
           if (method !== 'DELETE' && current !== undefined && changesNothing(current, request.body, rest)) {
             return rest === '' ? current : (current as Array<{ name?: string }>).find((i) => i.name === rest);
           }

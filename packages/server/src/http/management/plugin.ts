@@ -64,7 +64,11 @@ export function pageRequest(query: PagingQueryValue): PageRequest {
 }
 
 /** The offset part of PagingQuery, for lists Auth0 pages by offset only (a function: plugin.ts and the routes import each other). */
-export const OffsetPagingQuery = () => ({ page: PagingQuery.page, per_page: PagingQuery.per_page, include_totals: PagingQuery.include_totals });
+export const OffsetPagingQuery = () => ({
+  page: PagingQuery.page,
+  per_page: PagingQuery.per_page,
+  include_totals: PagingQuery.include_totals,
+});
 
 export function offsetPageRequest(query: Pick<PagingQueryValue, 'page' | 'per_page' | 'include_totals'>): PageRequest & { kind: 'offset' } {
   const limit = query.per_page ?? 50;
@@ -144,5 +148,5 @@ export async function managementApi(app: FastifyInstance, ctx: ServerContext): P
   await api.register(async (scoped) => roleRoutes(scoped, ctx));
   await api.register(async (scoped) => tenantRoutes(scoped, ctx));
   await api.register(async (scoped) => grantRoutes(scoped, ctx));
-  await api.register(async (scoped) => absentResourceRoutes(scoped, ctx));
+  await api.register(async (scoped) => absentResourceRoutes(scoped));
 }
