@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { deleteRole } from '../src/domain/roles.js';
 import { deleteUser } from '../src/domain/users.js';
 import { digestToken } from '../src/oauth/user-tokens.js';
 import type { ChangeKind, Repositories, Storage } from '../src/storage/types.js';
@@ -19,13 +20,20 @@ const API = 'https://cascade.example.test/';
 let server: TestServer;
 let storage: Storage;
 let app: { client_id: string };
+let roleId: string;
 
 before(async () => {
   server = await startTestServer();
   storage = server.ctx.storage;
   app = await createNativeApp(server, ['http://127.0.0.1/callback']);
   await createApi(server, API);
+  const role = await server.management('POST', '/roles', { name: 'Cascade readers' });
+  assert.equal(role.status, 200, JSON.stringify(role.body));
+  roleId = role.body.id;
 });
+
+const FIRST_PAGE = { kind: 'offset', offset: 0, limit: 50, includeTotal: false } as const;
+const rolesOf = async (userId: string) => (await storage.roles.listRolesOf(userId, FIRST_PAGE)).items.map((r) => r.id);
 after(() => server?.close());
 
 async function signIn(clientId: string, email: string): Promise<{ browser: Browser; refreshToken: string; accessToken: string }> {
@@ -65,7 +73,7 @@ const refresh = (clientId: string, refreshToken: string) =>
 const userinfo = (accessToken: string) => fetch(`${server.issuer}userinfo`, { headers: { authorization: `Bearer ${accessToken}` } });
 const at = () => new Date(server.ctx.now()).toISOString();
 
-/** A user signed in on `app`, with a consent and a permission on the API. */
+/** A user signed in on `app`, with a consent, a permission on the API and a role. */
 async function userWithEverything(email: string) {
   const user = await createUser(server, email);
   const signedIn = await signIn(app.client_id, email);
@@ -74,11 +82,13 @@ async function userWithEverything(email: string) {
     permissions: [{ resource_server_identifier: API, permission_name: 'read:messages' }],
   });
   assert.equal(assigned.status, 201, JSON.stringify(assigned.body));
+  const given = await server.management('POST', `/users/${encodeURIComponent(user.user_id)}/roles`, { roles: [roleId] });
+  assert.equal(given.status, 204, JSON.stringify(given.body));
   assert.ok((await silentAuthorize(signedIn.browser)).get('code'), 'signed in before the deletion');
   return { user, ...signedIn };
 }
 
-test('DELETE /api/v2/users/{id} ends its sessions and takes its tokens, consents and permissions', async () => {
+test('DELETE /api/v2/users/{id} ends its sessions and takes its tokens, consents, permissions and roles', async () => {
   const { user, browser, refreshToken, accessToken } = await userWithEverything('doomed-user@example.test');
   const bystander = await userWithEverything('bystander-user@example.test');
 
@@ -89,6 +99,7 @@ test('DELETE /api/v2/users/{id} ends its sessions and takes its tokens, consents
   assert.equal((await userinfo(accessToken)).status, 401);
   assert.deepEqual(await storage.consents.list({ userId: user.user_id }), []);
   assert.deepEqual(await storage.permissions.list(user.user_id), []);
+  assert.deepEqual(await rolesOf(user.user_id), []);
   assert.equal((await server.management('GET', `/users/${encodeURIComponent(user.user_id)}`)).status, 404);
 
   // Another user keeps everything.
@@ -96,6 +107,7 @@ test('DELETE /api/v2/users/{id} ends its sessions and takes its tokens, consents
   assert.equal((await refresh(app.client_id, bystander.refreshToken)).status, 200);
   assert.equal((await storage.consents.list({ userId: bystander.user.user_id })).length, 1);
   assert.equal((await storage.permissions.list(bystander.user.user_id)).length, 1);
+  assert.deepEqual(await rolesOf(bystander.user.user_id), [roleId]);
 });
 
 test('DELETE /api/v2/clients/{id} takes its client grants, consents, refresh tokens and registration token', async () => {
@@ -123,7 +135,7 @@ test('DELETE /api/v2/clients/{id} takes its client grants, consents, refresh tok
   assert.equal(await storage.registrations.getTokenDigest(doomed.client_id), undefined);
 });
 
-test("DELETE /api/v2/resource-servers/{id} takes its client grants and the users' permissions on it", async () => {
+test("DELETE /api/v2/resource-servers/{id} takes its client grants and the users' and roles' permissions on it", async () => {
   const api = await createApi(server, 'https://short-lived.example.test/');
   const user = await createUser(server, 'api-user@example.test');
   assert.equal(
@@ -135,11 +147,31 @@ test("DELETE /api/v2/resource-servers/{id} takes its client grants and the users
     { resource_server_identifier: API, permission_name: 'read:messages' },
   ];
   assert.equal((await server.management('POST', `/users/${encodeURIComponent(user.user_id)}/permissions`, { permissions })).status, 201);
+  const role = await server.management('POST', '/roles', { name: 'Short-lived API readers' });
+  assert.equal((await server.management('POST', `/roles/${role.body.id}/permissions`, { permissions })).status, 201);
 
   assert.equal((await server.management('DELETE', `/resource-servers/${api.id}`)).status, 204);
 
   assert.equal(await storage.clientGrants.find(app.client_id, api.identifier), undefined);
   assert.deepEqual(await storage.permissions.list(user.user_id), [{ audience: API, permission: 'read:messages' }]);
+  assert.deepEqual((await storage.roles.listPermissions(role.body.id, FIRST_PAGE)).items, [{ audience: API, permission: 'read:messages' }]);
+});
+
+test('DELETE /api/v2/roles/{id} takes its permissions and its assignments', async () => {
+  const user = await createUser(server, 'role-member@example.test');
+  const role = await server.management('POST', '/roles', { name: 'Doomed role' });
+  const permissions = [{ resource_server_identifier: API, permission_name: 'read:messages' }];
+  assert.equal((await server.management('POST', `/roles/${role.body.id}/permissions`, { permissions })).status, 201);
+  assert.equal((await server.management('POST', `/roles/${role.body.id}/users`, { users: [user.user_id] })).status, 200);
+  assert.deepEqual(await storage.permissions.listHeld(user.user_id), [
+    { audience: API, permission: 'read:messages', role: { id: role.body.id, name: 'Doomed role' } },
+  ]);
+
+  assert.equal((await server.management('DELETE', `/roles/${role.body.id}`)).status, 200);
+
+  assert.deepEqual(await rolesOf(user.user_id), []);
+  assert.deepEqual(await storage.permissions.listHeld(user.user_id), []);
+  assert.deepEqual((await storage.roles.listPermissions(role.body.id, FIRST_PAGE)).items, []);
 });
 
 test('DELETE /api/v2/resource-servers/{id} ends the refresh tokens and codes issued for it', async () => {
@@ -251,6 +283,31 @@ test('a failure half-way through deleting a user rolls the whole deletion back',
   assert.equal((await refresh(app.client_id, refreshToken)).status, 200);
   assert.equal((await storage.consents.list({ userId: user.user_id })).length, 1);
   assert.equal((await storage.permissions.list(user.user_id)).length, 1);
+});
+
+test('a failure half-way through deleting a role rolls the whole deletion back', async () => {
+  const user = await createUser(server, 'role-survivor@example.test');
+  const role = await server.management('POST', '/roles', { name: 'Surviving role' });
+  const permissions = [{ resource_server_identifier: API, permission_name: 'read:messages' }];
+  assert.equal((await server.management('POST', `/roles/${role.body.id}/permissions`, { permissions })).status, 201);
+  assert.equal((await server.management('POST', `/roles/${role.body.id}/users`, { users: [user.user_id] })).status, 200);
+  // The transaction's own roles repository (its other methods write through the transaction), failing at the last step.
+  const failing: Pick<Storage, 'transaction'> = {
+    transaction: (fn) =>
+      storage.transaction((tx) => {
+        const roles: Repositories['roles'] = Object.create(tx.roles);
+        roles.removeAllMembersOf = async () => {
+          throw new Error('disk full');
+        };
+        return fn({ ...tx, roles });
+      }),
+  };
+
+  await assert.rejects(deleteRole(failing, role.body.id), /disk full/);
+
+  assert.ok(await storage.roles.get(role.body.id));
+  assert.equal((await storage.roles.listPermissions(role.body.id, FIRST_PAGE)).items.length, 1);
+  assert.deepEqual(await rolesOf(user.user_id), [role.body.id]);
 });
 
 test('change notices go out after the commit, and not at all after a rollback', async () => {

@@ -48,6 +48,7 @@ interface Fixtures {
   connectionId: string;
   userId: string;
   userEmail: string;
+  roleId: string;
   /** Tokens signed wrongly in various ways, by name. */
   forged: Record<string, string>;
 }
@@ -112,6 +113,7 @@ before(async () => {
     enabled_clients: [web.client_id],
   });
   const user = await ok('POST', '/users', { connection: 'malformed-db', email: 'mal@example.com', password: 'Correct-Horse-Battery-9' });
+  const role = await ok('POST', '/roles', { name: 'Malformed role' });
   const grants = (await ok('GET', `/client-grants?client_id=${server.admin.clientId}`)) as Array<{ id: string }>;
   const apis = (await ok('GET', '/resource-servers')) as Array<{ id: string; identifier: string }>;
 
@@ -145,6 +147,7 @@ before(async () => {
     connectionId: connection.id,
     userId: user.user_id,
     userEmail: user.email,
+    roleId: role.id,
     forged: await forgedTokens(admin),
   };
 });
@@ -230,6 +233,11 @@ function managementRoutes(): Route[] {
     { method: 'GET', path: `users/${encodeURIComponent(f.userId)}`, scope: 'read:users' },
     { method: 'PATCH', path: `users/${encodeURIComponent(f.userId)}`, scope: 'update:users', validBody: { name: 'y' } },
     { method: 'DELETE', path: `users/${encodeURIComponent(f.userId)}`, scope: 'delete:users' },
+    { method: 'GET', path: 'roles', scope: 'read:roles' },
+    { method: 'POST', path: 'roles', scope: 'create:roles', validBody: { name: 'x-role' } },
+    { method: 'GET', path: `roles/${f.roleId}`, scope: 'read:roles' },
+    { method: 'PATCH', path: `roles/${f.roleId}`, scope: 'update:roles', validBody: { name: 'y-role' } },
+    { method: 'DELETE', path: `roles/${f.roleId}`, scope: 'delete:roles' },
     { method: 'GET', path: 'tenants/settings', scope: 'read:tenant_settings' },
     { method: 'PATCH', path: 'tenants/settings', scope: 'update:tenant_settings', validBody: { friendly_name: 'y' } },
   ];
@@ -294,6 +302,12 @@ function pathCases(): Case[] {
     ['GET', 'connections/con_nonexistent', 'inexistent_connection'],
     ['PATCH', 'connections/con_nonexistent', 'inexistent_connection', { display_name: 'y' }],
     ['GET', 'users/auth0%7Cnonexistent', 'inexistent_user'],
+    ['GET', 'roles/rol_nonexistent', 'inexistent_role'],
+    ['PATCH', 'roles/rol_nonexistent', 'inexistent_role', { name: 'y' }],
+    ['DELETE', 'roles/rol_nonexistent', 'inexistent_role'],
+    ['GET', 'roles/rol_nonexistent/permissions', 'inexistent_role'],
+    ['GET', 'roles/rol_nonexistent/users', 'inexistent_role'],
+    ['GET', 'users/auth0%7Cnonexistent/roles', 'inexistent_user'],
     ['PATCH', 'users/auth0%7Cnonexistent', 'inexistent_user', { name: 'y' }],
     ['GET', 'users/%2E%2E%2F%2E%2E%2Fclients', 'inexistent_user'],
     ['GET', 'connections/%F0%9F%94%91', 'inexistent_connection'],
@@ -328,7 +342,7 @@ function pathCases(): Case[] {
     ['PUT', `clients/${f.web.id}`],
     ['POST', `users/${encodeURIComponent(f.userId)}`],
     ['GET', `client-grants/${f.grantId}`],
-    ['GET', `users/${encodeURIComponent(f.userId)}/roles`],
+    ['GET', `users/${encodeURIComponent(f.userId)}/organizations`],
     ['DELETE', 'tenants/settings'],
   ];
   return [

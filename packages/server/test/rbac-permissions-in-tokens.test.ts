@@ -13,7 +13,7 @@ import { createAppClient, createNativeApp, createUser, TEST_PASSWORD } from './h
  * RBAC as Auth0's tutorials set it up: an API with `enforce_policies` and "Add Permissions in the
  * Access Token" (`token_dialect: access_token_authz`), guarded by express-oauth2-jwt-bearer's
  * `claimIncludes('permissions', ...)` and `requiredScopes(...)`; permissions assigned through
- * `/api/v2/users/{id}/permissions`.
+ * `/api/v2/users/{id}/permissions`, or through roles (`/api/v2/roles`, `/api/v2/users/{id}/roles`).
  */
 const RBAC_API = 'https://reports.example.test/';
 const OPEN_API = 'https://open.example.test/';
@@ -73,12 +73,12 @@ after(async () => {
   await server?.close();
 });
 
-async function signIn(audience: string, scope: string) {
+async function signIn(audience: string, scope: string, as = email) {
   const { code, verifier } = await authorizationCode(
     server,
     new Browser(server.issuer),
     { client_id: native.client_id, redirect_uri: redirectUri, audience, scope },
-    { email, password: TEST_PASSWORD },
+    { email: as, password: TEST_PASSWORD },
   );
   const tokens = await tokenRequest(server, {
     grant_type: 'authorization_code',
@@ -227,4 +227,111 @@ test('a scope taken off the API is taken from its holders, and adding it back gr
     204,
   );
   assert.deepEqual(await server.ctx.storage.permissions.list(userId, 'https://shrinking.example.test/'), []);
+});
+
+const refreshWith = async (refreshToken: string) => {
+  const granted = await tokenRequest(server, { grant_type: 'refresh_token', client_id: native.client_id, refresh_token: refreshToken });
+  assert.equal(granted.status, 200, JSON.stringify(granted.body));
+  return granted.body;
+};
+
+test("a role's permissions reach the token at sign-in and on refresh; taking the role away ends them at the next refresh", async () => {
+  const roleEmail = 'rbac-role-user@example.test';
+  const member = (await createUser(server, roleEmail)).user_id as string;
+  const role = await server.management('POST', '/roles', { name: 'Report writers', description: 'Reads and writes reports' });
+  assert.equal(role.status, 200, JSON.stringify(role.body));
+  const added = await server.management('POST', `/roles/${role.body.id}/permissions`, {
+    permissions: scopes.map((s) => ({ resource_server_identifier: RBAC_API, permission_name: s.value })),
+  });
+  assert.equal(added.status, 201, JSON.stringify(added.body));
+  const rolesPath = `/users/${encodeURIComponent(member)}/roles`;
+  assert.equal((await server.management('POST', rolesPath, { roles: [role.body.id] })).status, 204);
+
+  const tokens = await signIn(RBAC_API, 'openid offline_access read:reports write:reports', roleEmail);
+  let claims = claimsOf(tokens.access_token);
+  assert.deepEqual(claims.permissions, ['read:reports', 'write:reports']);
+  assert.equal(claims.scope, 'openid offline_access read:reports write:reports');
+  assert.equal(await callReports('GET', tokens.access_token), 200);
+  assert.equal(await callReports('POST', tokens.access_token), 200);
+
+  // Held both directly and through the role: listed once.
+  await server.management('POST', `/users/${encodeURIComponent(member)}/permissions`, {
+    permissions: [{ resource_server_identifier: RBAC_API, permission_name: 'read:reports' }],
+  });
+  const refreshed = await refreshWith(tokens.refresh_token);
+  assert.deepEqual(claimsOf(refreshed.access_token).permissions, ['read:reports', 'write:reports']);
+  assert.equal(await callReports('POST', refreshed.access_token), 200);
+
+  // The role goes: only the direct permission is left at the next refresh.
+  assert.equal((await server.management('DELETE', rolesPath, { roles: [role.body.id] })).status, 204);
+  const withoutRole = await refreshWith(refreshed.refresh_token);
+  claims = claimsOf(withoutRole.access_token);
+  assert.deepEqual(claims.permissions, ['read:reports']);
+  assert.equal(claims.scope, 'openid offline_access read:reports');
+  assert.equal(await callReports('GET', withoutRole.access_token), 200);
+  assert.equal(await callReports('POST', withoutRole.access_token), 403);
+
+  // Given back, then the role itself deleted: gone again at the next refresh.
+  assert.equal((await server.management('POST', rolesPath, { roles: [role.body.id] })).status, 204);
+  const givenBack = await refreshWith(withoutRole.refresh_token);
+  assert.equal(await callReports('POST', givenBack.access_token), 200);
+  assert.equal((await server.management('DELETE', `/roles/${role.body.id}`)).status, 200);
+  const roleDeleted = await refreshWith(givenBack.refresh_token);
+  assert.deepEqual(claimsOf(roleDeleted.access_token).permissions, ['read:reports']);
+  assert.equal(await callReports('POST', roleDeleted.access_token), 403);
+});
+
+test("the password grant carries the role's permissions too", async () => {
+  const web = await createAppClient(server, {
+    name: 'RBAC password app',
+    app_type: 'regular_web',
+    token_endpoint_auth_method: 'client_secret_post',
+    grant_types: ['password'],
+    callbacks: ['https://web.example.test/callback'],
+  });
+  const directory = await server.management('PATCH', '/tenants/settings', { default_directory: 'Username-Password-Authentication' });
+  assert.equal(directory.status, 200, JSON.stringify(directory.body));
+  const passwordEmail = 'rbac-password-user@example.test';
+  const member = (await createUser(server, passwordEmail)).user_id as string;
+  const role = await server.management('POST', '/roles', { name: 'Report readers by password' });
+  const permissions = [{ resource_server_identifier: RBAC_API, permission_name: 'read:reports' }];
+  assert.equal((await server.management('POST', `/roles/${role.body.id}/permissions`, { permissions })).status, 201);
+  assert.equal((await server.management('POST', `/roles/${role.body.id}/users`, { users: [member] })).status, 200);
+  const tokens = await tokenRequest(server, {
+    grant_type: 'password',
+    client_id: web.client_id,
+    client_secret: web.client_secret!,
+    username: passwordEmail,
+    password: TEST_PASSWORD,
+    audience: RBAC_API,
+    scope: 'read:reports write:reports',
+  });
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+  const claims = claimsOf(tokens.body.access_token);
+  assert.deepEqual([claims.scope, claims.permissions], ['read:reports', ['read:reports']]);
+  assert.equal(await callReports('GET', tokens.body.access_token), 200);
+  assert.equal(await callReports('POST', tokens.body.access_token), 403);
+});
+
+test('a scope taken off the API is taken from the roles that held it', async () => {
+  const api = await server.management('POST', '/resource-servers', {
+    identifier: 'https://shrinking-roles.example.test/',
+    name: 'Shrinking roles',
+    scopes,
+    enforce_policies: true,
+  });
+  assert.equal(api.status, 201, JSON.stringify(api.body));
+  const role = await server.management('POST', '/roles', { name: 'Shrinking holder' });
+  const both = {
+    permissions: scopes.map((s) => ({ resource_server_identifier: 'https://shrinking-roles.example.test/', permission_name: s.value })),
+  };
+  assert.equal((await server.management('POST', `/roles/${role.body.id}/permissions`, both)).status, 201);
+  assert.equal((await server.management('PATCH', `/resource-servers/${api.body.id}`, { scopes: [scopes[0]] })).status, 200);
+  assert.equal((await server.management('PATCH', `/resource-servers/${api.body.id}`, { scopes })).status, 200);
+  const listed = await server.management('GET', `/roles/${role.body.id}/permissions`);
+  assert.deepEqual(
+    listed.body.map((p: { permission_name: string }) => p.permission_name),
+    ['read:reports'],
+    'adding the scope back grants nothing',
+  );
 });

@@ -43,7 +43,11 @@ async function rejection(call: () => Promise<unknown>): Promise<ManagementError 
 const permission = (permission_name: string) => ({ resource_server_identifier: API, permission_name });
 
 async function createUser(email: string): Promise<string> {
-  const user = await management.users.create({ connection: 'Username-Password-Authentication', email, password: 'Correct-Horse-Battery-9' });
+  const user = await management.users.create({
+    connection: 'Username-Password-Authentication',
+    email,
+    password: 'Correct-Horse-Battery-9',
+  });
   return user.user_id as string;
 }
 
@@ -85,7 +89,9 @@ test('role names are unique: 409 on create and on rename; bad bodies are 400', a
   assert.equal(nameless.body.statusCode, 400);
   assert.equal(nameless.body.error, 'Bad Request');
   assert.equal(typeof nameless.body.message, 'string');
-  const unknownField = await rejection(() => management.roles.update(second.id as string, { colour: 'red' } as Management.UpdateRoleRequestContent));
+  const unknownField = await rejection(() =>
+    management.roles.update(second.id as string, { colour: 'red' } as Management.UpdateRoleRequestContent),
+  );
   assert.equal(unknownField.statusCode, 400);
   await management.roles.delete(first.id as string);
   await management.roles.delete(second.id as string);
@@ -113,6 +119,10 @@ test('roles list: per_page, page, include_totals and a case-insensitive name_fil
   for await (const role of await management.roles.list({ per_page: 2 })) seen.push(role.name as string);
   assert.deepEqual(seen.sort(), ['Paged Alpha', 'Paged Bravo', 'Paged Charlie', 'Unrelated', 'paged delta']);
   assert.deepEqual((await management.roles.list({ name_filter: 'nothing matches' })).data, []);
+  // auth0-deploy-cli lists tenant roles with type=tenant; there are no organization roles.
+  assert.equal((await management.roles.list({ type: 'tenant', per_page: 100 })).data.length, 5);
+  const organization = await management.roles.list({ type: 'organization', owner_id: 'org_x' });
+  assert.deepEqual([organization.data, organization.response.total], [[], 0]);
   // Without include_totals (the SDK always sends it), a bare array, as Auth0 answers.
   const bare = await fetch(`${server.issuer}api/v2/roles?name_filter=bravo`, {
     headers: { authorization: `Bearer ${await server.managementToken('read:roles')}` },
@@ -124,12 +134,21 @@ test('roles list: per_page, page, include_totals and a case-insensitive name_fil
 test('role permissions: add, list with names and descriptions, remove; undefined ones refused', async () => {
   const role = await management.roles.create({ name: 'Permitted' });
   const id = role.id as string;
-  assert.equal((await management.roles.permissions.add(id, { permissions: [permission('read:things'), permission('write:things')] }).withRawResponse()).rawResponse.status, 201);
+  assert.equal(
+    (await management.roles.permissions.add(id, { permissions: [permission('read:things'), permission('write:things')] }).withRawResponse())
+      .rawResponse.status,
+    201,
+  );
   await management.roles.permissions.add(id, { permissions: [permission('read:things')] }); // already there: no change
   const listed = await management.roles.permissions.list(id);
   assert.deepEqual(listed.data, [
     { permission_name: 'read:things', description: 'Read things', resource_server_name: 'Roles SDK API', resource_server_identifier: API },
-    { permission_name: 'write:things', description: 'Write things', resource_server_name: 'Roles SDK API', resource_server_identifier: API },
+    {
+      permission_name: 'write:things',
+      description: 'Write things',
+      resource_server_name: 'Roles SDK API',
+      resource_server_identifier: API,
+    },
   ]);
   assert.equal(listed.response.total, 2);
   const paged = await management.roles.permissions.list(id, { per_page: 1, page: 1 });
@@ -147,7 +166,9 @@ test('role permissions: add, list with names and descriptions, remove; undefined
   const undefinedScope = await rejection(() => management.roles.permissions.add(id, { permissions: [permission('delete:everything')] }));
   assert.equal(undefinedScope.statusCode, 400);
   const unknownApi = await rejection(() =>
-    management.roles.permissions.add(id, { permissions: [{ resource_server_identifier: 'https://nowhere.example/', permission_name: 'read:things' }] }),
+    management.roles.permissions.add(id, {
+      permissions: [{ resource_server_identifier: 'https://nowhere.example/', permission_name: 'read:things' }],
+    }),
   );
   assert.equal(unknownApi.statusCode, 404);
   assert.equal(unknownApi.body.errorCode, 'inexistent_resource_server');

@@ -563,6 +563,104 @@ describe(`storage repositories round-trip (${backend})`, () => {
     assert.deepEqual(await storage.permissions.list('auth0|p1', 'https://x/'), []);
   });
 
+  test('roles: unique names, name_filter, permissions per role and API, members both ways, held permissions in one list', async () => {
+    const p = (audience: string, permission: string) => ({ audience, permission });
+    assert.equal(await storage.roles.insert({ id: 'rol_b', name: 'Bravo', description: 'b' }, at(1)), true);
+    assert.equal(await storage.roles.insert({ id: 'rol_a', name: 'alpha' }, at(2)), true);
+    assert.equal(await storage.roles.insert({ id: 'rol_c', name: 'Charlie' }, at(3)), true);
+    assert.equal(await storage.roles.insert({ id: 'rol_x', name: 'Bravo' }, at(4)), false, 'names are unique');
+    assert.deepEqual(await storage.roles.get('rol_b'), { id: 'rol_b', name: 'Bravo', description: 'b' });
+    assert.deepEqual(await storage.roles.get('rol_a'), { id: 'rol_a', name: 'alpha' });
+    assert.deepEqual((await storage.roles.existingIds(['rol_a', 'rol_nope', 'rol_c'])).sort(), ['rol_a', 'rol_c']);
+
+    const names = async (filter: string | undefined, o = 0, limit = 10) => {
+      const page = await storage.roles.list({ nameFilter: filter }, offset(o, limit));
+      return [page.items.map((r) => r.name), page.total];
+    };
+    // Ordered by name (byte order: upper case first), filtered case-insensitively, paged with a total.
+    assert.deepEqual(await names(undefined), [['Bravo', 'Charlie', 'alpha'], 3]);
+    assert.deepEqual(await names('A', 1, 1), [['Charlie'], 3]);
+    assert.deepEqual(await names('rav'), [['Bravo'], 1]);
+    assert.deepEqual(await names('%'), [[], 0], 'no LIKE wildcards');
+
+    assert.equal(await storage.roles.update({ id: 'rol_c', name: 'alpha' }), 'conflict');
+    assert.equal(await storage.roles.update({ id: 'rol_c', name: 'Charles', description: 'c' }), true);
+    assert.equal(await storage.roles.update({ id: 'rol_nope', name: 'Nobody' }), false);
+    assert.deepEqual(await storage.roles.get('rol_c'), { id: 'rol_c', name: 'Charles', description: 'c' });
+
+    await storage.roles.addPermissions('rol_b', [p('https://x/', 'write'), p('https://x/', 'read'), p('https://x/', 'read')], at(0));
+    await storage.roles.addPermissions('rol_b', [p('https://y/', 'read')], at(0));
+    await storage.roles.addPermissions('rol_a', [p('https://x/', 'read')], at(0));
+    const permissionsOf = async (roleId: string) => (await storage.roles.listPermissions(roleId, offset(0, 10))).items;
+    assert.deepEqual(await permissionsOf('rol_b'), [p('https://x/', 'read'), p('https://x/', 'write'), p('https://y/', 'read')]);
+    assert.deepEqual(await storage.roles.listPermissions('rol_b', offset(1, 1)), { items: [p('https://x/', 'write')], total: 3 });
+    await storage.roles.removePermissions('rol_b', [p('https://y/', 'read')]);
+    await storage.roles.removePermissionsForApi('https://x/', ['write']);
+    assert.deepEqual(await permissionsOf('rol_b'), [p('https://x/', 'read')]);
+
+    for (const [id, minute] of [
+      ['auth0|r1', 10],
+      ['auth0|r2', 11],
+      ['auth0|r3', 12],
+    ] as const) {
+      await storage.users.insert({ user: user(id, `${id.slice(6)}@roles.example`, at(minute)), connection: 'db', passwordHash: null });
+    }
+    await storage.roles.assign(['auth0|r2', 'auth0|r1'], ['rol_b'], at(20));
+    await storage.roles.assign(['auth0|r3'], ['rol_b', 'rol_a'], at(21));
+    await storage.roles.assign(['auth0|r3'], ['rol_b'], at(22)); // already held: unchanged, keeps its place
+    const members = await storage.roles.listMembers('rol_b', offset(0, 10));
+    assert.deepEqual(
+      members.items.map((u) => u.user_id),
+      ['auth0|r1', 'auth0|r2', 'auth0|r3'],
+    );
+    assert.equal(members.total, 3);
+    const first = await storage.roles.listMembers('rol_b', { kind: 'checkpoint', from: undefined, take: 2 });
+    assert.deepEqual(
+      first.items.map((u) => u.user_id),
+      ['auth0|r1', 'auth0|r2'],
+    );
+    const rest = await storage.roles.listMembers('rol_b', { kind: 'checkpoint', from: first.next, take: 2 });
+    assert.deepEqual(
+      rest.items.map((u) => u.user_id),
+      ['auth0|r3'],
+    );
+    assert.equal(rest.next, undefined);
+    assert.deepEqual(await storage.roles.listRolesOf('auth0|r3', offset(0, 10)), {
+      items: [
+        { id: 'rol_b', name: 'Bravo', description: 'b' },
+        { id: 'rol_a', name: 'alpha' },
+      ],
+      total: 2,
+    });
+
+    // Direct and through roles, in one list: a permission held two ways comes twice.
+    await storage.permissions.add('auth0|r3', [p('https://x/', 'read'), p('https://z/', 'read')], at(0));
+    const held = await storage.permissions.listHeld('auth0|r3', 'https://x/');
+    assert.deepEqual(held.map((h) => h.role?.id ?? 'direct').sort(), ['direct', 'rol_a', 'rol_b']);
+    assert.ok(held.every((h) => h.audience === 'https://x/' && h.permission === 'read'));
+    assert.equal((await storage.permissions.listHeld('auth0|r3')).length, 4);
+    assert.deepEqual(await storage.permissions.listHeld('auth0|r1', 'https://z/'), []);
+
+    await storage.roles.unassign('auth0|r3', ['rol_a', 'rol_nope']);
+    assert.deepEqual(
+      (await storage.roles.listRolesOf('auth0|r3', offset(0, 10))).items.map((r) => r.id),
+      ['rol_b'],
+    );
+    await storage.roles.removeAllRolesOfMany(['auth0|r3']);
+    await storage.roles.removeAllMembersOf('rol_a');
+    await storage.roles.removeAllPermissionsOf('rol_a');
+    assert.equal(await storage.roles.delete('rol_a'), true);
+    assert.equal(await storage.roles.delete('rol_a'), false);
+    assert.deepEqual(
+      (await storage.roles.listMembers('rol_b', offset(0, 10))).items.map((u) => u.user_id),
+      ['auth0|r1', 'auth0|r2'],
+    );
+    assert.deepEqual(await storage.permissions.listHeld('auth0|r3'), [
+      { audience: 'https://x/', permission: 'read' },
+      { audience: 'https://z/', permission: 'read' },
+    ]);
+  });
+
   test('rate limits: each key has its own window', async () => {
     assert.equal(await storage.rateLimits.hit('rl-a', at(0)), 1);
     assert.equal(await storage.rateLimits.hit('rl-a', at(0)), 2);

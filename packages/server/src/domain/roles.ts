@@ -27,12 +27,17 @@ export async function getRole(storage: Pick<Storage, 'roles'>, id: string): Prom
   return role;
 }
 
-export function listRoles(
+/**
+ * Every role is a tenant role: latchkey has no organizations, so Auth0's `type: organization` filter
+ * (which auth0-deploy-cli's counterpart, `type: tenant`, sends) lists none.
+ */
+export async function listRoles(
   storage: Pick<Storage, 'roles'>,
-  nameFilter: string | undefined,
+  filter: { nameFilter?: string; type?: 'tenant' | 'organization' },
   page: PageRequest & { kind: 'offset' },
 ): Promise<Page<Role>> {
-  return storage.roles.list({ nameFilter }, page);
+  if (filter.type === 'organization') return { items: [], ...(page.includeTotal ? { total: 0 } : {}) };
+  return storage.roles.list({ nameFilter: filter.nameFilter }, page);
 }
 
 export async function updateRole(storage: Pick<Storage, 'roles'>, id: string, patch: Partial<RoleInput>): Promise<Role> {
@@ -52,7 +57,12 @@ export async function deleteRole(storage: Pick<Storage, 'transaction'>, id: stri
   });
 }
 
-export async function addRolePermissions(storage: Pick<Storage, 'roles' | 'resourceServers'>, id: string, refs: PermissionRef[], now: Date) {
+export async function addRolePermissions(
+  storage: Pick<Storage, 'roles' | 'resourceServers'>,
+  id: string,
+  refs: PermissionRef[],
+  now: Date,
+) {
   await getRole(storage, id);
   await storage.roles.addPermissions(id, await resolvePermissions(storage, refs), now.toISOString());
 }

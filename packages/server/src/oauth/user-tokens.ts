@@ -115,7 +115,9 @@ export async function issueUserTokens(ctx: GrantContext, request: UserTokenReque
     const audience = scope.includes('openid') ? [api.identifier, `${ctx.issuer}userinfo`] : api.identifier;
     // Evaluated at every issue, refreshes included: a permission (or role) taken away ends with the
     // next token. Direct and role permissions come in one query.
-    const policy = api.enforce_policies ? enforcePolicies(api, scope, await heldPermissionNames(ctx.storage, user.user_id, api.identifier)) : { scope };
+    const policy = api.enforce_policies
+      ? enforcePolicies(api, scope, await heldPermissionNames(ctx.storage, user.user_id, api.identifier))
+      : { scope };
     accessScope = policy.scope;
     ({ token: accessToken, expiresIn } = await signAccessToken(
       ctx.keys,

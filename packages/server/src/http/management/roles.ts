@@ -15,7 +15,7 @@ import {
 } from '../../domain/roles.js';
 import type { User } from '../../domain/types.js';
 import { listBody, type ManagementApp, OffsetPagingQuery, offsetPageRequest, PagingQuery, pageRequest } from './plugin.js';
-import { IdList, IdParam, OptionalFields, PermissionsBody, Strict } from './schemas.js';
+import { Id, IdList, IdParam, OptionalFields, PermissionsBody, Strict, StringEnum } from './schemas.js';
 
 const RoleFields = {
   name: Type.String({ minLength: 1, maxLength: 128 }),
@@ -40,15 +40,15 @@ export async function roleRoutes(app: ManagementApp, ctx: ServerContext): Promis
         querystring: Strict({
           ...OffsetQuery,
           name_filter: Type.Optional(Type.String({ maxLength: 128 })),
-          // Auth0 separates tenant roles from organization roles; latchkey's are all tenant roles
-          // (auth0-deploy-cli asks for type=tenant).
-          type: Type.Optional(Type.Literal('tenant')),
+          type: Type.Optional(StringEnum(['tenant', 'organization'])),
+          owner_id: Type.Optional(Id),
         }),
       },
     },
     async (request) => {
+      const { name_filter: nameFilter, type } = request.query;
       const pageReq = offsetPageRequest(request.query);
-      return listBody('roles', await listRoles(storage, request.query.name_filter, pageReq), pageReq, {});
+      return listBody('roles', await listRoles(storage, { nameFilter, type }, pageReq), pageReq, {});
     },
   );
 

@@ -2,12 +2,21 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
 import { withDefaultPicture } from '../../domain/default-picture.js';
+import { assignUserRoles, listUserRoles, removeUserRoles } from '../../domain/roles.js';
 import type { User } from '../../domain/types.js';
 import { assignUserPermissions, listUserPermissions, removeUserPermissions } from '../../domain/user-permissions.js';
 import { searchUsers } from '../../domain/user-search.js';
-import { assignUserRoles, listUserRoles, removeUserRoles } from '../../domain/roles.js';
 import { createUser, deleteUser, getUser, presentUser, updateUser } from '../../domain/users.js';
-import { FieldsQuery, listBody, type ManagementApp, OffsetPagingQuery, offsetPageRequest, PagingQuery, pageRequest, project } from './plugin.js';
+import {
+  FieldsQuery,
+  listBody,
+  type ManagementApp,
+  OffsetPagingQuery,
+  offsetPageRequest,
+  PagingQuery,
+  pageRequest,
+  project,
+} from './plugin.js';
 import { Id, IdList, IdParam, Metadata, Name, OptionalFields, PermissionsBody, Strict, Url } from './schemas.js';
 
 const Profile = {
@@ -37,7 +46,6 @@ const CreateBody = Strict({
   connection: Name,
 });
 const UpdateBody = Strict(OptionalFields(Profile));
-
 
 export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promise<void> {
   const { storage } = ctx;

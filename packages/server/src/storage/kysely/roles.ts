@@ -34,7 +34,8 @@ export class KyselyRoles implements RoleRepository {
     if (filter.nameFilter) {
       // A substring test without LIKE, whose wildcards the filter would otherwise have to escape.
       const needle = filter.nameFilter.toLowerCase();
-      const contains = this.dialect === 'postgres' ? sql<boolean>`strpos(name_lc, ${needle}) > 0` : sql<boolean>`instr(name_lc, ${needle}) > 0`;
+      const contains =
+        this.dialect === 'postgres' ? sql<boolean>`strpos(name_lc, ${needle}) > 0` : sql<boolean>`instr(name_lc, ${needle}) > 0`;
       query = query.where(contains);
     }
     const rows = await query
@@ -126,7 +127,9 @@ export class KyselyRoles implements RoleRepository {
   }
 
   async assign(userIds: string[], roleIds: string[], now: string): Promise<void> {
-    const rows = [...new Set(userIds)].flatMap((user_id) => [...new Set(roleIds)].map((role_id) => ({ user_id, role_id, created_at: now })));
+    const rows = [...new Set(userIds)].flatMap((user_id) =>
+      [...new Set(roleIds)].map((role_id) => ({ user_id, role_id, created_at: now })),
+    );
     if (rows.length === 0) return;
     await this.db
       .insertInto('user_roles')
@@ -154,7 +157,10 @@ export class KyselyRoles implements RoleRepository {
       .selectFrom('user_roles')
       .innerJoin('users', 'users.user_id', 'user_roles.user_id')
       .where('user_roles.role_id', '=', roleId);
-    const rows = members.select(['users.data', 'user_roles.created_at', 'user_roles.user_id']).orderBy('user_roles.created_at').orderBy('user_roles.user_id');
+    const rows = members
+      .select(['users.data', 'user_roles.created_at', 'user_roles.user_id'])
+      .orderBy('user_roles.created_at')
+      .orderBy('user_roles.user_id');
     const parse = (list: Array<{ data: string }>) => list.map((r) => JSON.parse(r.data) as User);
 
     if (page.kind === 'checkpoint') {
@@ -180,7 +186,10 @@ export class KyselyRoles implements RoleRepository {
   }
 
   async listRolesOf(userId: string, page: PageRequest & { kind: 'offset' }): Promise<Page<Role>> {
-    const held = this.db.selectFrom('user_roles').innerJoin('roles', 'roles.id', 'user_roles.role_id').where('user_roles.user_id', '=', userId);
+    const held = this.db
+      .selectFrom('user_roles')
+      .innerJoin('roles', 'roles.id', 'user_roles.role_id')
+      .where('user_roles.user_id', '=', userId);
     const rows = await held
       .select(['roles.id', 'roles.name', 'roles.description'])
       .orderBy('roles.name')

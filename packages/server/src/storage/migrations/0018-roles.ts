@@ -1,14 +1,16 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, PostgresAdapter, sql } from 'kysely';
 
 /**
  * RBAC roles (Auth0's /api/v2/roles): a role names a set of API permissions, and a user holds the
  * permissions of every role assigned to it besides its direct ones (0008).
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
+  // Roles are listed by name: in code-point order on both databases, as the user search columns (0014).
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
   await db.schema
     .createTable('roles')
     .addColumn('id', 'text', (c) => c.primaryKey())
-    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('name', postgres ? sql`text collate "C"` : 'text', (c) => c.notNull())
     // name_filter compares case-insensitively: kept folded so the filter needs no per-row lower().
     .addColumn('name_lc', 'text', (c) => c.notNull())
     .addColumn('description', 'text')
