@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -211,6 +211,18 @@ test(`a0deploy exports YAML and directories, imports into a fresh latchkey, and 
   assert.doesNotMatch(file, /latchkey admin|Auth0 Management API|\/api\/v2\//, "latchkey's own client and API are left out");
 
   assert.equal(dirExport.code, 0, dirExport.output);
+  // The directory format holds the same tenant: one JSON file per item (databases: a folder each).
+  const named = (sub: string, file = (f: string) => join(dirOut, sub, f)) =>
+    readdirSync(join(dirOut, sub))
+      .map((f) => JSON.parse(readFileSync(f.endsWith('.json') ? file(f) : join(file(f), 'database.json'), 'utf8')))
+      .map((item) => item.name ?? `${item.client_id} -> ${item.audience}`)
+      .sort();
+  assert.deepEqual(named('clients'), ['Orders Mobile', 'Orders Worker']);
+  assert.deepEqual(named('resource-servers'), ['Orders API']);
+  assert.deepEqual(named('connections'), ['corp-sso']);
+  assert.deepEqual(named('database-connections'), ['Username-Password-Authentication', 'orders-customers']);
+  assert.deepEqual(named('grants'), [`Orders Worker -> ${API}`]);
+  assert.deepEqual(named('roles'), ['order-reader']);
 
   // Keyword replacement: ##KEY## inside a string, @@KEY@@ for a whole (array) value.
   const templated = file
