@@ -35,6 +35,8 @@ export interface AbsentResource {
   answer: AbsentAnswer;
   /** Scope prefix, e.g. `rules` for read:rules / create:rules / update:rules / delete:rules. */
   scope: string;
+  /** Where the type is created when that is not under `path` (Auth0 reads one template, creates at the collection). */
+  createdAt?: string;
   /** False for a part of a type latchkey has (a connection's directory provisioning), which must not be excluded whole. */
   excludable?: false;
 }
@@ -176,6 +178,7 @@ export const ABSENT_RESOURCES: readonly AbsentResource[] = [
   {
     type: 'emailTemplates',
     path: '/email-templates/:template',
+    createdAt: '/email-templates',
     scope: 'email_templates',
     answer: { kind: 'unavailable', status: 404, errorCode: 'inexistent_email_template', message: 'The template does not exist' },
   },
@@ -189,6 +192,7 @@ export const ABSENT_RESOURCES: readonly AbsentResource[] = [
   {
     type: 'themes',
     path: '/branding/themes/default',
+    createdAt: '/branding/themes',
     scope: 'branding',
     answer: { kind: 'unavailable', status: 404, errorCode: 'theme_not_found', message: 'There is no default theme' },
   },

@@ -113,6 +113,7 @@ export async function absentResourceRoutes(app: ManagementApp): Promise<void> {
     if (!writeRoutes.has(resource.path)) writeRoutes.set(resource.path, resource);
     const below = `${resource.path}/*`;
     if (!writeRoutes.has(below)) writeRoutes.set(below, resource);
+    if (resource.createdAt && !writeRoutes.has(resource.createdAt)) writeRoutes.set(resource.createdAt, resource);
   }
   for (const [url, resource] of writeRoutes) {
     for (const [method, verbs] of Object.entries(WRITE_VERBS)) {
