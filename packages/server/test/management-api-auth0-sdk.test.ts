@@ -295,7 +295,14 @@ test('list filters: clients by app_type and is_first_party, resource servers by 
   assert.deepEqual(await names({ app_type: 'native,spa' }), ['Filter SPA', 'Filter native']);
   assert.deepEqual(await names({ is_first_party: false }), ['Filter SPA']);
   assert.deepEqual(await names({ app_type: 'spa', is_first_party: true }), []);
-  assert.deepEqual(await names({ is_global: true }), [], 'latchkey has no global client');
+  assert.deepEqual(await names({ is_global: true }), [], 'only the bootstrap admin client stands for the global client');
+  const global = (await management.clients.list({ is_global: true })).data;
+  assert.deepEqual(
+    global.map((c) => [c.client_id, c.global]),
+    [[server.admin.clientId, true]],
+  );
+  const regular = (await management.clients.list({ is_global: false, per_page: 100 })).data;
+  assert.ok(!regular.some((c) => c.client_id === server.admin.clientId), 'is_global=false leaves the admin client out');
 
   const apis = await Promise.all(
     ['https://filter-a.example/', 'https://filter-b.example/', 'https://filter-c.example/'].map((identifier) =>

@@ -40,7 +40,12 @@ test(`clients by app_type and is_first_party (${backend})`, async () => {
   assert.deepEqual(names(await list('app_type=spa&is_first_party=false')), ['F-spa-3p']);
   assert.deepEqual(names(await list('app_type=spa&is_first_party=true')), ['F-spa-1']);
   assert.deepEqual(names(await list('is_first_party=false')), ['F-spa-3p']);
-  assert.deepEqual(names(await list('is_global=true')), []);
+  assert.deepEqual(names(await list('is_global=true')), [], 'only the bootstrap admin client is listed as global');
+  const global = await list('is_global=true&include_totals=true');
+  assert.deepEqual([global.total, global.clients[0].client_id, global.clients[0].global], [1, server.admin.clientId, true]);
+  const regular = await list('is_global=false&per_page=100&include_totals=true');
+  assert.ok(!regular.clients.some((c: { client_id: string }) => c.client_id === server.admin.clientId));
+  assert.equal(regular.total, regular.clients.length);
   const { body: all } = await server.management('GET', '/clients?per_page=100');
   const none = all
     .filter((c: { app_type?: string | null }) => !c.app_type)

@@ -7,7 +7,7 @@ import { createConnection, DEFAULT_DATABASE_CONNECTION } from './connections.js'
 import { DomainError } from './errors.js';
 import { newClientGrantId } from './ids.js';
 import { everyItem } from './paging.js';
-import { createResourceServer, MANAGEMENT_SCOPES, managementAudience } from './resource-servers.js';
+import { createResourceServer, MANAGEMENT_API_NAME, MANAGEMENT_SCOPES, managementAudience } from './resource-servers.js';
 import { defaultTenantSettings, updateTenantSettings } from './tenant.js';
 
 export interface BootstrapOptions {
@@ -59,16 +59,17 @@ export async function bootstrapTenant(
   const audience = managementAudience(options.issuer);
   const managementApi = await storage.resourceServers.getByIdentifier(audience);
   const missingScopes = (have: string[]) => MANAGEMENT_SCOPES.filter((s) => !have.includes(s));
-  if (managementApi && missingScopes(managementApi.scopes.map((s) => s.value)).length > 0) {
-    // A newer latchkey added Management API scopes: the system API and admin grants gain them.
+  if (managementApi && (missingScopes(managementApi.scopes.map((s) => s.value)).length > 0 || managementApi.name !== MANAGEMENT_API_NAME)) {
+    // A newer latchkey added Management API scopes (the system API and admin grants gain them), or
+    // names the API as Auth0 does.
     const added = missingScopes(managementApi.scopes.map((s) => s.value)).map((value) => ({ value, description: value.replace(':', ' ') }));
-    await storage.resourceServers.update({ ...managementApi, scopes: [...managementApi.scopes, ...added] });
+    await storage.resourceServers.update({ ...managementApi, name: MANAGEMENT_API_NAME, scopes: [...managementApi.scopes, ...added] });
   }
   if (!managementApi) {
     await createResourceServer(
       storage,
       {
-        name: 'latchkey Management API',
+        name: MANAGEMENT_API_NAME,
         identifier: audience,
         scopes: MANAGEMENT_SCOPES.map((value) => ({ value, description: value.replace(':', ' ') })),
       },

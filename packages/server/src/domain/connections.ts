@@ -91,6 +91,24 @@ export async function updateConnection(
   return connection;
 }
 
+/**
+ * Auth0's `PATCH /connections/{id}/clients`: each entry turns one client on (`status: true`) or off
+ * for the connection; the others keep their state.
+ */
+export async function setEnabledClients(
+  storage: Pick<Storage, 'clients' | 'connections'>,
+  id: string,
+  changes: Array<{ client_id: string; status: boolean }>,
+): Promise<Connection> {
+  const existing = await getConnection(storage, id);
+  const enabled = new Set(existing.enabled_clients);
+  for (const { client_id, status } of changes) {
+    if (status) enabled.add(client_id);
+    else enabled.delete(client_id);
+  }
+  return updateConnection(storage, id, { enabled_clients: [...enabled] });
+}
+
 /** Users deleted per transaction when a connection goes: short enough for other requests to run between. */
 const USER_BATCH = 500;
 

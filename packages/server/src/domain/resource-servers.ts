@@ -1,12 +1,13 @@
 import type { ResourceServer } from '../domain/types.js';
 import type { Storage } from '../storage/types.js';
+import { ABSENT_RESOURCE_SCOPES } from './absent-resources.js';
 import { conflict, forbidden, invalidField, notFound } from './errors.js';
 import { newResourceServerId } from './ids.js';
 
 export type ResourceServerInput = Partial<Omit<ResourceServer, 'id' | 'is_system'>>;
 
 /** Scopes of the Management API itself (audience `${issuer}api/v2/`). */
-export const MANAGEMENT_SCOPES = [
+const MANAGED_RESOURCE_SCOPES = [
   'read:clients',
   'create:clients',
   'update:clients',
@@ -45,6 +46,15 @@ export const MANAGEMENT_SCOPES = [
   'update:actions',
   'delete:actions',
 ] as const;
+
+/** Every scope the admin client holds: latchkey's resources, and the Auth0 types it answers as absent. */
+export const MANAGEMENT_SCOPES: readonly string[] = [...MANAGED_RESOURCE_SCOPES, ...ABSENT_RESOURCE_SCOPES];
+
+/**
+ * Auth0's name for the system API. Auth0's tools recognise the Management API by this name
+ * (auth0-deploy-cli leaves it out of exports and refuses it in imports), so latchkey's uses it too.
+ */
+export const MANAGEMENT_API_NAME = 'Auth0 Management API';
 
 export const managementAudience = (issuer: string) => `${issuer}api/v2/`;
 

@@ -13,6 +13,7 @@ export interface Database {
     /** Filtered by the client list (0015): '' for a client without an app type; 0/1. */
     app_type: string | null;
     is_first_party: number | null;
+    is_system: number | null;
   };
   resource_servers: { id: string; identifier: string; data: string; created_at: string };
   client_grants: { id: string; client_id: string; audience: string; data: string; created_at: string };

@@ -37,7 +37,7 @@ import type { UserSearch } from '../domain/user-search.js';
 export interface ClientRepository {
   get(clientId: string): Promise<ClientRecord | undefined>;
   /** Auth0's list filters, in SQL: `app_type` any of these ('' for none), `is_first_party` equal. */
-  list(page: PageRequest, filter?: { app_type?: string[]; is_first_party?: boolean }): Promise<Page<Client>>;
+  list(page: PageRequest, filter?: { app_type?: string[]; is_first_party?: boolean; is_system?: boolean }): Promise<Page<Client>>;
   /**
    * Inserts a client with its browser origins. A dynamically registered client is counted, and is
    * refused (false) when `maxRegistered` of them exist already: the check and the insert are atomic.

@@ -2,6 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { ServerContext } from '../../context.js';
 import { auth0DefaultsOn } from '../../domain/auth0-defaults.js';
 import { createClient, deleteClient, getClient, rotateClientSecret, updateClient } from '../../domain/clients.js';
+import { invalidField } from '../../domain/errors.js';
 import type { Client } from '../../domain/types.js';
 import { FieldsQuery, listBody, type ManagementApp, PagingQuery, pageRequest, project } from './plugin.js';
 import { IdParam, Name, OptionalFields, Strict, StringEnum, StringMap, Url, UrlList } from './schemas.js';
@@ -48,9 +49,12 @@ function clientBodies(grantTypes: readonly string[]) {
     ),
   };
 
+  // Read-only, but shown on every read: tools that write back what they read (auth0-deploy-cli's
+  // import of its own export) send it, so it is taken when it matches and refused when it would change.
+  const RegistrationSource = Type.Optional(StringEnum(['management_api', 'dynamic_registration'] as const));
   return {
-    CreateBody: Strict({ ...OptionalFields(ClientFields), name: Name }),
-    UpdateBody: Strict(OptionalFields(ClientFields)),
+    CreateBody: Strict({ ...OptionalFields(ClientFields), name: Name, registration_source: Type.Optional(Type.Literal('management_api')) }),
+    UpdateBody: Strict({ ...OptionalFields(ClientFields), registration_source: RegistrationSource }),
   };
 }
 
@@ -61,6 +65,7 @@ function clientBodies(grantTypes: readonly string[]) {
  */
 const present = (client: Client, secret?: string) => ({
   ...client,
+  ...(client.is_system ? { global: true } : {}),
   registration_source: client.registration_source ?? 'management_api',
   ...(secret !== undefined && client.token_endpoint_auth_method !== 'none' ? { client_secret: secret } : {}),
 });
@@ -69,7 +74,9 @@ export async function clientRoutes(app: ManagementApp, ctx: ServerContext): Prom
   const { storage, digester } = ctx;
   const { CreateBody, UpdateBody } = clientBodies(ctx.grants.clientGrantTypes);
 
-  // Auth0's list filters; app_type takes a comma-separated list. latchkey has no global client.
+  // Auth0's list filters; app_type takes a comma-separated list. latchkey's bootstrap admin clients
+  // stand where Auth0's global client ("All Applications") does: tools list `is_global=false` to
+  // leave the tenant's own client out (auth0-deploy-cli does), and `is_global=true` to find it.
   const ClientFilters = {
     app_type: Type.Optional(Type.String({ maxLength: 200 })),
     is_first_party: Type.Optional(Type.Boolean()),
@@ -81,19 +88,17 @@ export async function clientRoutes(app: ManagementApp, ctx: ServerContext): Prom
     async (request) => {
       const { app_type, is_first_party, is_global } = request.query;
       const pageReq = pageRequest(request.query);
-      if (app_type === undefined && is_first_party === undefined && is_global === undefined) {
-        return listBody('clients', await storage.clients.list(pageReq), pageReq, request.query, (c) => present(c));
-      }
-      const appTypes = app_type?.split(',').map((t) => t.trim());
-      // latchkey has no global client: is_global=true lists none.
-      const filter = { app_type: is_global === true ? [] : appTypes, ...(is_first_party !== undefined ? { is_first_party } : {}) };
-      const page = await storage.clients.list(pageReq, filter);
-      return listBody('clients', page, pageReq, request.query, (c) => present(c));
+      const filter = {
+        ...(app_type !== undefined ? { app_type: app_type.split(',').map((t) => t.trim()) } : {}),
+        ...(is_first_party !== undefined ? { is_first_party } : {}),
+        ...(is_global !== undefined ? { is_system: is_global } : {}),
+      };
+      return listBody('clients', await storage.clients.list(pageReq, filter), pageReq, request.query, (c) => present(c));
     },
   );
 
   app.post('/clients', { config: { scope: 'create:clients' }, schema: { body: CreateBody } }, async (request, reply) => {
-    const { jwt_configuration, ...input } = request.body as Static<typeof CreateBody>;
+    const { jwt_configuration, registration_source: _readOnly, ...input } = request.body as Static<typeof CreateBody>;
     const { secret_encoded: _ignored, ...jwt } = jwt_configuration ?? {};
     const auth0Defaults = auth0DefaultsOn(await ctx.lookups.tenantSettings());
     const { client, secret } = await createClient(storage, digester, { ...input, jwt_configuration: jwt }, { auth0Defaults });
@@ -107,8 +112,12 @@ export async function clientRoutes(app: ManagementApp, ctx: ServerContext): Prom
   );
 
   app.patch('/clients/:id', { config: { scope: 'update:clients' }, schema: { params: IdParam, body: UpdateBody } }, async (request) => {
-    const { jwt_configuration, ...patch } = request.body;
+    const { jwt_configuration, registration_source, ...patch } = request.body;
     const { secret_encoded: _ignored, ...jwt } = jwt_configuration ?? {};
+    if (registration_source !== undefined) {
+      const { registration_source: current = 'management_api' } = await getClient(storage, request.params.id);
+      if (registration_source !== current) throw invalidField('registration_source', "a client's 'registration_source' cannot be changed");
+    }
     const client = await updateClient(storage, digester, request.params.id, { ...patch, jwt_configuration: jwt });
     return present(client, patch.client_secret);
   });

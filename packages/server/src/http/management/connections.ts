@@ -1,7 +1,14 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../context.js';
-import { createConnection, deleteConnection, deleteUsersLeftOn, getConnection, updateConnection } from '../../domain/connections.js';
+import {
+  createConnection,
+  deleteConnection,
+  deleteUsersLeftOn,
+  getConnection,
+  setEnabledClients,
+  updateConnection,
+} from '../../domain/connections.js';
 import type { Connection } from '../../domain/types.js';
 import { presentOptions } from '../../domain/upstream-options.js';
 import { checkConnectionOptions } from './connection-options.js';
@@ -71,6 +78,41 @@ export async function connectionRoutes(app: ManagementApp, ctx: ServerContext): 
     async (request) => {
       if (request.body.options) checkConnectionOptions((await getConnection(storage, request.params.id)).strategy, request.body.options);
       return present(request)(await updateConnection(storage, request.params.id, request.body, ctx.secrets));
+    },
+  );
+
+  // Auth0's enabled-clients resource, paged by checkpoint only (`from` is an offset here: the list
+  // is one bounded array on the connection). auth0-deploy-cli reads and sets enabled clients here.
+  app.get(
+    '/connections/:id/clients',
+    {
+      config: { scope: 'read:connections' },
+      schema: {
+        params: IdParam,
+        querystring: Strict({
+          take: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+          from: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$' })),
+        }),
+      },
+    },
+    async (request) => {
+      const { enabled_clients } = await getConnection(storage, request.params.id);
+      const from = Number(request.query.from ?? 0);
+      const take = request.query.take ?? 50;
+      const clients = enabled_clients.slice(from, from + take).map((client_id) => ({ client_id }));
+      return { clients, ...(from + take < enabled_clients.length ? { next: String(from + take) } : {}) };
+    },
+  );
+
+  app.patch(
+    '/connections/:id/clients',
+    {
+      config: { scope: 'update:connections' },
+      schema: { params: IdParam, body: Type.Array(Strict({ client_id: Id, status: Type.Boolean() }), { minItems: 1, maxItems: 50 }) },
+    },
+    async (request, reply) => {
+      await setEnabledClients(storage, request.params.id, request.body);
+      return reply.status(204).send();
     },
   );
 

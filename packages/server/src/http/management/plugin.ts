@@ -10,6 +10,7 @@ import { verifyOwnJwt } from '../../oauth/own-jwt.js';
 import { decodeCheckpoint } from '../../storage/kysely/index.js';
 import { installErrorHandler, managementError } from '../errors.js';
 import { actionRoutes } from './actions.js';
+import { absentResourceRoutes } from './absent-resources.js';
 import { clientGrantRoutes } from './client-grants.js';
 import { clientRoutes } from './clients.js';
 import { connectionRoutes } from './connections.js';
@@ -151,4 +152,5 @@ export async function managementApi(app: FastifyInstance, ctx: ServerContext): P
   await api.register(async (scoped) => grantRoutes(scoped, ctx));
   await api.register(async (scoped) => jobRoutes(scoped, ctx));
   await api.register(async (scoped) => actionRoutes(scoped, ctx));
+  await api.register(async (scoped) => absentResourceRoutes(scoped));
 }

@@ -15,6 +15,9 @@ const UpdateBody = Strict(
     default_directory: Type.String({ maxLength: 128 }),
     session_lifetime: Type.Number({ minimum: 1, maximum: 8760 }),
     idle_session_lifetime: Type.Number({ minimum: 1, maximum: 8760 }),
+    // Auth0 also takes the two lifetimes in minutes (auth0-deploy-cli sends these); stored in hours.
+    session_lifetime_in_minutes: Type.Integer({ minimum: 1, maximum: 8760 * 60 }),
+    idle_session_lifetime_in_minutes: Type.Integer({ minimum: 1, maximum: 8760 * 60 }),
     // A pattern key becomes patternProperties, which lets any other name through unless told not to.
     flags: Type.Record(Type.String({ pattern: '^[a-z0-9_]{1,64}$' }), Type.Boolean(), { maxProperties: 50, additionalProperties: false }),
   }),
@@ -27,7 +30,12 @@ export async function tenantRoutes(app: ManagementApp, ctx: ServerContext): Prom
     async (request) => project(await ctx.lookups.tenantSettings(), request.query),
   );
 
-  app.patch('/tenants/settings', { config: { scope: 'update:tenant_settings' }, schema: { body: UpdateBody } }, async (request) =>
-    updateTenantSettings(ctx.storage, request.body),
-  );
+  app.patch('/tenants/settings', { config: { scope: 'update:tenant_settings' }, schema: { body: UpdateBody } }, async (request) => {
+    const { session_lifetime_in_minutes, idle_session_lifetime_in_minutes, ...patch } = request.body;
+    return updateTenantSettings(ctx.storage, {
+      ...patch,
+      ...(session_lifetime_in_minutes !== undefined ? { session_lifetime: session_lifetime_in_minutes / 60 } : {}),
+      ...(idle_session_lifetime_in_minutes !== undefined ? { idle_session_lifetime: idle_session_lifetime_in_minutes / 60 } : {}),
+    });
+  });
 }

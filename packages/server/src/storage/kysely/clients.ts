@@ -7,8 +7,12 @@ import { atomically, listPage, now } from './shared.js';
 
 const REGISTERED_CLIENTS = 'registered_clients';
 
-/** The client fields the list filters by (0015), kept in step with `data`. */
-const clientColumns = (client: Client) => ({ app_type: client.app_type ?? '', is_first_party: client.is_first_party ? 1 : 0 });
+/** The client fields the list filters by (0015, 0020), kept in step with `data`. */
+const clientColumns = (client: Client) => ({
+  app_type: client.app_type ?? '',
+  is_first_party: client.is_first_party ? 1 : 0,
+  is_system: client.is_system ? 1 : 0,
+});
 
 /** Rolls back a registration that found the cap reached. */
 class CapReached extends Error {}
@@ -38,9 +42,10 @@ export class KyselyClients implements ClientRepository {
     return row && { client: JSON.parse(row.data) as Client, secretDigest: row.secret_digest };
   }
 
-  list(page: PageRequest, filter: { app_type?: string[]; is_first_party?: boolean } = {}): Promise<Page<Client>> {
-    const firstParty = filter.is_first_party === undefined ? undefined : Number(filter.is_first_party);
-    return listPage(this.db, 'clients', 'client_id', { app_type: filter.app_type, is_first_party: firstParty }, page);
+  list(page: PageRequest, filter: { app_type?: string[]; is_first_party?: boolean; is_system?: boolean } = {}): Promise<Page<Client>> {
+    const flag = (value: boolean | undefined) => (value === undefined ? undefined : Number(value));
+    const where = { app_type: filter.app_type, is_first_party: flag(filter.is_first_party), is_system: flag(filter.is_system) };
+    return listPage(this.db, 'clients', 'client_id', where, page);
   }
 
   async insert({ client, secretDigest }: ClientRecord, options: { maxRegistered?: number } = {}): Promise<boolean> {

@@ -17,6 +17,7 @@ import * as m0016 from './0016-fold-searched-names.js';
 import * as m0017 from './0017-email-prefix-index.js';
 import * as m0018 from './0018-roles.js';
 import * as m0019 from './0019-jobs.js';
+import * as m0020 from './0020-client-system-column.js';
 import * as m0021 from './0021-actions.js';
 
 /** Migrations are compiled in rather than read from disk, so the built CLI needs no source tree. */
@@ -41,6 +42,7 @@ export const migrationProvider: MigrationProvider = {
       '0017-email-prefix-index': m0017,
       '0018-roles': m0018,
       '0019-jobs': m0019,
+      '0020-client-system-column': m0020,
       '0021-actions': m0021,
     };
   },

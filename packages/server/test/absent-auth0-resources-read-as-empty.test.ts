@@ -1,0 +1,81 @@
+/**
+ * The Auth0 resource types latchkey lacks read as an Auth0 tenant without them reads (empty lists
+ * in the requested paging shape, default settings, Auth0's 403/404 where a plan lacks a feature),
+ * need their Management API scope, accept writes that change nothing, and refuse any other write
+ * with a 400 naming the type (never a 403, which auth0-deploy-cli reads as "deprecated, skip").
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { THROTTLE } from '../src/login/throttle.js';
+import { backend, startTestServer, type TestServer } from './helpers/server.js';
+
+let server: TestServer;
+before(async () => {
+  server = await startTestServer();
+});
+after(() => server?.close());
+
+test(`absent list types answer empty in every paging shape (${backend})`, async () => {
+  assert.deepEqual((await server.management('GET', '/rules')).body, []);
+  assert.deepEqual((await server.management('GET', '/hooks?page=2&per_page=10&include_totals=true')).body, {
+    start: 20,
+    limit: 10,
+    length: 0,
+    total: 0,
+    hooks: [],
+  });
+  assert.deepEqual((await server.management('GET', '/rate-limit-policies?take=50')).body, { rate_limit_policies: [] });
+  assert.deepEqual((await server.management('GET', '/actions/triggers/post-login/bindings')).body, []);
+  assert.equal((await server.management('GET', '/rules/rul_unknown')).status, 404);
+});
+
+test(`settings read as defaults, or from latchkey's own configuration (${backend})`, async () => {
+  const factors = (await server.management('GET', '/guardian/factors')).body as Array<{ name: string; enabled: boolean }>;
+  assert.ok(factors.length > 0 && factors.every((f) => f.enabled === false));
+  const bruteForce = (await server.management('GET', '/attack-protection/brute-force-protection')).body;
+  assert.equal(bruteForce.enabled, true);
+  assert.equal(bruteForce.max_attempts, THROTTLE.account.maxFailures);
+  const captcha = await server.management('GET', '/attack-protection/captcha');
+  assert.equal(captcha.status, 403);
+  assert.equal(captcha.body.errorCode, 'feature_not_enabled');
+  assert.equal((await server.management('GET', '/emails/provider')).status, 404);
+});
+
+test(`reads need the type's scope (${backend})`, async () => {
+  const narrow = await server.managementToken('read:clients');
+  const refused = await server.management('GET', '/rules', undefined, narrow);
+  assert.equal(refused.status, 403);
+  assert.match(refused.body.message, /read:rules/);
+});
+
+test(`writes that change nothing are taken; others are refused naming the type (${backend})`, async () => {
+  const same = await server.management('PUT', '/guardian/factors/sms', { enabled: false });
+  assert.equal(same.status, 200, JSON.stringify(same.body));
+  assert.deepEqual((await server.management('PUT', '/guardian/policies', [])).status, 200);
+  const max = THROTTLE.account.maxFailures;
+  assert.equal(
+    (await server.management('PATCH', '/attack-protection/brute-force-protection', { enabled: true, max_attempts: max })).status,
+    200,
+  );
+
+  for (const [method, path, body, type] of [
+    ['PUT', '/guardian/factors/sms', { enabled: true }, 'guardianFactors'],
+    ['PATCH', '/attack-protection/brute-force-protection', { max_attempts: max + 1 }, 'attackProtection'],
+    ['POST', '/rules', { name: 'r', script: 'function (u, c, cb) { cb(null, u, c); }' }, 'rules'],
+    ['POST', '/hooks', { name: 'h', script: 'x', triggerId: 'post-user-registration' }, 'hooks'],
+    ['DELETE', '/rules/rul_1', undefined, 'rules'],
+    ['PATCH', '/branding', { colors: { primary: '#000000' } }, 'branding'],
+    ['POST', '/email-templates', { template: 'verify_email', body: '<p>hi</p>', enabled: true }, 'emailTemplates'],
+    ['POST', '/branding/themes', { displayName: 'Mine' }, 'themes'],
+  ] as const) {
+    const response = await server.management(method, path, body);
+    assert.equal(response.status, 400, `${method} ${path}: ${JSON.stringify(response.body)}`);
+    assert.equal(response.body.errorCode, 'operation_not_supported');
+    assert.match(response.body.message, new RegExp(`^latchkey has no ${type}: `));
+  }
+  // Still the defaults afterwards.
+  const sms = ((await server.management('GET', '/guardian/factors')).body as Array<{ name: string; enabled: boolean }>).find(
+    (f) => f.name === 'sms',
+  );
+  assert.equal(sms?.enabled, false);
+});
