@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { pbkdf2Sync, randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { encodeCustomPasswordHash, IMPORTED_HASH_PREFIX } from '../src/crypto/imported-hashes.js';
+import { verifyPassword } from '../src/crypto/passwords.js';
+
+/**
+ * A wrong password costs a full verification, and anonymous sign-in attempts can send wrong passwords
+ * (10 per account per 15 minutes, 100 per address per hour): the work one verification does must be
+ * bounded, not only the memory it takes. scrypt's work grows with parallelization, PBKDF2's with the
+ * number of digest blocks in the key (keylen / digest size), neither of which the memory bound sees.
+ */
+const B64 = (bytes: Buffer) => bytes.toString('base64').replace(/=+$/, '');
+
+function refusal(input: unknown) {
+  const result = encodeCustomPasswordHash(input);
+  assert.ok('error' in result, `accepted: ${JSON.stringify(input).slice(0, 200)}`);
+  return result.error;
+}
+
+test('scrypt: parallelization multiplying the work past the bound is refused at import', () => {
+  // 128 MiB of memory (under the 256 MiB bound), but 1024 passes over it: minutes of CPU per attempt.
+  const error = refusal({
+    algorithm: 'scrypt',
+    hash: { value: '00'.repeat(64), encoding: 'hex' },
+    salt: { value: 'salt' },
+    keylen: 64,
+    cost: 2 ** 17,
+    blockSize: 8,
+    parallelization: 1024,
+  });
+  assert.equal(error.code, 'INVALID_FORMAT');
+  assert.equal(error.path, 'custom_password_hash.parallelization');
+  // What real systems use stays importable (Auth0's documented defaults, and p = 16 at 16 MiB).
+  for (const parallelization of [1, 16]) {
+    const ok = encodeCustomPasswordHash({
+      algorithm: 'scrypt',
+      hash: { value: '00'.repeat(64), encoding: 'hex' },
+      salt: { value: 'salt' },
+      keylen: 64,
+      cost: 16384,
+      blockSize: 8,
+      parallelization,
+    });
+    assert.ok('encoded' in ok, JSON.stringify(ok));
+  }
+});
+
+test('PBKDF2: a key many digests long multiplies the iterations, and is bounded with them', () => {
+  // A million iterations, but a 1024-byte key over SHA-1 is 52 derivations of a million iterations each.
+  const error = refusal({
+    algorithm: 'pbkdf2',
+    hash: { value: `$pbkdf2-sha1$i=1000000,l=1024$${B64(Buffer.from('salt'))}$${B64(randomBytes(1024))}` },
+  });
+  assert.equal(error.code, 'INVALID_FORMAT');
+  assert.equal(error.path, 'custom_password_hash.hash.value');
+  assert.match(error.message, /iterations/);
+  // One digest long at the iteration bound's own scale stays importable.
+  const ok = encodeCustomPasswordHash({
+    algorithm: 'pbkdf2',
+    hash: { value: `$pbkdf2-sha512$i=1000000,l=64$${B64(Buffer.from('salt'))}$${B64(randomBytes(64))}` },
+  });
+  assert.ok('encoded' in ok, JSON.stringify(ok));
+});
+
+test('a stored hash past the bound (imported before it, or edited in the database) verifies nothing', async () => {
+  const salt = randomBytes(16);
+  // 16 SHA-512 blocks of 400000 iterations: past the bound, though each part of it is within its own.
+  const dk = pbkdf2Sync('Stored-pass-1', salt, 400000, 1024, 'sha512');
+  const stored = `${IMPORTED_HASH_PREFIX}${JSON.stringify({
+    algorithm: 'pbkdf2',
+    hash: { value: `$pbkdf2-sha512$i=400000,l=1024$${B64(salt)}$${B64(dk)}` },
+  })}`;
+  assert.equal(await verifyPassword('Stored-pass-1', stored), false);
+});
