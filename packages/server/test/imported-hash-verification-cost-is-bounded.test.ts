@@ -73,3 +73,21 @@ test('a stored hash past the bound (imported before it, or edited in the databas
   })}`;
   assert.equal(await verifyPassword('Stored-pass-1', stored), false);
 });
+
+test('argon2: memory times passes is bounded, not each alone', () => {
+  const phc = (m: number, t: number) => `$argon2id$v=19$m=${m},t=${t},p=1$${B64(randomBytes(16))}$${B64(randomBytes(32))}`;
+  // 256 MiB (the memory bound) over 64 passes (the passes bound): half a minute of a thread per attempt.
+  const error = refusal({ algorithm: 'argon2', hash: { value: phc(256 * 1024, 64) } });
+  assert.equal(error.code, 'INVALID_FORMAT');
+  assert.equal(error.path, 'custom_password_hash.hash.value');
+  // libsodium's "moderate" (256 MiB, 3 passes), OWASP's and Django's settings, and many passes over little memory.
+  for (const [m, t] of [
+    [256 * 1024, 3],
+    [19456, 2],
+    [102400, 2],
+    [16 * 1024, 64],
+  ] as const) {
+    const ok = encodeCustomPasswordHash({ algorithm: 'argon2', hash: { value: phc(m, t) } });
+    assert.ok('encoded' in ok, `m=${m},t=${t}: ${JSON.stringify(ok)}`);
+  }
+});

@@ -104,6 +104,8 @@ const MAX_SCRYPT_MEMORY = 256 * 1024 * 1024;
 const MAX_SCRYPT_WORK = 4 * MAX_SCRYPT_MEMORY;
 const MAX_ARGON2_MEMORY_KIB = 256 * 1024;
 const MAX_ARGON2_PASSES = 64;
+/** Memory times passes: four passes over the most memory (a couple of seconds), or 64 over 16 MiB. */
+const MAX_ARGON2_WORK_KIB = 4 * MAX_ARGON2_MEMORY_KIB;
 
 /** The normalised import object: what is stored (behind the prefix) and what the export gives back. */
 export interface CustomPasswordHash {
@@ -374,6 +376,7 @@ function checkArgon2(value: string): string | undefined {
   if (Number(m[3]) > MAX_ARGON2_MEMORY_KIB) return `memory cost m must be at most ${MAX_ARGON2_MEMORY_KIB} KiB`;
   if (Number(m[4]) < 1 || Number(m[4]) > MAX_ARGON2_PASSES) return `time cost t must be between 1 and ${MAX_ARGON2_PASSES}`;
   if (Number(m[5]) < 1) return 'parallelism p must be at least 1';
+  if (Number(m[3]) * Number(m[4]) > MAX_ARGON2_WORK_KIB) return `memory cost m times time cost t must be at most ${MAX_ARGON2_WORK_KIB}`;
   return undefined;
 }
 
