@@ -57,14 +57,12 @@ export async function deleteRole(storage: Pick<Storage, 'transaction'>, id: stri
   });
 }
 
-export async function addRolePermissions(
-  storage: Pick<Storage, 'roles' | 'resourceServers'>,
-  id: string,
-  refs: PermissionRef[],
-  now: Date,
-) {
-  await getRole(storage, id);
-  await storage.roles.addPermissions(id, await resolvePermissions(storage, refs), now.toISOString());
+/** In one transaction with the APIs locked (see resolvePermissions). */
+export async function addRolePermissions(storage: Pick<Storage, 'transaction'>, id: string, refs: PermissionRef[], now: Date) {
+  await storage.transaction(async (tx) => {
+    await getRole(tx, id);
+    await tx.roles.addPermissions(id, await resolvePermissions(tx, refs), now.toISOString());
+  });
 }
 
 export async function removeRolePermissions(storage: Pick<Storage, 'roles' | 'resourceServers'>, id: string, refs: PermissionRef[]) {

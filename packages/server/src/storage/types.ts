@@ -58,6 +58,11 @@ export interface RateLimitRepository {
 export interface ResourceServerRepository {
   get(id: string): Promise<ResourceServer | undefined>;
   getByIdentifier(identifier: string): Promise<ResourceServer | undefined>;
+  /**
+   * getByIdentifier, inside a transaction, holding the API until it ends: its deletion or update waits,
+   * so what the transaction grants on it is seen (and removed) by them. SQLite's transactions are serial.
+   */
+  lockByIdentifier(identifier: string): Promise<ResourceServer | undefined>;
   list(page: PageRequest, filter?: { identifiers?: string[] }): Promise<Page<ResourceServer>>;
   /** Resolves false when the identifier is taken. */
   insert(rs: ResourceServer): Promise<boolean>;
