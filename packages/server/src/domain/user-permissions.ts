@@ -1,7 +1,7 @@
 import type { HeldPermission, ResourceServer, UserPermission } from '../domain/types.js';
 import type { Storage } from '../storage/types.js';
 import { invalid, notFound } from './errors.js';
-import { getUser } from './users.js';
+import { getUser, lockUser } from './users.js';
 
 /** A permission as the Management API names it (users' and roles' permissions alike). */
 export interface PermissionRef {
@@ -94,7 +94,7 @@ export async function assignUserPermissions(
   now: Date,
 ): Promise<void> {
   await storage.transaction(async (tx) => {
-    await getUser(tx, userId);
+    await lockUser(tx, userId);
     await tx.permissions.add(userId, await resolvePermissions(tx, refs), now.toISOString());
   });
 }

@@ -108,6 +108,11 @@ export async function getUser(storage: Pick<Storage, 'users'>, userId: string): 
   return record;
 }
 
+/** getUser's 404, holding the user until the transaction ends (`tx` only): a deletion meanwhile sees what it is granted. */
+export async function lockUser(tx: Pick<Storage, 'users'>, userId: string): Promise<void> {
+  if ((await tx.users.lockIds([userId])).length === 0) throw notFound('The user does not exist.', 'inexistent_user');
+}
+
 export async function updateUser(storage: Storage, userId: string, patch: UserUpdateInput, now: Date): Promise<User> {
   const record = await getUser(storage, userId);
   const { password, connection: _connection, verify_email: _verify, app_metadata, user_metadata, ...profile } = patch;
@@ -178,11 +183,13 @@ export async function deleteUserWith(tx: CascadeRepositories, userId: string, no
 export async function deleteUsersWith(tx: CascadeRepositories, userIds: string[], now: Date): Promise<void> {
   if (userIds.length === 0) return;
   const iso = now.toISOString();
+  // The users first: that waits for any transaction granting them roles or permissions (lockIds), whose
+  // grants the deletes below then see.
+  await tx.users.deleteMany(userIds);
   await tx.sessions.endAllOfMany(userIds, iso);
   await tx.refreshTokens.revokeAllOfMany(userIds, iso);
   await tx.accessTokens.deleteAllOfMany(userIds);
   await tx.consents.deleteAllOfMany(userIds);
   await tx.permissions.removeAllOfMany(userIds);
   await tx.roles.removeAllRolesOfMany(userIds);
-  await tx.users.deleteMany(userIds);
 }

@@ -139,6 +139,11 @@ export interface UserRepository {
   deleteMany(userIds: string[]): Promise<void>;
   /** Which of these user ids exist, in one statement. */
   existingIds(userIds: string[]): Promise<string[]>;
+  /**
+   * existingIds, inside a transaction, holding those users until it ends: their deletion waits, so what
+   * the transaction grants them (roles, permissions) is seen, and removed, by it. SQLite's transactions are serial.
+   */
+  lockIds(userIds: string[]): Promise<string[]>;
 }
 
 export interface TenantRepository {
