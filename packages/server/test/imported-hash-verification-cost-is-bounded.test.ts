@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { encodeCustomPasswordHash, IMPORTED_HASH_PREFIX } from '../src/crypto/imported-hashes.js';
 import { verifyPassword } from '../src/crypto/passwords.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
  * A wrong password costs a full verification, and anonymous sign-in attempts can send wrong passwords
@@ -90,4 +91,27 @@ test('argon2: memory times passes is bounded, not each alone', () => {
     const ok = encodeCustomPasswordHash({ algorithm: 'argon2', hash: { value: phc(m, t) } });
     assert.ok('encoded' in ok, `m=${m},t=${t}: ${JSON.stringify(ok)}`);
   }
+});
+
+/** A syntactically valid bcrypt hash of the given cost (its work doubles with each step of cost). */
+const bcryptOfCost = (cost: number) => `$2b$${cost}$${'N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy'}`;
+
+let server: TestServer | undefined;
+after(() => server?.close());
+
+test('bcrypt: a cost past 15 (each step doubles the work; 31 is days a guess) is refused at import', async () => {
+  const error = refusal({ algorithm: 'bcrypt', hash: { value: bcryptOfCost(31) } });
+  assert.equal(error.code, 'INVALID_FORMAT');
+  assert.equal(error.path, 'custom_password_hash.hash.value');
+  assert.ok('encoded' in encodeCustomPasswordHash({ algorithm: 'bcrypt', hash: { value: bcryptOfCost(12) } }));
+
+  server = await startTestServer();
+  const create = (email: string, cost: number) =>
+    server!.management('POST', '/users', { connection: 'Username-Password-Authentication', email, password_hash: bcryptOfCost(cost) });
+  const refused = await create('bcrypt-31@example.com', 31);
+  assert.equal(refused.status, 400, JSON.stringify(refused.body));
+  assert.match(refused.body.message, /cost/);
+  assert.equal((await create('bcrypt-12@example.com', 12)).status, 201);
+  // One stored before the bound verifies nothing rather than run for days.
+  assert.equal(await verifyPassword('anything', bcryptOfCost(31)), false);
 });

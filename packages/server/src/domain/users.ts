@@ -1,4 +1,5 @@
 import type { Encrypter } from '../crypto/encryption.js';
+import { MAX_BCRYPT_COST } from '../crypto/imported-hashes.js';
 import { hashPassword, isImportableHash } from '../crypto/passwords.js';
 import type { User, UserRecord } from '../domain/types.js';
 import { signOutEverywhere } from '../login/sessions.js';
@@ -68,7 +69,7 @@ export async function createUser(storage: Pick<Storage, 'connections' | 'users'>
   }
   if (input.password_hash !== undefined) {
     if (!isImportableHash(input.password_hash))
-      throw invalidField('password_hash', "'password_hash' must be a bcrypt hash ($2a$, $2b$ or $2y$)");
+      throw invalidField('password_hash', `'password_hash' must be a bcrypt hash ($2a$, $2b$ or $2y$) of cost 04 to ${MAX_BCRYPT_COST}`);
   } else {
     if (input.password === undefined) throw invalidField('password', "Missing required property: 'password'");
     assertPasswordAllowed(input.password, connection.options);
