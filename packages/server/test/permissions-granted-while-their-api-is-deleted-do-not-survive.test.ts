@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { createUser } from './helpers/tenant.js';
+import { createAppClient, createUser } from './helpers/tenant.js';
 
 let server: TestServer;
 before(async () => {
@@ -66,5 +66,27 @@ test("a user's permission added while its API is deleted is not held on the API 
       [],
       `round ${round}`,
     );
+  }
+});
+
+test('a client grant created while its API is deleted does not hold on the API created again', async () => {
+  const client = await createAppClient(server, {
+    name: 'Racing machine',
+    app_type: 'non_interactive',
+    token_endpoint_auth_method: 'client_secret_post',
+    grant_types: ['client_credentials'],
+  });
+  for (let round = 0; round < ROUNDS; round++) {
+    const identifier = `https://grant-race-${round}.example/`;
+    const id = await createApi(identifier);
+    const [created, deleted] = await Promise.all([
+      server.management('POST', '/client-grants', { client_id: client.client_id, audience: identifier, scope: ['read:x'] }),
+      server.management('DELETE', `/resource-servers/${id}`),
+    ]);
+    assert.ok([201, 404].includes(created.status), JSON.stringify(created.body));
+    assert.equal(deleted.status, 204);
+    await createApi(identifier);
+    const grants = await server.management('GET', `/client-grants?audience=${encodeURIComponent(identifier)}`);
+    assert.deepEqual(grants.body, [], `round ${round}`);
   }
 });
