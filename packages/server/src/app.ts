@@ -17,6 +17,7 @@ import { discoveryEndpoints } from './http/discovery.js';
 import { installErrorHandler, managementBody } from './http/errors.js';
 import { healthEndpoint } from './http/health.js';
 import { rejectUnstorableInput } from './http/input-limits.js';
+import { jobFileEndpoint } from './http/job-files.js';
 import { deviceActivationPages } from './http/login/device.js';
 import { hostedPages } from './http/login/routes.js';
 import { upstreamRoutes } from './http/login/upstream.js';
@@ -158,6 +159,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
     await pages.register(async (scope) => logoutEndpoints(scope, ctx));
   });
   await app.register(async (scope) => registrationEndpoint(scope, ctx));
+  await app.register(async (scope) => jobFileEndpoint(scope, ctx));
   await app.register(async (scope) => managementApi(scope, ctx), { prefix: '/api/v2' });
   return app;
 }
@@ -238,6 +240,8 @@ export async function startServer(
       ctx.storage.sweepExpired(new Date(ctx.now()).toISOString()).catch((err: unknown) => app.log.warn({ err }, 'sweep failed'));
     }, SWEEP_INTERVAL_MS);
     sweep.unref();
+    ctx.jobs.log = app.log;
+    ctx.jobs.start();
     let closing: Promise<void> | undefined;
     return {
       app,
@@ -248,8 +252,11 @@ export async function startServer(
       close: () => {
         clearInterval(sweep);
         closeProfileScriptSandbox();
+        // The runner finishes the unit of work in progress (its commit renews nothing after): the job's
+        // lease then runs out and whichever node claims it next resumes from the committed cursor.
         return (closing ??= app
           .close()
+          .then(() => ctx.jobs.stop())
           .then(() => ctx.background.stop())
           .then(() => ctx.storage.close()));
       },

@@ -131,14 +131,13 @@ async function rotateAdmin(clientId: string | undefined): Promise<void> {
   }
 }
 
-class UsageError extends Error {}
 
 async function exportUsersCommand(args: string[]): Promise<void> {
   let parsed: ReturnType<typeof parseExportArgs>;
   try {
     parsed = parseExportArgs(args);
   } catch (err) {
-    throw new UsageError(`latchkey: ${errorText(err)}\n\n${USAGE}`);
+    throw new StartupError(`latchkey: ${errorText(err)}\n\n${USAGE}`);
   }
   const { values } = parsed;
   const { ctx } = await openContext(loadConfig());
@@ -175,7 +174,7 @@ async function exportUsersCommand(args: string[]): Promise<void> {
       out.destroy();
       rmSync(values.out, { force: true });
     }
-    if (err instanceof DomainError) throw new UsageError(`latchkey: ${err.message}`);
+    if (err instanceof DomainError) throw new StartupError(`latchkey: ${err.message}`);
     throw err;
   } finally {
     await ctx.storage.close();
@@ -210,7 +209,7 @@ const verbose = ['debug', 'trace'].includes(process.env.LATCHKEY_LOG_LEVEL ?? ''
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   // What the operator must fix, in one line; the stack only when asked for (LATCHKEY_LOG_LEVEL=debug).
-  if (err instanceof ConfigError || err instanceof StartupError || err instanceof AdminRecoveryError || err instanceof UsageError) {
+  if (err instanceof ConfigError || err instanceof StartupError || err instanceof AdminRecoveryError) {
     console.error(err.message);
   } else console.error(`latchkey: ${errorText(err)}`);
   if (verbose && err instanceof Error) console.error(err.stack);

@@ -57,6 +57,13 @@ export const ConfigSchema = Type.Object(
     signupLimitPerTenant: Type.Integer({ minimum: 1, maximum: 10000000, default: 1000 }),
     /** The `picture` of users without one: an initials avatar served here, or Gravatar falling back to it. */
     defaultPicture: Type.Union([Type.Literal('initials'), Type.Literal('gravatar')], { default: 'initials' }),
+    /**
+     * Largest users file a bulk import accepts (bytes). Auth0 takes 500 KB a file; latchkey streams
+     * the file into the database, so a larger one costs disk, not memory: 64 MiB is ~250,000 users.
+     */
+    jobsImportMaxBytes: Type.Integer({ minimum: 1024, maximum: 2 * 1024 * 1024 * 1024, default: 64 * 1024 * 1024 }),
+    /** How long a node's claim on a running job lasts unrenewed: after it, another node resumes the job. */
+    jobsLeaseSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 60 }),
   },
   { additionalProperties: false },
 );
@@ -89,6 +96,8 @@ const ENV_NAMES: Record<keyof Static<typeof ConfigSchema>, string> = {
   signupLimitPerIp: 'LATCHKEY_SIGNUP_LIMIT_PER_IP',
   signupLimitPerTenant: 'LATCHKEY_SIGNUP_LIMIT_PER_TENANT',
   defaultPicture: 'LATCHKEY_DEFAULT_PICTURE',
+  jobsImportMaxBytes: 'LATCHKEY_JOBS_IMPORT_MAX_BYTES',
+  jobsLeaseSeconds: 'LATCHKEY_JOBS_LEASE_SECONDS',
 };
 
 export class ConfigError extends Error {
@@ -107,6 +116,8 @@ const NUMERIC = new Set([
   'loginTransactionsPerIp',
   'signupLimitPerIp',
   'signupLimitPerTenant',
+  'jobsImportMaxBytes',
+  'jobsLeaseSeconds',
 ]);
 const BOOLEAN = new Set(['auth0CompatibleDefaults']);
 

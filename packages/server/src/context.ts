@@ -1,9 +1,11 @@
 import { BackgroundTasks } from './background.js';
 import type { Config } from './config.js';
+import { DownloadLinks } from './crypto/download-links.js';
 import { Encrypter, MasterKey } from './crypto/encryption.js';
 import { KeyRing } from './crypto/keys.js';
 import { SecretDigester } from './crypto/secrets.js';
 import type { PictureSettings } from './domain/default-picture.js';
+import { JobRunner } from './domain/jobs/runner.js';
 import { type GrantRegistry, grantRegistry } from './oauth/grants/index.js';
 import { describeDatabaseUrl, errorText, StartupError } from './startup-checks.js';
 import { Lookups } from './storage/cache.js';
@@ -24,6 +26,10 @@ export interface ServerContext {
   pictures: PictureSettings;
   /** The token endpoint's grants; the token parameters, clients' grant types and discovery follow from it. */
   grants: GrantRegistry;
+  /** Runs bulk import and export jobs in the background (started with the server). */
+  jobs: JobRunner;
+  /** Signs and checks the links export files are downloaded from. */
+  downloads: DownloadLinks;
   now: () => number;
   /** Work that outlives its request; stopped (between steps) when the server closes. */
   background: BackgroundTasks;
@@ -84,6 +90,8 @@ export async function openContext(config: Config, now: () => number = Date.now):
     secrets: new Encrypter(key, 'upstream secrets'),
     pictures: { issuer: config.issuer, mode: config.defaultPicture },
     grants: grantRegistry,
+    jobs: new JobRunner(storage, { now, leaseMs: config.jobsLeaseSeconds * 1000 }),
+    downloads: new DownloadLinks(key),
     now,
     background: new BackgroundTasks(),
   };

@@ -256,6 +256,30 @@ describe(`storage compare-and-set under parallel calls (${backend})`, () => {
     blocked: false,
   });
 
+  test('parallel updates of one user leave its columns agreeing with its document', async () => {
+    const id = 'auth0|columns';
+    const base = { ...user('columns-0@example.com'), user_id: id };
+    assert.equal(await storage.users.insert({ user: base, connection: 'db', passwordHash: null }), true);
+    // Half change the email, half only count a login: an update writes the columns that changed, so a
+    // writer that read the row before another's commit must not keep a stale email column.
+    const writing = (i: number) => (backend === 'postgres' ? on(i) : storage);
+    for (let round = 1; round <= 10; round++) {
+      await Promise.all(
+        Array.from({ length: N }, (_, i) =>
+          writing(i).users.update({
+            user: i % 2 === 0 ? { ...base, email: `columns-${round}-${i}@example.com` } : { ...base, logins_count: i },
+            connection: 'db',
+            passwordHash: null,
+          }),
+        ),
+      );
+      const stored = await storage.users.get(id);
+      assert.ok(stored);
+      const byEmail = await storage.users.findByEmail('db', stored.user.email!);
+      assert.equal(byEmail?.user.user_id, id, `round ${round}: the email column holds the document's email ${stored.user.email}`);
+    }
+  });
+
   test('updateUser with ifPasswordHash: one of N parallel writers wins, the others get false', async () => {
     assert.equal(await storage.users.insert({ user: user('cas@example.com'), connection: 'db', passwordHash: 'hash-0' }), true);
     // A user's row and its search terms are written in one transaction: on SQLite a second handle in

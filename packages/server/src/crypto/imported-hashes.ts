@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { verify as verifyArgon2 } from '@node-rs/argon2';
 import { verify as verifyBcrypt } from '@node-rs/bcrypt';
 import { createHMAC, createMD4, createWhirlpool, type IHasher } from 'hash-wasm';
+import { DomainError } from '../domain/errors.js';
 
 const pbkdf2 = promisify(pbkdf2Callback);
 const scrypt = promisify(scryptCallback) as (
@@ -127,21 +128,14 @@ export interface ImportFieldError {
 
 type Obj = Record<string, unknown>;
 
-class Invalid extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly path: string,
-  ) {
-    super(message);
-  }
-}
+/** A field of the hash object that breaks Auth0's schema; `details.field` is its path. */
+const invalidAt = (code: string, message: string, path: string) => new DomainError('invalid', code, message, { field: path });
 
 const ROOT = 'custom_password_hash';
 const isObject = (value: unknown): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function expectObject(value: unknown, path: string): Obj {
-  if (!isObject(value)) throw new Invalid('INVALID_TYPE', `Expected type object but found type ${typeName(value)}`, path);
+  if (!isObject(value)) throw invalidAt('INVALID_TYPE', `Expected type object but found type ${typeName(value)}`, path);
   return value;
 }
 
@@ -156,15 +150,15 @@ function optionalString(obj: Obj, key: string, path: string): string | undefined
   const value = obj[key];
   if (value === undefined) return undefined;
   if (typeof value !== 'string')
-    throw new Invalid('INVALID_TYPE', `Expected type string but found type ${typeName(value)}`, `${path}.${key}`);
+    throw invalidAt('INVALID_TYPE', `Expected type string but found type ${typeName(value)}`, `${path}.${key}`);
   if (value.length > MAX_TEXT)
-    throw new Invalid('MAX_LENGTH', `String is too long (${value.length} chars), maximum ${MAX_TEXT}`, `${path}.${key}`);
+    throw invalidAt('MAX_LENGTH', `String is too long (${value.length} chars), maximum ${MAX_TEXT}`, `${path}.${key}`);
   return value;
 }
 
 function requiredString(obj: Obj, key: string, path: string): string {
   const value = optionalString(obj, key, path);
-  if (value === undefined) throw new Invalid('OBJECT_MISSING_REQUIRED_PROPERTY', `Missing required property: ${key}`, path);
+  if (value === undefined) throw invalidAt('OBJECT_MISSING_REQUIRED_PROPERTY', `Missing required property: ${key}`, path);
   return value;
 }
 
@@ -172,7 +166,7 @@ function optionalEnum<T extends string>(obj: Obj, key: string, path: string, all
   const value = optionalString(obj, key, path);
   if (value === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(value))
-    throw new Invalid('ENUM_MISMATCH', `No enum match for: ${value} (allowed: ${allowed.join(', ')})`, `${path}.${key}`);
+    throw invalidAt('ENUM_MISMATCH', `No enum match for: ${value} (allowed: ${allowed.join(', ')})`, `${path}.${key}`);
   return value as T;
 }
 
@@ -180,15 +174,15 @@ function optionalInteger(obj: Obj, key: string, path: string, min: number, max: 
   const value = obj[key];
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isInteger(value))
-    throw new Invalid('INVALID_TYPE', `Expected type integer but found type ${typeName(value)}`, `${path}.${key}`);
-  if (value < min) throw new Invalid('MINIMUM', `Value ${value} is less than minimum ${min}`, `${path}.${key}`);
-  if (value > max) throw new Invalid('MAXIMUM', `Value ${value} is greater than maximum ${max}`, `${path}.${key}`);
+    throw invalidAt('INVALID_TYPE', `Expected type integer but found type ${typeName(value)}`, `${path}.${key}`);
+  if (value < min) throw invalidAt('MINIMUM', `Value ${value} is less than minimum ${min}`, `${path}.${key}`);
+  if (value > max) throw invalidAt('MAXIMUM', `Value ${value} is greater than maximum ${max}`, `${path}.${key}`);
   return value;
 }
 
 function rejectAdditional(obj: Obj, allowed: readonly string[], path: string): void {
   const extra = Object.keys(obj).filter((key) => !allowed.includes(key));
-  if (extra.length > 0) throw new Invalid('OBJECT_ADDITIONAL_PROPERTIES', `Additional properties not allowed: ${extra.join(',')}`, path);
+  if (extra.length > 0) throw invalidAt('OBJECT_ADDITIONAL_PROPERTIES', `Additional properties not allowed: ${extra.join(',')}`, path);
 }
 
 /** Decodes hex (either case) or base64 (standard or URL-safe, padded or not) strictly: junk characters are an error. */
@@ -390,8 +384,8 @@ const BCRYPT = /^\$2[ab]\$(0[4-9]|1[0-5])\$[./A-Za-z0-9]{53}$/;
 function parse(input: unknown): CustomPasswordHash {
   const root = expectObject(input, ROOT);
   rejectAdditional(root, ['algorithm', 'hash', 'salt', 'password', 'keylen', 'cost', 'blockSize', 'parallelization'], ROOT);
-  if (root.algorithm === undefined) throw new Invalid('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: algorithm', ROOT);
-  if (root.hash === undefined) throw new Invalid('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: hash', ROOT);
+  if (root.algorithm === undefined) throw invalidAt('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: algorithm', ROOT);
+  if (root.hash === undefined) throw invalidAt('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: hash', ROOT);
   const algorithm = optionalEnum(root, 'algorithm', ROOT, CUSTOM_HASH_ALGORITHMS)!;
 
   const hashPath = `${ROOT}.hash`;
@@ -435,7 +429,7 @@ function parse(input: unknown): CustomPasswordHash {
     for (const key of ['keylen', 'cost', 'blockSize', 'parallelization'] as const) if (result[key] === undefined) delete result[key];
   } else {
     for (const key of ['keylen', 'cost', 'blockSize', 'parallelization']) {
-      if (root[key] !== undefined) throw new Invalid('INVALID_FORMAT', `'${key}' is only used with the scrypt algorithm`, `${ROOT}.${key}`);
+      if (root[key] !== undefined) throw invalidAt('INVALID_FORMAT', `'${key}' is only used with the scrypt algorithm`, `${ROOT}.${key}`);
     }
   }
   checkAlgorithmRules(result);
@@ -447,39 +441,38 @@ function checkAlgorithmRules(h: CustomPasswordHash): void {
   const valuePath = `${ROOT}.hash.value`;
   const encoding = h.hash.encoding ?? 'utf8';
   const noSalt = () => {
-    if (h.salt !== undefined)
-      throw new Invalid('INVALID_FORMAT', `'salt' is not allowed with the ${h.algorithm} algorithm`, `${ROOT}.salt`);
+    if (h.salt !== undefined) throw invalidAt('INVALID_FORMAT', `'salt' is not allowed with the ${h.algorithm} algorithm`, `${ROOT}.salt`);
   };
   const utf8Only = () => {
     if (encoding !== 'utf8')
-      throw new Invalid('INVALID_FORMAT', `hash.encoding must be 'utf8' for the ${h.algorithm} algorithm`, encodingPath);
+      throw invalidAt('INVALID_FORMAT', `hash.encoding must be 'utf8' for the ${h.algorithm} algorithm`, encodingPath);
   };
   const binaryEncoding = () => {
     if (encoding !== 'hex' && encoding !== 'base64')
-      throw new Invalid('INVALID_FORMAT', `hash.encoding must be 'hex' or 'base64' for the ${h.algorithm} algorithm`, encodingPath);
+      throw invalidAt('INVALID_FORMAT', `hash.encoding must be 'hex' or 'base64' for the ${h.algorithm} algorithm`, encodingPath);
     const bytes = decodeBytes(h.hash.value, encoding);
-    if (!bytes || bytes.length === 0) throw new Invalid('INVALID_FORMAT', `hash.value is not valid ${encoding}`, valuePath);
+    if (!bytes || bytes.length === 0) throw invalidAt('INVALID_FORMAT', `hash.value is not valid ${encoding}`, valuePath);
     return bytes;
   };
   const saltBytes = () => {
     if (!h.salt) return;
     const encodingOfSalt = h.salt.encoding ?? 'utf8';
     if (!decodeBytes(h.salt.value, encodingOfSalt))
-      throw new Invalid('INVALID_FORMAT', `salt.value is not valid ${encodingOfSalt}`, `${ROOT}.salt.value`);
+      throw invalidAt('INVALID_FORMAT', `salt.value is not valid ${encodingOfSalt}`, `${ROOT}.salt.value`);
   };
   switch (h.algorithm) {
     case 'argon2': {
       utf8Only();
       noSalt();
       const problem = checkArgon2(h.hash.value);
-      if (problem) throw new Invalid('INVALID_FORMAT', `hash.value ${problem}`, valuePath);
+      if (problem) throw invalidAt('INVALID_FORMAT', `hash.value ${problem}`, valuePath);
       return;
     }
     case 'bcrypt':
       utf8Only();
       noSalt();
       if (!BCRYPT.test(h.hash.value))
-        throw new Invalid(
+        throw invalidAt(
           'INVALID_FORMAT',
           `hash.value must be a bcrypt hash prefixed with '$2a$' or '$2b$', of cost 04 to ${MAX_BCRYPT_COST}`,
           valuePath,
@@ -489,7 +482,7 @@ function checkAlgorithmRules(h: CustomPasswordHash): void {
       utf8Only();
       noSalt();
       if (!parseLdap(h.hash.value))
-        throw new Invalid(
+        throw invalidAt(
           'INVALID_FORMAT',
           'hash.value must be an RFC 2307 userPassword value with scheme {MD5}, {SMD5}, {SHA}, {SSHA} or {(S)SHA256/384/512}',
           valuePath,
@@ -499,17 +492,17 @@ function checkAlgorithmRules(h: CustomPasswordHash): void {
       utf8Only();
       noSalt();
       const parsed = parsePbkdf2(h.hash.value);
-      if (typeof parsed === 'string') throw new Invalid('INVALID_FORMAT', `hash.value ${parsed}`, valuePath);
+      if (typeof parsed === 'string') throw invalidAt('INVALID_FORMAT', `hash.value ${parsed}`, valuePath);
       return;
     }
     case 'hmac': {
       binaryEncoding();
       if (h.hash.digest === undefined)
-        throw new Invalid('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: digest', `${ROOT}.hash`);
-      if (h.hash.key === undefined) throw new Invalid('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: key', `${ROOT}.hash`);
+        throw invalidAt('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: digest', `${ROOT}.hash`);
+      if (h.hash.key === undefined) throw invalidAt('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: key', `${ROOT}.hash`);
       const keyEncoding = h.hash.key.encoding ?? 'utf8';
       if (!decodeBytes(h.hash.key.value, keyEncoding))
-        throw new Invalid('INVALID_FORMAT', `hash.key.value is not valid ${keyEncoding}`, `${ROOT}.hash.key.value`);
+        throw invalidAt('INVALID_FORMAT', `hash.key.value is not valid ${keyEncoding}`, `${ROOT}.hash.key.value`);
       saltBytes();
       return;
     }
@@ -521,7 +514,7 @@ function checkAlgorithmRules(h: CustomPasswordHash): void {
       const bytes = binaryEncoding();
       const expected = h.algorithm === 'md4' ? 16 : DIGEST_LENGTHS[h.algorithm]!;
       if (bytes.length !== expected)
-        throw new Invalid(
+        throw invalidAt(
           'INVALID_FORMAT',
           `hash.value decodes to ${bytes.length} bytes, a ${h.algorithm} digest has ${expected}`,
           valuePath,
@@ -531,18 +524,18 @@ function checkAlgorithmRules(h: CustomPasswordHash): void {
     }
     case 'scrypt': {
       const bytes = binaryEncoding();
-      if (!h.salt) throw new Invalid('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: salt', ROOT);
+      if (!h.salt) throw invalidAt('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: salt', ROOT);
       saltBytes();
-      if (h.keylen === undefined) throw new Invalid('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: keylen', ROOT);
+      if (h.keylen === undefined) throw invalidAt('OBJECT_MISSING_REQUIRED_PROPERTY', 'Missing required property: keylen', ROOT);
       if (bytes.length !== h.keylen)
-        throw new Invalid('INVALID_FORMAT', `hash.value decodes to ${bytes.length} bytes but keylen is ${h.keylen}`, valuePath);
+        throw invalidAt('INVALID_FORMAT', `hash.value decodes to ${bytes.length} bytes but keylen is ${h.keylen}`, valuePath);
       const { N, r, p } = scryptParams(h);
-      if ((N & (N - 1)) !== 0) throw new Invalid('INVALID_FORMAT', 'cost must be a power of two', `${ROOT}.cost`);
+      if ((N & (N - 1)) !== 0) throw invalidAt('INVALID_FORMAT', 'cost must be a power of two', `${ROOT}.cost`);
       if (128 * N * r + 128 * r * p > MAX_SCRYPT_MEMORY)
-        throw new Invalid('INVALID_FORMAT', `cost * blockSize needs more than ${MAX_SCRYPT_MEMORY / 2 ** 20} MiB`, `${ROOT}.cost`);
+        throw invalidAt('INVALID_FORMAT', `cost * blockSize needs more than ${MAX_SCRYPT_MEMORY / 2 ** 20} MiB`, `${ROOT}.cost`);
       if (128 * N * r * p > MAX_SCRYPT_WORK) {
         const message = `cost * blockSize * parallelization mixes more than ${MAX_SCRYPT_WORK / 2 ** 20} MiB`;
-        throw new Invalid('INVALID_FORMAT', message, `${ROOT}.parallelization`);
+        throw invalidAt('INVALID_FORMAT', message, `${ROOT}.parallelization`);
       }
       return;
     }
@@ -561,7 +554,9 @@ export function encodeCustomPasswordHash(input: unknown): { encoded: string } | 
   try {
     return { encoded: IMPORTED_HASH_PREFIX + JSON.stringify(parse(input)) };
   } catch (err) {
-    if (err instanceof Invalid) return { error: { code: err.code, message: err.message, path: err.path } };
+    if (err instanceof DomainError && err.details.field !== undefined) {
+      return { error: { code: err.code, message: err.message, path: err.details.field } };
+    }
     throw err;
   }
 }

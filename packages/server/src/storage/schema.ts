@@ -106,4 +106,19 @@ export interface Database {
   opaque_access_tokens: { token_hash: string; user_id: string | null; data: string; expires_at: string };
   consents: { id: string | null; user_id: string; client_id: string; audience: string; scope: string; updated_at: string };
   login_throttle: { key: string; failures: number; window_started_at: string; locked_until: string | null };
+  /** Bulk user import and export jobs (0019, storage/kysely/jobs.ts). */
+  jobs: {
+    id: string;
+    type: string;
+    status: string;
+    data: string;
+    cursor: number;
+    owner: string | null;
+    lease_until: string | null;
+    created_at: string;
+    expires_at: string;
+  };
+  job_chunks: { job_id: string; seq: number; data: string };
+  job_errors: { job_id: string; seq: number; data: string };
+  job_file_parts: { job_id: string; seq: number; data: Buffer };
 }

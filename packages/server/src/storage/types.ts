@@ -5,6 +5,7 @@
  * Each repository writes one aggregate; what spans several (cascading deletes) is in domain/.
  */
 
+import type { JobRecord } from '../domain/jobs/types.js';
 import type {
   AuthorizationCodeData,
   AuthorizationCodeRecord,
@@ -144,6 +145,37 @@ export interface UserRepository {
    * the transaction grants them (roles, permissions) is seen, and removed, by it. SQLite's transactions are serial.
    */
   lockIds(userIds: string[]): Promise<string[]>;
+}
+
+/**
+ * Bulk import and export jobs with what they hold (storage/kysely/jobs.ts). A job is run by the one
+ * node that claimed it; every write of its progress is a compare-and-set on that claim.
+ */
+export interface JobRepository {
+  /** Inserts the job unless `maxActive` unfinished jobs of its type exist: the count and the insert are atomic. */
+  create(job: JobRecord, maxActive: number): Promise<boolean>;
+  get(id: string): Promise<JobRecord | undefined>;
+  /** Writes the job only while `owner` (null: nobody) holds it; false when another node took it over. */
+  save(job: JobRecord, owner: string | null): Promise<boolean>;
+  /** Takes the oldest pending job, or a running one whose lease ran out (its node died), for `owner` until `leaseUntil`. */
+  claim(owner: string, now: string, leaseUntil: string): Promise<JobRecord | undefined>;
+  putChunk(jobId: string, seq: number, data: string): Promise<void>;
+  getChunk(jobId: string, seq: number): Promise<string | undefined>;
+  deleteChunks(jobId: string): Promise<void>;
+  /** Per-user errors keyed by the user's position in the file (a repeated key is ignored). */
+  addErrors(jobId: string, errors: Array<{ seq: number; data: string }>): Promise<void>;
+  listErrors(jobId: string, limit: number): Promise<string[]>;
+  putFilePart(jobId: string, seq: number, data: Buffer): Promise<void>;
+  getFilePart(jobId: string, seq: number): Promise<Buffer | undefined>;
+  /** Deletes the job and everything it holds. */
+  delete(jobId: string): Promise<void>;
+  /**
+   * After a bulk import: refreshes PostgreSQL's statistics of the user tables, which a large import
+   * leaves stale until autovacuum comes by (an export right after then sorted whole connections).
+   */
+  analyzeUsers(): Promise<void>;
+  /** Deletes up to 1000 expired jobs (and abandoned uploads) with what they hold; resolves how many. */
+  deleteExpired(now: string): Promise<number>;
 }
 
 export interface TenantRepository {
@@ -356,6 +388,7 @@ export interface Repositories {
   readonly deviceCodes: DeviceCodeRepository;
   readonly registrations: RegistrationRepository;
   readonly rateLimits: RateLimitRepository;
+  readonly jobs: JobRepository;
 }
 
 export interface Storage extends Repositories {
@@ -367,7 +400,7 @@ export interface Storage extends Repositories {
    * commit, and not at all after a rollback, so no node drops (and reloads) a cache entry early.
    */
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
-  /** Deletes expired transactions, codes, opaque tokens, throttles and long-dead sessions and tokens. */
+  /** Deletes expired jobs, transactions, codes, opaque tokens, throttles and long-dead sessions and tokens. */
   sweepExpired(now: string): Promise<void>;
   migrate(): Promise<void>;
   ping(): Promise<void>;

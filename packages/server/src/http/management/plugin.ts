@@ -13,6 +13,7 @@ import { clientGrantRoutes } from './client-grants.js';
 import { clientRoutes } from './clients.js';
 import { connectionRoutes } from './connections.js';
 import { grantRoutes } from './grants.js';
+import { jobRoutes } from './jobs.js';
 import { resourceServerRoutes } from './resource-servers.js';
 import { roleRoutes } from './roles.js';
 import { tenantRoutes } from './tenant.js';
@@ -147,4 +148,5 @@ export async function managementApi(app: FastifyInstance, ctx: ServerContext): P
   await api.register(async (scoped) => roleRoutes(scoped, ctx));
   await api.register(async (scoped) => tenantRoutes(scoped, ctx));
   await api.register(async (scoped) => grantRoutes(scoped, ctx));
+  await api.register(async (scoped) => jobRoutes(scoped, ctx));
 }

@@ -9,6 +9,7 @@ import { KyselyAuthorizationCodes } from './codes.js';
 import { KyselyConnections } from './connections.js';
 import { KyselyConsents } from './consents.js';
 import { KyselyDeviceCodes } from './device-codes.js';
+import { KyselyJobs } from './jobs.js';
 import { KyselyLoginTransactions } from './login-transactions.js';
 import { KyselyPermissions } from './permissions.js';
 import { KyselyRateLimits } from './rate-limits.js';
@@ -51,6 +52,7 @@ function repositoriesOver(db: Kysely<Database>, dialect: Dialect, changes: Chang
     deviceCodes: new KyselyDeviceCodes(db),
     registrations: new KyselyRegistrations(db),
     rateLimits: new KyselyRateLimits(db),
+    jobs: new KyselyJobs(db, dialect),
   };
 }
 
@@ -124,6 +126,8 @@ export class KyselyStorage implements Storage {
   }
 
   async sweepExpired(now: string): Promise<void> {
+    // Jobs first: their import chunks and export files are the largest rows there are.
+    while ((await this.jobs.deleteExpired(now)) === 1000);
     const longAgo = new Date(Date.parse(now) - KEEP_ENDED_MS).toISOString();
     await this.db.deleteFrom('login_transactions').where('expires_at', '<', now).execute();
     await this.db.deleteFrom('device_codes').where('expires_at', '<', now).execute();

@@ -104,9 +104,33 @@ export async function insertUserRow(db: Kysely<Database>, record: UserRecord): P
 }
 
 /** Resolves whether a row was written (false: no such user, or its password hash was no longer `ifPasswordHash`). */
-export async function updateUserRow(db: Kysely<Database>, record: UserRecord, ifPasswordHash?: string | null): Promise<boolean> {
+export async function updateUserRow(
+  db: Kysely<Database>,
+  dialect: 'sqlite' | 'postgres',
+  record: UserRecord,
+  ifPasswordHash?: string | null,
+): Promise<boolean> {
   return atomically(db, async (trx) => {
-    let query = trx.updateTable('users').set(userColumns(record)).where('user_id', '=', record.user.user_id);
+    const columns = userColumns(record);
+    let read = trx
+      .selectFrom('users')
+      .select(Object.keys(columns) as Array<keyof typeof columns>)
+      .where('user_id', '=', record.user.user_id);
+    // Locked until the update: a concurrent writer's columns must not mix with this record's document.
+    // (SQLite runs one write transaction at a time.)
+    if (dialect === 'postgres') read = read.forUpdate();
+    const current = await read.executeTakeFirst();
+    if (!current) return false;
+    // Only the columns that change: SQLite rewrites the entries of every index whose columns an
+    // UPDATE names, and a sign-in (logins_count, last_login) would otherwise touch all sixteen.
+    const changed = Object.fromEntries(
+      Object.entries(columns).filter(([name, value]) => current[name as keyof typeof columns] !== value),
+    ) as Partial<typeof columns>;
+    // Kept in the SET even when equal, so the compare-and-set below still decides the row.
+    let query = trx
+      .updateTable('users')
+      .set({ ...changed, data: columns.data })
+      .where('user_id', '=', record.user.user_id);
     if (ifPasswordHash !== undefined) {
       query = ifPasswordHash === null ? query.where('password_hash', 'is', null) : query.where('password_hash', '=', ifPasswordHash);
     }

@@ -141,7 +141,7 @@ export class KyselyUsers implements UserRepository {
   async update(record: UserRecord, options: { ifPasswordHash?: string | null } = {}): Promise<boolean | 'conflict'> {
     let updated = false;
     const ok = await insertUnlessTaken(this.db, async () => {
-      updated = await updateUserRow(this.db, record, options.ifPasswordHash);
+      updated = await updateUserRow(this.db, this.dialect, record, options.ifPasswordHash);
     });
     return ok ? updated : 'conflict';
   }

@@ -16,6 +16,7 @@ import * as m0015 from './0015-list-filter-indexes.js';
 import * as m0016 from './0016-fold-searched-names.js';
 import * as m0017 from './0017-email-prefix-index.js';
 import * as m0018 from './0018-roles.js';
+import * as m0019 from './0019-jobs.js';
 
 /** Migrations are compiled in rather than read from disk, so the built CLI needs no source tree. */
 export const migrationProvider: MigrationProvider = {
@@ -38,6 +39,7 @@ export const migrationProvider: MigrationProvider = {
       '0016-fold-searched-names': m0016,
       '0017-email-prefix-index': m0017,
       '0018-roles': m0018,
+      '0019-jobs': m0019,
     };
   },
 };
