@@ -12,7 +12,7 @@ const ARGON2_OPTIONS = { algorithm: ARGON2ID, memoryCost: 19456, timeCost: 2, pa
  * bcrypt in modular crypt format, as other systems (and Auth0's user import) export it, of a cost a
  * wrong guess can afford (MAX_BCRYPT_COST): one stored with more verifies nothing.
  */
-const BCRYPT_HASH = /^\$2[aby]\$(0[4-9]|1[0-5])\$[./A-Za-z0-9]{53}$/;
+export const BCRYPT_HASH = /^\$2[aby]\$(0[4-9]|1[0-5])\$[./A-Za-z0-9]{53}$/;
 
 export function hashPassword(password: string): Promise<string> {
   return hash(password, ARGON2_OPTIONS);
