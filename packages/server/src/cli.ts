@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { once } from 'node:events';
-import { createWriteStream, rmSync } from 'node:fs';
+import { createWriteStream, fchmodSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startServer } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
@@ -147,7 +147,12 @@ async function exportUsersCommand(args: string[]): Promise<void> {
     if (!out.write(chunk)) await once(out, 'drain');
   };
   try {
-    if (values.out) await once(out, 'open');
+    if (values.out) {
+      const [fd] = (await once(out, 'open')) as [number];
+      // The mode above only applies to a file created now: one already there (a previous export) keeps
+      // its mode unless narrowed before anything is written.
+      fchmodSync(fd, 0o600);
+    }
     const summary = await exportUsers(
       ctx.storage,
       { ...(values.connection ? { connection: values.connection } : {}), withPasswordHashes: values['with-password-hashes'] === true },

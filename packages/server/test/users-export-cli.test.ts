@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -163,4 +163,15 @@ test('an unknown connection or option is refused without leaving a file behind',
   const unknown = await runExport(['--with-hashes']);
   assert.notEqual(unknown.status, 0);
   assert.match(unknown.stderr, /Unknown option '--with-hashes'/);
+});
+
+test('an export with hashes over an existing readable file leaves it readable by its owner only', async () => {
+  // A previous export (or `touch`) left the file world-readable: the mode given at creation does not apply to it.
+  const out = join(outDir, 'again.json');
+  writeFileSync(out, '[]', { mode: 0o644 });
+  chmodSync(out, 0o644);
+  const result = await runExport(['--with-password-hashes', '--out', out]);
+  assert.equal(result.status, 0, result.stderr);
+  assert.ok((JSON.parse(readFileSync(out, 'utf8')) as unknown[]).length > 0);
+  assert.equal(statSync(out).mode & 0o777, 0o600, 'password hashes are for the owner only');
 });

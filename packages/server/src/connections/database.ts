@@ -57,17 +57,44 @@ export async function authenticateDatabaseUser(
     if (attempt) await loginFailed(storage, keys, attempt, now);
     throw wrongCredentials();
   }
-  if (record.user.blocked) throw new DomainError('forbidden', 'blocked', 'user is blocked');
+  if (record.user.blocked) throw blockedUser();
   if (attempt) await loginSucceeded(storage, keys);
-  const iso = new Date(now).toISOString();
-  const user: User = { ...record.user, last_login: iso, logins_count: record.user.logins_count + 1 };
-  const passwordHash = needsRehash(record.passwordHash!) ? await hashPassword(password) : record.passwordHash;
-  // Only over the hash just verified: a password changed meanwhile (while this attempt was hashing)
-  // must neither be overwritten by the old one nor let the old one sign in.
-  if ((await storage.users.update({ ...record, user, passwordHash }, { ifPasswordHash: record.passwordHash })) !== true) {
-    throw wrongCredentials();
+  return recordSignIn(storage, record.user.user_id, record.passwordHash!, password, now);
+}
+
+const blockedUser = () => new DomainError('forbidden', 'blocked', 'user is blocked');
+
+/**
+ * Writes the sign-in (last_login, logins_count, the argon2id rehash) onto the user as stored now, not as
+ * read before the password was checked (which takes seconds for some imported hashes): a change an
+ * administrator made meanwhile is kept, a user blocked meanwhile is refused, and a parallel first sign-in
+ * that rehashed first is no failure. Each write is conditional on the hash the password was checked
+ * against: a password changed meanwhile must neither be overwritten by the old one nor let the old one in.
+ */
+async function recordSignIn(
+  storage: Pick<Storage, 'users'>,
+  userId: string,
+  verifiedHash: string,
+  password: string,
+  now: number,
+): Promise<User> {
+  let rehashed: string | undefined;
+  // Another write between the read and the conditional write below sends it round again; a few rounds
+  // at most, since each needs a password change or another sign-in landing in a window of milliseconds.
+  for (let round = 0; round < 3; round++) {
+    const current = await storage.users.get(userId);
+    if (!current?.passwordHash) throw wrongCredentials();
+    if (current.passwordHash !== verifiedHash) {
+      // A parallel sign-in's rehash is the same password under argon2id; a new password is not this one.
+      if (!(await verifyPassword(password, current.passwordHash))) throw wrongCredentials();
+      verifiedHash = current.passwordHash;
+    }
+    if (current.user.blocked) throw blockedUser();
+    const user: User = { ...current.user, last_login: new Date(now).toISOString(), logins_count: current.user.logins_count + 1 };
+    const passwordHash = needsRehash(verifiedHash) ? (rehashed ??= await hashPassword(password)) : verifiedHash;
+    if ((await storage.users.update({ ...current, user, passwordHash }, { ifPasswordHash: verifiedHash })) === true) return user;
   }
-  return user;
+  throw wrongCredentials();
 }
 
 /**

@@ -84,16 +84,29 @@ const SALT_POSITIONS = ['prefix', 'suffix'] as const;
 /** Version tag of the stored form; never a prefix another verifier claims ($argon2, $2a$...). */
 export const IMPORTED_HASH_PREFIX = '$latchkey-custom$v1$';
 
-/** Bounds on what an import can make sign-in compute or the database store (Auth0 documents none). */
+/**
+ * Bounds on what an import can make sign-in compute or the database store (Auth0 documents none). A
+ * wrong password costs a whole verification, and anonymous attempts get 10 per account per 15 minutes
+ * (login/throttle.ts): the bounds are on the work, not only on the memory.
+ */
 const MAX_TEXT = 2048;
+/** For keys up to 64 bytes; PBKDF2 derives each digest-sized block of the key separately, so longer ones get fewer. */
 const MAX_PBKDF2_ITERATIONS = 5_000_000;
 const MAX_KEY_LENGTH = 1024;
 /** PBKDF2 over MD4 or Whirlpool runs in WebAssembly (in a worker thread), several times slower than OpenSSL. */
 const MAX_WASM_PBKDF2_ITERATIONS = 200_000;
 /** A sign-in may run several of these at once (libuv's threads): 256 MiB each at most. */
 const MAX_SCRYPT_MEMORY = 256 * 1024 * 1024;
+/**
+ * scrypt runs its memory-hard mix once per unit of parallelization (one after the other, in Node), so
+ * its work is 128 * N * r * p bytes mixed: at most four passes' worth of the memory bound (a second or
+ * two), which N = 16384, r = 8 leaves p up to 64.
+ */
+const MAX_SCRYPT_WORK = 4 * MAX_SCRYPT_MEMORY;
 const MAX_ARGON2_MEMORY_KIB = 256 * 1024;
 const MAX_ARGON2_PASSES = 64;
+/** Memory times passes: four passes over the most memory (a couple of seconds), or 64 over 16 MiB. */
+const MAX_ARGON2_WORK_KIB = 4 * MAX_ARGON2_MEMORY_KIB;
 
 /** The normalised import object: what is stored (behind the prefix) and what the export gives back. */
 export interface CustomPasswordHash {
@@ -239,6 +252,12 @@ function parsePbkdf2(value: string): Pbkdf2Params | string {
   const maxIterations = wasmHasher(digest) ? MAX_WASM_PBKDF2_ITERATIONS : MAX_PBKDF2_ITERATIONS;
   if (iterations < 1 || iterations > maxIterations) return `iterations must be between 1 and ${maxIterations} for ${digest}`;
   if (keylen < 1 || keylen > MAX_KEY_LENGTH) return `keylen must be between 1 and ${MAX_KEY_LENGTH}`;
+  // The bound on iterations holds for keys up to the default 64 bytes; a longer key divides it.
+  const blocks = (length: number) => Math.ceil(length / digestLength(digest));
+  const maxWork = maxIterations * blocks(64);
+  if (iterations * blocks(keylen) > maxWork) {
+    return `iterations times the ${blocks(keylen)} ${digest} blocks of a ${keylen}-byte key must be at most ${maxWork}`;
+  }
   const salt = decodeBytes(saltText, 'base64');
   const hash = decodeBytes(hashText, 'base64');
   if (!salt || salt.length === 0) return 'salt must be B64 (base64 without padding)';
@@ -267,6 +286,12 @@ function nodeDigestWorks(digest: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Bytes of one digest: PBKDF2 runs all its iterations once per digest-sized block of the key. */
+function digestLength(digest: string): number {
+  const wasm = digest.toLowerCase() === 'whirlpool' ? 64 : wasmHasher(digest) ? 16 : undefined;
+  return wasm ?? createHash(digest).digest().length;
 }
 
 function pbkdf2Available(digest: string): boolean {
@@ -345,10 +370,16 @@ function checkArgon2(value: string): string | undefined {
   if (Number(m[3]) > MAX_ARGON2_MEMORY_KIB) return `memory cost m must be at most ${MAX_ARGON2_MEMORY_KIB} KiB`;
   if (Number(m[4]) < 1 || Number(m[4]) > MAX_ARGON2_PASSES) return `time cost t must be between 1 and ${MAX_ARGON2_PASSES}`;
   if (Number(m[5]) < 1) return 'parallelism p must be at least 1';
+  if (Number(m[3]) * Number(m[4]) > MAX_ARGON2_WORK_KIB) return `memory cost m times time cost t must be at most ${MAX_ARGON2_WORK_KIB}`;
   return undefined;
 }
 
-const BCRYPT = /^\$2[ab]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
+/**
+ * bcrypt's work doubles with each step of cost: 10 to 12 is what systems use, 15 takes a couple of
+ * seconds, and the format's 31 days. Both imports (POST /users password_hash, custom_password_hash) stop at 15.
+ */
+export const MAX_BCRYPT_COST = 15;
+const BCRYPT = /^\$2[ab]\$(0[4-9]|1[0-5])\$[./A-Za-z0-9]{53}$/;
 
 function parse(input: unknown): CustomPasswordHash {
   const root = expectObject(input, ROOT);
@@ -410,8 +441,7 @@ function checkAlgorithmRules(h: CustomPasswordHash): void {
   const valuePath = `${ROOT}.hash.value`;
   const encoding = h.hash.encoding ?? 'utf8';
   const noSalt = () => {
-    if (h.salt !== undefined)
-      throw invalidAt('INVALID_FORMAT', `'salt' is not allowed with the ${h.algorithm} algorithm`, `${ROOT}.salt`);
+    if (h.salt !== undefined) throw invalidAt('INVALID_FORMAT', `'salt' is not allowed with the ${h.algorithm} algorithm`, `${ROOT}.salt`);
   };
   const utf8Only = () => {
     if (encoding !== 'utf8')
@@ -442,7 +472,11 @@ function checkAlgorithmRules(h: CustomPasswordHash): void {
       utf8Only();
       noSalt();
       if (!BCRYPT.test(h.hash.value))
-        throw invalidAt('INVALID_FORMAT', "hash.value must be a bcrypt hash prefixed with '$2a$' or '$2b$'", valuePath);
+        throw invalidAt(
+          'INVALID_FORMAT',
+          `hash.value must be a bcrypt hash prefixed with '$2a$' or '$2b$', of cost 04 to ${MAX_BCRYPT_COST}`,
+          valuePath,
+        );
       return;
     case 'ldap':
       utf8Only();
@@ -499,6 +533,10 @@ function checkAlgorithmRules(h: CustomPasswordHash): void {
       if ((N & (N - 1)) !== 0) throw invalidAt('INVALID_FORMAT', 'cost must be a power of two', `${ROOT}.cost`);
       if (128 * N * r + 128 * r * p > MAX_SCRYPT_MEMORY)
         throw invalidAt('INVALID_FORMAT', `cost * blockSize needs more than ${MAX_SCRYPT_MEMORY / 2 ** 20} MiB`, `${ROOT}.cost`);
+      if (128 * N * r * p > MAX_SCRYPT_WORK) {
+        const message = `cost * blockSize * parallelization mixes more than ${MAX_SCRYPT_WORK / 2 ** 20} MiB`;
+        throw invalidAt('INVALID_FORMAT', message, `${ROOT}.parallelization`);
+      }
       return;
     }
   }

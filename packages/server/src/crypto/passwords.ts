@@ -8,8 +8,11 @@ const ARGON2ID = 2;
 /** OWASP's argon2id baseline (19 MiB, 2 passes): about 20 ms a hash on this class of machine. */
 const ARGON2_OPTIONS = { algorithm: ARGON2ID, memoryCost: 19456, timeCost: 2, parallelism: 1 };
 
-/** bcrypt in modular crypt format, as other systems (and Auth0's user import) export it. */
-const BCRYPT_HASH = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
+/**
+ * bcrypt in modular crypt format, as other systems (and Auth0's user import) export it, of a cost a
+ * wrong guess can afford (MAX_BCRYPT_COST): one stored with more verifies nothing.
+ */
+export const BCRYPT_HASH = /^\$2[aby]\$(0[4-9]|1[0-5])\$[./A-Za-z0-9]{53}$/;
 
 export function hashPassword(password: string): Promise<string> {
   return hash(password, ARGON2_OPTIONS);

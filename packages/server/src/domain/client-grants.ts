@@ -3,8 +3,13 @@ import type { Storage } from '../storage/types.js';
 import { conflict, forbidden, invalidField, notFound } from './errors.js';
 import { newClientGrantId } from './ids.js';
 
-async function assertScopesExist(storage: Pick<Storage, 'resourceServers'>, audience: string, scope: string[]): Promise<void> {
-  const api = await storage.resourceServers.getByIdentifier(audience);
+async function assertScopesExist(
+  storage: Pick<Storage, 'resourceServers'>,
+  audience: string,
+  scope: string[],
+  lock = false,
+): Promise<void> {
+  const api = await (lock ? storage.resourceServers.lockByIdentifier(audience) : storage.resourceServers.getByIdentifier(audience));
   if (!api) throw notFound(`No resource server found by audience ${audience}`, 'inexistent_resource_server');
   const known = new Set(api.scopes.map((s) => s.value));
   const unknown = scope.filter((s) => !known.has(s));
@@ -13,17 +18,23 @@ async function assertScopesExist(storage: Pick<Storage, 'resourceServers'>, audi
   }
 }
 
+/**
+ * In one transaction holding the API (lockByIdentifier): an API deleted at the same time would otherwise
+ * miss this grant, and an API created again under that identifier would find its client granted.
+ */
 export async function createClientGrant(
-  storage: Pick<Storage, 'clientGrants' | 'clients' | 'resourceServers'>,
+  storage: Pick<Storage, 'transaction'>,
   input: { client_id: string; audience: string; scope: string[] },
 ): Promise<ClientGrant> {
-  if (!(await storage.clients.get(input.client_id))) throw notFound('The client does not exist', 'inexistent_client');
-  await assertScopesExist(storage, input.audience, input.scope);
-  const grant: ClientGrant = { id: newClientGrantId(), ...input, scope: [...new Set(input.scope)] };
-  if (!(await storage.clientGrants.insert(grant))) {
-    throw conflict('A client grant for this client and audience already exists', 'conflict');
-  }
-  return grant;
+  return storage.transaction(async (tx) => {
+    if (!(await tx.clients.get(input.client_id))) throw notFound('The client does not exist', 'inexistent_client');
+    await assertScopesExist(tx, input.audience, input.scope, true);
+    const grant: ClientGrant = { id: newClientGrantId(), ...input, scope: [...new Set(input.scope)] };
+    if (!(await tx.clientGrants.insert(grant))) {
+      throw conflict('A client grant for this client and audience already exists', 'conflict');
+    }
+    return grant;
+  });
 }
 
 async function existingGrant(storage: Pick<Storage, 'clientGrants'>, id: string): Promise<ClientGrant> {

@@ -3,7 +3,7 @@ import type { Storage } from '../storage/types.js';
 import { conflict, notFound } from './errors.js';
 import { newRoleId } from './ids.js';
 import { type PermissionRef, type PresentedPermission, presentPermissions, resolvePermissions } from './user-permissions.js';
-import { getUser } from './users.js';
+import { getUser, lockUser } from './users.js';
 
 /**
  * RBAC roles, as Auth0's: a role names a set of API permissions (scopes the APIs define), and a user
@@ -57,14 +57,12 @@ export async function deleteRole(storage: Pick<Storage, 'transaction'>, id: stri
   });
 }
 
-export async function addRolePermissions(
-  storage: Pick<Storage, 'roles' | 'resourceServers'>,
-  id: string,
-  refs: PermissionRef[],
-  now: Date,
-) {
-  await getRole(storage, id);
-  await storage.roles.addPermissions(id, await resolvePermissions(storage, refs), now.toISOString());
+/** In one transaction with the APIs locked (see resolvePermissions). */
+export async function addRolePermissions(storage: Pick<Storage, 'transaction'>, id: string, refs: PermissionRef[], now: Date) {
+  await storage.transaction(async (tx) => {
+    await getRole(tx, id);
+    await tx.roles.addPermissions(id, await resolvePermissions(tx, refs), now.toISOString());
+  });
 }
 
 export async function removeRolePermissions(storage: Pick<Storage, 'roles' | 'resourceServers'>, id: string, refs: PermissionRef[]) {
@@ -87,11 +85,11 @@ export async function listRoleUsers(storage: Pick<Storage, 'roles'>, id: string,
   return storage.roles.listMembers(id, page);
 }
 
-/** Every user must exist (404 otherwise, and nobody gets the role); users who have it keep it. */
+/** Every user must exist (404 otherwise, and nobody gets the role); users who have it keep it. Locked: see lockIds. */
 export async function assignRoleUsers(storage: Pick<Storage, 'transaction'>, id: string, userIds: string[], now: Date): Promise<void> {
   await storage.transaction(async (tx) => {
     await getRole(tx, id);
-    const existing = new Set(await tx.users.existingIds(userIds));
+    const existing = new Set(await tx.users.lockIds(userIds));
     if (userIds.some((u) => !existing.has(u))) throw notFound('One or more of the users do not exist.', 'inexistent_user');
     await tx.roles.assign(userIds, [id], now.toISOString());
   });
@@ -109,7 +107,7 @@ export async function listUserRoles(
 /** Every role must exist (404 otherwise, and none is assigned). */
 export async function assignUserRoles(storage: Pick<Storage, 'transaction'>, userId: string, roleIds: string[], now: Date): Promise<void> {
   await storage.transaction(async (tx) => {
-    await getUser(tx, userId);
+    await lockUser(tx, userId);
     const existing = new Set(await tx.roles.existingIds(roleIds));
     if (roleIds.some((r) => !existing.has(r))) throw notFound('One or more of the roles do not exist.', 'inexistent_role');
     await tx.roles.assign([userId], roleIds, now.toISOString());

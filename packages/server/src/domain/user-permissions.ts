@@ -1,7 +1,7 @@
 import type { HeldPermission, ResourceServer, UserPermission } from '../domain/types.js';
 import type { Storage } from '../storage/types.js';
 import { invalid, notFound } from './errors.js';
-import { getUser } from './users.js';
+import { getUser, lockUser } from './users.js';
 
 /** A permission as the Management API names it (users' and roles' permissions alike). */
 export interface PermissionRef {
@@ -21,26 +21,32 @@ export interface PermissionSource {
   source_type: 'DIRECT' | 'ROLE';
 }
 
-/** Looks each API up once per call, however many permissions name it. */
-function apiLookup(storage: Pick<Storage, 'resourceServers'>): (identifier: string) => Promise<ResourceServer | undefined> {
+/** Looks each API up once per call, however many permissions name it; `lock` holds each until the transaction ends. */
+function apiLookup(storage: Pick<Storage, 'resourceServers'>, lock = false): (identifier: string) => Promise<ResourceServer | undefined> {
   const apis = new Map<string, Promise<ResourceServer | undefined>>();
   return (identifier) => {
     let api = apis.get(identifier);
-    if (!api) apis.set(identifier, (api = storage.resourceServers.getByIdentifier(identifier)));
+    if (!api) {
+      api = lock ? storage.resourceServers.lockByIdentifier(identifier) : storage.resourceServers.getByIdentifier(identifier);
+      apis.set(identifier, api);
+    }
     return api;
   };
 }
 
 /**
  * Each permission must be a scope its API defines, as Auth0 requires (for removal, `defined: false`,
- * only the API must exist); unknown APIs are 404. Shared by users' and roles' permissions.
+ * only the API must exist); unknown APIs are 404. Shared by users' and roles' permissions. When
+ * granting, the APIs are locked (`tx` repositories only): an API deleted, or a scope taken off it, at
+ * the same time would otherwise miss the permissions written here, and an API created again under
+ * that identifier would find them held.
  */
 export async function resolvePermissions(
   storage: Pick<Storage, 'resourceServers'>,
   refs: PermissionRef[],
   defined = true,
 ): Promise<UserPermission[]> {
-  const apiOf = apiLookup(storage);
+  const apiOf = apiLookup(storage, defined);
   const permissions: UserPermission[] = [];
   for (const ref of refs) {
     const identifier = ref.resource_server_identifier;
@@ -82,13 +88,15 @@ export async function presentPermissions<T extends UserPermission>(
 }
 
 export async function assignUserPermissions(
-  storage: Pick<Storage, 'permissions' | 'resourceServers' | 'users'>,
+  storage: Pick<Storage, 'transaction'>,
   userId: string,
   refs: PermissionRef[],
   now: Date,
 ): Promise<void> {
-  await getUser(storage, userId);
-  await storage.permissions.add(userId, await resolvePermissions(storage, refs), now.toISOString());
+  await storage.transaction(async (tx) => {
+    await lockUser(tx, userId);
+    await tx.permissions.add(userId, await resolvePermissions(tx, refs), now.toISOString());
+  });
 }
 
 export async function removeUserPermissions(

@@ -1,4 +1,5 @@
 import type { Encrypter } from '../crypto/encryption.js';
+import { MAX_BCRYPT_COST } from '../crypto/imported-hashes.js';
 import { hashPassword, isImportableHash } from '../crypto/passwords.js';
 import type { User, UserRecord } from '../domain/types.js';
 import { signOutEverywhere } from '../login/sessions.js';
@@ -68,7 +69,7 @@ export async function createUser(storage: Pick<Storage, 'connections' | 'users'>
   }
   if (input.password_hash !== undefined) {
     if (!isImportableHash(input.password_hash))
-      throw invalidField('password_hash', "'password_hash' must be a bcrypt hash ($2a$, $2b$ or $2y$)");
+      throw invalidField('password_hash', `'password_hash' must be a bcrypt hash ($2a$, $2b$ or $2y$) of cost 04 to ${MAX_BCRYPT_COST}`);
   } else {
     if (input.password === undefined) throw invalidField('password', "Missing required property: 'password'");
     assertPasswordAllowed(input.password, connection.options);
@@ -106,6 +107,11 @@ export async function getUser(storage: Pick<Storage, 'users'>, userId: string): 
   const record = await storage.users.get(userId);
   if (!record) throw notFound('The user does not exist.', 'inexistent_user');
   return record;
+}
+
+/** getUser's 404, holding the user until the transaction ends (`tx` only): a deletion meanwhile sees what it is granted. */
+export async function lockUser(tx: Pick<Storage, 'users'>, userId: string): Promise<void> {
+  if ((await tx.users.lockIds([userId])).length === 0) throw notFound('The user does not exist.', 'inexistent_user');
 }
 
 export async function updateUser(storage: Storage, userId: string, patch: UserUpdateInput, now: Date): Promise<User> {
@@ -178,11 +184,13 @@ export async function deleteUserWith(tx: CascadeRepositories, userId: string, no
 export async function deleteUsersWith(tx: CascadeRepositories, userIds: string[], now: Date): Promise<void> {
   if (userIds.length === 0) return;
   const iso = now.toISOString();
+  // The users first: that waits for any transaction granting them roles or permissions (lockIds), whose
+  // grants the deletes below then see.
+  await tx.users.deleteMany(userIds);
   await tx.sessions.endAllOfMany(userIds, iso);
   await tx.refreshTokens.revokeAllOfMany(userIds, iso);
   await tx.accessTokens.deleteAllOfMany(userIds);
   await tx.consents.deleteAllOfMany(userIds);
   await tx.permissions.removeAllOfMany(userIds);
   await tx.roles.removeAllRolesOfMany(userIds);
-  await tx.users.deleteMany(userIds);
 }

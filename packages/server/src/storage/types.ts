@@ -61,6 +61,11 @@ export interface RateLimitRepository {
 export interface ResourceServerRepository {
   get(id: string): Promise<ResourceServer | undefined>;
   getByIdentifier(identifier: string): Promise<ResourceServer | undefined>;
+  /**
+   * getByIdentifier, inside a transaction, holding the API until it ends: its deletion or update waits,
+   * so what the transaction grants on it is seen (and removed) by them. SQLite's transactions are serial.
+   */
+  lockByIdentifier(identifier: string): Promise<ResourceServer | undefined>;
   list(page: PageRequest, filter?: { identifiers?: string[] }): Promise<Page<ResourceServer>>;
   /** Resolves false when the identifier is taken. */
   insert(rs: ResourceServer): Promise<boolean>;
@@ -137,6 +142,11 @@ export interface UserRepository {
   deleteMany(userIds: string[]): Promise<void>;
   /** Which of these user ids exist, in one statement. */
   existingIds(userIds: string[]): Promise<string[]>;
+  /**
+   * existingIds, inside a transaction, holding those users until it ends: their deletion waits, so what
+   * the transaction grants them (roles, permissions) is seen, and removed, by it. SQLite's transactions are serial.
+   */
+  lockIds(userIds: string[]): Promise<string[]>;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { encodeCustomPasswordHash } from '../../crypto/imported-hashes.js';
-import { isImportableHash } from '../../crypto/passwords.js';
+import { BCRYPT_HASH, isImportableHash } from '../../crypto/passwords.js';
 import type { Repositories } from '../../storage/types.js';
 import type { User, UserRecord } from '../types.js';
 import type { JobRecord } from './types.js';
@@ -98,7 +98,7 @@ function check(stored: StoredImportUser, requiresUsername: boolean): { errors: I
     else
       errors.push({
         code: 'PATTERN',
-        message: 'String does not match pattern ^\\$2[aby]\\$\\d{2}\\$[./A-Za-z0-9]{53}$',
+        message: `String does not match pattern ${BCRYPT_HASH.source}`,
         path: 'password_hash',
       });
   } else if (typeOf(input.custom_password_hash) === 'object') {

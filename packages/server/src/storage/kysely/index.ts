@@ -35,7 +35,7 @@ const KEEP_ENDED_MS = 7 * 24 * 3600 * 1000;
 function repositoriesOver(db: Kysely<Database>, dialect: Dialect, changes: ChangePublisher): Repositories {
   return {
     clients: new KyselyClients(db, changes),
-    resourceServers: new KyselyResourceServers(db, changes),
+    resourceServers: new KyselyResourceServers(db, dialect, changes),
     clientGrants: new KyselyClientGrants(db, changes),
     connections: new KyselyConnections(db, changes),
     users: new KyselyUsers(db, dialect),

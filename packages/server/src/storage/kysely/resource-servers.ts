@@ -7,6 +7,7 @@ import { insertUnlessTaken, listPage, now } from './shared.js';
 export class KyselyResourceServers implements ResourceServerRepository {
   constructor(
     private readonly db: Kysely<Database>,
+    private readonly dialect: 'sqlite' | 'postgres',
     private readonly changes: ChangePublisher,
   ) {}
 
@@ -17,6 +18,13 @@ export class KyselyResourceServers implements ResourceServerRepository {
 
   async getByIdentifier(identifier: string): Promise<ResourceServer | undefined> {
     const row = await this.db.selectFrom('resource_servers').select('data').where('identifier', '=', identifier).executeTakeFirst();
+    return row && (JSON.parse(row.data) as ResourceServer);
+  }
+
+  async lockByIdentifier(identifier: string): Promise<ResourceServer | undefined> {
+    const query = this.db.selectFrom('resource_servers').select('data').where('identifier', '=', identifier);
+    // FOR SHARE: other grants on the API run alongside; its DELETE or UPDATE waits for this transaction.
+    const row = await (this.dialect === 'postgres' ? query.forShare() : query).executeTakeFirst();
     return row && (JSON.parse(row.data) as ResourceServer);
   }
 

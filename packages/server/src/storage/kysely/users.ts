@@ -158,6 +158,13 @@ export class KyselyUsers implements UserRepository {
     await this.db.deleteFrom('users').where('user_id', 'in', userIds).execute();
   }
 
+  async lockIds(userIds: string[]): Promise<string[]> {
+    if (userIds.length === 0) return [];
+    // In one order, so two transactions locking overlapping sets cannot wait on each other.
+    const query = this.db.selectFrom('users').select('user_id').where('user_id', 'in', userIds).orderBy('user_id');
+    return (await (this.dialect === 'postgres' ? query.forShare() : query).execute()).map((r) => r.user_id);
+  }
+
   async existingIds(userIds: string[]): Promise<string[]> {
     if (userIds.length === 0) return [];
     const rows = await this.db.selectFrom('users').select('user_id').where('user_id', 'in', userIds).execute();
