@@ -48,7 +48,8 @@ const MANAGED_RESOURCE_SCOPES = [
 ] as const;
 
 /** Every scope the admin client holds: latchkey's resources, and the Auth0 types it answers as absent. */
-export const MANAGEMENT_SCOPES: readonly string[] = [...MANAGED_RESOURCE_SCOPES, ...ABSENT_RESOURCE_SCOPES];
+// A type latchkey gained (Actions) may still have absent parts under the same scope (action modules).
+export const MANAGEMENT_SCOPES: readonly string[] = [...new Set([...MANAGED_RESOURCE_SCOPES, ...ABSENT_RESOURCE_SCOPES])];
 
 /**
  * Auth0's name for the system API. Auth0's tools recognise the Management API by this name
