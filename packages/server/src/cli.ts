@@ -131,7 +131,6 @@ async function rotateAdmin(clientId: string | undefined): Promise<void> {
   }
 }
 
-
 async function exportUsersCommand(args: string[]): Promise<void> {
   let parsed: ReturnType<typeof parseExportArgs>;
   try {

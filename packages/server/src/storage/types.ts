@@ -5,9 +5,9 @@
  * Each repository writes one aggregate; what spans several (cascading deletes) is in domain/.
  */
 
-import type { JobRecord } from '../domain/jobs/types.js';
 import type { ActionListFilter, ActionRecord, ActionVersionRecord, BindingRecord, DeployedFlowRow } from '../domain/action-types.js';
 import type { TriggerId } from '../domain/actions.js';
+import type { JobRecord } from '../domain/jobs/types.js';
 import type {
   AuthorizationCodeData,
   AuthorizationCodeRecord,
