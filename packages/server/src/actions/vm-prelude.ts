@@ -85,10 +85,7 @@ ${PRELUDE_CORE}` +
     if (!entry) return;
     var result = parse(resultJson);
     if (result.error) {
-      var error = new ErrorOf(result.error.message);
-      if (result.error.code) error.code = result.error.code;
-      defineProperty(error, FROM_HOST, { value: true });
-      entry.reject(error);
+      entry.reject(hostError(result.error));
       return;
     }
     entry.resolve(responseOf(result.response));

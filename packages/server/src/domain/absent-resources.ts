@@ -44,6 +44,8 @@ export interface AbsentResource {
 const list = (key: string): AbsentAnswer => ({ kind: 'list', key });
 const doc = (value: (facts: AbsentResourceFacts) => unknown): AbsentAnswer => ({ kind: 'document', value });
 const fixed = (value: unknown): AbsentAnswer => doc(() => value);
+/** A list type whose key in Auth0's paged answer is its scope's name. */
+const listed = (type: string, path: string, scope: string): AbsentResource => ({ type, path, scope, answer: list(scope) });
 const notOnPlan = (message: string): AbsentAnswer => ({ kind: 'unavailable', status: 403, errorCode: 'feature_not_enabled', message });
 
 // Auth0's MFA factors, all off: latchkey has no multi-factor authentication.
@@ -135,12 +137,7 @@ export const ABSENT_RESOURCES: readonly AbsentResource[] = [
   },
   { type: 'customDomains', path: '/custom-domains', scope: 'custom_domains', answer: fixed([]) },
   { type: 'networkACLs', path: '/network-acls', scope: 'network_acls', answer: list('network_acls') },
-  {
-    type: 'userAttributeProfiles',
-    path: '/user-attribute-profiles',
-    scope: 'user_attribute_profiles',
-    answer: list('user_attribute_profiles'),
-  },
+  listed('userAttributeProfiles', '/user-attribute-profiles', 'user_attribute_profiles'),
   { type: 'connectionProfiles', path: '/connection-profiles', scope: 'connection_profiles', answer: list('connection_profiles') },
   { type: 'rateLimitPolicies', path: '/rate-limit-policies', scope: 'rate_limit_policies', answer: list('rate_limit_policies') },
   {
@@ -192,12 +189,7 @@ export const ABSENT_RESOURCES: readonly AbsentResource[] = [
   { type: 'forms', path: '/forms', scope: 'forms', answer: list('forms') },
   { type: 'flows', path: '/flows', scope: 'flows', answer: list('flows') },
   { type: 'flowVaultConnections', path: '/flows/vault/connections', scope: 'flows_vault_connections', answer: list('connections') },
-  {
-    type: 'tokenExchangeProfiles',
-    path: '/token-exchange-profiles',
-    scope: 'token_exchange_profiles',
-    answer: list('token_exchange_profiles'),
-  },
+  listed('tokenExchangeProfiles', '/token-exchange-profiles', 'token_exchange_profiles'),
   { type: 'eventStreams', path: '/event-streams', scope: 'event_streams', answer: list('eventStreams') },
   { type: 'supplementalSignals', path: '/supplemental-signals', scope: 'attack_protection', answer: fixed({ akamai_enabled: false }) },
 ];

@@ -15,6 +15,14 @@ export const PRELUDE_CORE = String.raw`  'use strict';
   var nextRequestId = 1;
   var finished = false;
 
+  // The error a failed host request (fetch, request) rejects with, marked as the host's.
+  function hostError(failure) {
+    var error = new ErrorOf(failure.message);
+    if (failure.code) error.code = failure.code;
+    defineProperty(error, FROM_HOST, { value: true });
+    return error;
+  }
+
   function assign(target, source) {
     var names = keys(source);
     for (var i = 0; i < names.length; i++) target[names[i]] = source[names[i]];
@@ -174,10 +182,7 @@ ${PRELUDE_CORE}` +
     if (!entry) return;
     var result = parse(resultJson);
     if (result.error) {
-      var error = new ErrorOf(result.error.message);
-      if (result.error.code) error.code = result.error.code;
-      defineProperty(error, FROM_HOST, { value: true });
-      entry.cb(error);
+      entry.cb(hostError(result.error));
       return;
     }
     var response = result.response;

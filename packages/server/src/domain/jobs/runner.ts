@@ -157,23 +157,22 @@ export class JobRunner {
         result.failures.map((f) => ({ seq: f.seq, data: JSON.stringify(f.failure) })),
       );
       const summary = job.data.summary ?? { failed: 0, updated: 0, inserted: 0, total: 0 };
-      const next: JobRecord = {
-        ...job,
-        cursor: job.cursor + 1,
-        leaseUntil: this.iso(this.leaseMs),
-        data: {
-          ...job.data,
-          summary: {
-            failed: summary.failed + result.failures.length,
-            updated: summary.updated + result.updated,
-            inserted: summary.inserted + result.inserted,
-            total: summary.total + stored.length,
-          },
+      const next = this.advance(job, {
+        summary: {
+          failed: summary.failed + result.failures.length,
+          updated: summary.updated + result.updated,
+          inserted: summary.inserted + result.inserted,
+          total: summary.total + stored.length,
         },
-      };
+      });
       if (!(await tx.jobs.save(next, this.nodeId))) throw leaseLost();
       return next;
     });
+  }
+
+  /** The job one unit of work further (its cursor past the unit just done), its lease renewed. */
+  private advance(job: JobRecord, data: Partial<JobRecord['data']>): JobRecord {
+    return { ...job, cursor: job.cursor + 1, leaseUntil: this.iso(this.leaseMs), data: { ...job.data, ...data } };
   }
 
   private async exportStep(job: JobRecord): Promise<JobRecord | 'done'> {
@@ -190,17 +189,11 @@ export class JobRunner {
     const first = job.cursor === 0;
     if (page.items.length === 0 && !first) return this.finish(job, 'completed');
     const last = page.items[page.items.length - 1];
-    const next: JobRecord = {
-      ...job,
-      cursor: job.cursor + 1,
-      leaseUntil: this.iso(this.leaseMs),
-      data: {
-        ...job.data,
-        exported: exported + page.items.length,
-        parts: job.cursor + 1,
-        ...(last ? { after: last.user_id } : {}),
-      },
-    };
+    const next = this.advance(job, {
+      exported: exported + page.items.length,
+      parts: job.cursor + 1,
+      ...(last ? { after: last.user_id } : {}),
+    });
     const part = exportPage(job, page.items, first);
     await this.storage.transaction(async (tx) => {
       await tx.jobs.putFilePart(job.id, job.cursor, part);

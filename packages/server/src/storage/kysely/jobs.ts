@@ -132,8 +132,7 @@ export class KyselyJobs implements JobRepository {
     const row = await this.db
       .selectFrom('job_file_parts')
       .select('data')
-      .where('job_id', '=', jobId)
-      .where('seq', '=', seq)
+      .where((eb) => eb.and({ job_id: jobId, seq }))
       .executeTakeFirst();
     return row ? Buffer.from(row.data) : undefined;
   }
