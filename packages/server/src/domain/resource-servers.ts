@@ -47,8 +47,12 @@ const MANAGED_RESOURCE_SCOPES = [
   'delete:actions',
 ] as const;
 
-/** Every scope the admin client holds: latchkey's resources, and the Auth0 types it answers as absent. */
-export const MANAGEMENT_SCOPES: readonly string[] = [...MANAGED_RESOURCE_SCOPES, ...ABSENT_RESOURCE_SCOPES];
+/**
+ * Every scope the admin client holds: latchkey's resources, and the Auth0 types it answers as absent.
+ * Once each: an absent type can share a real one's scope (action modules are read:actions), and a
+ * scope listed twice is refused when the Management API is created (a fresh tenant would not start).
+ */
+export const MANAGEMENT_SCOPES: readonly string[] = [...new Set([...MANAGED_RESOURCE_SCOPES, ...ABSENT_RESOURCE_SCOPES])];
 
 /**
  * Auth0's name for the system API. Auth0's tools recognise the Management API by this name
