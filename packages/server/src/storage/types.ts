@@ -5,9 +5,9 @@
  * Each repository writes one aggregate; what spans several (cascading deletes) is in domain/.
  */
 
-import type { JobRecord } from '../domain/jobs/types.js';
 import type { ActionListFilter, ActionRecord, ActionVersionRecord, BindingRecord, DeployedFlowRow } from '../domain/action-types.js';
 import type { TriggerId } from '../domain/actions.js';
+import type { JobRecord } from '../domain/jobs/types.js';
 import type {
   AuthorizationCodeData,
   AuthorizationCodeRecord,
@@ -92,6 +92,11 @@ export interface ClientGrantRepository {
 export interface ConnectionRepository {
   get(id: string): Promise<Connection | undefined>;
   getByName(name: string): Promise<Connection | undefined>;
+  /**
+   * get, inside a transaction, holding the connection until it ends: another change to it (its
+   * enabled clients, a client's deletion) waits, so read-modify-writes of the row never lose one another's.
+   */
+  lock(id: string): Promise<Connection | undefined>;
   list(filter: { strategy?: string; name?: string }, page: PageRequest): Promise<Page<Connection>>;
   /** Resolves false when the name is taken. */
   insert(connection: Connection): Promise<boolean>;
