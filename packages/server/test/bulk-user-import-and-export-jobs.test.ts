@@ -220,6 +220,43 @@ test('a file that is not a JSON array is refused at upload, a file over the limi
   assert.equal(missing.statusCode, 404);
 });
 
+test('a malformed multipart upload (no boundary, no closing boundary) is a 400 and leaves no job behind', async () => {
+  const token = await server.managementToken();
+  const upload = (contentType: string, body: string) =>
+    fetch(`${server.issuer}api/v2/jobs/users-imports`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': contentType },
+      body,
+    });
+  const part = `--xx\r\nContent-Disposition: form-data; name="users"; filename="u.json"\r\n\r\n[{"email":"cut@multipart.example"}]`;
+  for (const [contentType, body] of [
+    ['multipart/form-data', 'garbage'],
+    ['multipart/form-data; boundary=xx', part],
+    ['multipart/form-data; boundary=xx', `${part}\r\n--xx\r\nContent-Disposition: form-data; name="connection_id"\r\n\r\n${connectionId}`],
+  ] as const) {
+    const response = await upload(contentType, body);
+    const answer = (await response.json()) as Record<string, unknown>;
+    assert.equal(response.status, 400, JSON.stringify(answer));
+    assert.equal(answer.errorCode, 'invalid_body');
+    assert.match(String(answer.message), /multipart/);
+  }
+  const form = new FormData();
+  form.set('connection_id', connectionId);
+  const missing = await fetch(`${server.issuer}api/v2/jobs/users-imports`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: form,
+  });
+  assert.equal(missing.status, 400);
+  assert.equal(((await missing.json()) as { message: string }).message, 'Payload validation error: Missing required property: users');
+  const created = await management.jobs.usersImports.create({
+    users: file([{ email: 'after@multipart.example' }]),
+    connection_id: connectionId,
+  });
+  assert.equal((await finished(created.id)).status, 'completed', 'no upload holds a place against the limit');
+  assert.equal((await server.management('GET', '/users-by-email?email=cut@multipart.example')).body.length, 0);
+});
+
 test('a tenant may have two unfinished import jobs; a third is refused with 429', async () => {
   const now = Date.now();
   const held = ['job_heldA', 'job_heldB'];

@@ -2,7 +2,7 @@ import multipart, { type Multipart, type MultipartFile } from '@fastify/multipar
 import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { ServerContext } from '../../context.js';
-import { invalidField } from '../../domain/errors.js';
+import { DomainError, invalidField } from '../../domain/errors.js';
 import { createExport, getJob, type ImportRequest, jobErrors, presentJob, receiveImport } from '../../domain/jobs/jobs.js';
 import type { JobRecord } from '../../domain/jobs/types.js';
 import type { ManagementApp } from './plugin.js';
@@ -40,6 +40,15 @@ const ExportBody = Strict({
   ),
 });
 
+/**
+ * The multipart parser's own errors (no boundary in the content type, a body that ends before its
+ * closing boundary) are the client's malformed request; @fastify/multipart's limits carry a status already.
+ */
+function malformedUpload(err: unknown): unknown {
+  if (err instanceof DomainError || !(err instanceof Error) || (err as { statusCode?: number }).statusCode !== undefined) return err;
+  return invalidField('users', `Malformed multipart/form-data body: ${err.message}`);
+}
+
 /** Where a job's export file is served, relative to the issuer. */
 export const exportFilePath = (job: JobRecord) => `jobs/files/${job.id}.${job.data.format === 'csv' ? 'csv' : 'json'}.gz`;
 
@@ -61,6 +70,7 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
   app.post('/jobs/users-imports', { config: { scope: 'create:users' } }, async (request, reply) => {
     if (!request.isMultipart()) throw invalidField('users', 'Request must be multipart/form-data with a users file');
     const parts = request.parts();
+    const nextPart = () => parts.next().catch((err: unknown) => Promise.reject(malformedUpload(err)));
     const values: Record<string, string> = {};
     const field = (part: Multipart) => {
       if (part.type === 'field') values[part.fieldname] = String(part.value);
@@ -68,7 +78,7 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
     // Fields sent before the file are read first; the parts iterator must not be closed (a for-await
     // with break would end the request), so it is advanced by hand.
     let file: MultipartFile | undefined;
-    for (let next = await parts.next(); !next.done; next = await parts.next()) {
+    for (let next = await nextPart(); !next.done; next = await nextPart()) {
       if (next.value.type === 'file') {
         if (next.value.fieldname !== 'users') throw invalidField('users', `Unexpected file field '${next.value.fieldname}'`);
         file = next.value;
@@ -76,7 +86,7 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
       }
       field(next.value);
     }
-    if (!file) throw invalidField('users', 'Payload validation error: Missing required property: users');
+    if (!file) throw invalidField('users', 'Missing required property: users');
     const upload = file;
     const fileBytes = (async function* () {
       try {
@@ -87,7 +97,7 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
             statusCode: 413,
           });
         }
-        throw err;
+        throw malformedUpload(err);
       }
       if (upload.file.truncated) {
         throw Object.assign(new Error(`The users file is larger than the ${config.jobsImportMaxBytes} bytes allowed.`), {
@@ -96,7 +106,7 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
       }
     })();
     const fields = async (): Promise<ImportRequest> => {
-      for (let next = await parts.next(); !next.done; next = await parts.next()) field(next.value);
+      for (let next = await nextPart(); !next.done; next = await nextPart()) field(next.value);
       if (!Value.Check(ImportFields, values)) {
         const first = [...Value.Errors(ImportFields, values)][0];
         const property = first?.path.slice(1) || 'connection_id';
