@@ -179,6 +179,17 @@ test('a users file saved with a byte order mark imports', async () => {
   assert.deepEqual(job.summary, { failed: 0, updated: 0, inserted: 1, total: 1 });
 });
 
+test('a users file nesting a user thousands of levels deep is refused at upload with a 400, not a 500', async () => {
+  const depth = 60_000;
+  const text = `[{"email": "deep@nest.example", "user_metadata": {"a": ${'['.repeat(depth)}${']'.repeat(depth)}}}]`;
+  const err = await rejection(() => management.jobs.usersImports.create({ users: file(text), connection_id: connectionId }));
+  assert.equal(err.statusCode, 400);
+  assert.match(err.body.message, /nests deeper than/);
+  const shallow = `[{"email": "shallow@nest.example", "user_metadata": {"a": ${'['.repeat(20)}${']'.repeat(20)}}}]`;
+  const job = await finished((await management.jobs.usersImports.create({ users: file(shallow), connection_id: connectionId })).id);
+  assert.deepEqual(job.summary, { failed: 0, updated: 0, inserted: 1, total: 1 });
+});
+
 test('upsert updates existing users (upsertable fields only) and inserts new ones', async () => {
   const users = [
     {
