@@ -179,6 +179,34 @@ test('a users file saved with a byte order mark imports', async () => {
   assert.deepEqual(job.summary, { failed: 0, updated: 0, inserted: 1, total: 1 });
 });
 
+test('imported metadata is held to what POST /users takes: no __proto__ or constructor.prototype keys, at most 100 keys', async () => {
+  const manyKeys = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, i]));
+  // JSON text, not an object: JSON.stringify would drop a __proto__ key set in JS.
+  const users = `[
+    {"email": "proto@meta.example", "user_metadata": {"deep": {"__proto__": {"admin": true}}}},
+    {"email": "ctor@meta.example", "app_metadata": {"constructor": {"prototype": {"admin": true}}}},
+    {"email": "keys@meta.example", "user_metadata": ${JSON.stringify(manyKeys)}},
+    {"email": "fine@meta.example", "user_metadata": {"constructor": "a plain value", "nested": {"ok": [1, 2]}}}
+  ]`;
+  const created = await management.jobs.usersImports.create({ users: file(users), connection_id: connectionId });
+  const job = await finished(created.id);
+  assert.deepEqual(job.summary, { failed: 3, updated: 0, inserted: 1, total: 4 });
+  const { data } = await management.jobs.errors.get(created.id).withRawResponse();
+  const codes = Object.fromEntries(
+    (data as Array<{ user: { email: string }; errors: Array<{ code: string; path: string }> }>).map((e) => [
+      e.user.email,
+      `${e.errors[0]?.code} ${e.errors[0]?.path}`,
+    ]),
+  );
+  assert.deepEqual(codes, {
+    'proto@meta.example': 'PATTERN user_metadata',
+    'ctor@meta.example': 'PATTERN app_metadata',
+    'keys@meta.example': 'OBJECT_MAX_PROPERTIES user_metadata',
+  });
+  const [fine] = (await server.management('GET', '/users-by-email?email=fine@meta.example')).body;
+  assert.deepEqual(fine.user_metadata, { constructor: 'a plain value', nested: { ok: [1, 2] } });
+});
+
 test('a users file nesting a user thousands of levels deep is refused at upload with a 400, not a 500', async () => {
   const depth = 60_000;
   const text = `[{"email": "deep@nest.example", "user_metadata": {"a": ${'['.repeat(depth)}${']'.repeat(depth)}}}]`;

@@ -36,6 +36,45 @@ export function echoUser(value: unknown): Record<string, unknown> {
   return rest;
 }
 
+/** The Management API's bounds on metadata (schemas.ts Metadata, and its request body limit). */
+const METADATA_MAX_KEYS = 100;
+const METADATA_MAX_KEY_LENGTH = 255;
+const METADATA_MAX_BYTES = 256 * 1024;
+
+/**
+ * A key that would become an object's prototype when the metadata is assigned or merged into another
+ * object. Recursive: the upload refused users nesting deeper than MAX_USER_DEPTH.
+ */
+function hasPrototypeKey(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  for (const [key, inner] of Object.entries(value)) {
+    if (key === '__proto__') return true;
+    if (key === 'constructor' && inner !== null && typeof inner === 'object' && Object.hasOwn(inner, 'prototype')) return true;
+    if (hasPrototypeKey(inner)) return true;
+  }
+  return false;
+}
+
+/**
+ * Metadata held to what POST /users takes (the Management API refuses `__proto__` and
+ * `constructor.prototype` keys, and bounds keys and size), so an import is no way around those bounds.
+ */
+function metadataProblem(metadata: Record<string, unknown>): Omit<ImportError, 'path'> | undefined {
+  const keys = Object.keys(metadata);
+  if (keys.length > METADATA_MAX_KEYS) {
+    return { code: 'OBJECT_MAX_PROPERTIES', message: `Too many properties defined (${keys.length}), maximum ${METADATA_MAX_KEYS}` };
+  }
+  const long = keys.find((key) => key.length > METADATA_MAX_KEY_LENGTH);
+  if (long !== undefined) {
+    return { code: 'MAX_LENGTH', message: `Property name is too long (${long.length} chars), maximum ${METADATA_MAX_KEY_LENGTH}` };
+  }
+  if (hasPrototypeKey(metadata)) return { code: 'PATTERN', message: 'Property names must not be __proto__ or constructor.prototype' };
+  const bytes = Buffer.byteLength(JSON.stringify(metadata));
+  if (bytes > METADATA_MAX_BYTES)
+    return { code: 'MAX_LENGTH', message: `Object is too large (${bytes} bytes), maximum ${METADATA_MAX_BYTES}` };
+  return undefined;
+}
+
 interface Checked {
   input: Record<string, unknown>;
   passwordHash: string | null;
@@ -77,6 +116,9 @@ function check(stored: StoredImportUser, requiresUsername: boolean): { errors: I
     const v = input[field];
     if (v !== undefined && typeOf(v) !== 'object') {
       errors.push({ code: 'INVALID_TYPE', message: `Expected type object but found type ${typeOf(v)}`, path: field });
+    } else if (v !== undefined && field !== 'custom_password_hash') {
+      const problem = metadataProblem(v as Record<string, unknown>);
+      if (problem) errors.push({ ...problem, path: field });
     }
   }
   if (input.email === undefined) errors.push({ code: 'OBJECT_REQUIRED', message: 'Missing required property: email', path: 'email' });
