@@ -207,6 +207,20 @@ test('imported metadata is held to what POST /users takes: no __proto__ or const
   assert.deepEqual(fine.user_metadata, { constructor: 'a plain value', nested: { ok: [1, 2] } });
 });
 
+test('a user with thousands of unknown properties is reported with the first ten, not one error per property', async () => {
+  const user = { email: 'many@unknown.example', ...Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, 0])) };
+  const created = await management.jobs.usersImports.create({ users: file([user]), connection_id: connectionId });
+  assert.deepEqual((await finished(created.id)).summary, { failed: 1, updated: 0, inserted: 0, total: 1 });
+  const { data } = await management.jobs.errors.get(created.id).withRawResponse();
+  const [entry] = data as Array<{ errors: Array<{ code: string; path: string }> }>;
+  assert.equal(entry?.errors.length, 10);
+  assert.deepEqual(entry?.errors[0], {
+    code: 'OBJECT_ADDITIONAL_PROPERTIES',
+    message: 'Additional properties not allowed: k0',
+    path: 'k0',
+  });
+});
+
 test('a users file nesting a user thousands of levels deep is refused at upload with a 400, not a 500', async () => {
   const depth = 60_000;
   const text = `[{"email": "deep@nest.example", "user_metadata": {"a": ${'['.repeat(depth)}${']'.repeat(depth)}}}]`;
