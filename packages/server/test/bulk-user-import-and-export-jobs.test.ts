@@ -221,6 +221,14 @@ test('a user with thousands of unknown properties is reported with the first ten
   });
 });
 
+test('a job keeps and lists at most 10,000 per-user errors; its summary counts every failure', async () => {
+  const created = await management.jobs.usersImports.create({ users: file(Array(10_050).fill(1)), connection_id: connectionId });
+  assert.deepEqual((await finished(created.id)).summary, { failed: 10_050, updated: 0, inserted: 0, total: 10_050 });
+  const { data } = await management.jobs.errors.get(created.id).withRawResponse();
+  assert.equal((data as unknown[]).length, 10_000);
+  assert.equal((await server.ctx.storage.jobs.listErrors(created.id, 20_000)).length, 10_000, 'no more are stored either');
+});
+
 test('a users file nesting a user thousands of levels deep is refused at upload with a 400, not a 500', async () => {
   const depth = 60_000;
   const text = `[{"email": "deep@nest.example", "user_metadata": {"a": ${'['.repeat(depth)}${']'.repeat(depth)}}}]`;

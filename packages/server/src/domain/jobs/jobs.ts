@@ -6,6 +6,12 @@ import { storeUsersFile } from './user-import-file.js';
 
 /** Auth0 lets a tenant have two import jobs (and two exports) pending or running at once. */
 export const MAX_ACTIVE_JOBS_PER_TYPE = 2;
+/**
+ * Per-user errors kept for one job, and listed by `GET /jobs/{id}/errors`. The summary still counts
+ * every failure; the list stops here, or a file of millions of tiny bad users (`[1,1,1,...]`) would
+ * store fifty times its size in errors.
+ */
+export const MAX_JOB_ERRORS = 10_000;
 /** How long a job, its errors and its export file are kept. */
 export const JOB_RETENTION_MS = 24 * 3600 * 1000;
 

@@ -3,15 +3,13 @@ import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { ServerContext } from '../../context.js';
 import { DomainError, invalidField } from '../../domain/errors.js';
-import { createExport, getJob, type ImportRequest, jobErrors, presentJob, receiveImport } from '../../domain/jobs/jobs.js';
+import { createExport, getJob, type ImportRequest, jobErrors, MAX_JOB_ERRORS, presentJob, receiveImport } from '../../domain/jobs/jobs.js';
 import type { JobRecord } from '../../domain/jobs/types.js';
 import type { ManagementApp } from './plugin.js';
 import { Id, IdParam, Strict, StringEnum } from './schemas.js';
 
 /** How long a `location` link to an export file works (Auth0's pre-signed links are short-lived too). */
 export const EXPORT_LINK_TTL_MS = 10 * 60_000;
-/** Per-user errors listed by `GET /jobs/{id}/errors` at most. */
-const MAX_LISTED_ERRORS = 10_000;
 
 const ConnectionId = Type.String({ minLength: 1, maxLength: 64, pattern: '^con_[A-Za-z0-9]+$' });
 const FormBoolean = Type.Optional(StringEnum(['true', 'false'] as const));
@@ -143,7 +141,7 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
     { config: { scope: ['read:users', 'create:users'] }, schema: { params: Strict({ id: Id }) } },
     async (request, reply) => {
       const job = await getJob(storage, request.params.id);
-      const errors = await jobErrors(storage, job, MAX_LISTED_ERRORS);
+      const errors = await jobErrors(storage, job, MAX_JOB_ERRORS);
       if (errors.length > 0) return errors;
       if (job.status === 'failed') return present(job);
       return reply.status(204).send();
