@@ -382,6 +382,17 @@ test('exports as NDJSON and CSV with fields and export_as, downloaded from the s
   assert.ok(rows.includes('ada@import.example,Augusta,Username-Password-Authentication'), rows.join('\n'));
   assert.equal(rows.length, count + 1);
 
+  const odd = await management.jobs.usersExports.create({
+    connection_id: connectionId,
+    format: 'csv',
+    fields: [{ name: 'email' }, { name: 'constructor' }, { name: '__proto__' }, { name: 'email.length' }, { name: 'toString' }],
+  });
+  const oddRows = gunzipSync(Buffer.from(await (await fetch((await finished(odd.id)).location)).arrayBuffer()))
+    .toString('utf8')
+    .trim()
+    .split('\n');
+  assert.ok(oddRows.includes('ada@import.example,,,,'), 'only fields the user has are exported, never what its prototype has');
+
   const whole = await management.jobs.usersExports.create({ connection_id: connectionId, format: 'json', limit: 2 });
   const wholeJob = await finished(whole.id);
   const wholeText = gunzipSync(Buffer.from(await (await fetch(wholeJob.location)).arrayBuffer())).toString('utf8');

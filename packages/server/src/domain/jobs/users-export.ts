@@ -14,7 +14,8 @@ const DEFAULT_CSV_FIELDS: ExportField[] = ['user_id', 'email', 'email_verified',
 function pick(user: User, name: string): unknown {
   let value: unknown = user;
   for (const part of name.replace(/\[(\d+)\]/g, '.$1').split('.')) {
-    if (value === null || typeof value !== 'object') return undefined;
+    // Own fields only: `__proto__` or `constructor` would read the object's prototype and its functions.
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, part)) return undefined;
     value = (value as Record<string, unknown>)[part];
   }
   return value;
