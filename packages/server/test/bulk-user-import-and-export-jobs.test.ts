@@ -429,4 +429,13 @@ test('jobs need their scopes', async () => {
   });
   assert.equal(response.status, 403);
   assert.equal(((await response.json()) as Record<string, unknown>).errorCode, 'insufficient_scope');
+
+  // create:users reads jobs (to follow an import), but an export's file is every user: its link needs read:users.
+  const exported = await finished((await management.jobs.usersExports.create({ connection_id: connectionId })).id);
+  assert.ok(exported.location);
+  const importer = await server.managementToken('create:users');
+  const seen = await server.management('GET', `/jobs/${exported.id}`, undefined, importer);
+  assert.equal(seen.status, 200);
+  assert.equal(seen.body.status, 'completed');
+  assert.equal('location' in seen.body, false, JSON.stringify(seen.body));
 });

@@ -57,9 +57,11 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
     limits: { fileSize: config.jobsImportMaxBytes, files: 1, fields: 10, fieldSize: 1024, parts: 12, headerPairs: 100 },
   });
 
-  const present = (job: JobRecord) => {
+  // The export file holds every user of the connection: its link goes only to a token that may read
+  // users (the job itself can be read with create:users alone, by whoever started an import).
+  const present = (job: JobRecord, scopes: string[] = []) => {
     const body = presentJob(job, ctx.now());
-    if (job.type === 'users_export' && job.status === 'completed') {
+    if (job.type === 'users_export' && job.status === 'completed' && scopes.includes('read:users')) {
       body.location = `${ctx.issuer}${ctx.downloads.sign(exportFilePath(job), ctx.now() + EXPORT_LINK_TTL_MS)}`;
     }
     return body;
@@ -128,11 +130,11 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
   app.post('/jobs/users-exports', { config: { scope: 'read:users' }, schema: { body: ExportBody } }, async (request, reply) => {
     const job = await createExport(storage, request.body, ctx.now());
     ctx.jobs.wake();
-    return reply.status(201).send(present(job));
+    return reply.status(201).send(present(job, request.managementScopes));
   });
 
   app.get('/jobs/:id', { config: { scope: ['read:users', 'create:users'] }, schema: { params: IdParam } }, async (request) =>
-    present(await getJob(storage, request.params.id)),
+    present(await getJob(storage, request.params.id), request.managementScopes),
   );
 
   // Auth0: the failed users with why; the job itself (with status_details) when it failed as a whole; 204 when nothing failed.
