@@ -393,6 +393,50 @@ test('exports as NDJSON and CSV with fields and export_as, downloaded from the s
     .split('\n');
   assert.ok(oddRows.includes('ada@import.example,,,,'), 'only fields the user has are exported, never what its prototype has');
 
+  // Auth0's own example: no connection_id exports every user of the tenant, of any connection.
+  const social = await server.management('POST', '/connections', {
+    name: 'export-oidc',
+    strategy: 'oidc',
+    options: { client_id: 'upstream-client', issuer: 'https://idp.example/' },
+  });
+  assert.equal(social.status, 201, JSON.stringify(social.body));
+  const now = new Date().toISOString();
+  const identity = { connection: 'export-oidc', provider: 'oidc', user_id: '4242', isSocial: false };
+  await server.ctx.storage.users.insert({
+    connection: 'export-oidc',
+    passwordHash: null,
+    user: {
+      user_id: 'oidc|4242',
+      email: 'octo@social.example',
+      email_verified: true,
+      identities: [{ ...identity, access_token: 'sealed-upstream-access', refresh_token: 'sealed-upstream-refresh' }],
+      app_metadata: {},
+      user_metadata: {},
+      created_at: now,
+      updated_at: now,
+      logins_count: 1,
+      blocked: false,
+    },
+  });
+  const tenantWide = await management.jobs.usersExports.create();
+  assert.equal('connection_id' in tenantWide, false);
+  const tenantWideJob = await finished(tenantWide.id);
+  assert.equal(tenantWideJob.status, 'completed');
+  const tenantLines = gunzipSync(Buffer.from(await (await fetch(tenantWideJob.location)).arrayBuffer()))
+    .toString('utf8')
+    .trim()
+    .split('\n');
+  assert.equal(tenantLines.length, count + 1);
+  const octo = tenantLines.map((line) => JSON.parse(line)).find((user) => user.user_id === 'oidc|4242');
+  assert.deepEqual(octo.identities, [identity], "an upstream provider's tokens are never exported");
+  const ofSocial = await management.jobs.usersExports.create({
+    connection_id: social.body.id,
+    format: 'csv',
+    fields: [{ name: 'user_id' }, { name: 'identities[0].access_token' }, { name: 'identities[0].refresh_token' }],
+  });
+  const socialText = gunzipSync(Buffer.from(await (await fetch((await finished(ofSocial.id)).location)).arrayBuffer())).toString('utf8');
+  assert.equal(socialText, 'user_id,identities[0].access_token,identities[0].refresh_token\noidc|4242,,\n');
+
   const whole = await management.jobs.usersExports.create({ connection_id: connectionId, format: 'json', limit: 2 });
   const wholeJob = await finished(whole.id);
   const wholeText = gunzipSync(Buffer.from(await (await fetch(wholeJob.location)).arrayBuffer())).toString('utf8');

@@ -94,7 +94,8 @@ export async function receiveImport(
 }
 
 export interface ExportRequest {
-  connection_id: string;
+  /** Absent: every user of the tenant, of every connection (Auth0). */
+  connection_id?: string;
   format?: 'json' | 'csv';
   fields?: ExportField[];
   limit?: number;
@@ -105,14 +106,17 @@ export async function createExport(
   request: ExportRequest,
   now: number,
 ): Promise<JobRecord> {
-  const connection = await databaseConnection(storage, request.connection_id);
+  // Any connection's users can be exported (social and enterprise ones too), or, without one, all users.
+  const connection = request.connection_id === undefined ? undefined : await storage.connections.get(request.connection_id);
+  if (request.connection_id !== undefined && !connection) throw notFound('The connection does not exist', 'inexistent_connection');
   const job: JobRecord = {
     id: newJobId(),
     type: 'users_export',
     status: 'pending',
     data: {
-      connection_id: connection.id,
-      connection: connection.name,
+      // Empty for an export of the whole tenant (the job shows no connection then).
+      connection_id: connection?.id ?? '',
+      connection: connection?.name ?? '',
       format: request.format ?? 'json',
       ...(request.fields ? { fields: request.fields } : {}),
       ...(request.limit !== undefined ? { limit: request.limit } : {}),
@@ -143,8 +147,7 @@ export function presentJob(job: JobRecord, now: number): Record<string, unknown>
   const base: Record<string, unknown> = {
     type: job.type,
     status: job.status,
-    connection_id: data.connection_id,
-    connection: data.connection,
+    ...(data.connection_id !== '' ? { connection_id: data.connection_id, connection: data.connection } : {}),
     created_at: job.created_at,
     id: job.id,
     ...(data.external_id !== undefined ? { external_id: data.external_id } : {}),

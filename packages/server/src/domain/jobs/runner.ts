@@ -185,7 +185,10 @@ export class JobRunner {
     const after = job.data.after;
     const records =
       take > 0
-        ? await this.storage.users.listRecordsAfter({ connection: job.data.connection, ...(after ? { afterUserId: after } : {}) }, take)
+        ? await this.storage.users.listRecordsAfter(
+            { ...(job.data.connection !== '' ? { connection: job.data.connection } : {}), ...(after ? { afterUserId: after } : {}) },
+            take,
+          )
         : [];
     // Only the users go on: their password hashes stay behind, never reaching an export file.
     const page = { items: records.map((record) => record.user) };

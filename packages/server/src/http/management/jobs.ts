@@ -22,7 +22,7 @@ const ImportFields = Strict({
 });
 
 const ExportBody = Strict({
-  connection_id: ConnectionId,
+  connection_id: Type.Optional(ConnectionId),
   format: Type.Optional(StringEnum(['json', 'csv'] as const)),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
   fields: Type.Optional(
