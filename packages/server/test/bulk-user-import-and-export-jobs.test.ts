@@ -5,6 +5,10 @@
  * and the export's `location` is downloaded with a plain fetch, no token, like Auth0's S3 link.
  */
 import assert from 'node:assert/strict';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
@@ -170,6 +174,19 @@ test('bad users in a file are reported one by one with Auth0 codes and paths, th
   // The good ones are there, and the first of the duplicated pair.
   for (const email of ['fine1@bad.example', 'twice@bad.example', 'fine2@bad.example']) {
     assert.equal((await server.management('GET', `/users-by-email?email=${encodeURIComponent(email)}`)).body.length, 1, email);
+  }
+});
+
+test("Auth0's reference example imports: the users file as an fs.createReadStream", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'latchkey-import-'));
+  const path = join(dir, 'users.json');
+  await writeFile(path, JSON.stringify([{ email: 'stream@import.example', user_id: 'streamed-1' }]));
+  try {
+    const created = await management.jobs.usersImports.create({ users: createReadStream(path), connection_id: connectionId });
+    assert.deepEqual((await finished(created.id)).summary, { failed: 0, updated: 0, inserted: 1, total: 1 });
+    assert.equal((await management.users.get('auth0|streamed-1')).email, 'stream@import.example');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 
