@@ -23,6 +23,8 @@ const SENSITIVE_QUERY_PARAMETERS = new Set([
   'password',
   'session_state',
   'login_hint',
+  // An export file's download link (/jobs/files/...): whoever has it reads every exported user until it expires.
+  'signature',
 ]);
 
 export const REDACTED = '[redacted]';

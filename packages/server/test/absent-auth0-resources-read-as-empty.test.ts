@@ -25,6 +25,7 @@ test(`absent list types answer empty in every paging shape (${backend})`, async 
     hooks: [],
   });
   assert.deepEqual((await server.management('GET', '/rate-limit-policies?take=50')).body, { rate_limit_policies: [] });
+  // Actions and their trigger bindings are real now (actions.ts); action modules are still absent.
   assert.deepEqual((await server.management('GET', '/actions/modules')).body, []);
   assert.equal((await server.management('GET', '/rules/rul_unknown')).status, 404);
 });

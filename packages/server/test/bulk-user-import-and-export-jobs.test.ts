@@ -5,6 +5,10 @@
  * and the export's `location` is downloaded with a plain fetch, no token, like Auth0's S3 link.
  */
 import assert from 'node:assert/strict';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
@@ -173,9 +177,83 @@ test('bad users in a file are reported one by one with Auth0 codes and paths, th
   }
 });
 
+test("Auth0's reference example imports: the users file as an fs.createReadStream", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'latchkey-import-'));
+  const path = join(dir, 'users.json');
+  await writeFile(path, JSON.stringify([{ email: 'stream@import.example', user_id: 'streamed-1' }]));
+  try {
+    const created = await management.jobs.usersImports.create({ users: createReadStream(path), connection_id: connectionId });
+    assert.deepEqual((await finished(created.id)).summary, { failed: 0, updated: 0, inserted: 1, total: 1 });
+    assert.equal((await management.users.get('auth0|streamed-1')).email, 'stream@import.example');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a users file saved with a byte order mark imports', async () => {
   const users = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), file([{ email: 'bom@import.example' }])]);
   const job = await finished((await management.jobs.usersImports.create({ users, connection_id: connectionId })).id);
+  assert.deepEqual(job.summary, { failed: 0, updated: 0, inserted: 1, total: 1 });
+});
+
+test('imported metadata is held to what POST /users takes: no __proto__ or constructor.prototype keys, at most 100 keys', async () => {
+  const manyKeys = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, i]));
+  // JSON text, not an object: JSON.stringify would drop a __proto__ key set in JS.
+  const users = `[
+    {"email": "proto@meta.example", "user_metadata": {"deep": {"__proto__": {"admin": true}}}},
+    {"email": "ctor@meta.example", "app_metadata": {"constructor": {"prototype": {"admin": true}}}},
+    {"email": "keys@meta.example", "user_metadata": ${JSON.stringify(manyKeys)}},
+    {"email": "fine@meta.example", "user_metadata": {"constructor": "a plain value", "nested": {"ok": [1, 2]}}}
+  ]`;
+  const created = await management.jobs.usersImports.create({ users: file(users), connection_id: connectionId });
+  const job = await finished(created.id);
+  assert.deepEqual(job.summary, { failed: 3, updated: 0, inserted: 1, total: 4 });
+  const { data } = await management.jobs.errors.get(created.id).withRawResponse();
+  const codes = Object.fromEntries(
+    (data as Array<{ user: { email: string }; errors: Array<{ code: string; path: string }> }>).map((e) => [
+      e.user.email,
+      `${e.errors[0]?.code} ${e.errors[0]?.path}`,
+    ]),
+  );
+  assert.deepEqual(codes, {
+    'proto@meta.example': 'PATTERN user_metadata',
+    'ctor@meta.example': 'PATTERN app_metadata',
+    'keys@meta.example': 'OBJECT_MAX_PROPERTIES user_metadata',
+  });
+  const [fine] = (await server.management('GET', '/users-by-email?email=fine@meta.example')).body;
+  assert.deepEqual(fine.user_metadata, { constructor: 'a plain value', nested: { ok: [1, 2] } });
+});
+
+test('a user with thousands of unknown properties is reported with the first ten, not one error per property', async () => {
+  const user = { email: 'many@unknown.example', ...Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, 0])) };
+  const created = await management.jobs.usersImports.create({ users: file([user]), connection_id: connectionId });
+  assert.deepEqual((await finished(created.id)).summary, { failed: 1, updated: 0, inserted: 0, total: 1 });
+  const { data } = await management.jobs.errors.get(created.id).withRawResponse();
+  const [entry] = data as Array<{ errors: Array<{ code: string; path: string }> }>;
+  assert.equal(entry?.errors.length, 10);
+  assert.deepEqual(entry?.errors[0], {
+    code: 'OBJECT_ADDITIONAL_PROPERTIES',
+    message: 'Additional properties not allowed: k0',
+    path: 'k0',
+  });
+});
+
+test('a job keeps and lists at most 10,000 per-user errors; its summary counts every failure', async () => {
+  const created = await management.jobs.usersImports.create({ users: file(Array(10_050).fill(1)), connection_id: connectionId });
+  assert.deepEqual((await finished(created.id)).summary, { failed: 10_050, updated: 0, inserted: 0, total: 10_050 });
+  const { data } = await management.jobs.errors.get(created.id).withRawResponse();
+  assert.equal((data as unknown[]).length, 10_000);
+  assert.equal((await server.ctx.storage.jobs.listErrors(created.id, 20_000)).length, 10_000, 'no more are stored either');
+});
+
+test('a users file nesting a user thousands of levels deep is refused at upload with a 400, not a 500', async () => {
+  const depth = 60_000;
+  const text = `[{"email": "deep@nest.example", "user_metadata": {"a": ${'['.repeat(depth)}${']'.repeat(depth)}}}]`;
+  const err = await rejection(() => management.jobs.usersImports.create({ users: file(text), connection_id: connectionId }));
+  assert.equal(err.statusCode, 400);
+  assert.match(err.body.message, /nests deeper than/);
+  const shallow = `[{"email": "shallow@nest.example", "user_metadata": {"a": ${'['.repeat(20)}${']'.repeat(20)}}}]`;
+  const job = await finished((await management.jobs.usersImports.create({ users: file(shallow), connection_id: connectionId })).id);
   assert.deepEqual(job.summary, { failed: 0, updated: 0, inserted: 1, total: 1 });
 });
 
@@ -218,6 +296,43 @@ test('a file that is not a JSON array is refused at upload, a file over the limi
   assert.equal(unknown.statusCode, 400);
   const missing = await rejection(() => management.jobs.get('job_doesnotexist0'));
   assert.equal(missing.statusCode, 404);
+});
+
+test('a malformed multipart upload (no boundary, no closing boundary) is a 400 and leaves no job behind', async () => {
+  const token = await server.managementToken();
+  const upload = (contentType: string, body: string) =>
+    fetch(`${server.issuer}api/v2/jobs/users-imports`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': contentType },
+      body,
+    });
+  const part = `--xx\r\nContent-Disposition: form-data; name="users"; filename="u.json"\r\n\r\n[{"email":"cut@multipart.example"}]`;
+  for (const [contentType, body] of [
+    ['multipart/form-data', 'garbage'],
+    ['multipart/form-data; boundary=xx', part],
+    ['multipart/form-data; boundary=xx', `${part}\r\n--xx\r\nContent-Disposition: form-data; name="connection_id"\r\n\r\n${connectionId}`],
+  ] as const) {
+    const response = await upload(contentType, body);
+    const answer = (await response.json()) as Record<string, unknown>;
+    assert.equal(response.status, 400, JSON.stringify(answer));
+    assert.equal(answer.errorCode, 'invalid_body');
+    assert.match(String(answer.message), /multipart/);
+  }
+  const form = new FormData();
+  form.set('connection_id', connectionId);
+  const missing = await fetch(`${server.issuer}api/v2/jobs/users-imports`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: form,
+  });
+  assert.equal(missing.status, 400);
+  assert.equal(((await missing.json()) as { message: string }).message, 'Payload validation error: Missing required property: users');
+  const created = await management.jobs.usersImports.create({
+    users: file([{ email: 'after@multipart.example' }]),
+    connection_id: connectionId,
+  });
+  assert.equal((await finished(created.id)).status, 'completed', 'no upload holds a place against the limit');
+  assert.equal((await server.management('GET', '/users-by-email?email=cut@multipart.example')).body.length, 0);
 });
 
 test('a tenant may have two unfinished import jobs; a third is refused with 429', async () => {
@@ -284,6 +399,61 @@ test('exports as NDJSON and CSV with fields and export_as, downloaded from the s
   assert.ok(rows.includes('ada@import.example,Augusta,Username-Password-Authentication'), rows.join('\n'));
   assert.equal(rows.length, count + 1);
 
+  const odd = await management.jobs.usersExports.create({
+    connection_id: connectionId,
+    format: 'csv',
+    fields: [{ name: 'email' }, { name: 'constructor' }, { name: '__proto__' }, { name: 'email.length' }, { name: 'toString' }],
+  });
+  const oddRows = gunzipSync(Buffer.from(await (await fetch((await finished(odd.id)).location)).arrayBuffer()))
+    .toString('utf8')
+    .trim()
+    .split('\n');
+  assert.ok(oddRows.includes('ada@import.example,,,,'), 'only fields the user has are exported, never what its prototype has');
+
+  // Auth0's own example: no connection_id exports every user of the tenant, of any connection.
+  const social = await server.management('POST', '/connections', {
+    name: 'export-oidc',
+    strategy: 'oidc',
+    options: { client_id: 'upstream-client', issuer: 'https://idp.example/' },
+  });
+  assert.equal(social.status, 201, JSON.stringify(social.body));
+  const now = new Date().toISOString();
+  const identity = { connection: 'export-oidc', provider: 'oidc', user_id: '4242', isSocial: false };
+  await server.ctx.storage.users.insert({
+    connection: 'export-oidc',
+    passwordHash: null,
+    user: {
+      user_id: 'oidc|4242',
+      email: 'octo@social.example',
+      email_verified: true,
+      identities: [{ ...identity, access_token: 'sealed-upstream-access', refresh_token: 'sealed-upstream-refresh' }],
+      app_metadata: {},
+      user_metadata: {},
+      created_at: now,
+      updated_at: now,
+      logins_count: 1,
+      blocked: false,
+    },
+  });
+  const tenantWide = await management.jobs.usersExports.create();
+  assert.equal('connection_id' in tenantWide, false);
+  const tenantWideJob = await finished(tenantWide.id);
+  assert.equal(tenantWideJob.status, 'completed');
+  const tenantLines = gunzipSync(Buffer.from(await (await fetch(tenantWideJob.location)).arrayBuffer()))
+    .toString('utf8')
+    .trim()
+    .split('\n');
+  assert.equal(tenantLines.length, count + 1);
+  const octo = tenantLines.map((line) => JSON.parse(line)).find((user) => user.user_id === 'oidc|4242');
+  assert.deepEqual(octo.identities, [identity], "an upstream provider's tokens are never exported");
+  const ofSocial = await management.jobs.usersExports.create({
+    connection_id: social.body.id,
+    format: 'csv',
+    fields: [{ name: 'user_id' }, { name: 'identities[0].access_token' }, { name: 'identities[0].refresh_token' }],
+  });
+  const socialText = gunzipSync(Buffer.from(await (await fetch((await finished(ofSocial.id)).location)).arrayBuffer())).toString('utf8');
+  assert.equal(socialText, 'user_id,identities[0].access_token,identities[0].refresh_token\noidc|4242,,\n');
+
   const whole = await management.jobs.usersExports.create({ connection_id: connectionId, format: 'json', limit: 2 });
   const wholeJob = await finished(whole.id);
   const wholeText = gunzipSync(Buffer.from(await (await fetch(wholeJob.location)).arrayBuffer())).toString('utf8');
@@ -320,4 +490,13 @@ test('jobs need their scopes', async () => {
   });
   assert.equal(response.status, 403);
   assert.equal(((await response.json()) as Record<string, unknown>).errorCode, 'insufficient_scope');
+
+  // create:users reads jobs (to follow an import), but an export's file is every user: its link needs read:users.
+  const exported = await finished((await management.jobs.usersExports.create({ connection_id: connectionId })).id);
+  assert.ok(exported.location);
+  const importer = await server.managementToken('create:users');
+  const seen = await server.management('GET', `/jobs/${exported.id}`, undefined, importer);
+  assert.equal(seen.status, 200);
+  assert.equal(seen.body.status, 'completed');
+  assert.equal('location' in seen.body, false, JSON.stringify(seen.body));
 });

@@ -56,6 +56,17 @@ describe('debug request log', () => {
       assert.ok(!everything.includes(secret), `${secret} was logged`);
     }
   });
+
+  test("an export file link's signature is replaced: the link is a bearer credential for the whole file", async () => {
+    const signature = 'SIGNATURE-of-a-download-link-0123456789abcdef';
+    await (await fetch(`${server.issuer}jobs/files/job_x1.json.gz?expires=9999999999&signature=${signature}`)).arrayBuffer();
+    const logged = log.lines.filter((line) => line.msg === 'request' && String(line.url).startsWith('/jobs/files/'));
+    assert.deepEqual(
+      logged.map((line) => line.url),
+      ['/jobs/files/job_x1.json.gz?expires=9999999999&signature=[redacted]'],
+    );
+    assert.ok(!JSON.stringify(log.lines).includes(signature));
+  });
 });
 
 test('URL redaction: names are matched decoded and case-insensitively, values of other parameters kept', () => {

@@ -198,10 +198,9 @@ export async function deleteClient(storage: Pick<Storage, 'transaction'>, client
     await tx.registrations.delete(clientId);
     for await (const connection of everyItem((page) => tx.connections.list({}, page))) {
       if (connection.enabled_clients.includes(clientId)) {
-        await tx.connections.update({
-          ...connection,
-          enabled_clients: connection.enabled_clients.filter((id) => id !== clientId),
-        });
+        // Rewritten as it stands once held: a change to its enabled clients meanwhile is kept.
+        const current = await tx.connections.lock(connection.id);
+        if (current) await tx.connections.update({ ...current, enabled_clients: current.enabled_clients.filter((id) => id !== clientId) });
       }
     }
   });

@@ -1,6 +1,6 @@
 import type { Encrypter } from '../crypto/encryption.js';
 import type { Connection } from '../domain/types.js';
-import type { Storage } from '../storage/types.js';
+import type { Repositories, Storage } from '../storage/types.js';
 import { conflict, invalidField, notFound } from './errors.js';
 import { newConnectionId } from './ids.js';
 import { assertUpstreamOptions, sealOptions } from './upstream-options.js';
@@ -10,7 +10,7 @@ export const DEFAULT_DATABASE_CONNECTION = 'Username-Password-Authentication';
 
 export type ConnectionInput = Partial<Omit<Connection, 'id'>>;
 
-async function assertClientsExist(storage: Pick<Storage, 'clients'>, clientIds: string[]): Promise<void> {
+async function assertClientsExist(storage: Pick<Repositories, 'clients'>, clientIds: string[]): Promise<void> {
   for (const id of clientIds) {
     if (!(await storage.clients.get(id))) throw invalidField('enabled_clients', `unknown client in enabled_clients: ${id}`);
   }
@@ -66,47 +66,69 @@ export async function getConnection(storage: Pick<Storage, 'connections'>, id: s
   return connection;
 }
 
-/** `options` is replaced as a whole, as Auth0 does: send the complete object. */
+/**
+ * `options` is replaced as a whole, as Auth0 does: send the complete object. The connection is read
+ * and written in one transaction holding it, so a change made meanwhile (its enabled clients set
+ * by another request) is not written over with what this one read before it.
+ */
 export async function updateConnection(
-  storage: Pick<Storage, 'clients' | 'connections'>,
+  storage: Pick<Storage, 'transaction'>,
   id: string,
   patch: ConnectionInput,
   secrets?: Encrypter,
 ): Promise<Connection> {
-  const existing = await getConnection(storage, id);
-  if (patch.name !== undefined && patch.name !== existing.name) {
-    throw invalidField('name', "a connection's 'name' cannot be changed");
-  }
-  if (patch.strategy !== undefined && patch.strategy !== existing.strategy) {
-    throw invalidField('strategy', "a connection's 'strategy' cannot be changed");
-  }
-  if (patch.enabled_clients) await assertClientsExist(storage, patch.enabled_clients);
-  const connection: Connection = {
-    ...existing,
-    ...patch,
-    ...(patch.options ? { options: storedOptions(secrets, existing, patch.options, existing.options) } : {}),
-    ...(patch.enabled_clients ? { enabled_clients: [...new Set(patch.enabled_clients)] } : {}),
-  };
-  await storage.connections.update(connection);
+  return storage.transaction(async (tx) => {
+    const existing = await lockedConnection(tx, id);
+    if (patch.name !== undefined && patch.name !== existing.name) {
+      throw invalidField('name', "a connection's 'name' cannot be changed");
+    }
+    if (patch.strategy !== undefined && patch.strategy !== existing.strategy) {
+      throw invalidField('strategy', "a connection's 'strategy' cannot be changed");
+    }
+    if (patch.enabled_clients) await assertClientsExist(tx, patch.enabled_clients);
+    const connection: Connection = {
+      ...existing,
+      ...patch,
+      ...(patch.options ? { options: storedOptions(secrets, existing, patch.options, existing.options) } : {}),
+      ...(patch.enabled_clients ? { enabled_clients: [...new Set(patch.enabled_clients)] } : {}),
+    };
+    await tx.connections.update(connection);
+    return connection;
+  });
+}
+
+async function lockedConnection(tx: Pick<Repositories, 'connections'>, id: string): Promise<Connection> {
+  const connection = await tx.connections.lock(id);
+  if (!connection) throw notFound('The connection does not exist', 'inexistent_connection');
   return connection;
 }
 
 /**
  * Auth0's `PATCH /connections/{id}/clients`: each entry turns one client on (`status: true`) or off
- * for the connection; the others keep their state.
+ * for the connection; the others keep their state. auth0-deploy-cli sends a long list as chunks of
+ * 50 in parallel, so each request changes the list as stored when it holds the connection, never
+ * as it was when the request began (the chunks would write over one another's clients).
  */
 export async function setEnabledClients(
-  storage: Pick<Storage, 'clients' | 'connections'>,
+  storage: Pick<Storage, 'transaction'>,
   id: string,
   changes: Array<{ client_id: string; status: boolean }>,
 ): Promise<Connection> {
-  const existing = await getConnection(storage, id);
-  const enabled = new Set(existing.enabled_clients);
-  for (const { client_id, status } of changes) {
-    if (status) enabled.add(client_id);
-    else enabled.delete(client_id);
-  }
-  return updateConnection(storage, id, { enabled_clients: [...enabled] });
+  return storage.transaction(async (tx) => {
+    const existing = await lockedConnection(tx, id);
+    const enabled = new Set(existing.enabled_clients);
+    await assertClientsExist(
+      tx,
+      changes.filter((c) => c.status && !enabled.has(c.client_id)).map((c) => c.client_id),
+    );
+    for (const { client_id, status } of changes) {
+      if (status) enabled.add(client_id);
+      else enabled.delete(client_id);
+    }
+    const connection: Connection = { ...existing, enabled_clients: [...enabled] };
+    await tx.connections.update(connection);
+    return connection;
+  });
 }
 
 /** Users deleted per transaction when a connection goes: short enough for other requests to run between. */

@@ -47,8 +47,11 @@ const MANAGED_RESOURCE_SCOPES = [
   'delete:actions',
 ] as const;
 
-/** Every scope the admin client holds: latchkey's resources, and the Auth0 types it answers as absent. */
-// A type latchkey gained (Actions) may still have absent parts under the same scope (action modules).
+/**
+ * Every scope the admin client holds: latchkey's resources, and the Auth0 types it answers as absent.
+ * Once each: an absent type can share a real one's scope (action modules are read:actions), and a
+ * scope listed twice is refused when the Management API is created (a fresh tenant would not start).
+ */
 export const MANAGEMENT_SCOPES: readonly string[] = [...new Set([...MANAGED_RESOURCE_SCOPES, ...ABSENT_RESOURCE_SCOPES])];
 
 /**

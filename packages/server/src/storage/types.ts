@@ -92,6 +92,11 @@ export interface ClientGrantRepository {
 export interface ConnectionRepository {
   get(id: string): Promise<Connection | undefined>;
   getByName(name: string): Promise<Connection | undefined>;
+  /**
+   * get, inside a transaction, holding the connection until it ends: another change to it (its
+   * enabled clients, a client's deletion) waits, so read-modify-writes of the row never lose one another's.
+   */
+  lock(id: string): Promise<Connection | undefined>;
   list(filter: { strategy?: string; name?: string }, page: PageRequest): Promise<Page<Connection>>;
   /** Resolves false when the name is taken. */
   insert(connection: Connection): Promise<boolean>;

@@ -6,6 +6,12 @@ import { storeUsersFile } from './user-import-file.js';
 
 /** Auth0 lets a tenant have two import jobs (and two exports) pending or running at once. */
 export const MAX_ACTIVE_JOBS_PER_TYPE = 2;
+/**
+ * Per-user errors kept for one job, and listed by `GET /jobs/{id}/errors`. The summary still counts
+ * every failure; the list stops here, or a file of millions of tiny bad users (`[1,1,1,...]`) would
+ * store fifty times its size in errors.
+ */
+export const MAX_JOB_ERRORS = 10_000;
 /** How long a job, its errors and its export file are kept. */
 export const JOB_RETENTION_MS = 24 * 3600 * 1000;
 
@@ -88,7 +94,8 @@ export async function receiveImport(
 }
 
 export interface ExportRequest {
-  connection_id: string;
+  /** Absent: every user of the tenant, of every connection (Auth0). */
+  connection_id?: string;
   format?: 'json' | 'csv';
   fields?: ExportField[];
   limit?: number;
@@ -99,14 +106,17 @@ export async function createExport(
   request: ExportRequest,
   now: number,
 ): Promise<JobRecord> {
-  const connection = await databaseConnection(storage, request.connection_id);
+  // Any connection's users can be exported (social and enterprise ones too), or, without one, all users.
+  const connection = request.connection_id === undefined ? undefined : await storage.connections.get(request.connection_id);
+  if (request.connection_id !== undefined && !connection) throw notFound('The connection does not exist', 'inexistent_connection');
   const job: JobRecord = {
     id: newJobId(),
     type: 'users_export',
     status: 'pending',
     data: {
-      connection_id: connection.id,
-      connection: connection.name,
+      // Empty for an export of the whole tenant (the job shows no connection then).
+      connection_id: connection?.id ?? '',
+      connection: connection?.name ?? '',
       format: request.format ?? 'json',
       ...(request.fields ? { fields: request.fields } : {}),
       ...(request.limit !== undefined ? { limit: request.limit } : {}),
@@ -137,8 +147,7 @@ export function presentJob(job: JobRecord, now: number): Record<string, unknown>
   const base: Record<string, unknown> = {
     type: job.type,
     status: job.status,
-    connection_id: data.connection_id,
-    connection: data.connection,
+    ...(data.connection_id !== '' ? { connection_id: data.connection_id, connection: data.connection } : {}),
     created_at: job.created_at,
     id: job.id,
     ...(data.external_id !== undefined ? { external_id: data.external_id } : {}),

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Storage } from '../../storage/types.js';
 import { conflict, DomainError } from '../errors.js';
 import { newDatabaseUserId } from '../ids.js';
+import { MAX_JOB_ERRORS } from './jobs.js';
 import type { JobRecord } from './types.js';
 import type { StoredImportUser } from './user-import-file.js';
 import { exportPage, USERS_PER_PAGE } from './users-export.js';
@@ -152,11 +153,12 @@ export class JobRunner {
     return this.storage.transaction(async (tx) => {
       const requiresUsername = connection.options.requires_username === true;
       const result = await importChunk(tx, job, stored, this.iso(), newDatabaseUserId, requiresUsername);
+      const summary = job.data.summary ?? { failed: 0, updated: 0, inserted: 0, total: 0 };
+      const kept = result.failures.slice(0, Math.max(0, MAX_JOB_ERRORS - summary.failed));
       await tx.jobs.addErrors(
         job.id,
-        result.failures.map((f) => ({ seq: f.seq, data: JSON.stringify(f.failure) })),
+        kept.map((f) => ({ seq: f.seq, data: JSON.stringify(f.failure) })),
       );
-      const summary = job.data.summary ?? { failed: 0, updated: 0, inserted: 0, total: 0 };
       const next = this.advance(job, {
         summary: {
           failed: summary.failed + result.failures.length,
@@ -182,7 +184,10 @@ export class JobRunner {
     const after = job.data.after;
     const records =
       take > 0
-        ? await this.storage.users.listRecordsAfter({ connection: job.data.connection, ...(after ? { afterUserId: after } : {}) }, take)
+        ? await this.storage.users.listRecordsAfter(
+            { ...(job.data.connection !== '' ? { connection: job.data.connection } : {}), ...(after ? { afterUserId: after } : {}) },
+            take,
+          )
         : [];
     // Only the users go on: their password hashes stay behind, never reaching an export file.
     const page = { items: records.map((record) => record.user) };

@@ -21,6 +21,7 @@ export interface ExportField {
 
 /** What a job remembers besides its state: its request, its progress and its outcome. */
 export interface JobData {
+  /** Both empty for an export of every user of the tenant (one asked without connection_id). */
   connection_id: string;
   connection: string;
   external_id?: string;

@@ -10,6 +10,25 @@ import { invalid } from '../errors.js';
  */
 export const USERS_PER_CHUNK = 250;
 
+/**
+ * How deep a user's values may nest. Each user is stored, and later read and written, with
+ * JSON.stringify, which recurses: a few thousand levels (a few kilobytes of brackets) overflow the
+ * stack. Metadata a person writes nests a handful of levels.
+ */
+export const MAX_USER_DEPTH = 32;
+
+/** Whether `value` nests deeper than `max` levels; walked without recursion, so any depth is measured safely. */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  while (pending.length > 0) {
+    const [item, depth] = pending.pop()!;
+    if (item === null || typeof item !== 'object') continue;
+    if (depth > max) return true;
+    for (const inner of Object.values(item)) if (inner !== null && typeof inner === 'object') pending.push([inner, depth + 1]);
+  }
+  return false;
+}
+
 /** A user of the file as stored: its position in the file, the object as sent, and which key an earlier user already had. */
 export interface StoredImportUser {
   i: number;
@@ -45,6 +64,10 @@ export async function storeUsersFile(
   parser.onValue = ({ value, key }) => {
     if (typeof key !== 'number') {
       failure ??= invalid('Users file must be a JSON array of users.', 'invalid_body');
+      return;
+    }
+    if (nestsDeeperThan(value, MAX_USER_DEPTH)) {
+      failure ??= invalid(`Users file: user ${records} nests deeper than ${MAX_USER_DEPTH} levels.`, 'invalid_body');
       return;
     }
     const stored: StoredImportUser = { i: records++, user: value };

@@ -14,7 +14,8 @@ const DEFAULT_CSV_FIELDS: ExportField[] = ['user_id', 'email', 'email_verified',
 function pick(user: User, name: string): unknown {
   let value: unknown = user;
   for (const part of name.replace(/\[(\d+)\]/g, '.$1').split('.')) {
-    if (value === null || typeof value !== 'object') return undefined;
+    // Own fields only: `__proto__` or `constructor` would read the object's prototype and its functions.
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, part)) return undefined;
     value = (value as Record<string, unknown>)[part];
   }
   return value;
@@ -33,7 +34,13 @@ function csvCell(value: unknown): string {
  * (RFC 1952 §2.2), so each page is committed on its own and a restarted job appends where it stopped.
  * A User holds no password hash (that is the record's, beside it), so none can reach an export.
  */
-export function exportPage(job: JobRecord, users: User[], first: boolean): Buffer {
+export function exportPage(job: JobRecord, stored: User[], first: boolean): Buffer {
+  // Nor an upstream provider's tokens (sealed on the identities of social users and linked
+  // accounts): GET /users shows them only to read:user_idp_tokens, and an export file has no scopes.
+  const users = stored.map((user) => ({
+    ...user,
+    identities: user.identities.map(({ access_token: _access, refresh_token: _refresh, ...identity }) => identity),
+  }));
   const fields = job.data.fields && job.data.fields.length > 0 ? job.data.fields : undefined;
   let text = '';
   if (job.data.format === 'csv') {

@@ -2,16 +2,14 @@ import multipart, { type Multipart, type MultipartFile } from '@fastify/multipar
 import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { ServerContext } from '../../context.js';
-import { invalidField } from '../../domain/errors.js';
-import { createExport, getJob, type ImportRequest, jobErrors, presentJob, receiveImport } from '../../domain/jobs/jobs.js';
+import { DomainError, invalidField } from '../../domain/errors.js';
+import { createExport, getJob, type ImportRequest, jobErrors, MAX_JOB_ERRORS, presentJob, receiveImport } from '../../domain/jobs/jobs.js';
 import type { JobRecord } from '../../domain/jobs/types.js';
 import type { ManagementApp } from './plugin.js';
 import { Id, IdParam, Strict, StringEnum } from './schemas.js';
 
 /** How long a `location` link to an export file works (Auth0's pre-signed links are short-lived too). */
 export const EXPORT_LINK_TTL_MS = 10 * 60_000;
-/** Per-user errors listed by `GET /jobs/{id}/errors` at most. */
-const MAX_LISTED_ERRORS = 10_000;
 
 const ConnectionId = Type.String({ minLength: 1, maxLength: 64, pattern: '^con_[A-Za-z0-9]+$' });
 const FormBoolean = Type.Optional(StringEnum(['true', 'false'] as const));
@@ -24,7 +22,7 @@ const ImportFields = Strict({
 });
 
 const ExportBody = Strict({
-  connection_id: ConnectionId,
+  connection_id: Type.Optional(ConnectionId),
   format: Type.Optional(StringEnum(['json', 'csv'] as const)),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
   fields: Type.Optional(
@@ -40,6 +38,15 @@ const ExportBody = Strict({
   ),
 });
 
+/**
+ * The multipart parser's own errors (no boundary in the content type, a body that ends before its
+ * closing boundary) are the client's malformed request; @fastify/multipart's limits carry a status already.
+ */
+function malformedUpload(err: unknown): unknown {
+  if (err instanceof DomainError || !(err instanceof Error) || (err as { statusCode?: number }).statusCode !== undefined) return err;
+  return invalidField('users', `Malformed multipart/form-data body: ${err.message}`);
+}
+
 /** Where a job's export file is served, relative to the issuer. */
 export const exportFilePath = (job: JobRecord) => `jobs/files/${job.id}.${job.data.format === 'csv' ? 'csv' : 'json'}.gz`;
 
@@ -50,9 +57,11 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
     limits: { fileSize: config.jobsImportMaxBytes, files: 1, fields: 10, fieldSize: 1024, parts: 12, headerPairs: 100 },
   });
 
-  const present = (job: JobRecord) => {
+  // The export file holds every user of the connection: its link goes only to a token that may read
+  // users (the job itself can be read with create:users alone, by whoever started an import).
+  const present = (job: JobRecord, scopes: string[] = []) => {
     const body = presentJob(job, ctx.now());
-    if (job.type === 'users_export' && job.status === 'completed') {
+    if (job.type === 'users_export' && job.status === 'completed' && scopes.includes('read:users')) {
       body.location = `${ctx.issuer}${ctx.downloads.sign(exportFilePath(job), ctx.now() + EXPORT_LINK_TTL_MS)}`;
     }
     return body;
@@ -61,6 +70,7 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
   app.post('/jobs/users-imports', { config: { scope: 'create:users' } }, async (request, reply) => {
     if (!request.isMultipart()) throw invalidField('users', 'Request must be multipart/form-data with a users file');
     const parts = request.parts();
+    const nextPart = () => parts.next().catch((err: unknown) => Promise.reject(malformedUpload(err)));
     const values: Record<string, string> = {};
     const field = (part: Multipart) => {
       if (part.type === 'field') values[part.fieldname] = String(part.value);
@@ -68,7 +78,7 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
     // Fields sent before the file are read first; the parts iterator must not be closed (a for-await
     // with break would end the request), so it is advanced by hand.
     let file: MultipartFile | undefined;
-    for (let next = await parts.next(); !next.done; next = await parts.next()) {
+    for (let next = await nextPart(); !next.done; next = await nextPart()) {
       if (next.value.type === 'file') {
         if (next.value.fieldname !== 'users') throw invalidField('users', `Unexpected file field '${next.value.fieldname}'`);
         file = next.value;
@@ -76,7 +86,7 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
       }
       field(next.value);
     }
-    if (!file) throw invalidField('users', 'Payload validation error: Missing required property: users');
+    if (!file) throw invalidField('users', 'Missing required property: users');
     const upload = file;
     const fileBytes = (async function* () {
       try {
@@ -87,7 +97,7 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
             statusCode: 413,
           });
         }
-        throw err;
+        throw malformedUpload(err);
       }
       if (upload.file.truncated) {
         throw Object.assign(new Error(`The users file is larger than the ${config.jobsImportMaxBytes} bytes allowed.`), {
@@ -96,7 +106,7 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
       }
     })();
     const fields = async (): Promise<ImportRequest> => {
-      for (let next = await parts.next(); !next.done; next = await parts.next()) field(next.value);
+      for (let next = await nextPart(); !next.done; next = await nextPart()) field(next.value);
       if (!Value.Check(ImportFields, values)) {
         const first = [...Value.Errors(ImportFields, values)][0];
         const property = first?.path.slice(1) || 'connection_id';
@@ -120,11 +130,11 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
   app.post('/jobs/users-exports', { config: { scope: 'read:users' }, schema: { body: ExportBody } }, async (request, reply) => {
     const job = await createExport(storage, request.body, ctx.now());
     ctx.jobs.wake();
-    return reply.status(201).send(present(job));
+    return reply.status(201).send(present(job, request.managementScopes));
   });
 
   app.get('/jobs/:id', { config: { scope: ['read:users', 'create:users'] }, schema: { params: IdParam } }, async (request) =>
-    present(await getJob(storage, request.params.id)),
+    present(await getJob(storage, request.params.id), request.managementScopes),
   );
 
   // Auth0: the failed users with why; the job itself (with status_details) when it failed as a whole; 204 when nothing failed.
@@ -133,7 +143,7 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
     { config: { scope: ['read:users', 'create:users'] }, schema: { params: Strict({ id: Id }) } },
     async (request, reply) => {
       const job = await getJob(storage, request.params.id);
-      const errors = await jobErrors(storage, job, MAX_LISTED_ERRORS);
+      const errors = await jobErrors(storage, job, MAX_JOB_ERRORS);
       if (errors.length > 0) return errors;
       if (job.status === 'failed') return present(job);
       return reply.status(204).send();

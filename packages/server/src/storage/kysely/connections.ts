@@ -7,11 +7,20 @@ import { insertUnlessTaken, listPage, now } from './shared.js';
 export class KyselyConnections implements ConnectionRepository {
   constructor(
     private readonly db: Kysely<Database>,
+    private readonly dialect: 'sqlite' | 'postgres',
     private readonly changes: ChangePublisher,
   ) {}
 
   async get(id: string): Promise<Connection | undefined> {
     const row = await this.db.selectFrom('connections').select('data').where('id', '=', id).executeTakeFirst();
+    return row && (JSON.parse(row.data) as Connection);
+  }
+
+  async lock(id: string): Promise<Connection | undefined> {
+    const query = this.db.selectFrom('connections').select('data').where('id', '=', id);
+    // FOR UPDATE: another read-modify-write of the row waits for this transaction. SQLite runs one
+    // transaction at a time on latchkey's single connection, so there the transaction itself is the lock.
+    const row = await (this.dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
     return row && (JSON.parse(row.data) as Connection);
   }
 

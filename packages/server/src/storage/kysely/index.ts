@@ -37,7 +37,7 @@ function repositoriesOver(db: Kysely<Database>, dialect: Dialect, changes: Chang
     clients: new KyselyClients(db, changes),
     resourceServers: new KyselyResourceServers(db, dialect, changes),
     clientGrants: new KyselyClientGrants(db, changes),
-    connections: new KyselyConnections(db, changes),
+    connections: new KyselyConnections(db, dialect, changes),
     users: new KyselyUsers(db, dialect),
     permissions: new KyselyPermissions(db),
     roles: new KyselyRoles(db, dialect),
