@@ -99,6 +99,8 @@ async function state(server: TestServer) {
   const rolePermissions = await Promise.all(
     roles.map(async (r) => ({ name: r.name, description: r.description, permissions: await get(`/roles/${r.id}/permissions`) })),
   );
+  const actions = ((await get('/actions/actions?per_page=100')) as { actions: Array<Record<string, any>> }).actions;
+  const bindings = ((await get('/actions/triggers/post-login/bindings')) as { bindings: Array<Record<string, any>> }).bindings;
   const { flags, ...tenant } = await get('/tenants/settings');
   return {
     clients: clients.map(strip).sort((x, y) => x.name.localeCompare(y.name)),
@@ -116,6 +118,10 @@ async function state(server: TestServer) {
       }))
       .sort((x, y) => String(x.name).localeCompare(String(y.name))),
     roles: rolePermissions.sort((x, y) => x.name.localeCompare(y.name)),
+    actions: actions
+      .map((x) => ({ name: x.name, code: x.code, supported_triggers: x.supported_triggers, deployed: x.all_changes_deployed }))
+      .sort((x, y) => x.name.localeCompare(y.name)),
+    postLogin: bindings.map((x) => x.action?.name),
     tenant: { ...tenant, flags: { enable_dynamic_client_registration: flags.enable_dynamic_client_registration } },
   };
 }
@@ -171,6 +177,15 @@ before(async () => {
     },
   });
   await m.tenants.settings.update({ friendly_name: 'Orders Inc', allowed_logout_urls: ['https://orders.example.test/bye'] });
+  const action = await m.actions.create({
+    name: 'Orders roles claim',
+    supported_triggers: [{ id: 'post-login', version: 'v3' }],
+    code:
+      'exports.onExecutePostLogin = async (event, api) => {\n' +
+      "  api.accessToken.setCustomClaim('https://orders.example.test/roles', event.authorization?.roles ?? []);\n};",
+    deploy: true,
+  });
+  await m.actions.triggers.bindings.updateMany('post-login', { bindings: [{ ref: { type: 'action_id', value: action.id! } }] });
   const role = await m.roles.create({ name: 'order-reader', description: 'Reads orders' });
   await m.roles.permissions.add(role.id!, { permissions: [{ resource_server_identifier: orders!, permission_name: 'read:orders' }] });
 });
@@ -254,7 +269,13 @@ test(`a0deploy exports YAML and directories, imports into a fresh latchkey, and 
   // its permissions and adding them back (its roles handler always does): the state check above is
   // what says nothing changed; here, that nothing else was created or deleted.
   assert.deepEqual(
-    writes(again).filter((w) => !/^20\d (PATCH|PUT) /.test(w) && !/^20\d (DELETE|POST) \/api\/v2\/roles\/rol_\w+\/permissions$/.test(w)),
+    // deploy-cli re-deploys every deployed Action it updates (against Auth0 as well): a new version, same code.
+    writes(again).filter(
+      (w) =>
+        !/^20\d (PATCH|PUT) /.test(w) &&
+        !/^20\d (DELETE|POST) \/api\/v2\/roles\/rol_\w+\/permissions$/.test(w) &&
+        !/^202 POST \/api\/v2\/actions\/actions\/[\w-]+\/deploy$/.test(w),
+    ),
     [],
     'a second import creates and deletes nothing',
   );
