@@ -6,7 +6,7 @@ import { encodeCustomPasswordHash, IMPORTED_HASH_PREFIX } from '../src/crypto/im
 import { authorizeUrl, Browser, callbackParams, pkcePair, signInWithPassword } from './helpers/http-login.js';
 import { tokenRequest } from './helpers/protocol.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { createAppClient, createNativeApp, createUser } from './helpers/tenant.js';
+import { createNativeApp, createPasswordGrantApp, createUser } from './helpers/tenant.js';
 
 let server: TestServer;
 let nativeId: string;
@@ -15,15 +15,7 @@ let web: { client_id: string; client_secret?: string };
 before(async () => {
   server = await startTestServer();
   nativeId = (await createNativeApp(server, ['http://127.0.0.1/callback'])).client_id;
-  web = await createAppClient(server, {
-    name: 'Password grant app',
-    app_type: 'regular_web',
-    token_endpoint_auth_method: 'client_secret_post',
-    grant_types: ['password'],
-    callbacks: ['https://web.example.test/callback'],
-  });
-  const settings = await server.management('PATCH', '/tenants/settings', { default_directory: 'Username-Password-Authentication' });
-  assert.equal(settings.status, 200, JSON.stringify(settings.body));
+  web = await createPasswordGrantApp(server);
 });
 after(() => server.close());
 

@@ -10,22 +10,14 @@ import { verify as verifyArgon2 } from '@node-rs/argon2';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
 import { tokenRequest } from './helpers/protocol.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { createAppClient } from './helpers/tenant.js';
+import { createPasswordGrantApp } from './helpers/tenant.js';
 
 let server: TestServer;
 let web: { client_id: string; client_secret?: string };
 
 before(async () => {
   server = await startTestServer();
-  web = await createAppClient(server, {
-    name: 'Password grant app',
-    app_type: 'regular_web',
-    token_endpoint_auth_method: 'client_secret_post',
-    grant_types: ['password'],
-    callbacks: ['https://web.example.test/callback'],
-  });
-  const settings = await server.management('PATCH', '/tenants/settings', { default_directory: 'Username-Password-Authentication' });
-  assert.equal(settings.status, 200, JSON.stringify(settings.body));
+  web = await createPasswordGrantApp(server);
 });
 after(() => server.close());
 

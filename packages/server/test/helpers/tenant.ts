@@ -14,6 +14,25 @@ export async function createAppClient(
   return created.body;
 }
 
+/**
+ * A confidential web app allowed the password grant on the database connection, with that connection as
+ * the tenant's default directory (the password grant names no realm).
+ */
+export async function createPasswordGrantApp(
+  server: TestServer,
+): Promise<{ client_id: string; client_secret?: string } & Record<string, any>> {
+  const app = await createAppClient(server, {
+    name: 'Password grant app',
+    app_type: 'regular_web',
+    token_endpoint_auth_method: 'client_secret_post',
+    grant_types: ['password'],
+    callbacks: ['https://web.example.test/callback'],
+  });
+  const settings = await server.management('PATCH', '/tenants/settings', { default_directory: 'Username-Password-Authentication' });
+  assert.equal(settings.status, 200, JSON.stringify(settings.body));
+  return app;
+}
+
 export async function enableOnDatabaseConnection(server: TestServer, clientId: string): Promise<void> {
   const { body: connections } = await server.management('GET', '/connections?name=Username-Password-Authentication');
   const connection = connections[0];
