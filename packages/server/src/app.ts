@@ -28,6 +28,7 @@ import { revocationEndpoint } from './http/revoke.js';
 import { tokenEndpoint } from './http/token.js';
 import { userinfoEndpoint } from './http/userinfo.js';
 import { errorForLog, redactUrl, requestForLog } from './logging.js';
+import { startMemoryTrim } from './memory-trim.js';
 import type { GrantRegistry } from './oauth/grants/index.js';
 import { assertCanListen, errorText, listenError, StartupError, tlsFiles } from './startup-checks.js';
 
@@ -242,6 +243,9 @@ export async function startServer(
       ctx.storage.sweepExpired(new Date(ctx.now()).toISOString()).catch((err: unknown) => app.log.warn({ err }, 'sweep failed'));
     }, SWEEP_INTERVAL_MS);
     sweep.unref();
+    const trim = startMemoryTrim(config.memoryTrimIdleSeconds, (freed, ms) =>
+      app.log.debug({ freedMb: Math.round(freed / 1e6), ms: Math.round(ms) }, 'idle: memory returned'),
+    );
     ctx.jobs.log = app.log;
     ctx.jobs.start();
     let closing: Promise<void> | undefined;
@@ -253,6 +257,7 @@ export async function startServer(
       url,
       close: () => {
         clearInterval(sweep);
+        trim.stop();
         closeProfileScriptSandbox();
         // The runner finishes the unit of work in progress (its commit renews nothing after): the job's
         // lease then runs out and whichever node claims it next resumes from the committed cursor.

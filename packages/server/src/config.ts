@@ -72,6 +72,8 @@ export const ConfigSchema = Type.Object(
     actionsMemoryMb: Type.Integer({ minimum: 1, maximum: 48, default: 16 }),
     /** Actions the tenant may have (Management API `POST /actions/actions` answers 429 past it). */
     actionsMax: Type.Integer({ minimum: 0, maximum: 100_000, default: 1000 }),
+    /** After a busy period, this many idle seconds trigger one full garbage collection that returns memory (0: never). */
+    memoryTrimIdleSeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 10 }),
   },
   { additionalProperties: false },
 );
@@ -110,6 +112,7 @@ const ENV_NAMES: Record<keyof Static<typeof ConfigSchema>, string> = {
   actionsWallTimeMs: 'LATCHKEY_ACTIONS_WALL_TIME_MS',
   actionsMemoryMb: 'LATCHKEY_ACTIONS_MEMORY_MB',
   actionsMax: 'LATCHKEY_ACTIONS_MAX',
+  memoryTrimIdleSeconds: 'LATCHKEY_MEMORY_TRIM_IDLE_SECONDS',
 };
 
 export class ConfigError extends Error {
@@ -134,6 +137,7 @@ const NUMERIC = new Set([
   'actionsWallTimeMs',
   'actionsMemoryMb',
   'actionsMax',
+  'memoryTrimIdleSeconds',
 ]);
 const BOOLEAN = new Set(['auth0CompatibleDefaults']);
 
