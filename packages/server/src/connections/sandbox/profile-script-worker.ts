@@ -22,7 +22,6 @@
  * run with QuickJS's "out of memory" error. Typed arrays are left out of the context: profile
  * scripts do not need them and their buffers escape the limit entirely.
  */
-import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   DefaultIntrinsics,
@@ -76,6 +75,8 @@ class Vm {
     quickjs: QuickJSWASMModule,
     limits: VmLimits,
     readonly key: string | undefined,
+    /** The source compiled in this context (a warm one serves only runs of exactly this code). */
+    readonly script: string,
   ) {
     this.runtime = quickjs.newRuntime();
     this.runtime.setMemoryLimit(limits.memoryBytes);
@@ -102,15 +103,16 @@ const warm = new Map<string, Vm>();
 const MAX_WARM = 8;
 
 function vmFor(quickjs: QuickJSWASMModule, script: string, limits: VmLimits, warmKey: string | undefined): Vm {
-  if (warmKey === undefined) return new Vm(quickjs, limits, undefined);
-  // The code and limits are part of the key: a redeploy under the same key never runs stale code.
-  const key = createHash('sha256').update(`${warmKey}\n${limits.memoryBytes} ${limits.stackBytes}\n${script}`).digest('base64url');
+  if (warmKey === undefined) return new Vm(quickjs, limits, undefined, script);
+  // The limits are part of the key and the code must be the same: a redeploy never runs stale code.
+  const key = `${warmKey}\n${limits.memoryBytes} ${limits.stackBytes}`;
   const found = warm.get(key);
   if (found) {
     warm.delete(key); // taken while it runs; put back (most recent) if it ends cleanly
-    return found;
+    if (found.script === script) return found;
+    found.dispose();
   }
-  return new Vm(quickjs, limits, key);
+  return new Vm(quickjs, limits, key, script);
 }
 
 function keepWarm(box: Vm): void {

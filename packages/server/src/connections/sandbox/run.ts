@@ -102,6 +102,8 @@ export function resolveLimits(options: SandboxOptions): SandboxLimits {
 }
 
 let nextRunId = 1;
+/** The abort reason of a finished run (a bare abort() would build a DOMException, with its stack, every run). */
+const RUN_ENDED = new Error('the sandbox run ended');
 
 /** Resolves with the JSON text the script produced; rejects with a SandboxError. */
 export function runInWorker(job: SandboxJob, limits: SandboxLimits, options: SandboxOptions): Promise<string> {
@@ -129,7 +131,7 @@ export function runInWorker(job: SandboxJob, limits: SandboxLimits, options: San
       done = true;
       clearTimeout(wallClock);
       clearTimeout(watchdog);
-      ended.abort();
+      ended.abort(RUN_ENDED);
       if (worker) pool.release(worker, reusable);
       if (outcome.ok) resolve(outcome.resultJson);
       else reject(new SandboxError(outcome.reason, outcome.message));
