@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { createHash, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { verify as verifyArgon2 } from '@node-rs/argon2';
+import { authenticateDatabaseUser } from '../src/connections/database.js';
 import { encodeCustomPasswordHash, IMPORTED_HASH_PREFIX } from '../src/crypto/imported-hashes.js';
+import { verifyArgon2 as argon2Verify } from '../src/crypto/passwords.js';
+import { DomainError } from '../src/domain/errors.js';
 import { authorizeUrl, Browser, callbackParams, pkcePair, signInWithPassword } from './helpers/http-login.js';
 import { tokenRequest } from './helpers/protocol.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -111,4 +114,50 @@ test('an imported md4 user (a digest OpenSSL 3 keeps out of its default provider
   });
   assert.ok(callbackParams(await hostedLogin('md4@example.com', 'abc')).get('code'));
   assert.match(await storedHash(userId), /^\$argon2id\$/);
+});
+
+test('a wrong password pays one argon2id verification whatever the stored hash: unknown user, argon2id user, fast imported hashes', async () => {
+  const connection = (await server.ctx.storage.connections.getByName('Username-Password-Authentication'))!;
+  const digest = (algorithm: string, text: string) => createHash(algorithm).update(text).digest('hex');
+  const fast: Record<string, unknown> = {
+    md5: { algorithm: 'md5', hash: { value: digest('md5', 'Fast-pass-1'), encoding: 'hex' } },
+    sha1: { algorithm: 'sha1', hash: { value: digest('sha1', 'Fast-pass-1'), encoding: 'hex' } },
+    sha256: { algorithm: 'sha256', hash: { value: digest('sha256', 'salt-Fast-pass-1'), encoding: 'hex' }, salt: { value: 'salt-' } },
+    sha512: { algorithm: 'sha512', hash: { value: digest('sha512', 'Fast-pass-1'), encoding: 'hex' } },
+    md4: { algorithm: 'md4', hash: { value: 'a448017aaf21d8525fc10ae87aa6729d', encoding: 'hex' } },
+    hmac: {
+      algorithm: 'hmac',
+      hash: { value: digest('sha256', 'x'), encoding: 'hex', digest: 'sha256', key: { value: 'secret' } },
+    },
+    ldap: { algorithm: 'ldap', hash: { value: `{SHA}${createHash('sha1').update('Fast-pass-1').digest('base64')}` } },
+  };
+  const users: Array<[string, string | undefined]> = [['nobody@timing.example', undefined]];
+  const native = await createUser(server, 'argon2@timing.example', { password: 'Native-pass-1' });
+  users.push(['argon2@timing.example', native.user_id]);
+  for (const [algorithm, customHash] of Object.entries(fast)) {
+    const email = `${algorithm}@timing.example`;
+    users.push([email, (await importedUser(email, customHash)).userId]);
+  }
+
+  for (const [email, userId] of users) {
+    const own = userId ? await storedHash(userId) : undefined;
+    const calls: string[] = [];
+    const hooks = {
+      argon2: (encoded: string, password: string) => {
+        calls.push(encoded === own ? 'own hash' : encoded.startsWith('$argon2id$') ? 'decoy' : `other: ${encoded}`);
+        return argon2Verify(encoded, password);
+      },
+    };
+    await assert.rejects(
+      authenticateDatabaseUser(server.ctx.storage, connection, email, 'Wrong-pass-1', '203.0.113.9', Date.now(), hooks),
+      (err) => err instanceof DomainError && err.code === 'wrong_credentials',
+      email,
+    );
+    const expected = own?.startsWith('$argon2id$') ? ['own hash'] : ['decoy'];
+    assert.deepEqual(calls, expected, `${email}: one argon2id verification, as for an unknown user`);
+  }
+  // The md5 user is a real one: its right password signs in (and is rehashed, which no failure did).
+  const md5 = await authenticateDatabaseUser(server.ctx.storage, connection, 'md5@timing.example', 'Fast-pass-1', '203.0.113.9', Date.now());
+  assert.equal(md5.email, 'md5@timing.example');
+  assert.match(await storedHash(md5.user_id), /^\$argon2id\$/);
 });

@@ -565,6 +565,15 @@ export function isImportedCustomHash(encoded: string): boolean {
   return encoded.startsWith(IMPORTED_HASH_PREFIX);
 }
 
+/** One digest or HMAC, no work factor: checked in microseconds, where argon2id, bcrypt, pbkdf2 and scrypt take milliseconds. */
+const FAST_ALGORITHMS: readonly CustomHashAlgorithm[] = ['hmac', 'ldap', 'md4', 'md5', 'sha1', 'sha256', 'sha512'];
+
+/** Whether a stored hash is an imported one without a work factor (see connections/database.ts for why it matters). */
+export function isFastImportedHash(encoded: string): boolean {
+  const h = decodeCustomPasswordHash(encoded);
+  return h !== undefined && FAST_ALGORITHMS.includes(h.algorithm);
+}
+
 /** The stored object, for the export; undefined when the string is not a stored custom hash. */
 export function decodeCustomPasswordHash(encoded: string): CustomPasswordHash | undefined {
   if (!isImportedCustomHash(encoded)) return undefined;
