@@ -1,5 +1,6 @@
 import { hash, verify } from '@node-rs/argon2';
 import { verify as verifyBcrypt } from '@node-rs/bcrypt';
+import { DomainError } from '../domain/errors.js';
 import { isImportedCustomHash, verifyCustomPasswordHash } from './imported-hashes.js';
 
 /** `Algorithm.Argon2id`; the package declares it as a const enum, which isolated modules cannot import. */
@@ -41,7 +42,9 @@ export async function verifyPassword(password: string, encoded: string, argon2: 
     if (BCRYPT_HASH.test(encoded)) return await verifyBcrypt(password, encoded);
     if (isImportedCustomHash(encoded)) return await verifyCustomPasswordHash(password, encoded);
     return false;
-  } catch {
+  } catch (err) {
+    // Not a wrong password: the check could not run now (crypto/imported-hashes.ts, a full queue).
+    if (err instanceof DomainError && err.kind === 'limit') throw err;
     return false;
   }
 }
