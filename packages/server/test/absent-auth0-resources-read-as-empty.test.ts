@@ -93,7 +93,10 @@ test(`deploy-cli's pages (tenant pages, the global client's login page) are take
   };
   const taken = await server.management('PATCH', '/tenants/settings', emptyTenantPages);
   assert.equal(taken.status, 200, JSON.stringify(taken.body));
-  const emptyLogin = await server.management('PATCH', `/clients/${global.client_id}`, { custom_login_page: '', custom_login_page_on: false });
+  const emptyLogin = await server.management('PATCH', `/clients/${global.client_id}`, {
+    custom_login_page: '',
+    custom_login_page_on: false,
+  });
   assert.equal(emptyLogin.status, 200, JSON.stringify(emptyLogin.body));
 
   for (const [path, body] of [

@@ -158,7 +158,14 @@ test('a wrong password pays one argon2id verification whatever the stored hash: 
     assert.deepEqual(calls, expected, `${email}: one argon2id verification, as for an unknown user`);
   }
   // The md5 user is a real one: its right password signs in (and is rehashed, which no failure did).
-  const md5 = await authenticateDatabaseUser(server.ctx.storage, connection, 'md5@timing.example', 'Fast-pass-1', '203.0.113.9', Date.now());
+  const md5 = await authenticateDatabaseUser(
+    server.ctx.storage,
+    connection,
+    'md5@timing.example',
+    'Fast-pass-1',
+    '203.0.113.9',
+    Date.now(),
+  );
   assert.equal(md5.email, 'md5@timing.example');
   assert.match(await storedHash(md5.user_id), /^\$argon2id\$/);
 });
@@ -170,7 +177,10 @@ test('MD4/Whirlpool PBKDF2 checks queue up to a bound; past it a sign-in is refu
     pbkdf2({ password, salt, iterations, hashLength, hashFunction: createMD4(), outputType: 'binary' });
   const stored = (iterations: number, keylen: number, derived: Uint8Array) =>
     IMPORTED_HASH_PREFIX +
-    JSON.stringify({ algorithm: 'pbkdf2', hash: { value: `$pbkdf2-md4$i=${iterations},l=${keylen}$${b64(salt)}$${b64(derived)}`, encoding: 'utf8' } });
+    JSON.stringify({
+      algorithm: 'pbkdf2',
+      hash: { value: `$pbkdf2-md4$i=${iterations},l=${keylen}$${b64(salt)}$${b64(derived)}`, encoding: 'utf8' },
+    });
   const { userId, encoded } = await importedUser('md4-pbkdf2@example.com', {
     algorithm: 'pbkdf2',
     hash: { value: `$pbkdf2-md4$i=1000,l=16$${b64(salt)}$${b64(await key('Md4-queue-pass-1', 1000, 16))}`, encoding: 'utf8' },

@@ -235,7 +235,10 @@ export function absentTypeRefusal(type: string): DomainError {
 
 /** Nothing set: a page disabled and empty (`{enabled: false, html: ''}`), an empty login page. */
 const isEmpty = (value: unknown): boolean =>
-  value === undefined || value === null || value === false || value === '' ||
+  value === undefined ||
+  value === null ||
+  value === false ||
+  value === '' ||
   (typeof value === 'object' && !Array.isArray(value) && Object.values(value as object).every(isEmpty));
 
 /**
