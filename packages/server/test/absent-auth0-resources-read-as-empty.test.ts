@@ -80,3 +80,36 @@ test(`writes that change nothing are taken; others are refused naming the type (
   );
   assert.equal(sms?.enabled, false);
 });
+
+test(`deploy-cli's pages (tenant pages, the global client's login page) are taken empty and refused with content (${backend})`, async () => {
+  const [global] = (await server.management('GET', '/clients?is_global=true')).body as Array<{ client_id: string }>;
+  assert.ok(global);
+  const before = (await server.management('GET', '/tenants/settings')).body;
+  // What deploy-cli sends for pages that are off and empty: nothing to refuse.
+  const emptyTenantPages = {
+    change_password: { enabled: false, html: '' },
+    guardian_mfa_page: { enabled: false, html: '' },
+    error_page: { html: '', show_log_link: false, url: '' },
+  };
+  const taken = await server.management('PATCH', '/tenants/settings', emptyTenantPages);
+  assert.equal(taken.status, 200, JSON.stringify(taken.body));
+  const emptyLogin = await server.management('PATCH', `/clients/${global.client_id}`, {
+    custom_login_page: '',
+    custom_login_page_on: false,
+  });
+  assert.equal(emptyLogin.status, 200, JSON.stringify(emptyLogin.body));
+
+  for (const [path, body] of [
+    ['/tenants/settings', { change_password: { enabled: true, html: '<p>Reset</p>' } }],
+    ['/tenants/settings', { error_page: { html: '', show_log_link: false, url: 'https://errors.example.test/' } }],
+    ['/tenants/settings', { guardian_mfa_page: { enabled: false, html: '<p>MFA</p>' }, friendly_name: 'Changed' }],
+    [`/clients/${global.client_id}`, { custom_login_page: '<html>login</html>', custom_login_page_on: true }],
+    [`/clients/${global.client_id}`, { custom_login_page_on: true }],
+  ] as const) {
+    const refused = await server.management('PATCH', path, body);
+    assert.equal(refused.status, 400, `${path} ${JSON.stringify(body)}: ${JSON.stringify(refused.body)}`);
+    assert.equal(refused.body.errorCode, 'operation_not_supported');
+    assert.match(refused.body.message, /^latchkey has no pages: this import cannot be applied\. .*AUTH0_EXCLUDED=\[.*"pages"/);
+  }
+  assert.deepEqual((await server.management('GET', '/tenants/settings')).body, before, 'nothing of a refused write was applied');
+});

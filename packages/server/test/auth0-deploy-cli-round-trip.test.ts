@@ -340,12 +340,14 @@ test(`a user signs in to the imported native app with openid-client and calls th
   assert.equal((await fetch(apiUrl)).status, 401);
 });
 
-test(`an import carrying rules or hooks fails with one message naming them, before anything is written (${backend})`, async () => {
+test(`an import carrying rules, hooks or pages fails with one message naming them, before anything is written (${backend})`, async () => {
   assert.ok(yamlFile, 'runs after the import');
   const dir = join(work, 'unsupported');
   mkdirSync(join(dir, 'scripts'), { recursive: true });
   writeFileSync(join(dir, 'scripts', 'add-claims.js'), 'function (user, context, callback) { callback(null, user, context); }\n');
   writeFileSync(join(dir, 'scripts', 'pre-registration.js'), 'module.exports = function (user, context, cb) { cb(null, { user }); };\n');
+  mkdirSync(join(dir, 'pages'), { recursive: true });
+  writeFileSync(join(dir, 'pages', 'login.html'), '<html><body>Our own login page</body></html>\n');
   const file = join(dir, 'tenant.yaml');
   writeFileSync(
     file,
@@ -361,6 +363,10 @@ test(`an import carrying rules or hooks fails with one message naming them, befo
       '    script: ./scripts/pre-registration.js',
       '    triggerId: pre-user-registration',
       '    active: true',
+      'pages:',
+      '  - name: login',
+      '    html: ./pages/login.html',
+      '    enabled: true',
       'resourceServers:',
       '  - name: Not Imported API',
       '    identifier: https://not-imported.example.test/',
@@ -373,16 +379,18 @@ test(`an import carrying rules or hooks fails with one message naming them, befo
       '',
     ].join('\n'),
   );
-  // Rules as they are, and hooks alone (rules excluded): both refused at their first write, the two
-  // imports side by side since neither may write anything.
+  // Rules as they are, hooks alone (rules excluded), pages alone: each refused at its first write,
+  // the imports side by side since none may write anything.
   const before = await state(b);
-  const [withRules, withHooks] = await Promise.all([
+  const [withRules, withHooks, withPages] = await Promise.all([
     deploy(b, ['import', '--input_file', file]),
     deploy(b, ['import', '--input_file', file], { AUTH0_EXCLUDED: JSON.stringify(['rules']) }),
+    deploy(b, ['import', '--input_file', file], { AUTH0_EXCLUDED: JSON.stringify(['rules', 'hooks']) }),
   ]);
   for (const [run, type] of [
     [withRules, 'rules'],
     [withHooks, 'hooks'],
+    [withPages, 'pages'],
   ] as const) {
     assert.notEqual(run.code, 0, run.output);
     const refusals = run.output.match(/latchkey has no \w+[^\n]*/g) ?? [];

@@ -335,6 +335,42 @@ test('a malformed multipart upload (no boundary, no closing boundary) is a 400 a
   assert.equal((await server.management('GET', '/users-by-email?email=cut@multipart.example')).body.length, 0);
 });
 
+test('an upload with two users files is a 400 in the Management API shape naming the problem, and leaves no job behind', async () => {
+  const token = await server.managementToken();
+  const twoFiles = (order: 'files-first' | 'fields-first') => {
+    const form = new FormData();
+    if (order === 'fields-first') form.append('connection_id', connectionId);
+    form.append('users', new Blob([JSON.stringify([{ email: 'one@twofiles.example' }])]), 'one.json');
+    form.append('users', new Blob([JSON.stringify([{ email: 'two@twofiles.example' }])]), 'two.json');
+    if (order === 'files-first') form.append('connection_id', connectionId);
+    return form;
+  };
+  // Three refusals: were each to leave its job holding a place, the limit of two would refuse the import after them.
+  for (const order of ['files-first', 'fields-first', 'files-first'] as const) {
+    const response = await fetch(`${server.issuer}api/v2/jobs/users-imports`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+      body: twoFiles(order),
+    });
+    const answer = (await response.json()) as Record<string, unknown>;
+    assert.equal(response.status, 400, JSON.stringify(answer));
+    assert.deepEqual(answer, {
+      statusCode: 400,
+      error: 'Bad Request',
+      message: 'Payload validation error: Send exactly one file, users.',
+      errorCode: 'invalid_body',
+    });
+  }
+  const created = await management.jobs.usersImports.create({
+    users: file([{ email: 'after@twofiles.example' }]),
+    connection_id: connectionId,
+  });
+  assert.equal((await finished(created.id)).status, 'completed');
+  for (const email of ['one@twofiles.example', 'two@twofiles.example']) {
+    assert.equal((await server.management('GET', `/users-by-email?email=${email}`)).body.length, 0, `${email} is not imported`);
+  }
+});
+
 test('a tenant may have two unfinished import jobs; a third is refused with 429', async () => {
   const now = Date.now();
   const held = ['job_heldA', 'job_heldB'];
@@ -474,6 +510,27 @@ test('expired jobs go with their errors and files when the sweep runs', async ()
   assert.equal((await rejection(() => management.jobs.get(job.id))).statusCode, 404);
   assert.equal(await server.ctx.storage.jobs.getFilePart(job.id, 0), undefined, 'the export file is deleted');
   assert.equal((await fetch(job.location)).status, 403, 'and its link no longer serves anything');
+});
+
+test('a job past its expiry answers 404 (and its file link 403) at once, before the sweep deletes it', async () => {
+  const imported = await finished(
+    (await management.jobs.usersImports.create({ users: file([1, { email: 'expiring@jobs.example' }]), connection_id: connectionId })).id,
+  );
+  const exported = await finished((await management.jobs.usersExports.create({ connection_id: connectionId, format: 'json' })).id);
+  assert.equal((await management.jobs.errors.get(imported.id).withRawResponse()).rawResponse.status, 200);
+  assert.equal((await fetch(exported.location)).status, 200);
+  for (const id of [imported.id, exported.id]) {
+    const job = await server.ctx.storage.jobs.get(id);
+    assert.ok(job);
+    // Its retention ran out a second ago; no sweep has run since.
+    assert.equal(await server.ctx.storage.jobs.save({ ...job, expires_at: new Date(Date.now() - 1000).toISOString() }, null), true);
+    assert.equal((await rejection(() => management.jobs.get(id))).statusCode, 404, id);
+    const errors = await rejection(() => management.jobs.errors.get(id));
+    assert.equal(errors.statusCode, 404, id);
+    assert.equal(errors.body.errorCode, 'inexistent_job');
+    assert.ok(await server.ctx.storage.jobs.get(id), 'the rows are still there: the answer does not wait for the sweep');
+  }
+  assert.equal((await fetch(exported.location)).status, 403, 'the export file is not served either');
 });
 
 test('jobs need their scopes', async () => {

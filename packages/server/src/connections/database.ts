@@ -1,4 +1,5 @@
-import { hashPassword, needsRehash, verifyPassword } from '../crypto/passwords.js';
+import { isFastImportedHash } from '../crypto/imported-hashes.js';
+import { type Argon2Verify, hashPassword, needsRehash, verifyArgon2, verifyPassword } from '../crypto/passwords.js';
 import { DEFAULT_DATABASE_CONNECTION } from '../domain/connections.js';
 import { DomainError } from '../domain/errors.js';
 import type { Client, Connection, User } from '../domain/types.js';
@@ -24,6 +25,13 @@ export function lockHeaders(lock: { until: Date; limit: number }, now: number): 
 
 /** Checked against when the user does not exist, so a miss costs as much time as a wrong password. */
 let decoyHash: Promise<string> | undefined;
+const decoy = () => (decoyHash ??= hashPassword('decoy password, never matches'));
+
+/** What a password check runs on; tests pass a counting argon2 verify. */
+export interface PasswordCheckHooks {
+  argon2: Argon2Verify;
+}
+const DEFAULT_HOOKS: PasswordCheckHooks = { argon2: verifyArgon2 };
 
 /**
  * Email (or username) and password against a database connection, behind the brute-force limits.
@@ -36,6 +44,7 @@ export async function authenticateDatabaseUser(
   password: string,
   ip: string,
   now: number,
+  hooks: PasswordCheckHooks = DEFAULT_HOOKS,
 ): Promise<User> {
   const record = identifier.includes('@')
     ? await storage.users.findByEmail(connection.name, identifier.trim())
@@ -51,9 +60,13 @@ export async function authenticateDatabaseUser(
       { lock: { until: attempt.lockedUntil, limit: attempt.limit } },
     );
   }
-  const hash = record?.passwordHash ?? (await (decoyHash ??= hashPassword('decoy password, never matches')));
-  const ok = (await verifyPassword(password, hash)) && record !== undefined && record.passwordHash !== null;
+  const hash = record?.passwordHash ?? (await decoy());
+  const ok = (await verifyPassword(password, hash, hooks.argon2)) && record !== undefined && record.passwordHash !== null;
   if (!ok || !record) {
+    // Every failure pays at least one argon2id verification (the user's own hash, or the decoy). An
+    // imported md5/sha/hmac/ldap hash is checked in microseconds: without the decoy on top, a wrong
+    // password for such a user would answer measurably faster than an unknown email (user enumeration).
+    if (record?.passwordHash && isFastImportedHash(record.passwordHash)) await verifyPassword(password, await decoy(), hooks.argon2);
     if (attempt) await loginFailed(storage, keys, attempt, now);
     throw wrongCredentials();
   }

@@ -335,8 +335,21 @@ hashWasm
   .then((key) => parentPort.postMessage(key));
 `;
 let wasmQueue: Promise<unknown> = Promise.resolve();
+/**
+ * Derivations waiting or running. Each takes up to a second or two, one at a time, and anyone can
+ * start one by guessing a password for such a user (10 guesses per account, many accounts): past this,
+ * a sign-in is refused at once instead of queued, so neither the wait nor the memory grows.
+ */
+export const MAX_WASM_PBKDF2_QUEUE = 8;
+let wasmQueued = 0;
+
+/** The verification was not run: too many are queued. A sign-in answers 429 and may be retried shortly. */
+export const verificationBusy = () =>
+  new DomainError('limit', 'too_many_requests', 'Too many sign-ins are being checked right now. Try again in a few seconds.');
 
 function wasmPbkdf2InWorker(p: Pbkdf2Params, password: Buffer): Promise<Buffer> {
+  if (wasmQueued >= MAX_WASM_PBKDF2_QUEUE) return Promise.reject(verificationBusy());
+  wasmQueued += 1;
   const run = () =>
     new Promise<Buffer>((resolve, reject) => {
       const worker = new Worker(PBKDF2_WORKER, {
@@ -357,7 +370,9 @@ function wasmPbkdf2InWorker(p: Pbkdf2Params, password: Buffer): Promise<Buffer> 
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`pbkdf2 worker exited with code ${code}`)));
     });
-  const result = wasmQueue.then(run, run);
+  const result = wasmQueue.then(run, run).finally(() => {
+    wasmQueued -= 1;
+  });
   wasmQueue = result.catch(() => undefined);
   return result;
 }
@@ -563,6 +578,15 @@ export function encodeCustomPasswordHash(input: unknown): { encoded: string } | 
 
 export function isImportedCustomHash(encoded: string): boolean {
   return encoded.startsWith(IMPORTED_HASH_PREFIX);
+}
+
+/** One digest or HMAC, no work factor: checked in microseconds, where argon2id, bcrypt, pbkdf2 and scrypt take milliseconds. */
+const FAST_ALGORITHMS: readonly CustomHashAlgorithm[] = ['hmac', 'ldap', 'md4', 'md5', 'sha1', 'sha256', 'sha512'];
+
+/** Whether a stored hash is an imported one without a work factor (see connections/database.ts for why it matters). */
+export function isFastImportedHash(encoded: string): boolean {
+  const h = decodeCustomPasswordHash(encoded);
+  return h !== undefined && FAST_ALGORITHMS.includes(h.algorithm);
 }
 
 /** The stored object, for the export; undefined when the string is not a stored custom hash. */

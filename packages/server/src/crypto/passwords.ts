@@ -1,5 +1,6 @@
 import { hash, verify } from '@node-rs/argon2';
 import { verify as verifyBcrypt } from '@node-rs/bcrypt';
+import { DomainError } from '../domain/errors.js';
 import { isImportedCustomHash, verifyCustomPasswordHash } from './imported-hashes.js';
 
 /** `Algorithm.Argon2id`; the package declares it as a const enum, which isolated modules cannot import. */
@@ -31,13 +32,19 @@ export function needsRehash(encoded: string): boolean {
   return !encoded.startsWith('$argon2id$');
 }
 
-export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
+/** argon2's verify, as verifyPassword calls it; a parameter so a test can count what a sign-in pays (connections/database.ts). */
+export type Argon2Verify = (encoded: string, password: string) => Promise<boolean>;
+export const verifyArgon2: Argon2Verify = (encoded, password) => verify(encoded, password);
+
+export async function verifyPassword(password: string, encoded: string, argon2: Argon2Verify = verifyArgon2): Promise<boolean> {
   try {
-    if (encoded.startsWith('$argon2')) return await verify(encoded, password);
+    if (encoded.startsWith('$argon2')) return await argon2(encoded, password);
     if (BCRYPT_HASH.test(encoded)) return await verifyBcrypt(password, encoded);
     if (isImportedCustomHash(encoded)) return await verifyCustomPasswordHash(password, encoded);
     return false;
-  } catch {
+  } catch (err) {
+    // Not a wrong password: the check could not run now (crypto/imported-hashes.ts, a full queue).
+    if (err instanceof DomainError && err.kind === 'limit') throw err;
     return false;
   }
 }

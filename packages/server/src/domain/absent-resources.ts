@@ -12,6 +12,7 @@
  * admin client holds them and a write reaches the refusal that names the type (a 403 for a missing
  * scope would read, to auth0-deploy-cli, as "feature deprecated" and be skipped without a word).
  */
+import { DomainError } from './errors.js';
 
 /** What latchkey knows that some of Auth0's settings mirror. */
 export interface AbsentResourceFacts {
@@ -198,3 +199,58 @@ export const ABSENT_RESOURCES: readonly AbsentResource[] = [
 export const ABSENT_RESOURCE_SCOPES: readonly string[] = [
   ...new Set(ABSENT_RESOURCES.flatMap((r) => ['read', 'create', 'update', 'delete'].map((verb) => `${verb}:${r.scope}`))),
 ];
+
+/**
+ * A type latchkey lacks that auth0-deploy-cli writes into resources latchkey has: its `pages` go
+ * into the tenant settings (password reset, error and MFA pages) and onto the global client (the
+ * login page). Its handler runs before the first resource latchkey has is written, so refusing
+ * it there refuses the import before anything is written.
+ */
+export const ABSENT_FIELDS = {
+  tenant: { type: 'pages', fields: ['change_password', 'error_page', 'guardian_mfa_page'] },
+  client: { type: 'pages', fields: ['custom_login_page', 'custom_login_page_on'] },
+} as const;
+
+/** auth0-deploy-cli's names of every type latchkey lacks, as `AUTH0_EXCLUDED` takes them. */
+export const EXCLUDABLE_TYPES: readonly string[] = [
+  ...new Set([
+    ...ABSENT_RESOURCES.filter((r) => r.excludable !== false).map((r) => r.type),
+    ...Object.values(ABSENT_FIELDS).map((f) => f.type),
+  ]),
+];
+
+/**
+ * The refusal of content for a type latchkey lacks. It names every such type for `AUTH0_EXCLUDED`,
+ * so one change to the configuration leaves them all out (the server cannot see the types an import
+ * writes later before it writes them).
+ */
+export function absentTypeRefusal(type: string): DomainError {
+  return new DomainError(
+    'invalid',
+    'operation_not_supported',
+    `latchkey has no ${type}: this import cannot be applied. Remove the ${type} from the files, or leave out ` +
+      `every type latchkey lacks with AUTH0_EXCLUDED=${JSON.stringify(EXCLUDABLE_TYPES)} (auth0-deploy-cli).`,
+  );
+}
+
+/** Nothing set: a page disabled and empty (`{enabled: false, html: ''}`), an empty login page. */
+const isEmpty = (value: unknown): boolean =>
+  value === undefined ||
+  value === null ||
+  value === false ||
+  value === '' ||
+  (typeof value === 'object' && !Array.isArray(value) && Object.values(value as object).every(isEmpty));
+
+/**
+ * The body without the absent type's fields when they set nothing (a tool writing back the empty
+ * pages it read); refused, naming the type, when they hold content.
+ */
+export function withoutAbsentFields<T extends Record<string, unknown>>(resource: keyof typeof ABSENT_FIELDS, body: T): T {
+  const { type, fields } = ABSENT_FIELDS[resource];
+  const rest: Record<string, unknown> = { ...body };
+  for (const field of fields) {
+    if (!isEmpty(rest[field])) throw absentTypeRefusal(type);
+    delete rest[field];
+  }
+  return rest as T;
+}

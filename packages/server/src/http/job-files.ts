@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
+import { jobExpired } from '../domain/jobs/jobs.js';
 
 /**
  * Export files, served to whoever holds a signed, unexpired link (the `location` of a completed
@@ -24,7 +25,7 @@ export async function jobFileEndpoint(app: FastifyInstance, ctx: ServerContext):
       if (!ctx.downloads.verify(`jobs/files/${name}`, expires, signature, ctx.now())) return denied();
       const id = name.slice(0, name.indexOf('.'));
       const job = await ctx.storage.jobs.get(id);
-      if (job?.type !== 'users_export' || job.status !== 'completed') return denied();
+      if (job?.type !== 'users_export' || job.status !== 'completed' || jobExpired(job, ctx.now())) return denied();
       const parts = job.data.parts ?? 0;
       const jobs = ctx.storage.jobs;
       async function* file() {

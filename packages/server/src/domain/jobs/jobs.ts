@@ -131,10 +131,13 @@ export async function createExport(
   return job;
 }
 
-export async function getJob(storage: Pick<Storage, 'jobs'>, id: string): Promise<JobRecord> {
+/** Whether the job is past its retention: it is gone from then on, whenever the sweep deletes its rows. */
+export const jobExpired = (job: JobRecord, now: number) => Date.parse(job.expires_at) <= now;
+
+export async function getJob(storage: Pick<Storage, 'jobs'>, id: string, now: number): Promise<JobRecord> {
   const job = await storage.jobs.get(id);
   // An upload still arriving has no id anyone was told: it does not exist yet.
-  if (!job || job.status === 'uploading') throw notFound('The job does not exist.', 'inexistent_job');
+  if (!job || job.status === 'uploading' || jobExpired(job, now)) throw notFound('The job does not exist.', 'inexistent_job');
   return job;
 }
 

@@ -1,7 +1,13 @@
 import { isDeepStrictEqual } from 'node:util';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import { ABSENT_RESOURCES, type AbsentAnswer, type AbsentResource, type AbsentResourceFacts } from '../../domain/absent-resources.js';
+import {
+  ABSENT_RESOURCES,
+  type AbsentAnswer,
+  type AbsentResource,
+  type AbsentResourceFacts,
+  absentTypeRefusal,
+} from '../../domain/absent-resources.js';
 import { DomainError } from '../../domain/errors.js';
 import { THROTTLE } from '../../login/throttle.js';
 import { managementError } from '../errors.js';
@@ -17,13 +23,23 @@ import type { ManagementApp } from './plugin.js';
  * its type and writing it before the next handler starts. The server sees nothing of the files but
  * the reads, and a read of `/rules` or `/hooks` looks the same for a file that lists none as for one
  * that lists some (Auth0's own exports write `rules: []`). So the first request that reveals content
- * is that type's first write. The order (deploy-cli 8.44) is rules, rulesConfigs, hooks, pages, then
- * resourceServers and clients, then the other types (guardian*, attackProtection, actions...), then
- * databases, connections, clientGrants, roles, ..., prompts, tenant. So an import carrying rules,
- * rules-configs or hooks fails before anything is written; content of a later type fails at its own
- * write, after the types before it were applied (applying again is idempotent). The refusal names
- * the type and the `AUTH0_EXCLUDED` value that leaves every absent type out: that setting is the
- * pre-flight, since the server cannot see the other types before they are written.
+ * is that type's first write. deploy-cli 8.44 runs `processChanges` by its `@order` (default 50),
+ * ties in its handler table's order (lib/tools/auth0/handlers/index.js):
+ *   40 clientAuthCredentialsPre (writes only with AUTH0_ALLOW_DELETE)
+ *   50 rules, rulesConfigs, hooks, pages, | resourceServers, clients, guardianFactors,
+ *      guardianFactorProviders, guardianFactorTemplates, guardianPolicies,
+ *      guardianPhoneFactorSelectedProvider, guardianPhoneFactorMessageTypes, actionModules,
+ *      attackProtection, riskAssessment, customDomains, networkACLs, userAttributeProfiles,
+ *      connectionProfiles, rateLimitPolicies
+ *   51 actions; 60 databases, connections, emailProvider, clientGrants, roles, phoneProviders, themes,
+ *      selfServiceProfiles; 65 phoneTemplates, tokenExchangeProfiles; 70 emailTemplates, branding,
+ *      organizations, logStreams, flowVaultConnections, clientAuthCredentials; 75 eventStreams;
+ *   80 prompts, triggers, flows; 90 forms; 100 tenant, supplementalSignals.
+ * So content for rules, rulesConfigs, hooks or pages (domain ABSENT_FIELDS) is refused before anything
+ * is written; content for every absent type after the bar is refused at its own write, after the APIs
+ * and applications before it were applied (applying again is idempotent). The refusal names the type
+ * and the `AUTH0_EXCLUDED` value that leaves every absent type out: that setting is the pre-flight,
+ * since the server cannot see the other types before they are written.
  */
 
 /** Path parameters of the absent routes: any value Auth0 would take, bounded. */
@@ -43,22 +59,6 @@ function emptyList(key: string, query: Record<string, unknown>): unknown {
   if (query.include_totals !== 'true') return [];
   const limit = Math.min(numberParam(query.per_page, 50), 100);
   return { start: numberParam(query.page, 0) * limit, limit, length: 0, total: 0, [key]: [] };
-}
-
-/**
- * auth0-deploy-cli's type names that latchkey lacks entirely, for `AUTH0_EXCLUDED`: the refusal of
- * the first one an import writes names them all, so one change to the configuration leaves every
- * such type out (the server cannot see the others before they are written).
- */
-const EXCLUDABLE = JSON.stringify([...new Set(ABSENT_RESOURCES.filter((r) => r.excludable !== false).map((r) => r.type))]);
-
-function refusal(type: string): DomainError {
-  return new DomainError(
-    'invalid',
-    'operation_not_supported',
-    `latchkey has no ${type}: this import cannot be applied. Remove the ${type} from the files, or leave out ` +
-      `every type latchkey lacks with AUTH0_EXCLUDED=${EXCLUDABLE} (auth0-deploy-cli).`,
-  );
 }
 
 /** What an absent resource reads as; `undefined` when Auth0 answers an error there. */
@@ -128,7 +128,7 @@ export async function absentResourceRoutes(app: ManagementApp): Promise<void> {
           if (method !== 'DELETE' && current !== undefined && changesNothing(current, request.body, rest)) {
             return rest === '' ? current : (current as Array<{ name?: string }>).find((i) => i.name === rest);
           }
-          throw refusal(resource.type);
+          throw absentTypeRefusal(resource.type);
         },
       });
     }

@@ -43,6 +43,9 @@ const ExportBody = Strict({
  * closing boundary) are the client's malformed request; @fastify/multipart's limits carry a status already.
  */
 function malformedUpload(err: unknown): unknown {
+  // A second file part passes the parser's `files: 1` limit, which it reports as a 413; but nothing
+  // was too large: the request is malformed (Auth0 takes exactly one users file).
+  if ((err as { code?: string }).code === 'FST_FILES_LIMIT') return invalidField('users', 'Send exactly one file, users.');
   if (err instanceof DomainError || !(err instanceof Error) || (err as { statusCode?: number }).statusCode !== undefined) return err;
   return invalidField('users', `Malformed multipart/form-data body: ${err.message}`);
 }
@@ -134,7 +137,7 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
   });
 
   app.get('/jobs/:id', { config: { scope: ['read:users', 'create:users'] }, schema: { params: IdParam } }, async (request) =>
-    present(await getJob(storage, request.params.id), request.managementScopes),
+    present(await getJob(storage, request.params.id, ctx.now()), request.managementScopes),
   );
 
   // Auth0: the failed users with why; the job itself (with status_details) when it failed as a whole; 204 when nothing failed.
@@ -142,7 +145,7 @@ export async function jobRoutes(app: ManagementApp, ctx: ServerContext): Promise
     '/jobs/:id/errors',
     { config: { scope: ['read:users', 'create:users'] }, schema: { params: Strict({ id: Id }) } },
     async (request, reply) => {
-      const job = await getJob(storage, request.params.id);
+      const job = await getJob(storage, request.params.id, ctx.now());
       const errors = await jobErrors(storage, job, MAX_JOB_ERRORS);
       if (errors.length > 0) return errors;
       if (job.status === 'failed') return present(job);

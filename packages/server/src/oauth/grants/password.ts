@@ -39,6 +39,8 @@ async function passwordGrant(
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;
     const lock = err.details.lock;
+    // A full verification queue is the server's load, not this account's lock: Auth0's rate-limit answer.
+    if (err.code === 'too_many_requests') throw new OAuthError('too_many_requests', err.message, 429, { 'Retry-After': '5' });
     if (err.kind === 'limit') throw new OAuthError('too_many_attempts', err.message, 429, lock && lockHeaders(lock, ctx.now()));
     throw new OAuthError('invalid_grant', err.message);
   }
