@@ -415,7 +415,8 @@ export async function deployAction(deps: ActionsDeps, id: string, now: Date) {
   const draft = await actionRecord(deps, id);
   assertDeployable(draft, deps.checkCode);
   const { version, action } = await deps.storage.transaction(async (tx) => {
-    const current = await tx.actions.get(id);
+    // Held until the transaction ends: parallel deploys of the action take their numbers in turn.
+    const current = await tx.actions.lock(id);
     if (!current) throw noSuchAction();
     const version = await addVersion(tx, {
       id: randomUUID(),
@@ -461,7 +462,8 @@ export async function deployVersion(deps: ActionsDeps, id: string, versionId: st
   // Checked again: what may be deployed can have narrowed since that version was.
   assertDeployable({ ...named, code: old.code, dependencies: old.dependencies, trigger: old.trigger }, deps.checkCode);
   const { version, action } = await deps.storage.transaction(async (tx) => {
-    const current = await tx.actions.get(id);
+    // Held until the transaction ends: parallel deploys of the action take their numbers in turn.
+    const current = await tx.actions.lock(id);
     if (!current) throw noSuchAction();
     const { number: _number, ...copy } = old;
     const version = await addVersion(tx, { ...copy, id: randomUUID(), created_at: at });
@@ -568,6 +570,7 @@ export async function updateBindings(deps: ActionsDeps, trigger: string, input: 
   }
   const at = now.toISOString();
   const bindings = await deps.storage.transaction(async (tx) => {
+    await tx.actions.lockFlow(triggerId);
     const existing = (await tx.actions.listBindings(triggerId, { kind: 'offset', offset: 0, limit: 10_000, includeTotal: false })).items;
     const bound: BindingRecord[] = [];
     for (const [i, { ref, display_name }] of input.entries()) {

@@ -367,6 +367,8 @@ export interface RoleRepository {
  */
 export interface ActionRepository {
   get(id: string): Promise<ActionRecord | undefined>;
+  /** get, inside a transaction, holding the action until it ends: a parallel deploy of it waits. */
+  lock(id: string): Promise<ActionRecord | undefined>;
   getByName(name: string): Promise<ActionRecord | undefined>;
   /** Ordered by creation. */
   list(filter: ActionListFilter, page: PageRequest & { kind: 'offset' }): Promise<Page<ActionRecord>>;
@@ -388,6 +390,8 @@ export interface ActionRepository {
 
   /** The trigger's bindings in flow order. */
   listBindings(trigger: TriggerId, page: PageRequest & { kind: 'offset' }): Promise<Page<BindingRecord>>;
+  /** Inside a transaction: holds the trigger's flow until it ends, so parallel replacements run one after the other. */
+  lockFlow(trigger: TriggerId): Promise<void>;
   /** Replaces the trigger's whole flow with these bindings, in this order. */
   replaceBindings(trigger: TriggerId, bindings: BindingRecord[]): Promise<void>;
   /** How many bindings name the action. */
