@@ -138,3 +138,26 @@ test('api.cache keeps values per Action between runs', async () => {
   assert.equal((await runFlow(deps, 'credentials-exchange', { client: {} })).accessTokenClaims.hit, null);
   assert.equal((await runFlow(deps, 'credentials-exchange', { client: {} })).accessTokenClaims.hit, 'cached-1');
 });
+
+test("the wall clock is the whole flow's: Actions that each wait within it still fail the flow together", async () => {
+  let calls = 0;
+  const slow = createServer((_req, res) => {
+    calls++;
+    setTimeout(() => res.end('{}'), 300);
+  });
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/`;
+    const code = `exports.onExecutePostLogin = async (event, api) => { await fetch(${JSON.stringify(url)}); };`;
+    // Ten Actions of 300 ms each, under a 1 s clock: each alone is well within it, the flow is not.
+    const flow = async () => Array.from({ length: 10 }, (_, i) => deployed(code, { id: `slow-${i}`, name: `slow ${i}` }));
+    await assert.rejects(runFlow({ flow, sandbox: { wallTimeMs: 1000 } }, 'post-login', { user: {} }), (error: Error) => {
+      assert.equal((error as Error & { reason?: string }).reason, 'timeout', error.message);
+      return true;
+    });
+    assert.ok(calls < 10, `the flow went on past its clock (${calls} Actions ran)`);
+  } finally {
+    slow.closeAllConnections();
+    slow.close();
+  }
+});

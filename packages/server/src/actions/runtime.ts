@@ -292,9 +292,18 @@ export async function runFlow(deps: ActionsDeps, trigger: TriggerId, event: Reco
   if (actions.length === 0) return result;
   // Each Action sees its own copy; metadata set by one is visible to the next.
   const shared = structuredClone(event);
+  // The wall clock is the whole flow's, as in Auth0 ("each execution of a flow must complete" in time):
+  // per Action, fifty bound Actions waiting on a slow API would hold the sign-in fifty times as long.
+  const { wallTimeMs } = resolveLimits(deps.sandbox ?? {});
+  const deadline = performance.now() + wallTimeMs;
   for (const action of actions) {
     const now = (deps.now ?? Date.now)();
-    const { commands, logs } = await runAction(action, trigger, shared, deps, now);
+    const left = Math.floor(deadline - performance.now());
+    if (left <= 0) {
+      throw new ActionFailure(action.name, 'timeout', `the ${trigger} flow did not finish within ${wallTimeMs} ms`);
+    }
+    const sandbox = { ...deps.sandbox, wallTimeMs: left };
+    const { commands, logs } = await runAction(action, trigger, shared, { sandbox }, now);
     result.logs.push(...logs);
     if (apply(result, action, commands, shared, now)) break;
   }
