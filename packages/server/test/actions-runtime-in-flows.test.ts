@@ -141,6 +141,7 @@ test('a roles-claim post-login Action: the API guard (claimCheck) accepts the to
       api.idToken.setCustomClaim('request', { ip: event.request.ip, audience: query.audience, logins: event.stats.logins_count });
       api.accessToken.setCustomClaim('sub', 'someone-else');
       api.accessToken.setCustomClaim('https://auth0.com/claim', 1);
+      api.idToken.setCustomClaim('email', 'spoofed@example.test');
       api.user.setAppMetadata('plan', event.secrets.PLAN);
     };`,
     [{ name: 'PLAN', value: 'gold' }],
@@ -150,6 +151,7 @@ test('a roles-claim post-login Action: the API guard (claimCheck) accepts the to
   assert.deepEqual(access['https://example.com/roles'], ['order-admin']);
   assert.notEqual(access.sub, 'someone-else', 'a registered claim is never replaced');
   assert.equal(access['https://auth0.com/claim'], undefined, "Auth0's own namespace is kept");
+  assert.equal(claimsOf(tokens.id_token).email, undefined, "OpenID's standard claims are the profile's, never an Action's");
   assert.equal(claimsOf(tokens.id_token).protocol, 'oidc-basic-profile');
   const seen = claimsOf(tokens.id_token).request;
   assert.equal(seen.ip, '127.0.0.1');

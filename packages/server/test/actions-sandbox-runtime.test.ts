@@ -161,3 +161,33 @@ test("the wall clock is the whole flow's: Actions that each wait within it still
     slow.close();
   }
 });
+
+test("claims Auth0 keeps out: OpenID's standard ones in the ID token, its own namespaces however spelled, __proto__", async () => {
+  const names = [
+    'email',
+    'email_verified',
+    'name',
+    'updated_at',
+    'https://auth0.com:443/x',
+    'HTTPS://AUTH0.COM?x',
+    'https://tenant.auth0.com#x',
+    'https://webtask.run./x',
+    '__proto__',
+    'https://example.com/kept',
+    'kept',
+    'https://auth0.com.example.org/kept',
+  ];
+  const code = `exports.onExecutePostLogin = async (event, api) => {
+    for (const name of ${JSON.stringify(names)}) {
+      api.idToken.setCustomClaim(name, { from: 'action' });
+      api.accessToken.setCustomClaim(name, { from: 'action' });
+    }
+  };`;
+  const result = await runFlow({ flow: async () => [deployed(code, { id: 'claims' })] }, 'post-login', { user: {} });
+  const kept = ['https://example.com/kept', 'kept', 'https://auth0.com.example.org/kept'];
+  assert.deepEqual(Object.keys(result.idTokenClaims).sort(), [...kept].sort());
+  // Access tokens may carry profile claims (Auth0 allows them there), never the restricted ones.
+  assert.deepEqual(Object.keys(result.accessTokenClaims).sort(), [...kept, 'email', 'email_verified', 'name', 'updated_at'].sort());
+  assert.equal(Object.getPrototypeOf(result.idTokenClaims), Object.prototype);
+  assert.equal(Object.getPrototypeOf(result.accessTokenClaims), Object.prototype);
+});
