@@ -112,6 +112,11 @@ export interface InsertManyResult {
 
 export interface UserRepository {
   get(userId: string): Promise<UserRecord | undefined>;
+  /**
+   * get, inside a transaction, holding the user until it ends: a read-modify-write of the user (a
+   * sign-in's count, an Action's metadata, an admin's PATCH) waits for another rather than overwriting it.
+   */
+  lock(userId: string): Promise<UserRecord | undefined>;
   findByEmail(connection: string, email: string): Promise<UserRecord | undefined>;
   findByUsername(connection: string, username: string): Promise<UserRecord | undefined>;
   /** Users with this email (case-insensitively) on any connection, oldest first. */
