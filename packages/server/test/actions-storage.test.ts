@@ -78,6 +78,25 @@ test('parallel deploys and parallel replacements of a flow all succeed, one afte
   assert.equal((await server.management('PATCH', '/actions/triggers/post-login/bindings', { bindings: [] })).status, 200);
 });
 
+test('draft changes made during deploys never undo one: the newest version stays the deployed one', async () => {
+  const id = await createDeployed('Patched while deployed');
+  // A PATCH used to write the draft back with the deployed version it had read: PostgreSQL ended this
+  // with version 1 or 2 deployed and version 11 the newest.
+  const results = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => [
+      server.management('POST', `/actions/actions/${id}/deploy`),
+      server.management('PATCH', `/actions/actions/${id}`, { code: `exports.onExecutePostLogin = async () => {}; // edit ${i}` }),
+    ]).flat(),
+  );
+  assert.deepEqual(
+    results.map((r) => r.status),
+    Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? 202 : 200)),
+  );
+  const newest = (await storage.actions.listVersions(id, ALL)).items[0];
+  assert.equal(newest?.number, 11);
+  assert.equal((await storage.actions.get(id))?.deployedVersionId, newest?.id);
+});
+
 test('old versions are pruned past the limit, never the deployed one', async () => {
   const id = await createDeployed('Pruned');
   const deps = { storage, secrets: server.ctx.secrets, limits: { maxVersionsPerAction: 3 } };
