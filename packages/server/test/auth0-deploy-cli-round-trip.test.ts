@@ -306,7 +306,11 @@ test(`a user signs in to the imported native app with openid-client and calls th
     '/orders',
     auth({ issuerBaseURL: b.issuer, audience: API, agent: new HttpsAgent({ ca: testCertificates().ca }) }),
     (req, res) => {
-      res.json({ sub: req.auth?.payload.sub, scope: req.auth?.payload.scope, roles: req.auth?.payload['https://orders.example.test/roles'] });
+      res.json({
+        sub: req.auth?.payload.sub,
+        scope: req.auth?.payload.scope,
+        roles: req.auth?.payload['https://orders.example.test/roles'],
+      });
     },
   );
   // The guard's refusals answered quietly (Express would print their stacks).
