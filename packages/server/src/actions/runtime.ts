@@ -310,7 +310,7 @@ export async function runFlow(deps: ActionsDeps, trigger: TriggerId, event: Reco
   const deadline = performance.now() + wallTimeMs;
   for (const action of actions) {
     const now = (deps.now ?? Date.now)();
-    const left = Math.floor(deadline - performance.now());
+    const left = Math.ceil(deadline - performance.now());
     if (left <= 0) {
       throw new ActionFailure(action.name, 'timeout', `the ${trigger} flow did not finish within ${wallTimeMs} ms`);
     }
