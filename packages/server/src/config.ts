@@ -66,7 +66,7 @@ export const ConfigSchema = Type.Object(
     jobsLeaseSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 60 }),
     /** CPU time one Action run may use (its script's execution, summed over the run). */
     actionsCpuTimeMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 1_000 }),
-    /** One Action run from start to end, waiting for its fetch calls included. */
+    /** One flow (every Action bound to the trigger) from start to end, waiting for their fetch calls included. */
     actionsWallTimeMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
     /** The QuickJS heap of one Action (the worker's 64 MiB WebAssembly memory bounds any value). */
     actionsMemoryMb: Type.Integer({ minimum: 1, maximum: 48, default: 16 }),

@@ -11,7 +11,14 @@ import type { TriggerId } from '../src/domain/actions.js';
 import { authorizeUrl, Browser, callbackParams, pkcePair, signInWithPassword } from './helpers/http-login.js';
 import { authorizationCode, claimsOf, tokenRequest } from './helpers/protocol.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { createAppClient, createNativeApp, createUser, enableOnDatabaseConnection, TEST_PASSWORD } from './helpers/tenant.js';
+import {
+  createAppClient,
+  createNativeApp,
+  createPasswordGrantApp,
+  createUser,
+  enableOnDatabaseConnection,
+  TEST_PASSWORD,
+} from './helpers/tenant.js';
 
 /**
  * Auth0-style Actions, created, deployed and bound through the Management API, run by the sign-in,
@@ -141,6 +148,7 @@ test('a roles-claim post-login Action: the API guard (claimCheck) accepts the to
       api.idToken.setCustomClaim('request', { ip: event.request.ip, audience: query.audience, logins: event.stats.logins_count });
       api.accessToken.setCustomClaim('sub', 'someone-else');
       api.accessToken.setCustomClaim('https://auth0.com/claim', 1);
+      api.idToken.setCustomClaim('email', 'spoofed@example.test');
       api.user.setAppMetadata('plan', event.secrets.PLAN);
     };`,
     [{ name: 'PLAN', value: 'gold' }],
@@ -150,6 +158,7 @@ test('a roles-claim post-login Action: the API guard (claimCheck) accepts the to
   assert.deepEqual(access['https://example.com/roles'], ['order-admin']);
   assert.notEqual(access.sub, 'someone-else', 'a registered claim is never replaced');
   assert.equal(access['https://auth0.com/claim'], undefined, "Auth0's own namespace is kept");
+  assert.equal(claimsOf(tokens.id_token).email, undefined, "OpenID's standard claims are the profile's, never an Action's");
   assert.equal(claimsOf(tokens.id_token).protocol, 'oidc-basic-profile');
   const seen = claimsOf(tokens.id_token).request;
   assert.equal(seen.ip, '127.0.0.1');
@@ -247,6 +256,41 @@ test('the password grant runs post-login too (protocol oauth2-password), and its
   const refused = await grant(blockedEmail);
   assert.equal(refused.status, 403, JSON.stringify(refused.body));
   assert.deepEqual(refused.body, { error: 'access_denied', error_description: 'No password logins for you' });
+  await bind('post-login', undefined);
+});
+
+test('parallel sign-ins of one user, each Action setting its own app_metadata key: every key and every login land', async () => {
+  const web = await createPasswordGrantApp(server);
+  const address = 'parallel-metadata@example.test';
+  const created = await createUser(server, address);
+  await bind(
+    'post-login',
+    `exports.onExecutePostLogin = async (event, api) => {
+      api.user.setAppMetadata('signin-' + Math.random().toString(36).slice(2), event.stats.logins_count);
+    };`,
+  );
+  const signIn = () =>
+    tokenRequest(server, {
+      grant_type: 'password',
+      client_id: web.client_id,
+      client_secret: String(web.client_secret),
+      username: address,
+      password: TEST_PASSWORD,
+      scope: 'openid',
+    });
+  // One first, so that the parallel ones find the Action compiled in a warm sandbox (a cold start on a
+  // busy machine could take the flow's whole short clock here).
+  assert.equal((await signIn()).status, 200);
+  // Each sign-in wrote back the user as it had read it: PostgreSQL kept 2 of 8 keys and 3 of 8 logins.
+  const results = await Promise.all(Array.from({ length: 6 }, signIn));
+  assert.deepEqual(
+    results.map((r) => r.status),
+    Array(6).fill(200),
+    JSON.stringify(results.find((r) => r.status !== 200)?.body),
+  );
+  const stored = await server.management('GET', `/users/${encodeURIComponent(created.user_id)}`);
+  assert.equal(Object.keys(stored.body.app_metadata).filter((k) => k.startsWith('signin-')).length, 7, JSON.stringify(stored.body));
+  assert.equal(stored.body.logins_count, 7);
   await bind('post-login', undefined);
 });
 

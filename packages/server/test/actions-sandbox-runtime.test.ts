@@ -138,3 +138,56 @@ test('api.cache keeps values per Action between runs', async () => {
   assert.equal((await runFlow(deps, 'credentials-exchange', { client: {} })).accessTokenClaims.hit, null);
   assert.equal((await runFlow(deps, 'credentials-exchange', { client: {} })).accessTokenClaims.hit, 'cached-1');
 });
+
+test("the wall clock is the whole flow's: Actions that each wait within it still fail the flow together", async () => {
+  let calls = 0;
+  const slow = createServer((_req, res) => {
+    calls++;
+    setTimeout(() => res.end('{}'), 300);
+  });
+  await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/`;
+    const code = `exports.onExecutePostLogin = async (event, api) => { await fetch(${JSON.stringify(url)}); };`;
+    // Ten Actions of 300 ms each, under a 1 s clock: each alone is well within it, the flow is not.
+    const flow = async () => Array.from({ length: 10 }, (_, i) => deployed(code, { id: `slow-${i}`, name: `slow ${i}` }));
+    await assert.rejects(runFlow({ flow, sandbox: { wallTimeMs: 1000 } }, 'post-login', { user: {} }), (error: Error) => {
+      assert.equal((error as Error & { reason?: string }).reason, 'timeout', error.message);
+      return true;
+    });
+    assert.ok(calls < 10, `the flow went on past its clock (${calls} Actions ran)`);
+  } finally {
+    slow.closeAllConnections();
+    slow.close();
+  }
+});
+
+test("claims Auth0 keeps out: OpenID's standard ones in the ID token, its own namespaces however spelled, __proto__", async () => {
+  const names = [
+    'email',
+    'email_verified',
+    'name',
+    'updated_at',
+    'https://auth0.com:443/x',
+    'HTTPS://AUTH0.COM?x',
+    'https://tenant.auth0.com#x',
+    'https://webtask.run./x',
+    '__proto__',
+    'https://example.com/kept',
+    'kept',
+    'https://auth0.com.example.org/kept',
+  ];
+  const code = `exports.onExecutePostLogin = async (event, api) => {
+    for (const name of ${JSON.stringify(names)}) {
+      api.idToken.setCustomClaim(name, { from: 'action' });
+      api.accessToken.setCustomClaim(name, { from: 'action' });
+    }
+  };`;
+  const result = await runFlow({ flow: async () => [deployed(code, { id: 'claims' })] }, 'post-login', { user: {} });
+  const kept = ['https://example.com/kept', 'kept', 'https://auth0.com.example.org/kept'];
+  assert.deepEqual(Object.keys(result.idTokenClaims).sort(), [...kept].sort());
+  // Access tokens may carry profile claims (Auth0 allows them there), never the restricted ones.
+  assert.deepEqual(Object.keys(result.accessTokenClaims).sort(), [...kept, 'email', 'email_verified', 'name', 'updated_at'].sort());
+  assert.equal(Object.getPrototypeOf(result.idTokenClaims), Object.prototype);
+  assert.equal(Object.getPrototypeOf(result.accessTokenClaims), Object.prototype);
+});

@@ -45,6 +45,58 @@ test('concurrent deploys get distinct consecutive numbers', async () => {
   assert.equal(action?.deployedVersionId, stored.items[0]?.id, 'the newest version is the deployed one');
 });
 
+test('parallel deploys and parallel replacements of a flow all succeed, one after the other', async () => {
+  const ids = [await createDeployed('Parallel A'), await createDeployed('Parallel B')];
+  // Without a lock PostgreSQL let these race: deploys for one version number (409 after the retries ran
+  // out), flow replacements for the same positions (a unique violation: 500).
+  const deploys = await Promise.all(Array.from({ length: 20 }, () => server.management('POST', `/actions/actions/${ids[0]}/deploy`)));
+  assert.deepEqual(
+    deploys.map((d) => d.status),
+    Array(20).fill(202),
+    JSON.stringify(deploys.find((d) => d.status !== 202)?.body),
+  );
+  assert.deepEqual(
+    deploys.map((d) => d.body.number).sort((a, b) => a - b),
+    Array.from({ length: 20 }, (_, i) => i + 2),
+  );
+  const flows = Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? ids : [...ids].reverse()));
+  const replaced = await Promise.all(
+    flows.map((flow) =>
+      server.management('PATCH', '/actions/triggers/post-login/bindings', {
+        bindings: flow.map((value) => ({ ref: { type: 'action_id', value } })),
+      }),
+    ),
+  );
+  assert.deepEqual(
+    replaced.map((r) => r.status),
+    Array(10).fill(200),
+    JSON.stringify(replaced.find((r) => r.status !== 200)?.body),
+  );
+  const flow = (await storage.actions.listBindings('post-login', ALL)).items.map((b) => b.action_id);
+  assert.equal(flow.length, 2, 'one of the flows, whole');
+  assert.deepEqual([...flow].sort(), [...ids].sort());
+  assert.equal((await server.management('PATCH', '/actions/triggers/post-login/bindings', { bindings: [] })).status, 200);
+});
+
+test('draft changes made during deploys never undo one: the newest version stays the deployed one', async () => {
+  const id = await createDeployed('Patched while deployed');
+  // A PATCH used to write the draft back with the deployed version it had read: PostgreSQL ended this
+  // with version 1 or 2 deployed and version 11 the newest.
+  const results = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => [
+      server.management('POST', `/actions/actions/${id}/deploy`),
+      server.management('PATCH', `/actions/actions/${id}`, { code: `exports.onExecutePostLogin = async () => {}; // edit ${i}` }),
+    ]).flat(),
+  );
+  assert.deepEqual(
+    results.map((r) => r.status),
+    Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? 202 : 200)),
+  );
+  const newest = (await storage.actions.listVersions(id, ALL)).items[0];
+  assert.equal(newest?.number, 11);
+  assert.equal((await storage.actions.get(id))?.deployedVersionId, newest?.id);
+});
+
 test('old versions are pruned past the limit, never the deployed one', async () => {
   const id = await createDeployed('Pruned');
   const deps = { storage, secrets: server.ctx.secrets, limits: { maxVersionsPerAction: 3 } };

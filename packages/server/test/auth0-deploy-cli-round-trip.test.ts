@@ -294,13 +294,23 @@ test(`a user signs in to the imported native app with openid-client and calls th
     email_verified: true,
   });
   assert.equal(user.status, 201, JSON.stringify(user.body));
+  // The role came across with the import; the Action that came with it puts it in the token.
+  const roles = (await b.management('GET', '/roles?name_filter=order-reader')).body as Array<{ id: string; name: string }>;
+  const reader = roles.find((r) => r.name === 'order-reader');
+  assert.ok(reader, JSON.stringify(roles));
+  const assigned = await b.management('POST', `/users/${encodeURIComponent(user.body.user_id)}/roles`, { roles: [reader.id] });
+  assert.equal(assigned.status, 204, JSON.stringify(assigned.body));
 
   const apiApp = express();
   apiApp.get(
     '/orders',
     auth({ issuerBaseURL: b.issuer, audience: API, agent: new HttpsAgent({ ca: testCertificates().ca }) }),
     (req, res) => {
-      res.json({ sub: req.auth?.payload.sub, scope: req.auth?.payload.scope });
+      res.json({
+        sub: req.auth?.payload.sub,
+        scope: req.auth?.payload.scope,
+        roles: req.auth?.payload['https://orders.example.test/roles'],
+      });
     },
   );
   // The guard's refusals answered quietly (Express would print their stacks).
@@ -334,9 +344,11 @@ test(`a user signs in to the imported native app with openid-client and calls th
   assert.ok(tokens.refresh_token, 'the imported API allows offline access');
   const called = await fetch(apiUrl, { headers: { authorization: `Bearer ${tokens.access_token}` } });
   assert.equal(called.status, 200);
-  const body = (await called.json()) as { sub: string; scope: string };
+  const body = (await called.json()) as { sub: string; scope: string; roles: unknown };
   assert.equal(body.sub, tokens.claims()?.sub);
   assert.ok(body.scope.split(' ').includes('read:orders'), body.scope);
+  // The post-login Action deployed on B by deploy-cli ran at this sign-in and set its claim.
+  assert.deepEqual(body.roles, ['order-reader']);
   assert.equal((await fetch(apiUrl)).status, 401);
 });
 

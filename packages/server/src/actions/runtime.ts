@@ -50,8 +50,19 @@ const RESTRICTED_CLAIMS = new Set(
     'sip_date sip_from_tag sip_via_branch sub sub_jwk toe txn typ uuid vot vtm x5t#S256'
   ).split(' '),
 );
-/** Namespaces Auth0 keeps for itself. */
-const RESTRICTED_NAMESPACE = /^https?:\/\/([^/]*\.)?(auth0\.com|webtask\.io|webtask\.run)(\/|$)/i;
+/**
+ * OpenID Connect's standard claims (Core §5.1): in the ID token they say what the user's profile
+ * says, and Auth0 does not let an Action change them ("OpenID standard claims ... cannot be
+ * customized or modified"); access tokens may carry them.
+ */
+const OIDC_STANDARD_CLAIMS = new Set(
+  (
+    'name given_name family_name middle_name nickname preferred_username profile picture website email email_verified ' +
+    'gender birthdate zoneinfo locale phone_number phone_number_verified address updated_at'
+  ).split(' '),
+);
+/** Namespaces Auth0 keeps for itself (with a port, a query or a fragment too). */
+const RESTRICTED_NAMESPACE = /^https?:\/\/([^/?#]*\.)?(auth0\.com|webtask\.io|webtask\.run)\.?([/:?#]|$)/i;
 
 /** Auth0's limit on the custom claims of one token. */
 export const MAX_CUSTOM_CLAIMS_BYTES = 100 * 1024;
@@ -132,8 +143,9 @@ function cacheWrite(actionId: string, now: number, key: unknown, value?: unknown
 }
 
 /** Whether an Action may set this claim (Auth0 drops the others without failing the sign-in). */
-export function claimAllowed(name: string): boolean {
-  return name !== '' && !RESTRICTED_CLAIMS.has(name) && !RESTRICTED_NAMESPACE.test(name);
+export function claimAllowed(name: string, target: ClaimsTarget): boolean {
+  if (name === '' || name === '__proto__' || RESTRICTED_CLAIMS.has(name) || RESTRICTED_NAMESPACE.test(name)) return false;
+  return target === 'accessToken' || !OIDC_STANDARD_CLAIMS.has(name);
 }
 
 interface RunOutput {
@@ -222,7 +234,7 @@ function apply(
       case 'idToken.setCustomClaim':
       case 'accessToken.setCustomClaim': {
         const target: ClaimsTarget = op === 'idToken.setCustomClaim' ? 'idToken' : 'accessToken';
-        if (typeof a !== 'string' || !claimAllowed(a)) break;
+        if (typeof a !== 'string' || !claimAllowed(a, target)) break;
         (target === 'idToken' ? result.idTokenClaims : result.accessTokenClaims)[a] = parseValue(b);
         if (customClaimsBytes(result, target) > MAX_CUSTOM_CLAIMS_BYTES) {
           throw new ActionFailure(
@@ -292,9 +304,18 @@ export async function runFlow(deps: ActionsDeps, trigger: TriggerId, event: Reco
   if (actions.length === 0) return result;
   // Each Action sees its own copy; metadata set by one is visible to the next.
   const shared = structuredClone(event);
+  // The wall clock is the whole flow's, as in Auth0 ("each execution of a flow must complete" in time):
+  // per Action, fifty bound Actions waiting on a slow API would hold the sign-in fifty times as long.
+  const { wallTimeMs } = resolveLimits(deps.sandbox ?? {});
+  const deadline = performance.now() + wallTimeMs;
   for (const action of actions) {
     const now = (deps.now ?? Date.now)();
-    const { commands, logs } = await runAction(action, trigger, shared, deps, now);
+    const left = Math.ceil(deadline - performance.now());
+    if (left <= 0) {
+      throw new ActionFailure(action.name, 'timeout', `the ${trigger} flow did not finish within ${wallTimeMs} ms`);
+    }
+    const sandbox = { ...deps.sandbox, wallTimeMs: left };
+    const { commands, logs } = await runAction(action, trigger, shared, { sandbox }, now);
     result.logs.push(...logs);
     if (apply(result, action, commands, shared, now)) break;
   }

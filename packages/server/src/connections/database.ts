@@ -38,7 +38,7 @@ const DEFAULT_HOOKS: PasswordCheckHooks = { argon2: verifyArgon2 };
  * A blocked user is only told so after the right password, so blocking does not reveal accounts.
  */
 export async function authenticateDatabaseUser(
-  storage: Pick<Storage, 'throttles' | 'users'>,
+  storage: Pick<Storage, 'throttles' | 'users' | 'transaction'>,
   connection: Connection,
   identifier: string,
   password: string,
@@ -85,15 +85,15 @@ const blockedUser = () => new DomainError('forbidden', 'blocked', 'user is block
  * against: a password changed meanwhile must neither be overwritten by the old one nor let the old one in.
  */
 async function recordSignIn(
-  storage: Pick<Storage, 'users'>,
+  storage: Pick<Storage, 'users' | 'transaction'>,
   userId: string,
   verifiedHash: string,
   password: string,
   now: number,
 ): Promise<User> {
   let rehashed: string | undefined;
-  // Another write between the read and the conditional write below sends it round again; a few rounds
-  // at most, since each needs a password change or another sign-in landing in a window of milliseconds.
+  // A password change between the read and the write below sends it round again; a few rounds at
+  // most, since each needs a password change or another sign-in's rehash landing in a window of milliseconds.
   for (let round = 0; round < 3; round++) {
     const current = await storage.users.get(userId);
     if (!current?.passwordHash) throw wrongCredentials();
@@ -102,10 +102,17 @@ async function recordSignIn(
       if (!(await verifyPassword(password, current.passwordHash))) throw wrongCredentials();
       verifiedHash = current.passwordHash;
     }
-    if (current.user.blocked) throw blockedUser();
-    const user: User = { ...current.user, last_login: new Date(now).toISOString(), logins_count: current.user.logins_count + 1 };
     const passwordHash = needsRehash(verifiedHash) ? (rehashed ??= await hashPassword(password)) : verifiedHash;
-    if ((await storage.users.update({ ...current, user, passwordHash }, { ifPasswordHash: verifiedHash })) === true) return user;
+    // Counted onto the user as stored under a lock, not as read above: parallel sign-ins each count,
+    // and metadata a parallel sign-in's Action saved meanwhile is kept (written back from the read, both were lost).
+    const user = await storage.transaction(async (tx) => {
+      const locked = await tx.users.lock(userId);
+      if (!locked || locked.passwordHash !== verifiedHash) return undefined;
+      if (locked.user.blocked) throw blockedUser();
+      const user: User = { ...locked.user, last_login: new Date(now).toISOString(), logins_count: locked.user.logins_count + 1 };
+      return (await tx.users.update({ ...locked, user, passwordHash }, { ifPasswordHash: verifiedHash })) === true ? user : undefined;
+    });
+    if (user) return user;
   }
   throw wrongCredentials();
 }

@@ -331,8 +331,11 @@ async function upsertUser(
   for (const key of PROFILE_FIELDS) if (typeof profile[key] === 'string' && profile[key]) fields[key] = profile[key] as string;
   if (typeof profile.email_verified === 'boolean') fields.email_verified = profile.email_verified;
 
-  const existing = await ctx.storage.users.get(userId);
-  if (existing) {
+  // Counted onto the user as stored under a lock: parallel sign-ins each count, and metadata a parallel
+  // sign-in's Action saved meanwhile is kept.
+  const updated = await ctx.storage.transaction(async (tx) => {
+    const existing = await tx.users.lock(userId);
+    if (!existing) return undefined;
     if (existing.user.blocked) throw new UpstreamLoginError('access_denied', 'user is blocked');
     const user: User = {
       ...existing.user,
@@ -342,11 +345,12 @@ async function upsertUser(
       last_login: now,
       logins_count: existing.user.logins_count + 1,
     };
-    if ((await ctx.storage.users.update({ ...existing, user })) === 'conflict') {
+    if ((await tx.users.update({ ...existing, user })) === 'conflict') {
       throw new UpstreamLoginError('server_error', 'Another user of this connection already has that email address');
     }
     return user;
-  }
+  });
+  if (updated) return updated;
   const user: User = {
     user_id: userId,
     email_verified: false,

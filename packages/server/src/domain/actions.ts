@@ -325,11 +325,32 @@ export async function listActions(
 export async function updateAction(deps: ActionsDeps, id: string, patch: Partial<ActionInput>, now: Date): Promise<PresentedAction> {
   const limits = limitsOf(deps);
   const at = now.toISOString();
-  const current = await actionRecord(deps, id);
+  // Read and written under the action's lock: a deploy in between would otherwise be undone (the draft
+  // written back with the deployed version it was read with).
+  const next = await deps.storage.transaction(async (tx) => {
+    const current = await tx.actions.lock(id);
+    if (!current) throw noSuchAction();
+    const next = patchedDraft(deps, current, patch, limits, at);
+    if (next.trigger.id !== current.trigger.id && (await tx.actions.countBindingsOf(id)) > 0) {
+      throw conflict(`The action is bound to '${current.trigger.id}': unbind it before changing its trigger.`, 'failed_precondition');
+    }
+    const updated = await tx.actions.update(next);
+    if (updated === 'conflict') throw nameTaken(next.name);
+    if (!updated) throw noSuchAction();
+    return next;
+  });
+  return presentAction(deps, next);
+}
+
+function patchedDraft(
+  deps: Pick<ActionsDeps, 'secrets'>,
+  current: ActionRecord,
+  patch: Partial<ActionInput>,
+  limits: ActionLimits,
+  at: string,
+): ActionRecord {
+  const id = current.id;
   const trigger = patch.supported_triggers ? triggerRef(patch.supported_triggers) : current.trigger;
-  if (trigger.id !== current.trigger.id && (await deps.storage.actions.countBindingsOf(id)) > 0) {
-    throw conflict(`The action is bound to '${current.trigger.id}': unbind it before changing its trigger.`, 'failed_precondition');
-  }
   const next: ActionRecord = {
     ...current,
     ...(patch.name !== undefined ? { name: patch.name } : {}),
@@ -348,16 +369,14 @@ export async function updateAction(deps: ActionsDeps, id: string, patch: Partial
     patch.secrets !== undefined ||
     patch.supported_triggers !== undefined;
   if (draftChanged) next.allChangesDeployed = false;
-  const updated = await deps.storage.actions.update(next);
-  if (updated === 'conflict') throw nameTaken(next.name);
-  if (!updated) throw noSuchAction();
-  return presentAction(deps, next);
+  return next;
 }
 
 /** Auth0 refuses to delete a bound action unless `force`, which unbinds it everywhere in the same transaction. */
 export async function deleteAction(deps: Pick<ActionsDeps, 'storage'>, id: string, force: boolean): Promise<void> {
   await deps.storage.transaction(async (tx) => {
-    if (!(await tx.actions.get(id))) throw noSuchAction();
+    // Locked: a flow replacement binding it meanwhile waits, then finds it gone (no binding left dangling).
+    if (!(await tx.actions.lock(id))) throw noSuchAction();
     if ((await tx.actions.countBindingsOf(id)) > 0) {
       if (!force) {
         throw conflict('The action is bound to a trigger: remove its bindings first, or delete with force=true.', 'failed_precondition');
@@ -412,11 +431,12 @@ async function addVersion(tx: Pick<Storage, 'actions'>, version: Omit<ActionVers
 export async function deployAction(deps: ActionsDeps, id: string, now: Date) {
   const limits = limitsOf(deps);
   const at = now.toISOString();
-  const draft = await actionRecord(deps, id);
-  assertDeployable(draft, deps.checkCode);
   const { version, action } = await deps.storage.transaction(async (tx) => {
-    const current = await tx.actions.get(id);
+    // Held until the transaction ends: parallel deploys of the action take their numbers in turn, and
+    // the draft checked is the draft snapshotted (a PATCH cannot slip in between).
+    const current = await tx.actions.lock(id);
     if (!current) throw noSuchAction();
+    assertDeployable(current, deps.checkCode);
     const version = await addVersion(tx, {
       id: randomUUID(),
       action_id: id,
@@ -461,7 +481,8 @@ export async function deployVersion(deps: ActionsDeps, id: string, versionId: st
   // Checked again: what may be deployed can have narrowed since that version was.
   assertDeployable({ ...named, code: old.code, dependencies: old.dependencies, trigger: old.trigger }, deps.checkCode);
   const { version, action } = await deps.storage.transaction(async (tx) => {
-    const current = await tx.actions.get(id);
+    // Held until the transaction ends: parallel deploys of the action take their numbers in turn.
+    const current = await tx.actions.lock(id);
     if (!current) throw noSuchAction();
     const { number: _number, ...copy } = old;
     const version = await addVersion(tx, { ...copy, id: randomUUID(), created_at: at });
@@ -568,6 +589,7 @@ export async function updateBindings(deps: ActionsDeps, trigger: string, input: 
   }
   const at = now.toISOString();
   const bindings = await deps.storage.transaction(async (tx) => {
+    await tx.actions.lockFlow(triggerId);
     const existing = (await tx.actions.listBindings(triggerId, { kind: 'offset', offset: 0, limit: 10_000, includeTotal: false })).items;
     const bound: BindingRecord[] = [];
     for (const [i, { ref, display_name }] of input.entries()) {
@@ -576,9 +598,11 @@ export async function updateBindings(deps: ActionsDeps, trigger: string, input: 
       if (ref.type === 'binding_id') {
         previous = existing.find((b) => b.id === ref.value);
         if (!previous) throw invalidField(`bindings[${i}].ref`, `No binding '${ref.value}' on trigger '${triggerId}'.`);
-        action = await tx.actions.get(previous.action_id);
+        action = await tx.actions.lock(previous.action_id);
       } else {
-        action = ref.type === 'action_id' ? await tx.actions.get(ref.value) : await tx.actions.getByName(ref.value);
+        const id = ref.type === 'action_id' ? ref.value : (await tx.actions.getByName(ref.value))?.id;
+        // Locked until the flow is written: a delete of the action waits, and is then seen.
+        action = id === undefined ? undefined : await tx.actions.lock(id);
         previous = action && existing.find((b) => b.action_id === action!.id && !bound.some((x) => x.id === b.id));
       }
       if (!action) throw invalidField(`bindings[${i}].ref`, `No action with ${ref.type === 'action_name' ? 'name' : 'id'} '${ref.value}'.`);

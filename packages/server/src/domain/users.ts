@@ -115,28 +115,35 @@ export async function lockUser(tx: Pick<Storage, 'users'>, userId: string): Prom
 }
 
 export async function updateUser(storage: Storage, userId: string, patch: UserUpdateInput, now: Date): Promise<User> {
-  const record = await getUser(storage, userId);
   const { password, connection: _connection, verify_email: _verify, app_metadata, user_metadata, ...profile } = patch;
   if (profile.email !== undefined && !EMAIL.test(profile.email)) {
     throw invalidField('email', "'email' is not a valid email address");
   }
-  let passwordHash = record.passwordHash;
+  let newPasswordHash: string | undefined;
   if (password !== undefined) {
+    const record = await getUser(storage, userId);
     const connection = await storage.connections.getByName(record.connection);
     assertPasswordAllowed(password, connection?.options ?? {});
-    passwordHash = await hashPassword(password);
+    newPasswordHash = await hashPassword(password);
   }
-  const user: User = {
-    ...record.user,
-    ...profile,
-    app_metadata: mergeMetadata(record.user.app_metadata, app_metadata),
-    user_metadata: mergeMetadata(record.user.user_metadata, user_metadata),
-    updated_at: now.toISOString(),
-    ...(password !== undefined ? { last_password_reset: now.toISOString() } : {}),
-  };
-  const result = await storage.users.update({ ...record, user, passwordHash });
-  if (result === 'conflict') throw userExists();
-  if (!result) throw notFound('The user does not exist.', 'inexistent_user');
+  // The merge reads the user as stored under a lock: two sign-ins whose Actions each set their own
+  // metadata key, or a sign-in next to an admin's PATCH, both land (read outside, one was lost).
+  const user = await storage.transaction(async (tx) => {
+    const record = await tx.users.lock(userId);
+    if (!record) throw notFound('The user does not exist.', 'inexistent_user');
+    const user: User = {
+      ...record.user,
+      ...profile,
+      app_metadata: mergeMetadata(record.user.app_metadata, app_metadata),
+      user_metadata: mergeMetadata(record.user.user_metadata, user_metadata),
+      updated_at: now.toISOString(),
+      ...(password !== undefined ? { last_password_reset: now.toISOString() } : {}),
+    };
+    const result = await tx.users.update({ ...record, user, passwordHash: newPasswordHash ?? record.passwordHash });
+    if (result === 'conflict') throw userExists();
+    if (!result) throw notFound('The user does not exist.', 'inexistent_user');
+    return user;
+  });
   // After the new hash is stored, so a sign-in with the old password that slipped in is ended too.
   if (password !== undefined) await signOutEverywhere(storage, userId, now.getTime());
   return user;

@@ -112,6 +112,11 @@ export interface InsertManyResult {
 
 export interface UserRepository {
   get(userId: string): Promise<UserRecord | undefined>;
+  /**
+   * get, inside a transaction, holding the user until it ends: a read-modify-write of the user (a
+   * sign-in's count, an Action's metadata, an admin's PATCH) waits for another rather than overwriting it.
+   */
+  lock(userId: string): Promise<UserRecord | undefined>;
   findByEmail(connection: string, email: string): Promise<UserRecord | undefined>;
   findByUsername(connection: string, username: string): Promise<UserRecord | undefined>;
   /** Users with this email (case-insensitively) on any connection, oldest first. */
@@ -367,6 +372,8 @@ export interface RoleRepository {
  */
 export interface ActionRepository {
   get(id: string): Promise<ActionRecord | undefined>;
+  /** get, inside a transaction, holding the action until it ends: a parallel deploy of it waits. */
+  lock(id: string): Promise<ActionRecord | undefined>;
   getByName(name: string): Promise<ActionRecord | undefined>;
   /** Ordered by creation. */
   list(filter: ActionListFilter, page: PageRequest & { kind: 'offset' }): Promise<Page<ActionRecord>>;
@@ -388,6 +395,8 @@ export interface ActionRepository {
 
   /** The trigger's bindings in flow order. */
   listBindings(trigger: TriggerId, page: PageRequest & { kind: 'offset' }): Promise<Page<BindingRecord>>;
+  /** Inside a transaction: holds the trigger's flow until it ends, so parallel replacements run one after the other. */
+  lockFlow(trigger: TriggerId): Promise<void>;
   /** Replaces the trigger's whole flow with these bindings, in this order. */
   replaceBindings(trigger: TriggerId, bindings: BindingRecord[]): Promise<void>;
   /** How many bindings name the action. */

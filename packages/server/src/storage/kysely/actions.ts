@@ -37,12 +37,30 @@ const toVersion = (row: VersionRow): ActionVersionRecord => ({
 export class KyselyActions implements ActionRepository {
   constructor(
     private readonly db: Kysely<Database>,
+    private readonly dialect: 'sqlite' | 'postgres',
     private readonly changes: ChangePublisher,
   ) {}
 
   async get(id: string): Promise<ActionRecord | undefined> {
     const row = await this.db.selectFrom('actions').selectAll().where('id', '=', id).executeTakeFirst();
     return row && toAction(row);
+  }
+
+  async lock(id: string): Promise<ActionRecord | undefined> {
+    const query = this.db.selectFrom('actions').selectAll().where('id', '=', id);
+    // FOR UPDATE: a parallel deploy of the action waits for this one, rather than racing it for the
+    // next version number. SQLite runs one transaction at a time on latchkey's single connection.
+    const row = await (this.dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
+    return row && toAction(row);
+  }
+
+  async lockFlow(trigger: TriggerId): Promise<void> {
+    // A flow has no row of its own to lock: two replacements of it would both delete nothing the other
+    // can see and then collide on the positions they insert (a unique violation, a 500). PostgreSQL
+    // serialises them on a transaction-scoped advisory lock; on SQLite the transaction is the lock.
+    if (this.dialect === 'postgres') {
+      await sql`select pg_advisory_xact_lock(hashtext(current_schema() || '.action_bindings.' || ${trigger}))`.execute(this.db);
+    }
   }
 
   async getByName(name: string): Promise<ActionRecord | undefined> {

@@ -41,7 +41,7 @@ function repositoriesOver(db: Kysely<Database>, dialect: Dialect, changes: Chang
     users: new KyselyUsers(db, dialect),
     permissions: new KyselyPermissions(db),
     roles: new KyselyRoles(db, dialect),
-    actions: new KyselyActions(db, changes),
+    actions: new KyselyActions(db, dialect, changes),
     tenant: new KyselyTenant(db, changes),
     signingKeys: new KyselySigningKeys(db, changes),
     loginTransactions: new KyselyLoginTransactions(db),

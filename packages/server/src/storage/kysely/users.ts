@@ -25,6 +25,13 @@ export class KyselyUsers implements UserRepository {
     return KyselyUsers.toUserRecord(await this.userQuery().where('user_id', '=', userId).executeTakeFirst());
   }
 
+  async lock(userId: string): Promise<UserRecord | undefined> {
+    const query = this.userQuery().where('user_id', '=', userId);
+    // FOR UPDATE: another read-modify-write of the user waits for this transaction. SQLite runs one
+    // transaction at a time on latchkey's single connection, so there the transaction itself is the lock.
+    return KyselyUsers.toUserRecord(await (this.dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst());
+  }
+
   async findByEmail(connection: string, email: string): Promise<UserRecord | undefined> {
     const row = await this.userQuery().where('connection', '=', connection).where('email_lc', '=', email.toLowerCase()).executeTakeFirst();
     return KyselyUsers.toUserRecord(row);
