@@ -46,24 +46,44 @@ export class KyselyMailOutbox implements MailOutboxRepository {
   ) {}
 
   async insert(mail: OutboxMailRecord, limits: { since: string; perRecipient: number; maxPending: number }): Promise<true | OutboxRefusal> {
-    // A backstop, not an exact quota (the endpoints that send mail are throttled): two concurrent
-    // inserts may both pass the counts, which bounds the overshoot by the number of writers.
+    // Written first, counted after (its own row included), and taken back when over a limit: on SQLite
+    // a transaction that reads and then writes fails when another wrote in between, one that writes
+    // first waits its turn. A backstop, not an exact quota (the endpoints that send mail are throttled):
+    // concurrent inserts may each see the others' rows and refuse, or miss them and pass, by a few.
+    await this.db.insertInto('mail_outbox').values(toRow(mail)).execute();
+    const refusal = await this.overLimit(mail, limits);
+    if (refusal) {
+      await this.db.deleteFrom('mail_outbox').where('id', '=', mail.id).execute();
+      return refusal;
+    }
+    await this.changes.publish('mail_outbox', mail.id);
+    return true;
+  }
+
+  private async overLimit(
+    mail: OutboxMailRecord,
+    limits: { since: string; perRecipient: number; maxPending: number },
+  ): Promise<OutboxRefusal | undefined> {
     const recent = await this.db
       .selectFrom('mail_outbox')
       .select(sql<string | number>`count(*)`.as('n'))
       .where('recipient_key', '=', mail.recipientKey)
       .where('created_at', '>=', limits.since)
       .executeTakeFirstOrThrow();
-    if (Number(recent.n) >= limits.perRecipient) return 'recipient_limit';
-    // Counts at most maxPending rows, not the whole backlog.
+    if (Number(recent.n) > limits.perRecipient) return 'recipient_limit';
+    // Counts at most maxPending + 1 rows, not the whole backlog.
     const pending = await this.db
-      .selectFrom((eb) => eb.selectFrom('mail_outbox').select('id').where('status', '=', 'pending').limit(limits.maxPending).as('p'))
+      .selectFrom((eb) =>
+        eb
+          .selectFrom('mail_outbox')
+          .select('id')
+          .where('status', '=', 'pending')
+          .limit(limits.maxPending + 1)
+          .as('p'),
+      )
       .select(sql<string | number>`count(*)`.as('n'))
       .executeTakeFirstOrThrow();
-    if (Number(pending.n) >= limits.maxPending) return 'outbox_full';
-    await this.db.insertInto('mail_outbox').values(toRow(mail)).execute();
-    await this.changes.publish('mail_outbox', mail.id);
-    return true;
+    return Number(pending.n) > limits.maxPending ? 'outbox_full' : undefined;
   }
 
   async get(id: string): Promise<OutboxMailRecord | undefined> {
