@@ -40,10 +40,11 @@ interface Content {
 const paragraph = (html: string) => `<p style="margin:0 0 16px;${FONT};font-size:15px;line-height:24px;color:${TEXT};">${html}</p>`;
 
 function html(content: Content): string {
+  // Only with a link to open: a template sent without `url` (a welcome mail) keeps just its text.
   const button = content.button
-    ? `
+    ? `{% if url %}
           <tr>
-            <td align="center" style="padding:8px 40px 24px;">
+            <td class="pad" align="center" style="padding:8px 40px 24px;">
               <table role="presentation" cellpadding="0" cellspacing="0" border="0">
                 <tr>
                   <td align="center" bgcolor="${ACCENT}" style="border-radius:10px;background:${ACCENT};">
@@ -52,11 +53,11 @@ function html(content: Content): string {
                 </tr>
               </table>
             </td>
-          </tr>`
+          </tr>{% endif %}`
     : '';
   const fallback = content.button
-    ? `<p style="margin:16px 0 0;${FONT};font-size:13px;line-height:20px;color:${MUTED};">Button not working? Paste this link into your browser:</p>
-              <p style="margin:4px 0 0;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;line-height:18px;word-break:break-all;"><a href="{{ url }}" target="_blank" style="color:${ACCENT};text-decoration:none;">{{ url }}</a></p>`
+    ? `{% if url %}<p style="margin:16px 0 0;${FONT};font-size:13px;line-height:20px;color:${MUTED};">Button not working? Paste this link into your browser:</p>
+              <p style="margin:4px 0 0;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;line-height:18px;word-break:break-all;"><a href="{{ url }}" target="_blank" style="color:${ACCENT};text-decoration:none;">{{ url }}</a></p>{% endif %}`
     : '';
   return `<!doctype html>
 <html lang="en">
@@ -66,6 +67,10 @@ function html(content: Content): string {
 <meta name="color-scheme" content="light">
 <meta name="supported-color-schemes" content="light">
 <title>${content.heading}</title>
+<style>
+  /* Clients that keep a style element (Apple Mail, Gmail apps, Outlook.com) narrow the margins on phones. */
+  @media (max-width: 480px) { .pad { padding-left: 24px !important; padding-right: 24px !important; } }
+</style>
 </head>
 <body style="margin:0;padding:0;background:${PAGE};">
   <div style="display:none;max-height:0;overflow:hidden;opacity:0;color:${PAGE};">${content.preheader}</div>
@@ -74,18 +79,18 @@ function html(content: Content): string {
       <td align="center" style="padding:40px 16px;">
         <table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" bgcolor="#ffffff" style="max-width:480px;background:#ffffff;border:1px solid ${LINE};border-radius:14px;">
           <tr>
-            <td align="center" style="padding:40px 40px 20px;">
+            <td class="pad" align="center" style="padding:40px 40px 20px;">
               {% if picture_url %}<img src="{{ picture_url }}" width="52" height="52" alt="{{ friendly_name }}" style="display:block;width:52px;height:52px;border:0;border-radius:12px;">{% else %}<table role="presentation" cellpadding="0" cellspacing="0" border="0"><tr><td align="center" valign="middle" width="52" height="52" bgcolor="${ACCENT}" style="width:52px;height:52px;border-radius:12px;background:${ACCENT};${FONT};font-size:24px;font-weight:700;line-height:52px;color:#ffffff;">{{ friendly_name | slice: 0 | upcase }}</td></tr></table>{% endif %}
             </td>
           </tr>
           <tr>
-            <td style="padding:0 40px;">
+            <td class="pad" style="padding:0 40px;">
               <h1 style="margin:0 0 20px;${FONT};font-size:22px;line-height:30px;font-weight:650;color:${TEXT};text-align:center;">${content.heading}</h1>
               ${content.paragraphs.map(paragraph).join('\n              ')}
             </td>
           </tr>${button}
           <tr>
-            <td style="padding:0 40px 36px;">
+            <td class="pad" style="padding:0 40px 36px;">
               <p style="margin:0;padding-top:20px;border-top:1px solid ${LINE};${FONT};font-size:13px;line-height:20px;color:${MUTED};">${content.note}</p>
               ${fallback}
             </td>
@@ -110,8 +115,9 @@ const stripTags = (value: string) => value.replace(/<[^>]+>/g, '');
 
 function text(content: Content): string {
   const lines = [content.heading, ''];
-  for (const p of content.paragraphs) lines.push(stripTags(p), '');
-  if (content.button) lines.push(`${content.button}: {{ url }}`, '');
+  // A text part has no button: the link comes on its own line.
+  for (const p of content.paragraphs) lines.push(stripTags(p).replace('the button below', 'the link below'), '');
+  if (content.button) lines.push(`{% if url %}${content.button}: {{ url }}{% endif %}`, '');
   lines.push(stripTags(content.note), '', '-- ', '{{ friendly_name }}{% if support_email %} · {{ support_email }}{% endif %}', '');
   return lines.join('\n');
 }
@@ -162,6 +168,7 @@ export const DEFAULT_TEMPLATES: Record<EmailTemplateName, DefaultTemplate> = {
     preheader: 'Your account is ready.',
     heading: 'Welcome to {{ friendly_name }}',
     paragraphs: [`Your account ${EMAIL} is ready. We're glad to have you with us.`],
+    button: 'Get started',
     note: 'You received this email because an account was created with this address.',
   }),
   blocked_account: template('Your {{ friendly_name }} account was locked', FIVE_DAYS, {

@@ -72,7 +72,10 @@ export class TemplateRenderer {
 
   async render(source: MailTemplateSource, variables: Record<string, unknown>): Promise<RenderedMail> {
     const html = await this.html.parseAndRender(source.body, variables);
-    const text = source.text !== undefined ? await this.plain.parseAndRender(source.text, variables) : htmlToText(html);
+    const text =
+      source.text !== undefined
+        ? (await this.plain.parseAndRender(source.text, variables)).replace(/\n{3,}/g, '\n\n').trim()
+        : htmlToText(html);
     return {
       subject: oneLine(await this.plain.parseAndRender(source.subject, variables)),
       from: oneLine(await this.plain.parseAndRender(source.from, variables)),
