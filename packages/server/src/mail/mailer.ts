@@ -70,8 +70,11 @@ export class OutboxMailer implements Mailer {
     };
   }
 
-  /** The mail as it would be sent now, without queueing it. */
-  async render(tx: Repositories, mail: MailRequest): Promise<(RenderedMail & { headers?: Record<string, string> }) | undefined> {
+  /** The mail as it would be sent now, without queueing it; undefined when the template is disabled. */
+  async render(
+    tx: Repositories,
+    mail: MailRequest,
+  ): Promise<{ rendered: RenderedMail & { headers?: Record<string, string> }; providerEnabled: boolean } | undefined> {
     const stored = await tx.emailTemplates.get(mail.template);
     if (stored && !stored.enabled) return undefined;
     const [tenant, client, provider] = await Promise.all([
@@ -119,13 +122,19 @@ export class OutboxMailer implements Mailer {
       this.log.error({ err, template: mail.template }, 'email template failed to render: the default template is sent instead');
       rendered = await this.renderer.render(defaults, variables);
     }
+    // A stored `from` that renders to nothing (a variable the mail lacks) falls back to the default sender.
+    if (rendered.from === '') rendered = { ...rendered, from: defaultFrom };
     const headers = provider?.settings.headers;
-    return { ...rendered, ...(headers && Object.keys(headers).length > 0 ? { headers } : {}) };
+    return {
+      rendered: { ...rendered, ...(headers && Object.keys(headers).length > 0 ? { headers } : {}) },
+      providerEnabled: provider?.enabled === true,
+    };
   }
 
   async queue(tx: Repositories, mail: MailRequest): Promise<boolean> {
-    const rendered = await this.render(tx, mail);
-    if (!rendered) return false;
+    const result = await this.render(tx, mail);
+    if (!result) return false;
+    const { rendered, providerEnabled } = result;
     const id = newMailId();
     const now = this.deps.now();
     const content: MailContent = { to: mail.to, ...rendered };
@@ -152,7 +161,7 @@ export class OutboxMailer implements Mailer {
       this.log.warn({ template: mail.template, reason: queued }, 'mail refused by the outbox limits: it was not queued');
       return false;
     }
-    if ((await tx.emailProvider.get())?.enabled !== true) {
+    if (!providerEnabled) {
       this.log.warn(
         { mail: id, template: mail.template },
         `no email provider is enabled: the mail waits in the outbox (GET /api/v2/emails/outbox/${id})`,

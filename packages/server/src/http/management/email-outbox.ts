@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { ServerContext } from '../../context.js';
-import { notFound } from '../../domain/errors.js';
+import { conflict, notFound } from '../../domain/errors.js';
 import { openMail } from '../../mail/mailer.js';
 import type { OutboxMailRecord } from '../../mail/types.js';
 import { listBody, type ManagementApp, OffsetPagingQuery, offsetPageRequest } from './plugin.js';
@@ -59,7 +59,7 @@ export async function emailOutboxRoutes(app: ManagementApp, ctx: ServerContext):
     const mail = await ctx.storage.mailOutbox.get(request.params.id);
     if (!mail) throw absent();
     if (!(await ctx.storage.mailOutbox.requeue(mail.id, now))) {
-      throw notFound('Only a failed mail can be retried', 'mail_not_failed');
+      throw conflict('Only a failed mail can be retried', 'mail_not_failed');
     }
     ctx.mailDelivery.wake();
     return summary(ctx, (await ctx.storage.mailOutbox.get(mail.id)) ?? mail);
