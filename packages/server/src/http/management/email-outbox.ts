@@ -49,7 +49,12 @@ export async function emailOutboxRoutes(app: ManagementApp, ctx: ServerContext):
   app.get('/emails/outbox/:id', { config: { scope: 'read:email_outbox' }, schema: { params: IdParam } }, async (request) => {
     const mail = await ctx.storage.mailOutbox.get(request.params.id);
     if (!mail) throw absent();
-    const content = openMail(ctx.secrets, mail);
+    let content: { from: string | null; html: string | null; text: string | null } = { from: null, html: null, text: null };
+    try {
+      content = openMail(ctx.secrets, mail);
+    } catch {
+      // Sealed under another master key: shown without its content rather than failing.
+    }
     return { ...summary(ctx, mail), from: content.from, html: content.html, text: content.text };
   });
 
