@@ -203,3 +203,15 @@ test('what is stored is what the SMTP server receives, through the provider, wit
   await smtp.waitFor((m) => m.envelope.to.includes('marker@mail.example'));
   assert.equal(smtp.to('grace@mail.example').length, 0);
 });
+
+test('deleting the provider: mails wait again, and a new provider can be created', async () => {
+  await management.emails.provider.delete();
+  assert.equal((await rejection(() => management.emails.provider.get())).statusCode, 404);
+  assert.equal((await rejection(() => management.emails.provider.delete())).statusCode, 404);
+  assert.equal(await server.ctx.mail.providerEnabled(), false);
+  const created = seen(await management.emails.provider.create({ name: 'smtp', credentials: smtp.credentials(), enabled: false }));
+  assert.equal(created.enabled, false);
+  assert.equal(await server.ctx.mail.providerEnabled(), false, 'a disabled provider sends nothing');
+  seen(await management.emails.provider.update({ enabled: true }));
+  assert.equal(await server.ctx.mail.providerEnabled(), true);
+});

@@ -92,3 +92,45 @@ test('one recipient gets at most the configured number of mails an hour, whateve
   }
   assert.deepEqual(results, [true, true, true, false]);
 });
+
+test('a stored template reaches only its variables, and one that exceeds a render limit is replaced by the default', async () => {
+  const other = (await createUser(server, 'limits@outbox.example', { app_metadata: { plan: 'gold' } })) as User;
+  const stored = await server.management('POST', '/email-templates', {
+    template: 'blocked_account',
+    body: '<p>[{{ user.constructor }}][{{ user.__proto__ }}][{{ user.app_metadata.plan }}][{{ process.env.HOME }}]</p><a href="{{ url }}">unblock</a>',
+    subject: 'Locked',
+    syntax: 'liquid',
+    enabled: true,
+  });
+  assert.equal(stored.status, 201, JSON.stringify(stored.body));
+  await server.ctx.storage.transaction((tx) =>
+    server.ctx.mail.queue(tx, { template: 'blocked_account', to: other.email!, user: other, url: 'https://id.example/unblock' }),
+  );
+  const first = await mailTo('limits@outbox.example');
+  assert.ok(first.html.includes('<p>[][][gold][]</p>'), first.html);
+
+  // Parses (so it is stored), but loops far past the render time and memory limits when sent.
+  const patched = await server.management('PATCH', '/email-templates/blocked_account', {
+    body: '{% for i in (1..100000000) %}{{ user.email }}{% endfor %}',
+  });
+  assert.equal(patched.status, 200, JSON.stringify(patched.body));
+  const queued = await server.ctx.storage.transaction((tx) =>
+    server.ctx.mail.queue(tx, {
+      template: 'blocked_account',
+      to: 'limits2@outbox.example',
+      user: other,
+      url: 'https://id.example/unblock',
+    }),
+  );
+  assert.equal(queued, true, 'the mail is still queued');
+  const fallback = await mailTo('limits2@outbox.example');
+  assert.match(fallback.html, /Your account was locked/);
+  assert.ok(fallback.html.includes('href="https://id.example/unblock"'));
+});
+
+async function mailTo(to: string) {
+  const { items } = await server.ctx.storage.mailOutbox.list({}, { kind: 'offset', offset: 0, limit: 100, includeTotal: false });
+  const found = items.map((mail) => openMail(server.ctx.secrets, mail)).find((content) => content.to === to);
+  assert.ok(found, `no mail to ${to}`);
+  return found;
+}
