@@ -247,6 +247,9 @@ export async function startServer(
       app.log.debug({ freedMb: Math.round(freed / 1e6), ms: Math.round(ms) }, 'idle: memory returned'),
     );
     ctx.jobs.log = app.log;
+    ctx.mail.log = app.log;
+    ctx.mailDelivery.log = app.log;
+    ctx.mailDelivery.start();
     ctx.jobs.start();
     let closing: Promise<void> | undefined;
     return {
@@ -264,6 +267,7 @@ export async function startServer(
         return (closing ??= app
           .close()
           .then(() => ctx.jobs.stop())
+          .then(() => ctx.mailDelivery.stop())
           .then(() => ctx.background.stop())
           .then(() => ctx.storage.close()));
       },

@@ -14,6 +14,9 @@ import { actionRoutes } from './actions.js';
 import { clientGrantRoutes } from './client-grants.js';
 import { clientRoutes } from './clients.js';
 import { connectionRoutes } from './connections.js';
+import { emailOutboxRoutes } from './email-outbox.js';
+import { emailProviderRoutes } from './email-provider.js';
+import { emailTemplateRoutes } from './email-templates.js';
 import { grantRoutes } from './grants.js';
 import { jobRoutes } from './jobs.js';
 import { resourceServerRoutes } from './resource-servers.js';
@@ -152,5 +155,8 @@ export async function managementApi(app: FastifyInstance, ctx: ServerContext): P
   await api.register(async (scoped) => grantRoutes(scoped, ctx));
   await api.register(async (scoped) => jobRoutes(scoped, ctx));
   await api.register(async (scoped) => actionRoutes(scoped, ctx));
+  await api.register(async (scoped) => emailProviderRoutes(scoped, ctx));
+  await api.register(async (scoped) => emailOutboxRoutes(scoped, ctx));
+  await api.register(async (scoped) => emailTemplateRoutes(scoped, ctx));
   await api.register(async (scoped) => absentResourceRoutes(scoped));
 }
