@@ -26,6 +26,12 @@ export function lockHeaders(lock: { until: Date; limit: number }, now: number): 
 let decoyHash: Promise<string> | undefined;
 
 /**
+ * Called once per lock of an existing account by the brute-force limits (not per refused attempt),
+ * outside the request's answer: it queues the blocked-account mail (login/account-mail.ts).
+ */
+export type AccountLockedHook = (user: User, connection: Connection, until: Date) => void;
+
+/**
  * Email (or username) and password against a database connection, behind the brute-force limits.
  * A blocked user is only told so after the right password, so blocking does not reveal accounts.
  */
@@ -36,6 +42,7 @@ export async function authenticateDatabaseUser(
   password: string,
   ip: string,
   now: number,
+  onAccountLocked?: AccountLockedHook,
 ): Promise<User> {
   const record = identifier.includes('@')
     ? await storage.users.findByEmail(connection.name, identifier.trim())
@@ -44,6 +51,7 @@ export async function authenticateDatabaseUser(
   const bruteForceProtection = connection.options.brute_force_protection !== false;
   const attempt = bruteForceProtection ? await beginLoginAttempt(storage, keys, now) : undefined;
   if (attempt?.lockedUntil) {
+    if (attempt.accountLockedNow && record) onAccountLocked?.(record.user, connection, attempt.lockedUntil);
     throw new DomainError(
       'limit',
       'too_many_attempts',
@@ -54,7 +62,8 @@ export async function authenticateDatabaseUser(
   const hash = record?.passwordHash ?? (await (decoyHash ??= hashPassword('decoy password, never matches')));
   const ok = (await verifyPassword(password, hash)) && record !== undefined && record.passwordHash !== null;
   if (!ok || !record) {
-    if (attempt) await loginFailed(storage, keys, attempt, now);
+    const lockedUntil = attempt ? await loginFailed(storage, keys, attempt, now) : undefined;
+    if (lockedUntil && record) onAccountLocked?.(record.user, connection, lockedUntil);
     throw wrongCredentials();
   }
   if (record.user.blocked) throw blockedUser();

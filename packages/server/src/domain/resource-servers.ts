@@ -45,6 +45,7 @@ const MANAGED_RESOURCE_SCOPES = [
   'create:actions',
   'update:actions',
   'delete:actions',
+  'create:user_tickets',
 ] as const;
 
 /**

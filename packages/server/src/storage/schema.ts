@@ -133,4 +133,19 @@ export interface Database {
   job_chunks: { job_id: string; seq: number; data: string };
   job_errors: { job_id: string; seq: number; data: string };
   job_file_parts: { job_id: string; seq: number; data: Buffer };
+  /** One-time links sent by email (0023, storage/kysely/tickets.ts). */
+  tickets: {
+    id_hash: string;
+    purpose: string;
+    user_id: string;
+    email: string | null;
+    connection: string | null;
+    client_id: string | null;
+    result_url: string | null;
+    mark_email_as_verified: number;
+    include_email_in_redirect: number;
+    created_at: string;
+    expires_at: string;
+    used_at: string | null;
+  };
 }

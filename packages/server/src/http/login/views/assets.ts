@@ -42,6 +42,8 @@ input[type=email], input[type=password], input[type=text] {
 input:focus { outline: none; border-color: var(--accent); box-shadow: 0 0 0 3px rgba(52,70,212,.18); }
 input[aria-invalid=true] { border-color: var(--danger); }
 .hint { font-size: 13px; color: var(--muted); margin-top: 6px; }
+.hint.center { text-align: center; margin: -8px 0 0; }
+.field-link { text-align: right; font-size: 14px; margin: -6px 0 0; }
 button, .button {
   display: inline-flex; width: 100%; justify-content: center; align-items: center; gap: 8px; padding: 11px 16px;
   font: inherit; font-weight: 600; color: #fff; background: var(--accent); border: 1px solid var(--accent);
