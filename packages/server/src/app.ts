@@ -246,6 +246,7 @@ export async function startServer(
     }, SWEEP_INTERVAL_MS);
     sweep.unref();
     ctx.jobs.log = app.log;
+    ctx.mail.log = app.log;
     ctx.jobs.start();
     let closing: Promise<void> | undefined;
     return {

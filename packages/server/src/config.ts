@@ -72,6 +72,10 @@ export const ConfigSchema = Type.Object(
     actionsMemoryMb: Type.Integer({ minimum: 1, maximum: 48, default: 16 }),
     /** Actions the tenant may have (Management API `POST /actions/actions` answers 429 past it). */
     actionsMax: Type.Integer({ minimum: 0, maximum: 100_000, default: 1000 }),
+    /** Mails queued to one address per hour; more are refused (a backstop behind the endpoints' throttles). */
+    mailPerRecipientPerHour: Type.Integer({ minimum: 1, maximum: 10_000, default: 10 }),
+    /** Undelivered mails the outbox holds at most; more are refused until some are delivered or expire. */
+    mailMaxPending: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 10_000 }),
   },
   { additionalProperties: false },
 );
@@ -110,6 +114,8 @@ const ENV_NAMES: Record<keyof Static<typeof ConfigSchema>, string> = {
   actionsWallTimeMs: 'LATCHKEY_ACTIONS_WALL_TIME_MS',
   actionsMemoryMb: 'LATCHKEY_ACTIONS_MEMORY_MB',
   actionsMax: 'LATCHKEY_ACTIONS_MAX',
+  mailPerRecipientPerHour: 'LATCHKEY_MAIL_PER_RECIPIENT_PER_HOUR',
+  mailMaxPending: 'LATCHKEY_MAIL_MAX_PENDING',
 };
 
 export class ConfigError extends Error {
@@ -134,6 +140,8 @@ const NUMERIC = new Set([
   'actionsWallTimeMs',
   'actionsMemoryMb',
   'actionsMax',
+  'mailPerRecipientPerHour',
+  'mailMaxPending',
 ]);
 const BOOLEAN = new Set(['auth0CompatibleDefaults']);
 

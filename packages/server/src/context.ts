@@ -8,6 +8,7 @@ import { SecretDigester } from './crypto/secrets.js';
 import { deployedFlow } from './domain/actions.js';
 import type { PictureSettings } from './domain/default-picture.js';
 import { JobRunner } from './domain/jobs/runner.js';
+import { OutboxMailer } from './mail/mailer.js';
 import { type GrantRegistry, grantRegistry } from './oauth/grants/index.js';
 import { describeDatabaseUrl, errorText, StartupError } from './startup-checks.js';
 import { Lookups } from './storage/cache.js';
@@ -37,6 +38,8 @@ export interface ServerContext {
   background: BackgroundTasks;
   /** Runs the deployed Actions of a trigger (its `log` is set by app.ts, its sandbox limits by config or tests). */
   actions: ActionsRuntime;
+  /** Renders mails into the outbox, in the caller's transaction (mail/mailer.ts); delivered in the background. */
+  mail: OutboxMailer;
 }
 
 export interface OpenedContext {
@@ -84,14 +87,16 @@ export async function openContext(config: Config, now: () => number = Date.now):
     await storage.close();
     throw err;
   }
+  const secrets = new Encrypter(key, 'upstream secrets');
+  const digester = new SecretDigester(key);
   const ctx: ServerContext = {
     config,
     issuer: config.issuer,
     storage,
     lookups: new Lookups(storage, config.cacheTtlSeconds * 1000, now),
     keys: new KeyRing(storage, new Encrypter(key, 'signing keys'), storage.changes, now, config.cacheTtlSeconds * 1000),
-    digester: new SecretDigester(key),
-    secrets: new Encrypter(key, 'upstream secrets'),
+    digester,
+    secrets,
     pictures: { issuer: config.issuer, mode: config.defaultPicture },
     grants: grantRegistry,
     jobs: new JobRunner(storage, { now, leaseMs: config.jobsLeaseSeconds * 1000 }),
@@ -106,6 +111,14 @@ export async function openContext(config: Config, now: () => number = Date.now):
         memoryBytes: config.actionsMemoryMb * 1024 * 1024,
       },
     },
+    mail: new OutboxMailer({
+      storage,
+      secrets,
+      digester,
+      issuer: config.issuer,
+      now,
+      limits: { perRecipientPerHour: config.mailPerRecipientPerHour, maxPending: config.mailMaxPending },
+    }),
   };
   return createdAt ? { ctx, masterKeyCreatedAt: createdAt } : { ctx };
 }

@@ -86,6 +86,7 @@ export class Lookups {
       tenant: this.tenant,
       signing_key: undefined, // the KeyRing listens for these itself
       action_flow: this.flows,
+      mail_outbox: undefined, // mail/delivery.ts listens for these itself
     };
     storage.changes.subscribe((kind, key) => {
       if (kind === '*') {

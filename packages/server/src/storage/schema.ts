@@ -133,6 +133,23 @@ export interface Database {
   job_chunks: { job_id: string; seq: number; data: string };
   job_errors: { job_id: string; seq: number; data: string };
   job_file_parts: { job_id: string; seq: number; data: Buffer };
+  /** Mail (0022, storage/kysely/mail-outbox.ts, email-templates.ts, email-provider.ts). */
+  email_provider: { id: string; data: string };
+  email_templates: { name: string; data: string };
+  mail_outbox: {
+    id: string;
+    template: string;
+    status: string;
+    recipient_key: string;
+    sealed: string;
+    attempts: number;
+    next_attempt_at: string;
+    owner: string | null;
+    lease_until: string | null;
+    last_error: string | null;
+    created_at: string;
+    sent_at: string | null;
+  };
   /** One-time links sent by email (0023, storage/kysely/tickets.ts). */
   tickets: {
     id_hash: string;

@@ -34,6 +34,7 @@ import type {
   UserRecord,
 } from '../domain/types.js';
 import type { UserSearch } from '../domain/user-search.js';
+import type { EmailProviderRecord, EmailTemplateRecord, OutboxMailRecord, OutboxStatus } from '../mail/types.js';
 
 export interface ClientRepository {
   get(clientId: string): Promise<ClientRecord | undefined>;
@@ -184,6 +185,66 @@ export interface JobRepository {
   analyzeUsers(): Promise<void>;
   /** Deletes up to 1000 expired jobs (and abandoned uploads) with what they hold; resolves how many. */
   deleteExpired(now: string): Promise<number>;
+}
+
+/** Auth0's one email provider of the tenant. */
+export interface EmailProviderRepository {
+  get(): Promise<EmailProviderRecord | undefined>;
+  /** Resolves false when a provider exists already. */
+  insert(provider: EmailProviderRecord): Promise<boolean>;
+  /** Resolves false when there is no provider. */
+  update(provider: EmailProviderRecord): Promise<boolean>;
+  delete(): Promise<boolean>;
+}
+
+/** The email templates the Management API stored (a name never stored is sent with latchkey's default). */
+export interface EmailTemplateRepository {
+  get(name: string): Promise<EmailTemplateRecord | undefined>;
+  /** Resolves false when the template exists already. */
+  insert(template: EmailTemplateRecord): Promise<boolean>;
+  /** Resolves false when the template does not exist. */
+  update(template: EmailTemplateRecord): Promise<boolean>;
+}
+
+/** What an outbox insert was refused for (a backstop against filling the outbox). */
+export type OutboxRefusal = 'recipient_limit' | 'outbox_full';
+
+/**
+ * Mails waiting for delivery, sent and failed (storage/kysely/mail-outbox.ts). A mail is delivered by
+ * the one node that claimed it; every write of its outcome is a compare-and-set on that claim.
+ */
+export interface MailOutboxRepository {
+  /**
+   * Inserts the mail unless `perRecipient` mails to its recipient were created since `since`, or
+   * `maxPending` mails are pending; announces it (change `mail_outbox`) so that idle nodes look for work.
+   */
+  insert(mail: OutboxMailRecord, limits: { since: string; perRecipient: number; maxPending: number }): Promise<true | OutboxRefusal>;
+  get(id: string): Promise<OutboxMailRecord | undefined>;
+  /** Newest first. */
+  list(filter: { status?: OutboxStatus }, page: PageRequest & { kind: 'offset' }): Promise<Page<OutboxMailRecord>>;
+  countPending(): Promise<number>;
+  /**
+   * Takes up to `limit` due pending mails whose lease is free or ran out, for `owner` until `leaseUntil`,
+   * counting an attempt on each (so a mail whose node keeps dying still runs out of attempts).
+   */
+  claim(owner: string, now: string, leaseUntil: string, limit: number): Promise<OutboxMailRecord[]>;
+  /** Records the outcome of an attempt, only while `owner` holds the mail; false when another node took it over. */
+  settle(
+    id: string,
+    owner: string,
+    outcome:
+      | { status: 'sent'; at: string }
+      | { status: 'pending'; nextAttemptAt: string; error: string }
+      | { status: 'failed'; error: string },
+  ): Promise<boolean>;
+  /** Puts a failed mail back in the queue with its attempts reset (an admin's retry); false when it is not failed. */
+  requeue(id: string, now: string): Promise<boolean>;
+  /**
+   * Fails pending mails created before `pendingBefore` (not delivered in time) that no node is sending at `now`,
+   * then deletes up to 1000 mails sent before `sentBefore` or failed and created before `failedBefore`;
+   * resolves how many it deleted.
+   */
+  prune(bounds: { now: string; sentBefore: string; failedBefore: string; pendingBefore: string }): Promise<number>;
 }
 
 export interface TenantRepository {
@@ -423,7 +484,9 @@ export type ChangeKind =
   | 'tenant'
   | 'signing_key'
   /** A trigger (the key) whose deployed flow may have changed. */
-  | 'action_flow';
+  | 'action_flow'
+  /** A mail was queued (the key is its id): idle nodes look for work. */
+  | 'mail_outbox';
 
 /** Where repositories announce a change: the feed itself, or a transaction's queue flushed on commit. */
 export interface ChangePublisher {
@@ -458,6 +521,9 @@ export interface Repositories {
   readonly registrations: RegistrationRepository;
   readonly rateLimits: RateLimitRepository;
   readonly jobs: JobRepository;
+  readonly emailProvider: EmailProviderRepository;
+  readonly emailTemplates: EmailTemplateRepository;
+  readonly mailOutbox: MailOutboxRepository;
   readonly tickets: TicketRepository;
 }
 

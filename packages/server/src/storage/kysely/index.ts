@@ -10,8 +10,11 @@ import { KyselyAuthorizationCodes } from './codes.js';
 import { KyselyConnections } from './connections.js';
 import { KyselyConsents } from './consents.js';
 import { KyselyDeviceCodes } from './device-codes.js';
+import { KyselyEmailProvider } from './email-provider.js';
+import { KyselyEmailTemplates } from './email-templates.js';
 import { KyselyJobs } from './jobs.js';
 import { KyselyLoginTransactions } from './login-transactions.js';
+import { KyselyMailOutbox } from './mail-outbox.js';
 import { KyselyPermissions } from './permissions.js';
 import { KyselyRateLimits } from './rate-limits.js';
 import { KyselyRefreshTokens } from './refresh-tokens.js';
@@ -56,6 +59,9 @@ function repositoriesOver(db: Kysely<Database>, dialect: Dialect, changes: Chang
     registrations: new KyselyRegistrations(db),
     rateLimits: new KyselyRateLimits(db),
     jobs: new KyselyJobs(db, dialect),
+    emailProvider: new KyselyEmailProvider(db),
+    emailTemplates: new KyselyEmailTemplates(db),
+    mailOutbox: new KyselyMailOutbox(db, changes),
     tickets: new KyselyTickets(db),
   };
 }
