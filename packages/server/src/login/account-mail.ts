@@ -56,7 +56,8 @@ export async function sendTicketMail(ctx: AccountMailContext, mail: TicketMail):
         connection: mail.connection,
         clientId: mail.clientId,
         resultUrl,
-        includeEmailInRedirect: settings.includeEmailInRedirect,
+        // The way back into a sign-in (an /authorize URL) takes no extra parameters.
+        includeEmailInRedirect: mail.resultUrl === undefined && settings.includeEmailInRedirect,
         ttlSeconds: settings.urlLifetimeInSeconds,
       },
       ctx.now(),
