@@ -123,7 +123,10 @@ describe(`account flows by email (${backend})`, () => {
     const unknown = await forgotPassword('nobody-here@example.test');
     assert.equal(known.status, 200);
     assert.equal(unknown.status, known.status);
-    assert.equal(unknown.html.replace('nobody-here@example.test', 'X').replace(/state=[^"&]+/g, ''), known.html.replace(user.email, 'X').replace(/state=[^"&]+/g, ''));
+    assert.equal(
+      unknown.html.replace('nobody-here@example.test', 'X').replace(/state=[^"&]+/g, ''),
+      known.html.replace(user.email, 'X').replace(/state=[^"&]+/g, ''),
+    );
     assert.match(known.html, /Check your email/);
     assert.match(known.headers.get('content-security-policy') ?? '', /default-src 'none'/);
 
@@ -135,7 +138,7 @@ describe(`account flows by email (${backend})`, () => {
     assert.equal((await outboxMails(server, 'nobody-here@example.test')).length, 0);
   });
 
-  test('the reset page: confirmation and policy enforced (the link survives), success signs out everywhere, the link then works no more', async () => {
+  test('the reset page: confirmation and policy enforced (the link survives), success signs out everywhere; works once', async () => {
     const user = await createUser(server, 'resets@example.test');
     const device = await signIn(user.email);
     await forgotPassword(user.email);
@@ -177,7 +180,11 @@ describe(`account flows by email (${backend})`, () => {
       ),
     );
     assert.equal(silent.get('error'), 'login_required');
-    assertOAuthError(await tokenRequest(server, { grant_type: 'refresh_token', client_id: app.client_id, refresh_token: device.refreshToken }), 403, 'invalid_grant');
+    assertOAuthError(
+      await tokenRequest(server, { grant_type: 'refresh_token', client_id: app.client_id, refresh_token: device.refreshToken }),
+      403,
+      'invalid_grant',
+    );
 
     assert.equal(await tryPassword(user.email, TEST_PASSWORD), 400, 'the old password is refused (the form again)');
     assert.equal(await tryPassword(user.email, NEW_PASSWORD), 302, 'the new one works');
@@ -242,7 +249,7 @@ describe(`account flows by email (${backend})`, () => {
     assert.equal(bad.status, 400);
   });
 
-  test("the Management SDK's tickets.changePassword: result_url, mark_email_as_verified; an expired ticket shows a clear page", async () => {
+  test("the Management SDK's tickets.changePassword: result_url, mark_email_as_verified; an expired ticket: a clear page", async () => {
     const user = await createUser(server, 'ticket-reset@example.test');
     const { ticket } = await management.tickets.changePassword({
       user_id: user.user_id,
@@ -266,7 +273,7 @@ describe(`account flows by email (${backend})`, () => {
     assert.equal(unknown.status, 400);
     assert.match(unknown.html, /Invalid link/);
 
-    const byEmail = await server.management('POST', '/tickets/password-change', { email: user.email, connection_id: (await connectionId()) });
+    const byEmail = await server.management('POST', '/tickets/password-change', { email: user.email, connection_id: await connectionId() });
     assert.equal(byEmail.status, 201, JSON.stringify(byEmail.body));
     const missing = await server.management('POST', '/tickets/password-change', { user_id: 'auth0|nobody' });
     assert.equal(missing.status, 404);

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { mailOnAccountLock } from '../login/account-mail.js';
 import type { ServerContext } from '../context.js';
+import { mailOnAccountLock } from '../login/account-mail.js';
 import { authenticateClient, clientCredentialsFrom } from '../oauth/client-auth.js';
 import { OAuthError } from '../oauth/errors.js';
 import { checkGrantParameters, type GrantContext, type TokenParams } from '../oauth/grants/index.js';

@@ -1,10 +1,10 @@
 import type { AccountLockedHook } from '../connections/database.js';
 import type { ServerContext } from '../context.js';
+import { hashPassword } from '../crypto/passwords.js';
 import { passwordProblem } from '../domain/password-policy.js';
 import type { TicketPurpose, TicketRecord } from '../domain/ticket-types.js';
 import { issueTicket, type TicketState, useTicket } from '../domain/tickets.js';
 import type { Connection, User } from '../domain/types.js';
-import { hashPassword } from '../crypto/passwords.js';
 import type { EmailTemplateName } from '../mail/types.js';
 import { countMailRequest } from './mail-limits.js';
 import { signOutEverywhere } from './sessions.js';
@@ -42,41 +42,43 @@ export async function sendTicketMail(ctx: AccountMailContext, mail: TicketMail):
   const { user } = mail;
   if (!user.email) return false;
   const template = TEMPLATE_OF[mail.purpose];
-  return ctx.storage.transaction(async (tx) => {
-    const settings = await ctx.mail.templateSettings(tx, template);
-    if (!settings.enabled) return false;
-    const resultUrl = mail.resultUrl ?? settings.resultUrl;
-    const { url } = await issueTicket(
-      tx,
-      ctx.issuer,
-      {
-        purpose: mail.purpose,
-        userId: user.user_id,
-        email: user.email,
+  return ctx.storage
+    .transaction(async (tx) => {
+      const settings = await ctx.mail.templateSettings(tx, template);
+      if (!settings.enabled) return false;
+      const resultUrl = mail.resultUrl ?? settings.resultUrl;
+      const { url } = await issueTicket(
+        tx,
+        ctx.issuer,
+        {
+          purpose: mail.purpose,
+          userId: user.user_id,
+          email: user.email,
+          connection: mail.connection,
+          clientId: mail.clientId,
+          resultUrl,
+          // The way back into a sign-in (an /authorize URL) takes no extra parameters.
+          includeEmailInRedirect: mail.resultUrl === undefined && settings.includeEmailInRedirect,
+          ttlSeconds: settings.urlLifetimeInSeconds,
+        },
+        ctx.now(),
+      );
+      const queued = await ctx.mail.queue(tx, {
+        template,
+        to: user.email!,
+        user,
         connection: mail.connection,
-        clientId: mail.clientId,
-        resultUrl,
-        // The way back into a sign-in (an /authorize URL) takes no extra parameters.
-        includeEmailInRedirect: mail.resultUrl === undefined && settings.includeEmailInRedirect,
-        ttlSeconds: settings.urlLifetimeInSeconds,
-      },
-      ctx.now(),
-    );
-    const queued = await ctx.mail.queue(tx, {
-      template,
-      to: user.email!,
-      user,
-      connection: mail.connection,
-      url,
-      ...(mail.clientId ? { clientId: mail.clientId } : {}),
+        url,
+        ...(mail.clientId ? { clientId: mail.clientId } : {}),
+      });
+      // A refused mail (the outbox's backstop) leaves no ticket behind either.
+      if (!queued) throw new MailNotQueued();
+      return true;
+    })
+    .catch((err: unknown) => {
+      if (err instanceof MailNotQueued) return false;
+      throw err;
     });
-    // A refused mail (the outbox's backstop) leaves no ticket behind either.
-    if (!queued) throw new MailNotQueued();
-    return true;
-  }).catch((err: unknown) => {
-    if (err instanceof MailNotQueued) return false;
-    throw err;
-  });
 }
 
 class MailNotQueued extends Error {}
@@ -196,7 +198,9 @@ export async function resetPassword(
   return outcome;
 }
 
-export type LinkOutcome = { done: true; record: TicketRecord; user: User } | { done: false; ticket: Exclude<TicketState['state'], 'valid'> };
+export type LinkOutcome =
+  | { done: true; record: TicketRecord; user: User }
+  | { done: false; ticket: Exclude<TicketState['state'], 'valid'> };
 
 /**
  * Verifies the user's email through a verification ticket: only the address the link was sent to

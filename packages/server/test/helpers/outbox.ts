@@ -9,7 +9,9 @@ export async function outboxMails(server: TestServer, to?: string, template?: st
   const page = await server.ctx.storage.mailOutbox.list({}, { kind: 'offset', offset: 0, limit: 1000, includeTotal: false });
   return page.items
     .map((record) => ({ ...openMail(server.ctx.secrets, record), template: record.template, id: record.id }))
-    .filter((mail) => (to === undefined || mail.to.toLowerCase() === to.toLowerCase()) && (template === undefined || mail.template === template));
+    .filter(
+      (mail) => (to === undefined || mail.to.toLowerCase() === to.toLowerCase()) && (template === undefined || mail.template === template),
+    );
 }
 
 /** Waits (polling) until `count` such mails are in the outbox: some are queued in the background, after the answer. */
@@ -25,7 +27,8 @@ export async function waitForMails(server: TestServer, to: string, template: str
 
 /** The one-time link a mail carries (its text part): the first URL with a ticket. */
 export function ticketLink(mail: Pick<MailContent, 'text' | 'html'>): string {
-  const match = /https?:\/\/[^\s"'<>]+\?ticket=[A-Za-z0-9_-]+#?/.exec(mail.text) ?? /https?:\/\/[^\s"'<>]+\?ticket=[A-Za-z0-9_-]+#?/.exec(mail.html);
+  const match =
+    /https?:\/\/[^\s"'<>]+\?ticket=[A-Za-z0-9_-]+#?/.exec(mail.text) ?? /https?:\/\/[^\s"'<>]+\?ticket=[A-Za-z0-9_-]+#?/.exec(mail.html);
   if (!match) throw new Error(`no ticket link in the mail: ${mail.text}`);
   return match[0].replace(/&amp;/g, '&');
 }

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { ServerContext } from '../../context.js';
 import { DomainError, invalidField, notFound } from '../../domain/errors.js';
-import { MAX_TICKET_TTL_SECONDS, issueTicket } from '../../domain/tickets.js';
+import { issueTicket, MAX_TICKET_TTL_SECONDS } from '../../domain/tickets.js';
 import type { UserRecord } from '../../domain/types.js';
 import { getUser } from '../../domain/users.js';
 import type { ManagementApp } from './plugin.js';
@@ -57,47 +57,51 @@ export async function ticketRoutes(app: ManagementApp, ctx: ServerContext): Prom
     }
   }
 
-  app.post('/tickets/password-change', { config: { scope: 'create:user_tickets' }, schema: { body: PasswordChangeBody } }, async (request, reply) => {
-    const body = request.body;
-    checkResultUrl(body.result_url);
-    await clientExists(body.client_id);
-    let record: UserRecord;
-    if (body.user_id !== undefined) {
-      if (body.email !== undefined || body.connection_id !== undefined) {
-        throw invalidField('user_id', 'Send either user_id, or email with connection_id, not both');
+  app.post(
+    '/tickets/password-change',
+    { config: { scope: 'create:user_tickets' }, schema: { body: PasswordChangeBody } },
+    async (request, reply) => {
+      const body = request.body;
+      checkResultUrl(body.result_url);
+      await clientExists(body.client_id);
+      let record: UserRecord;
+      if (body.user_id !== undefined) {
+        if (body.email !== undefined || body.connection_id !== undefined) {
+          throw invalidField('user_id', 'Send either user_id, or email with connection_id, not both');
+        }
+        record = await getUser(storage, body.user_id);
+      } else {
+        if (body.email === undefined || body.connection_id === undefined) {
+          throw invalidField('user_id', 'Missing required property: user_id (or email and connection_id)');
+        }
+        const connection = await storage.connections.get(body.connection_id);
+        if (!connection) throw notFound('The connection does not exist', 'inexistent_connection');
+        const found = await storage.users.findByEmail(connection.name, body.email);
+        if (!found) throw notFound('The user does not exist.', 'inexistent_user');
+        record = found;
       }
-      record = await getUser(storage, body.user_id);
-    } else {
-      if (body.email === undefined || body.connection_id === undefined) {
-        throw invalidField('user_id', 'Missing required property: user_id (or email and connection_id)');
+      if (!record.user.identities.some((i) => i.provider === 'auth0')) {
+        throw new DomainError('invalid', 'invalid_body', 'The user does not have a password: it signs in through another provider');
       }
-      const connection = await storage.connections.get(body.connection_id);
-      if (!connection) throw notFound('The connection does not exist', 'inexistent_connection');
-      const found = await storage.users.findByEmail(connection.name, body.email);
-      if (!found) throw notFound('The user does not exist.', 'inexistent_user');
-      record = found;
-    }
-    if (!record.user.identities.some((i) => i.provider === 'auth0')) {
-      throw new DomainError('invalid', 'invalid_body', 'The user does not have a password: it signs in through another provider');
-    }
-    const { url } = await issueTicket(
-      storage,
-      ctx.issuer,
-      {
-        purpose: 'reset',
-        userId: record.user.user_id,
-        email: record.user.email,
-        connection: record.connection,
-        clientId: body.client_id,
-        resultUrl: body.result_url,
-        markEmailAsVerified: body.mark_email_as_verified,
-        includeEmailInRedirect: body.includeEmailInRedirect,
-        ttlSeconds: body.ttl_sec,
-      },
-      ctx.now(),
-    );
-    return reply.status(201).send({ ticket: url });
-  });
+      const { url } = await issueTicket(
+        storage,
+        ctx.issuer,
+        {
+          purpose: 'reset',
+          userId: record.user.user_id,
+          email: record.user.email,
+          connection: record.connection,
+          clientId: body.client_id,
+          resultUrl: body.result_url,
+          markEmailAsVerified: body.mark_email_as_verified,
+          includeEmailInRedirect: body.includeEmailInRedirect,
+          ttlSeconds: body.ttl_sec,
+        },
+        ctx.now(),
+      );
+      return reply.status(201).send({ ticket: url });
+    },
+  );
 
   app.post(
     '/tickets/email-verification',

@@ -1,5 +1,5 @@
-import type { AccountLockedHook } from '../../connections/database.js';
 import type { ActionsRuntime } from '../../actions/flows.js';
+import type { AccountLockedHook } from '../../connections/database.js';
 import type { KeyRing } from '../../crypto/keys.js';
 import type { PictureSettings } from '../../domain/default-picture.js';
 import type { ClientRecord } from '../../domain/types.js';

@@ -65,7 +65,8 @@ export function resetPasswordPage(ctx: ResetFormContext): string {
   ${alert(ctx.error)}
   <form method="post" action="/lo/reset" novalidate>
     <input type="hidden" name="ticket" value="${ctx.ticket}"><input type="hidden" name="csrf" value="${ctx.csrf}">
-    <input class="visually-hidden" type="text" name="username" value="${ctx.email}" autocomplete="username" tabindex="-1" aria-hidden="true" readonly>
+    <input class="visually-hidden" type="text" name="username" value="${ctx.email}" autocomplete="username"
+      tabindex="-1" aria-hidden="true" readonly>
     <div class="field">
       <label for="password">New password</label>
       <input id="password" name="password" type="password" autocomplete="new-password" required autofocus

@@ -59,11 +59,7 @@ export function loginPage(
       <label for="password">Password</label>
       <input id="password" name="password" type="password" autocomplete="current-password" required${invalid}>
     </div>
-    ${
-      ctx.forgotHref
-        ? html`<p class="field-link"><a href="${ctx.forgotHref}">Forgot password?</a></p>`
-        : ''
-    }
+    ${ctx.forgotHref ? html`<p class="field-link"><a href="${ctx.forgotHref}">Forgot password?</a></p>` : ''}
     <div class="actions"><button type="submit">Continue</button></div>
   </form>`
       : ''
