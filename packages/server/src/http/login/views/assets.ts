@@ -91,6 +91,7 @@ input#user_code {
 }
 .footer { margin-top: 20px; font-size: 12px; color: var(--muted); }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+input.visually-hidden { width: 1px; padding: 0; border: 0; }
 @media (max-width: 480px) {
   body { padding: 0; justify-content: flex-start; background: var(--card); }
   .card { box-shadow: none; border-radius: 0; padding: 32px 20px; max-width: none; }
