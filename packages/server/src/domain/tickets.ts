@@ -39,16 +39,8 @@ export interface TicketInput {
   ttlSeconds?: number | undefined;
 }
 
-/**
- * Issues a ticket (inside the caller's transaction when given one, so the mail carrying it and the
- * ticket commit together): 256 random bits, of which the database keeps only a digest.
- */
-export async function issueTicket(
-  storage: Pick<Storage, 'tickets'>,
-  issuer: string,
-  input: TicketInput,
-  now: number,
-): Promise<{ ticket: string; url: string; record: TicketRecord }> {
+/** A new ticket, not yet stored: 256 random bits, its URL, and the record kept under its digest. */
+export function prepareTicket(issuer: string, input: TicketInput, now: number): { ticket: string; url: string; record: TicketRecord } {
   const ticket = randomBytes(32).toString('base64url');
   const ttl = input.ttlSeconds && input.ttlSeconds > 0 ? input.ttlSeconds : TICKET_TTL_SECONDS[input.purpose];
   const record: TicketRecord = {
@@ -64,8 +56,24 @@ export async function issueTicket(
     expiresAt: new Date(now + Math.min(ttl, MAX_TICKET_TTL_SECONDS) * 1000).toISOString(),
     usedAt: null,
   };
-  await storage.tickets.insert(digestToken(ticket), record);
   return { ticket, url: ticketUrl(issuer, input.purpose, ticket), record };
+}
+
+/** Stores a prepared ticket (inside the caller's transaction when given one): only its digest is kept. */
+export async function storeTicket(storage: Pick<Storage, 'tickets'>, prepared: { ticket: string; record: TicketRecord }): Promise<void> {
+  await storage.tickets.insert(digestToken(prepared.ticket), prepared.record);
+}
+
+/** Issues a ticket: prepareTicket, then storeTicket. */
+export async function issueTicket(
+  storage: Pick<Storage, 'tickets'>,
+  issuer: string,
+  input: TicketInput,
+  now: number,
+): Promise<{ ticket: string; url: string; record: TicketRecord }> {
+  const prepared = prepareTicket(issuer, input, now);
+  await storeTicket(storage, prepared);
+  return prepared;
 }
 
 export type TicketState =

@@ -3,7 +3,7 @@ import type { ServerContext } from '../context.js';
 import { hashPassword } from '../crypto/passwords.js';
 import { passwordProblem } from '../domain/password-policy.js';
 import type { TicketPurpose, TicketRecord } from '../domain/ticket-types.js';
-import { issueTicket, type TicketState, useTicket } from '../domain/tickets.js';
+import { prepareTicket, storeTicket, type TicketState, useTicket } from '../domain/tickets.js';
 import type { Connection, User } from '../domain/types.js';
 import type { EmailTemplateName } from '../mail/types.js';
 import { countMailRequest } from './mail-limits.js';
@@ -34,54 +34,46 @@ export interface TicketMail {
 }
 
 /**
- * Issues the ticket and queues the mail carrying its link in one transaction: the mail exists iff
- * its ticket does. The template's settings (Auth0's urlLifetimeInSeconds, resultUrl,
- * includeEmailInRedirect) shape the ticket. Resolves false when the template is disabled.
+ * Queues the mail carrying a new ticket's link, and stores the ticket only if the mail was queued,
+ * in one transaction: the mail exists iff its ticket does. The template's settings (Auth0's
+ * urlLifetimeInSeconds, resultUrl, includeEmailInRedirect) shape the ticket. Resolves false when
+ * the template is disabled or the outbox refused the mail.
  */
 export async function sendTicketMail(ctx: AccountMailContext, mail: TicketMail): Promise<boolean> {
   const { user } = mail;
-  if (!user.email) return false;
+  const to = user.email;
+  if (!to) return false;
   const template = TEMPLATE_OF[mail.purpose];
-  return ctx.storage
-    .transaction(async (tx) => {
-      const settings = await ctx.mail.templateSettings(tx, template);
-      if (!settings.enabled) return false;
-      const resultUrl = mail.resultUrl ?? settings.resultUrl;
-      const { url } = await issueTicket(
-        tx,
-        ctx.issuer,
-        {
-          purpose: mail.purpose,
-          userId: user.user_id,
-          email: user.email,
-          connection: mail.connection,
-          clientId: mail.clientId,
-          resultUrl,
-          // The way back into a sign-in (an /authorize URL) takes no extra parameters.
-          includeEmailInRedirect: mail.resultUrl === undefined && settings.includeEmailInRedirect,
-          ttlSeconds: settings.urlLifetimeInSeconds,
-        },
-        ctx.now(),
-      );
-      const queued = await ctx.mail.queue(tx, {
-        template,
-        to: user.email!,
-        user,
+  return ctx.storage.transaction(async (tx) => {
+    const settings = await ctx.mail.templateSettings(tx, template);
+    if (!settings.enabled) return false;
+    const prepared = prepareTicket(
+      ctx.issuer,
+      {
+        purpose: mail.purpose,
+        userId: user.user_id,
+        email: to,
         connection: mail.connection,
-        url,
-        ...(mail.clientId ? { clientId: mail.clientId } : {}),
-      });
-      // A refused mail (the outbox's backstop) leaves no ticket behind either.
-      if (!queued) throw new MailNotQueued();
-      return true;
-    })
-    .catch((err: unknown) => {
-      if (err instanceof MailNotQueued) return false;
-      throw err;
+        clientId: mail.clientId,
+        resultUrl: mail.resultUrl ?? settings.resultUrl,
+        // The way back into a sign-in (an /authorize URL) takes no extra parameters.
+        includeEmailInRedirect: mail.resultUrl === undefined && settings.includeEmailInRedirect,
+        ttlSeconds: settings.urlLifetimeInSeconds,
+      },
+      ctx.now(),
+    );
+    const queued = await ctx.mail.queue(tx, {
+      template,
+      to,
+      user,
+      connection: mail.connection,
+      url: prepared.url,
+      ...(mail.clientId ? { clientId: mail.clientId } : {}),
     });
+    if (queued) await storeTicket(tx, prepared);
+    return queued;
+  });
 }
-
-class MailNotQueued extends Error {}
 
 export interface PasswordResetRequest {
   email: string;
