@@ -157,6 +157,13 @@ describe(`account flows by email (${backend})`, () => {
     assert.equal(weak.status, 400);
     assert.match(weak.html, /too short/);
 
+    const csrfBrowser = new Browser(server.issuer);
+    const fields = formFields(await (await csrfBrowser.get(link)).text());
+    csrfBrowser.cookies.clear();
+    const noCookie = await csrfBrowser.postForm('/lo/reset', { ...fields, password: NEW_PASSWORD, password_confirmation: NEW_PASSWORD });
+    assert.equal(noCookie.status, 403, 'no CSRF cookie, no reset');
+    assert.match(await noCookie.text(), /The form expired/);
+
     const done = await submitReset(link, NEW_PASSWORD);
     assert.equal(done.status, 200, done.html);
     assert.match(done.html, /Password changed/);
@@ -367,6 +374,22 @@ describe(`account flows by email (${backend})`, () => {
     const [mail] = await waitForMails(server, 'signs-up@example.test', 'verify_email');
     assert.ok(ticketLink(mail!).startsWith(`${server.issuer}u/email-verification?ticket=`));
     assert.equal((await outboxMails(server, 'no-provider@example.test')).length, 0);
+  });
+
+  test('mail-sending requests are limited per address too: fresh recipients from one address get 429 with Retry-After', async () => {
+    let refused: Response | undefined;
+    for (let i = 0; i < 40 && !refused; i++) {
+      const response = await fetch(`${server.issuer}dbconnections/change_password`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ client_id: app.client_id, email: `flood-${i}@example.test`, connection: CONNECTION }),
+      });
+      if (response.status === 429) refused = response;
+      else assert.equal(response.status, 200);
+    }
+    assert.ok(refused, 'the address limit (30 an hour) was reached');
+    assert.ok(Number(refused.headers.get('retry-after')) > 0);
+    assert.equal((await refused.json()).statusCode, 429);
   });
 });
 
