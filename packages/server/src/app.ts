@@ -247,6 +247,8 @@ export async function startServer(
     sweep.unref();
     ctx.jobs.log = app.log;
     ctx.mail.log = app.log;
+    ctx.mailDelivery.log = app.log;
+    ctx.mailDelivery.start();
     ctx.jobs.start();
     let closing: Promise<void> | undefined;
     return {
@@ -263,6 +265,7 @@ export async function startServer(
         return (closing ??= app
           .close()
           .then(() => ctx.jobs.stop())
+          .then(() => ctx.mailDelivery.stop())
           .then(() => ctx.background.stop())
           .then(() => ctx.storage.close()));
       },

@@ -76,6 +76,17 @@ export const ConfigSchema = Type.Object(
     mailPerRecipientPerHour: Type.Integer({ minimum: 1, maximum: 10_000, default: 10 }),
     /** Undelivered mails the outbox holds at most; more are refused until some are delivered or expire. */
     mailMaxPending: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 10_000 }),
+    /** Delivery attempts before a mail fails for good (status `failed`, the last error kept). */
+    mailMaxAttempts: Type.Integer({ minimum: 1, maximum: 100, default: 8 }),
+    /** Delay before the first retry; each further one doubles, up to mailRetryMaxSeconds. */
+    mailRetrySeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 30 }),
+    mailRetryMaxSeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 3600 }),
+    /** How long a node's claim on a mail it is sending lasts (above the SMTP timeouts: 10 s connect, 10 s greeting, 30 s idle). */
+    mailLeaseSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 120 }),
+    /** Sent mails are deleted this long after sending (they carry one-time links). */
+    mailRetentionHours: Type.Integer({ minimum: 1, maximum: 8760, default: 24 }),
+    /** A mail not delivered this long after it was queued fails ("expired"). */
+    mailExpireHours: Type.Integer({ minimum: 1, maximum: 8760, default: 72 }),
   },
   { additionalProperties: false },
 );
@@ -116,6 +127,12 @@ const ENV_NAMES: Record<keyof Static<typeof ConfigSchema>, string> = {
   actionsMax: 'LATCHKEY_ACTIONS_MAX',
   mailPerRecipientPerHour: 'LATCHKEY_MAIL_PER_RECIPIENT_PER_HOUR',
   mailMaxPending: 'LATCHKEY_MAIL_MAX_PENDING',
+  mailMaxAttempts: 'LATCHKEY_MAIL_MAX_ATTEMPTS',
+  mailRetrySeconds: 'LATCHKEY_MAIL_RETRY_SECONDS',
+  mailRetryMaxSeconds: 'LATCHKEY_MAIL_RETRY_MAX_SECONDS',
+  mailLeaseSeconds: 'LATCHKEY_MAIL_LEASE_SECONDS',
+  mailRetentionHours: 'LATCHKEY_MAIL_RETENTION_HOURS',
+  mailExpireHours: 'LATCHKEY_MAIL_EXPIRE_HOURS',
 };
 
 export class ConfigError extends Error {
@@ -142,6 +159,12 @@ const NUMERIC = new Set([
   'actionsMax',
   'mailPerRecipientPerHour',
   'mailMaxPending',
+  'mailMaxAttempts',
+  'mailRetrySeconds',
+  'mailRetryMaxSeconds',
+  'mailLeaseSeconds',
+  'mailRetentionHours',
+  'mailExpireHours',
 ]);
 const BOOLEAN = new Set(['auth0CompatibleDefaults']);
 

@@ -8,6 +8,7 @@ import { SecretDigester } from './crypto/secrets.js';
 import { deployedFlow } from './domain/actions.js';
 import type { PictureSettings } from './domain/default-picture.js';
 import { JobRunner } from './domain/jobs/runner.js';
+import { MailDelivery } from './mail/delivery.js';
 import { OutboxMailer } from './mail/mailer.js';
 import { type GrantRegistry, grantRegistry } from './oauth/grants/index.js';
 import { describeDatabaseUrl, errorText, StartupError } from './startup-checks.js';
@@ -40,6 +41,8 @@ export interface ServerContext {
   actions: ActionsRuntime;
   /** Renders mails into the outbox, in the caller's transaction (mail/mailer.ts); delivered in the background. */
   mail: OutboxMailer;
+  /** Sends the outbox through the email provider, in the background on every node (started with the server). */
+  mailDelivery: MailDelivery;
 }
 
 export interface OpenedContext {
@@ -118,6 +121,15 @@ export async function openContext(config: Config, now: () => number = Date.now):
       issuer: config.issuer,
       now,
       limits: { perRecipientPerHour: config.mailPerRecipientPerHour, maxPending: config.mailMaxPending },
+    }),
+    mailDelivery: new MailDelivery(storage, secrets, {
+      now,
+      maxAttempts: config.mailMaxAttempts,
+      retryBaseMs: config.mailRetrySeconds * 1000,
+      retryMaxMs: Math.max(config.mailRetrySeconds, config.mailRetryMaxSeconds) * 1000,
+      leaseMs: config.mailLeaseSeconds * 1000,
+      retentionMs: config.mailRetentionHours * 3600_000,
+      expireMs: config.mailExpireHours * 3600_000,
     }),
   };
   return createdAt ? { ctx, masterKeyCreatedAt: createdAt } : { ctx };

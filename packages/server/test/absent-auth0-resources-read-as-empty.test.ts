@@ -66,7 +66,6 @@ test(`writes that change nothing are taken; others are refused naming the type (
     ['POST', '/hooks', { name: 'h', script: 'x', triggerId: 'post-user-registration' }, 'hooks'],
     ['DELETE', '/rules/rul_1', undefined, 'rules'],
     ['PATCH', '/branding', { colors: { primary: '#000000' } }, 'branding'],
-    ['POST', '/email-templates', { template: 'verify_email', body: '<p>hi</p>', enabled: true }, 'emailTemplates'],
     ['POST', '/branding/themes', { displayName: 'Mine' }, 'themes'],
   ] as const) {
     const response = await server.management(method, path, body);

@@ -140,24 +140,6 @@ export const ABSENT_RESOURCES: readonly AbsentResource[] = [
   listed('userAttributeProfiles', '/user-attribute-profiles', 'user_attribute_profiles'),
   { type: 'connectionProfiles', path: '/connection-profiles', scope: 'connection_profiles', answer: list('connection_profiles') },
   { type: 'rateLimitPolicies', path: '/rate-limit-policies', scope: 'rate_limit_policies', answer: list('rate_limit_policies') },
-  {
-    type: 'emailProvider',
-    path: '/emails/provider',
-    scope: 'email_provider',
-    answer: {
-      kind: 'unavailable',
-      status: 404,
-      errorCode: 'inexistent_email_provider',
-      message: 'There is not an email provider configured',
-    },
-  },
-  {
-    type: 'emailTemplates',
-    path: '/email-templates/:template',
-    createdAt: '/email-templates',
-    scope: 'email_templates',
-    answer: { kind: 'unavailable', status: 404, errorCode: 'inexistent_email_template', message: 'The template does not exist' },
-  },
   { type: 'branding', path: '/branding', scope: 'branding', answer: fixed({}) },
   {
     type: 'branding',

@@ -45,6 +45,16 @@ const MANAGED_RESOURCE_SCOPES = [
   'create:actions',
   'update:actions',
   'delete:actions',
+  'read:email_provider',
+  'create:email_provider',
+  'update:email_provider',
+  'delete:email_provider',
+  'read:email_templates',
+  'create:email_templates',
+  'update:email_templates',
+  // latchkey's outbox (not Auth0's): its mails carry one-time links, so reading them is a scope of its own.
+  'read:email_outbox',
+  'update:email_outbox',
   'create:user_tickets',
 ] as const;
 

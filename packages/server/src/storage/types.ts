@@ -224,10 +224,10 @@ export interface MailOutboxRepository {
   list(filter: { status?: OutboxStatus }, page: PageRequest & { kind: 'offset' }): Promise<Page<OutboxMailRecord>>;
   countPending(): Promise<number>;
   /**
-   * Takes up to `limit` due pending mails whose lease is free or ran out, for `owner` until `leaseUntil`,
-   * counting an attempt on each (so a mail whose node keeps dying still runs out of attempts).
+   * Takes the most overdue pending mail whose lease is free or ran out, for `owner` until `leaseUntil`,
+   * counting an attempt on it (so a mail whose node keeps dying still runs out of attempts).
    */
-  claim(owner: string, now: string, leaseUntil: string, limit: number): Promise<OutboxMailRecord[]>;
+  claim(owner: string, now: string, leaseUntil: string): Promise<OutboxMailRecord | undefined>;
   /** Records the outcome of an attempt, only while `owner` holds the mail; false when another node took it over. */
   settle(
     id: string,

@@ -93,7 +93,7 @@ export class KyselyMailOutbox implements MailOutboxRepository {
     return Number(n);
   }
 
-  async claim(owner: string, now: string, leaseUntil: string, limit: number): Promise<OutboxMailRecord[]> {
+  async claim(owner: string, now: string, leaseUntil: string): Promise<OutboxMailRecord | undefined> {
     const claimable = (eb: ExpressionBuilder<Database, 'mail_outbox'>) =>
       eb.and([
         eb('status', '=', 'pending'),
@@ -105,11 +105,10 @@ export class KyselyMailOutbox implements MailOutboxRepository {
       .select('id')
       .where((eb) => claimable(eb))
       .orderBy('next_attempt_at')
-      .limit(limit)
+      .limit(5)
       .execute();
-    const claimed: OutboxMailRecord[] = [];
-    // Each is taken with a compare-and-set on the same condition: when two nodes race for a mail,
-    // exactly one update matches, and only that node sends it.
+    // A few candidates; each is taken with a compare-and-set on the same condition: when two nodes race
+    // for a mail, exactly one update matches (only that node sends it) and the other tries the next.
     for (const { id } of candidates) {
       const result = await this.db
         .updateTable('mail_outbox')
@@ -117,11 +116,9 @@ export class KyselyMailOutbox implements MailOutboxRepository {
         .where('id', '=', id)
         .where((eb) => claimable(eb))
         .executeTakeFirst();
-      if (result.numUpdatedRows === 0n) continue;
-      const mail = await this.get(id);
-      if (mail) claimed.push(mail);
+      if (result.numUpdatedRows > 0n) return this.get(id);
     }
-    return claimed;
+    return undefined;
   }
 
   async settle(
