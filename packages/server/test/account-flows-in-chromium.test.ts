@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, newContext, submitLogin } from './helpers/chromium.js';
 import { authorizeUrl as buildAuthorizeUrl, formFields, Browser as HttpBrowser, pkcePair } from './helpers/http-login.js';
-import { ticketLink } from './helpers/outbox.js';
+import { outboxMails, ticketLink } from './helpers/outbox.js';
 import { TestClock } from './helpers/protocol.js';
 import { backend, freePort, startTestServer, type TestServer } from './helpers/server.js';
 import { type ReceivedMail, TestSmtp } from './helpers/smtp.js';
@@ -180,6 +180,41 @@ describe(`account flows in Chromium (${backend})`, () => {
     await page.getByRole('heading', { name: 'Link already used' }).waitFor();
     assert.deepEqual(problems, []);
     await context.close();
+  });
+
+  test('the connection option verify_email_on_signup: false turns the sign-up mail off', async () => {
+    const [connection] = (await server.management('GET', '/connections?name=Username-Password-Authentication')).body;
+    const off = await server.management('PATCH', `/connections/${connection.id}`, {
+      options: { ...connection.options, verify_email_on_signup: false },
+    });
+    assert.equal(off.status, 200, JSON.stringify(off.body));
+    const signup = await fetch(`${server.issuer}dbconnections/signup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        client_id: app.client_id,
+        email: 'quiet@acme.test',
+        password: TEST_PASSWORD,
+        connection: 'Username-Password-Authentication',
+      }),
+    });
+    assert.equal(signup.status, 200);
+    // A sign-up with the mail on, after it, is delivered: had the first one queued a mail, it would be there by then.
+    await server.management('PATCH', `/connections/${connection.id}`, { options: { ...connection.options, verify_email_on_signup: true } });
+    const loud = await fetch(`${server.issuer}dbconnections/signup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        client_id: app.client_id,
+        email: 'loud@acme.test',
+        password: TEST_PASSWORD,
+        connection: 'Username-Password-Authentication',
+      }),
+    });
+    assert.equal(loud.status, 200);
+    await mailWithLink('loud@acme.test', 'u/email-verification');
+    assert.equal((await outboxMails(server, 'quiet@acme.test')).length, 0);
+    assert.equal(smtp.to('quiet@acme.test').length, 0);
   });
 
   test('unblock: a locked account gets a mail whose link unlocks it, and the user signs in', async () => {
