@@ -11,7 +11,7 @@ import { signOutEverywhere } from './sessions.js';
 import { throttleKeys } from './throttle.js';
 
 /** What the account flows need of the server: storage, the mailer, the issuer, a clock and background tasks. */
-export type AccountMailContext = Pick<ServerContext, 'storage' | 'lookups' | 'mail' | 'issuer' | 'now' | 'background'>;
+export type AccountMailContext = Pick<ServerContext, 'storage' | 'lookups' | 'mail' | 'issuer' | 'now' | 'background' | 'digester'>;
 
 /** Where a background task's failure goes (a request's or the app's logger). */
 export interface FailureLog {
@@ -90,7 +90,7 @@ export interface PasswordResetRequest {
  * only the limits' 429.
  */
 export async function requestPasswordReset(ctx: AccountMailContext, request: PasswordResetRequest, log: FailureLog): Promise<void> {
-  await countMailRequest(ctx.storage, { ip: request.ip, email: request.email }, ctx.now());
+  await countMailRequest(ctx, { ip: request.ip, email: request.email }, ctx.now());
   ctx.background.run(
     async () => {
       const record = await ctx.storage.users.findByEmail(request.connection.name, request.email.trim());

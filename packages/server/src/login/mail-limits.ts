@@ -1,3 +1,4 @@
+import type { SecretDigester } from '../crypto/secrets.js';
 import { DomainError } from '../domain/errors.js';
 import type { Storage } from '../storage/types.js';
 import { addressKey } from './address.js';
@@ -15,18 +16,20 @@ export const MAIL_LIMITS = {
 
 /**
  * Counts one mail-sending request; throws a `limit` DomainError (429 with Retry-After) past either
- * limit. Counted whether or not the address belongs to a user, so the answer reveals nothing.
+ * limit. Counted whether or not the address belongs to a user, so the answer reveals nothing. The
+ * recipient is counted under a keyed digest: strangers' addresses typed into the form are not stored.
  */
 export async function countMailRequest(
-  storage: Pick<Storage, 'rateLimits'>,
+  ctx: { storage: Pick<Storage, 'rateLimits'>; digester: SecretDigester },
   input: { ip?: string | undefined; email: string },
   now: number,
 ): Promise<void> {
+  const { storage } = ctx;
   const start = now - (now % MAIL_LIMITS.windowMs);
   const windowStartedAt = new Date(start).toISOString();
   const counters: Array<[string, number]> = [];
   if (input.ip !== undefined) counters.push([`mail:ip:${addressKey(input.ip)}`, MAIL_LIMITS.perAddress]);
-  counters.push([`mail:to:${input.email.trim().toLowerCase()}`, MAIL_LIMITS.perRecipient]);
+  counters.push([`mail:to:${ctx.digester.digest(`mail limit ${input.email.trim().toLowerCase()}`)}`, MAIL_LIMITS.perRecipient]);
   for (const [key, limit] of counters) {
     const hits = await storage.rateLimits.hit(key, windowStartedAt);
     if (hits > limit) {

@@ -34,7 +34,7 @@ export async function verificationEmailJobRoute(app: ManagementApp, ctx: ServerC
     }
     if (!user.email) throw invalidField('user_id', 'The user does not have an email address');
     try {
-      await countMailRequest(ctx.storage, { email: user.email }, ctx.now());
+      await countMailRequest(ctx, { email: user.email }, ctx.now());
     } catch (err) {
       if (err instanceof DomainError && err.details.lock) reply.headers(lockHeaders(err.details.lock, ctx.now()));
       throw err;
