@@ -18,6 +18,7 @@ import { installErrorHandler, managementBody } from './http/errors.js';
 import { healthEndpoint } from './http/health.js';
 import { rejectUnstorableInput } from './http/input-limits.js';
 import { jobFileEndpoint } from './http/job-files.js';
+import { accountPages } from './http/login/account.js';
 import { deviceActivationPages } from './http/login/device.js';
 import { hostedPages } from './http/login/routes.js';
 import { upstreamRoutes } from './http/login/upstream.js';
@@ -157,6 +158,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
     installErrorHandler(pages, 'hosted', ctx);
     await pages.register(async (scope) => authorizeEndpoint(scope, ctx));
     await pages.register(async (scope) => hostedPages(scope, ctx));
+    await pages.register(async (scope) => accountPages(scope, ctx));
     await pages.register(async (scope) => upstreamRoutes(scope, ctx));
     await pages.register(async (scope) => deviceActivationPages(scope, ctx));
     await pages.register(async (scope) => logoutEndpoints(scope, ctx));
@@ -177,6 +179,7 @@ const CORS_PATHS = [
   '/oauth/device/code',
   '/userinfo',
   '/dbconnections/signup',
+  '/dbconnections/change_password',
   '/.well-known/openid-configuration',
   '/.well-known/oauth-authorization-server',
   '/.well-known/jwks.json',

@@ -34,6 +34,12 @@ export interface PasswordCheckHooks {
 const DEFAULT_HOOKS: PasswordCheckHooks = { argon2: verifyArgon2 };
 
 /**
+ * Called once per lock of an existing account by the brute-force limits (not per refused attempt),
+ * outside the request's answer: it queues the blocked-account mail (login/account-mail.ts).
+ */
+export type AccountLockedHook = (user: User, connection: Connection, until: Date) => void;
+
+/**
  * Email (or username) and password against a database connection, behind the brute-force limits.
  * A blocked user is only told so after the right password, so blocking does not reveal accounts.
  */
@@ -44,6 +50,7 @@ export async function authenticateDatabaseUser(
   password: string,
   ip: string,
   now: number,
+  onAccountLocked?: AccountLockedHook,
   hooks: PasswordCheckHooks = DEFAULT_HOOKS,
 ): Promise<User> {
   const record = identifier.includes('@')
@@ -53,6 +60,7 @@ export async function authenticateDatabaseUser(
   const bruteForceProtection = connection.options.brute_force_protection !== false;
   const attempt = bruteForceProtection ? await beginLoginAttempt(storage, keys, now) : undefined;
   if (attempt?.lockedUntil) {
+    if (attempt.accountLockedNow && record) onAccountLocked?.(record.user, connection, attempt.lockedUntil);
     throw new DomainError(
       'limit',
       'too_many_attempts',
@@ -67,7 +75,8 @@ export async function authenticateDatabaseUser(
     // imported md5/sha/hmac/ldap hash is checked in microseconds: without the decoy on top, a wrong
     // password for such a user would answer measurably faster than an unknown email (user enumeration).
     if (record?.passwordHash && isFastImportedHash(record.passwordHash)) await verifyPassword(password, await decoy(), hooks.argon2);
-    if (attempt) await loginFailed(storage, keys, attempt, now);
+    const lockedUntil = attempt ? await loginFailed(storage, keys, attempt, now) : undefined;
+    if (lockedUntil && record) onAccountLocked?.(record.user, connection, lockedUntil);
     throw wrongCredentials();
   }
   if (record.user.blocked) throw blockedUser();

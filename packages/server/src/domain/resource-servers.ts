@@ -55,6 +55,7 @@ const MANAGED_RESOURCE_SCOPES = [
   // latchkey's outbox (not Auth0's): its mails carry one-time links, so reading them is a scope of its own.
   'read:email_outbox',
   'update:email_outbox',
+  'create:user_tickets',
 ] as const;
 
 /**

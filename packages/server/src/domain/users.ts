@@ -7,6 +7,7 @@ import type { Repositories, Storage } from '../storage/types.js';
 import { conflict, invalid, invalidField, notFound } from './errors.js';
 import { newDatabaseUserId } from './ids.js';
 import { assertPasswordAllowed } from './password-policy.js';
+import { voidTicketsAfterChange } from './tickets.js';
 
 type Profile = Partial<
   Pick<
@@ -128,12 +129,15 @@ export async function updateUser(storage: Storage, userId: string, patch: UserUp
   }
   // The merge reads the user as stored under a lock: two sign-ins whose Actions each set their own
   // metadata key, or a sign-in next to an admin's PATCH, both land (read outside, one was lost).
-  const user = await storage.transaction(async (tx) => {
+  const { user, emailChanged } = await storage.transaction(async (tx) => {
     const record = await tx.users.lock(userId);
     if (!record) throw notFound('The user does not exist.', 'inexistent_user');
+    // A new address is not verified (Auth0), unless the same request says it is.
+    const emailChanged = profile.email !== undefined && profile.email.toLowerCase() !== record.user.email?.toLowerCase();
     const user: User = {
       ...record.user,
       ...profile,
+      ...(emailChanged && profile.email_verified === undefined ? { email_verified: false } : {}),
       app_metadata: mergeMetadata(record.user.app_metadata, app_metadata),
       user_metadata: mergeMetadata(record.user.user_metadata, user_metadata),
       updated_at: now.toISOString(),
@@ -142,8 +146,12 @@ export async function updateUser(storage: Storage, userId: string, patch: UserUp
     const result = await tx.users.update({ ...record, user, passwordHash: newPasswordHash ?? record.passwordHash });
     if (result === 'conflict') throw userExists();
     if (!result) throw notFound('The user does not exist.', 'inexistent_user');
-    return user;
+    return { user, emailChanged };
   });
+  // Links mailed for the old password or address must not outlive the change.
+  if (password !== undefined || emailChanged) {
+    await voidTicketsAfterChange(storage, userId, { password: password !== undefined, email: emailChanged }, now.getTime());
+  }
   // After the new hash is stored, so a sign-in with the old password that slipped in is ended too.
   if (password !== undefined) await signOutEverywhere(storage, userId, now.getTime());
   return user;
@@ -176,7 +184,7 @@ export async function deleteUser(storage: Pick<Storage, 'transaction'>, userId: 
 
 type CascadeRepositories = Pick<
   Repositories,
-  'users' | 'sessions' | 'refreshTokens' | 'accessTokens' | 'consents' | 'permissions' | 'roles'
+  'users' | 'sessions' | 'refreshTokens' | 'accessTokens' | 'consents' | 'permissions' | 'roles' | 'tickets'
 >;
 
 /** The user cascade inside a caller's transaction. */
@@ -200,4 +208,5 @@ export async function deleteUsersWith(tx: CascadeRepositories, userIds: string[]
   await tx.consents.deleteAllOfMany(userIds);
   await tx.permissions.removeAllOfMany(userIds);
   await tx.roles.removeAllRolesOfMany(userIds);
+  await tx.tickets.deleteAllOf(userIds);
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
+import { mailOnAccountLock } from '../login/account-mail.js';
 import { authenticateClient, clientCredentialsFrom } from '../oauth/client-auth.js';
 import { OAuthError } from '../oauth/errors.js';
 import { checkGrantParameters, type GrantContext, type TokenParams } from '../oauth/grants/index.js';
@@ -24,6 +25,7 @@ export async function tokenEndpoint(app: FastifyInstance, ctx: ServerContext): P
     pictures: ctx.pictures,
     actions: ctx.actions,
     now: ctx.now,
+    accountLocked: (clientId) => mailOnAccountLock(ctx, app.log, clientId),
   };
 
   installErrorHandler(app, 'oauth', ctx);

@@ -35,7 +35,8 @@ const limitsOf = (keys: ThrottleKeys) =>
 
 export type LoginAttempt =
   /** Refused: locked until then, by the limit (failures per window) of the account or the address. */
-  { lockedUntil: Date; limit: number } | { lockedUntil?: undefined; failuresSoFar: Record<keyof ThrottleKeys, number> };
+  | { lockedUntil: Date; limit: number; accountLockedNow: boolean }
+  | { lockedUntil?: undefined; failuresSoFar: Record<keyof ThrottleKeys, number> };
 
 export interface AttemptLimit {
   maxFailures: number;
@@ -54,13 +55,14 @@ export async function countAttempt(
   key: string,
   limits: AttemptLimit,
   now: number,
-): Promise<{ lockedUntil: Date; failures?: undefined } | { lockedUntil?: undefined; failures: number }> {
+): Promise<{ lockedUntil: Date; failures?: undefined; newLock: boolean } | { lockedUntil?: undefined; failures: number }> {
   const counted = await storage.throttles.recordFailure(key, new Date(now).toISOString(), new Date(now - limits.windowMs).toISOString());
-  if (counted.lockedUntil && Date.parse(counted.lockedUntil) > now) return { lockedUntil: new Date(counted.lockedUntil) };
+  if (counted.lockedUntil && Date.parse(counted.lockedUntil) > now) return { lockedUntil: new Date(counted.lockedUntil), newLock: false };
   if (counted.failures > limits.maxFailures) {
     const until = new Date(now + limits.lockMs);
-    await storage.throttles.lock(key, until.toISOString());
-    return { lockedUntil: until };
+    // Conditional: of attempts arriving together, one locks (and announces the lock, once).
+    const newLock = await storage.throttles.lockIfOpen(key, until.toISOString(), new Date(now).toISOString());
+    return { lockedUntil: until, newLock };
   }
   return { failures: counted.failures };
 }
@@ -74,23 +76,33 @@ export async function beginLoginAttempt(storage: Pick<Storage, 'throttles'>, key
   const failuresSoFar = { ip: 0, account: 0 };
   for (const [kind, key, limits] of limitsOf(keys)) {
     const counted = await countAttempt(storage, key, limits, now);
-    if (counted.lockedUntil) return { lockedUntil: counted.lockedUntil, limit: limits.maxFailures };
+    if (counted.lockedUntil) {
+      return { lockedUntil: counted.lockedUntil, limit: limits.maxFailures, accountLockedNow: kind === 'account' && counted.newLock };
+    }
     failuresSoFar[kind] = counted.failures;
   }
   return { failuresSoFar };
 }
 
-/** A wrong password: the attempt stays counted, and the one that reaches a limit locks now. */
+/**
+ * A wrong password: the attempt stays counted, and the one that reaches a limit locks now. Resolves
+ * the account's new lock, if this attempt set it (the blocked-account mail goes out once per lock).
+ */
 export async function loginFailed(
   storage: Pick<Storage, 'throttles'>,
   keys: ThrottleKeys,
   attempt: LoginAttempt,
   now: number,
-): Promise<void> {
-  if (attempt.lockedUntil) return;
+): Promise<Date | undefined> {
+  if (attempt.lockedUntil) return undefined;
+  let accountLock: Date | undefined;
   for (const [kind, key, limits] of limitsOf(keys)) {
-    if (attempt.failuresSoFar[kind] >= limits.maxFailures) await storage.throttles.lock(key, new Date(now + limits.lockMs).toISOString());
+    if (attempt.failuresSoFar[kind] < limits.maxFailures) continue;
+    const until = new Date(now + limits.lockMs);
+    const locked = await storage.throttles.lockIfOpen(key, until.toISOString(), new Date(now).toISOString());
+    if (locked && kind === 'account') accountLock = until;
   }
+  return accountLock;
 }
 
 /** The right password: the account starts afresh, and the address gets this attempt back. */

@@ -150,4 +150,19 @@ export interface Database {
     created_at: string;
     sent_at: string | null;
   };
+  /** One-time links sent by email (0023, storage/kysely/tickets.ts). */
+  tickets: {
+    id_hash: string;
+    purpose: string;
+    user_id: string;
+    email: string | null;
+    connection: string | null;
+    client_id: string | null;
+    result_url: string | null;
+    mark_email_as_verified: number;
+    include_email_in_redirect: number;
+    created_at: string;
+    expires_at: string;
+    used_at: string | null;
+  };
 }

@@ -8,6 +8,7 @@
 import type { ActionListFilter, ActionRecord, ActionVersionRecord, BindingRecord, DeployedFlowRow } from '../domain/action-types.js';
 import type { TriggerId } from '../domain/actions.js';
 import type { JobRecord } from '../domain/jobs/types.js';
+import type { TicketPurpose, TicketRecord } from '../domain/ticket-types.js';
 import type {
   AuthorizationCodeData,
   AuthorizationCodeRecord,
@@ -348,9 +349,24 @@ export interface ThrottleRepository {
   recordFailure(key: string, now: string, windowStartedBefore: string): Promise<LoginThrottle>;
   get(key: string): Promise<LoginThrottle | undefined>;
   lock(key: string, until: string): Promise<void>;
+  /** Locks the key until `until` unless a lock is in force at `now`: true for the one caller that locked it. */
+  lockIfOpen(key: string, until: string, now: string): Promise<boolean>;
   clear(key: string): Promise<void>;
   /** Takes one counted failure back (an attempt that turned out good). */
   forgiveFailure(key: string): Promise<void>;
+}
+
+/** One-time links sent by email (domain/tickets.ts), by the digest of the ticket. */
+export interface TicketRepository {
+  insert(idHash: string, ticket: TicketRecord): Promise<void>;
+  get(idHash: string): Promise<TicketRecord | undefined>;
+  /** Marks the ticket used if it is one for `purpose`, unused and unexpired at `now`: the ticket for exactly one caller. */
+  use(idHash: string, purpose: TicketPurpose, now: string): Promise<TicketRecord | undefined>;
+  /** Marks the user's unused tickets for these purposes used (a password or email change). */
+  invalidate(userId: string, purposes: TicketPurpose[], now: string): Promise<void>;
+  /** Deletes every ticket of these users (they are deleted). */
+  deleteAllOf(userIds: string[]): Promise<void>;
+  deleteExpired(now: string): Promise<void>;
 }
 
 export interface DeviceCodeRepository {
@@ -517,6 +533,7 @@ export interface Repositories {
   readonly emailProvider: EmailProviderRepository;
   readonly emailTemplates: EmailTemplateRepository;
   readonly mailOutbox: MailOutboxRepository;
+  readonly tickets: TicketRepository;
 }
 
 export interface Storage extends Repositories {

@@ -4,12 +4,14 @@ import type { ServerContext } from '../../context.js';
 import { DomainError } from '../../domain/errors.js';
 import { passwordPolicyHint } from '../../domain/password-policy.js';
 import type { Connection, LoginTransaction, User } from '../../domain/types.js';
+import { mailOnAccountLock, verifyAfterSignup } from '../../login/account-mail.js';
 import { afterConsent, type FlowInput, transactionShown } from '../../login/authorization-flow.js';
 import { sessionServes, upstreamConnectionsFor, usableUpstreamConnection } from '../../login/connection-access.js';
 import { describeScopes, redirectDestination } from '../../login/consent.js';
 import { signUp } from '../../login/signup.js';
 import { actionRequestInfo } from '../action-request.js';
 import { pageError } from '../errors.js';
+import { FORGOT_PASSWORD_PATH } from './account.js';
 import { field } from './form.js';
 import { sendPage, tenantBranding } from './html-response.js';
 import { loadTransaction, sendNextStep, sendTransactionProblem, signedInFrom, signInAndContinue } from './next-step.js';
@@ -70,6 +72,7 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
         href: `/u/upstream?state=${encodeURIComponent(tx.id)}&connection=${encodeURIComponent(c.name)}`,
       })),
       signupAllowed: connection?.options.disable_signup !== true,
+      ...(connection ? { forgotHref: `${FORGOT_PASSWORD_PATH}?state=${encodeURIComponent(tx.id)}` } : {}),
       ...((email ?? tx.request.loginHint) !== undefined ? { email: email ?? tx.request.loginHint } : {}),
     });
     return sendPage(reply, page, status, security(tx));
@@ -132,7 +135,8 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
     const password = field(body, 'password', 1024);
     if (!username || !password) return showLogin(reply, tx, input, connection, 400, 'Enter your email and password.', username);
     try {
-      const user = await authenticateDatabaseUser(ctx.storage, connection, username, password, request.ip, ctx.now());
+      const onLock = mailOnAccountLock(ctx, request.log, input.client.client_id);
+      const user = await authenticateDatabaseUser(ctx.storage, connection, username, password, request.ip, ctx.now(), onLock);
       return await signInAndContinue(request, reply, ctx, { tx, input, user, connection: connection.name });
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;
@@ -183,6 +187,7 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
       const shown = pageError(err);
       return showSignup(reply, tx, input, connection, shown.status, shown.message, email, err.code === 'user_exists');
     }
+    verifyAfterSignup(ctx, user, connection, input.client.client_id, request.log);
     return signInAndContinue(request, reply, ctx, { tx, input, user, connection: connection.name });
   });
 

@@ -23,6 +23,8 @@ const Auth0Options = Type.Object(
     brute_force_protection: Type.Optional(Type.Boolean()),
     disable_signup: Type.Optional(Type.Boolean()),
     requires_username: Type.Optional(Type.Boolean()),
+    // latchkey's: mail new users a verification link (default: when an email provider is enabled).
+    verify_email_on_signup: Type.Optional(Type.Boolean()),
   },
   open,
 );

@@ -22,7 +22,9 @@ import { jobRoutes } from './jobs.js';
 import { resourceServerRoutes } from './resource-servers.js';
 import { roleRoutes } from './roles.js';
 import { tenantRoutes } from './tenant.js';
+import { ticketRoutes } from './tickets.js';
 import { userRoutes } from './users.js';
+import { verificationEmailJobRoute } from './verification-email-job.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: every route plugin accepts any server, request, reply and logger types here.
 export type ManagementApp = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>;
@@ -158,5 +160,7 @@ export async function managementApi(app: FastifyInstance, ctx: ServerContext): P
   await api.register(async (scoped) => emailProviderRoutes(scoped, ctx));
   await api.register(async (scoped) => emailOutboxRoutes(scoped, ctx));
   await api.register(async (scoped) => emailTemplateRoutes(scoped, ctx));
+  await api.register(async (scoped) => ticketRoutes(scoped, ctx));
+  await api.register(async (scoped) => verificationEmailJobRoute(scoped, ctx));
   await api.register(async (scoped) => absentResourceRoutes(scoped));
 }

@@ -7,6 +7,7 @@ import type { User } from '../../domain/types.js';
 import { assignUserPermissions, listUserPermissions, removeUserPermissions } from '../../domain/user-permissions.js';
 import { searchUsers } from '../../domain/user-search.js';
 import { createUser, deleteUser, getUser, presentUser, updateUser } from '../../domain/users.js';
+import { sendVerificationMail } from '../../login/account-mail.js';
 import {
   FieldsQuery,
   listBody,
@@ -87,9 +88,12 @@ export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promis
     async (request) => (await storage.users.listByEmail(request.query.email)).map((user) => project(present(request)(user), request.query)),
   );
 
-  app.post('/users', { config: { scope: 'create:users' }, schema: { body: CreateBody } }, async (request, reply) =>
-    reply.status(201).send(present(request)(await createUser(storage, request.body, now()))),
-  );
+  app.post('/users', { config: { scope: 'create:users' }, schema: { body: CreateBody } }, async (request, reply) => {
+    const user = await createUser(storage, request.body, now());
+    // Auth0's verify_email: the new user gets the verification mail.
+    if (request.body.verify_email === true && !user.email_verified) await sendVerificationMail(ctx, user);
+    return reply.status(201).send(present(request)(user));
+  });
 
   app.get(
     '/users/:id',
@@ -97,9 +101,14 @@ export async function userRoutes(app: ManagementApp, ctx: ServerContext): Promis
     async (request) => project(present(request)((await getUser(storage, request.params.id)).user), request.query),
   );
 
-  app.patch('/users/:id', { config: { scope: 'update:users' }, schema: { params: IdParam, body: UpdateBody } }, async (request) =>
-    present(request)(await updateUser(storage, request.params.id, request.body, now())),
-  );
+  app.patch('/users/:id', { config: { scope: 'update:users' }, schema: { params: IdParam, body: UpdateBody } }, async (request) => {
+    const user = await updateUser(storage, request.params.id, request.body, now());
+    // Auth0's verify_email with a new address: the verification mail goes to the new address.
+    if (request.body.verify_email === true && request.body.email !== undefined && !user.email_verified) {
+      await sendVerificationMail(ctx, user);
+    }
+    return present(request)(user);
+  });
 
   // RBAC: every permission the user holds, assigned directly or through its roles, with its `sources`.
   app.get(

@@ -35,7 +35,8 @@ async function passwordGrant(
 
   let user;
   try {
-    user = await authenticateDatabaseUser(ctx.storage, connection, params.username!, params.password!, meta.ip, ctx.now());
+    const onLock = ctx.accountLocked?.(client.client_id);
+    user = await authenticateDatabaseUser(ctx.storage, connection, params.username!, params.password!, meta.ip, ctx.now(), onLock);
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;
     const lock = err.details.lock;

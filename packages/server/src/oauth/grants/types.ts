@@ -1,4 +1,5 @@
 import type { ActionsRuntime } from '../../actions/flows.js';
+import type { AccountLockedHook } from '../../connections/database.js';
 import type { KeyRing } from '../../crypto/keys.js';
 import type { PictureSettings } from '../../domain/default-picture.js';
 import type { ClientRecord } from '../../domain/types.js';
@@ -16,6 +17,8 @@ export interface GrantContext {
   now: () => number;
   /** The Actions runtime (post-login, credentials-exchange); none bound when absent. */
   actions?: ActionsRuntime;
+  /** What a password sign-in does when the brute-force limits lock an account (the blocked-account mail). */
+  accountLocked?: (clientId: string) => AccountLockedHook;
 }
 
 export interface TokenResponse {

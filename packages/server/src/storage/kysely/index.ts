@@ -25,6 +25,7 @@ import { KyselySessions } from './sessions.js';
 import { KyselySigningKeys } from './signing-keys.js';
 import { KyselyTenant } from './tenant.js';
 import { KyselyThrottles } from './throttles.js';
+import { KyselyTickets } from './tickets.js';
 import { KyselyUsers } from './users.js';
 
 export { decodeCheckpoint } from './shared.js';
@@ -61,6 +62,7 @@ function repositoriesOver(db: Kysely<Database>, dialect: Dialect, changes: Chang
     emailProvider: new KyselyEmailProvider(db),
     emailTemplates: new KyselyEmailTemplates(db),
     mailOutbox: new KyselyMailOutbox(db, changes),
+    tickets: new KyselyTickets(db),
   };
 }
 
@@ -142,6 +144,7 @@ export class KyselyStorage implements Storage {
     // Used codes are kept past expiry for a while, so a late replay still revokes what they issued.
     await this.db.deleteFrom('authorization_codes').where('expires_at', '<', longAgo).execute();
     await this.db.deleteFrom('opaque_access_tokens').where('expires_at', '<', now).execute();
+    await this.tickets.deleteExpired(now);
     await this.db
       .deleteFrom('login_throttle')
       .where('window_started_at', '<', longAgo)

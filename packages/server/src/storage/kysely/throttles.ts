@@ -35,6 +35,16 @@ export class KyselyThrottles implements ThrottleRepository {
     await this.db.updateTable('login_throttle').set({ locked_until: until }).where('key', '=', key).execute();
   }
 
+  async lockIfOpen(key: string, until: string, now: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('login_throttle')
+      .set({ locked_until: until })
+      .where('key', '=', key)
+      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   async clear(key: string): Promise<void> {
     await this.db.deleteFrom('login_throttle').where('key', '=', key).execute();
   }

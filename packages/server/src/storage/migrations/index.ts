@@ -20,6 +20,7 @@ import * as m0019 from './0019-jobs.js';
 import * as m0020 from './0020-client-system-column.js';
 import * as m0021 from './0021-actions.js';
 import * as m0022 from './0022-mail.js';
+import * as m0023 from './0023-tickets.js';
 
 /** Migrations are compiled in rather than read from disk, so the built CLI needs no source tree. */
 export const migrationProvider: MigrationProvider = {
@@ -46,6 +47,7 @@ export const migrationProvider: MigrationProvider = {
       '0020-client-system-column': m0020,
       '0021-actions': m0021,
       '0022-mail': m0022,
+      '0023-tickets': m0023,
     };
   },
 };

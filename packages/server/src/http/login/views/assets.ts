@@ -42,6 +42,8 @@ input[type=email], input[type=password], input[type=text] {
 input:focus { outline: none; border-color: var(--accent); box-shadow: 0 0 0 3px rgba(52,70,212,.18); }
 input[aria-invalid=true] { border-color: var(--danger); }
 .hint { font-size: 13px; color: var(--muted); margin-top: 6px; }
+.hint.center { text-align: center; margin: -8px 0 0; }
+.field-link { text-align: right; font-size: 14px; margin: -6px 0 0; }
 button, .button {
   display: inline-flex; width: 100%; justify-content: center; align-items: center; gap: 8px; padding: 11px 16px;
   font: inherit; font-weight: 600; color: #fff; background: var(--accent); border: 1px solid var(--accent);
@@ -89,6 +91,7 @@ input#user_code {
 }
 .footer { margin-top: 20px; font-size: 12px; color: var(--muted); }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+input.visually-hidden { width: 1px; padding: 0; border: 0; }
 @media (max-width: 480px) {
   body { padding: 0; justify-content: flex-start; background: var(--card); }
   .card { box-shadow: none; border-radius: 0; padding: 32px 20px; max-width: none; }

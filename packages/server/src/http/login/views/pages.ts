@@ -32,7 +32,14 @@ export interface UpstreamButton {
 }
 
 export function loginPage(
-  ctx: FormContext & { email?: string; signupAllowed: boolean; passwordForm: boolean; upstream: UpstreamButton[] },
+  ctx: FormContext & {
+    email?: string;
+    signupAllowed: boolean;
+    passwordForm: boolean;
+    upstream: UpstreamButton[];
+    /** The "Forgot password?" link, when the connection resets passwords by email. */
+    forgotHref?: string;
+  },
 ): string {
   const invalid = invalidMarker(ctx);
   const buttons = ctx.upstream.map((b) => html`<a class="button secondary" href="${b.href}">Continue with ${b.label}</a>`);
@@ -52,6 +59,7 @@ export function loginPage(
       <label for="password">Password</label>
       <input id="password" name="password" type="password" autocomplete="current-password" required${invalid}>
     </div>
+    ${ctx.forgotHref ? html`<p class="field-link"><a href="${ctx.forgotHref}">Forgot password?</a></p>` : ''}
     <div class="actions"><button type="submit">Continue</button></div>
   </form>`
       : ''
