@@ -286,7 +286,8 @@ export function homePage(branding: Branding, links: { discovery: string; jwks: s
     branding,
     body: html`
   <h1>latchkey identity server</h1>
-  <p class="lead">This server signs users in for <strong>${branding.tenantName}</strong>. Apps send people here; there is nothing to do on this page.</p>
+  <p class="lead">This server signs users in for <strong>${branding.tenantName}</strong>.
+  Apps send people here; there is nothing to do on this page.</p>
   <ul>
     <li><a href="${links.discovery}">OpenID Connect discovery</a></li>
     <li><a href="${links.jwks}">Signing keys (JWKS)</a></li>
