@@ -8,6 +8,8 @@ import { closeProfileScriptSandbox } from './connections/sandbox/index.js';
 import { openContext, type ServerContext } from './context.js';
 import { type BootstrapResult, bootstrapTenant } from './domain/bootstrap.js';
 import { finishDeletedConnections } from './domain/connections.js';
+import { everyItem } from './domain/paging.js';
+import { managementAudience } from './domain/resource-servers.js';
 import { authorizeEndpoint } from './http/authorize.js';
 import { avatarEndpoint } from './http/avatars.js';
 import { corsFor } from './http/cors.js';
@@ -16,6 +18,7 @@ import { deviceAuthorizationEndpoint } from './http/device-code.js';
 import { discoveryEndpoints } from './http/discovery.js';
 import { installErrorHandler, managementBody } from './http/errors.js';
 import { healthEndpoint } from './http/health.js';
+import { homeEndpoint } from './http/home.js';
 import { rejectUnstorableInput } from './http/input-limits.js';
 import { jobFileEndpoint } from './http/job-files.js';
 import { accountPages } from './http/login/account.js';
@@ -141,6 +144,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
   await app.register(cookie);
   await app.register(async (scope) => healthEndpoint(scope, ctx));
   await app.register(avatarEndpoint);
+  await app.register(async (scope) => homeEndpoint(scope, ctx));
   // What browser apps (auth0-spa-js) call across origins; the login pages themselves never need CORS.
   await app.register(async (scope) => {
     await corsFor(scope, ctx.lookups, CORS_PATHS);
@@ -208,6 +212,24 @@ async function assertMasterKeyOpensSigningKey(ctx: ServerContext): Promise<void>
 }
 
 /**
+ * Without LATCHKEY_ISSUER the issuer follows the port, so starting once on another port would silently
+ * give the tenant a second issuer and a second Management API (and tokens no app expects). Refused
+ * instead: an issuer changes only when LATCHKEY_ISSUER says so.
+ */
+async function assertIssuerUnchanged(ctx: ServerContext): Promise<void> {
+  if (!ctx.config.issuerFromPort) return;
+  const audience = managementAudience(ctx.issuer);
+  const systemApis: string[] = [];
+  for await (const rs of everyItem((page) => ctx.storage.resourceServers.list(page))) if (rs.is_system) systemApis.push(rs.identifier);
+  if (systemApis.length === 0 || systemApis.includes(audience)) return;
+  const previous = systemApis.at(-1)!.replace(/api\/v2\/$/, '');
+  throw new StartupError(
+    `latchkey: this tenant's issuer is ${previous}, not ${ctx.issuer} (derived from LATCHKEY_PORT): ` +
+      `set LATCHKEY_ISSUER=${previous} to keep it, or LATCHKEY_ISSUER to the new public URL to change it`,
+  );
+}
+
+/**
  * Checks what can fail (TLS files, the port, the database) before creating anything, then
  * bootstraps the tenant and listens. If the start still fails after admin credentials were
  * generated, the StartupError carries them so they are not lost. Used by the CLI and by the tests.
@@ -223,6 +245,7 @@ export async function startServer(
   let bootstrap: BootstrapResult | undefined;
   try {
     await assertMasterKeyOpensSigningKey(ctx);
+    await assertIssuerUnchanged(ctx);
     bootstrap = await bootstrapTenant(ctx.storage, ctx.digester, ctx.keys, {
       issuer: ctx.issuer,
       ...(config.adminClientId ? { adminClientId: config.adminClientId } : {}),

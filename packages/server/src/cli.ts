@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { once } from 'node:events';
-import { createWriteStream, fchmodSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, fchmodSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
 import { startServer } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openContext } from './context.js';
@@ -23,9 +25,13 @@ Commands:
   users export [--with-password-hashes] [--connection NAME] [--out FILE]
                  Write the database connections' users as Auth0's bulk user import file (a JSON array),
                  with their password hashes only when asked; import takes one connection at a time
+  backup FILE    Write a consistent copy of the SQLite database to FILE while the server runs
+                 (PostgreSQL: use pg_dump)
   --version, -v  Print the version
+  --help, -h     Print this help (also after a command: latchkey start --help)
 
-Configuration comes from LATCHKEY_* environment variables (see README).`;
+Configuration comes from LATCHKEY_* environment variables (see README); an unknown LATCHKEY_*
+variable stops the start, naming the closest known one.`;
 
 /** Printed on the console rather than the structured log, so the secret is not shipped to a log store. */
 function printAdminCredentials(admin: { clientId: string; clientSecret: string }, issuer: string, heading: string): void {
@@ -131,6 +137,39 @@ async function rotateAdmin(clientId: string | undefined): Promise<void> {
   }
 }
 
+/**
+ * An online backup of the SQLite database (SQLite's backup API, page by page, while the server keeps
+ * serving): the copy is consistent, unlike `cp` of a database in WAL mode. PostgreSQL has pg_dump.
+ */
+async function backup(file: string | undefined): Promise<void> {
+  if (!file) throw new StartupError(`latchkey: backup needs a FILE to write\n\n${USAGE}`);
+  const config = loadConfig();
+  if (!config.databaseUrl.startsWith('sqlite:')) {
+    throw new StartupError('latchkey: backup copies SQLite databases; for PostgreSQL (LATCHKEY_DATABASE_URL) use pg_dump');
+  }
+  const source = resolve(config.databaseUrl.slice('sqlite:'.length));
+  if (!existsSync(source)) throw new StartupError(`latchkey: no database at ${source} (LATCHKEY_DATABASE_URL)`);
+  const target = resolve(file);
+  try {
+    // The copy holds what the database does (password hashes, sealed keys): owner only, as the database.
+    // Created empty first (SQLite takes an empty file as an empty database), never over an existing file.
+    writeFileSync(target, '', { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    throw new StartupError(`latchkey: cannot create ${target}: ${errorText(err)}`);
+  }
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(source, { fileMustExist: true });
+    const { totalPages } = await db.backup(target);
+    console.error(`latchkey: backed up ${source} to ${target} (${totalPages} pages)`);
+  } catch (err) {
+    rmSync(target, { force: true });
+    throw new StartupError(`latchkey: backup to ${target} failed: ${errorText(err)}`, { cause: err });
+  } finally {
+    db?.close();
+  }
+}
+
 async function exportUsersCommand(args: string[]): Promise<void> {
   let parsed: ReturnType<typeof parseExportArgs>;
   try {
@@ -191,6 +230,15 @@ function parseExportArgs(args: string[]) {
 
 async function main(argv: string[]): Promise<void> {
   const [command, sub, arg] = argv;
+  // `latchkey start --help` must explain, not start a server (and create a tenant) as a side effect.
+  if (argv.some((a) => a === '--help' || a === '-h')) {
+    console.log(USAGE);
+    return;
+  }
+  if (command === 'start' || command === 'migrate') {
+    const extra = argv.slice(1);
+    if (extra.length > 0) throw new StartupError(`latchkey: ${command} takes no arguments (got ${extra.join(' ')})\n\n${USAGE}`);
+  }
   if (command === 'start') return start();
   if (command === 'migrate') return migrate();
   if (command === 'keys' && sub === 'rotate') return rotateKeys();
@@ -199,6 +247,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'admin' && sub === 'rotate-secret') return rotateAdmin(arg);
+  if (command === 'backup') return backup(sub);
   if (command === 'users' && sub === 'export') return exportUsersCommand(argv.slice(2));
   console.error(USAGE);
   process.exitCode = command === undefined || command === 'help' || command === '--help' ? 0 : 2;

@@ -12,7 +12,8 @@ import { Value } from '@sinclair/typebox/value';
 export const ConfigSchema = Type.Object(
   {
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
-    host: Type.String({ minLength: 1, default: '0.0.0.0' }),
+    /** Unset: 127.0.0.1 for the dev server (admin credentials generated), 0.0.0.0 once the admin client is configured. */
+    host: Type.Optional(Type.String({ minLength: 1 })),
     issuer: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*)?$' })),
     databaseUrl: Type.String({ pattern: '^(sqlite:|postgres(ql)?://)', default: 'sqlite:./data/latchkey.db' }),
     dataDir: Type.String({ minLength: 1, default: './data' }),
@@ -93,7 +94,12 @@ export const ConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type Config = Static<typeof ConfigSchema> & { issuer: string };
+export type Config = Static<typeof ConfigSchema> & {
+  host: string;
+  issuer: string;
+  /** LATCHKEY_ISSUER was not given: the issuer is http(s)://localhost:PORT. */
+  issuerFromPort?: boolean;
+};
 
 const ENV_NAMES: Record<keyof Static<typeof ConfigSchema>, string> = {
   port: 'LATCHKEY_PORT',
@@ -172,7 +178,39 @@ const NUMERIC = new Set([
 ]);
 const BOOLEAN = new Set(['auth0CompatibleDefaults']);
 
+/** LATCHKEY_* names that belong to other tools (the desktop SDK's examples, tests, benchmarks), not the server. */
+const OTHER_TOOLS = /^LATCHKEY_(CLI_|TEST_|BENCH_|PACK_|CHROMIUM$|FETCH_TRACE$|NODE_CACHE$)/;
+const KNOWN_NAMES = new Set<string>([...Object.values(ENV_NAMES), 'LATCHKEY_CONFIG']);
+
+/** Levenshtein distance, for "did you mean" on a mistyped variable. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/**
+ * A mistyped variable (LATCHKEY_DATABSE_URL) would otherwise be ignored and the default used, e.g. a
+ * fresh SQLite tenant instead of the PostgreSQL one: an unknown LATCHKEY_* name stops the start.
+ */
+function assertKnownVariables(env: NodeJS.ProcessEnv): void {
+  const unknown = Object.keys(env).filter((name) => name.startsWith('LATCHKEY_') && !KNOWN_NAMES.has(name) && !OTHER_TOOLS.test(name));
+  if (unknown.length === 0) return;
+  const lines = unknown.sort().map((name) => {
+    const closest = [...KNOWN_NAMES].sort((x, y) => distance(name, x) - distance(name, y))[0]!;
+    return `  ${name}: not a latchkey setting; did you mean ${closest}?`;
+  });
+  throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  assertKnownVariables(env);
   let fromFile: Record<string, unknown> = {};
   if (env.LATCHKEY_CONFIG) {
     try {
@@ -217,7 +255,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const issuerBase = withDefaults.issuer ?? `${scheme}://localhost:${withDefaults.port}`;
   // Auth0 issuers end in a slash and SDKs compare them as exact strings.
   const issuer = issuerBase.endsWith('/') ? issuerBase : `${issuerBase}/`;
-  return { ...withDefaults, issuer };
+  // The dev server prints an admin secret that holds every Management scope: loopback only, unless asked.
+  const host = withDefaults.host ?? (withDefaults.adminClientId ? '0.0.0.0' : '127.0.0.1');
+  return { ...withDefaults, host, issuer, ...(withDefaults.issuer === undefined ? { issuerFromPort: true } : {}) };
 }
 
 /**

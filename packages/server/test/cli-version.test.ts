@@ -23,7 +23,7 @@ test('`latchkey --version` and `-v` print the package version and exit 0', () =>
 test('the usage lists --version', () => {
   const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--help'], { encoding: 'utf8' });
   assert.equal(result.status, 0);
-  assert.match(result.stderr, /--version, -v/);
+  assert.match(result.stdout, /--version, -v/);
 });
 
 test('the startup log line carries the version', async () => {

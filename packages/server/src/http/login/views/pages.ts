@@ -286,3 +286,20 @@ export function deviceDonePage(branding: Branding, approved: boolean): string {
   <p class="lead">The device was not connected. You can close this window.</p>`,
   });
 }
+
+/** What a person who opens the server's address in a browser sees: what this is and where to go next. */
+export function homePage(branding: Branding, links: { discovery: string; jwks: string; docs: string }): string {
+  return page({
+    title: 'latchkey',
+    branding,
+    body: html`
+  <h1>latchkey identity server</h1>
+  <p class="lead">This server signs users in for <strong>${branding.tenantName}</strong>.
+  Apps send people here; there is nothing to do on this page.</p>
+  <ul>
+    <li><a href="${links.discovery}">OpenID Connect discovery</a></li>
+    <li><a href="${links.jwks}">Signing keys (JWKS)</a></li>
+    <li><a href="${links.docs}">Documentation</a></li>
+  </ul>`,
+  });
+}
