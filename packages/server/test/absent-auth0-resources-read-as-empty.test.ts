@@ -80,7 +80,7 @@ test(`writes that change nothing are taken; others are refused naming the type (
   assert.equal(sms?.enabled, false);
 });
 
-test(`deploy-cli's pages (tenant pages, the global client's login page) are taken empty and refused with content (${backend})`, async () => {
+test(`deploy-cli's pages (tenant pages, the global client's login page): taken empty, refused with content (${backend})`, async () => {
   const [global] = (await server.management('GET', '/clients?is_global=true')).body as Array<{ client_id: string }>;
   assert.ok(global);
   const before = (await server.management('GET', '/tenants/settings')).body;

@@ -97,7 +97,9 @@ test('a stored template reaches only its variables, and one that exceeds a rende
   const other = (await createUser(server, 'limits@outbox.example', { app_metadata: { plan: 'gold' } })) as User;
   const stored = await server.management('POST', '/email-templates', {
     template: 'blocked_account',
-    body: '<p>[{{ user.constructor }}][{{ user.__proto__ }}][{{ user.app_metadata.plan }}][{{ process.env.HOME }}]</p><a href="{{ url }}">unblock</a>',
+    body:
+      '<p>[{{ user.constructor }}][{{ user.__proto__ }}][{{ user.app_metadata.plan }}][{{ process.env.HOME }}]</p>' +
+      '<a href="{{ url }}">unblock</a>',
     subject: 'Locked',
     syntax: 'liquid',
     enabled: true,

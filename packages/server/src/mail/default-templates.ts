@@ -48,7 +48,9 @@ function html(content: Content): string {
               <table role="presentation" cellpadding="0" cellspacing="0" border="0">
                 <tr>
                   <td align="center" bgcolor="${ACCENT}" style="border-radius:10px;background:${ACCENT};">
-                    <a href="{{ url }}" target="_blank" style="display:inline-block;padding:13px 32px;${FONT};font-size:15px;font-weight:600;line-height:20px;color:#ffffff;text-decoration:none;border-radius:10px;">${content.button}</a>
+                    <a href="{{ url }}" target="_blank"
+                      style="display:inline-block;padding:13px 32px;${FONT};font-size:15px;font-weight:600;line-height:20px;
+                        color:#ffffff;text-decoration:none;border-radius:10px;">${content.button}</a>
                   </td>
                 </tr>
               </table>
@@ -56,8 +58,11 @@ function html(content: Content): string {
           </tr>{% endif %}`
     : '';
   const fallback = content.button
-    ? `{% if url %}<p style="margin:16px 0 0;${FONT};font-size:13px;line-height:20px;color:${MUTED};">Button not working? Paste this link into your browser:</p>
-              <p style="margin:4px 0 0;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;line-height:18px;word-break:break-all;"><a href="{{ url }}" target="_blank" style="color:${ACCENT};text-decoration:none;">{{ url }}</a></p>{% endif %}`
+    ? `{% if url %}<p style="margin:16px 0 0;${FONT};font-size:13px;line-height:20px;color:${MUTED};">Button not working? Paste
+      this link into your browser:</p>
+              <p style="margin:4px 0 0;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;
+                line-height:18px;word-break:break-all;"><a href="{{ url }}" target="_blank"
+                style="color:${ACCENT};text-decoration:none;">{{ url }}</a></p>{% endif %}`
     : '';
   return `<!doctype html>
 <html lang="en">
@@ -77,21 +82,29 @@ function html(content: Content): string {
   <table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" bgcolor="${PAGE}" style="background:${PAGE};">
     <tr>
       <td align="center" style="padding:40px 16px;">
-        <table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" bgcolor="#ffffff" style="max-width:480px;background:#ffffff;border:1px solid ${LINE};border-radius:14px;">
+        <table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" bgcolor="#ffffff"
+          style="max-width:480px;background:#ffffff;border:1px solid ${LINE};border-radius:14px;">
           <tr>
             <td class="pad" align="center" style="padding:40px 40px 20px;">
-              {% if picture_url %}<img src="{{ picture_url }}" width="52" height="52" alt="{{ friendly_name }}" style="display:block;width:52px;height:52px;border:0;border-radius:12px;">{% else %}<table role="presentation" cellpadding="0" cellspacing="0" border="0"><tr><td align="center" valign="middle" width="52" height="52" bgcolor="${ACCENT}" style="width:52px;height:52px;border-radius:12px;background:${ACCENT};${FONT};font-size:24px;font-weight:700;line-height:52px;color:#ffffff;">{{ friendly_name | slice: 0 | upcase }}</td></tr></table>{% endif %}
+              {% if picture_url %}<img src="{{ picture_url }}" width="52" height="52" alt="{{ friendly_name }}"
+                style="display:block;width:52px;height:52px;border:0;border-radius:12px;">{% else %}<table role="presentation"
+                cellpadding="0" cellspacing="0" border="0"><tr><td align="center" valign="middle" width="52" height="52"
+                bgcolor="${ACCENT}"
+                style="width:52px;height:52px;border-radius:12px;background:${ACCENT};${FONT};font-size:24px;font-weight:700;
+                  line-height:52px;color:#ffffff;">{{ friendly_name | slice: 0 | upcase }}</td></tr></table>{% endif %}
             </td>
           </tr>
           <tr>
             <td class="pad" style="padding:0 40px;">
-              <h1 style="margin:0 0 20px;${FONT};font-size:22px;line-height:30px;font-weight:650;color:${TEXT};text-align:center;">${content.heading}</h1>
+              <h1 style="margin:0 0 20px;${FONT};font-size:22px;line-height:30px;font-weight:650;color:${TEXT};text-align:center;
+                ">${content.heading}</h1>
               ${content.paragraphs.map(paragraph).join('\n              ')}
             </td>
           </tr>${button}
           <tr>
             <td class="pad" style="padding:0 40px 36px;">
-              <p style="margin:0;padding-top:20px;border-top:1px solid ${LINE};${FONT};font-size:13px;line-height:20px;color:${MUTED};">${content.note}</p>
+              <p style="margin:0;padding-top:20px;border-top:1px solid ${LINE};${FONT};font-size:13px;line-height:20px;
+                color:${MUTED};">${content.note}</p>
               ${fallback}
             </td>
           </tr>
@@ -99,7 +112,9 @@ function html(content: Content): string {
         <table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="max-width:480px;">
           <tr>
             <td align="center" style="padding:20px 16px 0;${FONT};font-size:12px;line-height:18px;color:${MUTED};">
-              Sent by {{ friendly_name }}{% if support_email %} · Questions? <a href="mailto:{{ support_email }}" style="color:${MUTED};text-decoration:underline;">{{ support_email }}</a>{% elsif support_url %} · <a href="{{ support_url }}" style="color:${MUTED};text-decoration:underline;">Get help</a>{% endif %}
+              Sent by {{ friendly_name }}{% if support_email %} · Questions? <a href="mailto:{{ support_email }}"
+                style="color:${MUTED};text-decoration:underline;">{{ support_email }}</a>{% elsif support_url %} · <a
+                href="{{ support_url }}" style="color:${MUTED};text-decoration:underline;">Get help</a>{% endif %}
             </td>
           </tr>
         </table>
@@ -176,7 +191,8 @@ export const DEFAULT_TEMPLATES: Record<EmailTemplateName, DefaultTemplate> = {
     heading: 'Your account was locked',
     paragraphs: [
       `We blocked sign-in to ${EMAIL} after several attempts with a wrong password.`,
-      'If that was you, unblock your account with the button below. If it was not, someone may be guessing your password: unblock it, then consider changing your password.',
+      'If that was you, unblock your account with the button below. If it was not, someone may be guessing your password: ' +
+        'unblock it, then consider changing your password.',
     ],
     button: 'Unblock my account',
     note: 'The account unblocks by itself after a while if you do nothing. The link works once.',
