@@ -356,6 +356,26 @@ describe(`account flows by email (${backend})`, () => {
     assert.equal((await new Browser(server.issuer).get(link)).status, 410);
   });
 
+  test('locking an account over and over does not flood its inbox: blocked-account mails count against the recipient', async () => {
+    const user = await createUser(server, 'locked-again@example.test');
+    const lockNow = async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 11; i++) statuses.push(await tryPassword(user.email, `Wrong-password-${i}`));
+      assert.equal(statuses.at(-1), 429, `locked: ${statuses.join(',')}`);
+    };
+    // The attacker locks, the victim unblocks from the mail, the attacker locks again: 5 rounds fill the hour's 5 mails.
+    for (let round = 1; round <= 5; round++) {
+      await lockNow();
+      const mails = await waitForMails(server, user.email, 'blocked_account', round);
+      // The newest link unblocks; the older ones were used in earlier rounds.
+      const statuses = await Promise.all(mails.map(async (mail) => (await new Browser(server.issuer).get(ticketLink(mail))).status));
+      assert.deepEqual(statuses.filter((status) => status === 200).length, 1, `round ${round}: ${statuses.join(',')}`);
+    }
+    await lockNow();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal((await outboxMails(server, user.email, 'blocked_account')).length, 5, 'the sixth lock within the hour sends nothing');
+  });
+
   test('sign-up mails a verification link when the connection asks for it, and not otherwise without a provider', async () => {
     const signup = (email: string) =>
       fetch(`${server.issuer}dbconnections/signup`, {
