@@ -289,6 +289,19 @@ describe(`account flows by email (${backend})`, () => {
     assert.equal(forbidden.status, 403);
   });
 
+  test('a reset link sent to an address the account no longer has sets no password, even if it escaped being voided', async () => {
+    const user = await createUser(server, 'moved-away@example.test');
+    const { ticket } = await management.tickets.changePassword({ user_id: user.user_id });
+    // The address changes without the usual voiding, as when the link was issued while the change was committing.
+    const record = (await server.ctx.storage.users.get(user.user_id))!;
+    const moved = { ...record, user: { ...record.user, email: 'new-home@example.test' } };
+    assert.equal(await server.ctx.storage.users.update(moved), true);
+    const reset = await submitReset(ticket!, NEW_PASSWORD);
+    assert.equal(reset.status, 400, reset.html);
+    assert.match(reset.html, /Invalid link/);
+    assert.equal(await tryPassword('new-home@example.test', TEST_PASSWORD), 302, 'the password is unchanged');
+  });
+
   test("the Management SDK's tickets.verifyEmail: the link verifies once and redirects with Auth0's parameters", async () => {
     const user = await createUser(server, 'ticket-verify@example.test');
     assert.equal(user.email_verified, false);

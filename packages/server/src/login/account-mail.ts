@@ -148,7 +148,8 @@ export function mailOnAccountLock(ctx: AccountMailContext, log: FailureLog, clie
         try {
           await countMailRequest(ctx, { email: user.email }, ctx.now());
         } catch (err) {
-          if (err instanceof DomainError && err.kind === 'limit') return log.warn({ user_id: user.user_id }, 'blocked-account mail not sent: too many mails');
+          if (err instanceof DomainError && err.kind === 'limit')
+            return log.warn({ user_id: user.user_id }, 'blocked-account mail not sent: too many mails');
           throw err;
         }
         await sendTicketMail(ctx, { purpose: 'unblock', user, connection: connection.name, clientId });
@@ -187,7 +188,10 @@ export async function resetPassword(
     const used = await useTicket(tx, ticket, 'reset', now);
     if (used.state !== 'valid') return { done: false, ticket: used.state };
     const current = await tx.users.get(used.record.userId);
-    if (!current) return { done: false, ticket: 'unknown' };
+    // A link mailed to an address the account no longer has is void, even one issued while the
+    // address was being changed (an email change voids the links it can see; this catches the rest).
+    if (!current || (used.record.email !== null && !sameEmail(current.user.email, used.record.email)))
+      return { done: false, ticket: 'unknown' };
     const user: User = {
       ...current.user,
       updated_at: iso,
