@@ -289,6 +289,19 @@ describe(`account flows by email (${backend})`, () => {
     assert.equal(forbidden.status, 403);
   });
 
+  test('a reset link sent to an address the account no longer has sets no password, even if it escaped being voided', async () => {
+    const user = await createUser(server, 'moved-away@example.test');
+    const { ticket } = await management.tickets.changePassword({ user_id: user.user_id });
+    // The address changes without the usual voiding, as when the link was issued while the change was committing.
+    const record = (await server.ctx.storage.users.get(user.user_id))!;
+    const moved = { ...record, user: { ...record.user, email: 'new-home@example.test' } };
+    assert.equal(await server.ctx.storage.users.update(moved), true);
+    const reset = await submitReset(ticket!, NEW_PASSWORD);
+    assert.equal(reset.status, 400, reset.html);
+    assert.match(reset.html, /Invalid link/);
+    assert.equal(await tryPassword('new-home@example.test', TEST_PASSWORD), 302, 'the password is unchanged');
+  });
+
   test("the Management SDK's tickets.verifyEmail: the link verifies once and redirects with Auth0's parameters", async () => {
     const user = await createUser(server, 'ticket-verify@example.test');
     assert.equal(user.email_verified, false);
@@ -354,6 +367,26 @@ describe(`account flows by email (${backend})`, () => {
     assert.match(await unblocked.text(), /Account unblocked/);
     assert.equal(await tryPassword(user.email, TEST_PASSWORD), 302);
     assert.equal((await new Browser(server.issuer).get(link)).status, 410);
+  });
+
+  test('locking an account over and over does not flood its inbox: blocked-account mails count against the recipient', async () => {
+    const user = await createUser(server, 'locked-again@example.test');
+    const lockNow = async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 11; i++) statuses.push(await tryPassword(user.email, `Wrong-password-${i}`));
+      assert.equal(statuses.at(-1), 429, `locked: ${statuses.join(',')}`);
+    };
+    // The attacker locks, the victim unblocks from the mail, the attacker locks again: 5 rounds fill the hour's 5 mails.
+    for (let round = 1; round <= 5; round++) {
+      await lockNow();
+      const mails = await waitForMails(server, user.email, 'blocked_account', round);
+      // The newest link unblocks; the older ones were used in earlier rounds.
+      const statuses = await Promise.all(mails.map(async (mail) => (await new Browser(server.issuer).get(ticketLink(mail))).status));
+      assert.deepEqual(statuses.filter((status) => status === 200).length, 1, `round ${round}: ${statuses.join(',')}`);
+    }
+    await lockNow();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal((await outboxMails(server, user.email, 'blocked_account')).length, 5, 'the sixth lock within the hour sends nothing');
   });
 
   test('sign-up mails a verification link when the connection asks for it, and not otherwise without a provider', async () => {

@@ -1,6 +1,7 @@
 import type { AccountLockedHook } from '../connections/database.js';
 import type { ServerContext } from '../context.js';
 import { hashPassword } from '../crypto/passwords.js';
+import { DomainError } from '../domain/errors.js';
 import { passwordProblem } from '../domain/password-policy.js';
 import type { TicketPurpose, TicketRecord } from '../domain/ticket-types.js';
 import { prepareTicket, storeTicket, type TicketState, useTicket } from '../domain/tickets.js';
@@ -16,6 +17,7 @@ export type AccountMailContext = Pick<ServerContext, 'storage' | 'lookups' | 'ma
 /** Where a background task's failure goes (a request's or the app's logger). */
 export interface FailureLog {
   error(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
 }
 
 const TEMPLATE_OF: Record<TicketPurpose, EmailTemplateName> = {
@@ -132,11 +134,24 @@ export function verifyAfterSignup(ctx: AccountMailContext, user: User, connectio
   );
 }
 
-/** The brute-force limits' lock hook: the blocked-account mail, with a one-time unblock link, once per lock. */
+/**
+ * The brute-force limits' lock hook: the blocked-account mail, with a one-time unblock link, once per
+ * lock. Anyone can lock an account (wrong passwords), again each time the lock ends or is lifted, so
+ * the mail counts against its recipient like every other mail: past the limit the lock still holds
+ * but no mail goes out, and nobody can flood a victim's inbox by locking the account over and over.
+ */
 export function mailOnAccountLock(ctx: AccountMailContext, log: FailureLog, clientId?: string): AccountLockedHook {
   return (user, connection) =>
     ctx.background.run(
       async () => {
+        if (!user.email) return;
+        try {
+          await countMailRequest(ctx, { email: user.email }, ctx.now());
+        } catch (err) {
+          if (err instanceof DomainError && err.kind === 'limit')
+            return log.warn({ user_id: user.user_id }, 'blocked-account mail not sent: too many mails');
+          throw err;
+        }
         await sendTicketMail(ctx, { purpose: 'unblock', user, connection: connection.name, clientId });
       },
       (err) => log.error({ err }, 'queueing a blocked-account mail failed'),
@@ -173,7 +188,10 @@ export async function resetPassword(
     const used = await useTicket(tx, ticket, 'reset', now);
     if (used.state !== 'valid') return { done: false, ticket: used.state };
     const current = await tx.users.get(used.record.userId);
-    if (!current) return { done: false, ticket: 'unknown' };
+    // A link mailed to an address the account no longer has is void, even one issued while the
+    // address was being changed (an email change voids the links it can see; this catches the rest).
+    if (!current || (used.record.email !== null && !sameEmail(current.user.email, used.record.email)))
+      return { done: false, ticket: 'unknown' };
     const user: User = {
       ...current.user,
       updated_at: iso,
