@@ -176,6 +176,13 @@ describe(`account flows in Chromium (${backend})`, () => {
     await shoot(page, 'email15b-email-verified');
     const stored = await server.management('GET', `/users/${encodeURIComponent(created.user_id)}`);
     assert.equal(stored.body.email_verified, true);
+    // The welcome mail follows the verification, not the sign-up.
+    const welcome = await smtp.waitFor((m) => m.envelope.to.includes('new-user@acme.test') && !m.text.includes('u/email-verification'));
+    assert.deepEqual(
+      (await outboxMails(server, 'new-user@acme.test')).map((mail) => mail.template).sort(),
+      ['verify_email', 'welcome_email'],
+    );
+    assert.match(welcome.subject, /welcome/i);
     await page.reload();
     await page.getByRole('heading', { name: 'Link already used' }).waitFor();
     assert.deepEqual(problems, []);
@@ -213,8 +220,12 @@ describe(`account flows in Chromium (${backend})`, () => {
     });
     assert.equal(loud.status, 200);
     await mailWithLink('loud@acme.test', 'u/email-verification');
-    assert.equal((await outboxMails(server, 'quiet@acme.test')).length, 0);
-    assert.equal(smtp.to('quiet@acme.test').length, 0);
+    // Without a verification mail, Auth0's welcome mail goes out at sign-up (with one, after the link).
+    assert.deepEqual(
+      (await outboxMails(server, 'quiet@acme.test')).map((mail) => mail.template),
+      ['welcome_email'],
+    );
+    assert.equal((await outboxMails(server, 'loud@acme.test', 'welcome_email')).length, 0);
   });
 
   test('unblock: a locked account gets a mail whose link unlocks it, and the user signs in', async () => {

@@ -7,6 +7,7 @@ import type { TicketPurpose, TicketRecord } from '../domain/ticket-types.js';
 import { prepareTicket, storeTicket, type TicketState, useTicket } from '../domain/tickets.js';
 import type { Connection, User } from '../domain/types.js';
 import type { EmailTemplateName } from '../mail/types.js';
+import type { Repositories } from '../storage/types.js';
 import { countMailRequest } from './mail-limits.js';
 import { signOutEverywhere } from './sessions.js';
 import { throttleKeys } from './throttle.js';
@@ -118,19 +119,36 @@ export async function sendVerificationMail(ctx: AccountMailContext, user: User, 
 }
 
 /**
+ * Auth0's welcome mail: after a sign-up that asks for no verification, or once the address is
+ * verified; only when an email provider is enabled (without one, every sign-up would add a mail
+ * nobody sends to the outbox), and not when the `welcome_email` template is disabled.
+ */
+async function queueWelcomeMail(ctx: AccountMailContext, tx: Repositories, user: User, clientId?: string): Promise<boolean> {
+  if (!user.email) return false;
+  return ctx.mail.queue(tx, {
+    template: 'welcome_email',
+    to: user.email,
+    user,
+    connection: user.identities[0]?.connection ?? '',
+    ...(clientId ? { clientId } : {}),
+  });
+}
+
+/**
  * After a sign-up on a database connection: the verification mail, unless the connection turns it
- * off (`verify_email_on_signup: false`) or, by default, no email provider is configured.
+ * off (`verify_email_on_signup: false`) or, by default, no email provider is configured; the welcome
+ * mail when no verification mail goes out (otherwise it follows the verification).
  */
 export function verifyAfterSignup(ctx: AccountMailContext, user: User, connection: Connection, clientId: string, log: FailureLog): void {
-  if (user.email_verified || !user.email) return;
+  if (!user.email) return;
   const setting = connection.options.verify_email_on_signup;
-  if (setting === false) return;
   ctx.background.run(
     async () => {
-      if (setting !== true && !(await ctx.mail.providerEnabled())) return;
-      await sendVerificationMail(ctx, user, clientId);
+      const verify = !user.email_verified && setting !== false && (setting === true || (await ctx.mail.providerEnabled()));
+      if (verify && (await sendVerificationMail(ctx, user, clientId))) return;
+      if (await ctx.mail.providerEnabled()) await queueWelcomeMail(ctx, ctx.storage, user, clientId);
     },
-    (err) => log.error({ err }, 'queueing a verification mail failed'),
+    (err) => log.error({ err }, 'queueing a verification or welcome mail failed'),
   );
 }
 
@@ -218,13 +236,17 @@ export type LinkOutcome =
  */
 export async function verifyEmail(ctx: AccountMailContext, ticket: string | undefined): Promise<LinkOutcome> {
   const now = ctx.now();
+  // Read before the transaction: on SQLite it holds the one connection the provider's lookup needs.
+  const welcome = await ctx.mail.providerEnabled();
   return ctx.storage.transaction(async (tx) => {
     const used = await useTicket(tx, ticket, 'verify', now);
     if (used.state !== 'valid') return { done: false, ticket: used.state };
     const current = await tx.users.get(used.record.userId);
     if (!current || !sameEmail(current.user.email, used.record.email)) return { done: false, ticket: 'unknown' };
+    const firstTime = !current.user.email_verified;
     const user: User = { ...current.user, email_verified: true, updated_at: new Date(now).toISOString() };
     if ((await tx.users.update({ ...current, user })) !== true) return { done: false, ticket: 'unknown' };
+    if (firstTime && welcome) await queueWelcomeMail(ctx, tx, user, used.record.clientId ?? undefined);
     return { done: true, record: used.record, user };
   });
 }
