@@ -72,6 +72,8 @@ export const ConfigSchema = Type.Object(
     actionsMemoryMb: Type.Integer({ minimum: 1, maximum: 48, default: 16 }),
     /** Actions the tenant may have (Management API `POST /actions/actions` answers 429 past it). */
     actionsMax: Type.Integer({ minimum: 0, maximum: 100_000, default: 1000 }),
+    /** Days tenant log events (`GET /api/v2/logs`) are kept; older ones are swept. */
+    logsRetentionDays: Type.Integer({ minimum: 1, maximum: 3650, default: 30 }),
   },
   { additionalProperties: false },
 );
@@ -110,6 +112,7 @@ const ENV_NAMES: Record<keyof Static<typeof ConfigSchema>, string> = {
   actionsWallTimeMs: 'LATCHKEY_ACTIONS_WALL_TIME_MS',
   actionsMemoryMb: 'LATCHKEY_ACTIONS_MEMORY_MB',
   actionsMax: 'LATCHKEY_ACTIONS_MAX',
+  logsRetentionDays: 'LATCHKEY_LOGS_RETENTION_DAYS',
 };
 
 export class ConfigError extends Error {
@@ -134,6 +137,7 @@ const NUMERIC = new Set([
   'actionsWallTimeMs',
   'actionsMemoryMb',
   'actionsMax',
+  'logsRetentionDays',
 ]);
 const BOOLEAN = new Set(['auth0CompatibleDefaults']);
 

@@ -8,6 +8,7 @@ import { SecretDigester } from './crypto/secrets.js';
 import { deployedFlow } from './domain/actions.js';
 import type { PictureSettings } from './domain/default-picture.js';
 import { JobRunner } from './domain/jobs/runner.js';
+import { EventLog } from './events/event-log.js';
 import { type GrantRegistry, grantRegistry } from './oauth/grants/index.js';
 import { describeDatabaseUrl, errorText, StartupError } from './startup-checks.js';
 import { Lookups } from './storage/cache.js';
@@ -37,6 +38,8 @@ export interface ServerContext {
   background: BackgroundTasks;
   /** Runs the deployed Actions of a trigger (its `log` is set by app.ts, its sandbox limits by config or tests). */
   actions: ActionsRuntime;
+  /** Tenant log events: buffered, written in batches in the background (events/event-log.ts). */
+  events: EventLog;
 }
 
 export interface OpenedContext {
@@ -98,6 +101,7 @@ export async function openContext(config: Config, now: () => number = Date.now):
     downloads: new DownloadLinks(key),
     now,
     background: new BackgroundTasks(),
+    events: new EventLog(storage.logEvents, { now, retentionDays: config.logsRetentionDays }),
     actions: {
       flow: (trigger) => deployedFlow(ctx, trigger),
       sandbox: {

@@ -45,6 +45,8 @@ const MANAGED_RESOURCE_SCOPES = [
   'create:actions',
   'update:actions',
   'delete:actions',
+  'read:logs',
+  'read:logs_users',
 ] as const;
 
 /**

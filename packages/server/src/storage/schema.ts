@@ -4,6 +4,8 @@
  * same schema and lets the Management API grow fields without a migration each time.
  * Timestamps are ISO-8601 strings: they sort correctly as text in both databases.
  */
+import type { Generated } from 'kysely';
+
 export interface Database {
   clients: {
     client_id: string;
@@ -133,4 +135,25 @@ export interface Database {
   job_chunks: { job_id: string; seq: number; data: string };
   job_errors: { job_id: string; seq: number; data: string };
   job_file_parts: { job_id: string; seq: number; data: Buffer };
+  /** Tenant log events (0025, storage/kysely/log-events.ts); `seq` is generated, in commit order. */
+  log_events: {
+    seq: Generated<number>;
+    date: string;
+    type: string;
+    description: string | null;
+    client_id: string | null;
+    client_name: string | null;
+    connection: string | null;
+    connection_id: string | null;
+    user_id: string | null;
+    user_name: string | null;
+    ip: string | null;
+    user_agent: string | null;
+    hostname: string | null;
+    audience: string | null;
+    scope: string | null;
+    strategy: string | null;
+    strategy_type: string | null;
+    details: string | null;
+  };
 }

@@ -8,6 +8,8 @@
 import type { ActionListFilter, ActionRecord, ActionVersionRecord, BindingRecord, DeployedFlowRow } from '../domain/action-types.js';
 import type { TriggerId } from '../domain/actions.js';
 import type { JobRecord } from '../domain/jobs/types.js';
+import type { LogFilter } from '../events/log-query.js';
+import type { LogEvent } from '../events/types.js';
 import type {
   AuthorizationCodeData,
   AuthorizationCodeRecord,
@@ -420,6 +422,26 @@ export interface ChangeFeed extends ChangePublisher {
 }
 
 /** Every repository, over the database or over one transaction. */
+/**
+ * Tenant log events. Each is numbered at insert in commit order (the `log_id`), on every node, so
+ * reading on from a `log_id` returns every later event once: what checkpoint paging and a log
+ * stream's cursor rely on.
+ */
+export interface LogEventRepository {
+  /** Stores a batch in one transaction; the batches of all nodes are numbered one after another. */
+  insertMany(events: Array<Omit<LogEvent, 'log_id'>>): Promise<void>;
+  get(logId: string): Promise<LogEvent | undefined>;
+  /** Events matching `filter`, by date (then log_id) in the given direction, a page of them. */
+  search(
+    filter: LogFilter,
+    options: { descending: boolean; offset: number; limit: number; includeTotal: boolean },
+  ): Promise<{ items: LogEvent[]; total?: number }>;
+  /** Up to `take` events numbered after `from` (from the oldest kept when absent), in that order. */
+  after(from: string | undefined, take: number): Promise<LogEvent[]>;
+  /** Deletes up to `limit` events dated before `date`, oldest first; resolves how many. */
+  deleteBefore(date: string, limit: number): Promise<number>;
+}
+
 export interface Repositories {
   readonly clients: ClientRepository;
   readonly resourceServers: ResourceServerRepository;
@@ -442,6 +464,7 @@ export interface Repositories {
   readonly registrations: RegistrationRepository;
   readonly rateLimits: RateLimitRepository;
   readonly jobs: JobRepository;
+  readonly logEvents: LogEventRepository;
 }
 
 export interface Storage extends Repositories {

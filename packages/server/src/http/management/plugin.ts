@@ -16,6 +16,7 @@ import { clientRoutes } from './clients.js';
 import { connectionRoutes } from './connections.js';
 import { grantRoutes } from './grants.js';
 import { jobRoutes } from './jobs.js';
+import { logRoutes } from './logs.js';
 import { resourceServerRoutes } from './resource-servers.js';
 import { roleRoutes } from './roles.js';
 import { tenantRoutes } from './tenant.js';
@@ -152,5 +153,6 @@ export async function managementApi(app: FastifyInstance, ctx: ServerContext): P
   await api.register(async (scoped) => grantRoutes(scoped, ctx));
   await api.register(async (scoped) => jobRoutes(scoped, ctx));
   await api.register(async (scoped) => actionRoutes(scoped, ctx));
+  await api.register(async (scoped) => logRoutes(scoped, ctx));
   await api.register(async (scoped) => absentResourceRoutes(scoped));
 }

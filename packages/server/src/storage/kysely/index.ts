@@ -11,6 +11,7 @@ import { KyselyConnections } from './connections.js';
 import { KyselyConsents } from './consents.js';
 import { KyselyDeviceCodes } from './device-codes.js';
 import { KyselyJobs } from './jobs.js';
+import { KyselyLogEvents } from './log-events.js';
 import { KyselyLoginTransactions } from './login-transactions.js';
 import { KyselyPermissions } from './permissions.js';
 import { KyselyRateLimits } from './rate-limits.js';
@@ -55,6 +56,7 @@ function repositoriesOver(db: Kysely<Database>, dialect: Dialect, changes: Chang
     registrations: new KyselyRegistrations(db),
     rateLimits: new KyselyRateLimits(db),
     jobs: new KyselyJobs(db, dialect),
+    logEvents: new KyselyLogEvents(db, dialect),
   };
 }
 
