@@ -2,6 +2,7 @@ import { hashPassword, needsRehash, verifyPassword } from '../crypto/passwords.j
 import { DEFAULT_DATABASE_CONNECTION } from '../domain/connections.js';
 import { DomainError } from '../domain/errors.js';
 import type { Client, Connection, User } from '../domain/types.js';
+import { recordEvent } from '../events/emit.js';
 import { beginLoginAttempt, loginFailed, loginSucceeded, throttleKeys } from '../login/throttle.js';
 import type { Lookups } from '../storage/cache.js';
 import type { Storage } from '../storage/types.js';
@@ -36,14 +37,30 @@ export async function authenticateDatabaseUser(
   password: string,
   ip: string,
   now: number,
+  client?: Pick<Client, 'client_id' | 'name'>,
 ): Promise<User> {
   const record = identifier.includes('@')
     ? await storage.users.findByEmail(connection.name, identifier.trim())
     : await storage.users.findByUsername(connection.name, identifier.trim());
+  // Auth0's failed-login events: who was tried (as typed, bounded), through which connection and app.
+  const failed = (type: 'f' | 'fp' | 'fu' | 'limit_wc' | 'limit_mu', description: string) =>
+    recordEvent({
+      type,
+      description,
+      connection: connection.name,
+      connection_id: connection.id,
+      strategy: 'auth0',
+      strategy_type: 'database',
+      user_name: identifier.trim().slice(0, 254),
+      ...(record ? { user_id: record.user.user_id } : {}),
+      ...(client ? { client_id: client.client_id, client_name: client.name } : {}),
+    });
   const keys = throttleKeys(connection.name, record ? { userId: record.user.user_id } : { identifier }, ip);
   const bruteForceProtection = connection.options.brute_force_protection !== false;
   const attempt = bruteForceProtection ? await beginLoginAttempt(storage, keys, now) : undefined;
   if (attempt?.lockedUntil) {
+    if (attempt.by === 'ip') failed('limit_mu', 'Too many failed logins from this address: it is blocked for a while');
+    else failed('limit_wc', 'Too many failed logins for this account: it is blocked for a while');
     throw new DomainError(
       'limit',
       'too_many_attempts',
@@ -55,9 +72,14 @@ export async function authenticateDatabaseUser(
   const ok = (await verifyPassword(password, hash)) && record !== undefined && record.passwordHash !== null;
   if (!ok || !record) {
     if (attempt) await loginFailed(storage, keys, attempt, now);
+    if (record) failed('fp', 'Wrong email or password.');
+    else failed('fu', 'Wrong email or password.');
     throw wrongCredentials();
   }
-  if (record.user.blocked) throw blockedUser();
+  if (record.user.blocked) {
+    failed('f', 'user is blocked');
+    throw blockedUser();
+  }
   if (attempt) await loginSucceeded(storage, keys);
   return recordSignIn(storage, record.user.user_id, record.passwordHash!, password, now);
 }

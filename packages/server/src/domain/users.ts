@@ -2,6 +2,7 @@ import type { Encrypter } from '../crypto/encryption.js';
 import { MAX_BCRYPT_COST } from '../crypto/imported-hashes.js';
 import { hashPassword, isImportableHash } from '../crypto/passwords.js';
 import type { User, UserRecord } from '../domain/types.js';
+import { recordEvent } from '../events/emit.js';
 import { signOutEverywhere } from '../login/sessions.js';
 import type { Repositories, Storage } from '../storage/types.js';
 import { conflict, invalid, invalidField, notFound } from './errors.js';
@@ -138,7 +139,10 @@ export async function updateUser(storage: Storage, userId: string, patch: UserUp
   if (result === 'conflict') throw userExists();
   if (!result) throw notFound('The user does not exist.', 'inexistent_user');
   // After the new hash is stored, so a sign-in with the old password that slipped in is ended too.
-  if (password !== undefined) await signOutEverywhere(storage, userId, now.getTime());
+  if (password !== undefined) {
+    await signOutEverywhere(storage, userId, now.getTime());
+    recordEvent({ type: 'scp', user_id: userId, user_name: user.email ?? user.username ?? userId, connection: record.connection });
+  }
   return user;
 }
 
@@ -165,6 +169,7 @@ export function presentUser(user: User, secrets: Encrypter, withIdpTokens: boole
  */
 export async function deleteUser(storage: Pick<Storage, 'transaction'>, userId: string, now: Date): Promise<void> {
   await storage.transaction((tx) => deleteUserWith(tx, userId, now));
+  recordEvent({ type: 'sdu', user_id: userId });
 }
 
 type CascadeRepositories = Pick<

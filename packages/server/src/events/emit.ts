@@ -17,8 +17,11 @@ export interface EventScope {
   ip?: string;
   userAgent?: string;
   hostname?: string;
-  /** Set once a failed sign-in was recorded, so the grant that wraps it does not record the same failure again. */
-  loginFailureRecorded?: boolean;
+  /**
+   * Set once a failure was recorded (a wrong password, a refresh token reused), so that what wraps it
+   * (the token endpoint's exchange) does not record the same failure again with less to say.
+   */
+  failureRecorded?: boolean;
 }
 
 export const eventScope = new AsyncLocalStorage<EventScope>();
@@ -27,9 +30,7 @@ export const eventScope = new AsyncLocalStorage<EventScope>();
 export function recordEvent(event: LogEventInput): void {
   const scope = eventScope.getStore();
   if (!scope) return;
-  if (event.type === 'fp' || event.type === 'fu' || event.type === 'f' || event.type.startsWith('limit_')) {
-    scope.loginFailureRecorded = true;
-  }
+  if (event.type.startsWith('f') || event.type.startsWith('limit_')) scope.failureRecorded = true;
   scope.sink.emit({
     ...(scope.ip !== undefined ? { ip: scope.ip } : {}),
     ...(scope.userAgent !== undefined ? { user_agent: scope.userAgent } : {}),
@@ -38,5 +39,5 @@ export function recordEvent(event: LogEventInput): void {
   });
 }
 
-/** Whether this request already recorded a failed sign-in (wrong password, unknown user, lock). */
-export const loginFailureRecorded = (): boolean => eventScope.getStore()?.loginFailureRecorded === true;
+/** Whether this request already recorded a failure (wrong password, unknown user, lock, token reuse). */
+export const failureRecorded = (): boolean => eventScope.getStore()?.failureRecorded === true;

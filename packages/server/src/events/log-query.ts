@@ -80,7 +80,7 @@ function dateBound(text: string): string | undefined {
 }
 
 function plainValue(token: Token | undefined, field: string): string {
-  if (!token || token.kind !== 'word') throw badQuery(`a value must follow ${field}:`);
+  if (token?.kind !== 'word') throw badQuery(`a value must follow ${field}:`);
   if (!token.quoted && /[*?~^\\]/.test(token.value)) throw badQuery(`wildcards and fuzzy terms are not supported (${token.value})`);
   if (!token.quoted && (token.value === 'AND' || token.value === 'OR' || token.value === 'NOT')) {
     throw badQuery(`a value must follow ${field}:`);
@@ -109,7 +109,7 @@ export function parseLogQuery(q: string | undefined): LogFilter {
     const name = token.name;
     const next = tokens[i + 1];
     if (name === 'date') {
-      if (!next || next.kind !== 'range') throw badQuery('date takes a range: date:[2026-01-01 TO 2026-01-31]');
+      if (next?.kind !== 'range') throw badQuery('date takes a range: date:[2026-01-01 TO 2026-01-31]');
       if (filter.date) throw badQuery('date given twice');
       const after = dateBound(next.from);
       const before = dateBound(next.to);

@@ -35,7 +35,8 @@ const limitsOf = (keys: ThrottleKeys) =>
 
 export type LoginAttempt =
   /** Refused: locked until then, by the limit (failures per window) of the account or the address. */
-  { lockedUntil: Date; limit: number } | { lockedUntil?: undefined; failuresSoFar: Record<keyof ThrottleKeys, number> };
+  | { lockedUntil: Date; limit: number; by: keyof ThrottleKeys }
+  | { lockedUntil?: undefined; failuresSoFar: Record<keyof ThrottleKeys, number> };
 
 export interface AttemptLimit {
   maxFailures: number;
@@ -74,7 +75,7 @@ export async function beginLoginAttempt(storage: Pick<Storage, 'throttles'>, key
   const failuresSoFar = { ip: 0, account: 0 };
   for (const [kind, key, limits] of limitsOf(keys)) {
     const counted = await countAttempt(storage, key, limits, now);
-    if (counted.lockedUntil) return { lockedUntil: counted.lockedUntil, limit: limits.maxFailures };
+    if (counted.lockedUntil) return { lockedUntil: counted.lockedUntil, limit: limits.maxFailures, by: kind };
     failuresSoFar[kind] = counted.failures;
   }
   return { failuresSoFar };

@@ -8,8 +8,6 @@
 import type { ActionListFilter, ActionRecord, ActionVersionRecord, BindingRecord, DeployedFlowRow } from '../domain/action-types.js';
 import type { TriggerId } from '../domain/actions.js';
 import type { JobRecord } from '../domain/jobs/types.js';
-import type { LogFilter } from '../events/log-query.js';
-import type { LogEvent } from '../events/types.js';
 import type {
   AuthorizationCodeData,
   AuthorizationCodeRecord,
@@ -35,6 +33,8 @@ import type {
   UserRecord,
 } from '../domain/types.js';
 import type { UserSearch } from '../domain/user-search.js';
+import type { LogFilter } from '../events/log-query.js';
+import type { LogEvent } from '../events/types.js';
 
 export interface ClientRepository {
   get(clientId: string): Promise<ClientRecord | undefined>;

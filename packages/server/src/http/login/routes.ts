@@ -132,7 +132,7 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
     const password = field(body, 'password', 1024);
     if (!username || !password) return showLogin(reply, tx, input, connection, 400, 'Enter your email and password.', username);
     try {
-      const user = await authenticateDatabaseUser(ctx.storage, connection, username, password, request.ip, ctx.now());
+      const user = await authenticateDatabaseUser(ctx.storage, connection, username, password, request.ip, ctx.now(), input.client);
       return await signInAndContinue(request, reply, ctx, { tx, input, user, connection: connection.name });
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;

@@ -35,7 +35,7 @@ async function passwordGrant(
 
   let user;
   try {
-    user = await authenticateDatabaseUser(ctx.storage, connection, params.username!, params.password!, meta.ip, ctx.now());
+    user = await authenticateDatabaseUser(ctx.storage, connection, params.username!, params.password!, meta.ip, ctx.now(), client);
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;
     const lock = err.details.lock;
@@ -77,6 +77,7 @@ export const passwordGrantHandler: GrantHandler = {
   grantType: 'password',
   confidentialOnly: false,
   parameters: PASSWORD_PARAMETERS,
+  events: { success: 'sepft', failure: 'fepft' },
   handle: (ctx, client, params, meta) => passwordGrant(ctx, client, params, meta, undefined),
 };
 
@@ -85,5 +86,6 @@ export const passwordRealmGrantHandler: GrantHandler = {
   grantType: PASSWORD_REALM_GRANT,
   confidentialOnly: false,
   parameters: [{ name: 'realm', required: true }, ...PASSWORD_PARAMETERS],
+  events: { success: 'sepft', failure: 'fepft' },
   handle: (ctx, client, params, meta) => passwordGrant(ctx, client, params, meta, params.realm),
 };
