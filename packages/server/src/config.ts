@@ -72,8 +72,8 @@ export const ConfigSchema = Type.Object(
     actionsMemoryMb: Type.Integer({ minimum: 1, maximum: 48, default: 16 }),
     /** Actions the tenant may have (Management API `POST /actions/actions` answers 429 past it). */
     actionsMax: Type.Integer({ minimum: 0, maximum: 100_000, default: 1000 }),
-    /** Days tenant log events (`GET /api/v2/logs`) are kept; older ones are swept. */
-    logsRetentionDays: Type.Integer({ minimum: 1, maximum: 3650, default: 30 }),
+    /** Days tenant log events (`GET /api/v2/logs`) are kept; older ones are swept. 0: none are recorded. */
+    logsRetentionDays: Type.Integer({ minimum: 0, maximum: 3650, default: 30 }),
   },
   { additionalProperties: false },
 );
