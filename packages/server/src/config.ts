@@ -74,6 +74,8 @@ export const ConfigSchema = Type.Object(
     actionsMax: Type.Integer({ minimum: 0, maximum: 100_000, default: 1000 }),
     /** Days tenant log events (`GET /api/v2/logs`) are kept; older ones are swept. 0: none are recorded. */
     logsRetentionDays: Type.Integer({ minimum: 0, maximum: 3650, default: 30 }),
+    /** Most tenant log events kept, whatever their age: failed requests anyone can send must not fill the disk. */
+    logsMaxEvents: Type.Integer({ minimum: 1000, maximum: 1_000_000_000, default: 10_000_000 }),
   },
   { additionalProperties: false },
 );
@@ -113,6 +115,7 @@ const ENV_NAMES: Record<keyof Static<typeof ConfigSchema>, string> = {
   actionsMemoryMb: 'LATCHKEY_ACTIONS_MEMORY_MB',
   actionsMax: 'LATCHKEY_ACTIONS_MAX',
   logsRetentionDays: 'LATCHKEY_LOGS_RETENTION_DAYS',
+  logsMaxEvents: 'LATCHKEY_LOGS_MAX_EVENTS',
 };
 
 export class ConfigError extends Error {
@@ -138,6 +141,7 @@ const NUMERIC = new Set([
   'actionsMemoryMb',
   'actionsMax',
   'logsRetentionDays',
+  'logsMaxEvents',
 ]);
 const BOOLEAN = new Set(['auth0CompatibleDefaults']);
 

@@ -101,7 +101,7 @@ export async function openContext(config: Config, now: () => number = Date.now):
     downloads: new DownloadLinks(key),
     now,
     background: new BackgroundTasks(),
-    events: new EventLog(storage.logEvents, { now, retentionDays: config.logsRetentionDays }),
+    events: new EventLog(storage.logEvents, { now, retentionDays: config.logsRetentionDays, maxEvents: config.logsMaxEvents }),
     actions: {
       flow: (trigger) => deployedFlow(ctx, trigger),
       sandbox: {

@@ -89,12 +89,13 @@ test('a burst of events fails no request: past the buffer, ordinary events are d
     release = resolve;
   });
   // A database that is slow to take the batches: the buffer fills while the requests go on.
-  const slow: Pick<LogEventRepository, 'insertMany' | 'deleteBefore'> = {
+  const slow: Pick<LogEventRepository, 'insertMany' | 'deleteBefore' | 'deleteBeyond'> = {
     insertMany: async (events) => {
       await gate;
       await real.insertMany(events);
     },
     deleteBefore: (date, limit) => real.deleteBefore(date, limit),
+    deleteBeyond: (keep, limit) => real.deleteBeyond(keep, limit),
   };
   const warnings: object[] = [];
   const events = new EventLog(slow, { now: Date.now, retentionDays: 30, maxBuffered: 20, reservedForCritical: 5, batchSize: 5 });
@@ -132,6 +133,29 @@ test('a burst of events fails no request: past the buffer, ordinary events are d
     server.ctx.events = original;
     await events.close();
   }
+});
+
+test('the sweep keeps at most LATCHKEY_LOGS_MAX_EVENTS, the newest', async () => {
+  const server = await startTestServer({ config: { logsMaxEvents: 1000 } });
+  servers.push(server);
+  // The admin token first: its exchange is an event too, and must not land after the sweep.
+  await readPage(server, undefined);
+  for (let i = 0; i < 1200; i++) server.ctx.events.emit({ type: 'feccft', description: `flood-${i}` });
+  await server.ctx.events.flush();
+  await server.ctx.events.sweep();
+  const kept: LogEvent[] = [];
+  let from: string | undefined;
+  for (;;) {
+    const page = await readPage(server, from);
+    if (page.length === 0) break;
+    kept.push(...page);
+    from = page.at(-1)!.log_id;
+  }
+  assert.ok(kept.length <= 1000, `${kept.length} events kept`);
+  const flood = kept.filter((e) => e.description?.startsWith('flood-')).map((e) => Number(e.description!.slice(6)));
+  assert.ok(flood.includes(1199), 'the newest event was swept');
+  assert.ok(!flood.includes(0), 'the oldest event was kept');
+  assert.ok(flood.length >= 990);
 });
 
 test('events older than LATCHKEY_LOGS_RETENTION_DAYS are swept', async () => {

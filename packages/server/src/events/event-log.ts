@@ -5,6 +5,8 @@ import { LOG_EVENT_TYPES, type LogEvent, type LogEventInput, SECURITY_CRITICAL }
 export interface EventLogOptions {
   now: () => number;
   retentionDays: number;
+  /** Most events kept; the oldest beyond it are swept whatever their age. */
+  maxEvents?: number;
   /** Events held in memory waiting for their batch; past it ordinary events are dropped (and counted). */
   maxBuffered?: number;
   /** Extra room that only security-critical events (locks, refresh reuse, admin changes) may use. */
@@ -22,6 +24,8 @@ export interface EventLogLogger {
 }
 
 type Pending = Omit<LogEvent, 'log_id'>;
+
+const MAX_DESCRIPTION = 1024;
 
 /**
  * The one place every tenant log event goes through (`recordEvent` in emit.ts hands them here), and
@@ -54,7 +58,7 @@ export class EventLog implements EventSink {
   private readonly flushIntervalMs: number;
 
   constructor(
-    private readonly store: Pick<LogEventRepository, 'insertMany' | 'deleteBefore'>,
+    private readonly store: Pick<LogEventRepository, 'insertMany' | 'deleteBefore' | 'deleteBeyond'>,
     private readonly options: EventLogOptions,
   ) {
     this.maxBuffered = options.maxBuffered ?? 10_000;
@@ -75,7 +79,8 @@ export class EventLog implements EventSink {
     this.buffer.push({
       ...input,
       date: new Date(this.options.now()).toISOString(),
-      description: input.description ?? LOG_EVENT_TYPES[input.type],
+      // Descriptions may quote a request (an audience, a scope): bounded like everything stored for anyone.
+      description: (input.description ?? LOG_EVENT_TYPES[input.type]).slice(0, MAX_DESCRIPTION),
     });
     if (this.buffer.length >= this.batchSize) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.flushIntervalMs).unref();
@@ -126,11 +131,13 @@ export class EventLog implements EventSink {
     this.droppedSinceWarning = 0;
   }
 
-  /** Deletes events past the retention, in batches so no statement holds the table for long. */
+  /** Deletes events past the retention (and beyond the most kept), in batches so no statement holds the table for long. */
   async sweep(): Promise<void> {
     const before = new Date(this.options.now() - this.options.retentionDays * 86_400_000).toISOString();
     try {
       while ((await this.store.deleteBefore(before, 5_000)) === 5_000 && !this.closed);
+      const { maxEvents } = this.options;
+      if (maxEvents !== undefined) while ((await this.store.deleteBeyond(maxEvents, 5_000)) === 5_000 && !this.closed);
     } catch (err) {
       this.log?.warn({ err }, 'sweeping log events failed');
     }

@@ -440,6 +440,8 @@ export interface LogEventRepository {
   after(from: string | undefined, take: number): Promise<LogEvent[]>;
   /** Deletes up to `limit` events dated before `date`, oldest first; resolves how many. */
   deleteBefore(date: string, limit: number): Promise<number>;
+  /** Deletes up to `limit` of the oldest events beyond the newest `keep`; resolves how many. */
+  deleteBeyond(keep: number, limit: number): Promise<number>;
 }
 
 export interface Repositories {

@@ -133,6 +133,20 @@ export class KyselyLogEvents implements LogEventRepository {
     return rows.map(toEvent);
   }
 
+  async deleteBeyond(keep: number, limit: number): Promise<number> {
+    // Numbers only grow (gaps left by rolled-back inserts included), so everything numbered at or
+    // below the newest minus `keep` is beyond the newest `keep` events: one indexed range, no count(*).
+    const newest = await this.db.selectFrom('log_events').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    if (!newest) return 0;
+    const below = Number(newest.seq) - keep;
+    if (below <= 0) return 0;
+    const result = await this.db
+      .deleteFrom('log_events')
+      .where('seq', 'in', (eb) => eb.selectFrom('log_events').select('seq').where('seq', '<=', below).orderBy('seq').limit(limit))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   async deleteBefore(date: string, limit: number): Promise<number> {
     const result = await this.db
       .deleteFrom('log_events')
