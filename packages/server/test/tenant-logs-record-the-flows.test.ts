@@ -111,3 +111,89 @@ test('a logout is slo with the user and the app; a client_credentials failure is
   assert.equal((feccft?.details as { error?: string } | undefined)?.error, 'invalid_client');
   assert.ok(!JSON.stringify(feccft).includes('"x"'));
 });
+
+test('revoking a refresh token is srrt; deleting a user is sdu (and a sapi)', async () => {
+  const user = await createUser(server, 'revoke@example.test');
+  const browser = new Browser(server.issuer);
+  const { code, verifier } = await authorizationCode(
+    server,
+    browser,
+    { client_id: app.client_id, redirect_uri: redirectUri, scope: 'openid offline_access' },
+    { email: 'revoke@example.test', password: TEST_PASSWORD },
+  );
+  const tokens = await tokenRequest(server, {
+    grant_type: 'authorization_code',
+    client_id: app.client_id,
+    code,
+    redirect_uri: redirectUri,
+    code_verifier: verifier,
+  });
+  assert.ok(tokens.body.refresh_token, JSON.stringify(tokens.body));
+  const revoked = await fetch(`${server.issuer}oauth/revoke`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ client_id: app.client_id, token: tokens.body.refresh_token }),
+  });
+  assert.equal(revoked.status, 200);
+  const [srrt] = await eventsOf('type:srrt');
+  assert.equal(srrt?.user_id, user.user_id);
+  assert.equal(srrt?.client_id, app.client_id);
+
+  assert.equal((await server.management('DELETE', `/users/${encodeURIComponent(user.user_id)}`)).status, 204);
+  const [sdu] = await eventsOf('type:sdu');
+  assert.equal(sdu?.user_id, user.user_id);
+  const deletion = (await eventsOf('type:sapi')).filter(
+    (e) => (e.details as { request?: { method?: string } }).request?.method === 'delete',
+  );
+  assert.equal(deletion.length, 1);
+  assert.equal(deletion[0]!.description, 'DELETE /api/v2/users/:id');
+});
+
+test('a failing Action is actions_execution_failed; a dynamic registration is client_registered', async () => {
+  const api = await server.management('POST', '/resource-servers', { identifier: 'https://flows.example/', name: 'Flows' });
+  assert.equal(api.status, 201, JSON.stringify(api.body));
+  const m2m = await createAppClient(server, { name: 'flows m2m', app_type: 'non_interactive', grant_types: ['client_credentials'] });
+  const grant = await server.management('POST', '/client-grants', {
+    client_id: m2m.client_id,
+    audience: 'https://flows.example/',
+    scope: [],
+  });
+  assert.equal(grant.status, 201, JSON.stringify(grant.body));
+  const created = await server.management('POST', '/actions/actions', {
+    name: 'throws',
+    supported_triggers: [{ id: 'credentials-exchange', version: 'v2' }],
+    code: "exports.onExecuteCredentialsExchange = async () => { throw new Error('boom in the action'); };",
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const deployed = await server.management('POST', `/actions/actions/${created.body.id}/deploy`);
+  assert.ok(deployed.status === 200 || deployed.status === 202, JSON.stringify(deployed.body));
+  const bound = await server.management('PATCH', '/actions/triggers/credentials-exchange/bindings', {
+    bindings: [{ ref: { type: 'action_name', value: 'throws' }, display_name: 'throws' }],
+  });
+  assert.equal(bound.status, 200, JSON.stringify(bound.body));
+  const refused = await tokenRequest(server, {
+    grant_type: 'client_credentials',
+    client_id: m2m.client_id,
+    client_secret: String(m2m.client_secret),
+    audience: 'https://flows.example/',
+  });
+  assert.equal(refused.status, 403, JSON.stringify(refused.body));
+  const [failed] = await eventsOf('type:actions_execution_failed');
+  assert.match(String(failed?.description), /boom in the action/);
+  assert.equal((failed?.details as { trigger?: string } | undefined)?.trigger, 'credentials-exchange');
+
+  const flag = await server.management('PATCH', '/tenants/settings', { flags: { enable_dynamic_client_registration: true } });
+  assert.equal(flag.status, 200, JSON.stringify(flag.body));
+  const registered = await fetch(`${server.issuer}oidc/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ client_name: 'Self-registered', redirect_uris: ['https://self.example/cb'] }),
+  });
+  assert.equal(registered.status, 201);
+  const { client_id: clientId, client_secret: secret } = (await registered.json()) as { client_id: string; client_secret: string };
+  assert.ok(secret);
+  const [event] = await eventsOf('type:client_registered');
+  assert.equal(event?.client_id, clientId);
+  assert.equal(event?.client_name, 'Self-registered');
+  assert.ok(!JSON.stringify(await eventsOf(`client_id:${clientId}`)).includes(secret));
+});

@@ -126,6 +126,14 @@ test('a code exchange, a refresh and a refresh token reuse are logged as seacft,
   assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
   const reused = await tokenRequest(server, { grant_type: 'refresh_token', client_id: app.client_id, refresh_token: first });
   assert.equal(reused.status, 403);
+  const replayed = await tokenRequest(server, {
+    grant_type: 'authorization_code',
+    client_id: app.client_id,
+    code,
+    redirect_uri: redirectUri,
+    code_verifier: verifier,
+  });
+  assert.equal(replayed.status, 403);
 
   const logs = await allLogs();
   const seacft = logs.filter((l) => l.type === 'seacft').at(-1);
@@ -139,6 +147,10 @@ test('a code exchange, a refresh and a refresh token reuse are logged as seacft,
   assert.equal(fertft.length, 1, JSON.stringify(fertft));
   assert.match(String(fertft[0]!.description), /reuse detected/i);
   assert.equal(fertft[0]!.user_id, user.user_id);
+  const replay = logs.filter((l) => l.type === 'feacft');
+  assert.equal(replay.length, 1, JSON.stringify(replay));
+  assert.match(String(replay[0]!.description), /reuse detected/i);
+  assert.equal(replay[0]!.user_id, user.user_id);
   for (const token of [first, refreshed.body.refresh_token, code]) assert.ok(!JSON.stringify(logs).includes(token));
 
   // The user's own logs, newest first.
