@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { LogEvent } from '../src/events/types.js';
-import { Browser } from './helpers/http-login.js';
+import { authorizeUrl, Browser, callbackParams, formFields, pkcePair, signInWithPassword } from './helpers/http-login.js';
 import { authorizationCode, tokenRequest } from './helpers/protocol.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { createAppClient, createNativeApp, createUser, TEST_PASSWORD } from './helpers/tenant.js';
@@ -196,4 +196,35 @@ test('a failing Action is actions_execution_failed; a dynamic registration is cl
   assert.equal(event?.client_id, clientId);
   assert.equal(event?.client_name, 'Self-registered');
   assert.ok(!JSON.stringify(await eventsOf(`client_id:${clientId}`)).includes(secret));
+});
+
+test('accepting a consent page is consent_given, then the sign-in is s', async () => {
+  const user = await createUser(server, 'consent@example.test');
+  const browser = new Browser(server.issuer);
+  const { challenge } = pkcePair();
+  const url = authorizeUrl(server.issuer, {
+    response_type: 'code',
+    client_id: app.client_id,
+    redirect_uri: redirectUri,
+    scope: 'openid profile',
+    state: 'consent-state',
+    prompt: 'consent',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  });
+  const signedIn = await signInWithPassword(browser, url, 'consent@example.test', TEST_PASSWORD);
+  assert.equal(signedIn.status, 302);
+  const consentPath = signedIn.headers.get('location')!;
+  assert.match(consentPath, /^\/u\/consent\?state=/);
+  const fields = formFields(await (await browser.get(consentPath)).text());
+  const accepted = await browser.postForm('/u/consent', { ...fields, action: 'accept' });
+  assert.equal(accepted.status, 302);
+  assert.ok(callbackParams(accepted).get('code'));
+  const events = await eventsOf(`user_id:"${user.user_id}"`);
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['consent_given', 's'],
+  );
+  assert.equal(events[0]!.client_id, app.client_id);
+  assert.equal(events[0]!.scope, 'openid profile');
 });
