@@ -1,6 +1,6 @@
 import type { LogEventRepository } from '../storage/types.js';
 import type { EventSink } from './emit.js';
-import { LOG_EVENT_TYPES, type LogEvent, type LogEventInput, SECURITY_CRITICAL } from './types.js';
+import { isSecurityCritical, LOG_EVENT_TYPES, type LogEvent, type LogEventInput } from './types.js';
 
 export interface EventLogOptions {
   now: () => number;
@@ -70,7 +70,7 @@ export class EventLog implements EventSink {
   emit(input: LogEventInput): void {
     // A retention of 0 days keeps nothing, so nothing is recorded (the benchmark's "without events").
     if (this.closed || this.options.retentionDays === 0) return;
-    const limit = SECURITY_CRITICAL.has(input.type) ? this.maxBuffered + this.reservedForCritical : this.maxBuffered;
+    const limit = isSecurityCritical(input) ? this.maxBuffered + this.reservedForCritical : this.maxBuffered;
     if (this.buffer.length >= limit) {
       this.droppedSinceWarning++;
       this.droppedTotal++;

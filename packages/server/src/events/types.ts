@@ -69,14 +69,12 @@ export interface LogEvent extends Omit<LogEventInput, 'type'> {
   type: LogEventType;
 }
 
-/** Event types whose loss would hide an attack or an administrator's change: they get reserved buffer room. */
-export const SECURITY_CRITICAL: ReadonlySet<LogEventType> = new Set<LogEventType>([
-  'limit_wc',
-  'limit_mu',
-  'fertft',
-  'feacft',
-  'scp',
-  'sapi',
-  'fapi',
-  'sdu',
-]);
+/**
+ * Events whose loss would hide an attack or an administrator's change (an account locked, a token
+ * reused, a password changed, a Management API write): they get reserved buffer room. Not failures
+ * anyone can send (a bad code, an unauthenticated Management API call), which would fill it.
+ */
+const CRITICAL_TYPES: ReadonlySet<LogEventType> = new Set<LogEventType>(['limit_wc', 'limit_mu', 'scp', 'sapi', 'sdu']);
+
+export const isSecurityCritical = (event: LogEventInput): boolean =>
+  CRITICAL_TYPES.has(event.type) || event.details?.reuse_detected === true;
