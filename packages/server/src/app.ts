@@ -275,6 +275,8 @@ export async function startServer(
     ctx.jobs.start();
     ctx.events.log = app.log;
     ctx.events.start();
+    ctx.logStreams.log = app.log;
+    ctx.logStreams.start();
     let closing: Promise<void> | undefined;
     return {
       app,
@@ -292,6 +294,8 @@ export async function startServer(
           .then(() => ctx.jobs.stop())
           .then(() => ctx.background.stop())
           .then(() => ctx.events.close())
+          // After the last events are written; what this node leaves undelivered waits at the stream's cursor.
+          .then(() => ctx.logStreams.stop())
           .then(() => ctx.storage.close()));
       },
     };

@@ -9,6 +9,7 @@ import { deployedFlow } from './domain/actions.js';
 import type { PictureSettings } from './domain/default-picture.js';
 import { JobRunner } from './domain/jobs/runner.js';
 import { EventLog } from './events/event-log.js';
+import { LogStreamDelivery } from './events/log-stream-delivery.js';
 import { type GrantRegistry, grantRegistry } from './oauth/grants/index.js';
 import { describeDatabaseUrl, errorText, StartupError } from './startup-checks.js';
 import { Lookups } from './storage/cache.js';
@@ -40,6 +41,8 @@ export interface ServerContext {
   actions: ActionsRuntime;
   /** Tenant log events: buffered, written in batches in the background (events/event-log.ts). */
   events: EventLog;
+  /** Delivers log streams from their cursors in the background (events/log-stream-delivery.ts). */
+  logStreams: LogStreamDelivery;
 }
 
 export interface OpenedContext {
@@ -87,6 +90,7 @@ export async function openContext(config: Config, now: () => number = Date.now):
     await storage.close();
     throw err;
   }
+  const secrets = new Encrypter(key, 'upstream secrets');
   const ctx: ServerContext = {
     config,
     issuer: config.issuer,
@@ -94,7 +98,7 @@ export async function openContext(config: Config, now: () => number = Date.now):
     lookups: new Lookups(storage, config.cacheTtlSeconds * 1000, now),
     keys: new KeyRing(storage, new Encrypter(key, 'signing keys'), storage.changes, now, config.cacheTtlSeconds * 1000),
     digester: new SecretDigester(key),
-    secrets: new Encrypter(key, 'upstream secrets'),
+    secrets,
     pictures: { issuer: config.issuer, mode: config.defaultPicture },
     grants: grantRegistry,
     jobs: new JobRunner(storage, { now, leaseMs: config.jobsLeaseSeconds * 1000 }),
@@ -102,6 +106,7 @@ export async function openContext(config: Config, now: () => number = Date.now):
     now,
     background: new BackgroundTasks(),
     events: new EventLog(storage.logEvents, { now, retentionDays: config.logsRetentionDays, maxEvents: config.logsMaxEvents }),
+    logStreams: new LogStreamDelivery(storage.logStreams, storage.logEvents, secrets, { now }),
     actions: {
       flow: (trigger) => deployedFlow(ctx, trigger),
       sandbox: {

@@ -47,6 +47,10 @@ const MANAGED_RESOURCE_SCOPES = [
   'delete:actions',
   'read:logs',
   'read:logs_users',
+  'read:log_streams',
+  'create:log_streams',
+  'update:log_streams',
+  'delete:log_streams',
 ] as const;
 
 /**

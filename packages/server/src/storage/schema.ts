@@ -156,4 +156,21 @@ export interface Database {
     strategy_type: string | null;
     details: string | null;
   };
+  /** Log streams with their delivery cursor and lease (0026, storage/kysely/log-streams.ts). */
+  log_streams: {
+    id: string;
+    name: string;
+    type: string;
+    status: string;
+    sink: string;
+    authorization: string | null;
+    filters: string;
+    cursor: string | null;
+    owner: string | null;
+    lease_until: string | null;
+    failures: number;
+    failing_since: string | null;
+    retry_at: string | null;
+    created_at: string;
+  };
 }

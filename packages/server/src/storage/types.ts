@@ -444,6 +444,55 @@ export interface LogEventRepository {
   deleteBeyond(keep: number, limit: number): Promise<number>;
 }
 
+/**
+ * Log streams (storage/kysely/log-streams.ts): their settings, written by the Management API, and
+ * their delivery state, written only by the node holding the stream's lease (events/log-stream-delivery.ts).
+ */
+export interface LogStreamRepository {
+  list(): Promise<LogStreamRecord[]>;
+  get(id: string): Promise<LogStreamRecord | undefined>;
+  /** Inserts the stream with its cursor at the newest event stored: a new stream gets the events from now on. */
+  create(stream: LogStreamSettings & { id: string; created_at: string }): Promise<LogStreamRecord>;
+  /** Changes settings only; resolves false when there is no such stream. `resume` also clears the backoff. */
+  update(id: string, changes: Partial<LogStreamSettings>, resume: boolean): Promise<boolean>;
+  delete(id: string): Promise<boolean>;
+  /** Takes the lease of an active stream that is due (no live lease held by another node, no backoff pending). */
+  claim(id: string, owner: string, now: string, leaseUntil: string): Promise<LogStreamRecord | undefined>;
+  /** Writes delivery state while `owner` still holds the lease; resolves false when it does not. */
+  progress(id: string, owner: string, state: LogStreamProgress): Promise<boolean>;
+}
+
+export interface LogStreamSettings {
+  name: string;
+  type: string;
+  status: 'active' | 'paused' | 'suspended';
+  /** The sink without its authorization header (which is in `authorization`, sealed). */
+  sink: Record<string, unknown>;
+  authorization: string | null;
+  filters: Array<{ type: string; name: string }>;
+}
+
+export interface LogStreamProgress {
+  cursor?: string | null;
+  leaseUntil: string | null;
+  failures: number;
+  failingSince: string | null;
+  retryAt: string | null;
+  /** Set only to suspend a stream that is still active. */
+  suspend?: boolean;
+}
+
+export interface LogStreamRecord extends LogStreamSettings {
+  id: string;
+  created_at: string;
+  cursor: string | null;
+  owner: string | null;
+  leaseUntil: string | null;
+  failures: number;
+  failingSince: string | null;
+  retryAt: string | null;
+}
+
 export interface Repositories {
   readonly clients: ClientRepository;
   readonly resourceServers: ResourceServerRepository;
@@ -467,6 +516,7 @@ export interface Repositories {
   readonly rateLimits: RateLimitRepository;
   readonly jobs: JobRepository;
   readonly logEvents: LogEventRepository;
+  readonly logStreams: LogStreamRepository;
 }
 
 export interface Storage extends Repositories {

@@ -16,6 +16,7 @@ import { clientRoutes } from './clients.js';
 import { connectionRoutes } from './connections.js';
 import { grantRoutes } from './grants.js';
 import { jobRoutes } from './jobs.js';
+import { logStreamRoutes } from './log-streams.js';
 import { logRoutes } from './logs.js';
 import { resourceServerRoutes } from './resource-servers.js';
 import { roleRoutes } from './roles.js';
@@ -208,5 +209,6 @@ export async function managementApi(app: FastifyInstance, ctx: ServerContext): P
   await api.register(async (scoped) => jobRoutes(scoped, ctx));
   await api.register(async (scoped) => actionRoutes(scoped, ctx));
   await api.register(async (scoped) => logRoutes(scoped, ctx));
+  await api.register(async (scoped) => logStreamRoutes(scoped, ctx));
   await api.register(async (scoped) => absentResourceRoutes(scoped));
 }

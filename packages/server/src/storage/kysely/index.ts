@@ -12,6 +12,7 @@ import { KyselyConsents } from './consents.js';
 import { KyselyDeviceCodes } from './device-codes.js';
 import { KyselyJobs } from './jobs.js';
 import { KyselyLogEvents } from './log-events.js';
+import { KyselyLogStreams } from './log-streams.js';
 import { KyselyLoginTransactions } from './login-transactions.js';
 import { KyselyPermissions } from './permissions.js';
 import { KyselyRateLimits } from './rate-limits.js';
@@ -57,6 +58,7 @@ function repositoriesOver(db: Kysely<Database>, dialect: Dialect, changes: Chang
     rateLimits: new KyselyRateLimits(db),
     jobs: new KyselyJobs(db, dialect),
     logEvents: new KyselyLogEvents(db, dialect),
+    logStreams: new KyselyLogStreams(db),
   };
 }
 

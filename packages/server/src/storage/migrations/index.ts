@@ -20,6 +20,7 @@ import * as m0019 from './0019-jobs.js';
 import * as m0020 from './0020-client-system-column.js';
 import * as m0021 from './0021-actions.js';
 import * as m0025 from './0025-log-events.js';
+import * as m0026 from './0026-log-streams.js';
 
 /** Migrations are compiled in rather than read from disk, so the built CLI needs no source tree. */
 export const migrationProvider: MigrationProvider = {
@@ -46,6 +47,7 @@ export const migrationProvider: MigrationProvider = {
       '0020-client-system-column': m0020,
       '0021-actions': m0021,
       '0025-log-events': m0025,
+      '0026-log-streams': m0026,
     };
   },
 };
