@@ -12,7 +12,7 @@ export interface LogStreamDeliveryOptions {
   pollMs?: number;
   /** Most events sent in one request. */
   batchSize?: number;
-  /** A receiver that has not answered by then has failed the batch. */
+  /** A receiver that has not accepted the whole batch by then has failed it. */
   requestTimeoutMs?: number;
   /** First wait after a failed batch; it doubles with each failure up to `retryMaxMs`. */
   retryMinMs?: number;
@@ -134,6 +134,9 @@ export class LogStreamDelivery {
     for (const stream of await this.streams.list()) {
       if (this.stopped) return;
       if (stream.status !== 'active') continue;
+      // Reads before the claim: a stream with nothing new, or in its backoff, costs no write.
+      if (stream.retryAt !== null && stream.retryAt > this.iso()) continue;
+      if ((await this.events.after(stream.cursor ?? undefined, 1)).length === 0) continue;
       const claimed = await this.streams.claim(stream.id, this.nodeId, this.iso(), this.iso(this.leaseMs));
       if (claimed) await this.deliver(claimed);
     }
@@ -213,8 +216,9 @@ export class LogStreamDelivery {
           ? // One event per request, the body a single JSON object.
             batch.map((event) => JSON.stringify(envelope(event)))
           : [batch.map((event) => JSON.stringify(envelope(event))).join('\n')];
+    // One deadline for the whole batch (JSONOBJECT sends a request per event), well inside the lease.
+    const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.requestTimeoutMs)]);
     for (const body of bodies) {
-      const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.requestTimeoutMs)]);
       const response = await fetch(sink.httpEndpoint, { method: 'POST', headers, body, signal, redirect: 'manual' });
       // The body is not needed; reading it frees the connection.
       await response.arrayBuffer().catch(() => undefined);
