@@ -35,6 +35,8 @@ class Receiver {
   readonly received: string[] = [];
   readonly headers: IncomingHttpHeaders[] = [];
   private server: Server | undefined;
+  /** Requests still to be refused with a 503 (a receiver up but failing). */
+  refuse = 0;
   constructor(readonly port: number) {}
 
   get url(): string {
@@ -46,6 +48,11 @@ class Receiver {
       const chunks: Buffer[] = [];
       request.on('data', (c: Buffer) => chunks.push(c));
       request.on('end', () => {
+        if (this.refuse > 0) {
+          this.refuse--;
+          response.writeHead(503).end('busy');
+          return;
+        }
         const text = Buffer.concat(chunks).toString('utf8');
         const parsed = text.trimStart().startsWith('[')
           ? (JSON.parse(text) as unknown[])
@@ -355,5 +362,51 @@ test('a latchkey-stdout stream writes one JSON line per event, only the categori
   } finally {
     await primary.management('DELETE', `/log-streams/${stream.body.id}`);
     await delivery.stop();
+  }
+});
+
+test('a receiver answering 503 gets the refused batches again; one node holds a stream at a time', async () => {
+  const receiver = new Receiver(await freePort());
+  await receiver.up();
+  let clock = Date.now();
+  const delivery = new LogStreamDelivery(primary.ctx.storage.logStreams, primary.ctx.storage.logEvents, primary.ctx.secrets, {
+    now: () => clock,
+    batchSize: 10,
+  });
+  const stream = await createHttpStream(receiver, 'JSONLINES');
+  try {
+    const start = (await primary.ctx.storage.logStreams.get(stream.id))!.cursor;
+    await record(primary, 'refused', 35);
+    const expected = await storedSince(start);
+    receiver.refuse = 2;
+    for (let i = 0; i < 5 && receiver.received.length < expected.length; i++) {
+      await delivery.deliverNow();
+      clock += 10 * 60_000;
+    }
+    assert.equal(receiver.refuse, 0);
+    assert.deepEqual(receiver.received, expected);
+
+    // The lease is a compare-and-set: of two nodes claiming at once, one gets the stream; the other
+    // can neither take it nor move its cursor until the lease runs out.
+    const { logStreams } = primary.ctx.storage;
+    const now = new Date(clock).toISOString();
+    const until = new Date(clock + 60_000).toISOString();
+    const claims = await Promise.all([
+      logStreams.claim(stream.id, 'node-a', now, until),
+      logStreams.claim(stream.id, 'node-b', now, until),
+    ]);
+    assert.equal(claims.filter(Boolean).length, 1);
+    const [holder, other] = claims[0] ? ['node-a', 'node-b'] : ['node-b', 'node-a'];
+    const state = { leaseUntil: until, failures: 0, failingSince: null, retryAt: null, cursor: '00000000000000000001' };
+    assert.equal(await logStreams.progress(stream.id, other, state), false);
+    assert.equal((await logStreams.get(stream.id))!.cursor, expected[expected.length - 1]);
+    assert.equal(await logStreams.claim(stream.id, other, now, until), undefined);
+    const later = new Date(clock + 61_000).toISOString();
+    assert.ok(await logStreams.claim(stream.id, other, later, new Date(clock + 120_000).toISOString()));
+    assert.equal(await logStreams.progress(stream.id, holder, state), false, 'a lease that ran out was lost');
+  } finally {
+    await management.logStreams.delete(stream.id);
+    await delivery.stop();
+    await receiver.down();
   }
 });

@@ -153,6 +153,8 @@ export class LogStreamDelivery {
       try {
         if (batch.length > 0) await this.send(stream, batch);
       } catch (err) {
+        // A request cut short by shutdown is no failure of the receiver: the stream is handed back as it was.
+        if (this.stopped) break;
         await this.failed(stream, err);
         return;
       }
