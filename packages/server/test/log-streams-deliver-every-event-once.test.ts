@@ -184,6 +184,8 @@ test('the SDK creates, lists, reads, updates and deletes a stream; the authoriza
     { type: 'http', sink: { httpEndpoint: 'https://x.example', httpCustomHeaders: [{ header: 'Authorization', value: 'x' }] } },
     { type: 'http', sink: { httpEndpoint: 'https://x.example' }, filters: [{ type: 'category', name: 'nope' }] },
     { type: 'latchkey-stdout', sink: { httpEndpoint: 'https://x.example' } },
+    { type: 'http', sink: { httpEndpoint: 'https://x.example', httpContentType: 'application/json\r\nX-Injected: 1' } },
+    { type: 'http', sink: { httpEndpoint: 'https://x.example', httpAuthorization: 'Bearer a\nb' } },
   ];
   for (const body of bad) {
     const answer = await primary.management('POST', '/log-streams', body);

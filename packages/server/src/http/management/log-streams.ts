@@ -14,16 +14,18 @@ import {
 import type { ManagementApp } from './plugin.js';
 import { IdParam, Name, Strict, StringEnum } from './schemas.js';
 
+// Sent as header values: no control characters (a line break would end the header, fetch refuses them).
+const HEADER_VALUE = '^[^\\x00-\\x1f\\x7f]*$';
 const Sink = Strict({
   httpEndpoint: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
-  httpAuthorization: Type.Optional(Type.String({ maxLength: 4096 })),
+  httpAuthorization: Type.Optional(Type.String({ maxLength: 4096, pattern: HEADER_VALUE })),
   httpContentFormat: Type.Optional(StringEnum(CONTENT_FORMATS)),
-  httpContentType: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+  httpContentType: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: HEADER_VALUE })),
   httpCustomHeaders: Type.Optional(
     Type.Array(
       Strict({
         header: Type.String({ minLength: 1, maxLength: 255, pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" }),
-        value: Type.String({ maxLength: 4096 }),
+        value: Type.String({ maxLength: 4096, pattern: HEADER_VALUE }),
       }),
       { maxItems: 20 },
     ),
