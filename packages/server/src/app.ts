@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import Ajv from 'ajv';
@@ -10,6 +11,7 @@ import { type BootstrapResult, bootstrapTenant } from './domain/bootstrap.js';
 import { finishDeletedConnections } from './domain/connections.js';
 import { everyItem } from './domain/paging.js';
 import { managementAudience } from './domain/resource-servers.js';
+import { eventScope } from './events/emit.js';
 import { authorizeEndpoint } from './http/authorize.js';
 import { avatarEndpoint } from './http/avatars.js';
 import { corsFor } from './http/cors.js';
@@ -118,6 +120,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
     });
   }
   app.setValidatorCompiler(validatorCompilers());
+  installEventScope(app, ctx);
   app.addHook('preValidation', rejectUnstorableInput);
   // One line per request at debug level; at the usual levels the hook is not installed at all.
   // Actions' failures, denials and console output (debug) go to the server's log.
@@ -171,6 +174,32 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
   await app.register(async (scope) => jobFileEndpoint(scope, ctx));
   await app.register(async (scope) => managementApi(scope, ctx), { prefix: '/api/v2' });
   return app;
+}
+
+const eventScopeResource = Symbol('event scope');
+const MAX_USER_AGENT = 512;
+
+/**
+ * Every request runs in an event scope (events/emit.ts): the domain records events without being
+ * handed the request, and each event gets the request's address and user agent. The hostname is the
+ * issuer's, never the Host header. Body parsing leaves the async context, so the scope is entered
+ * again before validation (as @fastify/request-context does).
+ */
+function installEventScope(app: FastifyInstance, ctx: ServerContext): void {
+  const hostname = new URL(ctx.issuer).host;
+  app.addHook('onRequest', (request, _reply, done) => {
+    const userAgent = request.headers['user-agent']?.slice(0, MAX_USER_AGENT);
+    eventScope.run({ sink: ctx.events, ip: request.ip, hostname, ...(userAgent ? { userAgent } : {}) }, () => {
+      const resource = new AsyncResource('latchkey-event-scope');
+      (request as unknown as Record<symbol, AsyncResource>)[eventScopeResource] = resource;
+      resource.runInAsyncScope(done, request.raw);
+    });
+  });
+  app.addHook('preValidation', (request, _reply, done) => {
+    const resource = (request as unknown as Record<symbol, AsyncResource | undefined>)[eventScopeResource];
+    if (resource) resource.runInAsyncScope(done, request.raw);
+    else done();
+  });
 }
 
 const SWEEP_INTERVAL_MS = 10 * 60_000;
@@ -277,6 +306,10 @@ export async function startServer(
     ctx.mailDelivery.log = app.log;
     ctx.mailDelivery.start();
     ctx.jobs.start();
+    ctx.events.log = app.log;
+    ctx.events.start();
+    ctx.logStreams.log = app.log;
+    ctx.logStreams.start();
     let closing: Promise<void> | undefined;
     return {
       app,
@@ -295,6 +328,9 @@ export async function startServer(
           .then(() => ctx.jobs.stop())
           .then(() => ctx.mailDelivery.stop())
           .then(() => ctx.background.stop())
+          .then(() => ctx.events.close())
+          // After the last events are written; what this node leaves undelivered waits at the stream's cursor.
+          .then(() => ctx.logStreams.stop())
           .then(() => ctx.storage.close()));
       },
     };

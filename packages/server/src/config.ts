@@ -90,6 +90,10 @@ export const ConfigSchema = Type.Object(
     mailRetentionHours: Type.Integer({ minimum: 1, maximum: 8760, default: 24 }),
     /** A mail not delivered this long after it was queued fails ("expired"). */
     mailExpireHours: Type.Integer({ minimum: 1, maximum: 8760, default: 72 }),
+    /** Days tenant log events (`GET /api/v2/logs`) are kept; older ones are swept. 0: none are recorded. */
+    logsRetentionDays: Type.Integer({ minimum: 0, maximum: 3650, default: 30 }),
+    /** Most tenant log events kept, whatever their age: failed requests anyone can send must not fill the disk. */
+    logsMaxEvents: Type.Integer({ minimum: 1000, maximum: 1_000_000_000, default: 10_000_000 }),
   },
   { additionalProperties: false },
 );
@@ -142,6 +146,8 @@ const ENV_NAMES: Record<keyof Static<typeof ConfigSchema>, string> = {
   mailLeaseSeconds: 'LATCHKEY_MAIL_LEASE_SECONDS',
   mailRetentionHours: 'LATCHKEY_MAIL_RETENTION_HOURS',
   mailExpireHours: 'LATCHKEY_MAIL_EXPIRE_HOURS',
+  logsRetentionDays: 'LATCHKEY_LOGS_RETENTION_DAYS',
+  logsMaxEvents: 'LATCHKEY_LOGS_MAX_EVENTS',
 };
 
 export class ConfigError extends Error {
@@ -175,6 +181,8 @@ const NUMERIC = new Set([
   'mailLeaseSeconds',
   'mailRetentionHours',
   'mailExpireHours',
+  'logsRetentionDays',
+  'logsMaxEvents',
 ]);
 const BOOLEAN = new Set(['auth0CompatibleDefaults']);
 

@@ -8,6 +8,8 @@ import { SecretDigester } from './crypto/secrets.js';
 import { deployedFlow } from './domain/actions.js';
 import type { PictureSettings } from './domain/default-picture.js';
 import { JobRunner } from './domain/jobs/runner.js';
+import { EventLog } from './events/event-log.js';
+import { LogStreamDelivery } from './events/log-stream-delivery.js';
 import { MailDelivery } from './mail/delivery.js';
 import { OutboxMailer } from './mail/mailer.js';
 import { type GrantRegistry, grantRegistry } from './oauth/grants/index.js';
@@ -43,6 +45,10 @@ export interface ServerContext {
   mail: OutboxMailer;
   /** Sends the outbox through the email provider, in the background on every node (started with the server). */
   mailDelivery: MailDelivery;
+  /** Tenant log events: buffered, written in batches in the background (events/event-log.ts). */
+  events: EventLog;
+  /** Delivers log streams from their cursors in the background (events/log-stream-delivery.ts). */
+  logStreams: LogStreamDelivery;
 }
 
 export interface OpenedContext {
@@ -106,6 +112,8 @@ export async function openContext(config: Config, now: () => number = Date.now):
     downloads: new DownloadLinks(key),
     now,
     background: new BackgroundTasks(),
+    events: new EventLog(storage.logEvents, { now, retentionDays: config.logsRetentionDays, maxEvents: config.logsMaxEvents }),
+    logStreams: new LogStreamDelivery(storage.logStreams, storage.logEvents, secrets, { now }),
     actions: {
       flow: (trigger) => deployedFlow(ctx, trigger),
       sandbox: {

@@ -178,10 +178,10 @@ describe(`account flows in Chromium (${backend})`, () => {
     assert.equal(stored.body.email_verified, true);
     // The welcome mail follows the verification, not the sign-up.
     const welcome = await smtp.waitFor((m) => m.envelope.to.includes('new-user@acme.test') && !m.text.includes('u/email-verification'));
-    assert.deepEqual(
-      (await outboxMails(server, 'new-user@acme.test')).map((mail) => mail.template).sort(),
-      ['verify_email', 'welcome_email'],
-    );
+    assert.deepEqual((await outboxMails(server, 'new-user@acme.test')).map((mail) => mail.template).sort(), [
+      'verify_email',
+      'welcome_email',
+    ]);
     assert.match(welcome.subject, /welcome/i);
     await page.reload();
     await page.getByRole('heading', { name: 'Link already used' }).waitFor();

@@ -150,7 +150,7 @@ test('a wrong password pays one argon2id verification whatever the hash: unknown
       },
     };
     await assert.rejects(
-      authenticateDatabaseUser(server.ctx.storage, connection, email, 'Wrong-pass-1', '203.0.113.9', Date.now(), undefined, hooks),
+      authenticateDatabaseUser(server.ctx.storage, connection, email, 'Wrong-pass-1', '203.0.113.9', Date.now(), { hooks }),
       (err) => err instanceof DomainError && err.code === 'wrong_credentials',
       email,
     );

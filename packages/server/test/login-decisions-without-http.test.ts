@@ -113,11 +113,13 @@ describe('logout decision', () => {
       action: 'log-out',
       redirectTo: 'https://app.example/other?x=1',
       confirmed: false,
+      clientId: client.client_id,
     });
     assert.deepEqual(await auth0Logout({ client_id: client.client_id }), {
       action: 'log-out',
       redirectTo: 'https://app.example/bye',
       confirmed: false,
+      clientId: client.client_id,
     });
     assert.deepEqual(await auth0Logout({ client_id: 'nobody' }), { action: 'refuse', description: 'Unknown client.' });
     // Without client_id the tenant's list applies, which is empty here.
@@ -141,12 +143,14 @@ describe('logout decision', () => {
       action: 'log-out',
       redirectTo: 'https://app.example/bye?state=s1',
       confirmed: true,
+      clientId: client.client_id,
     });
     // Nobody signed in: nothing to protect, nothing to confirm.
     assert.deepEqual(await decideOidcLogout(ctx(), { params, signedIn: async () => undefined, confirmed: false }), {
       action: 'log-out',
       redirectTo: 'https://app.example/bye?state=s1',
       confirmed: false,
+      clientId: client.client_id,
     });
   });
 

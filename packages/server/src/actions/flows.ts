@@ -8,6 +8,7 @@ import type { BackgroundTasks } from '../background.js';
 import { DomainError } from '../domain/errors.js';
 import type { Client, Grant, User } from '../domain/types.js';
 import { updateUser } from '../domain/users.js';
+import { recordEvent } from '../events/emit.js';
 import { OAuthError } from '../oauth/errors.js';
 import type { Lookups } from '../storage/cache.js';
 import type { Storage } from '../storage/types.js';
@@ -95,6 +96,7 @@ async function run(runtime: ActionsRuntime, trigger: TriggerId, event: Record<st
       error: error.message,
       durationMs: Math.round(performance.now() - started),
     });
+    recordEvent({ type: 'actions_execution_failed', description: error.message.slice(0, 500), details: { trigger, action: error.action } });
     throw new OAuthError('access_denied', error.message);
   }
 }

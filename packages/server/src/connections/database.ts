@@ -3,6 +3,7 @@ import { type Argon2Verify, hashPassword, needsRehash, verifyArgon2, verifyPassw
 import { DEFAULT_DATABASE_CONNECTION } from '../domain/connections.js';
 import { DomainError } from '../domain/errors.js';
 import type { Client, Connection, User } from '../domain/types.js';
+import { recordEvent } from '../events/emit.js';
 import { beginLoginAttempt, loginFailed, loginSucceeded, throttleKeys } from '../login/throttle.js';
 import type { Lookups } from '../storage/cache.js';
 import type { Storage } from '../storage/types.js';
@@ -39,6 +40,16 @@ const DEFAULT_HOOKS: PasswordCheckHooks = { argon2: verifyArgon2 };
  */
 export type AccountLockedHook = (user: User, connection: Connection, until: Date) => void;
 
+/** What a password sign-in may be given besides the credentials. */
+export interface SignInOptions {
+  /** The blocked-account mail, once per lock. */
+  onAccountLocked?: AccountLockedHook | undefined;
+  /** The app signed in to, for the tenant log's failure events. */
+  client?: Pick<Client, 'client_id' | 'name'> | undefined;
+  /** What the password check runs on (tests). */
+  hooks?: PasswordCheckHooks;
+}
+
 /**
  * Email (or username) and password against a database connection, behind the brute-force limits.
  * A blocked user is only told so after the right password, so blocking does not reveal accounts.
@@ -50,17 +61,32 @@ export async function authenticateDatabaseUser(
   password: string,
   ip: string,
   now: number,
-  onAccountLocked?: AccountLockedHook,
-  hooks: PasswordCheckHooks = DEFAULT_HOOKS,
+  options: SignInOptions = {},
 ): Promise<User> {
+  const { onAccountLocked, client, hooks = DEFAULT_HOOKS } = options;
   const record = identifier.includes('@')
     ? await storage.users.findByEmail(connection.name, identifier.trim())
     : await storage.users.findByUsername(connection.name, identifier.trim());
+  // Auth0's failed-login events: who was tried (as typed, bounded), through which connection and app.
+  const failed = (type: 'f' | 'fp' | 'fu' | 'limit_wc' | 'limit_mu', description: string) =>
+    recordEvent({
+      type,
+      description,
+      connection: connection.name,
+      connection_id: connection.id,
+      strategy: 'auth0',
+      strategy_type: 'database',
+      user_name: identifier.trim().slice(0, 254),
+      ...(record ? { user_id: record.user.user_id } : {}),
+      ...(client ? { client_id: client.client_id, client_name: client.name } : {}),
+    });
   const keys = throttleKeys(connection.name, record ? { userId: record.user.user_id } : { identifier }, ip);
   const bruteForceProtection = connection.options.brute_force_protection !== false;
   const attempt = bruteForceProtection ? await beginLoginAttempt(storage, keys, now) : undefined;
   if (attempt?.lockedUntil) {
     if (attempt.accountLockedNow && record) onAccountLocked?.(record.user, connection, attempt.lockedUntil);
+    if (attempt.by === 'ip') failed('limit_mu', 'Too many failed logins from this address: it is blocked for a while');
+    else failed('limit_wc', 'Too many failed logins for this account: it is blocked for a while');
     throw new DomainError(
       'limit',
       'too_many_attempts',
@@ -77,9 +103,14 @@ export async function authenticateDatabaseUser(
     if (record?.passwordHash && isFastImportedHash(record.passwordHash)) await verifyPassword(password, await decoy(), hooks.argon2);
     const lockedUntil = attempt ? await loginFailed(storage, keys, attempt, now) : undefined;
     if (lockedUntil && record) onAccountLocked?.(record.user, connection, lockedUntil);
+    if (record) failed('fp', 'Wrong email or password.');
+    else failed('fu', 'Wrong email or password.');
     throw wrongCredentials();
   }
-  if (record.user.blocked) throw blockedUser();
+  if (record.user.blocked) {
+    failed('f', 'user is blocked');
+    throw blockedUser();
+  }
   if (attempt) await loginSucceeded(storage, keys);
   return recordSignIn(storage, record.user.user_id, record.passwordHash!, password, now);
 }

@@ -2,6 +2,7 @@ import * as oauth from 'oauth4webapi';
 import type { Encrypter } from '../crypto/encryption.js';
 import type { Connection, Identity, User, UserRecord } from '../domain/types.js';
 import { connectionSecret, expectedIssuerOf, insecureUrlAllowed, upstreamUrlProblem } from '../domain/upstream-options.js';
+import { recordEvent } from '../events/emit.js';
 import type { Storage } from '../storage/types.js';
 import { ProfileScriptError, runFetchUserProfile } from './sandbox/profile-script.js';
 
@@ -386,6 +387,31 @@ export interface UpstreamSignIn {
  * provider's issuer when present, so a code another provider issued is never sent to this one.
  */
 export async function completeUpstreamLogin(
+  ctx: UpstreamContext,
+  connection: Connection,
+  pending: { codeVerifier?: string; nonce?: string },
+  callback: URLSearchParams,
+  state: string,
+): Promise<UpstreamSignIn> {
+  try {
+    return await completeUnrecorded(ctx, connection, pending, callback, state);
+  } catch (err) {
+    // Auth0's failed login through a connection (a refused answer, a failing fetchUserProfile script).
+    if (err instanceof UpstreamLoginError) {
+      const strategy = { strategy: connection.strategy, strategy_type: 'social' };
+      recordEvent({
+        type: 'f',
+        description: err.message.slice(0, 500),
+        connection: connection.name,
+        connection_id: connection.id,
+        ...strategy,
+      });
+    }
+    throw err;
+  }
+}
+
+async function completeUnrecorded(
   ctx: UpstreamContext,
   connection: Connection,
   pending: { codeVerifier?: string; nonce?: string },

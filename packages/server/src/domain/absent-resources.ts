@@ -167,7 +167,6 @@ export const ABSENT_RESOURCES: readonly AbsentResource[] = [
   { type: 'prompts', path: '/prompts/:prompt/partials', scope: 'prompts', answer: fixed({}) },
   { type: 'prompts', path: '/prompts/rendering', scope: 'prompts', answer: list('configs') },
   { type: 'organizations', path: '/organizations', scope: 'organizations', answer: list('organizations') },
-  { type: 'logStreams', path: '/log-streams', scope: 'log_streams', answer: fixed([]) },
   { type: 'selfServiceProfiles', path: '/self-service-profiles', scope: 'self_service_profiles', answer: list('self_service_profiles') },
   { type: 'forms', path: '/forms', scope: 'forms', answer: list('forms') },
   { type: 'flows', path: '/flows', scope: 'flows', answer: list('flows') },

@@ -56,6 +56,12 @@ const MANAGED_RESOURCE_SCOPES = [
   'read:email_outbox',
   'update:email_outbox',
   'create:user_tickets',
+  'read:logs',
+  'read:logs_users',
+  'read:log_streams',
+  'create:log_streams',
+  'update:log_streams',
+  'delete:log_streams',
 ] as const;
 
 /**

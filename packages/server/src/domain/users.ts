@@ -2,6 +2,7 @@ import type { Encrypter } from '../crypto/encryption.js';
 import { MAX_BCRYPT_COST } from '../crypto/imported-hashes.js';
 import { hashPassword, isImportableHash } from '../crypto/passwords.js';
 import type { User, UserRecord } from '../domain/types.js';
+import { recordEvent } from '../events/emit.js';
 import { signOutEverywhere } from '../login/sessions.js';
 import type { Repositories, Storage } from '../storage/types.js';
 import { conflict, invalid, invalidField, notFound } from './errors.js';
@@ -129,7 +130,7 @@ export async function updateUser(storage: Storage, userId: string, patch: UserUp
   }
   // The merge reads the user as stored under a lock: two sign-ins whose Actions each set their own
   // metadata key, or a sign-in next to an admin's PATCH, both land (read outside, one was lost).
-  const { user, emailChanged } = await storage.transaction(async (tx) => {
+  const { user, emailChanged, connection } = await storage.transaction(async (tx) => {
     const record = await tx.users.lock(userId);
     if (!record) throw notFound('The user does not exist.', 'inexistent_user');
     // A new address is not verified (Auth0), unless the same request says it is.
@@ -146,14 +147,17 @@ export async function updateUser(storage: Storage, userId: string, patch: UserUp
     const result = await tx.users.update({ ...record, user, passwordHash: newPasswordHash ?? record.passwordHash });
     if (result === 'conflict') throw userExists();
     if (!result) throw notFound('The user does not exist.', 'inexistent_user');
-    return { user, emailChanged };
+    return { user, emailChanged, connection: record.connection };
   });
   // Links mailed for the old password or address must not outlive the change.
   if (password !== undefined || emailChanged) {
     await voidTicketsAfterChange(storage, userId, { password: password !== undefined, email: emailChanged }, now.getTime());
   }
   // After the new hash is stored, so a sign-in with the old password that slipped in is ended too.
-  if (password !== undefined) await signOutEverywhere(storage, userId, now.getTime());
+  if (password !== undefined) {
+    await signOutEverywhere(storage, userId, now.getTime());
+    recordEvent({ type: 'scp', user_id: userId, user_name: user.email ?? user.username ?? userId, connection });
+  }
   return user;
 }
 
@@ -180,6 +184,7 @@ export function presentUser(user: User, secrets: Encrypter, withIdpTokens: boole
  */
 export async function deleteUser(storage: Pick<Storage, 'transaction'>, userId: string, now: Date): Promise<void> {
   await storage.transaction((tx) => deleteUserWith(tx, userId, now));
+  recordEvent({ type: 'sdu', user_id: userId });
 }
 
 type CascadeRepositories = Pick<

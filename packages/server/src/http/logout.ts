@@ -1,7 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
-import { decideAuth0Logout, decideOidcLogout, type LogoutContext, type LogoutDecision, percentEncodeForHeader } from '../login/logout.js';
-import { endSession, SESSION_COOKIE } from '../login/sessions.js';
+import {
+  decideAuth0Logout,
+  decideOidcLogout,
+  type LogoutContext,
+  type LogoutDecision,
+  logOut,
+  percentEncodeForHeader,
+} from '../login/logout.js';
+import { SESSION_COOKIE } from '../login/sessions.js';
 import { OAuthError } from '../oauth/errors.js';
 import { cookieOptions, issueCsrfCookie, sameSecret } from './login/form.js';
 import { sendPage, tenantBranding } from './login/html-response.js';
@@ -41,7 +48,7 @@ export async function logoutEndpoints(app: FastifyInstance, ctx: ServerContext):
       return sendPage(reply, logoutConfirmPage(branding, { ...decision.fields, csrf }), 200, { formTargets: decision.formTargets });
     }
     if (decision.confirmed) reply.clearCookie(LOGOUT_CSRF_COOKIE, cookieOptions(ctx, 0, '/oidc/logout'));
-    await endSession(ctx.storage, request.cookies[SESSION_COOKIE], ctx.now());
+    await logOut(ctx, request.cookies[SESSION_COOKIE], ctx.now(), decision.clientId);
     reply.clearCookie(SESSION_COOKIE, cookieOptions(ctx, 0));
     if (decision.redirectTo) return reply.header('cache-control', 'no-store').redirect(percentEncodeForHeader(decision.redirectTo), 302);
     return sendPage(reply, loggedOutPage(await tenantBranding(ctx.lookups)));

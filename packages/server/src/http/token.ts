@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { mailOnAccountLock } from '../login/account-mail.js';
-import { authenticateClient, clientCredentialsFrom } from '../oauth/client-auth.js';
-import { OAuthError } from '../oauth/errors.js';
-import { checkGrantParameters, type GrantContext, type TokenParams } from '../oauth/grants/index.js';
+import type { GrantContext, TokenParams } from '../oauth/grants/index.js';
+import { exchangeToken } from '../oauth/token-exchange.js';
 import { installErrorHandler } from './errors.js';
 import { readParams } from './params.js';
 
@@ -15,7 +14,7 @@ export function tokenParams(body: unknown, names: ReadonlySet<string>): TokenPar
   return readParams(body, { names });
 }
 
-/** `POST /oauth/token`: authenticate the client, then hand over to the grant's handler. */
+/** `POST /oauth/token`: the exchange itself is oauth/token-exchange.ts. */
 export async function tokenEndpoint(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const grantCtx: GrantContext = {
     issuer: ctx.issuer,
@@ -27,27 +26,14 @@ export async function tokenEndpoint(app: FastifyInstance, ctx: ServerContext): P
     now: ctx.now,
     accountLocked: (clientId) => mailOnAccountLock(ctx, app.log, clientId),
   };
+  const exchangeCtx = { ...grantCtx, grants: ctx.grants, digester: ctx.digester };
 
   installErrorHandler(app, 'oauth', ctx);
 
   app.post('/oauth/token', { bodyLimit: 64 * 1024 }, async (request, reply) => {
     // The parameters the grants declare; any other is ignored, as in Auth0.
     const params = tokenParams(request.body, ctx.grants.tokenParameters);
-    const grantType = params.grant_type;
-    if (!grantType) throw new OAuthError('invalid_request', 'Missing required parameter: grant_type');
-    const handler = ctx.grants.handler(grantType);
-    if (!handler) throw new OAuthError('unsupported_grant_type', `Unsupported grant type: ${grantType}`);
-
-    const credentials = clientCredentialsFrom(params, request.headers.authorization);
-    const record = await authenticateClient(credentials, ctx.lookups, ctx.digester);
-    if (!record.client.grant_types.includes(grantType)) {
-      throw new OAuthError('unauthorized_client', `Grant type '${grantType}' not allowed for the client.`);
-    }
-    if (handler.confidentialOnly && record.client.token_endpoint_auth_method === 'none') {
-      throw new OAuthError('unauthorized_client', `Grant type '${grantType}' requires a confidential client.`);
-    }
-    checkGrantParameters(handler, params);
-    const response = await handler.handle(grantCtx, record, params, { ip: request.ip });
+    const response = await exchangeToken(exchangeCtx, params, request.headers.authorization, { ip: request.ip });
     return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
   });
 }

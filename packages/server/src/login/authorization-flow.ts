@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ActionRequestInfo } from '../actions/flows.js';
 import type { AuthorizationRequest, Client, LoginTransaction, ResourceServer, Session, User } from '../domain/types.js';
+import { recordEvent } from '../events/emit.js';
 import { AuthorizeError } from '../oauth/authorize/index.js';
 import { authorizationResponse } from '../oauth/authorize/respond.js';
 import { OAuthError } from '../oauth/errors.js';
@@ -106,7 +107,10 @@ export async function startAuthorization(
   const now = ctx.now();
   const { request } = input;
   if (!signedIn || !(await sessionSatisfies(ctx, input, signedIn))) {
-    if (request.prompt.includes('none')) return { kind: 'error', error: new AuthorizeError('login_required', 'Login required') };
+    if (request.prompt.includes('none')) {
+      recordEvent({ type: 'fsa', description: 'Login required', client_id: input.client.client_id, client_name: input.client.name });
+      return { kind: 'error', error: new AuthorizeError('login_required', 'Login required') };
+    }
     return {
       kind: 'login',
       tx: await storeAnonymousTransaction(ctx, newTransaction(request, now, UNSHOWN_TRANSACTION_LIFETIME_MS), origin),
@@ -164,7 +168,20 @@ async function respond(ctx: GrantContext, input: FlowInput, signedIn: SignedIn):
       ...(request.prompt.length > 0 ? { prompt: request.prompt.join(' ') } : {}),
     };
     const requestInfo = { ...http, query };
-    return { kind: 'respond', params: await authorizationResponse(ctx, request, client, signedIn.user, signedIn.session, requestInfo) };
+    const params = await authorizationResponse(ctx, request, client, signedIn.user, signedIn.session, requestInfo);
+    // Auth0 records a login when the app gets its answer: `ssa` for a silent one (prompt=none).
+    recordEvent({
+      type: request.prompt.includes('none') ? 'ssa' : 's',
+      client_id: client.client_id,
+      client_name: client.name,
+      user_id: signedIn.user.user_id,
+      user_name: signedIn.user.email ?? signedIn.user.username ?? signedIn.user.user_id,
+      ...(signedIn.session.connection ? { connection: signedIn.session.connection } : {}),
+      ...(request.audience ? { audience: request.audience } : {}),
+      scope: request.scope.join(' '),
+      details: { prompts: request.prompt, session_id: signedIn.session.sid },
+    });
+    return { kind: 'respond', params };
   } catch (error) {
     if (error instanceof OAuthError && error.error === 'access_denied') {
       return { kind: 'error', error: new AuthorizeError('access_denied', error.description) };

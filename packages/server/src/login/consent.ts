@@ -1,4 +1,5 @@
 import type { Client, ResourceServer } from '../domain/types.js';
+import { recordEvent } from '../events/emit.js';
 import { OIDC_SCOPES } from '../oauth/scope.js';
 import type { Storage } from '../storage/types.js';
 
@@ -37,6 +38,14 @@ export async function recordConsent(
     audience,
     scope: [...new Set([...(existing?.scope ?? []), ...scope])],
     updatedAt: new Date(now).toISOString(),
+  });
+  recordEvent({
+    type: 'consent_given',
+    client_id: client.client_id,
+    client_name: client.name,
+    user_id: userId,
+    ...(api ? { audience: api.identifier } : {}),
+    scope: scope.join(' '),
   });
 }
 

@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import type { AuthorizationRequest, DeviceCodeRecord, LoginTransaction } from '../domain/types.js';
+import { recordEvent } from '../events/emit.js';
 import { formatUserCode, lookUpUserCode } from '../oauth/device.js';
 import type { GrantContext } from '../oauth/grants/types.js';
 import { addressDigest } from './address.js';
@@ -55,6 +56,7 @@ async function pendingRequest(ctx: DeviceApprovalContext, input: DeviceApprovalI
       const lock = { until: lookup.until, limit: lookup.limit };
       return { show: 'entry', status: 429, ...userCode, error: 'Too many wrong codes. Try again later.', lock };
     }
+    recordEvent({ type: 'fdeac', description: 'Invalid or expired user code' });
     return { show: 'entry', status: 400, ...userCode, error: INVALID_USER_CODE };
   }
   const { deviceCodeHash: hash, record } = lookup.found;
@@ -130,8 +132,16 @@ export async function answerUserCode(
       })
     : await ctx.storage.deviceCodes.decide(hash, 'denied');
   if (!decided) return { show: 'entry', status: 400, error: 'That code was already used.' };
+  const client = (await ctx.lookups.client(record.clientId))?.client;
+  recordEvent({
+    type: input.approve ? 'device_confirmed' : 'fdecc',
+    client_id: record.clientId,
+    ...(client ? { client_name: client.name } : {}),
+    user_id: signedIn.user.user_id,
+    ...(record.audience ? { audience: record.audience } : {}),
+    scope: record.scope.join(' '),
+  });
   if (input.approve) {
-    const client = (await ctx.lookups.client(record.clientId))?.client;
     const api = record.audience ? await ctx.lookups.resourceServer(record.audience) : undefined;
     if (client) await recordConsent(ctx.storage, client, api, signedIn.user.user_id, record.scope, ctx.now());
   }

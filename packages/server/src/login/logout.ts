@@ -1,9 +1,13 @@
 import { decodeJwt } from 'jose';
 import { federatedLogoutUrl, type UpstreamContext } from '../connections/upstream.js';
 import type { KeyRing } from '../crypto/keys.js';
+import { recordEvent } from '../events/emit.js';
 import { verifyOwnJwt } from '../oauth/own-jwt.js';
+import { digestToken } from '../oauth/user-tokens.js';
 import type { Lookups } from '../storage/cache.js';
+import type { Storage } from '../storage/types.js';
 import type { SignedIn } from './authorization-flow.js';
+import { endSession } from './sessions.js';
 
 /**
  * Whether a return URL after logout is registered. The comparison is exact, except that a query
@@ -85,7 +89,28 @@ export type LogoutDecision =
   /** Ask the user first; the form posts `fields` back (with a CSRF token) and may lead to `formTargets`. */
   | { action: 'confirm'; fields: Record<string, string>; formTargets: string[] }
   /** `confirmed`: a confirmation the user gave is used up. */
-  | { action: 'log-out'; redirectTo?: string; confirmed: boolean };
+  | { action: 'log-out'; redirectTo?: string; confirmed: boolean; clientId?: string };
+
+/** Ends the browser's session, and records the logout (Auth0's `slo`) when there was a live one. */
+export async function logOut(
+  { storage, lookups }: { storage: Pick<Storage, 'sessions'>; lookups: Lookups },
+  cookieValue: string | undefined,
+  now: number,
+  clientId: string | undefined,
+): Promise<void> {
+  if (!cookieValue || cookieValue.length > 100) return;
+  const session = await storage.sessions.get(digestToken(cookieValue));
+  await endSession(storage, cookieValue, now);
+  if (!session || session.endedAt !== null) return;
+  const client = clientId !== undefined ? (await lookups.client(clientId))?.client : undefined;
+  recordEvent({
+    type: 'slo',
+    user_id: session.userId,
+    ...(session.connection ? { connection: session.connection } : {}),
+    ...(client ? { client_id: client.client_id, client_name: client.name } : {}),
+    details: { session_id: session.sid },
+  });
+}
 
 const refuse = (description: string): LogoutDecision => ({ action: 'refuse', description });
 
@@ -138,7 +163,8 @@ export async function decideAuth0Logout(ctx: LogoutContext, { params, signedIn }
   const user = params.federated !== undefined ? await signedIn() : undefined;
   const upstream = await federatedTarget(ctx, params, user, target !== undefined ? { postLogoutRedirectUri: target } : {});
   const redirectTo = upstream ?? target;
-  return { action: 'log-out', ...(redirectTo !== undefined ? { redirectTo } : {}), confirmed: false };
+  const client = clientId !== undefined ? { clientId } : {};
+  return { action: 'log-out', ...(redirectTo !== undefined ? { redirectTo } : {}), confirmed: false, ...client };
 }
 
 /**
@@ -183,5 +209,10 @@ export async function decideOidcLogout(ctx: LogoutContext, input: LogoutInput & 
     const { action: _action, ...fields } = params;
     return { action: 'confirm', fields, formTargets: redirectTo !== undefined ? [redirectTo] : [] };
   }
-  return { action: 'log-out', ...(redirectTo !== undefined ? { redirectTo } : {}), confirmed: mustConfirm };
+  return {
+    action: 'log-out',
+    ...(redirectTo !== undefined ? { redirectTo } : {}),
+    confirmed: mustConfirm,
+    ...(clientId !== undefined ? { clientId } : {}),
+  };
 }

@@ -5,6 +5,7 @@ import { databaseConnectionFor } from '../connections/database.js';
 import { DomainError } from '../domain/errors.js';
 import type { Client, Connection, User } from '../domain/types.js';
 import { createUser, type UserCreateInput } from '../domain/users.js';
+import { recordEvent } from '../events/emit.js';
 import type { Lookups } from '../storage/cache.js';
 import type { Storage } from '../storage/types.js';
 import { addressKey } from './address.js';
@@ -106,6 +107,26 @@ export interface SignupRequest {
  * and words the answer its own way.
  */
 export async function signUp(ctx: SignupContext, request: SignupRequest): Promise<{ user: User; connection: Connection }> {
+  const event = {
+    client_id: request.client.client_id,
+    client_name: request.client.name,
+    strategy: 'auth0',
+    strategy_type: 'database',
+    ...(request.profile.email ? { user_name: request.profile.email.slice(0, 254) } : {}),
+  };
+  try {
+    const { user, connection } = await signUpUnrecorded(ctx, request);
+    recordEvent({ ...event, type: 'ss', user_id: user.user_id, connection: connection.name, connection_id: connection.id });
+    return { user, connection };
+  } catch (err) {
+    if (err instanceof DomainError) {
+      recordEvent({ ...event, type: 'fs', description: err.message, details: { error: err.code } });
+    }
+    throw err;
+  }
+}
+
+async function signUpUnrecorded(ctx: SignupContext, request: SignupRequest): Promise<{ user: User; connection: Connection }> {
   const connection = await databaseConnectionFor(ctx.lookups, request.client, request.connection);
   if (!connection)
     throw new DomainError('invalid', 'invalid_connection', 'The connection does not exist or is not enabled for this client', {

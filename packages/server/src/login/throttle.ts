@@ -35,7 +35,7 @@ const limitsOf = (keys: ThrottleKeys) =>
 
 export type LoginAttempt =
   /** Refused: locked until then, by the limit (failures per window) of the account or the address. */
-  | { lockedUntil: Date; limit: number; accountLockedNow: boolean }
+  | { lockedUntil: Date; limit: number; by: keyof ThrottleKeys; accountLockedNow: boolean }
   | { lockedUntil?: undefined; failuresSoFar: Record<keyof ThrottleKeys, number> };
 
 export interface AttemptLimit {
@@ -77,7 +77,12 @@ export async function beginLoginAttempt(storage: Pick<Storage, 'throttles'>, key
   for (const [kind, key, limits] of limitsOf(keys)) {
     const counted = await countAttempt(storage, key, limits, now);
     if (counted.lockedUntil) {
-      return { lockedUntil: counted.lockedUntil, limit: limits.maxFailures, accountLockedNow: kind === 'account' && counted.newLock };
+      return {
+        lockedUntil: counted.lockedUntil,
+        limit: limits.maxFailures,
+        by: kind,
+        accountLockedNow: kind === 'account' && counted.newLock,
+      };
     }
     failuresSoFar[kind] = counted.failures;
   }

@@ -6,6 +6,7 @@ import { RELAXED_BY_AUTH0_DEFAULTS } from '../domain/auth0-defaults.js';
 import { createClient, REGISTERED_CLIENT_LIMIT, rotateClientSecret } from '../domain/clients.js';
 import { DomainError } from '../domain/errors.js';
 import type { Client } from '../domain/types.js';
+import { recordEvent } from '../events/emit.js';
 import type { Storage } from '../storage/types.js';
 import { grantTypesForResponseType, responseTypesFor } from './authorize/response-type.js';
 import { isLoopbackIp } from './redirect-uri.js';
@@ -293,6 +294,12 @@ export async function registerClient(
         maxRegistered: options.maxRegistered,
       },
     );
+    recordEvent({
+      type: 'client_registered',
+      client_id: client.client_id,
+      client_name: client.name,
+      details: { redirect_uris: client.callbacks, grant_types: client.grant_types },
+    });
     return { client, secret: request.token_endpoint_auth_method === 'none' ? undefined : secret };
   } catch (err) {
     if (err instanceof DomainError && err.code === REGISTERED_CLIENT_LIMIT) return undefined;

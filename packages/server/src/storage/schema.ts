@@ -4,6 +4,8 @@
  * same schema and lets the Management API grow fields without a migration each time.
  * Timestamps are ISO-8601 strings: they sort correctly as text in both databases.
  */
+import type { Generated } from 'kysely';
+
 export interface Database {
   clients: {
     client_id: string;
@@ -164,5 +166,43 @@ export interface Database {
     created_at: string;
     expires_at: string;
     used_at: string | null;
+  };
+  /** Tenant log events (0025, storage/kysely/log-events.ts); `seq` is generated, in commit order. */
+  log_events: {
+    seq: Generated<number>;
+    date: string;
+    type: string;
+    description: string | null;
+    client_id: string | null;
+    client_name: string | null;
+    connection: string | null;
+    connection_id: string | null;
+    user_id: string | null;
+    user_name: string | null;
+    ip: string | null;
+    user_agent: string | null;
+    hostname: string | null;
+    audience: string | null;
+    scope: string | null;
+    strategy: string | null;
+    strategy_type: string | null;
+    details: string | null;
+  };
+  /** Log streams with their delivery cursor and lease (0026, storage/kysely/log-streams.ts). */
+  log_streams: {
+    id: string;
+    name: string;
+    type: string;
+    status: string;
+    sink: string;
+    authorization: string | null;
+    filters: string;
+    cursor: string | null;
+    owner: string | null;
+    lease_until: string | null;
+    failures: number;
+    failing_since: string | null;
+    retry_at: string | null;
+    created_at: string;
   };
 }

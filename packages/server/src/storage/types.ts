@@ -34,6 +34,8 @@ import type {
   UserRecord,
 } from '../domain/types.js';
 import type { UserSearch } from '../domain/user-search.js';
+import type { LogFilter } from '../events/log-query.js';
+import type { LogEvent } from '../events/types.js';
 import type { EmailProviderRecord, EmailTemplateRecord, OutboxMailRecord, OutboxStatus } from '../mail/types.js';
 
 export interface ClientRepository {
@@ -508,6 +510,77 @@ export interface ChangeFeed extends ChangePublisher {
 }
 
 /** Every repository, over the database or over one transaction. */
+/**
+ * Tenant log events. Each is numbered at insert in commit order (the `log_id`), on every node, so
+ * reading on from a `log_id` returns every later event once: what checkpoint paging and a log
+ * stream's cursor rely on.
+ */
+export interface LogEventRepository {
+  /** Stores a batch in one transaction; the batches of all nodes are numbered one after another. */
+  insertMany(events: Array<Omit<LogEvent, 'log_id'>>): Promise<void>;
+  get(logId: string): Promise<LogEvent | undefined>;
+  /** Events matching `filter`, by date (then log_id) in the given direction, a page of them. */
+  search(
+    filter: LogFilter,
+    options: { descending: boolean; offset: number; limit: number; includeTotal: boolean },
+  ): Promise<{ items: LogEvent[]; total?: number }>;
+  /** Up to `take` events numbered after `from` (from the oldest kept when absent), in that order. */
+  after(from: string | undefined, take: number): Promise<LogEvent[]>;
+  /** Deletes up to `limit` events dated before `date`, oldest first; resolves how many. */
+  deleteBefore(date: string, limit: number): Promise<number>;
+  /** Deletes up to `limit` of the oldest events beyond the newest `keep`; resolves how many. */
+  deleteBeyond(keep: number, limit: number): Promise<number>;
+}
+
+/**
+ * Log streams (storage/kysely/log-streams.ts): their settings, written by the Management API, and
+ * their delivery state, written only by the node holding the stream's lease (events/log-stream-delivery.ts).
+ */
+export interface LogStreamRepository {
+  list(): Promise<LogStreamRecord[]>;
+  get(id: string): Promise<LogStreamRecord | undefined>;
+  /** Inserts the stream with its cursor at the newest event stored: a new stream gets the events from now on. */
+  create(stream: LogStreamSettings & { id: string; created_at: string }): Promise<LogStreamRecord>;
+  /** Changes settings only; resolves false when there is no such stream. `resume` also clears the backoff. */
+  update(id: string, changes: Partial<LogStreamSettings>, resume: boolean): Promise<boolean>;
+  delete(id: string): Promise<boolean>;
+  /** Takes the lease of an active stream that is due (no live lease held by another node, no backoff pending). */
+  claim(id: string, owner: string, now: string, leaseUntil: string): Promise<LogStreamRecord | undefined>;
+  /** Writes delivery state while `owner` still holds the lease; resolves false when it does not. */
+  progress(id: string, owner: string, state: LogStreamProgress): Promise<boolean>;
+}
+
+export interface LogStreamSettings {
+  name: string;
+  type: string;
+  status: 'active' | 'paused' | 'suspended';
+  /** The sink without its authorization header (which is in `authorization`, sealed). */
+  sink: Record<string, unknown>;
+  authorization: string | null;
+  filters: Array<{ type: string; name: string }>;
+}
+
+export interface LogStreamProgress {
+  cursor?: string | null;
+  leaseUntil: string | null;
+  failures: number;
+  failingSince: string | null;
+  retryAt: string | null;
+  /** Set only to suspend a stream that is still active. */
+  suspend?: boolean;
+}
+
+export interface LogStreamRecord extends LogStreamSettings {
+  id: string;
+  created_at: string;
+  cursor: string | null;
+  owner: string | null;
+  leaseUntil: string | null;
+  failures: number;
+  failingSince: string | null;
+  retryAt: string | null;
+}
+
 export interface Repositories {
   readonly clients: ClientRepository;
   readonly resourceServers: ResourceServerRepository;
@@ -534,6 +607,8 @@ export interface Repositories {
   readonly emailTemplates: EmailTemplateRepository;
   readonly mailOutbox: MailOutboxRepository;
   readonly tickets: TicketRepository;
+  readonly logEvents: LogEventRepository;
+  readonly logStreams: LogStreamRepository;
 }
 
 export interface Storage extends Repositories {

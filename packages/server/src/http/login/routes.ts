@@ -135,8 +135,11 @@ export async function hostedPages(app: FastifyInstance, ctx: ServerContext): Pro
     const password = field(body, 'password', 1024);
     if (!username || !password) return showLogin(reply, tx, input, connection, 400, 'Enter your email and password.', username);
     try {
-      const onLock = mailOnAccountLock(ctx, request.log, input.client.client_id);
-      const user = await authenticateDatabaseUser(ctx.storage, connection, username, password, request.ip, ctx.now(), onLock);
+      const onAccountLocked = mailOnAccountLock(ctx, request.log, input.client.client_id);
+      const user = await authenticateDatabaseUser(ctx.storage, connection, username, password, request.ip, ctx.now(), {
+        onAccountLocked,
+        client: input.client,
+      });
       return await signInAndContinue(request, reply, ctx, { tx, input, user, connection: connection.name });
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;

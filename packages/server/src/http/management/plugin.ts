@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { errors as joseErrors } from 'jose';
+import { type JWTPayload, errors as joseErrors } from 'jose';
 import type { ServerContext } from '../../context.js';
 import { DomainError, invalidField } from '../../domain/errors.js';
 import { managementAudience } from '../../domain/resource-servers.js';
@@ -19,6 +19,8 @@ import { emailProviderRoutes } from './email-provider.js';
 import { emailTemplateRoutes } from './email-templates.js';
 import { grantRoutes } from './grants.js';
 import { jobRoutes } from './jobs.js';
+import { logStreamRoutes } from './log-streams.js';
+import { logRoutes } from './logs.js';
 import { resourceServerRoutes } from './resource-servers.js';
 import { roleRoutes } from './roles.js';
 import { tenantRoutes } from './tenant.js';
@@ -40,6 +42,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Scopes of the verified Management API token, for routes whose answer depends on them. */
     managementScopes?: string[];
+    /** The client the Management API token was issued to: the actor of `sapi`/`fapi` events. */
+    managementClientId?: string;
   }
 }
 
@@ -104,6 +108,55 @@ export function listBody<T extends object>(
   return { start: request.offset, limit: request.limit, length: items.length, total: page.total ?? items.length, [key]: items };
 }
 
+/** The token's client: `azp`, or the `sub` of a client_credentials token (`{client_id}@clients`). */
+function actorOf(payload: JWTPayload): string | undefined {
+  if (typeof payload.azp === 'string') return payload.azp;
+  return typeof payload.sub === 'string' ? payload.sub.replace(/@clients$/, '') : undefined;
+}
+
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** The fields a request body set, as dotted paths two levels deep: the names only, never a value. */
+function fieldsOf(body: unknown): string[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return [];
+  const fields: string[] = [];
+  for (const [key, value] of Object.entries(body).slice(0, 100)) {
+    const nested = typeof value === 'object' && value !== null && !Array.isArray(value) ? Object.keys(value).slice(0, 50) : [];
+    if (nested.length === 0 || key.endsWith('metadata')) fields.push(key);
+    else fields.push(...nested.map((inner) => `${key}.${inner}`));
+  }
+  return fields;
+}
+
+/**
+ * Every Management API write is recorded, as Auth0's `sapi` (answered 2xx/3xx) or `fapi` events: the
+ * actor (the token's client), method, path and the names of the fields the body set. Values are
+ * never recorded: a body may carry a password, a client secret or an Action's secrets. Here rather
+ * than in each domain function because the actor and the outcome are only known at this layer, and
+ * one hook cannot forget a route.
+ */
+function recordWrites(app: ManagementApp, ctx: ServerContext): void {
+  app.addHook('onResponse', async (request, reply) => {
+    if (!WRITES.has(request.method)) return;
+    const pattern = request.routeOptions.url ?? '';
+    const path = request.url.split('?')[0]!.slice(0, 512);
+    const status = reply.statusCode;
+    const userAgent = request.headers['user-agent']?.slice(0, 512);
+    ctx.events.emit({
+      type: status < 400 ? 'sapi' : 'fapi',
+      description: `${request.method} ${pattern || path}`,
+      ...(request.managementClientId ? { client_id: request.managementClientId } : {}),
+      ip: request.ip,
+      hostname: new URL(ctx.issuer).host,
+      ...(userAgent ? { user_agent: userAgent } : {}),
+      details: {
+        request: { method: request.method.toLowerCase(), path, fields: fieldsOf(request.body) },
+        response: { statusCode: status },
+      },
+    });
+  });
+}
+
 const unauthorized = (message: string) => new DomainError('unauthorized', 'invalid_token', message);
 
 /**
@@ -118,8 +171,9 @@ function guard(ctx: ServerContext) {
     const match = /^Bearer ([A-Za-z0-9_.~+/-]+=*)$/i.exec(header);
     if (!match) throw unauthorized('Bad HTTP authentication header format');
     let scopes: string[];
+    let payload: JWTPayload;
     try {
-      const payload = await verifyOwnJwt(ctx.keys, ctx.issuer, match[1]!, { audience, currentDate: new Date(ctx.now()) });
+      payload = await verifyOwnJwt(ctx.keys, ctx.issuer, match[1]!, { audience, currentDate: new Date(ctx.now()) });
       scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
     } catch (err) {
       if (err instanceof DomainError) throw err;
@@ -128,6 +182,7 @@ function guard(ctx: ServerContext) {
       throw unauthorized('Invalid token');
     }
     request.managementScopes = scopes;
+    request.managementClientId = actorOf(payload);
     const required = request.routeOptions.config.scope;
     if (required === undefined) return;
     const anyOf = Array.isArray(required) ? required : [required];
@@ -142,6 +197,7 @@ function guard(ctx: ServerContext) {
 export async function managementApi(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   api.addHook('onRequest', guard(ctx));
+  recordWrites(api, ctx);
   installErrorHandler(api, 'management', ctx);
   api.setNotFoundHandler((_request, reply) => {
     const wire = managementError(new DomainError('not_found', 'not_found', 'Not Found'));
@@ -162,5 +218,7 @@ export async function managementApi(app: FastifyInstance, ctx: ServerContext): P
   await api.register(async (scoped) => emailTemplateRoutes(scoped, ctx));
   await api.register(async (scoped) => ticketRoutes(scoped, ctx));
   await api.register(async (scoped) => verificationEmailJobRoute(scoped, ctx));
+  await api.register(async (scoped) => logRoutes(scoped, ctx));
+  await api.register(async (scoped) => logStreamRoutes(scoped, ctx));
   await api.register(async (scoped) => absentResourceRoutes(scoped));
 }

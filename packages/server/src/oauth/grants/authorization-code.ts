@@ -1,4 +1,5 @@
 import type { AuthorizationCodeRecord } from '../../domain/types.js';
+import { recordEvent } from '../../events/emit.js';
 import { signedInBeforePasswordChange } from '../../login/sessions.js';
 import { OAuthError } from '../errors.js';
 import { pkceVerifierMatches } from '../pkce.js';
@@ -23,6 +24,12 @@ async function replayed(ctx: GrantContext, codeHash: string, nowIso: string): Pr
   await ctx.storage.codes.markReplayed(codeHash, nowIso);
   const record = await ctx.storage.codes.get(codeHash);
   if (record) await revokeIssued(ctx, record, nowIso);
+  recordEvent({
+    type: 'feacft',
+    description: 'Authorization code reuse detected: what it issued was revoked',
+    ...(record ? { client_id: record.data.clientId, user_id: record.data.userId } : {}),
+    details: { reuse_detected: true },
+  });
   throw invalidCode();
 }
 
@@ -35,6 +42,7 @@ export const authorizationCodeGrant: GrantHandler = {
   confidentialOnly: false,
   parameters: [{ name: 'code', required: true }, { name: 'redirect_uri' }, { name: 'code_verifier' }],
   dynamicRegistration: true,
+  events: { success: 'seacft', failure: 'feacft' },
 
   async handle(ctx, { client }, params) {
     const codeHash = digestToken(params.code!);

@@ -12,6 +12,7 @@ export const clientCredentialsGrant: GrantHandler = {
   grantType: 'client_credentials',
   confidentialOnly: true,
   parameters: [{ name: 'audience' }, { name: 'scope' }],
+  events: { success: 'seccft', failure: 'feccft' },
 
   async handle(ctx, { client }, params, meta) {
     const audience = params.audience || (await ctx.lookups.tenantSettings()).default_audience;

@@ -13,6 +13,7 @@ export const deviceCodeGrant: GrantHandler = {
   grantType: DEVICE_CODE_GRANT,
   confidentialOnly: false,
   parameters: [{ name: 'device_code', required: true }],
+  events: { success: 'sede', failure: 'fede' },
 
   async handle(ctx, { client }, params, meta) {
     const hash = digestToken(params.device_code!);

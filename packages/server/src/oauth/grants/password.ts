@@ -35,8 +35,11 @@ async function passwordGrant(
 
   let user;
   try {
-    const onLock = ctx.accountLocked?.(client.client_id);
-    user = await authenticateDatabaseUser(ctx.storage, connection, params.username!, params.password!, meta.ip, ctx.now(), onLock);
+    const onAccountLocked = ctx.accountLocked?.(client.client_id);
+    user = await authenticateDatabaseUser(ctx.storage, connection, params.username!, params.password!, meta.ip, ctx.now(), {
+      onAccountLocked,
+      client,
+    });
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;
     const lock = err.details.lock;
@@ -80,6 +83,7 @@ export const passwordGrantHandler: GrantHandler = {
   grantType: 'password',
   confidentialOnly: false,
   parameters: PASSWORD_PARAMETERS,
+  events: { success: 'sepft', failure: 'fepft' },
   handle: (ctx, client, params, meta) => passwordGrant(ctx, client, params, meta, undefined),
 };
 
@@ -88,5 +92,6 @@ export const passwordRealmGrantHandler: GrantHandler = {
   grantType: PASSWORD_REALM_GRANT,
   confidentialOnly: false,
   parameters: [{ name: 'realm', required: true }, ...PASSWORD_PARAMETERS],
+  events: { success: 'sepft', failure: 'fepft' },
   handle: (ctx, client, params, meta) => passwordGrant(ctx, client, params, meta, params.realm),
 };

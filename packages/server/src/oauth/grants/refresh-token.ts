@@ -1,5 +1,6 @@
 import { AUTH0_DEFAULTS_FLAG } from '../../domain/auth0-defaults.js';
 import type { Client } from '../../domain/types.js';
+import { recordEvent } from '../../events/emit.js';
 import { OAuthError } from '../errors.js';
 import { grantedScopes, parseScope } from '../scope.js';
 import { digestToken, issueUserTokens, refreshTokenExpiry } from '../user-tokens.js';
@@ -11,7 +12,15 @@ const invalidToken = () => new OAuthError('invalid_grant', 'Unknown or invalid r
  * A rotated token presented again. Apps written for Auth0 often keep their first refresh token
  * (Auth0 creates apps non-rotating), so the refusal names what would let them keep it.
  */
-function reusedToken(client: Client): OAuthError {
+function reusedToken(client: Client, userId: string): OAuthError {
+  recordEvent({
+    type: 'fertft',
+    description: 'Refresh token reuse detected: the whole token family was revoked',
+    client_id: client.client_id,
+    client_name: client.name,
+    user_id: userId,
+    details: { reuse_detected: true },
+  });
   const relax =
     client.registration_source === 'dynamic_registration'
       ? "refresh_token.rotation_type 'non-rotating' on the application relaxes this"
@@ -56,6 +65,7 @@ export const refreshTokenGrant: GrantHandler = {
   confidentialOnly: false,
   parameters: [{ name: 'refresh_token', required: true }, { name: 'scope' }],
   dynamicRegistration: true,
+  events: { success: 'sertft', failure: 'fertft' },
 
   async handle(ctx, { client }, params, meta) {
     const tokenHash = digestToken(params.refresh_token!);
@@ -84,14 +94,14 @@ export const refreshTokenGrant: GrantHandler = {
       const reusedLate = (rotatedAt: string) => now - Date.parse(rotatedAt) >= leewayMs;
       if (record.rotatedAt !== null && reusedLate(record.rotatedAt)) {
         await ctx.storage.refreshTokens.revokeFamily(record.familyId, nowIso);
-        throw reusedToken(client);
+        throw reusedToken(client, record.grant.userId);
       }
       if (record.rotatedAt === null && !(await ctx.storage.refreshTokens.markRotated(tokenHash, nowIso))) {
         // Another request rotated it a moment ago: within the leeway that is a lost response, not theft.
         const current = await ctx.storage.refreshTokens.get(tokenHash);
         if (!current?.rotatedAt || current.revokedAt !== null || reusedLate(current.rotatedAt)) {
           await ctx.storage.refreshTokens.revokeFamily(record.familyId, nowIso);
-          throw reusedToken(client);
+          throw reusedToken(client, record.grant.userId);
         }
       }
     }

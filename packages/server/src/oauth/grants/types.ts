@@ -3,6 +3,7 @@ import type { AccountLockedHook } from '../../connections/database.js';
 import type { KeyRing } from '../../crypto/keys.js';
 import type { PictureSettings } from '../../domain/default-picture.js';
 import type { ClientRecord } from '../../domain/types.js';
+import type { LogEventType } from '../../events/types.js';
 import type { Lookups } from '../../storage/cache.js';
 import type { Storage } from '../../storage/types.js';
 
@@ -62,5 +63,7 @@ export interface GrantHandler {
   readonly parameters: readonly GrantParameter[];
   /** Whether clients that registered themselves (RFC 7591, third-party) may be given this grant type. */
   readonly dynamicRegistration?: boolean;
+  /** Auth0's log event types for an exchange through this grant (`seacft`/`feacft`...); none recorded when absent. */
+  readonly events?: { readonly success: LogEventType; readonly failure: LogEventType };
   handle(ctx: GrantContext, client: ClientRecord, params: TokenParams, request: TokenRequestMeta): Promise<TokenResponse>;
 }

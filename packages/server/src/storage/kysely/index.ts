@@ -13,6 +13,8 @@ import { KyselyDeviceCodes } from './device-codes.js';
 import { KyselyEmailProvider } from './email-provider.js';
 import { KyselyEmailTemplates } from './email-templates.js';
 import { KyselyJobs } from './jobs.js';
+import { KyselyLogEvents } from './log-events.js';
+import { KyselyLogStreams } from './log-streams.js';
 import { KyselyLoginTransactions } from './login-transactions.js';
 import { KyselyMailOutbox } from './mail-outbox.js';
 import { KyselyPermissions } from './permissions.js';
@@ -63,6 +65,8 @@ function repositoriesOver(db: Kysely<Database>, dialect: Dialect, changes: Chang
     emailTemplates: new KyselyEmailTemplates(db),
     mailOutbox: new KyselyMailOutbox(db, changes),
     tickets: new KyselyTickets(db),
+    logEvents: new KyselyLogEvents(db, dialect),
+    logStreams: new KyselyLogStreams(db),
   };
 }
 

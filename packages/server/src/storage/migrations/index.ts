@@ -21,6 +21,8 @@ import * as m0020 from './0020-client-system-column.js';
 import * as m0021 from './0021-actions.js';
 import * as m0022 from './0022-mail.js';
 import * as m0023 from './0023-tickets.js';
+import * as m0025 from './0025-log-events.js';
+import * as m0026 from './0026-log-streams.js';
 
 /** Migrations are compiled in rather than read from disk, so the built CLI needs no source tree. */
 export const migrationProvider: MigrationProvider = {
@@ -48,6 +50,8 @@ export const migrationProvider: MigrationProvider = {
       '0021-actions': m0021,
       '0022-mail': m0022,
       '0023-tickets': m0023,
+      '0025-log-events': m0025,
+      '0026-log-streams': m0026,
     };
   },
 };
