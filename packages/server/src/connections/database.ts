@@ -3,6 +3,7 @@ import { type Argon2Verify, hashPassword, needsRehash, verifyArgon2, verifyPassw
 import { DEFAULT_DATABASE_CONNECTION } from '../domain/connections.js';
 import { DomainError } from '../domain/errors.js';
 import type { Client, Connection, User } from '../domain/types.js';
+import { countSignIn } from '../metrics.js';
 import { beginLoginAttempt, loginFailed, loginSucceeded, throttleKeys } from '../login/throttle.js';
 import type { Lookups } from '../storage/cache.js';
 import type { Storage } from '../storage/types.js';
@@ -61,6 +62,7 @@ export async function authenticateDatabaseUser(
   const attempt = bruteForceProtection ? await beginLoginAttempt(storage, keys, now) : undefined;
   if (attempt?.lockedUntil) {
     if (attempt.accountLockedNow && record) onAccountLocked?.(record.user, connection, attempt.lockedUntil);
+    countSignIn('too_many_attempts');
     throw new DomainError(
       'limit',
       'too_many_attempts',
@@ -77,11 +79,21 @@ export async function authenticateDatabaseUser(
     if (record?.passwordHash && isFastImportedHash(record.passwordHash)) await verifyPassword(password, await decoy(), hooks.argon2);
     const lockedUntil = attempt ? await loginFailed(storage, keys, attempt, now) : undefined;
     if (lockedUntil && record) onAccountLocked?.(record.user, connection, lockedUntil);
+    countSignIn(record ? 'wrong_password' : 'unknown_user');
     throw wrongCredentials();
   }
-  if (record.user.blocked) throw blockedUser();
+  if (record.user.blocked) {
+    countSignIn('blocked');
+    throw blockedUser();
+  }
   if (attempt) await loginSucceeded(storage, keys);
-  return recordSignIn(storage, record.user.user_id, record.passwordHash!, password, now);
+  const user = await recordSignIn(storage, record.user.user_id, record.passwordHash!, password, now).catch((err: unknown) => {
+    if (err instanceof DomainError && err.code === 'blocked') countSignIn('blocked');
+    else if (err instanceof DomainError && err.code === 'wrong_credentials') countSignIn('wrong_password');
+    throw err;
+  });
+  countSignIn('success');
+  return user;
 }
 
 const blockedUser = () => new DomainError('forbidden', 'blocked', 'user is blocked');

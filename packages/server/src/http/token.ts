@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { mailOnAccountLock } from '../login/account-mail.js';
+import { countTokenIssued } from '../metrics.js';
 import { authenticateClient, clientCredentialsFrom } from '../oauth/client-auth.js';
 import { OAuthError } from '../oauth/errors.js';
 import { checkGrantParameters, type GrantContext, type TokenParams } from '../oauth/grants/index.js';
@@ -48,6 +49,8 @@ export async function tokenEndpoint(app: FastifyInstance, ctx: ServerContext): P
     }
     checkGrantParameters(handler, params);
     const response = await handler.handle(grantCtx, record, params, { ip: request.ip });
+    // The grant type is one the registry knows (an unknown one was refused above): a bounded label.
+    countTokenIssued(grantType);
     return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
   });
 }
