@@ -70,6 +70,7 @@ export function metricsEnabled(config: Pick<Config, 'metricsPort' | 'metricsToke
 export class ServerMetrics {
   private readonly registry = new Registry();
   private readonly requests: Histogram<'method' | 'route' | 'status'>;
+  private readonly series = new Map<string, { observe(seconds: number): void }>();
 
   constructor(storage: Pick<Storage, 'poolStats'>) {
     startProcessMetrics();
@@ -101,7 +102,14 @@ export class ServerMetrics {
   observe(app: FastifyInstance): void {
     app.addHook('onResponse', async (request, reply) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      this.requests.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+      // The labelled child is looked up once per (method, route, status), not hashed from its labels per request.
+      const key = `${request.method} ${reply.statusCode} ${route}`;
+      let series = this.series.get(key);
+      if (!series) {
+        series = this.requests.labels({ method: request.method, route, status: String(reply.statusCode) });
+        this.series.set(key, series);
+      }
+      series.observe(reply.elapsedTime / 1000);
     });
   }
 

@@ -131,7 +131,9 @@ describe('/metrics behind a bearer token on the public port', () => {
     const ticket = `tk-${randomBytes(12).toString('hex')}`;
     const code = `cd-${randomBytes(12).toString('hex')}`;
     await (await fetch(`${server.issuer}lo/reset?ticket=${ticket}&code=${code}&lang=en`)).arrayBuffer();
-    await (await fetch(`${server.issuer}userinfo`, { headers: { authorization: 'Bearer opaque-secret-token-value', cookie: 'a=b' } })).text();
+    await (
+      await fetch(`${server.issuer}userinfo`, { headers: { authorization: 'Bearer opaque-secret-token-value', cookie: 'a=b' } })
+    ).text();
     const lines = log.lines.filter((line) => line.msg === 'request completed');
     assert.ok(lines.length >= 10, `${lines.length} request lines`);
     for (const line of lines) {
@@ -199,12 +201,23 @@ describe('/readyz', () => {
       assert.equal(ready.status, 200);
       assert.deepEqual(await ready.json(), { status: 'ok' });
       const db = (server.ctx.storage as KyselyStorage).db;
-      const last = await db.selectFrom('latchkey_migrations' as never).selectAll().orderBy('name' as never, 'desc').limit(1).execute();
-      await db.deleteFrom('latchkey_migrations' as never).where('name' as never, '=', (last[0] as { name: string }).name as never).execute();
+      const last = await db
+        .selectFrom('latchkey_migrations' as never)
+        .selectAll()
+        .orderBy('name' as never, 'desc')
+        .limit(1)
+        .execute();
+      await db
+        .deleteFrom('latchkey_migrations' as never)
+        .where('name' as never, '=', (last[0] as { name: string }).name as never)
+        .execute();
       const behind = await fetch(`${server.issuer}readyz`);
       assert.equal(behind.status, 503);
       assert.deepEqual(await behind.json(), { status: 'unavailable', reason: 'migrations_pending', pending: 1 });
-      await db.insertInto('latchkey_migrations' as never).values(last[0] as never).execute();
+      await db
+        .insertInto('latchkey_migrations' as never)
+        .values(last[0] as never)
+        .execute();
       assert.equal((await fetch(`${server.issuer}readyz`)).status, 200);
       assert.equal((await fetch(`${server.issuer}healthz`)).status, 200);
     } finally {

@@ -3,8 +3,8 @@ import { type Argon2Verify, hashPassword, needsRehash, verifyArgon2, verifyPassw
 import { DEFAULT_DATABASE_CONNECTION } from '../domain/connections.js';
 import { DomainError } from '../domain/errors.js';
 import type { Client, Connection, User } from '../domain/types.js';
-import { countSignIn } from '../metrics.js';
 import { beginLoginAttempt, loginFailed, loginSucceeded, throttleKeys } from '../login/throttle.js';
+import { countSignIn } from '../metrics.js';
 import type { Lookups } from '../storage/cache.js';
 import type { Storage } from '../storage/types.js';
 
