@@ -4,7 +4,8 @@
  * process, which drives the load with autocannon, runs on core 1. Prints throughput, latency,
  * start-up time and idle RSS next to latchkey's targets.
  *
- * Usage: npm run bench:client-credentials [-- -- --postgres --duration 10 --connections 10]
+ * Usage: npm run bench:client-credentials [-- -- --postgres --metrics --duration 10 --connections 10]
+ * (--metrics: latchkey on SQLite once more with /metrics on a separate port, to see what metrics cost)
  * (two `--`: the root script runs this one through a second `npm run`).
  *
  * Exits non-zero when the benchmark cannot be trusted (a server fails to start, a token is not a
@@ -54,6 +55,7 @@ const API_SCOPE = 'read:bench';
 const { values: args } = parseArgs({
   options: {
     postgres: { type: 'boolean', default: false },
+    metrics: { type: 'boolean', default: false },
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '10' },
   },
@@ -171,10 +173,12 @@ interface Measured {
   load: LoadFigures;
 }
 
-async function benchLatchkey(storage: StorageKind): Promise<Measured> {
+async function benchLatchkey(storage: StorageKind, withMetrics = false): Promise<Measured> {
+  const metricsPort = withMetrics ? await freePort() : undefined;
   // A first start also migrates the empty database and generates the first signing key.
-  const latchkey = await startLatchkey(storage, SERVER_CORE);
-  const { name, issuer, server, startupMs } = latchkey;
+  const latchkey = await startLatchkey(storage, SERVER_CORE, metricsPort ? { LATCHKEY_METRICS_PORT: String(metricsPort) } : {});
+  const { issuer, server, startupMs } = latchkey;
+  const name = withMetrics ? `${latchkey.name}, metrics on` : latchkey.name;
   await sleep(1000); // let start-up garbage settle: "idle" is the steady state, not the peak
   const idleRssMb = rssMb(server);
 
@@ -200,7 +204,13 @@ async function benchLatchkey(storage: StorageKind): Promise<Measured> {
     audience: API_IDENTIFIER,
     scope: API_SCOPE,
   }).toString();
-  const { load, loadedRssMb } = await loadAndStop(name, server, tokenUrl, form);
+  const { load, loadedRssMb } = await loadAndStop(name, server, tokenUrl, form, async () => {
+    if (!metricsPort) return;
+    // Proof that the metrics were on: the token counter saw the load.
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const issued = /^latchkey_tokens_issued_total\{grant="client_credentials"\} (\d+)/m.exec(text)?.[1];
+    console.log(`${name}: /metrics counted ${issued ?? 'no'} client_credentials tokens`);
+  });
 
   // A restart on the same data: what an operator waits for on a deploy or a crash.
   const restart = await latchkey.relaunch();
@@ -243,10 +253,11 @@ async function benchOidcProvider(): Promise<Measured> {
 }
 
 /** The same measurement for either server: one checked token, the load, the RSS after it, stop. */
-async function loadAndStop(name: string, server: ServerProcess, tokenUrl: string, form: string) {
+async function loadAndStop(name: string, server: ServerProcess, tokenUrl: string, form: string, afterLoad?: () => Promise<void>) {
   await expectJwtAccessToken(name, tokenUrl, form);
   const load = await runLoad(server, tokenUrl, form);
   expectAlive(server, 'during the load');
+  await afterLoad?.();
   const loadedRssMb = rssMb(server);
   await server.stop();
   return { load, loadedRssMb };
@@ -342,6 +353,7 @@ async function main(): Promise<number> {
   const signatureUs = rs256SignatureMicros();
   const runs: Measured[] = [];
   runs.push(await benchLatchkey('sqlite'));
+  if (args.metrics) runs.push(await benchLatchkey('sqlite', true));
   if (args.postgres) runs.push(await benchLatchkey('postgres'));
   const reference = await benchOidcProvider();
   runs.push(reference);

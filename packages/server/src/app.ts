@@ -33,8 +33,9 @@ import { registrationEndpoint } from './http/register.js';
 import { revocationEndpoint } from './http/revoke.js';
 import { tokenEndpoint } from './http/token.js';
 import { userinfoEndpoint } from './http/userinfo.js';
-import { errorForLog, redactUrl, requestForLog } from './logging.js';
+import { errorForLog, LOG_REDACT_PATHS, requestForLog } from './logging.js';
 import { startMemoryTrim } from './memory-trim.js';
+import { listenForMetrics, metricsEnabled, metricsEndpoint, ServerMetrics } from './metrics.js';
 import type { GrantRegistry } from './oauth/grants/index.js';
 import { assertCanListen, errorText, listenError, StartupError, tlsFiles } from './startup-checks.js';
 
@@ -53,6 +54,8 @@ export interface AppOptions {
   logStream?: DestinationStream;
   /** TLS material already read and checked by tlsFiles (read from the config otherwise). */
   https?: { cert: Buffer; key: Buffer } | null;
+  /** This server's metrics, when the configuration turns them on (made here otherwise). */
+  metrics?: ServerMetrics;
 }
 
 /**
@@ -89,7 +92,7 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
     trustProxy: trustProxyOption(config),
     logger: {
       level: config.logLevel,
-      redact: ['req.headers.authorization', 'req.headers.cookie', 'client_secret', 'password'],
+      redact: LOG_REDACT_PATHS,
       serializers: { req: requestForLog, err: errorForLog },
       ...(options.logStream ? { stream: options.logStream } : {}),
     },
@@ -122,22 +125,29 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
   app.setValidatorCompiler(validatorCompilers());
   installEventScope(app, ctx);
   app.addHook('preValidation', rejectUnstorableInput);
-  // One line per request at debug level; at the usual levels the hook is not installed at all.
   // Actions' failures, denials and console output (debug) go to the server's log.
   ctx.actions.log ??= (message, data, level = 'warn') => app.log[level](data, message);
-  if (config.logLevel === 'debug' || config.logLevel === 'trace') {
+  // One line per request at info, when it ends, in Fastify's own shape (reqId, req, res, responseTime)
+  // plus the route pattern; the URL's secret query values are redacted by the req serializer.
+  if (['info', 'debug', 'trace'].includes(config.logLevel)) {
     app.addHook('onResponse', async (request, reply) => {
-      request.log.debug(
+      request.log.info(
         {
-          method: request.method,
-          url: redactUrl(request.url),
-          ip: request.ip,
-          status: reply.statusCode,
-          ms: Math.round(reply.elapsedTime),
+          req: request,
+          route: request.routeOptions.url ?? null,
+          res: { statusCode: reply.statusCode },
+          responseTime: Math.round(reply.elapsedTime * 10) / 10,
         },
-        'request',
+        'request completed',
       );
     });
+  }
+  const metrics = options.metrics ?? (metricsEnabled(config) ? new ServerMetrics(ctx.storage) : undefined);
+  metrics?.observe(app);
+  // On the public port only when no separate metrics port is configured; then behind the token.
+  if (metrics && config.metricsPort === undefined && config.metricsToken !== undefined) {
+    const token = config.metricsToken;
+    await app.register(async (scope) => metricsEndpoint(scope, metrics, token));
   }
   app.setNotFoundHandler((_request, reply) => reply.status(404).send({ error: 'not_found', error_description: 'Not Found' }));
   // Errors outside any endpoint's own handler (e.g. a body that cannot be parsed on an unknown route).
@@ -225,6 +235,8 @@ export interface RunningServer {
   masterKeyCreatedAt?: string;
   /** The bound address, e.g. `http://127.0.0.1:3000`. */
   url: string;
+  /** The separate metrics listener's /metrics URL, when LATCHKEY_METRICS_PORT is set. */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -282,11 +294,23 @@ export async function startServer(
       ...(config.auth0CompatibleDefaults !== undefined ? { auth0CompatibleDefaults: config.auth0CompatibleDefaults } : {}),
     });
     await assertMasterKeyOpensSigningKey(ctx); // the key bootstrap may just have made
-    const app = await buildApp(ctx, { ...options, https });
+    const metrics = metricsEnabled(config) ? new ServerMetrics(ctx.storage) : undefined;
+    const app = await buildApp(ctx, { ...options, https, ...(metrics ? { metrics } : {}) });
     const url = await app.listen({ port: config.port, host: config.host }).catch(async (err: unknown) => {
       await app.close();
       throw listenError(config, err);
     });
+    const metricsListener =
+      metrics && config.metricsPort !== undefined
+        ? await listenForMetrics(metrics, config).catch(async (err: unknown) => {
+            await app.close();
+            throw new StartupError(
+              `latchkey: cannot listen for metrics on ${config.metricsHost}:${config.metricsPort} ` +
+                `(LATCHKEY_METRICS_HOST, LATCHKEY_METRICS_PORT): ${errorText(err)}`,
+              { cause: err },
+            );
+          })
+        : undefined;
     // A connection deletion stopped midway (a crash, a deploy) leaves users on a name with no
     // connection; they are finished in the background, in the same short batches.
     ctx.background.run(
@@ -317,8 +341,11 @@ export async function startServer(
       bootstrap,
       ...(masterKeyCreatedAt ? { masterKeyCreatedAt } : {}),
       url,
+      ...(metricsListener ? { metricsUrl: metricsListener.url } : {}),
       close: () => {
         clearInterval(sweep);
+        metricsListener?.server.close();
+        metricsListener?.server.closeAllConnections();
         trim.stop();
         closeProfileScriptSandbox();
         // The runner finishes the unit of work in progress (its commit renews nothing after): the job's

@@ -56,6 +56,14 @@ export const ConfigSchema = Type.Object(
     signupLimitPerIp: Type.Integer({ minimum: 1, maximum: 1000000, default: 20 }),
     /** Sign-ups per hour on the whole tenant, whatever the address. */
     signupLimitPerTenant: Type.Integer({ minimum: 1, maximum: 10000000, default: 1000 }),
+    /**
+     * Prometheus metrics (off by default). With metricsPort, /metrics is served on a separate listener at
+     * metricsHost:metricsPort (127.0.0.1 unless set), not on the public port; with metricsToken, /metrics
+     * asks for it as a Bearer token (on the public port when metricsPort is not set, on both otherwise).
+     */
+    metricsPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    metricsHost: Type.String({ minLength: 1, default: '127.0.0.1' }),
+    metricsToken: Type.Optional(Type.String({ minLength: 32, maxLength: 512 })),
     /** The `picture` of users without one: an initials avatar served here, or Gravatar falling back to it. */
     defaultPicture: Type.Union([Type.Literal('initials'), Type.Literal('gravatar')], { default: 'initials' }),
     /**
@@ -131,6 +139,9 @@ const ENV_NAMES: Record<keyof Static<typeof ConfigSchema>, string> = {
   signupLimitPerIp: 'LATCHKEY_SIGNUP_LIMIT_PER_IP',
   signupLimitPerTenant: 'LATCHKEY_SIGNUP_LIMIT_PER_TENANT',
   defaultPicture: 'LATCHKEY_DEFAULT_PICTURE',
+  metricsPort: 'LATCHKEY_METRICS_PORT',
+  metricsHost: 'LATCHKEY_METRICS_HOST',
+  metricsToken: 'LATCHKEY_METRICS_TOKEN',
   jobsImportMaxBytes: 'LATCHKEY_JOBS_IMPORT_MAX_BYTES',
   jobsLeaseSeconds: 'LATCHKEY_JOBS_LEASE_SECONDS',
   actionsCpuTimeMs: 'LATCHKEY_ACTIONS_CPU_TIME_MS',
@@ -183,6 +194,7 @@ const NUMERIC = new Set([
   'mailExpireHours',
   'logsRetentionDays',
   'logsMaxEvents',
+  'metricsPort',
 ]);
 const BOOLEAN = new Set(['auth0CompatibleDefaults']);
 

@@ -29,6 +29,21 @@ const SENSITIVE_QUERY_PARAMETERS = new Set([
 
 export const REDACTED = '[redacted]';
 
+/**
+ * pino redaction: headers that carry credentials (if a log call ever passes raw headers) and secret-named
+ * fields at the top level or one level down (a body or params object logged whole).
+ */
+export const LOG_REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["set-cookie"]',
+  'res.headers["set-cookie"]',
+  ...['client_secret', 'password', 'access_token', 'refresh_token', 'id_token', 'ticket', 'client_assertion'].flatMap((name) => [
+    name,
+    `*.${name}`,
+  ]),
+];
+
 /** A request URL (`/path?query`) with the values of sensitive query parameters replaced. */
 export function redactUrl(url: string): string {
   const queryStart = url.indexOf('?');
@@ -84,7 +99,10 @@ export function errorForLog(err: Error) {
   return serialized;
 }
 
-/** pino's `req` serializer (Fastify's default), with the URL redacted. */
+/**
+ * pino's `req` serializer (Fastify's default shape), with the URL redacted. No headers: the
+ * Authorization header and cookies never reach the log at all.
+ */
 export function requestForLog(request: FastifyRequest) {
   return { method: request.method, url: redactUrl(request.url), remoteAddress: request.ip };
 }

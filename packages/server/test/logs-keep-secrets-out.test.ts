@@ -21,11 +21,11 @@ function logCapture(): { stream: DestinationStream; lines: Array<Record<string, 
   return { lines, stream: { write: (chunk: string) => void lines.push(JSON.parse(chunk)) } };
 }
 
-describe('debug request log', () => {
+describe('request log', () => {
   let server: TestServer;
   const log = logCapture();
   before(async () => {
-    server = await startTestServer({ config: { logLevel: 'debug' }, logStream: log.stream });
+    server = await startTestServer({ config: { logLevel: 'info' }, logStream: log.stream });
   });
   after(() => server.close());
 
@@ -43,7 +43,7 @@ describe('debug request log', () => {
         redirect: 'manual',
       })
     ).arrayBuffer();
-    const logged = log.lines.filter((line) => line.msg === 'request').map((line) => String(line.url));
+    const logged = log.lines.filter((line) => line.msg === 'request completed').map((line) => String(line.req.url));
     assert.equal(logged.length, 3, JSON.stringify(log.lines));
     assert.equal(
       logged[0],
@@ -60,12 +60,47 @@ describe('debug request log', () => {
   test("an export file link's signature is replaced: the link is a bearer credential for the whole file", async () => {
     const signature = 'SIGNATURE-of-a-download-link-0123456789abcdef';
     await (await fetch(`${server.issuer}jobs/files/job_x1.json.gz?expires=9999999999&signature=${signature}`)).arrayBuffer();
-    const logged = log.lines.filter((line) => line.msg === 'request' && String(line.url).startsWith('/jobs/files/'));
+    const logged = log.lines.filter((line) => line.msg === 'request completed' && String(line.req.url).startsWith('/jobs/files/'));
     assert.deepEqual(
-      logged.map((line) => line.url),
+      logged.map((line) => line.req.url),
       ['/jobs/files/job_x1.json.gz?expires=9999999999&signature=[redacted]'],
     );
     assert.ok(!JSON.stringify(log.lines).includes(signature));
+  });
+
+  test('credentials in headers, bodies and ticket links never reach the log', async () => {
+    const before = log.lines.length;
+    const clientSecret = server.admin.clientSecret;
+    const token = await server.managementToken();
+    await (
+      await fetch(`${server.issuer}userinfo`, { headers: { authorization: `Bearer ${token}`, cookie: 'session=cookie-value-1234' } })
+    ).text();
+    await (
+      await fetch(`${server.issuer}oauth/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${btoa(`${server.admin.clientId}:${clientSecret}`)}`,
+        },
+        body: new URLSearchParams({ grant_type: 'password', username: 'someone@example.test', password: 'Password-in-a-body-9' }),
+      })
+    ).text();
+    const ticket = 'ticket-value-0123456789';
+    await (await fetch(`${server.issuer}lo/reset?ticket=${ticket}#x`)).arrayBuffer();
+    const lines = log.lines.slice(before).filter((line) => line.msg === 'request completed');
+    assert.ok(lines.length >= 4, JSON.stringify(lines));
+    assert.ok(lines.some((line) => line.req.url === '/lo/reset?ticket=[redacted]'));
+    const everything = JSON.stringify(log.lines.slice(before));
+    for (const secret of [
+      clientSecret,
+      token,
+      'cookie-value-1234',
+      'Password-in-a-body-9',
+      ticket,
+      btoa(`${server.admin.clientId}:${clientSecret}`),
+    ]) {
+      assert.ok(!everything.includes(secret), `${secret} was logged`);
+    }
   });
 });
 

@@ -5,6 +5,7 @@ import { DomainError } from '../domain/errors.js';
 import type { Client, Connection, User } from '../domain/types.js';
 import { recordEvent } from '../events/emit.js';
 import { beginLoginAttempt, loginFailed, loginSucceeded, throttleKeys } from '../login/throttle.js';
+import { countSignIn } from '../metrics.js';
 import type { Lookups } from '../storage/cache.js';
 import type { Storage } from '../storage/types.js';
 
@@ -87,6 +88,7 @@ export async function authenticateDatabaseUser(
     if (attempt.accountLockedNow && record) onAccountLocked?.(record.user, connection, attempt.lockedUntil);
     if (attempt.by === 'ip') failed('limit_mu', 'Too many failed logins from this address: it is blocked for a while');
     else failed('limit_wc', 'Too many failed logins for this account: it is blocked for a while');
+    countSignIn('too_many_attempts');
     throw new DomainError(
       'limit',
       'too_many_attempts',
@@ -105,14 +107,22 @@ export async function authenticateDatabaseUser(
     if (lockedUntil && record) onAccountLocked?.(record.user, connection, lockedUntil);
     if (record) failed('fp', 'Wrong email or password.');
     else failed('fu', 'Wrong email or password.');
+    countSignIn(record ? 'wrong_password' : 'unknown_user');
     throw wrongCredentials();
   }
   if (record.user.blocked) {
     failed('f', 'user is blocked');
+    countSignIn('blocked');
     throw blockedUser();
   }
   if (attempt) await loginSucceeded(storage, keys);
-  return recordSignIn(storage, record.user.user_id, record.passwordHash!, password, now);
+  const user = await recordSignIn(storage, record.user.user_id, record.passwordHash!, password, now).catch((err: unknown) => {
+    if (err instanceof DomainError && err.code === 'blocked') countSignIn('blocked');
+    else if (err instanceof DomainError && err.code === 'wrong_credentials') countSignIn('wrong_password');
+    throw err;
+  });
+  countSignIn('success');
+  return user;
 }
 
 const blockedUser = () => new DomainError('forbidden', 'blocked', 'user is blocked');

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { mailOnAccountLock } from '../login/account-mail.js';
+import { countTokenIssued } from '../metrics.js';
 import type { GrantContext, TokenParams } from '../oauth/grants/index.js';
 import { exchangeToken } from '../oauth/token-exchange.js';
 import { installErrorHandler } from './errors.js';
@@ -34,6 +35,8 @@ export async function tokenEndpoint(app: FastifyInstance, ctx: ServerContext): P
     // The parameters the grants declare; any other is ignored, as in Auth0.
     const params = tokenParams(request.body, ctx.grants.tokenParameters);
     const response = await exchangeToken(exchangeCtx, params, request.headers.authorization, { ip: request.ip });
+    // Only a grant type the registry knows gets this far: a bounded label.
+    countTokenIssued(params.grant_type!);
     return reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' }).send(response);
   });
 }

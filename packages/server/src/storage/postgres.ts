@@ -81,5 +81,7 @@ export async function openPostgres(url: string): Promise<KyselyStorage> {
   await feed.start();
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
-  return new KyselyStorage(db, 'postgres', feed, () => feed.stop(), rows[0]!.schema);
+  const storage = new KyselyStorage(db, 'postgres', feed, () => feed.stop(), rows[0]!.schema);
+  storage.poolStatsReader = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
+  return storage;
 }

@@ -624,5 +624,9 @@ export interface Storage extends Repositories {
   sweepExpired(now: string): Promise<void>;
   migrate(): Promise<void>;
   ping(): Promise<void>;
+  /** Names of migrations not yet applied to this database (empty when it is up to date); throws when it does not answer. */
+  pendingMigrations(): Promise<string[]>;
+  /** PostgreSQL's connection pool now (for metrics); undefined on SQLite, which has no pool. */
+  poolStats(): { total: number; idle: number; waiting: number } | undefined;
   close(): Promise<void>;
 }

@@ -13,6 +13,7 @@
  *   CPU limit does not see because the VM is idle then.
  */
 import { redactTokenLike } from '../../logging.js';
+import { countSandboxRun } from '../../metrics.js';
 import { describeUrl, performHostRequest } from './host-request.js';
 import type { FromWorker, ProfileScriptFailure, RequestSpec, RunOutcome, SandboxProgram, VmLimits } from './protocol.js';
 import { pool, type SandboxWorker } from './worker-pool.js';
@@ -133,6 +134,7 @@ export function runInWorker(job: SandboxJob, limits: SandboxLimits, options: San
       clearTimeout(watchdog);
       ended.abort(RUN_ENDED);
       if (worker) pool.release(worker, reusable);
+      countSandboxRun(job.program === 'action' ? 'action' : 'profile_script', outcome.ok ? 'ok' : outcome.reason);
       if (outcome.ok) resolve(outcome.resultJson);
       else reject(new SandboxError(outcome.reason, outcome.message));
     };

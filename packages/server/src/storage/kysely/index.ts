@@ -115,15 +115,21 @@ export class KyselyStorage implements Storage {
     return result;
   }
 
-  async migrate(): Promise<void> {
-    const migrator = new Migrator({
+  /** Set by openPostgres: reads the pg Pool's counters. */
+  poolStatsReader: (() => { total: number; idle: number; waiting: number }) | undefined;
+
+  private migrator(): Migrator {
+    return new Migrator({
       db: this.db,
       provider: migrationProvider,
       migrationTableName: 'latchkey_migrations',
       migrationLockTableName: 'latchkey_migrations_lock',
       ...(this.migrationSchema ? { migrationTableSchema: this.migrationSchema } : {}),
     });
-    const { error, results } = await migrator.migrateToLatest();
+  }
+
+  async migrate(): Promise<void> {
+    const { error, results } = await this.migrator().migrateToLatest();
     if (error) {
       const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
       throw new Error(`Migration ${failed} failed: ${(error as Error).message}`);
@@ -132,6 +138,15 @@ export class KyselyStorage implements Storage {
 
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db);
+  }
+
+  async pendingMigrations(): Promise<string[]> {
+    // Kysely reads the migration table (a missing table: every migration is pending).
+    return (await this.migrator().getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name);
+  }
+
+  poolStats(): { total: number; idle: number; waiting: number } | undefined {
+    return this.poolStatsReader?.();
   }
 
   async close(): Promise<void> {
