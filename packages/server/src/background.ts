@@ -29,3 +29,69 @@ export class BackgroundTasks {
     await Promise.all(this.running);
   }
 }
+
+/**
+ * Work every node polls the database for (jobs, mail, log streams): `work` runs at start, every
+ * `pollMs` and whenever woken, never twice at once; a wake during a run makes one more run after it.
+ */
+export class PollingLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private halted = false;
+
+  constructor(
+    private readonly work: () => Promise<void>,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  /** Set by stop(): the work checks it between its steps. */
+  get stopped(): boolean {
+    return this.halted;
+  }
+
+  get started(): boolean {
+    return this.timer !== undefined;
+  }
+
+  start(pollMs: number): void {
+    this.timer = setInterval(() => this.wake(), pollMs);
+    this.timer.unref();
+    this.wake();
+  }
+
+  wake(): void {
+    if (this.halted) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.work()
+      .catch(this.onError)
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
+  }
+
+  /** One run now, after the one in progress, its failure thrown (tests). */
+  async runNow(): Promise<void> {
+    while (this.running) await this.running;
+    this.running = this.work();
+    try {
+      await this.running;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  /** Stops polling and waits for the run in progress (the work sees `stopped` at once). */
+  async stop(): Promise<void> {
+    this.halted = true;
+    clearInterval(this.timer);
+    await this.running;
+  }
+}

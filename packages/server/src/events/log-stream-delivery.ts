@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { PollingLoop } from '../background.js';
 import type { Encrypter } from '../crypto/encryption.js';
 import { authorizationContext, HTTP_STREAM, STDOUT_STREAM, streamCarries } from '../domain/log-streams.js';
 import type { LogEventRepository, LogStreamRecord, LogStreamRepository } from '../storage/types.js';
@@ -61,10 +62,10 @@ export class LogStreamDelivery {
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
   private readonly suspendAfterMs: number;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
+  private readonly loop = new PollingLoop(
+    () => this.deliverAll(),
+    (err) => this.log.error({ err }, 'log stream delivery failed'),
+  );
   private readonly stopping = new AbortController();
   log: LogStreamLog = { warn: () => {}, error: () => {} };
 
@@ -84,46 +85,24 @@ export class LogStreamDelivery {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.wake(), this.pollMs);
-    this.timer.unref();
-    this.wake();
+    this.loop.start(this.pollMs);
   }
 
   /** Looks at every stream now. */
   wake(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.deliverAll()
-      .catch((err: unknown) => this.log.error({ err }, 'log stream delivery failed'))
-      .finally(() => {
-        this.running = undefined;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        }
-      });
+    this.loop.wake();
   }
 
   /** Stops between batches (a request in flight is abandoned) and hands this node's streams back. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
+    const stopped = this.loop.stop();
     this.stopping.abort();
-    await this.running;
+    await stopped;
   }
 
   /** Runs one pass over every stream and waits for it (tests). */
-  async deliverNow(): Promise<void> {
-    while (this.running) await this.running;
-    this.running = this.deliverAll();
-    try {
-      await this.running;
-    } finally {
-      this.running = undefined;
-    }
+  deliverNow(): Promise<void> {
+    return this.loop.runNow();
   }
 
   private iso(offsetMs = 0): string {
@@ -132,7 +111,7 @@ export class LogStreamDelivery {
 
   private async deliverAll(): Promise<void> {
     for (const stream of await this.streams.list()) {
-      if (this.stopped) return;
+      if (this.loop.stopped) return;
       if (stream.status !== 'active') continue;
       // Reads before the claim: a stream with nothing new, or in its backoff, costs no write.
       if (stream.retryAt !== null && stream.retryAt > this.iso()) continue;
@@ -146,7 +125,7 @@ export class LogStreamDelivery {
     let stream = claimed;
     let cursor = stream.cursor ?? undefined;
     for (;;) {
-      if (this.stopped) break;
+      if (this.loop.stopped) break;
       const read = await this.events.after(cursor, this.batchSize);
       if (read.length === 0) break;
       const batch = read.filter((event) => streamCarries(stream.filters, event));
@@ -154,7 +133,7 @@ export class LogStreamDelivery {
         if (batch.length > 0) await this.send(stream, batch);
       } catch (err) {
         // A request cut short by shutdown is no failure of the receiver: the stream is handed back as it was.
-        if (this.stopped) break;
+        if (this.loop.stopped) break;
         await this.failed(stream, err);
         return;
       }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { PollingLoop } from '../background.js';
 import type { Encrypter } from '../crypto/encryption.js';
 import type { Storage } from '../storage/types.js';
 import { type MailLog, openMail } from './mailer.js';
@@ -53,10 +54,10 @@ function describe(err: unknown): string {
  */
 export class MailDelivery {
   readonly nodeId = randomUUID();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
+  private readonly loop = new PollingLoop(
+    () => this.round(),
+    (err) => this.log.error({ err }, 'mail delivery failed'),
+  );
   private lastPrune = 0;
   /** Set to the server's logger once it exists. */
   log: MailLog = { warn: () => {}, error: () => {} };
@@ -71,34 +72,17 @@ export class MailDelivery {
     this.storage.changes.subscribe((kind) => {
       if (kind === 'mail_outbox') this.wake();
     });
-    this.timer = setInterval(() => this.wake(), this.options.pollMs ?? 2_000);
-    this.timer.unref();
-    this.wake();
+    this.loop.start(this.options.pollMs ?? 2_000);
   }
 
-  /** Looks for due mails now. */
+  /** Looks for due mails now (once started: an outbox change on a server that does not deliver is ignored). */
   wake(): void {
-    if (this.stopped || !this.timer) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.round()
-      .catch((err: unknown) => this.log.error({ err }, 'mail delivery failed'))
-      .finally(() => {
-        this.running = undefined;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        }
-      });
+    if (this.loop.started) this.loop.wake();
   }
 
   /** Stops taking mails and waits for the one being sent. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   private iso(offsetMs = 0): string {
@@ -111,7 +95,7 @@ export class MailDelivery {
     if (!provider?.enabled) return;
     let sender: { send: SendMail; close: () => void } | undefined;
     try {
-      while (!this.stopped) {
+      while (!this.loop.stopped) {
         const mail = await this.storage.mailOutbox.claim(this.nodeId, this.iso(), this.iso(this.options.leaseMs));
         if (!mail) return;
         sender ??= this.options.sender ? this.options.sender(provider) : smtpSender(provider, this.secrets);

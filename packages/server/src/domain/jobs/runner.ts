@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { PollingLoop } from '../../background.js';
 import type { Storage } from '../../storage/types.js';
 import { conflict, DomainError } from '../errors.js';
 import { newDatabaseUserId } from '../ids.js';
@@ -40,10 +41,10 @@ export class JobRunner {
   readonly nodeId = randomUUID();
   private readonly leaseMs: number;
   private readonly pollMs: number;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
+  private readonly loop = new PollingLoop(
+    () => this.drain(),
+    (err) => this.log.error({ err }, 'job runner failed'),
+  );
   /** Set to the server's logger once it exists. */
   log: JobLog = { warn: () => {}, error: () => {} };
 
@@ -56,34 +57,17 @@ export class JobRunner {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.wake(), this.pollMs);
-    this.timer.unref();
-    this.wake();
+    this.loop.start(this.pollMs);
   }
 
   /** Looks for work now (a job was just created on this node). */
   wake(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.drain()
-      .catch((err: unknown) => this.log.error({ err }, 'job runner failed'))
-      .finally(() => {
-        this.running = undefined;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        }
-      });
+    this.loop.wake();
   }
 
   /** Stops taking work and waits for the unit in progress; the job's lease then lets another node resume it. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   private iso(offsetMs = 0): string {
@@ -91,7 +75,7 @@ export class JobRunner {
   }
 
   private async drain(): Promise<void> {
-    while (!this.stopped) {
+    while (!this.loop.stopped) {
       const job = await this.storage.jobs.claim(this.nodeId, this.iso(), this.iso(this.leaseMs));
       if (!job) return;
       await this.run(job);
@@ -108,7 +92,7 @@ export class JobRunner {
     job = { ...job, data: { ...job.data, attempts: attempts + 1 } };
     if (!(await this.storage.jobs.save(job, this.nodeId))) return;
     try {
-      while (!this.stopped) {
+      while (!this.loop.stopped) {
         const next = job.type === 'users_import' ? await this.importStep(job) : await this.exportStep(job);
         if (next === 'done') return;
         job = next;
