@@ -131,6 +131,8 @@ test('error classes: the domain error, the protocol errors, and process-level on
     'startup-checks.ts:StartupError',
     'domain/bootstrap.ts:AdminRecoveryError',
     'storage/kysely/clients.ts:CapReached',
+    // A log stream's receiver refused a batch: retried in the background, never a request's answer.
+    'events/log-stream-delivery.ts:DeliveryFailed',
   ]);
   const found = sources(src).flatMap(([path, text]) => [...text.matchAll(/class (\w+) extends Error\b/g)].map((m) => `${path}:${m[1]}`));
   assert.deepEqual(

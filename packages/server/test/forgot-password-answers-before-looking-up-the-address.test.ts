@@ -20,11 +20,11 @@ before(async () => {
   const stream = {
     write(chunk: string) {
       const line = JSON.parse(chunk);
-      if (line.msg === 'request' && String(line.url).startsWith('/dbconnections/change_password')) events.push('answered');
+      if (line.msg === 'request completed' && String(line.req?.url).startsWith('/dbconnections/change_password')) events.push('answered');
     },
   };
   trustTestCa();
-  server = await startTestServer({ https: true, config: { logLevel: 'debug' }, logStream: stream });
+  server = await startTestServer({ https: true, config: { logLevel: 'info' }, logStream: stream });
   const app = await createNativeApp(server, ['http://127.0.0.1/callback']);
   auth = new AuthenticationClient({ domain: new URL(server.issuer).host, clientId: app.client_id });
   // The test's lens on the server: when the address is looked up.
