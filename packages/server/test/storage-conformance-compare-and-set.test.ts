@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import type { Client, DeviceCodeRecord, RefreshTokenRecord, TenantSettings, User } from '../src/domain/types.js';
 import type { Storage } from '../src/storage/types.js';
 import { backend } from './helpers/server.js';
-import { type TestDatabase, testDatabase } from './helpers/storage.js';
+import { twoNodesOnOneDatabase } from './helpers/storage.js';
 
 /**
  * The compare-and-set methods the security rests on, raced for real: many calls in flight at once on
@@ -15,20 +15,11 @@ const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOSt
 const winners = (results: boolean[]) => results.flatMap((won, i) => (won ? [i] : []));
 
 describe(`storage compare-and-set under parallel calls (${backend})`, () => {
-  let database: TestDatabase;
+  const nodes = twoNodesOnOneDatabase();
   let storage: Storage;
   let other: Storage;
-
-  before(async () => {
-    database = testDatabase();
-    storage = await database.open();
-    await storage.migrate();
-    other = await database.open();
-  });
-  after(async () => {
-    await other.close();
-    await storage.close();
-    await database.drop();
+  before(() => {
+    ({ storage, other } = nodes);
   });
 
   /** Alternates the calls between the two storages, so both kinds of race happen in one run. */

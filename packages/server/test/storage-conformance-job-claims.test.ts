@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import type { JobRecord } from '../src/domain/jobs/types.js';
 import type { Storage } from '../src/storage/types.js';
 import { backend } from './helpers/server.js';
-import { type TestDatabase, testDatabase } from './helpers/storage.js';
+import { twoNodesOnOneDatabase } from './helpers/storage.js';
 
 /**
  * Job claims and the unfinished-job limit raced for real, on two storages over one database (as two
@@ -27,20 +27,11 @@ const job = (id: string, overrides: Partial<JobRecord> = {}): JobRecord => ({
 });
 
 describe(`job claims and limits (${backend})`, () => {
-  let database: TestDatabase;
+  const nodes = twoNodesOnOneDatabase();
   let storage: Storage;
   let other: Storage;
-
-  before(async () => {
-    database = testDatabase();
-    storage = await database.open();
-    await storage.migrate();
-    other = await database.open();
-  });
-  after(async () => {
-    await other.close();
-    await storage.close();
-    await database.drop();
+  before(() => {
+    ({ storage, other } = nodes);
   });
 
   test('one of many parallel claims takes a pending job; a lapsed lease is taken over; only the holder saves', async () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import type { OutboxMailRecord } from '../src/mail/types.js';
 import type { Storage } from '../src/storage/types.js';
 import { backend } from './helpers/server.js';
-import { type TestDatabase, testDatabase } from './helpers/storage.js';
+import { twoNodesOnOneDatabase } from './helpers/storage.js';
 
 /**
  * The outbox's claims and bookkeeping, on two storages over one database (as two nodes have): one
@@ -31,20 +31,11 @@ const mail = (id: string, overrides: Partial<OutboxMailRecord> = {}): OutboxMail
 });
 
 describe(`mail outbox claims and pruning (${backend})`, () => {
-  let database: TestDatabase;
+  const nodes = twoNodesOnOneDatabase();
   let storage: Storage;
   let other: Storage;
-
-  before(async () => {
-    database = testDatabase();
-    storage = await database.open();
-    await storage.migrate();
-    other = await database.open();
-  });
-  after(async () => {
-    await other.close();
-    await storage.close();
-    await database.drop();
+  before(() => {
+    ({ storage, other } = nodes);
   });
 
   test('one of two racing claims wins each mail; a mail not yet due is not claimed', async () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { inspectTicket, issueTicket, ticketUrl, useTicket, voidTicketsAfterChange } from '../src/domain/tickets.js';
 import { digestToken } from '../src/oauth/user-tokens.js';
 import type { Storage } from '../src/storage/types.js';
 import { backend } from './helpers/server.js';
-import { type TestDatabase, testDatabase } from './helpers/storage.js';
+import { twoNodesOnOneDatabase } from './helpers/storage.js';
 
 /**
  * Tickets (password reset, email verification, unblock links) on the real backends: stored as digests,
@@ -16,20 +16,11 @@ const ISSUER = 'https://id.example.test/';
 const T0 = Date.UTC(2026, 0, 1);
 
 describe(`tickets are single-use (${backend})`, () => {
-  let database: TestDatabase;
+  const nodes = twoNodesOnOneDatabase();
   let storage: Storage;
   let other: Storage;
-
-  before(async () => {
-    database = testDatabase();
-    storage = await database.open();
-    await storage.migrate();
-    other = await database.open();
-  });
-  after(async () => {
-    await other.close();
-    await storage.close();
-    await database.drop();
+  before(() => {
+    ({ storage, other } = nodes);
   });
 
   const issue = (purpose: 'reset' | 'verify' | 'unblock', userId = 'auth0|u1', ttlSeconds?: number) =>

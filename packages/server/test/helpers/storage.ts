@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import pg from 'pg';
 import { openStorage } from '../../src/storage/index.js';
 import type { Storage } from '../../src/storage/types.js';
@@ -34,4 +35,35 @@ export function testDatabase(): TestDatabase {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-storage-'));
   const url = `sqlite:${join(dir, 'latchkey.db')}`;
   return { url, open: () => openStorage(url), drop: async () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * For a suite of storage tests: one fresh, migrated database opened twice (two connection pools, as
+ * two nodes hold), closed and dropped after the suite. Call it inside `describe`; read the storages
+ * from the result once the suite's `before` hooks have run.
+ */
+export function twoNodesOnOneDatabase(): { readonly storage: Storage; readonly other: Storage } {
+  let database: TestDatabase | undefined;
+  const nodes: { storage?: Storage; other?: Storage } = {};
+  before(async () => {
+    database = testDatabase();
+    nodes.storage = await database.open();
+    await nodes.storage.migrate();
+    nodes.other = await database.open();
+  });
+  after(async () => {
+    await nodes.other?.close();
+    await nodes.storage?.close();
+    await database?.drop();
+  });
+  return {
+    get storage() {
+      if (!nodes.storage) throw new Error('twoNodesOnOneDatabase: read the storages in tests, after the before hooks');
+      return nodes.storage;
+    },
+    get other() {
+      if (!nodes.other) throw new Error('twoNodesOnOneDatabase: read the storages in tests, after the before hooks');
+      return nodes.other;
+    },
+  };
 }
